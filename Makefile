@@ -1,0 +1,54 @@
+# Two commands: `make demo` and `make test`. Each sets up everything it needs from nothing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP_SYS := .stamp-system
+STAMP_VENV := $(VENV)/.stamp-installed
+
+.PHONY: demo test bench lint typecheck setup system venv translations screenshots package clean
+
+demo: setup
+	$(PY) -m kiosk demo
+
+test: setup
+	tools/with-services.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	tools/with-services.sh $(PY) bench/run_all.py
+
+lint: venv
+	$(VENV)/bin/ruff check kiosk township tests bench tools
+	$(VENV)/bin/ruff format --check kiosk township tests bench tools || true
+
+typecheck: venv
+	$(VENV)/bin/mypy kiosk township
+
+screenshots: setup
+	$(PY) -m kiosk screenshots --out screenshots
+
+setup: system venv translations
+
+# System packages (speech, fonts, Qt's xcb libraries, keyring, PostgreSQL, Chromium): installed when root,
+# otherwise named in a clear message by tools/system-packages.sh.
+system: $(STAMP_SYS)
+$(STAMP_SYS): installers/debian-packages.txt tools/system-packages.sh
+	tools/system-packages.sh
+	touch $@
+
+venv: $(STAMP_VENV)
+$(STAMP_VENV): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[kiosk,township,dev]'
+	touch $@
+
+translations: venv
+	$(PY) -m kiosk.i18n compile
+
+package: setup
+	$(MAKE) -C installers package
+
+clean:
+	rm -rf $(VENV) $(STAMP_SYS) build dist *.egg-info

@@ -1,0 +1,75 @@
+"""`python -m kiosk COMMAND`: run, demo, screenshots, doctor, enroll, seed-demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m kiosk", description="Cunzhan village service kiosk")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="open the kiosk window on the home screen")
+    run.add_argument("--demo", action="store_true", help="load the demo township's schedule if the store is empty")
+    run.add_argument("--profile", default=None, help="accessibility profile, e.g. elder or elder+hearing")
+    run.add_argument("--fullscreen", action="store_true", help="full screen, locked down (staff PIN to leave)")
+    run.add_argument("--quit-after-ready", action="store_true",
+                     help="exit 0 once the home screen is shown and accepts input, printing the start-up time")
+    run.add_argument("--practice", action="store_true", help="practice mode: nothing stored or synced")
+
+    demo = sub.add_parser("demo", help="the whole loop on one machine: local backend, enrolment, sync, kiosk")
+    demo.add_argument("--port", type=int, default=0, help="port for the local township backend (0: any free)")
+    demo.add_argument("--no-window", action="store_true", help="render screenshots instead of opening a window")
+
+    shots = sub.add_parser("screenshots", help="render every screen of the journey to PNG files, offscreen")
+    shots.add_argument("--out", required=True, help="folder for <profile>-<screen>.png")
+    shots.add_argument("--profile", nargs="*", default=None, help="profiles to render (default: all)")
+
+    sub.add_parser("doctor", help="check fonts, speech, voice model, keyring, database and township link")
+
+    enroll = sub.add_parser("enroll", help="enrol this kiosk with a township backend")
+    enroll.add_argument("--server", required=True, help="township backend address, e.g. https://hall.example:8700")
+    enroll.add_argument("--code", required=True, help="enrolment code from the township console")
+    enroll.add_argument("--name", default=None, help="kiosk name (default: the kiosk_name setting or host name)")
+
+    sub.add_parser("seed-demo", help="put the demo township's schedule into the local store (offline demo)")
+    return parser
+
+
+def _dispatch(command: str) -> Callable[[argparse.Namespace], int]:
+    if command == "run":
+        from kiosk.ui.app import run_command
+
+        return run_command
+    if command == "screenshots":
+        from kiosk.ui.screenshots import screenshots_command
+
+        return screenshots_command
+    if command == "doctor":
+        from kiosk.doctor import doctor_command
+
+        return doctor_command
+    if command == "enroll":
+        from kiosk.sync.enroll import enroll_command
+
+        return enroll_command
+    if command == "demo":
+        from kiosk.demo_loop import demo_command
+
+        return demo_command
+    if command == "seed-demo":
+        from kiosk.seed import seed_command
+
+        return seed_command
+    raise SystemExit(f"unknown command {command}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    return _dispatch(args.command)(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

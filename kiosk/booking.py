@@ -1,0 +1,231 @@
+"""Booking rules: book, cancel, reschedule, check in — each written with its outbox op in one transaction.
+
+The kiosk confirms a booking on the spot only against a seat lease it holds (SYNC.md); otherwise the booking is
+`requested` and the township decides on the next sync. Every refusal is a `BookingRefused` whose `message()` is a
+kind sentence in the resident's language.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from kiosk.codes import make_code
+from kiosk.i18n import N_, gettext
+from kiosk.models import ACTIVE, Booking, BookingStatus, Channel, Dependent, Feedback, Resident, Session
+from kiosk.store import Store, new_id, to_text, utc_now
+
+
+class Refusal(StrEnum):
+    SLOT_FULL = "slot_full"
+    SESSION_CLOSED = "session_closed"
+    SESSION_STARTED = "session_started"
+    DUPLICATE = "duplicate_booking"
+    TOO_LATE = "too_late"
+    NOT_ACTIVE = "not_active"
+    NOT_TODAY = "not_today"
+    NOT_FOUND = "not_found"
+    SAME_SESSION = "same_session"
+    OTHER_SERVICE = "other_service"
+    BAD_RATING = "bad_rating"
+    NOT_ATTENDED = "not_attended"
+
+
+REFUSAL_MESSAGES: dict[Refusal, str] = {
+    Refusal.SLOT_FULL: N_("Sorry, this time is now full. Here are other times with free places."),
+    Refusal.SESSION_CLOSED: N_("Sorry, this session is no longer open for booking."),
+    Refusal.SESSION_STARTED: N_("This session has already started. Please choose a later time."),
+    Refusal.DUPLICATE: N_("You already have a booking for this session. You do not need to book it again."),
+    Refusal.TOO_LATE: N_("It is too close to the start time to change this booking here. "
+                         "Please ask the staff at the service centre."),
+    Refusal.NOT_ACTIVE: N_("This booking is no longer active, so it cannot be changed."),
+    Refusal.NOT_TODAY: N_("Check-in opens on the day, shortly before the session starts."),
+    Refusal.NOT_FOUND: N_("We could not find this booking. Please check the code on your slip."),
+    Refusal.SAME_SESSION: N_("This is the time you already have. Please choose another time."),
+    Refusal.OTHER_SERVICE: N_("A booking can only be moved to another time of the same service."),
+    Refusal.BAD_RATING: N_("Please choose one of the five faces."),
+    Refusal.NOT_ATTENDED: N_("You can rate a session after you have attended it."),
+}
+
+
+class BookingRefused(Exception):
+    """A booking rule said no. `alternatives` holds nearby open sessions when the slot was full."""
+
+    def __init__(self, reason: Refusal, alternatives: tuple[Session, ...] = ()) -> None:
+        self.reason = reason
+        self.alternatives = alternatives
+        super().__init__(reason.value)
+
+    def message(self) -> str:
+        return gettext(REFUSAL_MESSAGES[self.reason])
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRules:
+    """Time limits for changes and check-in (from settings)."""
+
+    cancel_window: dt.timedelta = dt.timedelta(hours=2)
+    check_in_early: dt.timedelta = dt.timedelta(minutes=120)
+
+
+class Bookings:
+    """The booking rules over one store. `actor` is recorded in the audit log (a staff id or `resident`)."""
+
+    def __init__(self, store: Store, *, rules: BookingRules | None = None, kiosk_number: int | None = None) -> None:
+        self.store = store
+        self.rules = rules or BookingRules()
+        self._kiosk_number = kiosk_number
+
+    @property
+    def kiosk_number(self) -> int:
+        if self._kiosk_number is not None:
+            return self._kiosk_number
+        return int(self.store.state("kiosk_number", "0") or 0)
+
+    def book(self, *, session_id: str, resident: Resident, dependent: Dependent | None = None,
+             channel: Channel = Channel.SELF, staff_id: str | None = None, waitlist: bool = False,
+             now: dt.datetime | None = None) -> Booking:
+        """Book `session_id` for `resident` (or their dependent). Durable when this returns."""
+        at = now or utc_now()
+        with self.store.transaction() as conn:
+            row = conn.execute("SELECT status, seats_left, starts_at, service_id FROM sessions "
+                               "WHERE id = ? AND deleted = 0", (session_id,)).fetchone()
+            if row is None:
+                raise BookingRefused(Refusal.NOT_FOUND)
+            status, seats_left, starts_at, _service_id = row
+            if status != "open":
+                raise BookingRefused(Refusal.SESSION_CLOSED)
+            if starts_at <= to_text(at):
+                raise BookingRefused(Refusal.SESSION_STARTED)
+            saved = self.store.save_resident(resident, conn=conn)
+            dependent_id = dependent.id if dependent else None
+            active = tuple(s.value for s in ACTIVE)
+            dup = conn.execute(
+                f"SELECT 1 FROM bookings WHERE session_id = ? AND resident_id = ? AND coalesce(dependent_id, '') = ? "
+                f"AND status IN ({','.join('?' * len(active))})",
+                (session_id, saved.id, dependent_id or "", *active)).fetchone()
+            if dup:
+                raise BookingRefused(Refusal.DUPLICATE)
+            leased = self.store.lease_seats_free(session_id, now=at, conn=conn) > 0
+            if seats_left <= 0 and not leased and not waitlist:
+                session = self.store.session(session_id)
+                alternatives = tuple(self.store.nearest_open_sessions(session)) if session else ()
+                raise BookingRefused(Refusal.SLOT_FULL, alternatives)
+            state = BookingStatus.CONFIRMED if leased else BookingStatus.REQUESTED
+            sequence = self.store.next_counter(conn, "booking_code")
+            booking = Booking(id=new_id(), code=make_code(self.kiosk_number, sequence), session_id=session_id,
+                              resident_id=saved.id, status=state, dependent_id=dependent_id, channel=channel,
+                              staff_id=staff_id, lease=leased, waitlist=waitlist and not leased, created_at=at)
+            self.store.insert_booking(conn, booking)
+            if seats_left > 0:
+                conn.execute("UPDATE sessions SET seats_left = seats_left - 1 WHERE id = ?", (session_id,))
+            for_dependent = None
+            if dependent is not None:
+                for_dependent = {"name": dependent.name, "relation": dependent.relation,
+                                 "birth_year": dependent.birth_year}
+            self.store.enqueue(conn, entity="booking", entity_id=booking.id, kind="create", payload={
+                "session_id": session_id, "code": booking.code,
+                "resident": {"id": saved.id, "name": saved.name, "id_number": saved.id_number,
+                             "phone": saved.phone, "village": saved.village},
+                "for_dependent": for_dependent, "channel": channel.value, "staff_id": staff_id,
+                "lease": leased, "waitlist": booking.waitlist})
+            self.store._audit(conn, staff_id or "resident", "booking_created", booking.code)
+        return booking
+
+    def _changeable(self, booking_id: str, at: dt.datetime) -> tuple[Booking, Session]:
+        booking = self.store.booking(booking_id)
+        if booking is None:
+            raise BookingRefused(Refusal.NOT_FOUND)
+        if booking.status not in {BookingStatus.REQUESTED, BookingStatus.PENDING_REVIEW,
+                                  BookingStatus.CONFIRMED, BookingStatus.WAITLISTED}:
+            raise BookingRefused(Refusal.NOT_ACTIVE)
+        session = self.store.session(booking.session_id)
+        if session is None:
+            raise BookingRefused(Refusal.NOT_FOUND)
+        if session.starts_at - at < self.rules.cancel_window:
+            raise BookingRefused(Refusal.TOO_LATE)
+        return booking, session
+
+    def cancel(self, booking_id: str, *, reason: str | None = None, actor: str = "resident",
+               now: dt.datetime | None = None) -> Booking:
+        at = now or utc_now()
+        booking, _session = self._changeable(booking_id, at)
+        with self.store.transaction() as conn:
+            self.store.set_booking_status(conn, booking.id, BookingStatus.CANCELLED)
+            if booking.status is not BookingStatus.WAITLISTED:
+                conn.execute("UPDATE sessions SET seats_left = min(capacity, seats_left + 1) WHERE id = ?",
+                             (booking.session_id,))
+            self.store.enqueue(conn, entity="booking", entity_id=booking.id, kind="cancel",
+                               payload={"reason": reason}, base_version=booking.version)
+            self.store._audit(conn, actor, "booking_cancelled", booking.code)
+        return replace(booking, status=BookingStatus.CANCELLED)
+
+    def reschedule(self, booking_id: str, new_session_id: str, *, actor: str = "resident",
+                   now: dt.datetime | None = None) -> Booking:
+        """Move a booking to another session of the same service. The township confirms the new time."""
+        at = now or utc_now()
+        booking, old = self._changeable(booking_id, at)
+        new = self.store.session(new_session_id)
+        if new is None:
+            raise BookingRefused(Refusal.NOT_FOUND)
+        if new.id == old.id:
+            raise BookingRefused(Refusal.SAME_SESSION)
+        if new.service_id != old.service_id:
+            raise BookingRefused(Refusal.OTHER_SERVICE)
+        if new.starts_at <= at:
+            raise BookingRefused(Refusal.SESSION_STARTED)
+        if not new.bookable:
+            raise BookingRefused(Refusal.SLOT_FULL, tuple(self.store.nearest_open_sessions(new)))
+        with self.store.transaction() as conn:
+            self.store.set_booking_status(conn, booking.id, BookingStatus.REQUESTED, session_id=new.id,
+                                          message="")
+            conn.execute("UPDATE sessions SET seats_left = min(capacity, seats_left + 1) WHERE id = ?", (old.id,))
+            conn.execute("UPDATE sessions SET seats_left = seats_left - 1 WHERE id = ?", (new.id,))
+            self.store.enqueue(conn, entity="booking", entity_id=booking.id, kind="reschedule",
+                               payload={"session_id": new.id}, base_version=booking.version)
+            self.store._audit(conn, actor, "booking_rescheduled", booking.code)
+        return replace(booking, session_id=new.id, status=BookingStatus.REQUESTED)
+
+    def check_in(self, booking_id: str, *, actor: str = "resident", now: dt.datetime | None = None) -> Booking:
+        """Check in on the day: from `check_in_early` before the start until the session ends."""
+        at = now or utc_now()
+        booking = self.store.booking(booking_id)
+        if booking is None:
+            raise BookingRefused(Refusal.NOT_FOUND)
+        if booking.status is BookingStatus.CHECKED_IN:
+            return booking
+        if booking.status not in {BookingStatus.CONFIRMED, BookingStatus.PENDING_REVIEW, BookingStatus.REQUESTED}:
+            raise BookingRefused(Refusal.NOT_ACTIVE)
+        session = self.store.session(booking.session_id)
+        if session is None:
+            raise BookingRefused(Refusal.NOT_FOUND)
+        if not (session.starts_at - self.rules.check_in_early <= at <= session.ends_at):
+            raise BookingRefused(Refusal.NOT_TODAY)
+        with self.store.transaction() as conn:
+            self.store.set_booking_status(conn, booking.id, BookingStatus.CHECKED_IN)
+            self.store.enqueue(conn, entity="booking", entity_id=booking.id, kind="check_in", payload={},
+                               base_version=booking.version)
+            self.store._audit(conn, actor, "booking_checked_in", booking.code)
+        return replace(booking, status=BookingStatus.CHECKED_IN)
+
+    def rate(self, booking_id: str, rating: int, *, reasons: tuple[str, ...] = (),
+             comment: str | None = None) -> Feedback:
+        booking = self.store.booking(booking_id)
+        if booking is None:
+            raise BookingRefused(Refusal.NOT_FOUND)
+        if booking.status not in {BookingStatus.ATTENDED, BookingStatus.CHECKED_IN}:
+            raise BookingRefused(Refusal.NOT_ATTENDED)
+        if not 1 <= rating <= 5:
+            raise BookingRefused(Refusal.BAD_RATING)
+        feedback = Feedback(new_id(), booking.id, rating, reasons, comment)
+        import json
+
+        with self.store.transaction() as conn:
+            conn.execute("INSERT INTO feedback (id, booking_id, rating, reasons, comment_enc, created_at) "
+                         "VALUES (?,?,?,?,?,?)",
+                         (feedback.id, booking.id, rating, json.dumps(list(reasons), ensure_ascii=False),
+                          self.store.cipher.encrypt(comment), to_text(utc_now())))
+            self.store.enqueue(conn, entity="feedback", entity_id=feedback.id, kind="submit", payload={
+                "booking_id": booking.id, "rating": rating, "reasons": list(reasons), "comment": comment})
+        return feedback

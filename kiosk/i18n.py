@@ -1,0 +1,142 @@
+"""Translations shared by the kiosk, its spoken prompts and the township console.
+
+Message ids are English; `zh_CN` is the default language and every user-facing string must have a `zh_CN`
+translation (a test enforces it). Catalogs live in `assets/translations/<locale>/LC_MESSAGES/<domain>.po`, one domain
+per area of the code (core, ui, accessibility, staff, sync, township, console) so each area owns its file; all domains
+of a locale are merged at load time. `python -m kiosk.i18n compile` writes the `.mo` files (`make` runs it); when a
+`.mo` is missing or older than its `.po`, the `.po` is read directly.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kiosk.paths import assets_dir
+
+DEFAULT_LOCALE = "zh_CN"
+LOCALES = ("zh_CN", "en")
+
+_lock = threading.Lock()
+_catalogs: dict[str, _gettext.NullTranslations] = {}
+_state = threading.local()
+_default_locale = DEFAULT_LOCALE
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+    """Mark a string for translation without translating it now."""
+    return message
+
+
+def translations_dir() -> Path:
+    return assets_dir() / "translations"
+
+
+def _load_po(path: Path) -> dict[str, str]:
+    from babel.messages.pofile import read_po
+
+    with path.open("rb") as fh:
+        catalog = read_po(fh)
+    return {str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
+
+
+class _DictTranslations(_gettext.NullTranslations):
+    def __init__(self, messages: dict[str, str]) -> None:
+        super().__init__()
+        self._messages = messages
+
+    def gettext(self, message: str) -> str:
+        found = self._messages.get(message)
+        if found:
+            return found
+        return super().gettext(message)
+
+
+def catalog(locale: str) -> _gettext.NullTranslations:
+    """All domains of one locale merged; unknown locales fall back to the message ids."""
+    with _lock:
+        if locale in _catalogs:
+            return _catalogs[locale]
+        merged: _gettext.NullTranslations = _gettext.NullTranslations()
+        folder = translations_dir() / locale / "LC_MESSAGES"
+        chain: list[_gettext.NullTranslations] = []
+        for po in sorted(folder.glob("*.po")):
+            mo = po.with_suffix(".mo")
+            if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+                with mo.open("rb") as fh:
+                    chain.append(_gettext.GNUTranslations(fh))
+            else:
+                chain.append(_DictTranslations(_load_po(po)))
+        if chain:
+            merged = chain[0]
+            for extra in chain[1:]:
+                merged.add_fallback(extra)
+        _catalogs[locale] = merged
+        return merged
+
+
+def set_default_locale(locale: str) -> None:
+    """The kiosk's language (a setting); residents may switch for their own session with `use_locale`."""
+    global _default_locale  # noqa: PLW0603 - one process-wide default, set at start-up
+    _default_locale = locale if locale in LOCALES else DEFAULT_LOCALE
+
+
+def current_locale() -> str:
+    return getattr(_state, "locale", None) or _default_locale
+
+
+@contextmanager
+def use_locale(locale: str) -> Iterator[None]:
+    """Translate in `locale` inside the block (this thread only); the web console uses it per request."""
+    previous = getattr(_state, "locale", None)
+    _state.locale = locale
+    try:
+        yield
+    finally:
+        _state.locale = previous
+
+
+def gettext(message: str) -> str:
+    """Translate `message` into the current locale."""
+    return catalog(current_locale()).gettext(message)
+
+
+_ = gettext
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return catalog(current_locale()).ngettext(singular, plural, n)
+
+
+def compile_catalogs() -> list[Path]:
+    """Compile every `.po` under assets/translations into a `.mo` beside it."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    written = []
+    for po in sorted(translations_dir().glob("*/LC_MESSAGES/*.po")):
+        with po.open("rb") as fh:
+            cat = read_po(fh, locale=po.parent.parent.name)
+        mo = po.with_suffix(".mo")
+        with mo.open("wb") as out:
+            write_mo(out, cat)
+        written.append(mo)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["compile"]:
+        count = len(compile_catalogs())
+        print(f"compiled {count} catalogs")
+        return 0
+    print("usage: python -m kiosk.i18n compile", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

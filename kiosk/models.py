@@ -1,0 +1,166 @@
+"""The kiosk's domain: services, providers, sessions, residents and dependents, bookings and feedback."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from kiosk.i18n import N_
+
+
+class ServiceKind(StrEnum):
+    CLINIC = "clinic"
+    SCHOOL = "school"
+
+
+class SessionStatus(StrEnum):
+    OPEN = "open"
+    CANCELLED = "cancelled"
+    CLOSED = "closed"
+
+
+class BookingStatus(StrEnum):
+    """A booking's status, as SYNC.md defines it. `requested` exists only on the kiosk."""
+
+    REQUESTED = "requested"
+    PENDING_REVIEW = "pending_review"
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    CHECKED_IN = "checked_in"
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+
+    @property
+    def holds_seat(self) -> bool:
+        """Statuses that count against a session's capacity."""
+        return self in HOLDS_SEAT
+
+    @property
+    def active(self) -> bool:
+        """Still expected to happen (the resident should come)."""
+        return self in ACTIVE
+
+    def label(self) -> str:
+        """Plain words for the resident, translated."""
+        from kiosk.i18n import gettext
+
+        return gettext(STATUS_LABELS[self])
+
+
+HOLDS_SEAT = frozenset({BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.ATTENDED})
+ACTIVE = frozenset({BookingStatus.REQUESTED, BookingStatus.PENDING_REVIEW, BookingStatus.CONFIRMED,
+                    BookingStatus.WAITLISTED, BookingStatus.CHECKED_IN})
+
+STATUS_LABELS: dict[BookingStatus, str] = {
+    BookingStatus.REQUESTED: N_("Requested, waiting for the township to confirm"),
+    BookingStatus.PENDING_REVIEW: N_("Received, township staff are reviewing it"),
+    BookingStatus.CONFIRMED: N_("Confirmed"),
+    BookingStatus.WAITLISTED: N_("On the waiting list"),
+    BookingStatus.REJECTED: N_("Not accepted"),
+    BookingStatus.CANCELLED: N_("Cancelled"),
+    BookingStatus.CHECKED_IN: N_("Checked in"),
+    BookingStatus.ATTENDED: N_("Attended"),
+    BookingStatus.NO_SHOW: N_("Missed"),
+}
+
+
+class Channel(StrEnum):
+    SELF = "self"
+    ASSISTED = "assisted"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    id: str
+    kind: ServiceKind
+    name: str
+    description: str = ""
+    review: bool = False
+    what_to_bring: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    id: str
+    name: str
+    title: str = ""
+    organisation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A bookable time slot of a service with a provider, and its capacity."""
+
+    id: str
+    service_id: str
+    provider_id: str
+    starts_at: dt.datetime  # UTC, aware
+    ends_at: dt.datetime
+    capacity: int
+    seats_left: int
+    room: str = ""
+    video_url: str = ""
+    status: SessionStatus = SessionStatus.OPEN
+    version: int = 0
+
+    @property
+    def is_full(self) -> bool:
+        return self.seats_left <= 0
+
+    @property
+    def bookable(self) -> bool:
+        return self.status is SessionStatus.OPEN and self.seats_left > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Dependent:
+    """Someone a resident books for, such as a grandchild."""
+
+    id: str
+    resident_id: str
+    name: str
+    relation: str
+    birth_year: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resident:
+    """A resident as the kiosk knows them. `id_number` and `phone` are held in clear only in memory."""
+
+    id: str
+    name: str
+    id_number: str
+    phone: str | None = None
+    village: str | None = None
+    suggestions_consent: bool = False
+    remembered_profile: str | None = None
+    dependents: tuple[Dependent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    id: str
+    code: str
+    session_id: str
+    resident_id: str
+    status: BookingStatus
+    dependent_id: str | None = None
+    channel: Channel = Channel.SELF
+    staff_id: str | None = None
+    lease: bool = False
+    waitlist: bool = False
+    version: int = 0
+    message: str = ""
+    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    id: str
+    booking_id: str
+    rating: int
+    reasons: tuple[str, ...] = ()
+    comment: str | None = None

@@ -1,0 +1,533 @@
+"""The kiosk's local store: SQLite through sqlite-utils, the truth for the kiosk's screen.
+
+- WAL mode, `synchronous=FULL`: a booking and its outbox op are committed together, durably, before the resident is
+  told anything.
+- Schema changes only through the `MIGRATIONS` set below, applied at start-up. A file written by a newer version, or
+  a file that is not a Cunzhan database, is refused with a clear message and never rewritten.
+- Personal fields (names, ID numbers, phones, outbox payloads) are encrypted with `FieldCipher`; the ID number is
+  also kept as a keyed hash for look-up and a masked form for display.
+- Times are UTC ISO-8601 text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from kiosk.crypto import FieldCipher
+from kiosk.i18n import N_, gettext
+from kiosk.identity import mask_id, mask_phone
+from kiosk.models import (
+    Booking,
+    BookingStatus,
+    Channel,
+    Dependent,
+    Provider,
+    Resident,
+    Service,
+    ServiceKind,
+    Session,
+    SessionStatus,
+)
+
+MIGRATIONS = Migrations("cunzhan-kiosk")
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used; `message()` says why in the UI language."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        self.kind = kind
+        self.detail = detail
+        super().__init__(f"{kind}: {detail}")
+
+    def message(self) -> str:
+        texts = {
+            "newer_schema": N_("This kiosk database was written by a newer version of Cunzhan. "
+                               "Install that version again; the file has not been changed."),
+            "not_a_database": N_("The kiosk database file is damaged or is not a Cunzhan database. "
+                                 "It has not been changed. Ask the township technician for help."),
+            "busy": N_("The kiosk database is busy. Please try again in a moment."),
+        }
+        return gettext(texts.get(self.kind, N_("The kiosk database cannot be used.")))
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def to_text(moment: dt.datetime) -> str:
+    """UTC ISO-8601 with seconds; naive datetimes are refused."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime")
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def from_text(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Schema
+
+
+@MIGRATIONS(name="m001_initial")
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE services (
+            id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+            review INTEGER NOT NULL DEFAULT 0, what_to_bring TEXT NOT NULL DEFAULT '', version INTEGER NOT NULL DEFAULT 0,
+            deleted INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE providers (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, title TEXT NOT NULL DEFAULT '',
+            organisation TEXT NOT NULL DEFAULT '', version INTEGER NOT NULL DEFAULT 0,
+            deleted INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY, service_id TEXT NOT NULL, provider_id TEXT NOT NULL,
+            starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, capacity INTEGER NOT NULL, seats_left INTEGER NOT NULL,
+            room TEXT NOT NULL DEFAULT '', video_url TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT 'open',
+            version INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX sessions_by_start ON sessions (starts_at);
+        CREATE INDEX sessions_by_service ON sessions (service_id, starts_at);
+        CREATE TABLE residents (
+            id TEXT PRIMARY KEY, id_hash TEXT NOT NULL UNIQUE, id_masked TEXT NOT NULL,
+            name_enc TEXT NOT NULL, id_number_enc TEXT NOT NULL, phone_enc TEXT, phone_masked TEXT,
+            village TEXT, suggestions_consent INTEGER NOT NULL DEFAULT 0, remembered_profile TEXT,
+            created_at TEXT NOT NULL);
+        CREATE TABLE dependents (
+            id TEXT PRIMARY KEY, resident_id TEXT NOT NULL REFERENCES residents(id), name_enc TEXT NOT NULL,
+            relation TEXT NOT NULL, birth_year INTEGER);
+        CREATE INDEX dependents_by_resident ON dependents (resident_id);
+        CREATE TABLE bookings (
+            id TEXT PRIMARY KEY, code TEXT NOT NULL UNIQUE, session_id TEXT NOT NULL,
+            resident_id TEXT NOT NULL REFERENCES residents(id), dependent_id TEXT, status TEXT NOT NULL,
+            channel TEXT NOT NULL DEFAULT 'self', staff_id TEXT, lease INTEGER NOT NULL DEFAULT 0,
+            waitlist INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 0,
+            message TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+        CREATE INDEX bookings_by_resident ON bookings (resident_id);
+        CREATE INDEX bookings_by_session ON bookings (session_id);
+        CREATE TABLE outbox (
+            device_seq INTEGER PRIMARY KEY AUTOINCREMENT, op_id TEXT NOT NULL UNIQUE, entity TEXT NOT NULL,
+            entity_id TEXT NOT NULL, kind TEXT NOT NULL, base_version INTEGER, payload_enc TEXT NOT NULL,
+            created_at TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', result TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX outbox_by_state ON outbox (state, device_seq);
+        CREATE INDEX outbox_by_entity ON outbox (entity_id, state);
+        CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE feedback (
+            id TEXT PRIMARY KEY, booking_id TEXT NOT NULL, rating INTEGER NOT NULL, reasons TEXT NOT NULL,
+            comment_enc TEXT, created_at TEXT NOT NULL);
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '');
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE leases (
+            id TEXT PRIMARY KEY, session_id TEXT NOT NULL, seats INTEGER NOT NULL, expires_at TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX leases_by_session ON leases (session_id);
+        CREATE TABLE notices (id TEXT PRIMARY KEY, data TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        """
+    )
+
+
+KNOWN_MIGRATIONS = ("m001_initial",)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+class Store:
+    """One connection to the kiosk database. The UI and the sync worker each open their own."""
+
+    def __init__(self, path: Path, cipher: FieldCipher) -> None:
+        self.path = Path(path)
+        self.cipher = cipher
+        self._lock = threading.RLock()
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=10.0, check_same_thread=False, isolation_level=None)
+            self.db = sqlite_utils.Database(conn)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError("not_a_database", f"journal mode {mode}")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._check_schema()
+            MIGRATIONS.apply(self.db)
+            conn.execute(f"PRAGMA user_version = {len(KNOWN_MIGRATIONS)}")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError("not_a_database", str(exc)) from exc
+
+    @classmethod
+    def open(cls, path: Path | None = None, *, cipher: FieldCipher | None = None) -> Store:
+        """Open (creating if needed) the kiosk database, with the key from the OS keyring unless one is given."""
+        from kiosk import paths
+
+        db_path = path or paths.database_path()
+        return cls(db_path, cipher or FieldCipher.for_data_dir(str(Path(db_path).parent)))
+
+    def _check_schema(self) -> None:
+        conn = self.db.conn
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(KNOWN_MIGRATIONS):
+            raise StoreError("newer_schema", f"user_version {version}")
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "_sqlite_migrations" in names:
+            applied = {m.name for m in MIGRATIONS.applied(self.db)}
+            unknown = applied - set(KNOWN_MIGRATIONS)
+            if unknown:
+                raise StoreError("newer_schema", ", ".join(sorted(unknown)))
+        elif names - {"sqlite_sequence"}:
+            raise StoreError("not_a_database", "unknown tables")
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE … COMMIT), serialised within this process."""
+        with self._lock:
+            conn = self.db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.db.query(sql, params))
+
+    # --- settings and sync state ------------------------------------------------------------------------------------
+
+    def stored_settings(self) -> dict[str, str]:
+        return {r["key"]: r["value"] for r in self.query("SELECT key, value FROM settings")}
+
+    def set_setting(self, key: str, value: str, *, actor: str = "system") -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO settings(key, value) VALUES (?, ?) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+            self._audit(conn, actor, "setting_changed", key)
+
+    def state(self, key: str, default: str | None = None) -> str | None:
+        rows = self.query("SELECT value FROM sync_state WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else default
+
+    def set_state(self, key: str, value: str, conn: sqlite3.Connection | None = None) -> None:
+        sql = "INSERT INTO sync_state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        if conn is not None:
+            conn.execute(sql, (key, value))
+        else:
+            with self.transaction() as c:
+                c.execute(sql, (key, value))
+
+    def next_counter(self, conn: sqlite3.Connection, name: str) -> int:
+        conn.execute("INSERT INTO counters(name, value) VALUES (?, 0) ON CONFLICT(name) DO NOTHING", (name,))
+        conn.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (name,))
+        return int(conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0])
+
+    # --- audit ------------------------------------------------------------------------------------------------------
+
+    def _audit(self, conn: sqlite3.Connection, actor: str, action: str, detail: str = "") -> None:
+        conn.execute("INSERT INTO audit_log(at, actor, action, detail) VALUES (?, ?, ?, ?)",
+                     (to_text(utc_now()), actor, action, detail))
+
+    def audit(self, actor: str, action: str, detail: str = "") -> None:
+        """Record an action (never with personal data in `detail`)."""
+        with self.transaction() as conn:
+            self._audit(conn, actor, action, detail)
+
+    # --- catalogue --------------------------------------------------------------------------------------------------
+
+    def upsert_service(self, s: Service, *, version: int = 0, conn: sqlite3.Connection | None = None) -> None:
+        self._upsert(conn, "services", {"id": s.id, "kind": s.kind.value, "name": s.name,
+                                        "description": s.description, "review": int(s.review),
+                                        "what_to_bring": s.what_to_bring, "version": version, "deleted": 0})
+
+    def upsert_provider(self, p: Provider, *, version: int = 0, conn: sqlite3.Connection | None = None) -> None:
+        self._upsert(conn, "providers", {"id": p.id, "name": p.name, "title": p.title,
+                                         "organisation": p.organisation, "version": version, "deleted": 0})
+
+    def upsert_session(self, s: Session, *, conn: sqlite3.Connection | None = None) -> None:
+        self._upsert(conn, "sessions", {
+            "id": s.id, "service_id": s.service_id, "provider_id": s.provider_id,
+            "starts_at": to_text(s.starts_at), "ends_at": to_text(s.ends_at), "capacity": s.capacity,
+            "seats_left": s.seats_left, "room": s.room, "video_url": s.video_url, "status": s.status.value,
+            "version": s.version, "deleted": 0})
+
+    def upsert_sessions(self, sessions: Sequence[Session]) -> None:
+        with self.transaction() as conn:
+            for s in sessions:
+                self.upsert_session(s, conn=conn)
+
+    def _upsert(self, conn: sqlite3.Connection | None, table: str, row: dict[str, Any]) -> None:
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != "id")
+        sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"
+        if conn is not None:
+            conn.execute(sql, tuple(row.values()))
+        else:
+            with self.transaction() as c:
+                c.execute(sql, tuple(row.values()))
+
+    def mark_deleted(self, table: str, entity_id: str, conn: sqlite3.Connection) -> None:
+        if table not in {"services", "providers", "sessions"}:
+            raise ValueError(table)
+        conn.execute(f"UPDATE {table} SET deleted = 1 WHERE id = ?", (entity_id,))
+
+    def services(self, kind: ServiceKind | None = None) -> list[Service]:
+        sql = "SELECT * FROM services WHERE deleted = 0"
+        params: list[Any] = []
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind.value)
+        return [_service(r) for r in self.query(sql + " ORDER BY name", params)]
+
+    def service(self, service_id: str) -> Service | None:
+        rows = self.query("SELECT * FROM services WHERE id = ?", (service_id,))
+        return _service(rows[0]) if rows else None
+
+    def provider(self, provider_id: str) -> Provider | None:
+        rows = self.query("SELECT * FROM providers WHERE id = ?", (provider_id,))
+        return _provider(rows[0]) if rows else None
+
+    def providers_for_service(self, service_id: str, *, after: dt.datetime | None = None) -> list[Provider]:
+        rows = self.query(
+            "SELECT DISTINCT p.* FROM providers p JOIN sessions s ON s.provider_id = p.id "
+            "WHERE s.service_id = ? AND s.deleted = 0 AND p.deleted = 0 AND s.starts_at >= ? ORDER BY p.name",
+            (service_id, to_text(after or utc_now())))
+        return [_provider(r) for r in rows]
+
+    def session(self, session_id: str) -> Session | None:
+        rows = self.query("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        return _session(rows[0]) if rows else None
+
+    def sessions_between(self, start: dt.datetime, end: dt.datetime, *, service_id: str | None = None,
+                         provider_id: str | None = None, open_only: bool = False) -> list[Session]:
+        """Sessions starting in [start, end), by start time. Uses the start-time index."""
+        sql = "SELECT * FROM sessions WHERE starts_at >= ? AND starts_at < ? AND deleted = 0"
+        params: list[Any] = [to_text(start), to_text(end)]
+        if service_id is not None:
+            sql += " AND service_id = ?"
+            params.append(service_id)
+        if provider_id is not None:
+            sql += " AND provider_id = ?"
+            params.append(provider_id)
+        if open_only:
+            sql += " AND status = 'open' AND seats_left > 0"
+        return [_session(r) for r in self.query(sql + " ORDER BY starts_at", params)]
+
+    def session_counts_by_start(self, service_id: str, after: dt.datetime) -> list[dt.datetime]:
+        """Start times of the service's open sessions from `after` on (the book screen groups them by day)."""
+        rows = self.query("SELECT starts_at FROM sessions WHERE service_id = ? AND starts_at >= ? AND deleted = 0 "
+                          "AND status = 'open' ORDER BY starts_at", (service_id, to_text(after)))
+        return [from_text(r["starts_at"]) for r in rows]
+
+    def nearest_open_sessions(self, session: Session, *, limit: int = 3) -> list[Session]:
+        """Open sessions of the same service with seats, nearest in time to `session` (the alternatives shown)."""
+        rows = self.query(
+            "SELECT * FROM sessions WHERE service_id = ? AND id != ? AND deleted = 0 AND status = 'open' "
+            "AND seats_left > 0 AND starts_at >= ? "
+            "ORDER BY abs(julianday(starts_at) - julianday(?)) LIMIT ?",
+            (session.service_id, session.id, to_text(utc_now()), to_text(session.starts_at), limit))
+        return [_session(r) for r in rows]
+
+    # --- residents --------------------------------------------------------------------------------------------------
+
+    def save_resident(self, resident: Resident, *, conn: sqlite3.Connection | None = None) -> Resident:
+        """Insert or update a resident (matched by ID number); returns it with its stored id."""
+        c = self.cipher
+        id_hash = c.lookup_hash(resident.id_number)
+
+        def write(cx: sqlite3.Connection) -> Resident:
+            existing = cx.execute("SELECT id FROM residents WHERE id_hash = ?", (id_hash,)).fetchone()
+            rid = existing[0] if existing else resident.id
+            cx.execute(
+                "INSERT INTO residents (id, id_hash, id_masked, name_enc, id_number_enc, phone_enc, phone_masked, "
+                "village, suggestions_consent, remembered_profile, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET name_enc = excluded.name_enc, phone_enc = excluded.phone_enc, "
+                "phone_masked = excluded.phone_masked, village = excluded.village, "
+                "suggestions_consent = excluded.suggestions_consent, remembered_profile = excluded.remembered_profile",
+                (rid, id_hash, mask_id(resident.id_number), c.encrypt(resident.name),
+                 c.encrypt(resident.id_number), c.encrypt(resident.phone),
+                 mask_phone(resident.phone) if resident.phone else None, resident.village,
+                 int(resident.suggestions_consent), resident.remembered_profile, to_text(utc_now())))
+            for d in resident.dependents:
+                cx.execute("INSERT INTO dependents (id, resident_id, name_enc, relation, birth_year) "
+                           "VALUES (?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET name_enc = excluded.name_enc, "
+                           "relation = excluded.relation, birth_year = excluded.birth_year",
+                           (d.id, rid, c.encrypt(d.name), d.relation, d.birth_year))
+            return Resident(rid, resident.name, resident.id_number, resident.phone, resident.village,
+                            resident.suggestions_consent, resident.remembered_profile,
+                            tuple(Dependent(d.id, rid, d.name, d.relation, d.birth_year)
+                                  for d in resident.dependents))
+
+        if conn is not None:
+            return write(conn)
+        with self.transaction() as cx:
+            return write(cx)
+
+    def find_resident(self, id_number: str) -> Resident | None:
+        rows = self.query("SELECT * FROM residents WHERE id_hash = ?", (self.cipher.lookup_hash(id_number),))
+        return self._resident(rows[0]) if rows else None
+
+    def resident(self, resident_id: str) -> Resident | None:
+        rows = self.query("SELECT * FROM residents WHERE id = ?", (resident_id,))
+        return self._resident(rows[0]) if rows else None
+
+    def resident_masked_id(self, resident_id: str) -> str:
+        rows = self.query("SELECT id_masked FROM residents WHERE id = ?", (resident_id,))
+        return str(rows[0]["id_masked"]) if rows else ""
+
+    def _resident(self, row: dict[str, Any]) -> Resident:
+        c = self.cipher
+        deps = tuple(
+            Dependent(d["id"], d["resident_id"], c.decrypt(d["name_enc"]) or "", d["relation"], d["birth_year"])
+            for d in self.query("SELECT * FROM dependents WHERE resident_id = ? ORDER BY rowid", (row["id"],)))
+        return Resident(row["id"], c.decrypt(row["name_enc"]) or "", c.decrypt(row["id_number_enc"]) or "",
+                        c.decrypt(row["phone_enc"]), row["village"], bool(row["suggestions_consent"]),
+                        row["remembered_profile"], deps)
+
+    def dependent(self, dependent_id: str) -> Dependent | None:
+        rows = self.query("SELECT * FROM dependents WHERE id = ?", (dependent_id,))
+        if not rows:
+            return None
+        d = rows[0]
+        return Dependent(d["id"], d["resident_id"], self.cipher.decrypt(d["name_enc"]) or "", d["relation"],
+                         d["birth_year"])
+
+    # --- bookings and the outbox ------------------------------------------------------------------------------------
+
+    def enqueue(self, conn: sqlite3.Connection, *, entity: str, entity_id: str, kind: str,
+                payload: Mapping[str, Any], base_version: int | None = None) -> str:
+        """Append one op to the outbox inside the caller's transaction; returns its op_id."""
+        op_id = new_id()
+        conn.execute(
+            "INSERT INTO outbox (op_id, entity, entity_id, kind, base_version, payload_enc, created_at) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (op_id, entity, entity_id, kind, base_version,
+             self.cipher.encrypt(json.dumps(payload, ensure_ascii=False, separators=(",", ":"))),
+             to_text(utc_now())))
+        return op_id
+
+    def insert_booking(self, conn: sqlite3.Connection, booking: Booking) -> None:
+        now = to_text(utc_now())
+        conn.execute(
+            "INSERT INTO bookings (id, code, session_id, resident_id, dependent_id, status, channel, staff_id, "
+            "lease, waitlist, version, message, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (booking.id, booking.code, booking.session_id, booking.resident_id, booking.dependent_id,
+             booking.status.value, booking.channel.value, booking.staff_id, int(booking.lease),
+             int(booking.waitlist), booking.version, booking.message, to_text(booking.created_at), now))
+
+    def set_booking_status(self, conn: sqlite3.Connection, booking_id: str, status: BookingStatus, *,
+                           message: str | None = None, session_id: str | None = None,
+                           version: int | None = None) -> None:
+        sets = ["status = ?", "updated_at = ?"]
+        params: list[Any] = [status.value, to_text(utc_now())]
+        if message is not None:
+            sets.append("message = ?")
+            params.append(message)
+        if session_id is not None:
+            sets.append("session_id = ?")
+            params.append(session_id)
+        if version is not None:
+            sets.append("version = ?")
+            params.append(version)
+        conn.execute(f"UPDATE bookings SET {', '.join(sets)} WHERE id = ?", (*params, booking_id))
+
+    def booking(self, booking_id: str) -> Booking | None:
+        rows = self.query("SELECT * FROM bookings WHERE id = ?", (booking_id,))
+        return _booking(rows[0]) if rows else None
+
+    def booking_by_code(self, code: str) -> Booking | None:
+        rows = self.query("SELECT * FROM bookings WHERE code = ?", (code,))
+        return _booking(rows[0]) if rows else None
+
+    def bookings_for_resident(self, resident_id: str) -> list[Booking]:
+        rows = self.query("SELECT b.* FROM bookings b LEFT JOIN sessions s ON s.id = b.session_id "
+                          "WHERE b.resident_id = ? ORDER BY s.starts_at DESC", (resident_id,))
+        return [_booking(r) for r in rows]
+
+    def bookings_for_session(self, session_id: str) -> list[Booking]:
+        return [_booking(r) for r in self.query("SELECT * FROM bookings WHERE session_id = ?", (session_id,))]
+
+    def pending_ops(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Unfinished outbox ops in device_seq order, payloads decrypted, ready for the wire."""
+        rows = self.query("SELECT * FROM outbox WHERE state = 'pending' ORDER BY device_seq LIMIT ?", (limit,))
+        return [{"op_id": r["op_id"], "device_seq": r["device_seq"], "entity": r["entity"],
+                 "entity_id": r["entity_id"], "kind": r["kind"], "base_version": r["base_version"],
+                 "payload": json.loads(self.cipher.decrypt(r["payload_enc"]) or "{}"),
+                 "created_at": r["created_at"]} for r in rows]
+
+    def pending_count(self) -> int:
+        return int(self.query("SELECT count(*) AS n FROM outbox WHERE state = 'pending'")[0]["n"])
+
+    def has_pending_ops(self, entity_id: str, conn: sqlite3.Connection | None = None) -> bool:
+        sql = "SELECT 1 FROM outbox WHERE entity_id = ? AND state = 'pending' LIMIT 1"
+        if conn is not None:
+            return conn.execute(sql, (entity_id,)).fetchone() is not None
+        return bool(self.query(sql, (entity_id,)))
+
+    def finish_op(self, conn: sqlite3.Connection, op_id: str, *, state: str, result: Mapping[str, Any]) -> None:
+        """Record an op's final result (state `done` or `rejected`)."""
+        conn.execute("UPDATE outbox SET state = ?, result = ?, attempts = attempts + 1 WHERE op_id = ?",
+                     (state, json.dumps(result, ensure_ascii=False), op_id))
+
+    # --- leases -----------------------------------------------------------------------------------------------------
+
+    def lease_seats_free(self, session_id: str, *, now: dt.datetime | None = None,
+                         conn: sqlite3.Connection | None = None) -> int:
+        """Seats this kiosk may still confirm offline for `session_id`: unexpired leased seats minus those used."""
+        at = to_text(now or utc_now())
+        sql_leased = "SELECT coalesce(sum(seats), 0) FROM leases WHERE session_id = ? AND expires_at > ?"
+        sql_used = ("SELECT count(*) FROM bookings WHERE session_id = ? AND lease = 1 "
+                    "AND status IN ('confirmed', 'checked_in', 'attended') AND id IN "
+                    "(SELECT entity_id FROM outbox WHERE kind = 'create' AND state = 'pending')")
+        if conn is None:
+            with self._lock:
+                leased = self.db.conn.execute(sql_leased, (session_id, at)).fetchone()[0]
+                used = self.db.conn.execute(sql_used, (session_id,)).fetchone()[0]
+        else:
+            leased = conn.execute(sql_leased, (session_id, at)).fetchone()[0]
+            used = conn.execute(sql_used, (session_id,)).fetchone()[0]
+        return max(0, int(leased) - int(used))
+
+
+def _service(r: Mapping[str, Any]) -> Service:
+    return Service(r["id"], ServiceKind(r["kind"]), r["name"], r["description"], bool(r["review"]),
+                   r["what_to_bring"])
+
+
+def _provider(r: Mapping[str, Any]) -> Provider:
+    return Provider(r["id"], r["name"], r["title"], r["organisation"])
+
+
+def _session(r: Mapping[str, Any]) -> Session:
+    return Session(r["id"], r["service_id"], r["provider_id"], from_text(r["starts_at"]), from_text(r["ends_at"]),
+                   r["capacity"], r["seats_left"], r["room"], r["video_url"], SessionStatus(r["status"]),
+                   r["version"])
+
+
+def _booking(r: Mapping[str, Any]) -> Booking:
+    return Booking(r["id"], r["code"], r["session_id"], r["resident_id"], BookingStatus(r["status"]),
+                   r["dependent_id"], Channel(r["channel"]), r["staff_id"], bool(r["lease"]), bool(r["waitlist"]),
+                   r["version"], r["message"], from_text(r["created_at"]))

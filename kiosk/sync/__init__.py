@@ -1,0 +1,1 @@
+"""Sync with the township backend: protocol models, HTTP client, engine, credentials, enrolment. No Qt here."""

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from kiosk.models import Resident
+from kiosk.store import KNOWN_MIGRATIONS, Store, StoreError, new_id
+
+ID = "11010519491231002X"
+
+
+def test_migrations_from_an_empty_file(store: Store) -> None:
+    tables = {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"services", "providers", "sessions", "residents", "dependents", "bookings", "outbox", "sync_state",
+            "feedback", "audit_log", "settings", "leases"} <= tables
+    assert store.query("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
+    assert store.query("PRAGMA user_version")[0]["user_version"] == len(KNOWN_MIGRATIONS)
+
+
+def test_reopening_applies_nothing_twice(store: Store) -> None:
+    path = store.path
+    store.close()
+    again = Store(path, store.cipher)
+    applied = again.query("SELECT name FROM _sqlite_migrations")
+    assert [r["name"] for r in applied] == list(KNOWN_MIGRATIONS)
+    again.close()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_newer_schema_is_refused_and_left_untouched(store: Store) -> None:
+    path = store.path
+    store.db.conn.execute("PRAGMA user_version = 99")
+    store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    before = _digest(path)
+    with pytest.raises(StoreError) as err:
+        Store(path, store.cipher)
+    assert err.value.kind == "newer_schema"
+    assert "新版本" in err.value.message()
+    assert _digest(path) == before
+
+
+def test_unknown_migration_is_refused(store: Store) -> None:
+    path = store.path
+    store.db.conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                          "VALUES ('cunzhan-kiosk', 'm999_future', '2030-01-01')")
+    store.close()
+    with pytest.raises(StoreError) as err:
+        Store(path, store.cipher)
+    assert err.value.kind == "newer_schema"
+
+
+def test_garbage_file_is_refused_and_left_untouched(tmp_path: Path, store: Store) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite at all" * 100)
+    before = _digest(bad)
+    with pytest.raises(StoreError) as err:
+        Store(bad, store.cipher)
+    assert err.value.kind == "not_a_database"
+    assert "损坏" in err.value.message()
+    assert _digest(bad) == before
+
+
+def test_foreign_sqlite_file_is_refused(tmp_path: Path, store: Store) -> None:
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE holiday_photos (id INTEGER)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError):
+        Store(other, store.cipher)
+
+
+def test_personal_fields_are_encrypted_at_rest(store: Store) -> None:
+    resident = store.save_resident(Resident(new_id(), "张桂兰", ID, "13812345678", "上坪村"))
+    store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = store.path.read_bytes()
+    for clear in (ID.encode(), "张桂兰".encode(), b"13812345678"):
+        assert clear not in raw
+    found = store.find_resident(ID.lower())
+    assert found is not None and found.id == resident.id and found.name == "张桂兰"
+    assert store.resident_masked_id(resident.id) == "1101**********002X"
+    assert store.find_resident("110105194912310011") is None
+
+
+def test_settings_round_trip(store: Store) -> None:
+    from kiosk import settings as s
+
+    store.set_setting("volume", "0.5", actor="staff-1")
+    view = s.Settings(store.stored_settings())
+    assert view.get(s.VOLUME) == 0.5
+    assert view.get(s.PRIVATE_AUDIO) is False
+    assert store.query("SELECT actor, action FROM audit_log")[-1] == {"actor": "staff-1",
+                                                                     "action": "setting_changed"}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Run a command with the real services the tests use, each started here and stopped on exit:
+#  - a D-Bus session with gnome-keyring's Secret Service, unlocked (the kiosk's keyring backend on Linux);
+#  - a throw-away PostgreSQL cluster on 127.0.0.1 (CUNZHAN_TEST_PG_URL), when PostgreSQL is installed.
+# Everything lives under one temporary directory.
+set -euo pipefail
+if [ -z "${CUNZHAN_SERVICES_UP:-}" ] && [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" -o -n "${CI:-}" ] && command -v dbus-run-session >/dev/null; then
+  export CUNZHAN_SERVICES_UP=dbus
+  exec dbus-run-session -- "$0" "$@"
+fi
+tmp=$(mktemp -d /tmp/cunzhan-services.XXXXXX)
+chmod 755 "$tmp"
+cleanup() {
+  if [ -n "${pg_dir:-}" ] && [ -f "$pg_dir/postmaster.pid" ]; then
+    $pg_run "$pg_bin/pg_ctl" -D "$pg_dir" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  [ -n "${keyring_pid:-}" ] && kill "$keyring_pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Secret Service: gnome-keyring unlocked with a throw-away password on this private session bus.
+if command -v gnome-keyring-daemon >/dev/null && [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
+  export XDG_DATA_HOME="$tmp/xdg-data" XDG_RUNTIME_DIR="$tmp/xdg-run"
+  mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
+  eval "$(printf 'test-only-password' | gnome-keyring-daemon --unlock --components=secrets 2>/dev/null)" || true
+  keyring_pid=${GNOME_KEYRING_PID:-}
+fi
+
+# PostgreSQL: initdb into the temporary directory (as the postgres user when we are root).
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "${CUNZHAN_TEST_PG_URL:-}" ] && [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ]; then
+  pg_dir="$tmp/pg"; mkdir -p "$pg_dir"
+  pg_run=""
+  if [ "$(id -u)" -eq 0 ]; then chown postgres "$pg_dir" "$tmp"; pg_run="runuser -u postgres --"; fi
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  $pg_run "$pg_bin/initdb" -D "$pg_dir" -U cunzhan --auth=trust -E UTF8 >/dev/null
+  $pg_run "$pg_bin/pg_ctl" -D "$pg_dir" -o "-c listen_addresses=127.0.0.1 -p $port -k $tmp -c fsync=off -c max_connections=300" \
+    -l "$tmp/pg.log" -w start >/dev/null
+  export CUNZHAN_TEST_PG_URL="postgresql+psycopg://cunzhan@127.0.0.1:$port/postgres"
+fi
+"$@"
