@@ -49,7 +49,7 @@ def keyring_status() -> tuple[bool, str]:
         keyring.set_password(KEYRING_SERVICE, probe, "1")
         keyring.delete_password(KEYRING_SERVICE, probe)
         return True, name
-    except Exception as exc:  # noqa: BLE001 - any backend failure means "not usable", reported to a person
+    except Exception as exc:
         return False, f"{type(exc).__name__}: {exc}"
 
 

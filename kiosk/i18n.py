@@ -27,7 +27,7 @@ _state = threading.local()
 _default_locale = DEFAULT_LOCALE
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+def N_(message: str) -> str:
     """Mark a string for translation without translating it now."""
     return message
 

@@ -26,8 +26,8 @@ def catalogue_is_empty(store: Store) -> bool:
 
 
 def seed_command(args: argparse.Namespace) -> int:
-    from kiosk.store import StoreError
     from kiosk.crypto import KeyringUnavailable
+    from kiosk.store import StoreError
 
     try:
         store = Store.open()

@@ -212,7 +212,7 @@ class Store:
                 raise
             conn.execute("COMMIT")
 
-    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.db.query(sql, params))
 

@@ -36,7 +36,7 @@ def keyring_ready() -> None:
 
 
 @pytest.fixture
-def store(data_home: Path, keyring_ready: None) -> Iterator["Store"]:
+def store(data_home: Path, keyring_ready: None) -> Iterator[Store]:
     from kiosk.store import Store
 
     s = Store.open()
@@ -45,7 +45,7 @@ def store(data_home: Path, keyring_ready: None) -> Iterator["Store"]:
 
 
 @pytest.fixture
-def demo_store(store: "Store") -> "Store":
+def demo_store(store: Store) -> Store:
     from kiosk.seed import seed_demo
 
     seed_demo(store)
