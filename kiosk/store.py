@@ -146,7 +146,21 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-KNOWN_MIGRATIONS = ("m001_initial",)
+@MIGRATIONS(name="m002_staff_accounts")
+def _m002_staff_accounts(db: sqlite_utils.Database) -> None:
+    """Village staff accounts (kiosk.staff): names encrypted, PINs as argon2 hashes; the PIN lock-out state."""
+    db.executescript(
+        """
+        CREATE TABLE staff (
+            staff_id TEXT PRIMARY KEY, name_enc TEXT NOT NULL, pin_hash TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+        CREATE TABLE staff_lockout (
+            scope TEXT PRIMARY KEY, failures INTEGER NOT NULL DEFAULT 0, locked_until TEXT);
+        """
+    )
+
+
+KNOWN_MIGRATIONS = ("m001_initial", "m002_staff_accounts")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
