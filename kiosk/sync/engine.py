@@ -1,0 +1,384 @@
+"""The sync engine: push the outbox, then pull the township's changes (SYNC.md "Kiosk behaviour").
+
+One `sync_once()` is: push every pending op in batches of at most 200 (each batch's results applied in one
+transaction), then pull pages until `has_more` is false (each page and its `next_cursor` in one transaction).
+
+Choices where SYNC.md is silent (documented in docs/sync.md):
+- Nothing is ordered by the kiosk clock. The clock (injectable, for tests with clocks days off) is used only for
+  `last_attempt_at` / `last_success_at` (shown to staff next to the kiosk's own "now") and to measure the skew.
+- Lease expiry times are stored shifted into the kiosk's clock frame (`expires_at - skew`) when the skew is larger
+  than 30 s, so that the booking rules, which compare with the kiosk clock, do not use an expired lease when the
+  kiosk clock runs late.
+- A pull that starts from no cursor (first sync, or after 410) is a full snapshot: catalogue rows, leases and
+  notices it did not mention are removed at its end.
+- Sessions' `seats_left` is the backend's figure minus the seats this kiosk's own not-yet-sent bookings hold, so a
+  resident never sees a seat that the kiosk itself already gave away.
+- A pulled booking change for a booking with pending ops is skipped: the kiosk's unsent change wins until it has been
+  pushed, and the backend's answer to it then sets the row.
+- A rejected create keeps the result (message and alternatives) in the outbox row's `result`;
+  `kiosk.sync.apply.booking_alternatives()` reads them for the UI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk.models import BookingStatus, Provider, Service, ServiceKind, Session, SessionStatus
+from kiosk.store import Store, from_text, to_text, utc_now
+from kiosk.sync import protocol
+from kiosk.sync.client import BadResponse, Busy, CursorExpired, LinkDown, SyncError, TooLarge, TownshipClient
+
+log = logging.getLogger("kiosk.sync")
+
+Clock = Callable[[], dt.datetime]
+BACKOFF_BASE_S = 2.0
+BACKOFF_CAP_S = 600.0
+LEASE_SHIFT_MIN_S = 30.0
+
+# Tables a full pull sweeps, by change entity.
+_SWEPT = {"service": "services", "provider": "providers", "session": "sessions", "lease": "leases",
+          "notice": "notices"}
+
+
+@dataclass
+class SyncReport:
+    """What one `sync_once()` did. `error` is None on success."""
+
+    pushed: int = 0
+    applied: int = 0
+    rejected: int = 0
+    pulled: int = 0
+    pages: int = 0
+    repulled: bool = False
+    error: SyncError | None = None
+    clock_skew_s: float | None = None
+    skipped_changes: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def backoff_delay(attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
+    """Full jitter: random(0, min(600, 2·2^attempt)) seconds, and never less than the server's Retry-After."""
+    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** min(attempt, 30)))
+    delay = rng.uniform(0.0, ceiling)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+class SyncEngine:
+    """Push then pull for one kiosk store. Not thread-safe: one engine per worker thread (and store connection)."""
+
+    def __init__(self, store: Store, client: TownshipClient, device_id: str, *, clock: Clock = utc_now,
+                 batch_size: int = protocol.KIOSK_BATCH, pull_limit: int = protocol.PULL_DEFAULT_LIMIT,
+                 rng: random.Random | None = None) -> None:
+        self.store = store
+        self.client = client
+        self.device_id = device_id
+        self.clock = clock
+        self.batch_size = max(1, min(batch_size, protocol.KIOSK_BATCH))
+        self.pull_limit = pull_limit
+        self.rng = rng or random.Random()
+        self.failures = 0  # failed attempts in a row, for the backoff
+
+    @classmethod
+    def from_store(cls, store: Store, *, clock: Clock = utc_now, ca_bundle: str | None = None) -> SyncEngine | None:
+        """An engine for an enrolled store (device id and address in sync_state, token in the keyring), else None."""
+        from kiosk.sync import credentials
+
+        device_id = store.state("device_id")
+        url = store.state("township_url")
+        if not device_id or not url:
+            return None
+        token = credentials.load_token(store.path.parent)
+        if not token:
+            return None
+        return cls(store, TownshipClient(url, token, ca_bundle=ca_bundle), device_id, clock=clock)
+
+    # --- one attempt ------------------------------------------------------------------------------------------------
+
+    def sync_once(self) -> SyncReport:
+        """Push everything pending, then pull everything new. Never raises a `SyncError`: it is in the report."""
+        report = SyncReport()
+        self.store.set_state("last_attempt_at", to_text(self.clock()))
+        try:
+            self._push_all(report)
+            self._pull_all(report)
+        except SyncError as exc:
+            report.error = exc
+            self.failures += 1
+            with self.store.transaction() as conn:
+                self.store.set_state("link", "offline" if isinstance(exc, LinkDown) else "online", conn)
+                self.store.set_state("last_error", f"{exc.kind}: {exc.message()}", conn)
+            log.info("sync failed: %s (%s)", exc.kind, exc.detail)
+            return report
+        self.failures = 0
+        with self.store.transaction() as conn:
+            self.store.set_state("link", "online", conn)
+            self.store.set_state("last_success_at", to_text(self.clock()), conn)
+            self.store.set_state("last_error", "", conn)
+        log.info("sync ok: pushed %d (applied %d, rejected %d), pulled %d changes in %d pages",
+                 report.pushed, report.applied, report.rejected, report.pulled, report.pages)
+        return report
+
+    def next_delay(self, report: SyncReport, interval_s: float) -> float:
+        """Seconds until the next attempt: the timer after a success, full-jitter backoff after a failure."""
+        if report.error is None:
+            return interval_s
+        retry_after = report.error.retry_after if isinstance(report.error, Busy) else None
+        return backoff_delay(self.failures - 1, self.rng, retry_after)
+
+    # --- push -------------------------------------------------------------------------------------------------------
+
+    def _push_all(self, report: SyncReport) -> None:
+        from kiosk import __version__
+
+        size = self.batch_size
+        while True:
+            ops = self.store.pending_ops(limit=size)
+            if not ops:
+                return
+            body = {"device_id": self.device_id, "ops": ops,
+                    "pending_ops": max(0, self.store.pending_count() - len(ops)), "app_version": __version__}
+            sent = self.clock()
+            try:
+                response = self.client.push(body)
+            except TooLarge:
+                if size > 1:
+                    size = max(1, size // 2)
+                    continue
+                # One op alone is too large: quarantine it so it never blocks the queue behind it.
+                self._quarantine(ops[0], "too_large")
+                report.rejected += 1
+                continue
+            self._note_skew(response.server_time, sent, report)
+            finished = self._apply_results(ops, response.results, report)
+            report.pushed += len(ops)
+            if finished == 0:
+                # The backend answered without a result for any op we sent: a protocol fault, not progress.
+                raise _NoProgress("push answered without results for the ops sent")
+
+    def _quarantine(self, op: dict[str, Any], reason: str) -> None:
+        result = {"op_id": op["op_id"], "outcome": "rejected", "replayed": False, "reason": "invalid",
+                  "message": reason, "booking": None, "alternatives": []}
+        with self.store.transaction() as conn:
+            self.store.finish_op(conn, op["op_id"], state="rejected", result=result)
+
+    def _apply_results(self, ops: list[dict[str, Any]], results: list[protocol.Result],
+                       report: SyncReport) -> int:
+        """Record each op's final result and update its booking, all in one transaction. Returns ops finished."""
+        by_id = {op["op_id"]: op for op in ops}
+        finished = 0
+        with self.store.transaction() as conn:
+            for result in results:
+                op = by_id.pop(result.op_id, None)
+                if op is None:
+                    continue  # not ours in this batch (a confused proxy or server): ignore, never guess
+                state = "done" if result.outcome == "applied" else "rejected"
+                self.store.finish_op(conn, result.op_id, state=state, result=result.model_dump(mode="json"))
+                finished += 1
+                if result.outcome == "applied":
+                    report.applied += 1
+                else:
+                    report.rejected += 1
+                    report.kinds[result.reason or "rejected"] = report.kinds.get(result.reason or "rejected", 0) + 1
+                if op["entity"] == "booking":
+                    self._apply_booking_result(conn, op, result)
+        return finished
+
+    def _apply_booking_result(self, conn: sqlite3.Connection, op: dict[str, Any], result: protocol.Result) -> None:
+        booking_id = op["entity_id"]
+        if self.store.has_pending_ops(booking_id, conn):
+            return  # a later local change to this booking is still unsent: it decides the row until pushed
+        summary = result.booking if result.booking is not None and result.booking.id == booking_id else None
+        if summary is not None:
+            status = _status(summary.status)
+            if status is not None:
+                self.store.set_booking_status(conn, booking_id, status, message=result.message,
+                                              session_id=summary.session_id, version=summary.version)
+            return
+        if result.outcome == "rejected" and op["kind"] == "create":
+            self.store.set_booking_status(conn, booking_id, BookingStatus.REJECTED, message=result.message)
+
+    # --- pull -------------------------------------------------------------------------------------------------------
+
+    def _pull_all(self, report: SyncReport) -> None:
+        cursor = self.store.state("catalogue_cursor") or None
+        seen: dict[str, set[str]] | None = {t: set() for t in _SWEPT.values()} if cursor is None else None
+        while True:
+            sent = self.clock()
+            try:
+                page = self.client.pull(cursor, self.pull_limit)
+            except CursorExpired:
+                if report.repulled:
+                    raise
+                # 410: forget the cursor and take a clean snapshot from the start; the outbox is untouched.
+                report.repulled = True
+                self.store.set_state("catalogue_cursor", "")
+                cursor = None
+                seen = {t: set() for t in _SWEPT.values()}
+                continue
+            self._note_skew(page.server_time, sent, report)
+            with self.store.transaction() as conn:
+                for change in page.changes:
+                    if not self._apply_change(conn, change):
+                        report.skipped_changes += 1
+                    elif seen is not None and change.entity in _SWEPT and change.op == "upsert":
+                        seen[_SWEPT[change.entity]].add(change.entity_id)
+                    if seen is not None and change.op == "delete" and change.entity in _SWEPT:
+                        seen[_SWEPT[change.entity]].discard(change.entity_id)
+                if page.changes:
+                    top = max(c.seq for c in page.changes)
+                    last = int(self.store.state("last_seq", "0") or 0) if cursor else 0
+                    self.store.set_state("last_seq", str(max(top, last)), conn)
+                self.store.set_state("catalogue_cursor", page.next_cursor, conn)
+            report.pulled += len(page.changes)
+            report.pages += 1
+            cursor = page.next_cursor
+            if not page.has_more:
+                break
+        if seen is not None:
+            self._sweep(seen)
+
+    def _sweep(self, seen: dict[str, set[str]]) -> None:
+        """After a full snapshot: what it did not mention no longer exists at the township."""
+        with self.store.transaction() as conn:
+            for table, ids in seen.items():
+                present = {r[0] for r in conn.execute(f"SELECT id FROM {table}")}  # fixed names
+                for gone in present - ids:
+                    if table in {"services", "providers", "sessions"}:
+                        self.store.mark_deleted(table, gone, conn)
+                    else:
+                        conn.execute(f"DELETE FROM {table} WHERE id = ?", (gone,))
+
+    def _apply_change(self, conn: sqlite3.Connection, change: protocol.Change) -> bool:
+        """Apply one change inside the page's transaction; False when its data is unusable (skipped, logged)."""
+        try:
+            handler = getattr(self, f"_change_{change.entity}")
+            handler(conn, change)
+        except (KeyError, ValueError, TypeError) as exc:
+            log.warning("skipped %s change seq %d: %s", change.entity, change.seq, type(exc).__name__)
+            return False
+        return True
+
+    def _change_service(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
+        if ch.op == "delete":
+            self.store.mark_deleted("services", ch.entity_id, conn)
+            return
+        d = ch.data
+        bring = d.get("what_to_bring")
+        if bring is None:
+            row = conn.execute("SELECT what_to_bring FROM services WHERE id = ?", (ch.entity_id,)).fetchone()
+            bring = row[0] if row else ""
+        self.store.upsert_service(Service(ch.entity_id, ServiceKind(d["kind"]), str(d["name"]),
+                                          str(d.get("description") or ""), bool(d.get("review", False)),
+                                          str(bring)), version=ch.version, conn=conn)
+
+    def _change_provider(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
+        if ch.op == "delete":
+            self.store.mark_deleted("providers", ch.entity_id, conn)
+            return
+        d = ch.data
+        self.store.upsert_provider(Provider(ch.entity_id, str(d["name"]), str(d.get("title") or ""),
+                                            str(d.get("organisation") or "")), version=ch.version, conn=conn)
+
+    def _change_session(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
+        if ch.op == "delete":
+            self.store.mark_deleted("sessions", ch.entity_id, conn)
+            return
+        d = ch.data
+        capacity = int(d["capacity"])
+        seats_left = int(d["seats_left"]) - self._held_locally(conn, ch.entity_id)
+        self.store.upsert_session(Session(
+            ch.entity_id, str(d["service_id"]), str(d["provider_id"]), from_text(str(d["starts_at"])),
+            from_text(str(d["ends_at"])), capacity, max(0, min(capacity, seats_left)), str(d.get("room") or ""),
+            str(d.get("video_url") or ""), SessionStatus(d.get("status", "open")), ch.version), conn=conn)
+
+    @staticmethod
+    def _held_locally(conn: sqlite3.Connection, session_id: str) -> int:
+        """Seats taken by this kiosk's bookings whose create has not reached the backend yet."""
+        row = conn.execute(
+            "SELECT count(*) FROM bookings b WHERE b.session_id = ? AND b.status IN ('requested', 'confirmed') "
+            "AND b.waitlist = 0 AND EXISTS (SELECT 1 FROM outbox o WHERE o.entity_id = b.id "
+            "AND o.state = 'pending' AND o.kind IN ('create', 'reschedule'))", (session_id,)).fetchone()
+        return int(row[0])
+
+    def _change_booking(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
+        if self.store.has_pending_ops(ch.entity_id, conn):
+            return  # never overwrite a row with unsent local changes
+        row = conn.execute("SELECT id FROM bookings WHERE id = ?", (ch.entity_id,)).fetchone()
+        if row is None:
+            # Only this kiosk's own bookings come down, and they were made here; one we do not hold (a store
+            # restored from an old backup) cannot be rebuilt without the resident's details, so it is skipped.
+            return
+        if ch.op == "delete":
+            self.store.set_booking_status(conn, ch.entity_id, BookingStatus.CANCELLED, version=ch.version)
+            return
+        d = ch.data
+        status = _status(str(d["status"]))
+        if status is None:
+            raise ValueError("unknown booking status")
+        message = d.get("message")
+        self.store.set_booking_status(conn, ch.entity_id, status,
+                                      message=str(message) if message is not None else None,
+                                      session_id=str(d["session_id"]) if d.get("session_id") else None,
+                                      version=int(d.get("version", ch.version)))
+
+    def _change_lease(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
+        if ch.op == "delete":
+            conn.execute("DELETE FROM leases WHERE id = ?", (ch.entity_id,))
+            return
+        d = ch.data
+        expires = from_text(str(d["expires_at"]))
+        skew = float(self.store.state("clock_skew_s", "0") or 0)
+        if abs(skew) > LEASE_SHIFT_MIN_S:
+            expires -= dt.timedelta(seconds=skew)  # into the kiosk clock's frame (see module docstring)
+        conn.execute(
+            "INSERT INTO leases (id, session_id, seats, expires_at, version) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(id) DO UPDATE SET session_id = excluded.session_id, seats = excluded.seats, "
+            "expires_at = excluded.expires_at, version = excluded.version",
+            (ch.entity_id, str(d["session_id"]), int(d["seats"]), to_text(expires), ch.version))
+
+    def _change_notice(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
+        if ch.op == "delete":
+            conn.execute("DELETE FROM notices WHERE id = ?", (ch.entity_id,))
+            return
+        conn.execute("INSERT INTO notices (id, data, version) VALUES (?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                     "data = excluded.data, version = excluded.version",
+                     (ch.entity_id, json.dumps(ch.data, ensure_ascii=False), ch.version))
+
+    # --- clock ------------------------------------------------------------------------------------------------------
+
+    def _note_skew(self, server_time: str, sent: dt.datetime, report: SyncReport) -> None:
+        """Skew = server time minus the kiosk clock at the middle of the exchange (seconds; positive = kiosk late)."""
+        try:
+            server = from_text(server_time)
+        except ValueError:
+            return
+        received = self.clock()
+        middle = sent + (received - sent) / 2
+        skew = (server - middle).total_seconds()
+        report.clock_skew_s = skew
+        self.store.set_state("clock_skew_s", f"{skew:.1f}")
+
+
+class _NoProgress(BadResponse):
+    """The backend answered a push without a result for any op sent."""
+
+
+def _status(value: str) -> BookingStatus | None:
+    try:
+        status = BookingStatus(value)
+    except ValueError:
+        return None
+    return None if status is BookingStatus.REQUESTED else status
