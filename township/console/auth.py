@@ -1,0 +1,183 @@
+"""Staff sign-in: argon2 password checks, signed session cookies, CSRF tokens, lock-out after repeated failures.
+
+Sessions are signed cookies (itsdangerous) holding the staff id, a random session id, the CSRF token and two
+timestamps; nothing secret is in them and they cannot be forged without the console secret. A session ends after
+30 idle minutes or 12 hours in all. Signing out forgets the cookie and remembers its session id as revoked for the
+rest of its life, so a copied cookie stops working too (process memory: the backend runs as one process).
+
+Lock-out is computed from the audit log: 5 failed sign-ins for one username within 15 minutes, with no success since,
+lock that username for 15 minutes from the last failure. Keeping it in the audit log means it survives restarts
+and is visible to the administrator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from fastapi import Request
+from fastapi.responses import Response
+from itsdangerous import BadSignature, URLSafeSerializer
+
+SESSION_COOKIE = "cz_session"
+PRESIGN_COOKIE = "cz_signin_csrf"
+IDLE_SECONDS = 30 * 60
+ABSOLUTE_SECONDS = 12 * 3600
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+
+_hasher = PasswordHasher()
+# A well-formed hash of a random password: checking against it when the username is unknown takes as long as a real
+# check, so response times don't reveal which usernames exist.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of `password` (the same hasher `create-staff` should use)."""
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """True when `password` matches `stored_hash`; an unknown user is checked against a dummy hash."""
+    try:
+        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def idle_seconds() -> int:
+    """Idle lifetime of a session; `CUNZHAN_CONSOLE_IDLE_SECONDS` shortens it (tests of expiry use it)."""
+    raw = os.environ.get("CUNZHAN_CONSOLE_IDLE_SECONDS", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else IDLE_SECONDS
+
+
+def _secret_file() -> Path:
+    home = os.environ.get("CUNZHAN_HOME")
+    if home:
+        folder = Path(home) / "township"
+    else:
+        import platformdirs
+
+        folder = Path(platformdirs.user_data_dir("cunzhan", appauthor=False)) / "township"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "console-secret"
+
+
+def console_secret() -> str:
+    """The key that signs session cookies: `CUNZHAN_CONSOLE_SECRET`, else a random key kept in a 0600 file."""
+    from_env = os.environ.get("CUNZHAN_CONSOLE_SECRET")
+    if from_env:
+        return from_env
+    path = _secret_file()
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSession:
+    """What a signed session cookie says."""
+
+    staff_id: str
+    sid: str
+    csrf: str
+    started: float
+    seen: float
+
+
+class SessionKeeper:
+    """Signs and checks session cookies; remembers revoked session ids until they would have expired anyway."""
+
+    def __init__(self, secret: str) -> None:
+        self._serializer = URLSafeSerializer(secret, salt="cunzhan-console-session")
+        self._presign = URLSafeSerializer(secret, salt="cunzhan-console-signin")
+        self._revoked: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def new(self, staff_id: str) -> ConsoleSession:
+        now = time.time()
+        return ConsoleSession(staff_id, secrets.token_urlsafe(16), secrets.token_urlsafe(24), now, now)
+
+    def read(self, request: Request) -> tuple[ConsoleSession | None, bool]:
+        """(session, expired): the valid session, or None and whether a real session had just run out."""
+        raw = request.cookies.get(SESSION_COOKIE)
+        if not raw:
+            return None, False
+        try:
+            data = self._serializer.loads(raw)
+            session = ConsoleSession(str(data["u"]), str(data["s"]), str(data["c"]), float(data["t0"]),
+                                     float(data["t"]))
+        except (BadSignature, KeyError, TypeError, ValueError):
+            return None, False
+        with self._lock:
+            if session.sid in self._revoked:
+                return None, False
+        now = time.time()
+        if now - session.seen > idle_seconds() or now - session.started > ABSOLUTE_SECONDS:
+            return None, True
+        return session, False
+
+    def touch(self, session: ConsoleSession) -> ConsoleSession:
+        return ConsoleSession(session.staff_id, session.sid, session.csrf, session.started, time.time())
+
+    def write(self, request: Request, response: Response, session: ConsoleSession) -> None:
+        """Set the (re-signed) cookie: HttpOnly, SameSite=Lax, Secure when the console is served over https."""
+        value = self._serializer.dumps({"u": session.staff_id, "s": session.sid, "c": session.csrf,
+                                        "t0": session.started, "t": session.seen})
+        response.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="lax", path="/console",
+                            secure=request.url.scheme == "https", max_age=ABSOLUTE_SECONDS)
+
+    def revoke(self, request: Request, response: Response, session: ConsoleSession | None) -> None:
+        if session is not None:
+            now = time.time()
+            with self._lock:
+                self._revoked = {k: v for k, v in self._revoked.items() if v > now}
+                self._revoked[session.sid] = session.started + ABSOLUTE_SECONDS
+        response.delete_cookie(SESSION_COOKIE, path="/console", httponly=True, samesite="lax",
+                               secure=request.url.scheme == "https")
+
+    # The sign-in form has no session yet: its CSRF token is a double-submit cookie, signed so it can't be planted.
+    def signin_token(self, request: Request) -> str:
+        raw = request.cookies.get(PRESIGN_COOKIE, "")
+        try:
+            return str(self._presign.loads(raw))
+        except BadSignature:
+            return secrets.token_urlsafe(24)
+
+    def write_signin_token(self, request: Request, response: Response, token: str) -> None:
+        response.set_cookie(PRESIGN_COOKIE, self._presign.dumps(token), httponly=True, samesite="lax",
+                            path="/console", secure=request.url.scheme == "https", max_age=3600)
+
+    def check_signin_token(self, request: Request, sent: str) -> bool:
+        raw = request.cookies.get(PRESIGN_COOKIE, "")
+        try:
+            expected = str(self._presign.loads(raw))
+        except BadSignature:
+            return False
+        return bool(sent) and hmac.compare_digest(expected, sent)
+
+
+def csrf_ok(session: ConsoleSession, sent: str | None) -> bool:
+    """The form's token equals the session's (constant-time)."""
+    return bool(sent) and hmac.compare_digest(session.csrf, sent or "")
+
+
+def lock_state(failures: list[dt.datetime], *, now: dt.datetime) -> dt.datetime | None:
+    """When the lock ends, given the times of failures since the last success; None when not locked."""
+    window = dt.timedelta(minutes=LOCK_MINUTES)
+    recent = sorted(f for f in failures if now - f < window)
+    if len(recent) >= MAX_FAILURES:
+        until = recent[-1] + window
+        if until > now:
+            return until
+    return None

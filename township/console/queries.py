@@ -1,0 +1,390 @@
+"""What the console reads: plain queries over the backend's tables, shaped for the pages.
+
+Writes that kiosks must learn about go through `township.services` (they append to the change log); this module
+only reads, plus the console's own bookkeeping (sign-in failures, the staff audit trail).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kiosk.demo import ZONE
+from kiosk.identity import mask_phone
+from township import db
+
+HOLDS_SEAT = ("confirmed", "checked_in", "attended")
+ROW_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """A signed-in staff member."""
+
+    id: str
+    township_id: str
+    username: str
+    role: str  # admin | reviewer
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def staff_by_id(conn: Connection, staff_id: str) -> Staff | None:
+    """The active staff account with this id."""
+    t = db.staff_users
+    row = conn.execute(sa.select(t).where(t.c.id == staff_id, t.c.disabled_at.is_(None))).first()
+    return Staff(row.id, row.township_id, row.username, row.role) if row else None
+
+
+def staff_rows_by_username(conn: Connection, username: str) -> list[sa.Row[Any]]:
+    """Accounts with this username (one per township)."""
+    t = db.staff_users
+    return list(conn.execute(sa.select(t).where(t.c.username == username)))
+
+
+def audit(conn: Connection, *, township_id: str, staff: Staff | None, who: str, action: str, target: str = "",
+          detail: dict[str, Any] | None = None) -> None:
+    """Append one row to the staff audit trail (never residents' numbers or passwords)."""
+    conn.execute(sa.insert(db.staff_audit).values(
+        township_id=township_id, staff_id=staff.id if staff else None, who=who, action=action, target=target,
+        at=db.naive(db.now_utc()), detail=detail or {}))
+
+
+def local_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """A local (Asia/Shanghai) calendar day as naive-UTC [start, end) for queries."""
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=ZONE)
+    end = start + dt.timedelta(days=1)
+    return db.naive(start), db.naive(end)
+
+
+def _counts_subquery() -> sa.Subquery:
+    b = db.bookings
+    return (sa.select(
+        b.c.session_id,
+        sa.func.sum(sa.case((b.c.status.in_(HOLDS_SEAT), 1), else_=0)).label("booked"),
+        sa.func.sum(sa.case((b.c.status == "checked_in", 1), else_=0)).label("checked_in"),
+        sa.func.sum(sa.case((b.c.status == "pending_review", 1), else_=0)).label("pending"),
+        sa.func.sum(sa.case((b.c.status == "waitlisted", 1), else_=0)).label("waitlisted"),
+    ).group_by(b.c.session_id).subquery())
+
+
+def sessions_between(conn: Connection, township_id: str, start: dt.datetime, end: dt.datetime, *,
+                     service_id: str | None = None) -> list[dict[str, Any]]:
+    """Sessions starting in [start, end) (naive UTC) with their booking counts, in time order."""
+    s, sv, p = db.sessions, db.services, db.providers
+    counts = _counts_subquery()
+    query = (sa.select(s, sv.c.name.label("service_name"), p.c.name.label("provider_name"),
+                       sa.func.coalesce(counts.c.booked, 0).label("booked"),
+                       sa.func.coalesce(counts.c.checked_in, 0).label("checked_in"),
+                       sa.func.coalesce(counts.c.pending, 0).label("pending"),
+                       sa.func.coalesce(counts.c.waitlisted, 0).label("waitlisted"))
+             .join(sv, sv.c.id == s.c.service_id).join(p, p.c.id == s.c.provider_id)
+             .outerjoin(counts, counts.c.session_id == s.c.id)
+             .where(s.c.township_id == township_id, s.c.starts_at >= start, s.c.starts_at < end)
+             .order_by(s.c.starts_at, sv.c.name))
+    if service_id:
+        query = query.where(s.c.service_id == service_id)
+    return [_session_dict(r) for r in conn.execute(query)]
+
+
+def session_detail(conn: Connection, township_id: str, session_id: str) -> dict[str, Any] | None:
+    """One session with names and counts, or None when it is not this township's."""
+    s, sv, p = db.sessions, db.services, db.providers
+    counts = _counts_subquery()
+    row = conn.execute(
+        sa.select(s, sv.c.name.label("service_name"), p.c.name.label("provider_name"),
+                  sa.func.coalesce(counts.c.booked, 0).label("booked"),
+                  sa.func.coalesce(counts.c.checked_in, 0).label("checked_in"),
+                  sa.func.coalesce(counts.c.pending, 0).label("pending"),
+                  sa.func.coalesce(counts.c.waitlisted, 0).label("waitlisted"))
+        .join(sv, sv.c.id == s.c.service_id).join(p, p.c.id == s.c.provider_id)
+        .outerjoin(counts, counts.c.session_id == s.c.id)
+        .where(s.c.id == session_id, s.c.township_id == township_id)).first()
+    return _session_dict(row) if row else None
+
+
+def _session_dict(row: sa.Row[Any]) -> dict[str, Any]:
+    data = dict(row._mapping)
+    data["starts_at"] = db.utc(data["starts_at"])
+    data["ends_at"] = db.utc(data["ends_at"])
+    data["seats_left"] = max(0, int(data["capacity"]) - int(data["booked"]))
+    return data
+
+
+def open_alternatives(conn: Connection, township_id: str, session: dict[str, Any], *,
+                      limit: int = 20) -> list[dict[str, Any]]:
+    """Other open, future sessions of the same service with seats left (for moving a booking)."""
+    now = db.naive(db.now_utc())
+    rows = sessions_between(conn, township_id, now, now + dt.timedelta(days=120), service_id=session["service_id"])
+    return [r for r in rows if r["id"] != session["id"] and r["status"] == "open" and r["seats_left"] > 0][:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class BookingFilter:
+    """The review queue's filters (empty string: any)."""
+
+    village: str = ""
+    kiosk: str = ""
+    service: str = ""
+    day: str = ""
+    status: str = ""
+
+
+def _booking_query() -> sa.Select[Any]:
+    b, r, s, sv, p, d = db.bookings, db.residents, db.sessions, db.services, db.providers, db.devices
+    return (sa.select(b, r.c.name.label("resident_name"), r.c.id_mask.label("id_mask"), r.c.phone.label("phone"),
+                      r.c.village.label("village"), s.c.starts_at, s.c.ends_at, s.c.service_id,
+                      s.c.provider_id, sv.c.name.label("service_name"), p.c.name.label("provider_name"),
+                      d.c.name.label("kiosk_name"))
+            .join(r, r.c.id == b.c.resident_id).join(s, s.c.id == b.c.session_id)
+            .join(sv, sv.c.id == s.c.service_id).join(p, p.c.id == s.c.provider_id)
+            .outerjoin(d, d.c.id == b.c.device_id))
+
+
+def _booking_dict(row: sa.Row[Any]) -> dict[str, Any]:
+    """A booking for display: the phone masked here, the clear numbers never leave this function."""
+    data = dict(row._mapping)
+    phone = data.pop("phone", None)
+    data["phone_masked"] = mask_phone(phone) if phone else ""
+    data["id_masked"] = data.pop("id_mask")
+    dep = data.get("for_dependent") or {}
+    data["dependent_name"] = dep.get("name", "") if isinstance(dep, dict) else ""
+    data["dependent_relation"] = dep.get("relation", "") if isinstance(dep, dict) else ""
+    data["starts_at"] = db.utc(data["starts_at"])
+    data["ends_at"] = db.utc(data["ends_at"])
+    data["created_at"] = db.utc(data["created_at"])
+    data["updated_at"] = db.utc(data["updated_at"])
+    data["checked_in_at"] = data["updated_at"] if data["status"] == "checked_in" else None
+    if not data.get("kiosk_name"):
+        data["kiosk_name"] = "—"
+    return data
+
+
+def bookings(conn: Connection, township_id: str, f: BookingFilter, *,
+             limit: int = ROW_LIMIT) -> tuple[list[dict[str, Any]], bool]:
+    """Bookings matching the filters, oldest first (the review queue is first come, first served)."""
+    b, r, s = db.bookings, db.residents, db.sessions
+    query = _booking_query().where(b.c.township_id == township_id)
+    if f.village:
+        query = query.where(r.c.village == f.village)
+    if f.kiosk:
+        query = query.where(b.c.device_id == f.kiosk)
+    if f.service:
+        query = query.where(s.c.service_id == f.service)
+    if f.day:
+        try:
+            start, end = local_day_bounds(dt.date.fromisoformat(f.day))
+        except ValueError:
+            pass
+        else:
+            query = query.where(s.c.starts_at >= start, s.c.starts_at < end)
+    if f.status:
+        query = query.where(b.c.status == f.status)
+    if f.status == "waitlisted":
+        query = query.order_by(s.c.starts_at, b.c.waitlist_position, b.c.created_at)
+    else:
+        query = query.order_by(b.c.created_at, b.c.code)
+    rows = list(conn.execute(query.limit(limit + 1)))
+    return [_booking_dict(x) for x in rows[:limit]], len(rows) > limit
+
+
+def booking(conn: Connection, township_id: str, booking_id: str) -> dict[str, Any] | None:
+    """One booking for display (masked), or None when it is not this township's."""
+    b = db.bookings
+    row = conn.execute(_booking_query().where(b.c.id == booking_id, b.c.township_id == township_id)).first()
+    return _booking_dict(row) if row else None
+
+
+def session_bookings(conn: Connection, township_id: str, session_id: str) -> list[dict[str, Any]]:
+    """Everyone booked on a session (all statuses), by code."""
+    b = db.bookings
+    query = _booking_query().where(b.c.township_id == township_id, b.c.session_id == session_id)
+    order = sa.case({"checked_in": 0, "confirmed": 1, "attended": 2, "no_show": 3, "pending_review": 4,
+                     "waitlisted": 5}, value=b.c.status, else_=9)
+    return [_booking_dict(x) for x in conn.execute(query.order_by(order, b.c.code))]
+
+
+def reveal_numbers(conn: Connection, township_id: str, booking_id: str) -> dict[str, str] | None:
+    """The resident's full ID and phone number for one booking (the caller audits the reveal)."""
+    b, r = db.bookings, db.residents
+    row = conn.execute(sa.select(r.c.id_number, r.c.phone).join(b, b.c.resident_id == r.c.id)
+                       .where(b.c.id == booking_id, b.c.township_id == township_id)).first()
+    if row is None:
+        return None
+    return {"id_number": row.id_number, "phone": row.phone or ""}
+
+
+def booking_audit(conn: Connection, township_id: str, booking_id: str, code: str) -> list[dict[str, Any]]:
+    """Staff actions on one booking, oldest first."""
+    a = db.staff_audit
+    rows = conn.execute(sa.select(a).where(a.c.township_id == township_id,
+                                           a.c.target.in_([booking_id, code])).order_by(a.c.at, a.c.id))
+    return [{**dict(x._mapping), "at": db.utc(x.at)} for x in rows]
+
+
+def services(conn: Connection, township_id: str, *, active_only: bool = False) -> list[dict[str, Any]]:
+    t = db.services
+    query = sa.select(t).where(t.c.township_id == township_id).order_by(t.c.kind, t.c.name)
+    if active_only:
+        query = query.where(t.c.active.is_(True))
+    return [dict(x._mapping) for x in conn.execute(query)]
+
+
+def providers(conn: Connection, township_id: str, *, active_only: bool = False) -> list[dict[str, Any]]:
+    t = db.providers
+    query = sa.select(t).where(t.c.township_id == township_id).order_by(t.c.name)
+    if active_only:
+        query = query.where(t.c.active.is_(True))
+    return [dict(x._mapping) for x in conn.execute(query)]
+
+
+def villages(conn: Connection, township_id: str) -> list[str]:
+    """Village names known to the township, plus any residents gave."""
+    v, r = db.villages, db.residents
+    names = {x.name for x in conn.execute(sa.select(v.c.name).where(v.c.township_id == township_id))}
+    names |= {x.village for x in conn.execute(sa.select(r.c.village).where(r.c.township_id == township_id,
+                                                                          r.c.village.is_not(None)).distinct())}
+    return sorted(n for n in names if n)
+
+
+def kiosks(conn: Connection, township_id: str) -> list[dict[str, Any]]:
+    """Enrolled devices, newest number last."""
+    t = db.devices
+    rows = conn.execute(sa.select(t.c.id, t.c.kiosk_number, t.c.name, t.c.created_at, t.c.revoked_at,
+                                  t.c.last_sync_at, t.c.pending_ops, t.c.app_version, t.c.clock_skew_s)
+                        .where(t.c.township_id == township_id).order_by(t.c.kiosk_number))
+    out = []
+    for x in rows:
+        data = dict(x._mapping)
+        for key in ("created_at", "revoked_at", "last_sync_at"):
+            data[key] = db.utc(data[key]) if data[key] else None
+        out.append(data)
+    return out
+
+
+def holidays(conn: Connection, township_id: str, start: dt.date | None = None,
+             end: dt.date | None = None) -> list[dict[str, Any]]:
+    t = db.holidays
+    query = sa.select(t).where(t.c.township_id == township_id).order_by(t.c.day)
+    if start:
+        query = query.where(t.c.day >= start)
+    if end:
+        query = query.where(t.c.day < end)
+    return [dict(x._mapping) for x in conn.execute(query)]
+
+
+def status_counts(conn: Connection, township_id: str) -> dict[str, int]:
+    b = db.bookings
+    rows = conn.execute(sa.select(b.c.status, sa.func.count()).where(b.c.township_id == township_id)
+                        .group_by(b.c.status))
+    return {str(status): int(n) for status, n in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """Bookings and outcomes for one service or village over a period."""
+
+    label: str
+    bookings: int
+    attended: int
+    no_show: int
+    cancelled: int
+
+    @property
+    def decided(self) -> int:
+        return self.attended + self.no_show
+
+    @property
+    def attendance_rate(self) -> float | None:
+        return self.attended / self.decided if self.decided else None
+
+    @property
+    def no_show_rate(self) -> float | None:
+        return self.no_show / self.decided if self.decided else None
+
+
+def report(conn: Connection, township_id: str, start: dt.date, end: dt.date, by: str) -> list[ReportRow]:
+    """Bookings by service or village for sessions on local days [start, end]; attendance among those decided."""
+    b, r, s, sv = db.bookings, db.residents, db.sessions, db.services
+    lo, _ = local_day_bounds(start)
+    _, hi = local_day_bounds(end)
+    key = sv.c.name if by == "service" else sa.func.coalesce(r.c.village, "")
+    query = (sa.select(key.label("label"), sa.func.count().label("bookings"),
+                       sa.func.sum(sa.case((b.c.status == "attended", 1), else_=0)).label("attended"),
+                       sa.func.sum(sa.case((b.c.status == "no_show", 1), else_=0)).label("no_show"),
+                       sa.func.sum(sa.case((b.c.status.in_(("cancelled", "rejected")), 1), else_=0))
+                       .label("cancelled"))
+             .select_from(b).join(r, r.c.id == b.c.resident_id).join(s, s.c.id == b.c.session_id)
+             .join(sv, sv.c.id == s.c.service_id)
+             .where(b.c.township_id == township_id, s.c.starts_at >= lo, s.c.starts_at < hi)
+             .group_by(key).order_by(key))
+    return [ReportRow(str(x.label), int(x.bookings), int(x.attended or 0), int(x.no_show or 0),
+                      int(x.cancelled or 0)) for x in conn.execute(query)]
+
+
+def satisfaction(conn: Connection, township_id: str, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
+    """Average rating and count per service, plus how often each 1–5 rating was given."""
+    f, b, s, sv = db.feedback, db.bookings, db.sessions, db.services
+    lo, _ = local_day_bounds(start)
+    _, hi = local_day_bounds(end)
+    rows = conn.execute(
+        sa.select(sv.c.name, f.c.rating, sa.func.count().label("n"))
+        .select_from(f).join(b, b.c.id == f.c.booking_id).join(s, s.c.id == b.c.session_id)
+        .join(sv, sv.c.id == s.c.service_id)
+        .where(f.c.township_id == township_id, s.c.starts_at >= lo, s.c.starts_at < hi)
+        .group_by(sv.c.name, f.c.rating))
+    per: dict[str, list[int]] = {}
+    for name, rating, n in rows:
+        hist = per.setdefault(str(name), [0, 0, 0, 0, 0])
+        hist[int(rating) - 1] += int(n)
+    out = []
+    for name, hist in sorted(per.items()):
+        count = sum(hist)
+        out.append({"service": name, "count": count, "histogram": hist,
+                    "average": sum((i + 1) * n for i, n in enumerate(hist)) / count if count else None})
+    return out
+
+
+def feedback_reasons(conn: Connection, township_id: str, start: dt.date, end: dt.date) -> list[tuple[str, int]]:
+    """How often each reason was ticked with a rating (counted in Python: reasons are a JSON list)."""
+    f, b, s = db.feedback, db.bookings, db.sessions
+    lo, _ = local_day_bounds(start)
+    _, hi = local_day_bounds(end)
+    counts: dict[str, int] = {}
+    for (reasons,) in conn.execute(sa.select(f.c.reasons).join(b, b.c.id == f.c.booking_id)
+                                   .join(s, s.c.id == b.c.session_id)
+                                   .where(f.c.township_id == township_id, s.c.starts_at >= lo,
+                                          s.c.starts_at < hi)):
+        for reason in reasons or []:
+            counts[str(reason)] = counts.get(str(reason), 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def overlapping(conn: Connection, township_id: str, provider_id: str, starts: dt.datetime, ends: dt.datetime,
+                *, exclude: Sequence[str] = ()) -> dict[str, Any] | None:
+    """An open session of the same provider overlapping [starts, ends) (naive UTC), if any."""
+    s, sv = db.sessions, db.services
+    query = (sa.select(s.c.id, s.c.starts_at, s.c.ends_at, sv.c.name.label("service_name"))
+             .join(sv, sv.c.id == s.c.service_id)
+             .where(s.c.township_id == township_id, s.c.provider_id == provider_id, s.c.status == "open",
+                    s.c.starts_at < ends, s.c.ends_at > starts))
+    if exclude:
+        query = query.where(s.c.id.not_in(list(exclude)))
+    row = conn.execute(query.limit(1)).first()
+    if row is None:
+        return None
+    return {"id": row.id, "starts_at": db.utc(row.starts_at), "ends_at": db.utc(row.ends_at),
+            "service_name": row.service_name}
+
+
+def booked_count(conn: Connection, session_id: str) -> int:
+    b = db.bookings
+    return int(conn.execute(sa.select(sa.func.count()).where(b.c.session_id == session_id,
+                                                             b.c.status.in_(HOLDS_SEAT))).scalar_one())
