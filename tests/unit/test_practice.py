@@ -14,7 +14,14 @@ import pytest
 from kiosk.booking import BookingRefused, Refusal
 from kiosk.identity import id_check_character
 from kiosk.models import BookingStatus, Channel, Resident
-from kiosk.practice import PREFIX, PracticeSession, banner_text, is_practice_store, remove_leftovers, scratch_root
+from kiosk.practice import (
+    PREFIX,
+    PracticeSession,
+    banner_text,
+    is_practice_store,
+    remove_leftovers,
+    scratch_root,
+)
 from kiosk.staff import StaffDesk, StaffMember
 from kiosk.store import Store, new_id, to_text, utc_now
 
