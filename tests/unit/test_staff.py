@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -49,11 +50,11 @@ def id_number(n: int) -> str:
     return first17 + id_check_character(first17)
 
 
-def audit_rows(store: Store) -> list[dict[str, object]]:
+def audit_rows(store: Store) -> list[dict[str, Any]]:
     return store.query("SELECT actor, action, detail FROM audit_log ORDER BY id")
 
 
-def audit_ops(store: Store) -> list[dict[str, object]]:
+def audit_ops(store: Store) -> list[dict[str, Any]]:
     return [op for op in store.pending_ops(1000) if op["entity"] == AUDIT_ENTITY]
 
 
