@@ -1,0 +1,253 @@
+"""Seats, bookings and the change log: the rules both the sync API and the staff console go through.
+
+Every function here runs inside a `Database.write()` transaction whose caller has already called
+`db.lock_township()`; capacity is always checked and taken in that same transaction, after the session row is locked
+(`db.lock_session`). Nothing here commits.
+
+Seat accounting (docs/sync.md, "Capacity"):
+- `taken`: bookings in `pending_review`, `confirmed`, `checked_in` or `attended` — a booking awaiting review holds its
+  seat, so staff can never confirm beyond capacity;
+- `leased`: seats set aside for kiosks in live leases and not yet used;
+- `seats_left = capacity - taken - leased` is the shared pool that kiosks see.
+`taken` of `confirmed + checked_in + attended` therefore never exceeds capacity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kiosk.i18n import gettext as _
+from township import db
+from township import messages as M
+
+HOLDS_SEAT = ("pending_review", "confirmed", "checked_in", "attended")
+ACTIVE = ("pending_review", "confirmed", "waitlisted", "checked_in")
+LIVE_LEASE = ("active", "returning")
+STAFF_SCOPE = "staff"  # scope of changes about bookings no kiosk made: no device sees them
+MAX_ALTERNATIVES = 3
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+# --- change log ------------------------------------------------------------------------------------------------------
+
+def append_change(conn: Connection, township_id: str, entity: str, entity_id: str, op: str, *, version: int,
+                  data: dict[str, Any], scope: str | None = None) -> int:
+    """Append one change with the township's next `server_seq` and return that seq."""
+    seq = int(conn.execute(
+        sa.update(db.townships).where(db.townships.c.id == township_id)
+        .values(last_seq=db.townships.c.last_seq + 1).returning(db.townships.c.last_seq)).scalar_one())
+    conn.execute(sa.insert(db.changes).values(
+        township_id=township_id, seq=seq, entity=entity, entity_id=entity_id, op=op, version=version, data=data,
+        scope=scope, created_at=db.naive(db.now_utc())))
+    return seq
+
+
+# --- seats -----------------------------------------------------------------------------------------------------------
+
+def seat_counts(conn: Connection, session_id: str) -> tuple[int, int]:
+    """(taken, leased) for a session: seats held by bookings, unused seats in live leases."""
+    taken = conn.execute(sa.select(sa.func.count()).select_from(db.bookings).where(
+        db.bookings.c.session_id == session_id, db.bookings.c.status.in_(HOLDS_SEAT))).scalar_one()
+    leased = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(db.leases.c.seats - db.leases.c.used), 0)).where(
+        db.leases.c.session_id == session_id, db.leases.c.state.in_(LIVE_LEASE))).scalar_one()
+    return int(taken), int(leased)
+
+
+def seats_left(conn: Connection, session: sa.Row[Any]) -> int:
+    """The shared pool of a session: what any kiosk may still book without a lease."""
+    taken, leased = seat_counts(conn, session.id)
+    return max(0, int(session.capacity) - taken - leased)
+
+
+def session_data(conn: Connection, session: sa.Row[Any]) -> dict[str, Any]:
+    """A session as a change's `data`."""
+    return {"service_id": session.service_id, "provider_id": session.provider_id,
+            "starts_at": db.iso(session.starts_at), "ends_at": db.iso(session.ends_at),
+            "capacity": session.capacity, "seats_left": seats_left(conn, session), "room": session.room,
+            "video_url": session.video_url, "status": session.status}
+
+
+def emit_session(conn: Connection, session_id: str) -> None:
+    """Bump a session's version and log it (its status or seats_left changed)."""
+    conn.execute(sa.update(db.sessions).where(db.sessions.c.id == session_id).values(
+        version=db.sessions.c.version + 1, updated_at=db.naive(db.now_utc())))
+    row = conn.execute(sa.select(db.sessions).where(db.sessions.c.id == session_id)).one()
+    append_change(conn, row.township_id, "session", row.id, "upsert", version=row.version,
+                  data=session_data(conn, row))
+
+
+def emit_service(conn: Connection, service_id: str) -> None:
+    """Log a service's current state (catalogue, whole township)."""
+    row = conn.execute(sa.select(db.services).where(db.services.c.id == service_id)).one()
+    op = "upsert" if row.active else "delete"
+    append_change(conn, row.township_id, "service", row.id, op, version=row.version, data={
+        "kind": row.kind, "name": row.name, "description": row.description, "review": bool(row.review),
+        "what_to_bring": row.what_to_bring})
+
+
+def emit_provider(conn: Connection, provider_id: str) -> None:
+    """Log a provider's current state (catalogue, whole township)."""
+    row = conn.execute(sa.select(db.providers).where(db.providers.c.id == provider_id)).one()
+    op = "upsert" if row.active else "delete"
+    append_change(conn, row.township_id, "provider", row.id, op, version=row.version, data={
+        "name": row.name, "title": row.title, "organisation": row.organisation})
+
+
+def emit_notice(conn: Connection, notice_id: str) -> None:
+    """Log a notice (whole township)."""
+    row = conn.execute(sa.select(db.notices).where(db.notices.c.id == notice_id)).one()
+    op = "upsert" if row.active else "delete"
+    append_change(conn, row.township_id, "notice", row.id, op, version=row.version, data={
+        "title": row.title, "body": row.body, "starts_at": db.iso(row.starts_at), "ends_at": db.iso(row.ends_at)})
+
+
+# --- bookings --------------------------------------------------------------------------------------------------------
+
+def booking_summary(row: sa.Row[Any]) -> dict[str, Any]:
+    """The Result's `booking` object."""
+    return {"id": row.id, "status": row.status, "code": row.code, "session_id": row.session_id,
+            "version": row.version}
+
+
+def get_booking(conn: Connection, booking_id: str) -> sa.Row[Any] | None:
+    return conn.execute(sa.select(db.bookings).where(db.bookings.c.id == booking_id)).first()
+
+
+def emit_booking(conn: Connection, booking_id: str) -> sa.Row[Any]:
+    """Log a booking for its own kiosk only (private scope) and return the row."""
+    row = conn.execute(sa.select(db.bookings).where(db.bookings.c.id == booking_id)).one()
+    data = booking_summary(row) | {"message": row.message}
+    append_change(conn, row.township_id, "booking", row.id, "upsert", version=row.version, data=data,
+                  scope=row.device_id or STAFF_SCOPE)
+    return row
+
+
+def update_booking(conn: Connection, booking_id: str, **values: Any) -> sa.Row[Any]:
+    """Change a booking, bump its version, log it; returns the new row."""
+    conn.execute(sa.update(db.bookings).where(db.bookings.c.id == booking_id).values(
+        version=db.bookings.c.version + 1, updated_at=db.naive(db.now_utc()), **values))
+    return emit_booking(conn, booking_id)
+
+
+def service_of(conn: Connection, session: sa.Row[Any]) -> sa.Row[Any]:
+    return conn.execute(sa.select(db.services).where(db.services.c.id == session.service_id)).one()
+
+
+def next_waitlist_position(conn: Connection, session_id: str) -> int:
+    top = conn.execute(sa.select(sa.func.max(db.bookings.c.waitlist_position)).where(
+        db.bookings.c.session_id == session_id)).scalar_one()
+    return int(top or 0) + 1
+
+
+def waitlist_rank(conn: Connection, booking: sa.Row[Any]) -> int:
+    """1-based place in the queue of a waitlisted booking."""
+    ahead = conn.execute(sa.select(sa.func.count()).select_from(db.bookings).where(
+        db.bookings.c.session_id == booking.session_id, db.bookings.c.status == "waitlisted",
+        db.bookings.c.waitlist_position < booking.waitlist_position)).scalar_one()
+    return int(ahead) + 1
+
+
+def promote_waitlist(conn: Connection, session_id: str) -> list[str]:
+    """Give freed seats of an open session to waitlisted bookings, first come first served. Returns their ids."""
+    session = db.lock_session(conn, session_id)
+    if session is None or session.status != "open" or db.utc(session.ends_at) <= db.now_utc():
+        return []  # nobody can use a seat of a cancelled, closed or finished session
+    review = bool(service_of(conn, session).review)
+    promoted: list[str] = []
+    while seats_left(conn, session) > 0:
+        nxt = conn.execute(sa.select(db.bookings).where(
+            db.bookings.c.session_id == session_id, db.bookings.c.status == "waitlisted")
+            .order_by(db.bookings.c.waitlist_position, db.bookings.c.created_at).limit(1)).first()
+        if nxt is None:
+            break
+        update_booking(conn, nxt.id, status="pending_review" if review else "confirmed", waitlist_position=None,
+                       message=_(M.PROMOTED_REVIEW if review else M.PROMOTED))
+        promoted.append(nxt.id)
+    if promoted:
+        # Tell the others their new place in the queue.
+        for row in conn.execute(sa.select(db.bookings).where(
+                db.bookings.c.session_id == session_id, db.bookings.c.status == "waitlisted")).all():
+            message = _(M.WAITLISTED).format(position=waitlist_rank(conn, row))
+            if message != row.message:
+                update_booking(conn, row.id, message=message)
+    return promoted
+
+
+def release_seat(conn: Connection, session_id: str) -> None:
+    """After a seat was given back (cancel, reject, move, lease return): promote the waitlist, log the session."""
+    promote_waitlist(conn, session_id)
+    emit_session(conn, session_id)
+
+
+def alternatives(conn: Connection, session: sa.Row[Any], *, now: dt.datetime,
+                 limit: int = MAX_ALTERNATIVES) -> list[dict[str, Any]]:
+    """Up to `limit` open sessions of the same service with seats left, nearest in time to `session`."""
+    rows = list(conn.execute(sa.select(db.sessions).where(
+        db.sessions.c.township_id == session.township_id, db.sessions.c.service_id == session.service_id,
+        db.sessions.c.id != session.id, db.sessions.c.status == "open",
+        db.sessions.c.starts_at > db.naive(now)).order_by(db.sessions.c.starts_at).limit(200)).all())
+    target = db.utc(session.starts_at)
+    rows.sort(key=lambda r: (abs((db.utc(r.starts_at) - target).total_seconds()), r.starts_at))
+    found: list[dict[str, Any]] = []
+    for row in rows:
+        left = seats_left(conn, row)
+        if left > 0:
+            found.append({"session_id": row.id, "starts_at": db.iso(row.starts_at), "seats_left": left})
+            if len(found) >= limit:
+                break
+    return found
+
+
+def active_duplicate(conn: Connection, session_id: str, resident_id: str, dependent_key: str,
+                     exclude: str | None = None) -> bool:
+    """Whether this resident (or the same dependent of theirs) already holds an active booking for the session."""
+    query = sa.select(db.bookings.c.id).where(
+        db.bookings.c.session_id == session_id, db.bookings.c.resident_id == resident_id,
+        db.bookings.c.dependent_key == dependent_key, db.bookings.c.status.in_(ACTIVE))
+    if exclude is not None:
+        query = query.where(db.bookings.c.id != exclude)
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def dependent_key(for_dependent: dict[str, Any] | None) -> str:
+    """Who a booking is for, beside the resident: '' for themselves, else the dependent's name."""
+    if not for_dependent:
+        return ""
+    return str(for_dependent.get("name", "")).strip()[:64]
+
+
+# --- leases ----------------------------------------------------------------------------------------------------------
+
+def lease_data(row: sa.Row[Any]) -> dict[str, Any]:
+    """A lease as a change's `data`; `seats` is what the kiosk may still confirm offline (granted minus used)."""
+    return {"session_id": row.session_id, "seats": max(0, row.seats - row.used), "granted": row.seats,
+            "used": row.used, "expires_at": db.iso(row.expires_at)}
+
+
+def emit_lease(conn: Connection, lease_id: str, *, delete: bool = False) -> int:
+    row = conn.execute(sa.select(db.leases).where(db.leases.c.id == lease_id)).one()
+    return append_change(conn, row.township_id, "lease", row.id, "delete" if delete else "upsert",
+                         version=row.version, data=lease_data(row), scope=row.device_id)
+
+
+def return_lease(conn: Connection, lease_id: str) -> None:
+    """Give a lease's unused seats back to the shared pool (and to the waitlist)."""
+    row = conn.execute(sa.select(db.leases).where(db.leases.c.id == lease_id)).one()
+    if row.state == "returned":
+        return
+    if row.state == "active":
+        conn.execute(sa.update(db.leases).where(db.leases.c.id == lease_id).values(
+            version=db.leases.c.version + 1))
+        emit_lease(conn, lease_id, delete=True)
+    conn.execute(sa.update(db.leases).where(db.leases.c.id == lease_id).values(
+        state="returned", updated_at=db.naive(db.now_utc())))
+    if row.seats > row.used:
+        release_seat(conn, row.session_id)

@@ -1,0 +1,472 @@
+"""The township backend's database: SQLAlchemy Core tables, the engine, migrations and write transactions.
+
+SQLite (the default, one township on one small PC) and PostgreSQL (a county backend) use the same tables. Times are
+stored as naive UTC `DateTime` values (SQLite keeps no zone); `utc()` turns them back into aware datetimes.
+
+Writes go through `Database.write()`, which serialises writers the way each engine needs (docs/sync.md, "Capacity"):
+- SQLite: one process-wide lock per database file plus `BEGIN IMMEDIATE`, so a capacity check and the insert it
+  guards run with no other writer in between (other processes, like the CLI, wait on SQLite's busy timeout);
+- PostgreSQL: an ordinary transaction; callers lock the township row (`lock_township`) and the session row
+  (`SELECT … FOR UPDATE`) before they read what they will decide on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+APP_NAME = "cunzhan"
+
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+_ID = 36  # a UUID in text form
+
+
+def _id(name: str = "id", **kw: Any) -> sa.Column[str]:
+    return sa.Column(name, sa.String(_ID), **kw)
+
+
+def _township_fk() -> sa.Column[str]:
+    return sa.Column("township_id", sa.String(_ID), sa.ForeignKey("townships.id"), nullable=False, index=True)
+
+
+def _now_col(name: str) -> sa.Column[dt.datetime]:
+    return sa.Column(name, sa.DateTime(), nullable=False)
+
+
+townships = sa.Table(
+    "townships", metadata,
+    _id(primary_key=True),
+    sa.Column("slug", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("locale", sa.String(16), nullable=False, server_default="zh_CN"),  # language of per-op messages
+    sa.Column("zone", sa.String(64), nullable=False, server_default="Asia/Shanghai"),
+    sa.Column("last_seq", sa.BigInteger(), nullable=False, server_default="0"),  # last server_seq handed out
+    sa.Column("log_floor", sa.BigInteger(), nullable=False, server_default="0"),  # cursors below it → 410
+    sa.Column("cursor_secret", sa.String(64), nullable=False),  # signs this township's pull cursors
+    sa.Column("next_kiosk_number", sa.Integer(), nullable=False, server_default="1"),
+    _now_col("created_at"),
+)
+
+villages = sa.Table(
+    "villages", metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.UniqueConstraint("township_id", "name", name="uq_villages_township_name"),
+)
+
+services = sa.Table(
+    "services", metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("kind", sa.String(16), nullable=False),  # clinic | school
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False, server_default=""),
+    sa.Column("review", sa.Boolean(), nullable=False, server_default=sa.false()),  # staff review before confirming
+    sa.Column("what_to_bring", sa.Text(), nullable=False, server_default=""),
+    sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
+    _now_col("updated_at"),
+)
+
+providers = sa.Table(
+    "providers", metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("title", sa.String(100), nullable=False, server_default=""),
+    sa.Column("organisation", sa.String(200), nullable=False, server_default=""),
+    sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
+    _now_col("updated_at"),
+)
+
+sessions = sa.Table(
+    "sessions", metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("service_id", sa.String(_ID), sa.ForeignKey("services.id"), nullable=False),
+    sa.Column("provider_id", sa.String(_ID), sa.ForeignKey("providers.id"), nullable=False),
+    sa.Column("starts_at", sa.DateTime(), nullable=False),
+    sa.Column("ends_at", sa.DateTime(), nullable=False),
+    sa.Column("capacity", sa.Integer(), nullable=False),
+    sa.Column("room", sa.String(100), nullable=False, server_default=""),
+    sa.Column("video_url", sa.String(500), nullable=False, server_default=""),
+    sa.Column("status", sa.String(16), nullable=False, server_default="open"),  # open | cancelled | closed
+    sa.Column("cancel_reason", sa.Text(), nullable=True),
+    sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
+    _now_col("updated_at"),
+    sa.Index("ix_sessions_service_start", "service_id", "starts_at"),
+    sa.Index("ix_sessions_township_start", "township_id", "starts_at"),
+)
+
+residents = sa.Table(
+    "residents", metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("id_number", sa.String(18), nullable=False),  # as given (validated, upper-case X)
+    sa.Column("id_mask", sa.String(18), nullable=False),  # 3301**********123X, for display
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("phone", sa.String(20), nullable=True),
+    sa.Column("village", sa.String(100), nullable=True),
+    _now_col("created_at"),
+    _now_col("updated_at"),
+    sa.UniqueConstraint("township_id", "id_number", name="uq_residents_township_id_number"),
+)
+
+bookings = sa.Table(
+    "bookings", metadata,
+    _id(primary_key=True),  # made on the kiosk (the op's entity_id)
+    _township_fk(),
+    sa.Column("session_id", sa.String(_ID), sa.ForeignKey("sessions.id"), nullable=False),
+    sa.Column("resident_id", sa.String(_ID), sa.ForeignKey("residents.id"), nullable=False),
+    sa.Column("code", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
+    sa.Column("device_id", sa.String(_ID), sa.ForeignKey("devices.id"), nullable=True),  # NULL: made by staff
+    sa.Column("kiosk_number", sa.Integer(), nullable=True),
+    sa.Column("channel", sa.String(16), nullable=False, server_default="self"),  # self | assisted
+    sa.Column("staff_id", sa.String(64), nullable=True),  # the kiosk staff member who helped (assisted)
+    sa.Column("for_dependent", sa.JSON(), nullable=True),  # {"name", "relation", "birth_year"}
+    sa.Column("dependent_key", sa.String(64), nullable=False, server_default=""),  # for duplicate detection
+    sa.Column("lease", sa.Boolean(), nullable=False, server_default=sa.false()),  # confirmed offline on a lease
+    sa.Column("waitlist_position", sa.BigInteger(), nullable=True),  # promotion order while waitlisted
+    sa.Column("message", sa.Text(), nullable=False, server_default=""),  # for the resident, latest decision
+    sa.Column("decided_by", sa.String(_ID), nullable=True),  # staff user who confirmed/rejected/reassigned
+    _now_col("created_at"),
+    _now_col("updated_at"),
+    sa.UniqueConstraint("township_id", "code", name="uq_bookings_township_code"),
+    sa.Index("ix_bookings_session_status", "session_id", "status"),
+    sa.Index("ix_bookings_resident", "resident_id"),
+)
+
+feedback = sa.Table(
+    "feedback", metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("booking_id", sa.String(_ID), sa.ForeignKey("bookings.id"), nullable=False, index=True),
+    sa.Column("device_id", sa.String(_ID), nullable=True),
+    sa.Column("rating", sa.Integer(), nullable=False),
+    sa.Column("reasons", sa.JSON(), nullable=False),
+    sa.Column("comment", sa.Text(), nullable=True),
+    _now_col("created_at"),
+)
+
+devices = sa.Table(
+    "devices", metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("kiosk_number", sa.Integer(), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),  # sha256 of the bearer token
+    _now_col("created_at"),
+    sa.Column("revoked_at", sa.DateTime(), nullable=True),
+    sa.Column("last_sync_at", sa.DateTime(), nullable=True),
+    sa.Column("pending_ops", sa.Integer(), nullable=True),
+    sa.Column("app_version", sa.String(64), nullable=True),
+    sa.Column("clock_skew_s", sa.Float(), nullable=True),  # server minus kiosk clock, seconds
+    sa.Column("leases_checked_at", sa.DateTime(), nullable=True),  # last lease grant/renewal pass
+    sa.UniqueConstraint("township_id", "kiosk_number", name="uq_devices_township_kiosk_number"),
+)
+
+enrollment_codes = sa.Table(
+    "enrollment_codes", metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    _now_col("created_at"),
+    sa.Column("expires_at", sa.DateTime(), nullable=False),
+    sa.Column("used_at", sa.DateTime(), nullable=True),
+    sa.Column("device_id", sa.String(_ID), nullable=True),
+    sa.Column("created_by", sa.String(_ID), nullable=True),  # staff user, NULL from the command line
+)
+
+op_results = sa.Table(
+    "op_results", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("device_id", sa.String(_ID), nullable=False),
+    sa.Column("op_id", sa.String(100), nullable=False),
+    sa.Column("device_seq", sa.BigInteger(), nullable=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("result", sa.JSON(), nullable=False),
+    _now_col("created_at"),
+    sa.UniqueConstraint("device_id", "op_id", name="uq_op_results_device_op"),
+)
+
+changes = sa.Table(
+    "changes", metadata,
+    _township_fk(),
+    sa.Column("seq", sa.BigInteger(), nullable=False),
+    sa.Column("entity", sa.String(16), nullable=False),
+    sa.Column("entity_id", sa.String(_ID), nullable=False),
+    sa.Column("op", sa.String(8), nullable=False),  # upsert | delete
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("data", sa.JSON(), nullable=False),
+    sa.Column("scope", sa.String(_ID), nullable=True),  # NULL: the whole township; else only this device sees it
+    _now_col("created_at"),
+    sa.PrimaryKeyConstraint("township_id", "seq", name="pk_changes"),
+)
+
+leases = sa.Table(
+    "leases", metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("device_id", sa.String(_ID), sa.ForeignKey("devices.id"), nullable=False),
+    sa.Column("session_id", sa.String(_ID), sa.ForeignKey("sessions.id"), nullable=False),
+    sa.Column("seats", sa.Integer(), nullable=False),  # granted
+    sa.Column("used", sa.Integer(), nullable=False, server_default="0"),  # consumed by lease-backed creates
+    sa.Column("expires_at", sa.DateTime(), nullable=False),
+    # active → returning (expired; its delete change sent) → returned (the kiosk's cursor passed that change).
+    sa.Column("state", sa.String(16), nullable=False, server_default="active"),
+    sa.Column("return_seq", sa.BigInteger(), nullable=True),
+    sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
+    _now_col("created_at"),
+    _now_col("updated_at"),
+    sa.Index("ix_leases_session_state", "session_id", "state"),
+    sa.Index("ix_leases_device_state", "device_id", "state"),
+)
+
+notices = sa.Table(
+    "notices", metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False, server_default=""),
+    sa.Column("starts_at", sa.DateTime(), nullable=True),
+    sa.Column("ends_at", sa.DateTime(), nullable=True),
+    sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
+    _now_col("created_at"),
+)
+
+staff_users = sa.Table(
+    "staff_users", metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # admin | reviewer
+    sa.Column("password_hash", sa.String(200), nullable=False),  # argon2id
+    sa.Column("failed_attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.DateTime(), nullable=True),
+    sa.Column("disabled_at", sa.DateTime(), nullable=True),
+    _now_col("created_at"),
+    sa.UniqueConstraint("township_id", "username", name="uq_staff_users_township_username"),
+)
+
+staff_audit = sa.Table(
+    "staff_audit", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    _township_fk(),
+    sa.Column("staff_id", sa.String(_ID), nullable=True),  # NULL: the command line / system
+    sa.Column("who", sa.String(64), nullable=False),  # username at the time (or "cli", "system")
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(100), nullable=False, server_default=""),
+    sa.Column("at", sa.DateTime(), nullable=False),
+    sa.Column("detail", sa.JSON(), nullable=False),
+)
+
+holidays = sa.Table(
+    "holidays", metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("day", sa.Date(), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.UniqueConstraint("township_id", "day", name="uq_holidays_township_day"),
+)
+
+
+# --- time ------------------------------------------------------------------------------------------------------------
+
+def now_utc() -> dt.datetime:
+    """The current time, aware UTC, to the second's fraction."""
+    return dt.datetime.now(dt.UTC)
+
+
+def naive(value: dt.datetime) -> dt.datetime:
+    """An aware datetime as the naive UTC value the tables store."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def utc(value: dt.datetime) -> dt.datetime:
+    """A stored naive UTC datetime as an aware one."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """UTC ISO-8601 text (seconds) for the wire, or None."""
+    if value is None:
+        return None
+    return utc(value).isoformat(timespec="seconds")
+
+
+# --- locations -------------------------------------------------------------------------------------------------------
+
+def data_dir() -> Path:
+    """`$CUNZHAN_HOME/township/`, else the platform's user data directory + `/township` (created)."""
+    home = os.environ.get("CUNZHAN_HOME")
+    if home:
+        path = Path(home) / "township"
+    else:
+        import platformdirs
+
+        path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "township"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_url() -> str:
+    """The default database: SQLite in `data_dir()`."""
+    return f"sqlite:///{data_dir() / 'township.db'}"
+
+
+# --- engine and transactions -----------------------------------------------------------------------------------------
+
+_sqlite_locks: dict[str, threading.Lock] = {}
+_sqlite_locks_guard = threading.Lock()
+
+
+class Busy(Exception):
+    """The database could not take another writer in time (→ 503 with Retry-After)."""
+
+
+class Database:
+    """One engine plus the write discipline for its dialect. Create one per process and share it."""
+
+    def __init__(self, url: str, *, pool_size: int = 20, write_timeout_s: float = 30.0) -> None:
+        self.url = url
+        self.write_timeout_s = write_timeout_s
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            path = url.split("///", 1)[1] if "///" in url else ""
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = sa.create_engine(
+                url, connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=pool_size, max_overflow=pool_size)
+            _configure_sqlite(self.engine)
+            key = str(Path(path).resolve()) if path and path != ":memory:" else url
+            with _sqlite_locks_guard:
+                self._lock = _sqlite_locks.setdefault(key, threading.Lock())
+        else:
+            self.engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2,
+                                           pool_pre_ping=True)
+            self._lock = threading.Lock()  # unused on PostgreSQL: row locks do the work
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction, committed when the block ends (rolled back on error).
+
+        On SQLite the process-wide writer lock is held for the whole transaction, which starts with BEGIN IMMEDIATE.
+        Raises `Busy` when the lock cannot be had within `write_timeout_s`.
+        """
+        if self.is_sqlite:
+            if not self._lock.acquire(timeout=self.write_timeout_s):
+                raise Busy("writer lock timeout")
+            try:
+                with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+                    yield conn
+            finally:
+                self._lock.release()
+        else:
+            with self.engine.begin() as conn:
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (a consistent snapshot on SQLite's WAL)."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, a busy timeout, and our own BEGIN so that writers can ask for BEGIN IMMEDIATE."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (the pysqlite recipe).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+
+def lock_township(conn: Connection, township_id: str) -> sa.Row[Any]:
+    """Lock the township row for this transaction (PostgreSQL; SQLite's writer lock already covers it).
+
+    Every write takes it first: it orders writers so that `server_seq` values commit in the order they are handed
+    out (a puller never sees seq n+1 before seq n), and it makes the per-device op check-and-apply atomic.
+    """
+    query = sa.select(townships).where(townships.c.id == township_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise LookupError("no such township")
+    return row
+
+
+def lock_session(conn: Connection, session_id: str) -> sa.Row[Any] | None:
+    """The session row, locked FOR UPDATE on PostgreSQL, before its capacity is checked."""
+    query = sa.select(sessions).where(sessions.c.id == session_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+# --- migrations ------------------------------------------------------------------------------------------------------
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str) -> Any:
+    """An Alembic `Config` for `url`, without an ini file."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str) -> None:
+    """Bring the database at `url` to the newest schema (Alembic `upgrade head`)."""
+    from alembic import command
+
+    db = Database(url, pool_size=1)
+    try:
+        cfg = alembic_config(url)
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    finally:
+        db.dispose()
