@@ -5,14 +5,12 @@ timestamps; nothing secret is in them and they cannot be forged without the cons
 30 idle minutes or 12 hours in all. Signing out forgets the cookie and remembers its session id as revoked for the
 rest of its life, so a copied cookie stops working too (process memory: the backend runs as one process).
 
-Lock-out is computed from the audit log: 5 failed sign-ins for one username within 15 minutes, with no success since,
-lock that username for 15 minutes from the last failure. Keeping it in the audit log means it survives restarts
-and is visible to the administrator.
+Passwords (argon2id) and lock-out (5 wrong passwords in a row lock the account for 15 minutes) are the backend's
+`township.services.authenticate_staff`; the lock lives in the `staff_users` row, so it survives restarts.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hmac
 import os
 import secrets
@@ -21,8 +19,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -31,27 +27,6 @@ SESSION_COOKIE = "cz_session"
 PRESIGN_COOKIE = "cz_signin_csrf"
 IDLE_SECONDS = 30 * 60
 ABSOLUTE_SECONDS = 12 * 3600
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
-
-_hasher = PasswordHasher()
-# A well-formed hash of a random password: checking against it when the username is unknown takes as long as a real
-# check, so response times don't reveal which usernames exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-
-
-def hash_password(password: str) -> str:
-    """An argon2id hash of `password` (the same hasher `create-staff` should use)."""
-    return _hasher.hash(password)
-
-
-def verify_password(stored_hash: str | None, password: str) -> bool:
-    """True when `password` matches `stored_hash`; an unknown user is checked against a dummy hash."""
-    try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
 
 def idle_seconds() -> int:
     """Idle lifetime of a session; `CUNZHAN_CONSOLE_IDLE_SECONDS` shortens it (tests of expiry use it)."""
@@ -170,14 +145,3 @@ class SessionKeeper:
 def csrf_ok(session: ConsoleSession, sent: str | None) -> bool:
     """The form's token equals the session's (constant-time)."""
     return bool(sent) and hmac.compare_digest(session.csrf, sent or "")
-
-
-def lock_state(failures: list[dt.datetime], *, now: dt.datetime) -> dt.datetime | None:
-    """When the lock ends, given the times of failures since the last success; None when not locked."""
-    window = dt.timedelta(minutes=LOCK_MINUTES)
-    recent = sorted(f for f in failures if now - f < window)
-    if len(recent) >= MAX_FAILURES:
-        until = recent[-1] + window
-        if until > now:
-            return until
-    return None

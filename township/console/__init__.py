@@ -1,0 +1,7 @@
+"""The township staff console: server-rendered pages under `/console` (see `mount_console`)."""
+
+from __future__ import annotations
+
+from township.console.routes import mount_console
+
+__all__ = ["mount_console"]

@@ -1,0 +1,780 @@
+"""The console's pages and form handlers, one FastAPI router mounted under `/console`.
+
+Every page needs a signed-in staff member; every POST checks the form's CSRF token before anything else; admin-only
+actions answer 403 with a page that says why. Handlers are plain (sync) functions: FastAPI runs them in its thread
+pool, so database work never blocks the event loop, and `kiosk.i18n.use_locale` (thread-local) is safe inside.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from kiosk.demo import ZONE
+from kiosk.i18n import LOCALES, N_
+from township import db, services
+from township.console import actions, queries
+from township.console.auth import (
+    ConsoleSession,
+    SessionKeeper,
+    console_secret,
+    csrf_ok,
+)
+from township.console.charts import Bar, bar_chart
+from township.console.qr import qr_svg
+from township.console.web import LANG_COOKIE, STATIC_DIR, render, tr
+
+PREFIX = "/console"
+
+# Short confirmations after a successful POST (the key travels in the redirect's query string, never free text).
+DONE: dict[str, str] = {
+    "confirmed": N_("Booking confirmed. The kiosk will tell the resident at its next sync."),
+    "rejected": N_("Booking rejected. The kiosk will tell the resident the reason at its next sync."),
+    "reassigned": N_("Booking moved. The kiosk will show the new time at its next sync."),
+    "attendance": N_("Attendance saved."),
+    "session_saved": N_("Session saved and published to the kiosks."),
+    "sessions_created": N_("Sessions created and published to the kiosks."),
+    "session_cancelled": N_("Session cancelled. Everyone booked will be told at their kiosk."),
+    "service_saved": N_("Service saved."),
+    "provider_saved": N_("Provider saved."),
+    "holiday_saved": N_("Holiday saved."),
+    "holiday_deleted": N_("Holiday removed."),
+    "revoked": N_("Kiosk revoked. It can no longer sync."),
+    "signed_out": N_("You have signed out."),
+}
+
+ACTION_LABELS: dict[str, str] = {
+    "booking_confirmed": N_("Confirmed"),
+    "booking_rejected": N_("Rejected"),
+    "booking_reassigned": N_("Moved to another session"),
+    "attendance_marked": N_("Attendance recorded"),
+    "reveal_numbers": N_("Viewed full ID and phone number"),
+}
+
+
+class SignInNeeded(Exception):
+    """No valid session: go to the sign-in page (`expired` says whether a session just ran out)."""
+
+    def __init__(self, *, expired: bool) -> None:
+        super().__init__("sign-in needed")
+        self.expired = expired
+
+
+class Refused(Exception):
+    """A request the console will not carry out: rendered as a page with a clear message."""
+
+    def __init__(self, status: int, heading: str, message: str, back: str = PREFIX + "/") -> None:
+        super().__init__(heading)
+        self.status = status
+        self.heading = heading
+        self.message = message
+        self.back = back
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """The signed-in staff member and their session."""
+
+    staff: queries.Staff
+    session: ConsoleSession
+
+
+class Console:
+    """Shared state of the mounted console: the database and the session keeper."""
+
+    def __init__(self, app: FastAPI, database: db.Database | None) -> None:
+        self._app = app
+        self._database = database
+        self.keeper = SessionKeeper(console_secret())
+
+    @property
+    def db(self) -> db.Database:
+        if self._database is None:
+            # The backend's create_app keeps its Database on app.state; look it up when first needed.
+            for name in ("db", "database"):
+                found = getattr(self._app.state, name, None)
+                if isinstance(found, db.Database):
+                    self._database = found
+                    break
+            else:
+                raise RuntimeError("the console needs the backend's Database (app.state.db)")
+        return self._database
+
+    # --- who is asking -------------------------------------------------------------------------------------------
+
+    def require(self, request: Request, *, csrf: str | None = None, admin: bool = False,
+                check_csrf: bool = False) -> Who:
+        """The signed-in staff member; raises for no session, a bad CSRF token or a missing role."""
+        session, expired = self.keeper.read(request)
+        if session is None:
+            if check_csrf:
+                # A form sent without a live session: nothing is done; the person signs in again.
+                raise SignInNeeded(expired=True)
+            raise SignInNeeded(expired=expired)
+        with self.db.read() as conn:
+            staff = queries.staff_by_id(conn, session.staff_id)
+        if staff is None:
+            raise SignInNeeded(expired=True)
+        who = Who(staff, self.keeper.touch(session))
+        if check_csrf and not csrf_ok(session, csrf):
+            raise Refused(403, tr(N_("This form could not be accepted"), request),
+                          tr(N_("The form was missing its security token or it was out of date, so nothing was "
+                                "changed. Please go back, reload the page and try again."), request),
+                          back=_safe_back(request.headers.get("referer", ""), PREFIX + "/"))
+        if admin and not staff.is_admin:
+            raise Refused(403, tr(N_("Only an administrator can do this"), request),
+                          tr(N_("Your account is a reviewer account. Reviewers can review bookings, mark "
+                                "attendance and see reports, but cannot change the schedule, services, kiosks or "
+                                "enrolment codes. Please ask a township administrator."), request))
+        return who
+
+    def page(self, request: Request, who: Who | None, template: str, context: dict[str, Any], *,
+             title: str, nav: str = "", status_code: int = 200) -> HTMLResponse:
+        """Render a console page with the shared layout values, and refresh the session cookie."""
+        done = request.query_params.get("done", "")
+        notice = context.pop("notice", None)
+        if notice is None and done in DONE:
+            notice = {"kind": "ok", "text": tr(DONE[done], request)}
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        base = {"me": who.staff if who else None, "csrf": who.session.csrf if who else "", "nav": nav,
+                "title": title, "notice": notice, "here": _strip_done(here)}
+        response = render(request, template, {**base, **context}, status_code=status_code)
+        if who is not None:
+            self.keeper.write(request, response, who.session)
+        return response
+
+    def redirect(self, request: Request, who: Who | None, url: str) -> RedirectResponse:
+        response = RedirectResponse(url, status_code=303)
+        if who is not None:
+            self.keeper.write(request, response, who.session)
+        return response
+
+
+def _strip_done(url: str) -> str:
+    return re.sub(r"([?&])done=[a-z_]+&?", r"\1", url).rstrip("?&")
+
+
+def _safe_back(url: str, default: str) -> str:
+    """Only same-site console paths are followed after a form (no open redirects)."""
+    if url.startswith(("http://", "https://")):
+        path = "/" + url.split("/", 3)[3] if url.count("/") >= 3 else ""
+        url = path
+    if url.startswith(PREFIX) and not url.startswith("//") and "\\" not in url:
+        return url
+    return default
+
+
+def _with_done(url: str, key: str) -> str:
+    url = _strip_done(url)
+    return url + ("&" if "?" in url else "?") + urlencode({"done": key})
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(ZONE).date()
+
+
+def _parse_day(text: str, default: dt.date) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return default
+
+
+def mount_console(app: FastAPI, database: db.Database | None = None) -> None:
+    """Add the staff console to `app` under `/console` (pages, static files and error handling)."""
+    console = Console(app, database)
+    router = build_router(console)
+    app.include_router(router)
+    app.mount(PREFIX + "/static", StaticFiles(directory=str(STATIC_DIR)), name="console-static")
+
+    async def _sign_in_needed(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInNeeded)
+        query: dict[str, str] = {}
+        if exc.expired:
+            query["expired"] = "1"
+        if request.method == "GET" and request.url.path.startswith(PREFIX):
+            query["next"] = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        response = RedirectResponse(PREFIX + "/signin" + (f"?{urlencode(query)}" if query else ""),
+                                    status_code=303)
+        console.keeper.revoke(request, response, None)
+        return response
+
+    async def _refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refused)
+        session, _expired = console.keeper.read(request)
+        who = None
+        if session is not None:
+            with console.db.read() as conn:
+                staff = queries.staff_by_id(conn, session.staff_id)
+            who = Who(staff, session) if staff else None
+        return console.page(request, who, "problem.html", {"heading": exc.heading, "message": exc.message,
+                                                            "back": exc.back},
+                            title=exc.heading, status_code=exc.status)
+
+    app.add_exception_handler(SignInNeeded, _sign_in_needed)
+    app.add_exception_handler(Refused, _refused)
+
+
+def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place lists every console route
+    """All console routes."""
+    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+    # --- language, sign-in, sign-out ----------------------------------------------------------------------------
+
+    @router.get("/lang/{code}")
+    def switch_language(request: Request, code: str, next: str = PREFIX + "/") -> Response:
+        response = RedirectResponse(_safe_back(next, PREFIX + "/"), status_code=303)
+        if code in LOCALES:
+            response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/console",
+                                httponly=True, secure=request.url.scheme == "https")
+        return response
+
+    def signin_page(request: Request, *, username: str = "", township: str = "", next_url: str = "",
+                    notice: dict[str, str] | None, status_code: int = 200) -> Response:
+        token = console.keeper.signin_token(request)
+        slugs = actions.township_slugs(console.db)
+        response = console.page(request, None, "signin.html",
+                                {"csrf": token, "username": username, "next": next_url, "notice": notice,
+                                 "townships": slugs if len(slugs) > 1 else [], "township": township},
+                                title=tr(N_("Staff sign-in"), request), status_code=status_code)
+        # The sign-in page's token is carried by the page itself, not a session.
+        console.keeper.write_signin_token(request, response, token)
+        return response
+
+    @router.get("/signin")
+    def signin_form(request: Request, next: str = "", expired: str = "", done: str = "") -> Response:
+        notice = None
+        if expired:
+            notice = {"kind": "warn", "text": tr(N_("Your session has ended because it was not used for a while. "
+                                                    "Please sign in again."), request)}
+        elif done == "signed_out":
+            notice = {"kind": "ok", "text": tr(DONE["signed_out"], request)}
+        return signin_page(request, next_url=_safe_back(next, ""), notice=notice)
+
+    @router.post("/signin")
+    def signin(request: Request, *, username: str = Form(""), password: str = Form(""),
+               csrf_token: str = Form(""), next: str = Form(""), township: str = Form("")) -> Response:
+        username = username.strip()
+        if not console.keeper.check_signin_token(request, csrf_token):
+            return signin_page(request, username=username, township=township, next_url=next, status_code=403,
+                               notice={"kind": "error", "text": tr(
+                                   N_("The sign-in form was out of date, so you were not signed in. "
+                                      "Please enter your password again."), request)})
+        outcome = actions.sign_in(console.db, username, password, township)
+        if outcome.staff is None:
+            if outcome.locked_until is not None:
+                minutes = max(1, int((outcome.locked_until - db.now_utc()).total_seconds() // 60) + 1)
+                text = tr(N_("This account is locked for {minutes} more minutes after {count} wrong passwords. "
+                             "Please wait, or ask the township administrator."), request,
+                          minutes=minutes, count=services.LOCKOUT_AFTER)
+                status = 429
+            else:
+                text = tr(N_("The username or password is wrong. After {count} wrong tries the account is "
+                             "locked for {minutes} minutes."), request, count=services.LOCKOUT_AFTER,
+                          minutes=int(services.LOCKOUT_FOR.total_seconds() // 60))
+                status = 401
+            return signin_page(request, username=username, township=township, next_url=next,
+                               status_code=status, notice={"kind": "error", "text": text})
+        session = console.keeper.new(outcome.staff.id)
+        response = RedirectResponse(_safe_back(next, PREFIX + "/"), status_code=303)
+        console.keeper.write(request, response, session)
+        return response
+
+    @router.post("/signout")
+    def signout(request: Request, csrf_token: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True)
+        with console.db.write() as conn:
+            queries.audit(conn, township_id=who.staff.township_id, staff=who.staff, who=who.staff.username,
+                          action="sign_out")
+        response = RedirectResponse(PREFIX + "/signin?done=signed_out", status_code=303)
+        console.keeper.revoke(request, response, who.session)
+        return response
+
+    # --- today --------------------------------------------------------------------------------------------------
+
+    @router.get("/")
+    def home(request: Request) -> Response:
+        who = console.require(request)
+        tid = who.staff.township_id
+        today = _today()
+        start, end = queries.local_day_bounds(today)
+        with console.db.read() as conn:
+            sessions = queries.sessions_between(conn, tid, start, end)
+            counts = queries.status_counts(conn, tid)
+            kiosk_rows = queries.kiosks(conn, tid)
+        warnings = sum(1 for k in kiosk_rows if _kiosk_state(k)[0] != "ok" and not k["revoked_at"])
+        return console.page(request, who, "home.html", {
+            "today": today.isoformat(), "sessions": sessions,
+            "counts": {"pending": counts.get("pending_review", 0), "waitlisted": counts.get("waitlisted", 0),
+                       "kiosk_warnings": warnings}}, title=tr(N_("Today"), request), nav="home")
+
+    # --- review -------------------------------------------------------------------------------------------------
+
+    def booking_list(request: Request, f: queries.BookingFilter, *, waitlist: bool) -> Response:
+        who = console.require(request)
+        tid = who.staff.township_id
+        with console.db.read() as conn:
+            rows, truncated = queries.bookings(conn, tid, f)
+            context = {"rows": rows, "truncated": truncated, "f": f, "villages": queries.villages(conn, tid),
+                       "kiosks": queries.kiosks(conn, tid), "services": queries.services(conn, tid),
+                       "show_status": not waitlist, "waitlist": waitlist,
+                       "action": PREFIX + ("/waitlist" if waitlist else "/review"),
+                       "empty_text": tr(N_("Nobody is on a waiting list.") if waitlist
+                                        else N_("No bookings match. Nothing is waiting for you."), request)}
+        title = tr(N_("Waiting lists") if waitlist else N_("Review queue"), request)
+        return console.page(request, who, "review.html", context, title=title, nav="review")
+
+    @router.get("/review")
+    def review(request: Request, *, village: str = "", kiosk: str = "", service: str = "", day: str = "",
+               status: str | None = None) -> Response:
+        return booking_list(request, queries.BookingFilter(village, kiosk, service, day,
+                                                           "pending_review" if status is None else status),
+                            waitlist=False)
+
+    @router.get("/waitlist")
+    def waitlist(request: Request, village: str = "", kiosk: str = "", service: str = "",
+                 day: str = "") -> Response:
+        return booking_list(request, queries.BookingFilter(village, kiosk, service, day, "waitlisted"),
+                            waitlist=True)
+
+    def booking_page(request: Request, who: Who, booking_id: str, *,
+                     revealed: dict[str, str] | None = None) -> Response:
+        tid = who.staff.township_id
+        with console.db.read() as conn:
+            b = queries.booking(conn, tid, booking_id)
+            if b is None:
+                raise Refused(404, tr(N_("Booking not found"), request),
+                              tr(N_("There is no such booking in this township."), request), PREFIX + "/review")
+            session = queries.session_detail(conn, tid, b["session_id"])
+            alternatives = queries.open_alternatives(conn, tid, session) if session else []
+            trail = queries.booking_audit(conn, tid, b["id"], b["code"])
+        for row in trail:
+            row["action_label"] = tr(ACTION_LABELS.get(row["action"], row["action"]), request)
+            detail = row.get("detail") or {}
+            row["detail"] = "; ".join(f"{v}" for v in detail.values()) if isinstance(detail, dict) else ""
+        return console.page(request, who, "booking.html", {"b": b, "alternatives": alternatives,
+                                                           "audit": trail, "revealed": revealed},
+                            title=tr(N_("Booking"), request) + " " + b["code"], nav="review")
+
+    @router.get("/bookings/{booking_id}")
+    def booking_detail(request: Request, booking_id: str) -> Response:
+        return booking_page(request, console.require(request), booking_id)
+
+    @router.post("/bookings/{booking_id}/reveal")
+    def reveal(request: Request, booking_id: str, csrf_token: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True)
+        with console.db.write() as conn:
+            numbers = queries.reveal_numbers(conn, who.staff.township_id, booking_id)
+            if numbers is not None:
+                queries.audit(conn, township_id=who.staff.township_id, staff=who.staff, who=who.staff.username,
+                              action="reveal_numbers", target=booking_id)
+        return booking_page(request, who, booking_id, revealed=numbers)
+
+    def decide(request: Request, who: Who, booking_id: str, *, back: str, done: str, run: Any) -> Response:
+        try:
+            run()
+        except actions.ActionRefused as refusal:
+            raise Refused(409, tr(N_("This could not be done"), request), refusal.text(request),
+                          _safe_back(back, f"{PREFIX}/bookings/{booking_id}")) from refusal
+        return console.redirect(request, who, _with_done(_safe_back(back, f"{PREFIX}/bookings/{booking_id}"),
+                                                         done))
+
+    @router.post("/bookings/{booking_id}/confirm")
+    def confirm(request: Request, booking_id: str, csrf_token: str = Form(""), back: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True)
+        return decide(request, who, booking_id, back=back, done="confirmed",
+                      run=lambda: actions.confirm(console.db, who.staff, booking_id))
+
+    @router.post("/bookings/{booking_id}/reject")
+    def reject(request: Request, booking_id: str, csrf_token: str = Form(""), back: str = Form(""),
+               reason: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True)
+        if not reason.strip():
+            raise Refused(400, tr(N_("Please give a reason"), request),
+                          tr(N_("The resident will be told why the booking was not accepted, so a reason is "
+                                "needed. Nothing was changed."), request),
+                          _safe_back(back, f"{PREFIX}/bookings/{booking_id}"))
+        return decide(request, who, booking_id, back=back, done="rejected",
+                      run=lambda: actions.reject(console.db, who.staff, booking_id, reason.strip()[:200]))
+
+    @router.post("/bookings/{booking_id}/reassign")
+    def reassign(request: Request, booking_id: str, csrf_token: str = Form(""),
+                 session_id: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True)
+        return decide(request, who, booking_id, back=f"{PREFIX}/bookings/{booking_id}", done="reassigned",
+                      run=lambda: actions.reassign(console.db, who.staff, booking_id, session_id))
+
+    @router.post("/bookings/{booking_id}/attendance")
+    def attendance(request: Request, booking_id: str, csrf_token: str = Form(""),
+                   outcome: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True)
+        with console.db.read() as conn:
+            b = queries.booking(conn, who.staff.township_id, booking_id)
+        back = f"{PREFIX}/sessions/{b['session_id']}" if b else PREFIX + "/schedule"
+        if outcome not in ("attended", "no_show"):
+            raise Refused(400, tr(N_("This could not be done"), request),
+                          tr(N_("Please choose attended or did not come."), request), back)
+        return decide(request, who, booking_id, back=back, done="attendance",
+                      run=lambda: actions.attendance(console.db, who.staff, booking_id, outcome))
+
+    # --- schedule -----------------------------------------------------------------------------------------------
+
+    @router.get("/schedule")
+    def schedule(request: Request, start: str = "", service: str = "") -> Response:
+        who = console.require(request)
+        tid = who.staff.township_id
+        first = _parse_day(start, _today())
+        lo, _ = queries.local_day_bounds(first)
+        _, hi = queries.local_day_bounds(first + dt.timedelta(days=6))
+        with console.db.read() as conn:
+            rows = queries.sessions_between(conn, tid, lo, hi, service_id=service or None)
+            services = queries.services(conn, tid)
+            holidays = queries.holidays(conn, tid, first, first + dt.timedelta(days=7))
+        days: list[tuple[str, list[dict[str, Any]]]] = []
+        for offset in range(7):
+            day = first + dt.timedelta(days=offset)
+            days.append((day.isoformat(), [r for r in rows if r["starts_at"].astimezone(ZONE).date() == day]))
+        return console.page(request, who, "schedule.html", {
+            "days": days, "services": services, "service": service, "start": first.isoformat(),
+            "prev_week": (first - dt.timedelta(days=7)).isoformat(),
+            "next_week": (first + dt.timedelta(days=7)).isoformat(), "holidays": holidays},
+            title=tr(N_("Schedule"), request), nav="schedule")
+
+    @router.get("/sessions/new")
+    def new_session(request: Request, service: str = "") -> Response:
+        who = console.require(request, admin=True)
+        form = {"service_id": service, "provider_id": "", "day": (_today() + dt.timedelta(days=1)).isoformat(),
+                "start": "09:00", "minutes": "30", "capacity": "6", "room": "", "video_url": "", "repeat_weeks": "1"}
+        return session_form(request, who, form, {}, editing=None)
+
+    def session_form(request: Request, who: Who, form: dict[str, str], errors: dict[str, str], *,
+                     editing: dict[str, Any] | None, status_code: int = 200) -> Response:
+        tid = who.staff.township_id
+        with console.db.read() as conn:
+            services = queries.services(conn, tid, active_only=True)
+            providers = queries.providers(conn, tid, active_only=True)
+        title = tr(N_("Edit session") if editing else N_("New session"), request)
+        return console.page(request, who, "session_form.html", {
+            "form": form, "errors": errors, "services": services, "providers": providers,
+            "editing": editing is not None, "booked": editing["booked"] if editing else 0,
+            "action": f"{PREFIX}/sessions/{editing['id']}/edit" if editing else f"{PREFIX}/sessions"},
+            title=title, nav="schedule", status_code=status_code)
+
+    @router.post("/sessions")
+    def create_sessions(request: Request, *, csrf_token: str = Form(""), service_id: str = Form(""),
+                        provider_id: str = Form(""), day: str = Form(""), start: str = Form(""),
+                        minutes: str = Form(""), capacity: str = Form(""), room: str = Form(""),
+                        video_url: str = Form(""), repeat_weeks: str = Form("1")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
+        form = {"service_id": service_id, "provider_id": provider_id, "day": day, "start": start,
+                "minutes": minutes, "capacity": capacity, "room": room, "video_url": video_url,
+                "repeat_weeks": repeat_weeks}
+        plan, errors = actions.check_session_form(request, form, repeat=True)
+        if plan is not None:
+            try:
+                created = actions.create_sessions(console.db, who.staff, plan)
+            except actions.ActionRefused as refusal:
+                errors = {refusal.field or "form": refusal.text(request)}
+            else:
+                first = created[0] if created else None
+                target = f"{PREFIX}/sessions/{first}" if first else f"{PREFIX}/schedule"
+                return console.redirect(request, who, _with_done(target, "sessions_created"))
+        return session_form(request, who, form, errors, editing=None, status_code=400)
+
+    @router.get("/sessions/{session_id}")
+    def session_day(request: Request, session_id: str) -> Response:
+        who = console.require(request)
+        tid = who.staff.township_id
+        with console.db.read() as conn:
+            s = queries.session_detail(conn, tid, session_id)
+            if s is None:
+                raise Refused(404, tr(N_("Session not found"), request),
+                              tr(N_("There is no such session in this township."), request), PREFIX + "/schedule")
+            rows = queries.session_bookings(conn, tid, session_id)
+        return console.page(request, who, "session_day.html", {"s": s, "bookings": rows},
+                            title=s["service_name"], nav="schedule")
+
+    def editable_session(request: Request, who: Who, session_id: str) -> dict[str, Any]:
+        with console.db.read() as conn:
+            s = queries.session_detail(conn, who.staff.township_id, session_id)
+        if s is None:
+            raise Refused(404, tr(N_("Session not found"), request),
+                          tr(N_("There is no such session in this township."), request), PREFIX + "/schedule")
+        if s["status"] != "open":
+            raise Refused(409, tr(N_("This session cannot be changed"), request),
+                          tr(N_("Only open sessions can be edited. This one is cancelled or closed."), request),
+                          f"{PREFIX}/sessions/{session_id}")
+        return s
+
+    @router.get("/sessions/{session_id}/edit")
+    def edit_session_form(request: Request, session_id: str) -> Response:
+        who = console.require(request, admin=True)
+        s = editable_session(request, who, session_id)
+        local = s["starts_at"].astimezone(ZONE)
+        form = {"service_id": s["service_id"], "provider_id": s["provider_id"], "day": local.date().isoformat(),
+                "start": local.strftime("%H:%M"),
+                "minutes": str(int((s["ends_at"] - s["starts_at"]).total_seconds() // 60)),
+                "capacity": str(s["capacity"]), "room": s["room"], "video_url": s["video_url"], "repeat_weeks": "1"}
+        return session_form(request, who, form, {}, editing=s)
+
+    @router.post("/sessions/{session_id}/edit")
+    def edit_session(request: Request, session_id: str, *, csrf_token: str = Form(""), day: str = Form(""), start: str = Form(""), minutes: str = Form(""),
+                     capacity: str = Form(""), room: str = Form(""), video_url: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
+        s = editable_session(request, who, session_id)
+        form = {"service_id": s["service_id"], "provider_id": s["provider_id"], "day": day, "start": start,
+                "minutes": minutes, "capacity": capacity, "room": room, "video_url": video_url,
+                "repeat_weeks": "1"}
+        plan, errors = actions.check_session_form(request, form, repeat=False)
+        if plan is not None:
+            try:
+                actions.edit_session(console.db, who.staff, session_id, plan)
+            except actions.ActionRefused as refusal:
+                errors = {refusal.field or "form": refusal.text(request)}
+            else:
+                return console.redirect(request, who, _with_done(f"{PREFIX}/sessions/{session_id}",
+                                                                 "session_saved"))
+        s = editable_session(request, who, session_id)
+        return session_form(request, who, form, errors, editing=s, status_code=400)
+
+    @router.post("/sessions/{session_id}/cancel")
+    def cancel_session(request: Request, session_id: str, csrf_token: str = Form(""),
+                       reason: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
+        back = f"{PREFIX}/sessions/{session_id}"
+        if not reason.strip():
+            raise Refused(400, tr(N_("Please give a reason"), request),
+                          tr(N_("Residents will be told why their session was cancelled, so a reason is needed. "
+                                "Nothing was changed."), request), back)
+        editable_session(request, who, session_id)
+        try:
+            actions.cancel_session(console.db, who.staff, session_id, reason.strip()[:200])
+        except actions.ActionRefused as refusal:
+            raise Refused(409, tr(N_("This could not be done"), request), refusal.text(request), back) from refusal
+        return console.redirect(request, who, _with_done(back, "session_cancelled"))
+
+    # --- services, providers, holidays ----------------------------------------------------------------------------
+
+    @router.get("/services")
+    def catalogue(request: Request) -> Response:
+        who = console.require(request)
+        tid = who.staff.township_id
+        with console.db.read() as conn:
+            context = {"services": queries.services(conn, tid), "providers": queries.providers(conn, tid)}
+        return console.page(request, who, "catalogue.html", {**context, "errors": {}, "form": {}},
+                            title=tr(N_("Services and providers"), request), nav="catalogue")
+
+    def catalogue_error(request: Request, who: Who, form: dict[str, str], errors: dict[str, str]) -> Response:
+        tid = who.staff.township_id
+        with console.db.read() as conn:
+            context = {"services": queries.services(conn, tid), "providers": queries.providers(conn, tid)}
+        return console.page(request, who, "catalogue.html", {**context, "errors": errors, "form": form},
+                            title=tr(N_("Services and providers"), request), nav="catalogue", status_code=400)
+
+    @router.post("/services")
+    def save_service(request: Request, *, csrf_token: str = Form(""), service_id: str = Form(""),
+                     name: str = Form(""), kind: str = Form("clinic"), description: str = Form(""),
+                     what_to_bring: str = Form(""), review: str = Form(""), active: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
+        form = {"service_id": service_id, "name": name, "kind": kind, "description": description,
+                "what_to_bring": what_to_bring, "review": review, "active": active, "which": "service"}
+        if not name.strip() or len(name.strip()) > 200 or kind not in ("clinic", "school"):
+            return catalogue_error(request, who, form, {"service_name": tr(
+                N_("Please give the service a name (at most 200 characters) and choose clinic or school."),
+                request)})
+        try:
+            actions.save_service(console.db, who.staff, service_id or None, name=name.strip(), kind=kind,
+                                 description=description.strip(), what_to_bring=what_to_bring.strip(),
+                                 review=bool(review), active=bool(active) or not service_id)
+        except actions.ActionRefused as refusal:
+            return catalogue_error(request, who, form, {"service_name": refusal.text(request)})
+        return console.redirect(request, who, _with_done(PREFIX + "/services", "service_saved"))
+
+    @router.post("/providers")
+    def save_provider(request: Request, *, csrf_token: str = Form(""), provider_id: str = Form(""),
+                      name: str = Form(""), title: str = Form(""), organisation: str = Form(""),
+                      active: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
+        form = {"provider_id": provider_id, "name": name, "title": title, "organisation": organisation,
+                "active": active, "which": "provider"}
+        if not name.strip() or len(name.strip()) > 100:
+            return catalogue_error(request, who, form, {"provider_name": tr(
+                N_("Please give the provider's name (at most 100 characters)."), request)})
+        try:
+            actions.save_provider(console.db, who.staff, provider_id or None, name=name.strip(),
+                                  title=title.strip(), organisation=organisation.strip(),
+                                  active=bool(active) or not provider_id)
+        except actions.ActionRefused as refusal:
+            return catalogue_error(request, who, form, {"provider_name": refusal.text(request)})
+        return console.redirect(request, who, _with_done(PREFIX + "/services", "provider_saved"))
+
+    @router.get("/holidays")
+    def holidays_page(request: Request) -> Response:
+        who = console.require(request)
+        with console.db.read() as conn:
+            rows = queries.holidays(conn, who.staff.township_id, _today() - dt.timedelta(days=30))
+        return console.page(request, who, "holidays.html", {"holidays": rows, "errors": {}, "form": {}},
+                            title=tr(N_("Holidays"), request), nav="schedule")
+
+    @router.post("/holidays")
+    def add_holiday(request: Request, csrf_token: str = Form(""), day: str = Form(""),
+                    name: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
+        errors: dict[str, str] = {}
+        try:
+            when = dt.date.fromisoformat(day)
+        except ValueError:
+            errors["day"] = tr(N_("Please choose a day."), request)
+        if not name.strip() or len(name.strip()) > 100:
+            errors["name"] = tr(N_("Please give the holiday a name (at most 100 characters)."), request)
+        if not errors:
+            try:
+                actions.add_holiday(console.db, who.staff, when, name.strip())
+            except actions.ActionRefused as refusal:
+                errors["day"] = refusal.text(request)
+        if errors:
+            with console.db.read() as conn:
+                rows = queries.holidays(conn, who.staff.township_id, _today() - dt.timedelta(days=30))
+            return console.page(request, who, "holidays.html",
+                                {"holidays": rows, "errors": errors, "form": {"day": day, "name": name}},
+                                title=tr(N_("Holidays"), request), nav="schedule", status_code=400)
+        return console.redirect(request, who, _with_done(PREFIX + "/holidays", "holiday_saved"))
+
+    @router.post("/holidays/{holiday_id}/delete")
+    def delete_holiday(request: Request, holiday_id: str, csrf_token: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
+        actions.delete_holiday(console.db, who.staff, holiday_id)
+        return console.redirect(request, who, _with_done(PREFIX + "/holidays", "holiday_deleted"))
+
+    # --- kiosks -------------------------------------------------------------------------------------------------
+
+    def kiosks_page(request: Request, who: Who, *, code: str | None = None,
+                    expires: dt.datetime | None = None) -> Response:
+        with console.db.read() as conn:
+            rows = queries.kiosks(conn, who.staff.township_id)
+        for row in rows:
+            row["state"], row["state_text"] = _kiosk_state(row)
+            row["state_text"] = tr(row["state_text"], request)
+        return console.page(request, who, "kiosks.html", {
+            "kiosks": rows, "code": code, "qr": qr_svg(code) if code else "", "expires": expires},
+            title=tr(N_("Kiosks"), request), nav="kiosks")
+
+    @router.get("/kiosks")
+    def kiosks(request: Request) -> Response:
+        return kiosks_page(request, console.require(request))
+
+    @router.post("/kiosks/code")
+    def enrollment_code(request: Request, csrf_token: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
+        code, expires = actions.create_enrollment_code(console.db, who.staff)
+        # The code is shown once, on this response only; it is never put in a URL or a log.
+        return kiosks_page(request, who, code=code, expires=expires)
+
+    @router.post("/kiosks/{device_id}/revoke")
+    def revoke(request: Request, device_id: str, csrf_token: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
+        try:
+            actions.revoke_device(console.db, who.staff, device_id)
+        except actions.ActionRefused as refusal:
+            raise Refused(409, tr(N_("This could not be done"), request), refusal.text(request),
+                          PREFIX + "/kiosks") from refusal
+        return console.redirect(request, who, _with_done(PREFIX + "/kiosks", "revoked"))
+
+    # --- reports ------------------------------------------------------------------------------------------------
+
+    def report_period(start: str, end: str) -> tuple[dt.date, dt.date]:
+        last = _parse_day(end, _today())
+        first = _parse_day(start, last - dt.timedelta(days=29))
+        if first > last:
+            first, last = last, first
+        return first, last
+
+    @router.get("/reports")
+    def reports(request: Request, start: str = "", end: str = "", by: str = "service") -> Response:
+        who = console.require(request)
+        tid = who.staff.township_id
+        first, last = report_period(start, end)
+        by = by if by in ("service", "village") else "service"
+        with console.db.read() as conn:
+            rows = queries.report(conn, tid, first, last, by)
+            ratings = queries.satisfaction(conn, tid, first, last)
+            reasons = queries.feedback_reasons(conn, tid, first, last)
+        unknown = tr(N_("(not given)"), request)
+        chart = bar_chart([Bar(r.label or unknown, r.bookings, str(r.bookings)) for r in rows],
+                          title=tr(N_("Bookings"), request))
+        attendance_chart = bar_chart(
+            [Bar(r.label or unknown, 100 * (r.attendance_rate or 0),
+                 f"{100 * r.attendance_rate:.0f}% ({r.attended}/{r.decided})" if r.attendance_rate is not None
+                 else tr(N_("no outcomes yet"), request)) for r in rows],
+            title=tr(N_("Attendance rate"), request))
+        rating_chart = bar_chart([Bar(str(i + 1) + "★", n, str(n)) for i, n in
+                                  enumerate([sum(r["histogram"][i] for r in ratings) for i in range(5)])],
+                                 title=tr(N_("Ratings given"), request), label_width=80)
+        return console.page(request, who, "reports.html", {
+            "rows": rows, "ratings": ratings, "reasons": reasons, "start": first.isoformat(),
+            "end": last.isoformat(), "by": by, "chart": chart, "attendance_chart": attendance_chart,
+            "rating_chart": rating_chart, "unknown": unknown}, title=tr(N_("Reports"), request), nav="reports")
+
+    @router.get("/reports.csv")
+    def reports_csv(request: Request, start: str = "", end: str = "", by: str = "service") -> Response:
+        who = console.require(request)
+        first, last = report_period(start, end)
+        by = by if by in ("service", "village") else "service"
+        with console.db.read() as conn:
+            rows = queries.report(conn, who.staff.township_id, first, last, by)
+
+        def lines() -> Iterator[str]:
+            out = io.StringIO()
+            writer = csv.writer(out)
+            # A BOM so that Excel on the hall's PC opens the Chinese text correctly.
+            out.write("\ufeff")
+            writer.writerow([tr(N_("Service") if by == "service" else N_("Village"), request),
+                             tr(N_("Bookings"), request), tr(N_("Attended"), request),
+                             tr(N_("No-show"), request), tr(N_("Cancelled or rejected"), request),
+                             tr(N_("Attendance rate"), request), tr(N_("No-show rate"), request)])
+            for r in rows:
+                writer.writerow([_csv_safe(r.label), r.bookings, r.attended, r.no_show, r.cancelled,
+                                 "" if r.attendance_rate is None else f"{r.attendance_rate:.3f}",
+                                 "" if r.no_show_rate is None else f"{r.no_show_rate:.3f}"])
+            yield out.getvalue()
+
+        filename = f"cunzhan-report-{by}-{first.isoformat()}-{last.isoformat()}.csv"
+        response = StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
+                                     headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                                              "Cache-Control": "no-store"})
+        console.keeper.write(request, response, who.session)
+        return response
+
+    return router
+
+
+def _csv_safe(text: str) -> str:
+    """Stop spreadsheet formula injection: a cell starting with = + - @ is prefixed with an apostrophe."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+SKEW_WARN_SECONDS = 5 * 60
+STALE_SYNC = dt.timedelta(days=1)
+
+
+def _kiosk_state(row: dict[str, Any]) -> tuple[str, str]:
+    """(chip kind, message id) for a kiosk: revoked, never synced, clock off, not synced lately, or fine."""
+    if row["revoked_at"]:
+        return "bad", N_("Revoked")
+    if row["last_sync_at"] is None:
+        return "warn", N_("Never synced")
+    if row["clock_skew_s"] is not None and abs(row["clock_skew_s"]) > SKEW_WARN_SECONDS:
+        return "warn", N_("Clock is wrong by more than 5 minutes")
+    if db.now_utc() - row["last_sync_at"] > STALE_SYNC:
+        return "warn", N_("No sync for over a day")
+    return "ok", N_("Working")
