@@ -1,0 +1,187 @@
+"""`python -m kiosk run [--demo] [--profile NAME] [--fullscreen] [--quit-after-ready] [--practice]`.
+
+Opens the store (a database or keyring problem is shown as a plain message, never a traceback), loads the demo
+catalogue when asked and the store is empty, and opens the kiosk window on the home screen. `--fullscreen` locks the
+kiosk down: frameless, full screen, closing ignored; the staff PIN is the only way out (`KioskWindow.request_exit`).
+`--practice` runs on a throw-away copy of the catalogue (`kiosk.practice`): nothing is kept or synced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+_STARTED = time.perf_counter()
+
+if TYPE_CHECKING:
+    from kiosk.accessibility.api import SpeechOut, VoiceIn
+    from kiosk.accessibility.profiles import Profile
+    from kiosk.settings import Settings
+    from kiosk.store import Store
+    from kiosk.ui.context import KioskContext
+    from kiosk.ui.window import KioskWindow
+
+
+def build_window(ctx: KioskContext, *, locked: bool = False,
+                 clock: Callable[[], float] | None = None) -> KioskWindow:
+    """A kiosk window with every resident screen registered (not yet shown; call `go_home()`)."""
+    from kiosk.ui.screens import all_screens
+    from kiosk.ui.window import KioskWindow
+
+    window = KioskWindow(ctx, locked=locked, **({"clock": clock} if clock else {}))
+    for screen_class in all_screens():
+        window.register(screen_class)
+    return window
+
+
+def _qt_app() -> object:
+    from PySide6.QtGui import QFont
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.ui.theme import FONT_FAMILY
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    QApplication.setFont(QFont(FONT_FAMILY))
+    return app
+
+
+def _show_problem(text: str) -> None:
+    """A start-up problem: printed, and shown in a plain window when there is a display to show it on."""
+    import os
+
+    print(text, file=sys.stderr)
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        return
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    _qt_app()
+    message = QLabel(text)
+    message.setWordWrap(True)
+    message.setMargin(40)
+    message.setStyleSheet("font-size: 32px;")
+    message.setWindowTitle("Cunzhan")
+    message.resize(900, 400)
+    message.show()
+    QApplication.exec()
+
+
+def speech_and_voice(settings: Settings) -> tuple[SpeechOut, VoiceIn]:
+    """The kiosk's speech out and voice in from `kiosk.accessibility`; a part that fails to start leaves the kiosk
+    usable by touch and text (captions), with the reason shown on the voice control."""
+    from kiosk.accessibility import CaptionOnlySpeech, NoVoice, make_speech, make_voice
+    from kiosk.i18n import gettext
+
+    speech: SpeechOut
+    voice: VoiceIn
+    try:
+        speech = make_speech(settings=settings)
+    except Exception:
+        speech = CaptionOnlySpeech()
+    try:
+        voice = make_voice(settings=settings)
+    except Exception:
+        voice = NoVoice(gettext("Voice commands are not installed on this kiosk."))
+    return speech, voice
+
+
+def _screen_reader_support() -> None:
+    """Let Orca / NVDA read the kiosk (must happen before the QApplication exists)."""
+    try:
+        from kiosk.accessibility.screen_reader import enable_screen_reader_support
+    except ImportError:
+        return
+    enable_screen_reader_support()
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the kiosk window until it is closed (or, with --quit-after-ready, until home accepts input)."""
+    from kiosk import i18n
+    from kiosk import settings as S
+    from kiosk.accessibility.profiles import profile as profile_by_name
+    from kiosk.crypto import KeyringUnavailable
+    from kiosk.practice import PracticeSession
+    from kiosk.seed import catalogue_is_empty, seed_demo
+    from kiosk.settings import Settings
+    from kiosk.store import Store, StoreError
+
+    chosen = None
+    if args.profile:
+        try:
+            chosen = profile_by_name(args.profile)
+        except KeyError as exc:
+            print(i18n.gettext("Unknown profile: {name}").format(name=exc.args[0]), file=sys.stderr)
+            return 2
+    try:
+        real = Store.open()
+    except (StoreError, KeyringUnavailable) as exc:
+        _show_problem(exc.message())
+        return 1
+    settings = Settings(real.stored_settings())
+    i18n.set_default_locale(str(settings.get(S.LOCALE)))
+    if args.demo and catalogue_is_empty(real):
+        seed_demo(real)
+    practice = PracticeSession(real) if getattr(args, "practice", False) else None
+    try:
+        return _run_window(args, practice.store if practice else real, settings, chosen, sync=practice is None)
+    finally:
+        if practice is not None:
+            practice.close()
+        real.close()
+
+
+def _run_window(args: argparse.Namespace, store: Store, settings: Settings, chosen: Profile | None, *,
+                sync: bool) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.ui.context import KioskContext
+    from kiosk.ui.ops import ThreadOps
+
+    _screen_reader_support()
+    app = _qt_app()
+    screen = QApplication.primaryScreen()
+    ops = ThreadOps()
+    speech, voice = speech_and_voice(settings)
+    ctx = KioskContext(store=store, speech=speech, voice=voice, ops=ops, profile=chosen,
+                       dpi=screen.physicalDotsPerInch() if screen else None)
+    window = build_window(ctx, locked=bool(args.fullscreen))
+    window.go_home()
+    _show(window, fullscreen=bool(args.fullscreen))
+    if sync:
+        _start_sync(store, window)
+    if args.quit_after_ready:
+        def ready() -> None:
+            print(f"ready in {time.perf_counter() - _STARTED:.3f} s")
+            window.unlock_and_close()
+            QApplication.quit()
+
+        QTimer.singleShot(0, ready)
+    code = int(app.exec())  # type: ignore[attr-defined]
+    window.shutdown()
+    ops.shutdown()
+    return code
+
+
+def _show(window: KioskWindow, *, fullscreen: bool) -> None:
+    """Locked down: frameless, full screen, on top. Otherwise a normal maximised window (development, demos)."""
+    if fullscreen:
+        from PySide6.QtCore import Qt
+
+        window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
+        window.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
+        window.showFullScreen()
+    else:
+        window.resize(1280, 800)
+        window.showMaximized()
+
+
+def _start_sync(store: Store, window: KioskWindow) -> None:
+    """Start the sync engine when this kiosk is enrolled (the sync package may not provide it yet)."""
+    try:
+        from kiosk.sync.worker import start_if_enrolled  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return
+    start_if_enrolled(store.path, window.sync_changed.emit)

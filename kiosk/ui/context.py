@@ -1,0 +1,94 @@
+"""What the kiosk window works with: the store and rules, speech and voice, the op runner — and the resident's visit.
+
+`Visit` holds everything one resident has chosen or typed. Screens keep nothing personal themselves: they draw from
+the visit, so going back one screen never loses an entry, and `KioskContext.end_visit()` (idle timeout, 首页 after a
+booking) forgets it all at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kiosk import settings as S
+from kiosk.accessibility.api import SpeechOut, VoiceIn
+from kiosk.accessibility.profiles import Profile
+from kiosk.accessibility.profiles import profile as profile_by_name
+from kiosk.booking import BookingRules, Bookings
+from kiosk.models import Booking, Dependent, Resident, ServiceKind
+from kiosk.settings import Settings
+from kiosk.store import Store, utc_now
+from kiosk.ui.ops import OpRunner
+
+
+@dataclass
+class Visit:
+    """One resident's choices and entries, from the first touch to the end of the visit."""
+
+    kind: ServiceKind | None = None
+    service_id: str | None = None
+    provider_id: str | None = None  # None: any doctor or teacher
+    day: dt.date | None = None
+    session_id: str | None = None
+    for_dependent: bool = False
+    relation: str = ""  # message id of the relation (grandson, granddaughter, …)
+    birth_year: str = ""  # typed on the keypad
+    id_entry: str = ""  # the ID number as typed so far
+    code_entry: str = ""  # a booking code as typed so far
+    purpose: str = "book"  # why the resident identifies: book, bookings, check_in, for_you
+    resident: Resident | None = None
+    dependent: Dependent | None = None
+    booking: Booking | None = None  # the booking just made, checked in or being looked at
+    reschedule_of: str | None = None  # booking id being moved to another session
+    rating: int = 0
+    reasons: list[str] = field(default_factory=list)
+    alternatives: tuple[str, ...] = ()  # session ids offered when the chosen one filled up
+
+    def is_empty(self) -> bool:
+        return self == Visit()
+
+
+class KioskContext:
+    """The window's collaborators. One per window; tests build one around a temporary store."""
+
+    def __init__(self, *, store: Store, speech: SpeechOut, voice: VoiceIn, ops: OpRunner,
+                 profile: Profile | None = None, dpi: float | None = None,
+                 clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self.store = store
+        self.settings = Settings(store.stored_settings())
+        self.speech = speech
+        self.voice = voice
+        self.ops = ops
+        self.clock = clock
+        self.default_profile = profile or profile_by_name(str(self.settings.get(S.PROFILE_DEFAULT)) or "standard")
+        self.profile = self.default_profile
+        override = float(self.settings.get(S.DPI_OVERRIDE) or 0)
+        self.dpi_override = override if override > 0 else None
+        self.screen_dpi = dpi
+        self.zone = zoneinfo.ZoneInfo(str(self.settings.get(S.TIMEZONE)))
+        self.bookings = Bookings(store, rules=BookingRules(
+            cancel_window=dt.timedelta(hours=int(self.settings.get(S.CANCEL_WINDOW_HOURS))),
+            check_in_early=dt.timedelta(minutes=int(self.settings.get(S.CHECK_IN_EARLY_MINUTES)))))
+        self.visit = Visit()
+
+    @property
+    def dpi(self) -> float | None:
+        """The DPI sizes are computed with: the override setting, else what the screen reports."""
+        return self.dpi_override or self.screen_dpi
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+    def local(self, moment: dt.datetime) -> dt.datetime:
+        return moment.astimezone(self.zone)
+
+    def today(self) -> dt.date:
+        return self.local(self.now()).date()
+
+    def end_visit(self) -> None:
+        """Forget everything the resident entered and go back to the kiosk's default profile and voice."""
+        self.visit = Visit()
+        self.profile = self.default_profile
+        self.speech.reset()

@@ -1,0 +1,250 @@
+"""The base of every kiosk screen: declarative about its title, announcement and choices.
+
+A screen subclass says
+- `name` (unique, used by `KioskWindow.show_screen(name)` and in screenshot file names),
+- `title()` and `announcement()` (translated text; the announcement says where you are and what to do),
+- `choices()`: the main choices, each a `Choice` (label, action, voice phrases). The base class lays them out as big
+  buttons, numbers them in blind mode, splits them into pages of at most `profile.max_choices` with 上一页/下一页,
+  and gives their phrases to the voice grammar,
+- optionally `build_body(box)` for anything above the choices (a summary, a keypad), and `on_digit` /
+  `on_backspace` / `on_confirm` when it takes typed input.
+The window draws the title bar, captions, the message line and the bar of global controls (返回, 首页, 重听, 说话,
+呼叫工作人员) around it. Screens keep nothing personal themselves: what the resident entered lives in `ctx.visit`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from kiosk.i18n import gettext as _
+from kiosk.ui import widgets
+
+if TYPE_CHECKING:
+    from kiosk.accessibility.profiles import Profile
+    from kiosk.ui.context import KioskContext, Visit
+    from kiosk.ui.theme import Theme
+    from kiosk.ui.window import KioskWindow
+
+
+@dataclass
+class Choice:
+    """One main choice on a screen."""
+
+    key: str  # stable id: the button's object name is `choice_<key>`
+    label: str  # translated, short
+    action: Callable[[], object]
+    detail: str = ""  # a second line in smaller words (time, seats left, status)
+    phrases: Sequence[str] = field(default_factory=tuple)  # extra words that choose it by voice
+    kind: str = "primary"  # `full` for a full session: still a real choice (it offers alternatives)
+
+
+class Screen(QWidget):
+    """A screen of the kiosk. Subclasses override the declarative parts; the base builds the widgets."""
+
+    name: ClassVar[str] = ""
+    show_back: ClassVar[bool] = True
+    columns: ClassVar[int] = 2  # choice buttons per row (1 for long labels)
+
+    def __init__(self, window: KioskWindow) -> None:
+        super().__init__()
+        self.win = window
+        self.setObjectName(f"screen_{self.name}")
+        self.setProperty("kind", "page")
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # holds focus when no button should look chosen
+        self.page = 0
+        self.message = ""
+        self.message_kind = "error"
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._body: QWidget | None = None
+        self.shown_choices: list[Choice] = []
+        self._all: list[Choice] = []
+
+    # --- what subclasses declare ------------------------------------------------------------------------------------
+
+    def title(self) -> str:
+        raise NotImplementedError
+
+    def announcement(self) -> str:
+        """Where the resident is and what to do (the choices are added by `spoken_announcement`)."""
+        raise NotImplementedError
+
+    def choices(self) -> list[Choice]:
+        return []
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        """Add widgets above the choices (summaries, keypads)."""
+
+    def on_enter(self) -> None:
+        """Load what the screen shows; called before every render on arrival."""
+
+    def on_digit(self, key: str) -> bool:
+        """A digit or X typed on the keyboard or keypad; return True when the screen used it."""
+        return False
+
+    def on_backspace(self) -> bool:
+        return False
+
+    def on_confirm(self) -> bool:
+        """Enter pressed with no button focused; return True when handled."""
+        return False
+
+    # --- helpers for subclasses -------------------------------------------------------------------------------------
+
+    @property
+    def ctx(self) -> KioskContext:
+        return self.win.ctx
+
+    @property
+    def visit(self) -> Visit:
+        return self.win.ctx.visit
+
+    @property
+    def theme(self) -> Theme:
+        return self.win.theme
+
+    @property
+    def profile(self) -> Profile:
+        return self.win.ctx.profile
+
+    def go(self, name: str) -> None:
+        self.win.show_screen(name)
+
+    def show_message(self, text: str, kind: str = "error", *, speak: bool = True) -> None:
+        """Show a kind message on this screen (and speak it in the speaking profiles)."""
+        self.message = text
+        self.message_kind = kind
+        self.redraw()
+        if speak:
+            self.win.say(text)
+
+    def content_width(self) -> int:
+        return max(600, self.win.width() - 2 * self.theme.margin_px)
+
+    # --- building ---------------------------------------------------------------------------------------------------
+
+    def page_size(self) -> int:
+        return max(1, self.profile.max_choices)
+
+    def page_count(self) -> int:
+        return max(1, math.ceil(len(self._all) / self.page_size()))
+
+    def visible_choices(self) -> list[Choice]:
+        """The choices on the current page (as of the last render)."""
+        return self.shown_choices
+
+    def spoken_announcement(self) -> str:
+        """Title, announcement and the choices on this page (numbered in blind mode)."""
+        parts = [self.title(), self.announcement()]
+        if self.message:
+            parts.insert(1, self.message)
+        shown = self.visible_choices()
+        if shown:
+            if self.profile.numbered_choices:
+                numbered = [_("press {n} for {label}").format(n=i + 1, label=c.label) for i, c in enumerate(shown)]
+                parts.append(_("; ").join(numbered))
+            else:
+                parts.append(_("You can choose: {choices}").format(choices=_(", ").join(c.label for c in shown)))
+        return _(". ").join(p.strip().rstrip("。.") for p in parts if p.strip()) + _(".")
+
+    def redraw(self) -> None:
+        """Rebuild the body: message line, subclass body, choices, pager."""
+        theme = self.theme
+        body = QWidget()
+        body.setProperty("kind", "page")
+        box = QVBoxLayout(body)
+        box.setContentsMargins(theme.margin_px, theme.gap_px, theme.margin_px, theme.gap_px)
+        box.setSpacing(theme.gap_px)
+        if self.message:
+            box.addWidget(widgets.label(self.message, kind=self.message_kind, name="message"))
+        self.build_body(box)
+        self._all = self.choices()
+        size = self.page_size()
+        self.page = min(self.page, max(0, math.ceil(len(self._all) / size) - 1))
+        shown = self._all[self.page * size:(self.page + 1) * size]
+        self.shown_choices = shown
+        if shown:
+            box.addWidget(self._choice_grid(shown), 1)
+        if self.page_count() > 1:
+            box.addLayout(self._pager())
+        box.addStretch(1)
+        if self._body is not None:
+            self._layout.removeWidget(self._body)
+            self._body.hide()
+            self._body.deleteLater()
+        self._body = body
+        self._layout.addWidget(body)
+
+    def _choice_grid(self, shown: list[Choice]) -> QWidget:
+        theme = self.theme
+        holder = QWidget()
+        grid = QGridLayout(holder)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(theme.gap_px)
+        columns = 1 if len(shown) == 1 else self.columns
+        width = (self.content_width() - (columns - 1) * theme.gap_px) // columns - 4 * theme.px(3)
+        for index, choice in enumerate(shown):
+            text = choice.label
+            if self.profile.numbered_choices:
+                text = _("{n}. {label}").format(n=index + 1, label=text)
+            full = text if not choice.detail else f"{text}\n{choice.detail}"
+            widget = widgets.button(wrap_text_for(full, theme.text_px, width), name=f"choice_{choice.key}",
+                                    kind=choice.kind, on_click=choice.action, description=choice.detail)
+            widget.setAccessibleName(" ".join(f"{text} {choice.detail}".split()))
+            lines = full.count("\n") + 1
+            wrapped_lines = widget.text().count("\n") + 1
+            widget.setMinimumHeight(max(theme.choice_px, theme.lines_px(max(lines, wrapped_lines))))
+            widget.setMaximumHeight(max(theme.choice_px, theme.lines_px(max(lines, wrapped_lines))) * 3 // 2)
+            widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+            grid.addWidget(widget, index // columns, index % columns)
+        return holder
+
+    def _pager(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setSpacing(self.theme.gap_px)
+        prev = widgets.button(_("Previous page"), name="page_prev", kind="secondary", on_click=self.previous_page)
+        prev.setEnabled(self.page > 0)
+        where = QLabel(_("Page {page} of {pages}").format(page=self.page + 1, pages=self.page_count()))
+        where.setAccessibleName(where.text())
+        where.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        nxt = widgets.button(_("Next page"), name="page_next", kind="secondary", on_click=self.next_page)
+        nxt.setEnabled(self.page + 1 < self.page_count())
+        row.addWidget(prev)
+        row.addWidget(where)
+        row.addWidget(nxt)
+        return row
+
+    def previous_page(self) -> None:
+        if self.page > 0:
+            self.page -= 1
+            self.win.refresh(announce=True)
+
+    def next_page(self) -> None:
+        if self.page + 1 < self.page_count():
+            self.page += 1
+            self.win.refresh(announce=True)
+
+    def choose_number(self, number: int) -> bool:
+        """Choose the `number`-th shown choice (keypad in blind mode)."""
+        if 1 <= number <= len(self.shown_choices):
+            self.shown_choices[number - 1].action()
+            return True
+        return False
+
+    def voice_phrases(self) -> list[str]:
+        """Everything that chooses something on this screen by voice."""
+        phrases: list[str] = []
+        for choice in self.visible_choices():
+            phrases.append(choice.label)
+            phrases.extend(choice.phrases)
+        return phrases
+
+
+def wrap_text_for(text: str, font_px: int, width_px: int) -> str:
+    return widgets.wrap_text(text, font_px, width_px, bold=True)

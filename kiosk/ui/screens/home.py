@@ -1,0 +1,68 @@
+"""Home: the four big choices, the connection state in plain words, 长辈模式 in the title bar."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QVBoxLayout
+
+from kiosk.i18n import gettext as _
+from kiosk.models import ServiceKind
+from kiosk.sync.status import read_status
+from kiosk.ui import widgets
+from kiosk.ui.screen import Choice, Screen
+from kiosk.ui.words import day_words, time_words
+
+
+class HomeScreen(Screen):
+    name = "home"
+    show_back = False
+
+    def title(self) -> str:
+        return _("Hello! What would you like to do?")
+
+    def announcement(self) -> str:
+        return _("Touch a big button, or say what you want.")
+
+    def choices(self) -> list[Choice]:
+        return [
+            Choice("clinic", _("See a doctor online"), lambda: self._book(ServiceKind.CLINIC),
+                   detail=_("Remote clinic"), phrases=("远程问诊", "看病", "看医生")),
+            Choice("school", _("Online class"), lambda: self._book(ServiceKind.SCHOOL),
+                   detail=_("Remote school"), phrases=("远程课堂", "上课")),
+            Choice("bookings", _("My bookings"), self._bookings, detail=_("Check, change or cancel"),
+                   phrases=("我的预约", "查预约")),
+            Choice("check_in", _("Check in"), lambda: self.go("check_in"), detail=_("I have come for my booking"),
+                   phrases=("签到",)),
+        ]
+
+    def _book(self, kind: ServiceKind) -> None:
+        visit = self.visit
+        if visit.kind is not kind:  # a different journey: earlier choices no longer apply
+            visit.service_id = visit.provider_id = visit.session_id = None
+            visit.day = None
+        visit.kind = kind
+        visit.purpose = "book"
+        visit.reschedule_of = None
+        self.go("service")
+
+    def _bookings(self) -> None:
+        self.visit.purpose = "bookings"
+        self.go("booking_list" if self.visit.resident is not None else "identify")
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        box.addWidget(widgets.label(self.status_text(), kind="notice", name="sync_status"))
+
+    def status_text(self) -> str:
+        """The kiosk's link to the township, in plain words (never colour alone)."""
+        status = read_status(self.ctx.store)
+        if not status.enrolled:
+            return _("Not connected to the township yet. Bookings are kept on this kiosk and sent later.")
+        if status.last_success_at is not None:
+            local = self.ctx.local(status.last_success_at)
+            last = _("last updated {day} {time}").format(day=day_words(local.date(), self.ctx.today()),
+                                                         time=time_words(local))
+        else:
+            last = _("not updated yet")
+        if status.online:
+            return _("Online, {last}.").format(last=last)
+        return _("Offline, {last}. Bookings are kept on this kiosk and sent when the link is back.").format(
+            last=last)

@@ -1,0 +1,111 @@
+"""Small widgets every screen uses: buttons with accessible names, wrapped labels, the big number keypad."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QWidget
+
+from kiosk.i18n import N_
+from kiosk.i18n import gettext as _
+from kiosk.ui.theme import FONT_FAMILY
+
+
+def set_kind(widget: QWidget, kind: str) -> None:
+    """Choose the stylesheet look of `widget` (`primary`, `secondary`, `full`, `error`, …) and re-apply it."""
+    widget.setProperty("kind", kind)
+    style = widget.style()
+    style.unpolish(widget)
+    style.polish(widget)
+
+
+def wrap_text(text: str, font_px: int, width_px: int, *, bold: bool = False) -> str:
+    """Break `text` into lines no wider than `width_px` (Chinese breaks anywhere; Latin words kept whole)."""
+    font = QFont(FONT_FAMILY)
+    font.setPixelSize(font_px)
+    font.setBold(bold)
+    metrics = QFontMetrics(font)
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        tokens: list[str] = []
+        word = ""
+        for ch in paragraph:  # keep runs of ASCII letters/digits together so numbers and codes never split
+            if ch.isascii() and (ch.isalnum() or ch in ":-./"):
+                word += ch
+                continue
+            if word:
+                tokens.append(word)
+                word = ""
+            tokens.append(ch)
+        if word:
+            tokens.append(word)
+        for token in tokens:
+            if line and metrics.horizontalAdvance(line + token) > width_px:
+                lines.append(line.rstrip())
+                line = token.lstrip()
+            else:
+                line += token
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def button(text: str, *, name: str, kind: str = "secondary", on_click: Callable[[], object] | None = None,
+           description: str = "") -> QPushButton:
+    """A push button with an accessible name (its text on one line), an object name for tests, and a look."""
+    widget = QPushButton(text)
+    widget.setObjectName(name)
+    widget.setAccessibleName(" ".join(text.split()))
+    if description:
+        widget.setAccessibleDescription(description)
+    widget.setProperty("kind", kind)
+    widget.setAutoDefault(False)
+    widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    if on_click is not None:
+        widget.clicked.connect(lambda _checked=False: on_click())
+    return widget
+
+
+def label(text: str, *, kind: str = "page", name: str = "", wrap: bool = True) -> QLabel:
+    """A text label with an accessible name; word-wrapped by default."""
+    widget = QLabel(text)
+    widget.setWordWrap(wrap)
+    widget.setProperty("kind", kind)
+    widget.setAccessibleName(" ".join(text.split()) or " ")
+    if name:
+        widget.setObjectName(name)
+    return widget
+
+
+KEY_LABELS = {"back": N_("Delete"), "clear": N_("Clear all")}
+
+
+class Keypad(QWidget):
+    """A 12-key style keypad: 1–9, then X (or nothing), 0, delete; and a wide 'clear all' key.
+
+    Each key calls `on_key` with a digit, `X`, `back` or `clear`. The keypad keeps no text itself: the screen owns
+    what was typed (so going back one screen never loses it).
+    """
+
+    def __init__(self, *, on_key: Callable[[str], object], with_x: bool, key_px: int, gap_px: int) -> None:
+        super().__init__()
+        self.setObjectName("keypad")
+        self.setAccessibleName(_("Number keypad"))
+        grid = QGridLayout(self)
+        grid.setSpacing(gap_px)
+        grid.setContentsMargins(0, 0, 0, 0)
+        keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "X" if with_x else "", "0", "back"]
+        for index, key in enumerate(keys):
+            if not key:
+                continue
+            text = _(KEY_LABELS[key]) if key in KEY_LABELS else key
+            widget = button(text, name=f"key_{key}", kind="key", on_click=partial(on_key, key))
+            widget.setMinimumSize(key_px, key_px)
+            if key == "X":
+                widget.setAccessibleDescription(_("The letter X, only for the last character of an ID number"))
+            grid.addWidget(widget, index // 3, index % 3)
+        clear = button(_(KEY_LABELS["clear"]), name="key_clear", kind="key", on_click=lambda: on_key("clear"))
+        clear.setMinimumHeight(key_px)
+        grid.addWidget(clear, 4, 0, 1, 3)

@@ -1,0 +1,567 @@
+"""The kiosk window: navigation between screens, the global controls, input rules, idle safety and lock-down.
+
+Navigation API (small on purpose; staff screens in `kiosk/ui/staff/` use the same):
+
+    window.register(ScreenClass)     # a `kiosk.ui.screen.Screen` subclass with a unique `name`
+    window.show_screen(name)         # go forward (the current screen is remembered for 返回)
+    window.show_screen(name, remember=False)   # go without a way back (after a booking is written)
+    window.back()                    # 返回 / Esc
+    window.go_home()                 # 首页: keeps the visit (the resident may still be here)
+    window.end_visit()               # forget everything the resident entered, default profile, home
+    window.set_profile(profile)      # 长辈模式 and the other modes: restyles and re-announces
+    window.say(text)                 # speak (speaking profiles) and caption (hearing profile)
+    window.current                   # the Screen on show
+    window.request_exit()            # the only way out when locked down: asks for the staff PIN
+
+Input rules applied to the whole window by `InputRules` (an application event filter): any touch or key stops speech
+and restarts the idle timer; repeated touches within 0.5 s count once (tremor); double clicks are ignored (no gesture
+but a single tap); keys: digits (and X) type or choose, Enter confirms, Backspace deletes, Esc goes back, arrows and
+Tab move focus, 5 or F1 repeats, Ctrl+Shift+F12 asks for the staff PIN.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QMouseEvent
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QHBoxLayout,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk import settings as S
+from kiosk.accessibility.profiles import ELDER, STANDARD, Profile, Speech
+from kiosk.i18n import gettext as _
+from kiosk.ui import widgets
+from kiosk.ui.context import KioskContext
+from kiosk.ui.screen import Screen
+from kiosk.ui.theme import Theme
+
+TREMOR_S = 0.5
+WARNING_S = 30  # ≥ 20 s between the idle warning and the timeout (ACCESSIBILITY.md)
+GLOBAL_COMMANDS = {"back": ("返回", "back"), "repeat": ("重听", "repeat"), "home": ("首页", "home"),
+                   "staff": ("呼叫工作人员", "帮助", "help", "staff")}
+
+
+class KioskWindow(QWidget):
+    """The one kiosk window."""
+
+    sync_changed = Signal()  # emitted from any thread when the sync engine changes the link state
+
+    def __init__(self, ctx: KioskContext, *, locked: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.locked = locked
+        self.setObjectName("window")
+        self.setWindowTitle(_("Village service kiosk"))
+        self.setAccessibleName(_("Village service kiosk"))
+        self.theme = Theme(ctx.profile, ctx.dpi)
+        self._classes: dict[str, type[Screen]] = {}
+        self._screens: dict[str, Screen] = {}
+        self._history: list[str] = []
+        self.current: Screen | None = None
+        self._announced = False
+        self.keyboard_used = False  # set by the first key press: from then on focus is shown on arrival
+        self._build_frame()
+        self.input_rules = InputRules(self, clock=clock)
+        self.idle = IdleGuard(self)
+        self.sync_changed.connect(self._on_sync_changed, Qt.ConnectionType.QueuedConnection)
+        ctx.voice.on_command = self.on_voice_command
+        ctx.speech.on_caption = self._caption
+        self._apply_profile()
+
+    # --- frame ------------------------------------------------------------------------------------------------------
+
+    def _build_frame(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        self.bar = QWidget()
+        self.bar.setObjectName("title_bar")
+        self.bar.setProperty("kind", "bar")
+        self.bar.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        bar_row = self.bar_row = QHBoxLayout(self.bar)
+        self.title_label = widgets.label("", kind="title", name="title", wrap=True)
+        bar_row.addWidget(self.title_label, 1)
+        self.mode_button = widgets.button("", name="mode_toggle", kind="secondary", on_click=self.toggle_elder)
+        self.more_modes_button = widgets.button(_("Other help"), name="modes", kind="secondary",
+                                                on_click=lambda: self.show_screen("modes"))
+        for extra in (self.mode_button, self.more_modes_button):
+            extra.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
+            bar_row.addWidget(extra)
+        outer.addWidget(self.bar)
+        from kiosk.practice import banner_text, is_practice_store
+
+        if is_practice_store(self.ctx.store):  # practice mode: said on every screen, nothing is kept
+            outer.addWidget(widgets.label(banner_text(), kind="notice", name="practice_banner"))
+        self.caption_label = widgets.label("", kind="caption", name="caption")
+        self.caption_label.hide()
+        outer.addWidget(self.caption_label)
+        self.stack = QStackedWidget()
+        outer.addWidget(self.stack, 1)
+        self.nav = QWidget()
+        self.nav.setObjectName("nav_bar")
+        self.nav.setProperty("kind", "page")
+        nav_row = self.nav_row = QHBoxLayout(self.nav)
+        self.back_button = widgets.button(_("Back"), name="nav_back", kind="secondary", on_click=self.back)
+        self.home_button = widgets.button(_("Home"), name="nav_home", kind="secondary", on_click=self.go_home)
+        self.repeat_button = widgets.button(_("Repeat"), name="nav_repeat", kind="secondary", on_click=self.repeat)
+        self.talk_button = widgets.button(_("Speak"), name="nav_talk", kind="secondary", on_click=self.talk,
+                                          description=_("Say what you want instead of touching"))
+        self.staff_button = widgets.button(_("Call staff"), name="nav_staff", kind="secondary",
+                                           on_click=self.call_staff)
+        for b in (self.back_button, self.home_button, self.repeat_button, self.talk_button, self.staff_button):
+            nav_row.addWidget(b)
+        outer.addWidget(self.nav)
+        self.warning = IdleWarning(self)
+        self.warning.hide()
+
+    # --- screens ----------------------------------------------------------------------------------------------------
+
+    def register(self, screen_class: type[Screen]) -> None:
+        """Make a screen reachable by its `name` (built the first time it is shown)."""
+        if not screen_class.name:
+            raise ValueError("a screen needs a name")
+        self._classes[screen_class.name] = screen_class
+
+    def screen_named(self, name: str) -> Screen:
+        """The screen object for `name` (built on first use)."""
+        if name not in self._screens:
+            built = self._classes[name](self)
+            self._screens[name] = built
+            self.stack.addWidget(built)
+        return self._screens[name]
+
+    def show_screen(self, name: str, *, remember: bool = True, announce: bool = True) -> Screen:
+        """Show the screen `name`; `remember` lets 返回 come back to the current one."""
+        target = self.screen_named(name)
+        if self.current is not None and remember and self.current is not target:
+            self._history.append(self.current.name)
+        if self.current is not target:
+            target.page = 0
+            target.message = ""
+        self.current = target
+        target.on_enter()
+        self._draw(announce=announce)
+        return target
+
+    def back(self) -> None:
+        """返回: the previous screen, with everything entered still there."""
+        if self.current is None or not self.current.show_back:
+            return
+        name = self._history.pop() if self._history else "home"
+        target = self.screen_named(name)
+        target.message = ""
+        self.current = target
+        target.on_enter()
+        self._draw(announce=True)
+
+    def go_home(self) -> None:
+        self._history.clear()
+        self.current = None
+        self.show_screen("home", remember=False)
+
+    def end_visit(self) -> None:
+        """Forget the resident: entries, choices, profile; back to home with the default voice and volume."""
+        self.ctx.end_visit()
+        self.keyboard_used = False
+        for screen in self._screens.values():
+            screen.page = 0
+            screen.message = ""
+        self.caption_label.clear()
+        self.warning.hide()
+        self._apply_profile(redraw=False)
+        self.go_home()
+
+    def refresh(self, *, announce: bool = False) -> None:
+        """Redraw the current screen (after its data changed)."""
+        if self.current is not None:
+            self._draw(announce=announce)
+
+    def _draw(self, *, announce: bool) -> None:
+        screen = self.current
+        if screen is None:
+            return
+        screen.redraw()
+        self.stack.setCurrentWidget(screen)
+        self.title_label.setText(screen.title())
+        self.title_label.setAccessibleName(screen.title())
+        on_home = screen.name == "home"
+        self.back_button.setVisible(not on_home and screen.show_back)
+        self.home_button.setVisible(not on_home)
+        self.talk_button.setVisible(not self.ctx.profile.listen_between_prompts)
+        self.mode_button.setText(_("Elder mode") if self.ctx.profile.name == "standard" else _("Standard mode"))
+        self.mode_button.setAccessibleName(self.mode_button.text())
+        self.ctx.voice.set_grammar(screen.voice_phrases())
+        self._focus_first(screen)
+        self.idle.arm()
+        if announce:
+            self.announce()
+
+    def _focus_first(self, screen: Screen) -> None:
+        """Keyboard and keypad users start on the first choice of the screen; touch users see no highlight
+        (a yellow button nobody chose looks already chosen)."""
+        if not (self.keyboard_used or self.ctx.profile.keypad_driven):
+            screen.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
+        for child in screen.findChildren(QAbstractButton):
+            if child.isVisibleTo(screen) and child.isEnabled():
+                child.setFocus(Qt.FocusReason.OtherFocusReason)
+                return
+
+    # --- speech, captions, voice ------------------------------------------------------------------------------------
+
+    def announce(self) -> None:
+        """Say (in speaking profiles) and caption (hearing profile) the current screen's announcement."""
+        if self.current is None:
+            return
+        text = self.current.spoken_announcement()
+        self._announced = self.ctx.profile.speaks
+        if self.ctx.profile.speaks:
+            self.ctx.speech.say(text)
+            if self.ctx.profile.listen_between_prompts:
+                self.ctx.voice.start()
+        if self.ctx.profile.captions:
+            self._caption(text)
+
+    def say(self, text: str) -> None:
+        """Speak a message (errors, confirmations) in the speaking profiles; caption it when captions are on."""
+        if self.ctx.profile.speaks:
+            self.ctx.speech.say(text)
+        if self.ctx.profile.captions:
+            self._caption(text)
+
+    def say_private(self, clear: str, masked: str) -> None:
+        """An ID or phone number: spoken in clear only through private audio (the speech object decides)."""
+        if self.ctx.profile.speaks:
+            self.ctx.speech.say_private(clear, masked)
+
+    def _caption(self, text: str) -> None:
+        if not self.ctx.profile.captions:
+            return
+        self.caption_label.setText(text)
+        self.caption_label.setAccessibleName(text)
+        self.caption_label.show()
+
+    def repeat(self) -> None:
+        """重听: say the screen again (in the standard profile it is said for the first time)."""
+        if self._announced:
+            self.ctx.speech.repeat()
+        elif self.current is not None:
+            text = self.current.spoken_announcement()
+            if self.ctx.profile.speech is not Speech.OFF:
+                self.ctx.speech.say(text)
+                self._announced = True
+            if self.ctx.profile.captions:
+                self._caption(text)
+
+    def talk(self) -> None:
+        """Push-to-talk: listen for the screen's choices, or say plainly why voice is unavailable."""
+        voice = self.ctx.voice
+        if not voice.available:
+            if self.current is not None:
+                self.current.show_message(voice.problem or _("Voice commands are not available."), "notice")
+            return
+        voice.start()
+
+    def on_voice_command(self, phrase: str) -> None:
+        """A recognised phrase: a global command, a digit in blind mode, or one of the screen's choices."""
+        said = phrase.strip()
+        if said in GLOBAL_COMMANDS["back"]:
+            self.back()
+        elif said in GLOBAL_COMMANDS["repeat"]:
+            self.repeat()
+        elif said in GLOBAL_COMMANDS["home"]:
+            self.go_home()
+        elif said in GLOBAL_COMMANDS["staff"]:
+            self.call_staff()
+        elif self.current is not None:
+            if said.isdigit() and self.current.on_digit(said):
+                return
+            for choice in self.current.visible_choices():
+                if said == choice.label or said in choice.phrases:
+                    choice.action()
+                    return
+
+    def call_staff(self) -> None:
+        """呼叫工作人员: record the call (staff mode shows it) and tell the resident someone is coming."""
+        self.ctx.store.audit("resident", "staff_called", self.current.name if self.current else "")
+        if self.current is not None:
+            self.current.show_message(_("We have called the staff. Someone will come to help you soon."), "ok")
+
+    # --- profiles ---------------------------------------------------------------------------------------------------
+
+    def set_profile(self, profile: Profile, *, redraw: bool = True) -> None:
+        """Switch this visit to `profile`: new sizes and colours, speech rate, idle time; the screen is re-announced."""
+        self.ctx.profile = profile
+        self._apply_profile(redraw=redraw)
+
+    def toggle_elder(self) -> None:
+        """长辈模式 in one touch (and back to the standard mode from any other mode)."""
+        self.set_profile(ELDER if self.ctx.profile.name == "standard" else STANDARD)
+
+    def _apply_profile(self, *, redraw: bool = False) -> None:
+        profile = self.ctx.profile
+        self.theme = Theme(profile, self.ctx.dpi)
+        self.setStyleSheet(self.theme.stylesheet())
+        margin = self.theme.margin_px // 2
+        for row in (self.bar_row, self.nav_row):
+            row.setContentsMargins(margin, margin, margin, margin)
+            row.setSpacing(self.theme.gap_px)
+        self.ctx.speech.configure(rate_multiplier=profile.speech_rate,
+                                  enabled=profile.speech is not Speech.OFF)
+        self.caption_label.setVisible(profile.captions and bool(self.caption_label.text()))
+        self.warning.restyle()
+        if redraw:
+            self._draw(announce=True)
+
+    # --- lock-down --------------------------------------------------------------------------------------------------
+
+    def request_exit(self) -> None:
+        """The only way out of a locked kiosk: the staff PIN screen (closes the window when the PIN is right)."""
+        if not self.locked:
+            self.close()
+            return
+        self.show_screen("exit_pin")
+
+    def unlock_and_close(self) -> None:
+        self.locked = False
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.locked:
+            event.ignore()  # Alt+F4 and the window manager's close do nothing on a locked kiosk
+            return
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop timers and the input filter (the window is going away)."""
+        self.idle.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self.input_rules)
+
+    def resizeEvent(self, event: object) -> None:
+        self.warning.setGeometry(self.rect())
+        super().resizeEvent(event)  # type: ignore[arg-type]
+
+    def _on_sync_changed(self) -> None:
+        if self.current is not None and self.current.name == "home":
+            self.refresh()
+
+
+class InputRules(QObject):
+    """Application-wide event filter for the window: tremor filter, no double tap, stop speech, idle, keys."""
+
+    def __init__(self, window: KioskWindow, *, clock: Callable[[], float]) -> None:
+        super().__init__(window)
+        self.window = window
+        self.clock = clock
+        self.tremor_s = TREMOR_S
+        self._last_press = -1e9
+        self._swallow_release = False
+        self._seen: tuple[int, int] | None = None
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+
+    def _ours(self, obj: QObject) -> bool:
+        return isinstance(obj, QWidget) and obj.window() is self.window
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind not in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease,
+                        QEvent.Type.MouseButtonDblClick, QEvent.Type.KeyPress):
+            return False
+        if not self._ours(obj):
+            return False
+        if kind == QEvent.Type.MouseButtonDblClick:
+            return True  # a second tap is never a gesture
+        if kind == QEvent.Type.MouseButtonPress:
+            return self._press(event)  # type: ignore[arg-type]
+        if kind == QEvent.Type.MouseButtonRelease:
+            if self._swallow_release:
+                self._swallow_release = False
+                return True
+            return False
+        return self._key(event)  # type: ignore[arg-type]
+
+    def _press(self, event: QMouseEvent) -> bool:
+        identity = (int(event.timestamp()), int(event.type()))
+        if identity == self._seen:
+            return False  # the same press travelling up to a parent widget
+        self._seen = identity
+        now = self.clock()
+        if now - self._last_press < self.tremor_s:
+            self._swallow_release = True
+            return True
+        self._last_press = now
+        self.window.ctx.speech.stop()
+        self.window.idle.poke()
+        return False
+
+    def _key(self, event: QKeyEvent) -> bool:  # noqa: PLR0912 - one branch per key of the keypad
+        win = self.window
+        win.ctx.speech.stop()
+        win.keyboard_used = True
+        if win.warning.isVisible():
+            win.idle.more_time()
+            return True
+        win.idle.poke()
+        screen = win.current
+        if screen is None:
+            return False
+        key = event.key()
+        mods = event.modifiers()
+        text = event.text()
+        if key == Qt.Key.Key_F12 and mods & Qt.KeyboardModifier.ControlModifier \
+                and mods & Qt.KeyboardModifier.ShiftModifier:
+            win.request_exit()
+            return True
+        if key == Qt.Key.Key_Escape:
+            win.back()
+            return True
+        if key == Qt.Key.Key_F1:
+            win.repeat()
+            return True
+        if key in (Qt.Key.Key_Backspace, Qt.Key.Key_Delete):
+            screen.on_backspace()
+            return True
+        if text and text in "0123456789xX":
+            if screen.on_digit(text.upper()):
+                return True
+            if text == "5":
+                win.repeat()
+            elif text.isdigit() and win.ctx.profile.numbered_choices:
+                screen.choose_number(int(text))
+            return True
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            focus = QApplication.focusWidget()
+            if isinstance(focus, QAbstractButton) and focus.window() is win and focus.isEnabled():
+                focus.click()
+            else:
+                screen.on_confirm()
+            return True
+        if key in (Qt.Key.Key_Down, Qt.Key.Key_Right):
+            win.focusNextChild()
+            return True
+        if key in (Qt.Key.Key_Up, Qt.Key.Key_Left):
+            win.focusPreviousChild()
+            return True
+        return False
+
+
+class IdleGuard(QObject):
+    """Idle safety: after the profile's idle time a warning with ≥ 20 s and 「我还需要时间」; then end the visit."""
+
+    def __init__(self, window: KioskWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self.warn)
+        self.countdown = QTimer(self)
+        self.countdown.setInterval(1000)
+        self.countdown.timeout.connect(self._tick)
+        self.seconds_left = WARNING_S
+
+    def idle_ms(self) -> int:
+        scale = float(self.window.ctx.settings.get(S.IDLE_SCALE) or 1.0)
+        return max(1, int(self.window.ctx.profile.idle_s * scale * 1000))
+
+    def arm(self) -> None:
+        """(Re)start the idle timer."""
+        if not self.window.warning.isVisible():
+            self.timer.start(self.idle_ms())
+
+    def poke(self) -> None:
+        """Any touch or key: the resident is here."""
+        self.arm()
+
+    def _nothing_to_protect(self) -> bool:
+        win = self.window
+        return (win.current is not None and win.current.name == "home" and win.ctx.visit.is_empty()
+                and win.ctx.profile == win.ctx.default_profile)
+
+    def warn(self) -> None:
+        """Show and say the warning; the visit ends after WARNING_S seconds unless the resident asks for time."""
+        if self._nothing_to_protect():
+            self.arm()
+            return
+        self.seconds_left = WARNING_S
+        self.window.warning.show_warning(self.seconds_left)
+        self.window.say(self.window.warning.text())
+        self.countdown.start()
+
+    def _tick(self) -> None:
+        self.seconds_left -= 1
+        if self.seconds_left <= 0:
+            self.expire()
+        else:
+            self.window.warning.show_warning(self.seconds_left)
+
+    def more_time(self) -> None:
+        """「我还需要时间」."""
+        self.countdown.stop()
+        self.window.warning.hide()
+        self.arm()
+
+    def expire(self) -> None:
+        """Time is up: everything personal is forgotten and the kiosk shows home."""
+        self.countdown.stop()
+        self.window.warning.hide()
+        self.window.end_visit()
+
+    def stop(self) -> None:
+        self.timer.stop()
+        self.countdown.stop()
+
+
+class IdleWarning(QWidget):
+    """The full-window idle warning with one big 「我还需要时间」 button."""
+
+    def __init__(self, window: KioskWindow) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.setObjectName("idle_warning")
+        self.setProperty("kind", "page")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        box = self.box = QVBoxLayout(self)
+        box.addStretch(1)
+        self.message = widgets.label("", kind="notice", name="idle_message")
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        box.addWidget(self.message)
+        self.more = widgets.button(_("I need more time"), name="idle_more_time", kind="primary",
+                                   on_click=lambda: window.idle.more_time())  # noqa: PLW0108 - idle is made later
+        box.addWidget(self.more)
+        box.addStretch(1)
+
+    def restyle(self) -> None:
+        theme = self.window_.theme
+        self.box.setContentsMargins(theme.margin_px * 4, theme.margin_px, theme.margin_px * 4, theme.margin_px)
+        self.box.setSpacing(theme.gap_px * 2)
+        self.more.setMinimumHeight(theme.choice_px)
+
+    def text(self) -> str:
+        return self.message.text()
+
+    def show_warning(self, seconds: int) -> None:
+        text = _("Are you still here? If you need more time, touch the button below. "
+                 "Otherwise the kiosk will go back to the start in {seconds} seconds "
+                 "and clear what you entered.").format(seconds=seconds)
+        self.message.setText(text)
+        self.message.setAccessibleName(text)
+        self.setGeometry(self.window_.rect())
+        self.show()
+        self.raise_()
+        self.more.setFocus()
+
