@@ -225,6 +225,8 @@ class TownshipClient(requests.Session):
         if kwargs.get("verify") is False or self.verify is False:
             raise TLSRefused("certificate verification cannot be turned off")
         kwargs.setdefault("timeout", self.timeout)
+        # Pass the session's anchor explicitly: requests lets REQUESTS_CA_BUNDLE override a session-level path.
+        kwargs.setdefault("verify", self.verify)
         try:
             return super().request(method, url, *args, **kwargs)
         except requests.exceptions.SSLError as exc:

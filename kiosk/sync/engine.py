@@ -306,10 +306,11 @@ class SyncEngine:
 
     @staticmethod
     def _held_locally(conn: sqlite3.Connection, session_id: str) -> int:
-        """Seats taken by this kiosk's bookings whose create has not reached the backend yet."""
+        """Pool seats taken by this kiosk's bookings that have not reached the backend yet (lease-backed ones use
+        the lease's seats, which the backend already keeps out of the shared pool)."""
         row = conn.execute(
             "SELECT count(*) FROM bookings b WHERE b.session_id = ? AND b.status IN ('requested', 'confirmed') "
-            "AND b.waitlist = 0 AND EXISTS (SELECT 1 FROM outbox o WHERE o.entity_id = b.id "
+            "AND b.waitlist = 0 AND b.lease = 0 AND EXISTS (SELECT 1 FROM outbox o WHERE o.entity_id = b.id "
             "AND o.state = 'pending' AND o.kind IN ('create', 'reschedule'))", (session_id,)).fetchone()
         return int(row[0])
 
