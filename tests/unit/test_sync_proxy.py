@@ -25,7 +25,7 @@ class _Upstream:
             def log_message(self, *args: Any) -> None:
                 return
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 outer.hits.append(body)
                 out = json.dumps({"n": len(outer.hits), "echo": body.decode(errors="replace")}).encode()
