@@ -1,0 +1,89 @@
+"""Command line of the township backend (SYNC.md):
+
+    python -m township serve [--db URL] [--host 127.0.0.1] [--port 8700] [--demo]
+    python -m township enrollment-code [--db URL] --township SLUG        # prints the code as the last line
+    python -m township create-staff [--db URL] --township SLUG --username NAME --role reviewer|admin  # password on stdin
+
+`--db` defaults to SQLite under `$CUNZHAN_HOME/township/` (else the platform data directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from township import db
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m township", description="Cunzhan township backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the backend (sync API and staff console)")
+    serve.add_argument("--db", default=None, help="database URL (default: SQLite in the data directory)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8700)
+    serve.add_argument("--demo", action="store_true", help="seed the demo township (slug 'demo')")
+
+    code = sub.add_parser("enrollment-code", help="make a single-use kiosk enrolment code (valid 24 h)")
+    code.add_argument("--db", default=None)
+    code.add_argument("--township", required=True, metavar="SLUG")
+
+    staff = sub.add_parser("create-staff", help="create a staff account; the password is read from stdin")
+    staff.add_argument("--db", default=None)
+    staff.add_argument("--township", required=True, metavar="SLUG")
+    staff.add_argument("--username", required=True)
+    staff.add_argument("--role", required=True, choices=("reviewer", "admin"))
+    return parser
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass("Password: ")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point (`cunzhan-township`)."""
+    args = _parser().parse_args(argv)
+    url = args.db or db.default_url()
+    if args.command == "serve":
+        import uvicorn
+
+        from township.app import create_app
+
+        app = create_app(url, demo=args.demo)
+        print(f"township backend on http://{args.host}:{args.port}/ (database: {url.split('://', 1)[0]})",
+              flush=True)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
+        return 0
+
+    from township import services
+
+    db.migrate(url)
+    database = db.Database(url, pool_size=2)
+    try:
+        if args.command == "enrollment-code":
+            try:
+                code = services.create_enrollment_code(database, args.township)
+            except services.ServiceError as exc:
+                print(f"error: {exc.message()} ({args.township})", file=sys.stderr)
+                return 1
+            print(f"Enrolment code for township {args.township}, single use, valid 24 hours:")
+            print(code)
+            return 0
+        password = _read_password()
+        try:
+            services.create_staff(database, args.township, args.username, args.role, password)
+        except services.ServiceError as exc:
+            print(f"error: {exc.message()}", file=sys.stderr)
+            return 1
+        print(f"created {args.role} {args.username} in {args.township}")
+        return 0
+    finally:
+        database.dispose()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,243 @@
+"""The township backend's HTTP face: `create_app(db_url)` builds the FastAPI app (sync API under `/v1`, the staff
+console under `/console` when it is installed, OpenAPI at `/openapi.json`).
+
+Whole-request failures answer `{"error", "message", "server_time"}` with the status SYNC.md gives; bad input of any
+kind is a 400/401/403/410/413, never a 500. Request bodies may be gzip (`Content-Encoding: gzip`); responses are
+gzip when the client accepts it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import zlib
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kiosk.sync import protocol as P
+from township import db
+from township import sync as S
+
+log = logging.getLogger(__name__)
+
+CLIENT_TIME_HEADER = "X-Cunzhan-Client-Time"  # optional: the kiosk's clock, for the skew shown to staff
+RETRY_AFTER_BUSY_S = 5
+_PUSH_KEYS = frozenset({"device_id", "ops", "pending_ops", "app_version"})
+_STATUS_CODES = {400: P.ERROR_MALFORMED, 401: P.ERROR_UNAUTHORIZED, 403: P.ERROR_FORBIDDEN, 404: "not_found",
+                 405: "method_not_allowed", 410: P.ERROR_CURSOR_EXPIRED, 413: P.ERROR_TOO_LARGE,
+                 429: P.ERROR_BUSY, 503: P.ERROR_BUSY}
+
+
+def error_response(status: int, code: str, message: str, *, retry_after: int | None = None) -> JSONResponse:
+    """The protocol's error body (with `server_time`, like every response)."""
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse({"error": code, "message": message, "server_time": P.utc_now_text()},
+                        status_code=status, headers=headers)
+
+
+async def read_body(request: Request, limit: int = P.MAX_BODY_BYTES) -> bytes:
+    """The request body, gunzipped when `Content-Encoding: gzip`; 413 past `limit` bytes (before or after
+    decompression, so a small gzip bomb is refused too), 400 for garbage or truncated gzip."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise S.SyncError(413, P.ERROR_TOO_LARGE, f"request body larger than {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding != "gzip":
+        raise S.SyncError(400, P.ERROR_MALFORMED, f"unsupported Content-Encoding {encoding!r}")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(raw, limit + 1)
+    except zlib.error:
+        raise S.SyncError(400, P.ERROR_MALFORMED, "the gzip body is corrupt") from None
+    if len(out) > limit:
+        raise S.SyncError(413, P.ERROR_TOO_LARGE, f"request body larger than {limit} bytes uncompressed")
+    if not inflater.eof or inflater.unused_data:
+        raise S.SyncError(400, P.ERROR_MALFORMED, "the gzip body is truncated or has trailing bytes")
+    return out
+
+
+def parse_json(raw: bytes) -> Any:
+    """UTF-8 JSON or 400 malformed."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise S.SyncError(400, P.ERROR_MALFORMED, "the body is not JSON") from None
+
+
+def client_time(request: Request) -> dt.datetime | None:
+    """The kiosk's clock from `X-Cunzhan-Client-Time`, if it sent a readable one."""
+    text = request.headers.get(CLIENT_TIME_HEADER)
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def check_push_envelope(body: Any) -> dict[str, Any]:
+    """The push body's outer shape (each op is checked on its own later): 400 when wrong, 413 over 500 ops."""
+    if not isinstance(body, dict):
+        raise S.SyncError(400, P.ERROR_MALFORMED, "the body must be a JSON object")
+    unknown = set(body) - _PUSH_KEYS
+    if unknown:
+        raise S.SyncError(400, P.ERROR_MALFORMED, f"unknown fields: {', '.join(sorted(unknown))[:200]}")
+    if not isinstance(body.get("device_id"), str):
+        raise S.SyncError(400, P.ERROR_MALFORMED, "device_id must be a string")
+    if not isinstance(body.get("ops"), list):
+        raise S.SyncError(400, P.ERROR_MALFORMED, "ops must be a list")
+    pending = body.get("pending_ops")
+    if pending is not None and (not isinstance(pending, int) or isinstance(pending, bool) or pending < 0):
+        raise S.SyncError(400, P.ERROR_MALFORMED, "pending_ops must be a non-negative integer")
+    version = body.get("app_version")
+    if version is not None and not isinstance(version, str):
+        raise S.SyncError(400, P.ERROR_MALFORMED, "app_version must be a string")
+    if len(body["ops"]) > P.MAX_PUSH_OPS:
+        raise S.SyncError(413, P.ERROR_TOO_LARGE, f"at most {P.MAX_PUSH_OPS} ops per push")
+    return body
+
+
+def create_app(db_url: str, *, migrate: bool = True, demo: bool = False, console: bool = True) -> FastAPI:
+    """The backend for the database at `db_url` (migrated to the newest schema first unless `migrate=False`;
+    `demo=True` seeds township `demo`). The `Database` is on `app.state.db`."""
+    if migrate:
+        db.migrate(db_url)
+    database = db.Database(db_url)
+    if demo:
+        from township.seed import seed_demo
+
+        seed_demo(database)
+    app = FastAPI(title="Cunzhan township backend", version="1", docs_url="/docs", redoc_url=None)
+    app.state.db = database
+    app.add_middleware(GZipMiddleware, minimum_size=500)
+    _install_error_handlers(app)
+    _install_routes(app, database)
+    if console:
+        try:
+            from township.console import mount_console
+        except ImportError:  # the console is optional (a sync-only deployment)
+            log.info("staff console not installed")
+        else:
+            mount_console(app, database)
+    _install_openapi(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(S.SyncError)
+    async def _sync_error(_request: Request, exc: S.SyncError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(db.Busy)
+    async def _busy(_request: Request, _exc: db.Busy) -> JSONResponse:
+        return error_response(503, P.ERROR_BUSY, "the backend is busy; try again shortly",
+                              retry_after=RETRY_AFTER_BUSY_S)
+
+    @app.exception_handler(sa.exc.OperationalError)
+    async def _db_trouble(_request: Request, exc: sa.exc.OperationalError) -> JSONResponse:
+        # A locked SQLite file, a lock or statement timeout, a restarting PostgreSQL: all pass; ask for a retry.
+        log.warning("database operational error: %s", type(exc.orig).__name__)
+        return error_response(503, P.ERROR_BUSY, "the database is busy; try again shortly",
+                              retry_after=RETRY_AFTER_BUSY_S)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, _exc: RequestValidationError) -> JSONResponse:
+        return error_response(400, P.ERROR_MALFORMED, "the request does not match the protocol")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+
+def _install_routes(app: FastAPI, database: db.Database) -> None:
+    prefix = P.API_PREFIX
+
+    @app.get(prefix + "/health", response_model=P.Health, tags=["sync"])
+    async def health() -> dict[str, Any]:
+        """Cheap connectivity probe."""
+        return {"status": "ok", "server_time": P.utc_now_text()}
+
+    @app.post(prefix + "/enroll", status_code=201, response_model=P.EnrollResponse, tags=["sync"],
+              openapi_extra=_body_schema(P.EnrollRequest),
+              responses={403: {"model": P.ErrorBody}, 400: {"model": P.ErrorBody}})
+    async def enroll(request: Request) -> JSONResponse:
+        """Exchange a single-use enrolment code for a device id and token."""
+        body = parse_json(await read_body(request, 64 * 1024))
+        try:
+            parsed = P.EnrollRequest.model_validate(body)
+        except ValidationError:
+            raise S.SyncError(400, P.ERROR_MALFORMED, "enrol needs enrollment_code, kiosk_name, app_version") \
+                from None
+        result = await run_in_threadpool(S.enroll, database, parsed)
+        return JSONResponse(result | {"server_time": P.utc_now_text()}, status_code=201)
+
+    @app.post(prefix + "/sync/push", response_model=P.PushResponse, tags=["sync"],
+              openapi_extra=_body_schema(P.PushRequest),
+              responses={code: {"model": P.ErrorBody} for code in (400, 401, 403, 413, 503)})
+    async def push(request: Request) -> dict[str, Any]:
+        """Apply a batch of outbox ops; one result per op, in op order."""
+        device = await run_in_threadpool(S.authenticate, database, request.headers.get("authorization"))
+        body = check_push_envelope(parse_json(await read_body(request)))
+        if body["device_id"] != device.id:
+            raise S.SyncError(403, P.ERROR_FORBIDDEN, "device_id does not match the token")
+        results = await run_in_threadpool(S.push, database, device, body, client_time=client_time(request))
+        return {"results": results, "server_time": P.utc_now_text()}
+
+    @app.get(prefix + "/sync/pull", response_model=P.PullResponse, tags=["sync"],
+             responses={code: {"model": P.ErrorBody} for code in (400, 401, 403, 410, 503)})
+    async def pull(request: Request, cursor: str | None = None, limit: str | None = None) -> dict[str, Any]:
+        """One page of changes after `cursor` (none: from the start); `limit` 1–1000, default 500."""
+        device = await run_in_threadpool(S.authenticate, database, request.headers.get("authorization"))
+        size = P.PULL_DEFAULT_LIMIT
+        if limit is not None:
+            if not limit.strip().isdigit() or not 1 <= int(limit) <= P.PULL_MAX_LIMIT:
+                raise S.SyncError(400, P.ERROR_MALFORMED, f"limit must be 1 to {P.PULL_MAX_LIMIT}")
+            size = int(limit)
+        if cursor is not None and len(cursor) > 512:
+            raise S.SyncError(410, P.ERROR_CURSOR_EXPIRED, "unknown cursor")
+        page = await run_in_threadpool(S.pull, database, device, cursor or None, size,
+                                       client_time=client_time(request))
+        return page | {"server_time": P.utc_now_text()}
+
+
+def _body_schema(model: type[Any]) -> dict[str, Any]:
+    """OpenAPI request body for endpoints that read the raw body themselves (for gzip and per-op checks)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+def _install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                             description="Kiosk ⇄ township sync protocol v1 (docs/sync.md).")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (P.PushRequest, P.EnrollRequest):
+            full = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in full.pop("$defs", {}).items():
+                components.setdefault(name, sub)
+            components[model.__name__] = full
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

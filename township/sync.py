@@ -1,0 +1,576 @@
+"""The sync protocol's server side: enrolment, device tokens, push (ops → results) and pull (change log + leases).
+
+HTTP concerns (status codes, gzip, sizes) live in `township.app`; this module works on parsed JSON and raises
+`SyncError` for whole-request failures. Business outcomes are per-op results, never exceptions.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.engine import Connection
+
+from kiosk.i18n import gettext as _
+from kiosk.i18n import use_locale
+from kiosk.identity import check_id_number, mask_id
+from kiosk.sync import protocol as P
+from township import booking as B
+from township import db
+from township import messages as M
+from township.services import hash_secret, normalise_enrollment_code
+
+log = logging.getLogger(__name__)
+
+LEASE_TTL = dt.timedelta(hours=6)  # how long a kiosk may confirm offline on a lease
+LEASE_HORIZON = dt.timedelta(hours=48)  # leases only for sessions starting within this
+LEASE_MIN_LEAD = dt.timedelta(minutes=10)  # …and not about to start
+LEASE_CHECK_EVERY = dt.timedelta(seconds=60)  # grant/renew pass at most this often per device
+DEMAND_WINDOW = dt.timedelta(days=14)
+HIGH_DEMAND = 5  # bookings of a service in DEMAND_WINDOW that earn kiosks a second seat
+MAX_LEASE_SEATS = 2
+
+
+class SyncError(Exception):
+    """A whole-request failure: `status` (HTTP) and `code` (protocol error code)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: str
+    township_id: str
+    kiosk_number: int
+
+
+# --- enrolment and auth ----------------------------------------------------------------------------------------------
+
+def enroll(database: db.Database, request: P.EnrollRequest) -> dict[str, Any]:
+    """Use a single-use enrolment code: make a device with a fresh token (only its hash is kept)."""
+    code_hash = hash_secret(normalise_enrollment_code(request.enrollment_code))
+    token = secrets.token_urlsafe(32)
+    now = db.naive(db.now_utc())
+    with database.write() as conn:
+        code = conn.execute(sa.select(db.enrollment_codes).where(
+            db.enrollment_codes.c.code_hash == code_hash)).first()
+        if code is None or code.used_at is not None or code.expires_at <= now:
+            raise SyncError(403, P.ERROR_FORBIDDEN, "enrolment code unknown, used or expired")
+        town = db.lock_township(conn, code.township_id)
+        used = conn.execute(sa.update(db.enrollment_codes).where(
+            db.enrollment_codes.c.id == code.id, db.enrollment_codes.c.used_at.is_(None)).values(used_at=now))
+        if used.rowcount != 1:
+            raise SyncError(403, P.ERROR_FORBIDDEN, "enrolment code unknown, used or expired")
+        # Kiosk numbers are part of booking codes (2 digits): never reused within a township.
+        number = int(town.next_kiosk_number)
+        if number > 99:
+            raise SyncError(403, P.ERROR_FORBIDDEN, "this township has no kiosk numbers left")
+        conn.execute(sa.update(db.townships).where(db.townships.c.id == town.id).values(
+            next_kiosk_number=number + 1))
+        device_id = B.new_id()
+        conn.execute(sa.insert(db.devices).values(
+            id=device_id, township_id=town.id, kiosk_number=number, name=request.kiosk_name,
+            token_hash=hash_secret(token), created_at=now, app_version=request.app_version, last_sync_at=now))
+        conn.execute(sa.update(db.enrollment_codes).where(db.enrollment_codes.c.id == code.id).values(
+            device_id=device_id))
+        conn.execute(sa.insert(db.staff_audit).values(
+            township_id=town.id, staff_id=None, who="system", action="device_enrolled", target=device_id,
+            at=now, detail={"kiosk_number": number}))
+        return {"device_id": device_id, "device_token": token, "township_id": town.slug, "kiosk_number": number}
+
+
+def authenticate(database: db.Database, authorization: str | None) -> Device:
+    """The device behind `Authorization: Bearer <token>`: 401 when missing or unknown, 403 when revoked."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise SyncError(401, P.ERROR_UNAUTHORIZED, "missing bearer token")
+    token = authorization[len("Bearer "):].strip()
+    if not token:
+        raise SyncError(401, P.ERROR_UNAUTHORIZED, "missing bearer token")
+    with database.read() as conn:
+        row = conn.execute(sa.select(db.devices).where(db.devices.c.token_hash == hash_secret(token))).first()
+    if row is None:
+        raise SyncError(401, P.ERROR_UNAUTHORIZED, "unknown token")
+    if row.revoked_at is not None:
+        raise SyncError(403, P.ERROR_FORBIDDEN, "this kiosk has been revoked")
+    return Device(row.id, row.township_id, row.kiosk_number)
+
+
+def _record_device(conn: Connection, device: Device, *, client_time: dt.datetime | None,
+                   pending_ops: int | None = None, app_version: str | None = None,
+                   set_pending: bool = False) -> None:
+    now = db.now_utc()
+    values: dict[str, Any] = {"last_sync_at": db.naive(now)}
+    if client_time is not None:
+        values["clock_skew_s"] = round((now - client_time).total_seconds(), 1)
+    if set_pending:
+        values["pending_ops"] = pending_ops
+    if app_version:
+        values["app_version"] = app_version[:64]
+    conn.execute(sa.update(db.devices).where(db.devices.c.id == device.id).values(**values))
+
+
+def _check_not_revoked(conn: Connection, device: Device) -> None:
+    revoked = conn.execute(sa.select(db.devices.c.revoked_at).where(db.devices.c.id == device.id)).scalar_one()
+    if revoked is not None:
+        raise SyncError(403, P.ERROR_FORBIDDEN, "this kiosk has been revoked")
+
+
+# --- push ------------------------------------------------------------------------------------------------------------
+
+def request_hash(raw: Any) -> str:
+    """What "the same op" means for idempotency: the op without `created_at` (display only), canonical JSON."""
+    if isinstance(raw, dict):
+        raw = {k: v for k, v in raw.items() if k != "created_at"}
+    text = json.dumps(raw, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _result(op_id: str, outcome: str, *, reason: str | None = None, message: str = "",
+            booking: dict[str, Any] | None = None, alternatives: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"op_id": op_id, "outcome": outcome, "replayed": False, "reason": reason, "message": message,
+            "booking": booking, "alternatives": alternatives or []}
+
+
+def _rejected(op_id: str, reason: str, message: str, **kw: Any) -> dict[str, Any]:
+    return _result(op_id, "rejected", reason=reason, message=message, **kw)
+
+
+def push(database: db.Database, device: Device, body: dict[str, Any], *,
+         client_time: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Apply a push body (already checked to be an object with `device_id` and a list `ops`); results in op order.
+
+    One write transaction for the batch: each op runs in a SAVEPOINT, so an op that fails unexpectedly is rolled
+    back alone and answered `invalid`. Ops run in `device_seq` order; replays return the stored result.
+    """
+    raw_ops: list[Any] = body["ops"]
+    results: list[dict[str, Any] | None] = [None] * len(raw_ops)
+    order = sorted(range(len(raw_ops)), key=lambda i: (_seq_key(raw_ops[i]), i))
+    with database.write() as conn:
+        town = db.lock_township(conn, device.township_id)
+        _check_not_revoked(conn, device)
+        op_ids = [o["op_id"] for o in raw_ops if isinstance(o, dict) and isinstance(o.get("op_id"), str)]
+        stored: dict[str, tuple[str, dict[str, Any]]] = {}
+        for chunk in range(0, len(op_ids), 400):
+            for row in conn.execute(sa.select(db.op_results).where(
+                    db.op_results.c.device_id == device.id,
+                    db.op_results.c.op_id.in_(op_ids[chunk:chunk + 400]))).all():
+                stored[row.op_id] = (row.request_hash, dict(row.result))
+        with use_locale(town.locale):
+            for index in order:
+                results[index] = _push_one(conn, device, raw_ops[index], stored)
+        _record_device(conn, device, client_time=client_time, pending_ops=body.get("pending_ops"),
+                       app_version=body.get("app_version"), set_pending=True)
+    return [r for r in results if r is not None]
+
+
+def _seq_key(raw: Any) -> int:
+    if isinstance(raw, dict) and isinstance(raw.get("device_seq"), int) and not isinstance(raw["device_seq"], bool):
+        return int(raw["device_seq"])
+    return 2**62
+
+
+def _push_one(conn: Connection, device: Device, raw: Any,
+              stored: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    raw_id = raw.get("op_id") if isinstance(raw, dict) else None
+    op_id = raw_id if isinstance(raw_id, str) else ""
+    digest = request_hash(raw)
+    if op_id and op_id in stored:
+        previous_hash, previous_result = stored[op_id]
+        if previous_hash == digest:
+            return previous_result | {"replayed": True}
+        return _rejected(op_id, "op_id_reused", _(M.OP_ID_REUSED))
+    try:
+        op = P.Op.model_validate(raw)
+        payload = P.parse_payload(op)
+    except (ValidationError, ValueError, TypeError):
+        result = _rejected(op_id, "invalid", _(M.INVALID))
+        if op_id and len(op_id) <= 100:
+            _store(conn, device, op_id, raw, digest=digest, result=result, stored=stored)
+        return result
+    op_id = raw_id if isinstance(raw_id, str) else op.op_id  # answer with the id exactly as the kiosk sent it
+    try:
+        with conn.begin_nested():
+            result = _apply(conn, device, op, payload, op_id)
+    except Exception:  # a rejected op must never block the others: roll it back alone, answer `invalid`
+        log.warning("op %s of device %s could not be applied", op_id, device.id, exc_info=True)
+        result = _rejected(op_id, "invalid", _(M.INVALID))
+    _store(conn, device, op_id, raw, digest=digest, result=result, stored=stored)
+    return result
+
+
+def _store(conn: Connection, device: Device, op_id: str, raw: Any, *, digest: str, result: dict[str, Any],
+           stored: dict[str, tuple[str, dict[str, Any]]]) -> None:
+    seq = raw.get("device_seq") if isinstance(raw, dict) else None
+    values = {"device_id": device.id, "op_id": op_id, "device_seq": seq if isinstance(seq, int) else None,
+              "request_hash": digest, "result": result, "created_at": db.naive(db.now_utc())}
+    conn.execute(sa.insert(db.op_results).values(**values))
+    stored[op_id] = (digest, result)  # a later copy of this op in the same batch is a replay
+
+
+def _apply(conn: Connection, device: Device, op: P.Op, payload: Any, op_id: str) -> dict[str, Any]:
+    if isinstance(payload, P.BookingCreate):
+        return _create(conn, device, op, payload, op_id)
+    if isinstance(payload, P.BookingCancel):
+        return _cancel(conn, device, op, payload, op_id)
+    if isinstance(payload, P.BookingReschedule):
+        return _reschedule(conn, device, op, payload, op_id)
+    if isinstance(payload, P.BookingCheckIn):
+        return _check_in(conn, device, op, op_id)
+    if isinstance(payload, P.FeedbackSubmit):
+        return _feedback(conn, device, op, payload, op_id)
+    return _rejected(op_id, "invalid", _(M.INVALID))
+
+
+def _session(conn: Connection, device: Device, session_id: str) -> sa.Row[Any] | None:
+    row = db.lock_session(conn, session_id)
+    if row is None or row.township_id != device.township_id:
+        return None
+    return row
+
+
+def _own_booking(conn: Connection, device: Device, booking_id: str) -> sa.Row[Any] | None:
+    """A booking this kiosk made; other kiosks' bookings do not exist for it."""
+    row = B.get_booking(conn, booking_id)
+    if row is None or row.device_id != device.id:
+        return None
+    return row
+
+
+def _applied(op_id: str, row: sa.Row[Any]) -> dict[str, Any]:
+    return _result(op_id, "applied", message=row.message, booking=B.booking_summary(row))
+
+
+def _create_refusal(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str,
+                    ) -> tuple[dict[str, Any] | None, sa.Row[Any] | None, sa.Row[Any] | None]:
+    """Checks before a create takes a seat: (a result that ends the op, the locked session, a usable lease)."""
+    existing = B.get_booking(conn, op.entity_id)
+    if existing is not None:
+        if existing.device_id == device.id and existing.code == p.code and existing.session_id == p.session_id:
+            return (_result(op_id, "applied", message=_(M.BOOKING_EXISTS), booking=B.booking_summary(existing)),
+                    None, None)
+        return _rejected(op_id, "invalid", _(M.INVALID)), None, None
+    session = _session(conn, device, p.session_id)
+    if session is None:
+        return _rejected(op_id, "not_found", _(M.NOT_FOUND)), None, None
+    if conn.execute(sa.select(db.bookings.c.id).where(db.bookings.c.township_id == device.township_id,
+                                                      db.bookings.c.code == p.code)).first() is not None:
+        return _rejected(op_id, "invalid", _(M.CODE_TAKEN)), None, None
+    if session.status == "cancelled":
+        return _rejected(op_id, "session_cancelled", _(M.SESSION_CANCELLED)), None, None
+    lease = _usable_lease(conn, device, session.id) if p.lease else None
+    if lease is None:
+        # Without a lease the backend decides now: the session must still be open and in the future.
+        if session.status == "closed":
+            return _rejected(op_id, "session_closed", _(M.SESSION_CLOSED)), None, None
+        if db.utc(session.starts_at) <= db.now_utc():
+            return _rejected(op_id, "too_late", _(M.TOO_LATE)), None, None
+    return None, session, lease
+
+
+def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str) -> dict[str, Any]:
+    check = check_id_number(p.resident.id_number)
+    if not check.ok or check.number is None:
+        return _rejected(op_id, "invalid", check.message())
+    refusal, session, lease = _create_refusal(conn, device, op, p, op_id)
+    if refusal is not None:
+        return refusal
+    assert session is not None
+    now = db.now_utc()
+    resident_id = _upsert_resident(conn, device, p.resident, check.number)
+    dep = p.for_dependent.model_dump() if p.for_dependent else None
+    key = B.dependent_key(dep)
+    if B.active_duplicate(conn, session.id, resident_id, key):
+        return _rejected(op_id, "duplicate_booking", _(M.DUPLICATE))
+    review = bool(B.service_of(conn, session).review)
+    status = "pending_review" if review else "confirmed"
+    message = _(M.PENDING_REVIEW if review else (M.CONFIRMED_LEASE if lease is not None else M.CONFIRMED))
+    position: int | None = None
+    if lease is not None:
+        # The seat was set aside for this kiosk: honoured whatever the shared pool holds now (invariant 5).
+        conn.execute(sa.update(db.leases).where(db.leases.c.id == lease.id).values(
+            used=db.leases.c.used + 1, version=db.leases.c.version + 1, updated_at=db.naive(now)))
+        if lease.state == "active":  # a returning lease was already deleted at the kiosk: keep it deleted
+            B.emit_lease(conn, lease.id)
+    elif B.seats_left(conn, session) <= 0:
+        if not p.waitlist:
+            return _rejected(op_id, "slot_full", _(M.SLOT_FULL),
+                             alternatives=B.alternatives(conn, session, now=now))
+        status = "waitlisted"
+        position = B.next_waitlist_position(conn, session.id)
+    conn.execute(sa.insert(db.bookings).values(
+        id=op.entity_id, township_id=device.township_id, session_id=session.id, resident_id=resident_id,
+        code=p.code, status=status, version=1, device_id=device.id, kiosk_number=device.kiosk_number,
+        channel=p.channel, staff_id=p.staff_id, for_dependent=dep, dependent_key=key, lease=lease is not None,
+        waitlist_position=position, message=message, created_at=db.naive(now), updated_at=db.naive(now)))
+    if status == "waitlisted":
+        row = B.get_booking(conn, op.entity_id)
+        assert row is not None
+        conn.execute(sa.update(db.bookings).where(db.bookings.c.id == row.id).values(
+            message=_(M.WAITLISTED).format(position=B.waitlist_rank(conn, row))))
+    row = B.emit_booking(conn, op.entity_id)
+    if status != "waitlisted" and lease is None:
+        B.emit_session(conn, session.id)  # the shared pool shrank
+    return _applied(op_id, row)
+
+
+def _usable_lease(conn: Connection, device: Device, session_id: str) -> sa.Row[Any] | None:
+    """This device's live lease on the session with a seat still unused (active, or returning but not yet
+    acknowledged: the kiosk may have confirmed on it before it learned of the expiry)."""
+    return conn.execute(sa.select(db.leases).where(
+        db.leases.c.device_id == device.id, db.leases.c.session_id == session_id,
+        db.leases.c.state.in_(B.LIVE_LEASE), db.leases.c.used < db.leases.c.seats)
+        .order_by(db.leases.c.created_at).limit(1)).first()
+
+
+def _upsert_resident(conn: Connection, device: Device, r: P.Resident, id_number: str) -> str:
+    now = db.naive(db.now_utc())
+    row = conn.execute(sa.select(db.residents.c.id).where(
+        db.residents.c.township_id == device.township_id, db.residents.c.id_number == id_number)).first()
+    if row is not None:
+        conn.execute(sa.update(db.residents).where(db.residents.c.id == row.id).values(
+            name=r.name, phone=r.phone or None, village=r.village or None, updated_at=now))
+        return str(row.id)
+    ident = B.new_id()
+    conn.execute(sa.insert(db.residents).values(
+        id=ident, township_id=device.township_id, id_number=id_number, id_mask=mask_id(id_number), name=r.name,
+        phone=(r.phone or None), village=(r.village or None), created_at=now, updated_at=now))
+    return ident
+
+
+def _cancel(conn: Connection, device: Device, op: P.Op, p: P.BookingCancel, op_id: str) -> dict[str, Any]:
+    row = _own_booking(conn, device, op.entity_id)
+    if row is None:
+        return _rejected(op_id, "not_found", _(M.NOT_FOUND))
+    if row.status == "cancelled":
+        return _result(op_id, "applied", message=_(M.ALREADY_CANCELLED), booking=B.booking_summary(row))
+    if row.status == "rejected":
+        return _result(op_id, "applied", message=_(M.NOT_ACCEPTED), booking=B.booking_summary(row))
+    if row.status in ("checked_in", "attended", "no_show"):
+        return _rejected(op_id, "too_late", _(M.TOO_LATE), booking=B.booking_summary(row))
+    session = _session(conn, device, row.session_id)
+    assert session is not None
+    if db.utc(session.starts_at) <= db.now_utc():
+        return _rejected(op_id, "too_late", _(M.TOO_LATE), booking=B.booking_summary(row))
+    new = B.update_booking(conn, row.id, status="cancelled", message=_(M.CANCELLED), waitlist_position=None)
+    if row.status in B.HOLDS_SEAT:
+        B.release_seat(conn, row.session_id)
+    elif row.status == "waitlisted":
+        B.promote_waitlist(conn, row.session_id)  # only re-ranks the queue: no seat was freed
+    return _applied(op_id, new)
+
+
+def _reschedule(conn: Connection, device: Device, op: P.Op, p: P.BookingReschedule, op_id: str) -> dict[str, Any]:
+    row = _own_booking(conn, device, op.entity_id)
+    if row is None:
+        return _rejected(op_id, "not_found", _(M.NOT_FOUND))
+    if row.status in ("checked_in", "attended", "no_show"):
+        return _rejected(op_id, "too_late", _(M.TOO_LATE), booking=B.booking_summary(row))
+    if row.status not in ("pending_review", "confirmed", "waitlisted"):
+        return _rejected(op_id, "invalid", _(M.NOT_ACTIVE), booking=B.booking_summary(row))
+    now = db.now_utc()
+    old = _session(conn, device, row.session_id)
+    assert old is not None
+    if db.utc(old.starts_at) <= now:
+        return _rejected(op_id, "too_late", _(M.TOO_LATE), booking=B.booking_summary(row))
+    if p.session_id == row.session_id:
+        return _applied(op_id, row)
+    new = _session(conn, device, p.session_id)
+    if new is None:
+        return _rejected(op_id, "not_found", _(M.NOT_FOUND), booking=B.booking_summary(row))
+    if new.status == "cancelled":
+        return _rejected(op_id, "session_cancelled", _(M.SESSION_CANCELLED), booking=B.booking_summary(row))
+    if new.status == "closed":
+        return _rejected(op_id, "session_closed", _(M.SESSION_CLOSED), booking=B.booking_summary(row))
+    if db.utc(new.starts_at) <= now:
+        return _rejected(op_id, "too_late", _(M.TOO_LATE), booking=B.booking_summary(row))
+    if B.active_duplicate(conn, new.id, row.resident_id, row.dependent_key, exclude=row.id):
+        return _rejected(op_id, "duplicate_booking", _(M.DUPLICATE), booking=B.booking_summary(row))
+    if B.seats_left(conn, new) <= 0:
+        return _rejected(op_id, "slot_full", _(M.SLOT_FULL), booking=B.booking_summary(row),
+                         alternatives=B.alternatives(conn, new, now=now))
+    review = bool(B.service_of(conn, new).review)
+    moved = B.update_booking(conn, row.id, session_id=new.id, lease=False, waitlist_position=None,
+                             status="pending_review" if review else "confirmed",
+                             message=_(M.RESCHEDULED) if not review else _(M.PENDING_REVIEW))
+    if row.status in B.HOLDS_SEAT:
+        B.release_seat(conn, old.id)
+    B.emit_session(conn, new.id)
+    return _applied(op_id, moved)
+
+
+def _check_in(conn: Connection, device: Device, op: P.Op, op_id: str) -> dict[str, Any]:
+    # No time limit here: the op records something that happened at the kiosk, perhaps days before this push.
+    row = _own_booking(conn, device, op.entity_id)
+    if row is None:
+        return _rejected(op_id, "not_found", _(M.NOT_FOUND))
+    if row.status in ("checked_in", "attended"):
+        return _applied(op_id, row)
+    session = _session(conn, device, row.session_id)
+    assert session is not None
+    if session.status == "cancelled":
+        return _rejected(op_id, "session_cancelled", _(M.SESSION_CANCELLED), booking=B.booking_summary(row))
+    if row.status != "confirmed":
+        return _rejected(op_id, "invalid", _(M.NOT_CONFIRMED), booking=B.booking_summary(row))
+    new = B.update_booking(conn, row.id, status="checked_in", message=_(M.CHECKED_IN))
+    return _applied(op_id, new)
+
+
+def _feedback(conn: Connection, device: Device, op: P.Op, p: P.FeedbackSubmit, op_id: str) -> dict[str, Any]:
+    if conn.execute(sa.select(db.feedback.c.id).where(db.feedback.c.id == op.entity_id)).first() is not None:
+        return _rejected(op_id, "invalid", _(M.INVALID))
+    row = _own_booking(conn, device, p.booking_id)
+    if row is None:
+        return _rejected(op_id, "not_found", _(M.NOT_FOUND))
+    conn.execute(sa.insert(db.feedback).values(
+        id=op.entity_id, township_id=device.township_id, booking_id=row.id, device_id=device.id, rating=p.rating,
+        reasons=[str(r)[:64] for r in p.reasons][:20], comment=(p.comment or None),
+        created_at=db.naive(db.now_utc())))
+    return _result(op_id, "applied", message=_(M.FEEDBACK_THANKS))
+
+
+# --- pull ------------------------------------------------------------------------------------------------------------
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def make_cursor(secret: str, township_id: str, device_id: str, seq: int) -> str:
+    """`base64url("township:device:seq").hmac16`: opaque to the kiosk, bound to its township and device."""
+    body = f"{township_id}:{device_id}:{seq}".encode()
+    mac = hmac.new(secret.encode(), body, hashlib.sha256).digest()[:16]
+    return f"{_b64(body)}.{_b64(mac)}"
+
+
+def read_cursor(secret: str, township_id: str, device_id: str, cursor: str) -> int:
+    """The seq in a cursor; SyncError 410 when it is not ours, not this device's, or cannot be read."""
+    expired = SyncError(410, P.ERROR_CURSOR_EXPIRED, "unknown or expired cursor: pull from the start")
+    try:
+        body_text, mac_text = cursor.split(".", 1)
+        body = _unb64(body_text)
+        mac = _unb64(mac_text)
+    except (ValueError, UnicodeError):
+        raise expired from None
+    good = hmac.new(secret.encode(), body, hashlib.sha256).digest()[:16]
+    if not hmac.compare_digest(good, mac):
+        raise expired
+    try:
+        town, dev, seq_text = body.decode().split(":")
+        seq = int(seq_text)
+    except (ValueError, UnicodeError):
+        raise expired from None
+    if town != township_id or dev != device_id or seq < 0:
+        raise expired
+    return seq
+
+
+def pull(database: db.Database, device: Device, cursor: str | None, limit: int, *,
+         client_time: dt.datetime | None = None) -> dict[str, Any]:
+    """One page of this device's view of the change log, after lease upkeep for it."""
+    with database.write() as conn:
+        town = db.lock_township(conn, device.township_id)
+        _check_not_revoked(conn, device)
+        since = 0 if not cursor else read_cursor(town.cursor_secret, town.id, device.id, cursor)
+        if since > town.last_seq or (cursor and since < town.log_floor):
+            # From another database (restored backup, reset) or older than what the log still holds.
+            raise SyncError(410, P.ERROR_CURSOR_EXPIRED, "unknown or expired cursor: pull from the start")
+        with use_locale(town.locale):
+            _lease_upkeep(conn, device, since)
+        _record_device(conn, device, client_time=client_time)
+        rows = conn.execute(sa.select(db.changes).where(
+            db.changes.c.township_id == town.id, db.changes.c.seq > since,
+            sa.or_(db.changes.c.scope.is_(None), db.changes.c.scope == device.id))
+            .order_by(db.changes.c.seq).limit(limit + 1)).all()
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        last = rows[-1].seq if rows else since
+        secret, town_id = town.cursor_secret, town.id
+    changes = [{"seq": r.seq, "entity": r.entity, "entity_id": r.entity_id, "op": r.op, "version": r.version,
+                "data": r.data} for r in rows]
+    return {"changes": changes, "next_cursor": make_cursor(secret, town_id, device.id, int(last)),
+            "has_more": has_more}
+
+
+def _lease_upkeep(conn: Connection, device: Device, acked_seq: int) -> None:
+    """Return, expire, renew and grant this device's seat leases (docs/sync.md, "Seat leases").
+
+    A lease's unused seats stay set aside until the kiosk has *seen* the lease's deletion (its cursor passed that
+    change) with nothing left to push, so a booking it confirmed offline before expiry always finds its seat.
+    """
+    now = db.now_utc()
+    dev = conn.execute(sa.select(db.devices).where(db.devices.c.id == device.id)).one()
+    if not dev.pending_ops:
+        for lease in conn.execute(sa.select(db.leases).where(
+                db.leases.c.device_id == device.id, db.leases.c.state == "returning",
+                db.leases.c.return_seq <= acked_seq)).all():
+            B.return_lease(conn, lease.id)
+    for lease in conn.execute(sa.select(db.leases).where(
+            db.leases.c.device_id == device.id, db.leases.c.state == "active",
+            db.leases.c.expires_at <= db.naive(now))).all():
+        conn.execute(sa.update(db.leases).where(db.leases.c.id == lease.id).values(
+            state="returning", version=db.leases.c.version + 1, updated_at=db.naive(now)))
+        seq = B.emit_lease(conn, lease.id, delete=True)
+        conn.execute(sa.update(db.leases).where(db.leases.c.id == lease.id).values(return_seq=seq))
+    if dev.leases_checked_at is not None and db.utc(dev.leases_checked_at) + LEASE_CHECK_EVERY > now:
+        return
+    conn.execute(sa.update(db.devices).where(db.devices.c.id == device.id).values(
+        leases_checked_at=db.naive(now)))
+    _renew_and_grant(conn, device, now)
+
+
+def _renew_and_grant(conn: Connection, device: Device, now: dt.datetime) -> None:
+    live = {r.session_id: r for r in conn.execute(sa.select(db.leases).where(
+        db.leases.c.device_id == device.id, db.leases.c.state == "active")).all()}
+    upcoming = conn.execute(sa.select(db.sessions, db.services.c.review).join(
+        db.services, db.services.c.id == db.sessions.c.service_id).where(
+        db.sessions.c.township_id == device.township_id, db.sessions.c.status == "open",
+        db.services.c.active.is_(True),
+        db.sessions.c.starts_at > db.naive(now + LEASE_MIN_LEAD),
+        db.sessions.c.starts_at <= db.naive(now + LEASE_HORIZON)).order_by(db.sessions.c.starts_at)).all()
+    demand: dict[str, int] = dict(conn.execute(sa.select(db.sessions.c.service_id, sa.func.count()).select_from(db.bookings).join(
+        db.sessions, db.sessions.c.id == db.bookings.c.session_id).where(
+        db.bookings.c.township_id == device.township_id,
+        db.bookings.c.created_at > db.naive(now - DEMAND_WINDOW)).group_by(db.sessions.c.service_id)).all())
+    for session in upcoming:
+        expires = min(now + LEASE_TTL, db.utc(session.starts_at))
+        lease = live.get(session.id)
+        if lease is not None:
+            # Renew while the kiosk keeps syncing, once half the lease has run, so it never lapses online.
+            if db.utc(lease.expires_at) - now < LEASE_TTL / 2 and db.utc(lease.expires_at) < expires:
+                conn.execute(sa.update(db.leases).where(db.leases.c.id == lease.id).values(
+                    expires_at=db.naive(expires), version=db.leases.c.version + 1, updated_at=db.naive(now)))
+                B.emit_lease(conn, lease.id)
+            continue
+        if session.review:
+            continue  # reviewed services are never confirmed at the kiosk
+        db.lock_session(conn, session.id)
+        taken, leased = B.seat_counts(conn, session.id)
+        # Keep a shared pool: all leases together hold at most half of the seats not yet taken.
+        room = (int(session.capacity) - taken) // 2 - leased
+        want = MAX_LEASE_SEATS if demand.get(session.service_id, 0) >= HIGH_DEMAND else 1
+        seats = min(want, room)
+        if seats <= 0:
+            continue
+        ident = B.new_id()
+        conn.execute(sa.insert(db.leases).values(
+            id=ident, township_id=device.township_id, device_id=device.id, session_id=session.id, seats=seats,
+            used=0, expires_at=db.naive(expires), state="active", version=1, created_at=db.naive(now),
+            updated_at=db.naive(now)))
+        B.emit_lease(conn, ident)
+        B.emit_session(conn, session.id)
