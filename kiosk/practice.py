@@ -36,6 +36,9 @@ PRACTICE_STATE_KEY = "practice"
 # an enrolled kiosk, and status screens should say so).
 _COPIED_STATE = ("kiosk_number", "link", "last_success_at", "township_url")
 BANNER = N_("Practice mode: nothing you do here is saved or sent to the township.")
+# Practice store (by object id) → the kiosk's real store, while the practice session is open. Staff PINs, settings
+# and the practice switch itself always live in the real store.
+_REAL: dict[int, Store] = {}
 
 
 def banner_text() -> str:
@@ -84,6 +87,8 @@ class PracticeSession:
         self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base))
         self.store = Store(self.folder / "practice.db", FieldCipher.from_master(secrets.token_bytes(32)))
         self._closed = False
+        self.real = real
+        _REAL[id(self.store)] = real
         try:
             self._copy_catalogue(real)
         except BaseException:
@@ -126,6 +131,7 @@ class PracticeSession:
             return
         self._closed = True
         self.active = False
+        _REAL.pop(id(self.store), None)
         try:
             self.store.close()
         finally:
@@ -142,3 +148,8 @@ class PracticeSession:
 def is_practice_store(store: Store) -> bool:
     """Whether `store` is a practice store (the sync engine and slip printing can refuse it)."""
     return store.state(PRACTICE_STATE_KEY) == "1"
+
+
+def kiosk_store(store: Store) -> Store:
+    """The kiosk's real store behind `store`: itself, or for an open practice store the store it was copied from."""
+    return _REAL.get(id(store), store)

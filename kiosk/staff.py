@@ -284,8 +284,12 @@ class StaffAccounts:
 
 
 def verify_pin(store: Store, pin: str, *, clock: Clock | None = None) -> PinResult:
-    """Check a staff PIN (the UI's exit seam: leaving full screen needs one). See `StaffAccounts.verify_pin`."""
-    return StaffAccounts(store, clock=clock).verify_pin(pin)
+    """Check a staff PIN (the UI's exit seam: leaving full screen needs one). See `StaffAccounts.verify_pin`.
+
+    In practice mode `store` may be the practice store: the PIN is checked against the kiosk's real staff."""
+    from kiosk.practice import kiosk_store
+
+    return StaffAccounts(kiosk_store(store), clock=clock).verify_pin(pin)
 
 
 def verify_exit_pin(store: Store, pin: str) -> bool:

@@ -132,3 +132,21 @@ def test_practice_lives_in_memory_backed_storage_when_there_is_some() -> None:
 
 def test_banner_is_translated() -> None:
     assert "练习模式" in banner_text()
+
+
+def test_staff_pins_are_checked_against_the_real_store_in_practice(store: Store) -> None:
+    from argon2 import PasswordHasher
+
+    from kiosk.practice import kiosk_store
+    from kiosk.staff import StaffAccounts, verify_pin
+
+    StaffAccounts(store, hasher=PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)).add(
+        "S01", "李春梅", "482915", actor="enrolment")
+    with PracticeSession(store) as practice:
+        assert kiosk_store(practice.store) is store
+        assert practice.store.query("SELECT count(*) AS n FROM staff")[0]["n"] == 0  # no PIN hashes copied
+        result = verify_pin(practice.store, "482915")
+        assert result.ok and result.staff is not None and result.staff.staff_id == "S01"
+        practice_store = practice.store
+    assert kiosk_store(practice_store) is practice_store  # closed: no longer linked
+    assert kiosk_store(store) is store
