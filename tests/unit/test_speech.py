@@ -1,0 +1,225 @@
+"""Speech out through the real pyttsx3 + espeak-ng, rendered to WAV and checked; only the loudspeaker is a file sink."""
+
+from __future__ import annotations
+
+import array
+import math
+import subprocess
+import time
+import wave
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kiosk.accessibility.speech import FileSinkPlayer, Speaker, choose_voice, find_mandarin_voice
+from kiosk.i18n import use_locale
+from kiosk.settings import Settings
+
+WELCOME = "您好，欢迎来到村站。请选择您要办理的事情。"
+LONG = ("您好，欢迎来到村站。这里可以预约乡镇服务大厅的业务，可以查看和取消您的预约，"
+        "也可以在预约的时间到这里签到。请选择您要办理的事情，或者说 帮助 呼叫工作人员。")
+SHORT = "请说 是 或 否"
+ID_NUMBER = "330102198001011234"  # a made-up number in the ID format
+ID_MASKED = "3301**********1234"
+
+
+def wav_stats(path: Path) -> tuple[float, float, float]:
+    """(seconds, RMS, peak) of a 16-bit mono WAV, both as fractions of full scale (stdlib only)."""
+    with wave.open(str(path), "rb") as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1
+        rate, frames = w.getframerate(), w.readframes(w.getnframes())
+    samples = array.array("h", frames)
+    if not samples:
+        return 0.0, 0.0, 0.0
+    rms = math.sqrt(sum(x * x for x in samples) / len(samples)) / 32768
+    peak = max(abs(x) for x in samples) / 32768
+    return len(samples) / rate, rms, peak
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> FileSinkPlayer:
+    return FileSinkPlayer(tmp_path / "speaker")
+
+
+@pytest.fixture
+def speaker(data_home: Path, sink: FileSinkPlayer) -> Iterator[Speaker]:
+    sp = Speaker(settings=Settings({"private_audio": "false", "speech_rate": "170", "volume": "0.8"}), player=sink)
+    yield sp
+    sp.close()
+
+
+def heard(sp: Speaker, sink: FileSinkPlayer) -> Path:
+    """Wait for the current prompt to be rendered and played to the end; the sink's file of what was heard."""
+    assert sp.wait_idle(20), "the speech dispatcher never finished"
+    assert sp.last_error == ""
+    assert wait_until(lambda: not sink.is_playing())
+    assert sink.last_output is not None
+    return sink.last_output
+
+
+def test_mandarin_prompt_is_rendered_by_espeak_cmn_and_heard(speaker: Speaker, sink: FileSinkPlayer,
+                                                             tmp_path: Path) -> None:
+    speaker.say(WELCOME)
+    out = heard(speaker, sink)
+    seconds, rms, peak = wav_stats(out)
+    assert seconds > 0.3
+    assert rms > 0.02 and peak > 0.2, (rms, peak)
+    assert speaker.last_voice == "sit/cmn"
+
+    # The same text through espeak-ng's own command line with the Mandarin voice lasts as long; the English voice
+    # (which spells out Chinese characters) does not — so the voice really was Mandarin.
+    cmn, en = tmp_path / "cmn.wav", tmp_path / "en.wav"
+    subprocess.run(["espeak-ng", "-v", "cmn", "-s", "170", "-w", str(cmn), WELCOME], check=True)
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "170", "-w", str(en), WELCOME], check=True)
+    cmn_s, en_s = wav_stats(cmn)[0], wav_stats(en)[0]
+    assert abs(seconds - cmn_s) / cmn_s < 0.1, (seconds, cmn_s)
+    assert abs(seconds - en_s) / en_s > 0.3, (seconds, en_s)
+
+
+def test_english_locale_uses_an_english_voice(speaker: Speaker, sink: FileSinkPlayer) -> None:
+    with use_locale("en"):
+        speaker.say("Welcome. Please choose what you need.")
+    out = heard(speaker, sink)
+    assert wav_stats(out)[0] > 0.3
+    assert "en" in speaker.last_voice and "cmn" not in speaker.last_voice
+
+
+def test_elder_rate_is_slower(speaker: Speaker, sink: FileSinkPlayer) -> None:
+    speaker.say(SHORT)
+    normal = wav_stats(heard(speaker, sink))[0]
+    speaker.configure(rate_multiplier=0.8)
+    assert speaker.rate == 136
+    speaker.say(SHORT)
+    slow = wav_stats(heard(speaker, sink))[0]
+    assert slow > normal * 1.1, (normal, slow)  # 0.8× the words per minute
+    speaker.reset()
+    assert speaker.rate == 170 and speaker.volume == pytest.approx(0.8)
+
+
+def test_stop_silences_and_ends_the_player(speaker: Speaker, sink: FileSinkPlayer) -> None:
+    speaker.say(LONG)
+    assert speaker.wait_idle(20)
+    assert wait_until(sink.is_playing)
+    process = sink.process
+    assert process is not None
+    time.sleep(0.6)
+    speaker.stop()
+    assert process.poll() is not None, "the player process is still running after stop()"
+    assert not speaker.is_playing()
+    assert sink.last_output is not None
+    seconds, _, _ = wav_stats(sink.last_output)
+    full = wav_stats(next(iter(speaker._session.files.values())))[0]
+    assert full > 8.0
+    assert 0.3 < seconds < full / 2, (seconds, full)
+
+
+def test_a_new_prompt_replaces_the_current_one(speaker: Speaker, sink: FileSinkPlayer) -> None:
+    speaker.say(LONG)
+    assert speaker.wait_idle(20)
+    assert wait_until(sink.is_playing)
+    first = sink.last_output
+    time.sleep(0.4)
+    speaker.say(WELCOME)
+    second = heard(speaker, sink)
+    assert first is not None and first != second
+    assert wav_stats(first)[0] < 3.0  # cut off, not the whole ~12 s
+    assert wav_stats(second)[0] > 1.0
+    assert wav_stats(second)[0] < 12.0
+
+
+def test_repeat_says_the_last_prompt_again(speaker: Speaker, sink: FileSinkPlayer) -> None:
+    speaker.say(SHORT)
+    first = heard(speaker, sink)
+    speaker.repeat()
+    again = heard(speaker, sink)
+    assert again != first
+    assert abs(wav_stats(again)[0] - wav_stats(first)[0]) < 0.1
+    assert list(speaker.spoken) == [SHORT]  # the repeat came from the session cache, not a second render
+    speaker.reset()
+    speaker.repeat()
+    assert speaker.wait_idle(5)
+    assert sink.count == 2  # nothing left to repeat after the session ended
+
+
+def test_private_details_are_never_sent_to_the_loudspeaker(speaker: Speaker, sink: FileSinkPlayer,
+                                                           data_home: Path) -> None:
+    captions: list[str] = []
+    speaker.on_caption = captions.append
+    speaker.say_private(f"您的身份证号码是 {ID_NUMBER}", ID_MASKED)
+    heard(speaker, sink)
+    speaker.repeat()
+    heard(speaker, sink)
+    said = " ".join(speaker.spoken) + " ".join(captions)
+    assert ID_NUMBER not in said
+    assert "1980" not in said and "幺九八零" not in said
+    assert any("已显示在屏幕上" in text for text in speaker.spoken)
+    assert "三三零幺" in " ".join(speaker.spoken)  # the visible part of the masked form is spoken
+
+
+def test_private_details_go_to_headphones_and_leave_no_file(data_home: Path, sink: FileSinkPlayer) -> None:
+    sp = Speaker(settings=Settings({"private_audio": "true"}), player=sink)
+    try:
+        captions: list[str] = []
+        sp.on_caption = captions.append
+        sp.say_private(f"您的身份证号码是 {ID_NUMBER}", ID_MASKED)
+        heard(sp, sink)
+        assert ID_NUMBER in " ".join(sp.spoken)  # private audio exists: the clear number is spoken
+        assert captions == [ID_MASKED]  # the screen still shows only the masked form
+        assert ID_NUMBER not in sp.last_text  # 重听 does not repeat it
+        sp.say(SHORT)
+        heard(sp, sink)
+        kept = [p for p in data_home.rglob("*.wav")]
+        assert len(kept) == 1, kept  # the private render was deleted; only the welcome remains
+        sp.reset()
+        assert list(data_home.rglob("*.wav")) == []
+        assert list(sp.spoken) == []
+    finally:
+        sp.close()
+
+
+def test_precached_announcements_are_kept_on_disk(speaker: Speaker, sink: FileSinkPlayer) -> None:
+    speaker.precache([SHORT])
+    cached = list(speaker.cache_dir.glob("*.wav"))
+    assert len(cached) == 1
+    speaker.say(SHORT)
+    heard(speaker, sink)
+    assert list(speaker.spoken) == [SHORT]  # rendered once, by precache
+    speaker.reset()
+    assert list(speaker.cache_dir.glob("*.wav")) == cached
+
+
+def test_find_mandarin_voice_and_voice_choice() -> None:
+    voice, problem = find_mandarin_voice()
+    assert voice == "sit/cmn" and problem == ""
+    sapi = [{"id": r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Speech\Voices\Tokens\TTS_MS_ZH-CN_HUIHUI_11.0",
+             "name": "Microsoft Huihui Desktop - Chinese (Simplified)", "languages": []},
+            {"id": r"HKEY_LOCAL_MACHINE\...\TTS_MS_EN-US_ZIRA_11.0", "name": "Microsoft Zira Desktop",
+             "languages": []}]
+    assert choose_voice(sapi, "zh_CN") == sapi[0]["id"]
+    assert choose_voice([sapi[1]], "zh_CN") is None
+
+
+def test_make_speech_falls_back_to_captions_when_nothing_can_play(data_home: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from kiosk.accessibility import CaptionOnlySpeech, make_speech
+
+    monkeypatch.delenv("CUNZHAN_AUDIO_SINK", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pw-play, paplay, aplay or play
+    assert isinstance(make_speech(), CaptionOnlySpeech)
+    monkeypatch.setenv("CUNZHAN_AUDIO_SINK", str(tmp_path / "sink"))
+    sp = make_speech()
+    try:
+        assert isinstance(sp, Speaker)
+        assert isinstance(sp.player, FileSinkPlayer)
+    finally:
+        sp.close()  # type: ignore[attr-defined]
