@@ -1,0 +1,189 @@
+"""Staff sign-in with the PIN on the big keypad, and setting up a staff member (the first one at enrolment)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QVBoxLayout
+
+from kiosk.i18n import gettext as _
+from kiosk.staff import PIN_LENGTH, PinResult, StaffError, StaffMember, check_new_pin
+from kiosk.ui import widgets
+from kiosk.ui.screen import Choice
+from kiosk.ui.staff.base import StaffScreen
+
+
+def _dots(pin: str) -> str:
+    """The PIN as dots: never shown, never spoken."""
+    return " ".join("●" * len(pin)) if pin else _("(nothing entered)")
+
+
+class StaffPinScreen(StaffScreen):
+    """「工作人员」: type the 6-digit PIN. Wrong PINs count towards the lock-out; the message says how long to wait."""
+
+    name = "staff_pin"
+    needs_staff = False
+
+    def __init__(self, window: object) -> None:
+        super().__init__(window)  # type: ignore[arg-type]
+        self.pin = ""
+
+    def title(self) -> str:
+        return _("Staff sign-in")
+
+    def announcement(self) -> str:
+        return _("For village staff only. Type your 6-digit staff PIN, then touch Sign in.")
+
+    def load(self) -> None:
+        self.pin = ""
+        state = self.state
+        if state.member is not None:
+            state.sign_out()  # every entry to staff mode is a fresh sign-in
+        if not state.accounts.has_staff():
+            self.win.show_screen("staff_setup", remember=False)
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        box.addWidget(widgets.label(_dots(self.pin), kind="code", name="pin_display"))
+        box.addWidget(widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
+                                     gap_px=self.theme.gap_px))
+
+    def choices(self) -> list[Choice]:
+        return [Choice("sign_in", _("Sign in"), self.sign_in)]
+
+    def _key(self, key: str) -> None:
+        if key == "back":
+            self.pin = self.pin[:-1]
+        elif key == "clear":
+            self.pin = ""
+        elif key.isdigit() and len(self.pin) < PIN_LENGTH:
+            self.pin += key
+        self.message = ""
+        self.redraw()
+
+    def on_digit(self, key: str) -> bool:
+        if key.isdigit():
+            self._key(key)
+            return True
+        return False
+
+    def on_backspace(self) -> bool:
+        self._key("back")
+        return True
+
+    def on_confirm(self) -> bool:
+        self.sign_in()
+        return True
+
+    def sign_in(self) -> None:
+        """Check the PIN in the background (argon2 takes a moment) and open staff mode when it is right."""
+        pin, self.pin = self.pin, ""
+        if not pin:
+            self.show_message(_("Please type your PIN first."), speak=False)
+            return
+        accounts = self.state.accounts
+        self.ctx.ops.write(lambda: accounts.verify_pin(pin), on_done=self._checked, on_error=self.fail)
+
+    def _checked(self, result: PinResult | None) -> None:
+        if result is None or not result.ok or result.staff is None:
+            # Never spoken: someone nearby should not learn how the lock-out stands.
+            self.show_message(result.message() if result else _("That PIN is not right."), speak=False)
+            return
+        self.state.sign_in(result.staff)
+        self.win.show_screen("staff_home", remember=False)
+
+
+class StaffSetupScreen(StaffScreen):
+    """Set up a staff member: staff number, name, and a PIN typed twice. The first one needs no PIN (enrolment);
+    after that only a signed-in staff member can add another."""
+
+    name = "staff_setup"
+    needs_staff = False
+    columns = 1
+
+    def title(self) -> str:
+        return _("Set up a staff member")
+
+    def announcement(self) -> str:
+        if self.state.setup.first_pin:
+            return _("Type the same PIN again to confirm it.")
+        return _("Type the staff number and name, then choose a 6-digit PIN on the keypad.")
+
+    def load(self) -> None:
+        state = self.state
+        if state.member is None and state.accounts.has_staff():
+            # Only the very first staff member is set up without a PIN.
+            self.win.show_screen("staff_pin", remember=False)
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        setup = self.state.setup
+        if not self.state.accounts.has_staff():
+            box.addWidget(widgets.label(_("This kiosk has no staff member yet. The first one is set up here, "
+                                          "usually when the kiosk is enrolled."), kind="notice", name="first_staff"))
+        self.text_field(box, name="staff_id", label=_("Staff number (for example S01)"), value=setup.staff_id,
+                        on_change=lambda t: setattr(setup, "staff_id", t))
+        self.text_field(box, name="staff_name", label=_("Name"), value=setup.name,
+                        on_change=lambda t: setattr(setup, "name", t))
+        prompt = _("Type the PIN again") if setup.first_pin else _("New PIN (6 digits)")
+        box.addWidget(widgets.label(prompt, name="pin_prompt"))
+        box.addWidget(widgets.label(_dots(setup.pin), kind="code", name="pin_display"))
+        box.addWidget(widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
+                                     gap_px=self.theme.gap_px))
+
+    def choices(self) -> list[Choice]:
+        label = _("Save") if self.state.setup.first_pin else _("Next")
+        return [Choice("save", label, self.save)]
+
+    def _key(self, key: str) -> None:
+        setup = self.state.setup
+        if key == "back":
+            setup.pin = setup.pin[:-1]
+        elif key == "clear":
+            setup.pin = ""
+        elif key.isdigit() and len(setup.pin) < PIN_LENGTH:
+            setup.pin += key
+        self.redraw()
+
+    def on_digit(self, key: str) -> bool:
+        if key.isdigit():
+            self._key(key)
+            return True
+        return False
+
+    def on_backspace(self) -> bool:
+        self._key("back")
+        return True
+
+    def save(self) -> None:
+        setup = self.state.setup
+        try:
+            if not setup.first_pin:
+                check_new_pin(setup.pin)
+                setup.first_pin, setup.pin = setup.pin, ""
+                self.show_message(_("Now type the same PIN again."), "notice", speak=False)
+                return
+            if setup.pin != setup.first_pin:
+                setup.pin = setup.first_pin = ""
+                raise StaffError("pin_mismatch")
+        except StaffError as exc:
+            setup.pin = ""
+            self.show_message(exc.message(), speak=False)
+            return
+        state = self.state
+        actor = state.member.staff_id if state.member else "enrolment"
+        staff_id, name, pin = setup.staff_id, setup.name, setup.first_pin
+        self.ctx.ops.write(lambda: state.accounts.add(staff_id, name, pin, actor=actor),
+                           on_done=self._saved, on_error=self._refused)
+
+    def _refused(self, exc: BaseException) -> None:
+        setup = self.state.setup
+        setup.pin = setup.first_pin = ""
+        self.fail(exc)
+
+    def _saved(self, member: StaffMember) -> None:
+        state = self.state
+        state.setup = type(state.setup)()
+        if state.member is None:
+            state.sign_in(member)
+        self.win.show_screen("staff_home", remember=False)
+        current = self.win.current
+        if current is not None:
+            current.show_message(_("Staff member {staff_id} is set up.").format(staff_id=member.staff_id), "ok",
+                                 speak=False)

@@ -1,0 +1,171 @@
+"""What staff mode keeps while a staff member is signed in at one window: who, the desk, practice mode, drafts.
+
+Nothing here outlives the staff session: `sign_out()` (or a new PIN entry) forgets the member, the assisted-booking
+draft and any look-up result. Staff PINs, settings and the practice switch always use the kiosk's real store
+(`kiosk.practice.kiosk_store`); residents' bookings use `ctx.store`, which is the practice store in practice mode.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kiosk.booking import Bookings
+from kiosk.practice import PracticeSession, banner_text, is_practice_store, kiosk_store
+from kiosk.staff import Lookup, StaffAccounts, StaffDesk, StaffMember
+from kiosk.store import Store
+
+if TYPE_CHECKING:
+    from kiosk.ui.window import KioskWindow
+
+
+@dataclass
+class AssistDraft:
+    """The assisted booking being prepared (cleared after it is written or when staff sign out)."""
+
+    service_id: str | None = None
+    session_id: str | None = None
+    id_entry: str = ""
+    name: str = ""
+    phone: str = ""
+    resident: Any = None  # kiosk.models.Resident once identified
+    done_code: str = ""
+    done_status: str = ""
+
+
+@dataclass
+class SetupDraft:
+    """A new staff member being set up: number and name typed, the PIN typed twice on the keypad."""
+
+    staff_id: str = ""
+    name: str = ""
+    pin: str = ""
+    first_pin: str = ""  # the first entry, kept until the second one matches
+
+
+@dataclass
+class EnrolDraft:
+    server: str = ""
+    code: str = ""
+    kiosk_name: str = ""
+
+
+@dataclass
+class StaffState:
+    """Staff mode's state for one kiosk window."""
+
+    window: KioskWindow
+    member: StaffMember | None = None
+    practice: PracticeSession | None = None
+    worker: Any = None  # a kiosk.sync.worker.SyncWorker started after enrolment from staff mode
+    draft: AssistDraft = field(default_factory=AssistDraft)
+    setup: SetupDraft = field(default_factory=SetupDraft)
+    enrol: EnrolDraft = field(default_factory=EnrolDraft)
+    lookup: Lookup | None = None
+    lookup_mode: str = "id"  # id | code
+    lookup_entry: str = ""
+    session_id: str | None = None  # the session whose bookings are shown
+    setting_key: str | None = None  # the setting being edited
+    setting_text: str = ""
+
+    @property
+    def real(self) -> Store:
+        """The kiosk's own store (never the practice copy)."""
+        return kiosk_store(self.window.ctx.store)
+
+    @property
+    def accounts(self) -> StaffAccounts:
+        return StaffAccounts(self.real)
+
+    @property
+    def desk(self) -> StaffDesk:
+        """The signed-in member's desk over the current stores (raises when nobody is signed in)."""
+        if self.member is None:
+            raise PermissionError("no staff member is signed in")
+        ctx = self.window.ctx
+        return StaffDesk(ctx.store, self.member, kiosk_store=self.real, bookings=ctx.bookings, zone=str(ctx.zone),
+                         clock=ctx.clock)
+
+    @property
+    def in_practice(self) -> bool:
+        return is_practice_store(self.window.ctx.store)
+
+    def sign_in(self, member: StaffMember) -> None:
+        self.forget()
+        self.member = member
+
+    def sign_out(self) -> None:
+        """Record the sign-out and forget everything of this staff session."""
+        if self.member is not None:
+            self.desk.sign_out()
+        self.member = None
+        self.forget()
+
+    def forget(self) -> None:
+        self.draft = AssistDraft()
+        self.setup = SetupDraft()
+        self.enrol = EnrolDraft()
+        self.lookup = None
+        self.lookup_entry = ""
+        self.session_id = None
+        self.setting_key = None
+        self.setting_text = ""
+
+    # --- practice mode ----------------------------------------------------------------------------------------------
+
+    def set_practice(self, on: bool) -> None:
+        """Switch the resident screens to a throw-away practice store (or back), with the banner on every screen."""
+        window = self.window
+        ctx = window.ctx
+        real = self.real
+        if on and not self.in_practice:
+            self.practice = PracticeSession(real)
+            self._use_store(self.practice.store)
+        elif not on and self.in_practice:
+            self._use_store(real)
+            if self.practice is not None:
+                self.practice.close()
+                self.practice = None
+        if self.member is not None:
+            self.desk.set_practice(on)
+        ctx.visit = type(ctx.visit)()  # nothing a resident typed crosses between practice and real
+        self.draft = AssistDraft()
+        self.lookup = None
+        show_practice_banner(window, on)
+
+    def _use_store(self, store: Store) -> None:
+        ctx = self.window.ctx
+        ctx.store = store
+        ctx.bookings = Bookings(store, rules=ctx.bookings.rules)
+
+
+_STATES: weakref.WeakKeyDictionary[KioskWindow, StaffState] = weakref.WeakKeyDictionary()
+
+
+def staff_state(window: KioskWindow) -> StaffState:
+    """The staff state of `window` (made on first use)."""
+    state = _STATES.get(window)
+    if state is None:
+        state = StaffState(window)
+        _STATES[window] = state
+    return state
+
+
+def show_practice_banner(window: KioskWindow, on: bool) -> None:
+    """Show (or hide) the practice banner under the title bar. The window draws one itself when it starts in
+    practice mode; switching at run time from staff mode adds or hides it here."""
+    from PySide6.QtWidgets import QLabel, QVBoxLayout
+
+    from kiosk.ui import widgets
+
+    banner = window.findChild(QLabel, "practice_banner")
+    if banner is None and on:
+        banner = widgets.label(banner_text(), kind="notice", name="practice_banner")
+        layout = window.layout()
+        if isinstance(layout, QVBoxLayout):
+            layout.insertWidget(1, banner)
+    if banner is not None:
+        banner.setText(banner_text())
+        banner.setAccessibleName(banner_text())
+        banner.setVisible(on)
