@@ -1,0 +1,79 @@
+"""Invariant 1 under real concurrency: 50 kiosks race for the 10 seats of one session, on SQLite and PostgreSQL.
+
+Each booker is its own enrolled device on its own thread and HTTP connection; they are released together by a
+barrier. Whatever the interleaving, exactly 10 bookings end up confirmed and 40 are told `slot_full`.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+
+from tests.integration.conftest import Backend, Enrolled, create_op
+
+BOOKERS = 50
+SEATS = 10
+
+
+def _race(backend: Backend, session_id: str, kiosks: list[Enrolled], *, waitlist: bool = False,
+          replay: bool = False) -> list[dict[str, Any]]:
+    barrier = threading.Barrier(len(kiosks))
+
+    def book(kiosk: Enrolled) -> dict[str, Any]:
+        body = {"device_id": kiosk.device_id, "ops": [create_op(session_id, device_seq=1, waitlist=waitlist)]}
+        with requests.Session() as http:
+            barrier.wait(timeout=60)
+            response = http.post(backend.url + "/v1/sync/push", json=body, headers=kiosk.headers, timeout=120)
+            if replay:  # the same request again, as after a lost response
+                again = http.post(backend.url + "/v1/sync/push", json=body, headers=kiosk.headers, timeout=120)
+                assert again.status_code == 200
+                assert again.json()["results"][0]["replayed"] is True
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()["results"][0]
+        return result
+
+    with ThreadPoolExecutor(max_workers=len(kiosks)) as pool:
+        return list(pool.map(book, kiosks))
+
+
+def _confirmed_in_db(backend: Backend, session_id: str) -> int:
+    from township import db
+
+    with backend.database.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(db.bookings).where(
+            db.bookings.c.session_id == session_id,
+            db.bookings.c.status.in_(("confirmed", "checked_in", "attended")))).scalar_one())
+
+
+def test_fifty_bookers_ten_seats(any_backend: Backend) -> None:
+    session = any_backend.new_session(capacity=SEATS)
+    kiosks = [any_backend.enroll(f"racer-{i}") for i in range(BOOKERS)]
+    results = _race(any_backend, session, kiosks, replay=True)
+    applied = [r for r in results if r["outcome"] == "applied"]
+    assert len(applied) == SEATS
+    assert all(r["booking"]["status"] == "confirmed" for r in applied)
+    assert sorted({r["reason"] for r in results if r["outcome"] == "rejected"}) == ["slot_full"]
+    assert _confirmed_in_db(any_backend, session) == SEATS
+    # What the kiosks are told about the session agrees: no seat left.
+    seats = [c["data"]["seats_left"] for c in kiosks[0].pull_all()
+             if c["entity"] == "session" and c["entity_id"] == session]
+    assert seats[-1] == 0
+
+
+def test_racing_onto_the_waitlist_keeps_capacity_and_order(any_backend: Backend) -> None:
+    session = any_backend.new_session(capacity=SEATS)
+    kiosks = [any_backend.enroll(f"wait-{i}") for i in range(30)]
+    results = _race(any_backend, session, kiosks, waitlist=True)
+    statuses = [r["booking"]["status"] for r in results]
+    assert statuses.count("confirmed") == SEATS and statuses.count("waitlisted") == 30 - SEATS
+    assert _confirmed_in_db(any_backend, session) == SEATS
+    from township import db
+
+    with any_backend.database.read() as conn:
+        positions = [r.waitlist_position for r in conn.execute(sa.select(db.bookings.c.waitlist_position).where(
+            db.bookings.c.session_id == session, db.bookings.c.status == "waitlisted"))]
+    assert len(set(positions)) == len(positions) == 30 - SEATS  # a strict queue, no ties
