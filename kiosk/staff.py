@@ -496,7 +496,7 @@ class StaffDesk:
             raise StaffError("bad_id")
         resident = self.store.find_resident(check.number)
         self.record("resident_lookup", "by=id found=" + ("yes" if resident else "no"))
-        return self._lookup(resident.id) if resident else None
+        return self.resident_bookings(resident.id) if resident else None
 
     def lookup_by_code(self, code: str) -> Lookup | None:
         """Find the resident behind a booking code. Audited with the code (not personal data)."""
@@ -505,9 +505,10 @@ class StaffDesk:
             raise StaffError("bad_code")
         booking = self.store.booking_by_code(digits)
         self.record("resident_lookup", f"by=code {digits} found=" + ("yes" if booking else "no"))
-        return self._lookup(booking.resident_id) if booking else None
+        return self.resident_bookings(booking.resident_id) if booking else None
 
-    def _lookup(self, resident_id: str) -> Lookup | None:
+    def resident_bookings(self, resident_id: str) -> Lookup | None:
+        """A resident already found (by look-up) with their bookings, refreshed from the store (not audited again)."""
         resident = self.store.resident(resident_id)
         if resident is None:
             return None

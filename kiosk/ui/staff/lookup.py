@@ -132,7 +132,7 @@ class StaffLookupScreen(StaffSessionScreen):
         state = self.state
         found = state.lookup
         if found is not None:  # refresh the list from the store, as the look-up was
-            state.lookup = state.desk._lookup(found.resident_id)
+            state.lookup = state.desk.resident_bookings(found.resident_id)
         self.load()
         code = getattr(booking, "code", "")
         self.show_message(_("Checked in: {code}.").format(code=code), "ok", speak=False)
