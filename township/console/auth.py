@@ -11,13 +11,13 @@ Passwords (argon2id) and lock-out (5 wrong passwords in a row lock the account f
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import secrets
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -34,29 +34,13 @@ def idle_seconds() -> int:
     return int(raw) if raw.isdigit() and int(raw) > 0 else IDLE_SECONDS
 
 
-def _secret_file() -> Path:
-    home = os.environ.get("CUNZHAN_HOME")
-    if home:
-        folder = Path(home) / "township"
-    else:
-        import platformdirs
-
-        folder = Path(platformdirs.user_data_dir("cunzhan", appauthor=False)) / "township"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / "console-secret"
-
-
-def console_secret() -> str:
-    """The key that signs session cookies: `CUNZHAN_CONSOLE_SECRET`, else a random key kept in a 0600 file."""
+def console_secret(database_secret: str) -> str:
+    """The key that signs session cookies: `CUNZHAN_CONSOLE_SECRET`, else derived from a random secret the backend
+    already keeps in its database (so it survives restarts, is shared by every worker, and needs no extra file)."""
     from_env = os.environ.get("CUNZHAN_CONSOLE_SECRET")
     if from_env:
         return from_env
-    path = _secret_file()
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    return hmac.new(database_secret.encode(), b"cunzhan-console-session-v1", hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,11 @@ from sqlalchemy.engine import Connection
 
 from kiosk.demo import ZONE
 from kiosk.identity import mask_phone
+from township import booking as B
 from township import db
 
-HOLDS_SEAT = ("confirmed", "checked_in", "attended")
+# Which statuses take a seat: the backend's rule (a booking waiting for review already holds its seat).
+HOLDS_SEAT = B.HOLDS_SEAT
 ROW_LIMIT = 200
 
 
@@ -123,7 +125,15 @@ def open_alternatives(conn: Connection, township_id: str, session: dict[str, Any
     """Other open, future sessions of the same service with seats left (for moving a booking)."""
     now = db.naive(db.now_utc())
     rows = sessions_between(conn, township_id, now, now + dt.timedelta(days=120), service_id=session["service_id"])
-    return [r for r in rows if r["id"] != session["id"] and r["status"] == "open" and r["seats_left"] > 0][:limit]
+    out = []
+    for row in rows:
+        if row["id"] == session["id"] or row["status"] != "open":
+            continue
+        taken, leased = B.seat_counts(conn, row["id"])  # seats leased to kiosks are not free either
+        row["seats_left"] = max(0, int(row["capacity"]) - taken - leased)
+        if row["seats_left"] > 0:
+            out.append(row)
+    return out[:limit]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,13 @@ import csv
 import datetime as dt
 import io
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -95,7 +97,20 @@ class Console:
     def __init__(self, app: FastAPI, database: db.Database | None) -> None:
         self._app = app
         self._database = database
-        self.keeper = SessionKeeper(console_secret())
+        self._keeper: SessionKeeper | None = None
+
+    @property
+    def keeper(self) -> SessionKeeper:
+        """Made on first use: its key comes from the database, which may not be ready when the app is built."""
+        if self._keeper is None:
+            with self.db.read() as conn:
+                secret = conn.execute(sa.select(db.townships.c.cursor_secret)
+                                      .order_by(db.townships.c.created_at, db.townships.c.id).limit(1)).scalar()
+            # No township yet means no staff account yet: a random key is as good as any until then.
+            if secret is None:
+                return SessionKeeper(console_secret(secrets.token_hex(32)))
+            self._keeper = SessionKeeper(console_secret(str(secret)))
+        return self._keeper
 
     @property
     def db(self) -> db.Database:
@@ -361,7 +376,11 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
         for row in trail:
             row["action_label"] = tr(ACTION_LABELS.get(row["action"], row["action"]), request)
             detail = row.get("detail") or {}
-            row["detail"] = "; ".join(f"{v}" for v in detail.values()) if isinstance(detail, dict) else ""
+            # Only what a person can read: the reason given, or the attendance outcome (not internal ids).
+            shown = [str(detail[k]) for k in ("reason",) if isinstance(detail, dict) and detail.get(k)]
+            if isinstance(detail, dict) and detail.get("status") in ("attended", "no_show"):
+                shown.append(tr(N_("Attended") if detail["status"] == "attended" else N_("No-show"), request))
+            row["detail"] = "; ".join(shown)
         return console.page(request, who, "booking.html", {"b": b, "alternatives": alternatives,
                                                            "audit": trail, "revealed": revealed},
                             title=tr(N_("Booking"), request) + " " + b["code"], nav="review")

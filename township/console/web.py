@@ -17,6 +17,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from kiosk import i18n
+from kiosk.codes import format_code
 from kiosk.demo import ZONE
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -54,6 +55,11 @@ def _weekday(value: dt.date | dt.datetime | str) -> str:
     return i18n.gettext(names[value.weekday()])
 
 
+def booking_code(code: str) -> str:
+    """A booking code grouped as residents see it on their slip (`07-0042-3`)."""
+    return format_code(code) if code.isdigit() and len(code) >= 7 else code
+
+
 def _build_env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
@@ -67,6 +73,7 @@ def _build_env() -> jinja2.Environment:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["local"] = local_time
     env.filters["weekday"] = _weekday
+    env.filters["code"] = booking_code
     return env
 
 
