@@ -33,6 +33,6 @@ def make_speech(*, enabled: bool = True, settings: Settings | None = None) -> Sp
 def make_voice(*, settings: Settings | None = None) -> VoiceIn:
     """The kiosk's voice in: Vosk, grammar-restricted (`voice.VoiceCommands`), or `NoVoice` with the reason
     (in the UI language) that the voice control shows on screen."""
-    from kiosk.i18n import N_, gettext
+    from kiosk.accessibility.voice import make_voice_commands
 
-    return NoVoice(gettext(N_("Voice commands are not installed on this kiosk.")))
+    return make_voice_commands(settings=settings)
