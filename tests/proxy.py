@@ -174,6 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         head_bytes = len(self.requestline) + 2 + sum(len(k) + len(v) + 4 for k, v in self.headers.items()) + 2
         owner.count("requests")
+        owner.count("path:" + self.path.split("?", 1)[0])
         owner.count("bytes_up", head_bytes + len(body))
         owner._link.transmit(head_bytes + len(body), plan.throttle_bps)
         if plan.delay_s:
