@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import socket
-import ssl
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -41,7 +41,7 @@ def _cli_code(backend: Backend, home: Path) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def _device(backend: Backend, device_id: str) -> sa.Row:  # type: ignore[type-arg]
+def _device(backend: Backend, device_id: str) -> Any:
     from township import db
 
     with backend.database.read() as conn:
@@ -161,9 +161,9 @@ def tls_backend(tmp_path: Path) -> Iterator[tuple[str, Path, Backend]]:
     """The real backend app served over HTTPS with a self-signed certificate (a CA the kiosk does not trust)."""
     import uvicorn
 
+    from tests.unit.test_sync_client import _self_signed
     from township import db
     from township.app import create_app
-    from tests.unit.test_sync_client import _self_signed
 
     _self_signed(tmp_path)
     db_url = f"sqlite:///{tmp_path / 'tls-township.db'}"
@@ -204,7 +204,7 @@ def test_missing_keyring_is_told_plainly_and_does_not_spend_the_code(backend: Ba
 
     code = backend.enrollment_code()
     real = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
+    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]
     try:
         with pytest.raises(EnrollError) as caught:
             enroll(backend.url, code, "k", store=store)
@@ -252,7 +252,7 @@ def test_provisioning_file_enrols_applies_settings_and_is_deleted(backend: Backe
                                 "kiosk_name": "河口村服务站",
                                 "settings": {"village": "河口村", "sync_interval_s": 3600, "private_audio": True}},
                                ensure_ascii=False), encoding="utf-8")
-    seen = []
+    seen: list[Any] = []
     worker = start_if_enrolled(store.path, on_change=seen.append)
     assert worker is not None
     try:
