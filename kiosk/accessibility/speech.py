@@ -327,6 +327,7 @@ class Speaker:
         self.last_text = ""
         self.last_voice = ""  # voice id the engine reported for the last render
         self.last_error = ""
+        self.last_play_at = 0.0  # perf_counter() when the last prompt's audio was handed to the player
         self.spoken: deque[str] = deque(maxlen=50)  # texts handed to the synthesiser (cleared by reset())
         self.cache_dir = cache_dir or paths.data_dir() / "speech-cache"
         self._session_dir = paths.data_dir() / "speech-session" / uuid.uuid4().hex[:12]
@@ -499,6 +500,7 @@ class Speaker:
                 wav.unlink(missing_ok=True)
             return
         self.player.play(wav)
+        self.last_play_at = time.perf_counter()
         if job.private:
             self._private_file = wav
 
