@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from PySide6.QtWidgets import QLineEdit, QVBoxLayout
+from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout
 
 from kiosk.i18n import gettext as _
 from kiosk.ui import widgets
@@ -34,6 +34,36 @@ class StaffScreen(Screen):
 
     def load(self) -> None:
         """Load what the screen shows (a staff member is signed in)."""
+
+    # The window's input rules turn digit keys into keypad input for the screen (`on_digit`). On a staff screen a
+    # focused text field (staff number, address, code) gets them instead; the keypad gets them otherwise.
+
+    def focused_field(self) -> QLineEdit | None:
+        widget = QApplication.focusWidget()
+        if isinstance(widget, QLineEdit) and widget.isVisible() and self.isAncestorOf(widget):
+            return widget
+        return None
+
+    def on_digit(self, key: str) -> bool:
+        field = self.focused_field()
+        if field is not None:
+            field.insert(key.lower() if key == "X" else key)
+            return True
+        return self.keypad_digit(key)
+
+    def on_backspace(self) -> bool:
+        field = self.focused_field()
+        if field is not None:
+            field.backspace()
+            return True
+        return self.keypad_backspace()
+
+    def keypad_digit(self, key: str) -> bool:
+        """A digit (or X) typed for the screen's keypad; True when used."""
+        return False
+
+    def keypad_backspace(self) -> bool:
+        return False
 
     def text_field(self, box: QVBoxLayout, *, name: str, label: str, value: str,
                    on_change: Callable[[str], None], placeholder: str = "", secret: bool = False) -> QLineEdit:

@@ -135,11 +135,11 @@ class StaffBookWhoScreen(StaffScreen):
         self.message = ""
         self.redraw()
 
-    def on_digit(self, key: str) -> bool:
+    def keypad_digit(self, key: str) -> bool:
         self._key(key)
         return True
 
-    def on_backspace(self) -> bool:
+    def keypad_backspace(self) -> bool:
         self._key("back")
         return True
 

@@ -81,13 +81,13 @@ class StaffLookupScreen(StaffSessionScreen):
         self.message = ""
         self.redraw()
 
-    def on_digit(self, key: str) -> bool:
+    def keypad_digit(self, key: str) -> bool:
         if self.state.lookup is None:
             self._key(key)
             return True
         return False
 
-    def on_backspace(self) -> bool:
+    def keypad_backspace(self) -> bool:
         self._key("back")
         return True
 

@@ -58,13 +58,13 @@ class StaffPinScreen(StaffScreen):
         self.message = ""
         self.redraw()
 
-    def on_digit(self, key: str) -> bool:
+    def keypad_digit(self, key: str) -> bool:
         if key.isdigit():
             self._key(key)
             return True
         return False
 
-    def on_backspace(self) -> bool:
+    def keypad_backspace(self) -> bool:
         self._key("back")
         return True
 
@@ -141,13 +141,13 @@ class StaffSetupScreen(StaffScreen):
             setup.pin += key
         self.redraw()
 
-    def on_digit(self, key: str) -> bool:
+    def keypad_digit(self, key: str) -> bool:
         if key.isdigit():
             self._key(key)
             return True
         return False
 
-    def on_backspace(self) -> bool:
+    def keypad_backspace(self) -> bool:
         self._key("back")
         return True
 

@@ -1,0 +1,413 @@
+"""Staff mode driven by touch on the real window (offscreen Qt): PIN, lock-out, assisted booking, look-up, settings,
+sync state, enrolment errors, practice mode — and a look at every staff screen (sizes, names, screenshots)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QPushButton
+from pytestqt.qtbot import QtBot
+
+from kiosk.accessibility.api import CaptionOnlySpeech, NoVoice
+from kiosk.identity import id_check_character
+from kiosk.models import Resident, Session
+from kiosk.staff import StaffAccounts
+from kiosk.store import Store, new_id, to_text, utc_now
+from kiosk.ui.app import build_window
+from kiosk.ui.context import KioskContext
+from kiosk.ui.ops import SyncOps
+from kiosk.ui.screen import Screen
+from kiosk.ui.staff import install_staff_mode, open_staff_mode
+from kiosk.ui.staff.state import staff_state
+from kiosk.ui.window import KioskWindow
+
+PIN = "482915"
+
+
+def _id(n: int) -> str:
+    first17 = f"33010219{40 + n:02d}0101{n:03d}"
+    return first17 + id_check_character(first17)
+
+
+@pytest.fixture
+def window(demo_store: Store, qtbot: QtBot) -> Iterator[KioskWindow]:
+    ticks = itertools.count(start=100, step=2)  # every touch 2 s after the last: never merged as a tremor
+    ctx = KioskContext(store=demo_store, speech=CaptionOnlySpeech(), voice=NoVoice("none"), ops=SyncOps())
+    win = build_window(ctx, clock=lambda: float(next(ticks)))
+    install_staff_mode(win)
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    win.activateWindow()
+    win.go_home()
+    yield win
+    state = staff_state(win)
+    if state.practice is not None:
+        state.practice.close()
+    win.shutdown()
+
+
+def visible(win: KioskWindow, kind: Any, name: str) -> Any:
+    """The visible widget called `name` (a redrawn screen's old body lingers, hidden, until Qt deletes it)."""
+    return next((w for w in win.findChildren(kind, name) if w.isVisible()), None)
+
+
+def screen(win: KioskWindow) -> Screen:
+    """The screen on show (there always is one once the window is up)."""
+    assert win.current is not None
+    return win.current
+
+
+def click(qtbot: QtBot, win: KioskWindow, name: str) -> None:
+    button = visible(win, QPushButton, name)
+    assert button is not None, f"no button {name} on {win.current.name if win.current else None}"
+    assert button.isVisible() and button.isEnabled(), name
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)  # type: ignore[no-untyped-call]
+
+
+def type_keys(qtbot: QtBot, win: KioskWindow, digits: str) -> None:
+    for key in digits:
+        click(qtbot, win, f"key_{key}")
+
+
+def type_text(qtbot: QtBot, win: KioskWindow, name: str, text: str) -> None:
+    field = visible(win, QLineEdit, name)
+    assert field is not None, name
+    field.setFocus()
+    assert field.hasFocus(), name
+    field.clear()
+    if text.isascii():
+        qtbot.keyClicks(field, text)  # type: ignore[no-untyped-call]
+    else:  # Chinese comes from an input method (pinyin) as a committed string, not as key presses
+        from PySide6.QtGui import QInputMethodEvent
+        from PySide6.QtWidgets import QApplication
+
+        commit = QInputMethodEvent("", [])
+        commit.setCommitString(text)
+        QApplication.sendEvent(field, commit)
+    assert field.text() == text, name  # digits reach the field, not the screen's keypad
+
+
+def message(win: KioskWindow) -> str:
+    label = visible(win, QLabel, "message")
+    return label.text() if label is not None else ""
+
+
+def add_staff(store: Store) -> None:
+    StaffAccounts(store).add("S01", "李春梅", PIN, actor="enrolment")
+
+
+def sign_in(qtbot: QtBot, win: KioskWindow, pin: str = PIN) -> None:
+    open_staff_mode(win)
+    assert win.current is not None and win.current.name == "staff_pin"
+    type_keys(qtbot, win, pin)
+    click(qtbot, win, "choice_sign_in")
+
+
+def audit(store: Store) -> list[dict[str, Any]]:
+    return store.query("SELECT actor, action, detail FROM audit_log ORDER BY id")
+
+
+def test_first_staff_member_is_set_up_then_signs_in(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+    open_staff_mode(window)
+    assert window.current is not None and screen(window).name == "staff_setup"
+    type_text(qtbot, window, "staff_id", "S01")
+    type_text(qtbot, window, "staff_name", "李春梅")
+    type_keys(qtbot, window, "111111")
+    click(qtbot, window, "choice_save")
+    assert "太容易" in message(window)  # a guessable PIN is refused
+    type_keys(qtbot, window, PIN)
+    click(qtbot, window, "choice_save")
+    assert "再输入一遍" in message(window)
+    type_keys(qtbot, window, "482916")
+    click(qtbot, window, "choice_save")
+    assert "不一样" in message(window)
+    type_keys(qtbot, window, PIN)
+    click(qtbot, window, "choice_save")
+    type_keys(qtbot, window, PIN)
+    click(qtbot, window, "choice_save")
+    assert screen(window).name == "staff_home"
+    assert "S01" in message(window)
+    row = demo_store.query("SELECT staff_id, pin_hash FROM staff")[0]
+    assert row["staff_id"] == "S01" and row["pin_hash"].startswith("$argon2id$")
+    assert {"actor": "enrolment", "action": "staff_added", "detail": "S01"} in audit(demo_store)
+    # Once a staff member exists, the set-up screen is not open to anyone without the PIN.
+    click(qtbot, window, "choice_sign_out")
+    window.show_screen("staff_setup")
+    assert screen(window).name == "staff_pin"
+
+
+def test_wrong_pin_is_refused_and_locks_out(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+    add_staff(demo_store)
+    sign_in(qtbot, window, "000001")
+    assert window.current is not None and screen(window).name == "staff_pin"
+    assert "密码不对" in message(window) and "2" in message(window)
+    assert visible(window, QLabel, "pin_display").text() == "（还没有输入）"  # the keypad is emptied
+    for wrong in ("000002", "000003"):
+        type_keys(qtbot, window, wrong)
+        click(qtbot, window, "choice_sign_in")
+    assert "30 秒" in message(window)
+    type_keys(qtbot, window, PIN)
+    click(qtbot, window, "choice_sign_in")
+    assert screen(window).name == "staff_pin" and "请等" in message(window)  # locked: even the right PIN waits
+    # Time passes (the lock is in the database, so a restart would not lift it): the right PIN works again.
+    with demo_store.transaction() as conn:
+        conn.execute("UPDATE staff_lockout SET locked_until = ?", (to_text(utc_now() - dt.timedelta(seconds=1)),))
+    type_keys(qtbot, window, PIN)
+    click(qtbot, window, "choice_sign_in")
+    assert screen(window).name == "staff_home"
+    actions = [a["action"] for a in audit(demo_store)]
+    assert actions.count("staff_pin_wrong") == 2 and actions.count("staff_pin_locked") == 1
+    assert actions[-1] == "staff_signed_in"
+
+
+def test_staff_screens_need_a_signed_in_staff_member(window: KioskWindow, demo_store: Store) -> None:
+    add_staff(demo_store)
+    for name in ("staff_home", "staff_settings", "staff_lookup", "staff_book"):
+        window.show_screen(name)
+        assert window.current is not None and screen(window).name == "staff_pin"
+
+
+def test_assisted_booking_by_touch_records_assisted_and_staff(window: KioskWindow, qtbot: QtBot,
+                                                              demo_store: Store) -> None:
+    add_staff(demo_store)
+    sign_in(qtbot, window)
+    click(qtbot, window, "choice_assist")
+    first_service = screen(window).visible_choices()[0].key
+    click(qtbot, window, f"choice_{first_service}")
+    assert screen(window).name == "staff_book_time"
+    click(qtbot, window, f"choice_{screen(window).visible_choices()[0].key}")
+    assert screen(window).name == "staff_book_who"
+    number = _id(1)
+    type_keys(qtbot, window, number[:10])
+    click(qtbot, window, "choice_next")
+    assert "18" in message(window)  # a short ID number is refused with the count
+    type_keys(qtbot, window, number[10:])
+    click(qtbot, window, "choice_next")
+    assert "姓名" in message(window)  # a resident new to this kiosk needs a name
+    type_text(qtbot, window, "assist_name", "孙玉珍")
+    click(qtbot, window, "choice_next")
+    assert screen(window).name == "staff_book_confirm"
+    summary = visible(window, QLabel, "assist_summary").text()
+    assert "孙*珍" in summary and number not in summary and "S01" in summary
+    click(qtbot, window, "choice_book")
+    code_label = visible(window, QLabel, "done_code")
+    assert code_label is not None and code_label.isVisible()
+    code = code_label.text().replace("-", "")
+    booking = demo_store.query("SELECT id, channel, staff_id FROM bookings WHERE code = ?", (code,))[0]
+    assert booking["channel"] == "assisted" and booking["staff_id"] == "S01"
+    op = next(o for o in demo_store.pending_ops() if o["entity_id"] == booking["id"])
+    assert op["payload"]["channel"] == "assisted" and op["payload"]["staff_id"] == "S01"
+    assert {"actor": "S01", "action": "booking_created", "detail": code} in audit(demo_store)
+    # The resident's details are not kept by the screen once the booking is written.
+    draft = staff_state(window).draft
+    assert draft.resident is None and draft.id_entry == "" and draft.name == ""
+
+
+def _today_session(store: Store) -> Session:
+    now = utc_now().replace(microsecond=0)
+    service = store.query("SELECT id FROM services LIMIT 1")[0]["id"]
+    provider = store.query("SELECT id FROM providers LIMIT 1")[0]["id"]
+    session = Session(new_id(), service, provider, now + dt.timedelta(minutes=30), now + dt.timedelta(minutes=60),
+                      6, 6, "远程诊室一")
+    store.upsert_session(session)
+    return session
+
+
+def test_lookup_shows_masked_details_and_checks_in(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+    add_staff(demo_store)
+    from kiosk.booking import Bookings
+
+    session = _today_session(demo_store)
+    number = _id(2)
+    booking = Bookings(demo_store).book(session_id=session.id,
+                                        resident=Resident(new_id(), "王秀英", number, "13987654321"))
+    sign_in(qtbot, window)
+    click(qtbot, window, "choice_lookup")
+    type_keys(qtbot, window, number)
+    click(qtbot, window, "choice_search")
+    result = visible(window, QLabel, "lookup_result").text()
+    assert "王*英" in result and "3301**********" in result and "139****4321" in result
+    everything = " ".join(w.text() for w in window.findChildren(QLabel) + window.findChildren(QAbstractButton)
+                          if w.isVisible())
+    assert number not in everything and "王秀英" not in everything and "13987654321" not in everything
+    click(qtbot, window, f"choice_booking_{booking.code}")
+    assert "已签到" in message(window)
+    checked = demo_store.booking(booking.id)
+    assert checked is not None and checked.status.value == "checked_in"
+    assert {"actor": "S01", "action": "booking_checked_in", "detail": booking.code} in audit(demo_store)
+    lookups = [a for a in audit(demo_store) if a["action"] == "resident_lookup"]
+    assert lookups and all(number not in a["detail"] for a in lookups)
+    # Today's list counts the check-in.
+    click(qtbot, window, "nav_back")
+    window.show_screen("staff_today")
+    summary = visible(window, QLabel, "today_summary").text()
+    assert "已签到 1" in summary
+
+
+def test_settings_change_is_validated_and_audited(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+    add_staff(demo_store)
+    sign_in(qtbot, window)
+    click(qtbot, window, "choice_settings")
+    click(qtbot, window, "choice_setting_volume")
+    click(qtbot, window, "choice_volume_0.4")
+    assert screen(window).name == "staff_settings" and "已保存" in message(window)
+    assert demo_store.stored_settings()["volume"] == "0.4"
+    click(qtbot, window, "choice_setting_township_url")
+    type_text(qtbot, window, "setting_text", "ftp://hall")
+    click(qtbot, window, "choice_save")
+    assert screen(window).name == "staff_setting_edit" and "https://" in message(window)
+    assert "township_url" not in demo_store.stored_settings()
+    type_text(qtbot, window, "setting_text", "https://hall.qingshan.example:8700")
+    click(qtbot, window, "choice_save")
+    assert demo_store.stored_settings()["township_url"] == "https://hall.qingshan.example:8700"
+    click(qtbot, window, "choice_setting_idle_scale")
+    click(qtbot, window, "choice_idle_2.0")
+    assert window.ctx.settings.get(__import__("kiosk.settings").settings.IDLE_SCALE) == 2.0  # applies at once
+    changed = [(a["actor"], a["detail"]) for a in audit(demo_store) if a["action"] == "setting_changed"]
+    assert changed == [("S01", "volume"), ("S01", "township_url"), ("S01", "idle_scale")]
+    queued = [e for op in demo_store.pending_ops() if op["entity"] == "audit" for e in op["payload"]["entries"]]
+    assert [e["detail"] for e in queued if e["action"] == "setting_changed"] == ["volume", "township_url",
+                                                                                 "idle_scale"]
+
+
+def test_sync_screen_says_the_state_plainly(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+    add_staff(demo_store)
+    sign_in(qtbot, window)
+    click(qtbot, window, "choice_sync")
+    assert "还没有登记" in visible(window, QLabel, "sync_enrolled").text()
+    click(qtbot, window, "choice_sync_now")
+    assert "先登记" in message(window)
+    demo_store.set_state("device_id", new_id())
+    demo_store.set_state("link", "offline")
+    demo_store.set_state("last_error", "offline: no route")
+    demo_store.set_state("clock_skew_s", "-600")
+    demo_store.set_state("last_success_at", to_text(utc_now() - dt.timedelta(hours=2)))
+    window.show_screen("staff_home")
+    window.show_screen("staff_sync")
+    texts = {n: visible(window, QLabel, n).text() for n in ("sync_link", "sync_last", "sync_pending",
+                                                              "sync_error", "sync_skew")}
+    assert "离线" in texts["sync_link"]
+    assert "上次同步成功" in texts["sync_last"] and "今天" in texts["sync_last"]
+    assert str(demo_store.pending_count()) in texts["sync_pending"]
+    assert "offline: no route" in texts["sync_error"]
+    assert "快于" in texts["sync_skew"] and "10 分钟" in texts["sync_skew"]
+
+
+def test_enrolment_with_an_unreachable_address_says_so(window: KioskWindow, qtbot: QtBot,
+                                                       demo_store: Store) -> None:
+    add_staff(demo_store)
+    sign_in(qtbot, window)
+    click(qtbot, window, "choice_enrol")
+    click(qtbot, window, "choice_enrol")
+    assert "登记码" in message(window)  # both fields are needed
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    type_text(qtbot, window, "enrol_server", f"http://127.0.0.1:{port}")
+    type_text(qtbot, window, "enrol_code", "ABCD-EFGH-JKLM")
+    click(qtbot, window, "choice_enrol")
+    assert message(window) and "Traceback" not in message(window)
+    assert demo_store.state("device_id") is None
+    assert staff_state(window).enrol.code == ""  # a single-use code is typed again for the next try
+    failed = [a for a in audit(demo_store) if a["action"] == "kiosk_enrol_failed"]
+    assert failed and failed[-1]["actor"] == "S01" and "ABCD" not in failed[-1]["detail"]
+
+
+def _digest(store: Store) -> str:
+    store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    parts = [Path(str(store.path) + suffix) for suffix in ("", "-wal")]
+    return hashlib.sha256(b"".join(p.read_bytes() for p in parts if p.exists())).hexdigest()
+
+
+def test_practice_mode_from_staff_mode(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+    add_staff(demo_store)
+    sign_in(qtbot, window)
+    click(qtbot, window, "choice_practice")
+    banner = visible(window, QLabel, "practice_banner")
+    assert banner is not None and banner.isVisible() and "练习模式" in banner.text()
+    assert demo_store.stored_settings()["practice_mode"] == "true"
+    pending_before = demo_store.pending_count()
+    before = _digest(demo_store)
+    # A whole assisted booking in practice, by touch.
+    click(qtbot, window, "choice_assist")
+    click(qtbot, window, f"choice_{screen(window).visible_choices()[0].key}")
+    click(qtbot, window, f"choice_{screen(window).visible_choices()[0].key}")
+    type_text(qtbot, window, "assist_name", "练习居民")
+    type_keys(qtbot, window, _id(3))
+    click(qtbot, window, "choice_next")
+    click(qtbot, window, "choice_book")
+    assert visible(window, QLabel, "done_code").isVisible()
+    assert window.ctx.store is not demo_store and window.ctx.store.query("SELECT count(*) AS n FROM bookings")[0][
+        "n"] == 1
+    # The banner is on the resident's screens too.
+    window.go_home()
+    assert banner.isVisible()
+    assert _digest(demo_store) == before  # the real database did not change while practising
+    assert demo_store.pending_count() == pending_before
+    assert demo_store.query("SELECT count(*) AS n FROM bookings")[0]["n"] == 0
+    sign_in(qtbot, window)
+    click(qtbot, window, "choice_practice")
+    assert not banner.isVisible() and window.ctx.store is demo_store
+    actions = [(a["actor"], a["action"]) for a in audit(demo_store)]
+    assert ("S01", "practice_on") in actions and ("S01", "practice_off") in actions
+
+
+def test_the_exit_seam_needs_a_staff_pin(demo_store: Store) -> None:
+    from kiosk.ui.lockdown import check_exit_pin
+
+    add_staff(demo_store)
+    ok, _text = check_exit_pin(demo_store, PIN)
+    assert ok
+    refused, text = check_exit_pin(demo_store, "000000")
+    assert not refused and "密码不对" in text
+
+
+def test_every_staff_screen_has_big_named_controls(window: KioskWindow, qtbot: QtBot, demo_store: Store,
+                                                  tmp_path: Path) -> None:
+    """Walk every staff screen: each control has an accessible name and is at least the profile's target size;
+    every screen has a title and an announcement. Screenshots are written for people to look at."""
+    from kiosk.ui.staff import staff_screens
+
+    add_staff(demo_store)
+    session = _today_session(demo_store)
+    sign_in(qtbot, window)
+    state = staff_state(window)
+    state.session_id = session.id
+    state.setting_key = "printer"
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    seen = []
+    for screen_class in staff_screens():
+        if screen_class.name == "staff_pin":
+            continue  # entering it signs out; checked last
+        window.show_screen(screen_class.name)
+        current = window.current
+        assert current is not None and current.name == screen_class.name, screen_class.name
+        seen.append(current.name)
+        assert current.title() and current.announcement()
+        qtbot.wait(1)
+        target = window.theme.target_px
+        for button in current.findChildren(QPushButton):
+            if not button.isVisible():
+                continue
+            assert button.accessibleName().strip(), f"{current.name}: {button.objectName()} has no name"
+            assert min(button.width(), button.height()) >= target, (current.name, button.objectName())
+        for field in current.findChildren(QLineEdit):
+            assert field.accessibleName().strip() and field.height() >= target, (current.name, field.objectName())
+        assert window.grab().save(str(shots / f"standard-{current.name}.png"))
+    window.show_screen("staff_pin")
+    assert window.grab().save(str(shots / "standard-staff_pin.png"))
+    assert len(seen) == len(staff_screens()) - 1
+    assert len(list(shots.glob("*.png"))) == len(staff_screens())
+    json.dumps(seen)
