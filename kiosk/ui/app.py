@@ -34,6 +34,9 @@ def build_window(ctx: KioskContext, *, locked: bool = False,
     window = KioskWindow(ctx, locked=locked, **({"clock": clock} if clock else {}))
     for screen_class in all_screens():
         window.register(screen_class)
+    from kiosk.ui.staff import install_staff_mode
+
+    install_staff_mode(window)  # staff screens + Ctrl+Shift+F11 (kiosk/ui/staff)
     return window
 
 

@@ -120,7 +120,10 @@ class Screen(QWidget):
         """Show a kind message on this screen (and speak it in the speaking profiles)."""
         self.message = text
         self.message_kind = kind
-        self.redraw()
+        if self.win.current is self:
+            self.win.refresh()
+        else:
+            self.redraw()
         if speak:
             self.win.say(text)
 
@@ -180,6 +183,7 @@ class Screen(QWidget):
             self._body.deleteLater()
         self._body = body
         self._layout.addWidget(body)
+        body.show()  # at once: a layout would only show it on the next pass of the event loop
 
     def _choice_grid(self, shown: list[Choice]) -> QWidget:
         theme = self.theme
@@ -192,7 +196,7 @@ class Screen(QWidget):
         for index, choice in enumerate(shown):
             text = choice.label
             if self.profile.numbered_choices:
-                text = _("{n}. {label}").format(n=index + 1, label=text)
+                text = f"{index + 1}. {text}"
             full = text if not choice.detail else f"{text}\n{choice.detail}"
             widget = widgets.button(wrap_text_for(full, theme.text_px, width), name=f"choice_{choice.key}",
                                     kind=choice.kind, on_click=choice.action, description=choice.detail)

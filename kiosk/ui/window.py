@@ -6,6 +6,7 @@ Navigation API (small on purpose; staff screens in `kiosk/ui/staff/` use the sam
     window.show_screen(name)         # go forward (the current screen is remembered for 返回)
     window.show_screen(name, remember=False)   # go without a way back (after a booking is written)
     window.back()                    # 返回 / Esc
+    window.back_to(name)             # back several screens at once (e.g. to the time list), entries kept
     window.go_home()                 # 首页: keeps the visit (the resident may still be here)
     window.end_visit()               # forget everything the resident entered, default profile, home
     window.set_profile(profile)      # 长辈模式 and the other modes: restyles and re-announces
@@ -28,10 +29,14 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QAbstractSpinBox,
     QApplication,
     QHBoxLayout,
+    QLineEdit,
+    QPlainTextEdit,
     QSizePolicy,
     QStackedWidget,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -164,6 +169,19 @@ class KioskWindow(QWidget):
         target.on_enter()
         self._draw(announce=True)
 
+    def back_to(self, name: str, *, announce: bool = True) -> Screen:
+        """Go back to the earlier screen `name` (dropping the ones after it), everything entered kept."""
+        while self._history and self._history[-1] != name:
+            self._history.pop()
+        if self._history:
+            self._history.pop()
+        target = self.screen_named(name)
+        target.message = ""
+        self.current = target
+        target.on_enter()
+        self._draw(announce=announce)
+        return target
+
     def go_home(self) -> None:
         self._history.clear()
         self.current = None
@@ -212,10 +230,11 @@ class KioskWindow(QWidget):
         if not (self.keyboard_used or self.ctx.profile.keypad_driven):
             screen.setFocus(Qt.FocusReason.OtherFocusReason)
             return
-        for child in screen.findChildren(QAbstractButton):
-            if child.isVisibleTo(screen) and child.isEnabled():
-                child.setFocus(Qt.FocusReason.OtherFocusReason)
-                return
+        buttons = [b for b in screen.findChildren(QAbstractButton) if b.isVisibleTo(screen) and b.isEnabled()]
+        choices = [b for b in buttons if b.objectName().startswith("choice_")]
+        for child in choices or buttons:
+            child.setFocus(Qt.FocusReason.OtherFocusReason)
+            return
 
     # --- speech, captions, voice ------------------------------------------------------------------------------------
 
@@ -393,7 +412,23 @@ class InputRules(QObject):
                 self._swallow_release = False
                 return True
             return False
+        if isinstance(obj, QLineEdit | QAbstractSpinBox | QTextEdit | QPlainTextEdit):
+            return self._text_key(event)  # type: ignore[arg-type]
         return self._key(event)  # type: ignore[arg-type]
+
+    def _text_key(self, event: QKeyEvent) -> bool:
+        """A key typed into a text field (staff screens): the field gets it; only Esc and F1 keep their meaning."""
+        win = self.window
+        win.ctx.speech.stop()
+        win.keyboard_used = True
+        win.idle.poke()
+        if event.key() == Qt.Key.Key_Escape:
+            win.back()
+            return True
+        if event.key() == Qt.Key.Key_F1:
+            win.repeat()
+            return True
+        return False
 
     def _press(self, event: QMouseEvent) -> bool:
         identity = (int(event.timestamp()), int(event.type()))
@@ -445,8 +480,9 @@ class InputRules(QObject):
                 screen.choose_number(int(text))
             return True
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            focus = QApplication.focusWidget()
-            if isinstance(focus, QAbstractButton) and focus.window() is win and focus.isEnabled():
+            focus = win.focusWidget()
+            on_key = isinstance(focus, QAbstractButton) and focus.property("kind") == "key"
+            if isinstance(focus, QAbstractButton) and focus.isVisible() and focus.isEnabled() and not on_key:
                 focus.click()
             else:
                 screen.on_confirm()

@@ -1,0 +1,161 @@
+"""Check in on the day, with the booking code or the ID number; then where to go, or the video session opening."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QVBoxLayout
+
+from kiosk import settings as S
+from kiosk.booking import BookingRefused
+from kiosk.codes import format_code, is_valid_code, normalise_code
+from kiosk.i18n import gettext as _
+from kiosk.models import Booking, BookingStatus
+from kiosk.ui import widgets
+from kiosk.ui.screen import Choice, Screen
+from kiosk.ui.screens.confirm import SAVE_FAILED, session_words
+
+CODE_MAX = 8
+
+
+def check_in_booking(screen: Screen, booking: Booking) -> None:
+    """Check `booking` in (through the op runner) and show where to go, or a kind refusal on `screen`."""
+    bookings, now = screen.ctx.bookings, screen.ctx.now()
+
+    def done(checked: Booking) -> None:
+        screen.visit.booking = checked
+        screen.win.show_screen("checked_in", remember=False)
+
+    def refused(exc: BaseException) -> None:
+        screen.show_message(exc.message() if isinstance(exc, BookingRefused) else _(SAVE_FAILED))
+
+    screen.ctx.ops.write(lambda: bookings.check_in(booking.id, now=now), on_done=done, on_error=refused)
+
+
+def check_in_resident(screen: Screen) -> None:
+    """After identifying by ID: check in the resident's booking that starts soonest today."""
+    resident = screen.visit.resident
+    if resident is None:
+        return
+    today = screen.ctx.today()
+    candidates = []
+    for booking in screen.ctx.store.bookings_for_resident(resident.id):
+        session = screen.ctx.store.session(booking.session_id)
+        if session is None or not booking.status.active:
+            continue
+        if screen.ctx.local(session.starts_at).date() == today and session.ends_at >= screen.ctx.now():
+            candidates.append((session.starts_at, booking))
+    if not candidates:
+        screen.show_message(_("You have no booking today. Touch My bookings to see your bookings."))
+        return
+    candidates.sort(key=lambda item: item[0])
+    check_in_booking(screen, candidates[0][1])
+
+
+class CheckInScreen(Screen):
+    name = "check_in"
+
+    def title(self) -> str:
+        return _("Check in")
+
+    def announcement(self) -> str:
+        return _("Use the number on your slip, or your ID card.")
+
+    def choices(self) -> list[Choice]:
+        return [Choice("by_code", _("With my booking number"), lambda: self.go("check_in_code"),
+                       detail=_("The number on the slip"), phrases=("预约号",)),
+                Choice("by_id", _("With my ID card"), self._by_id, phrases=("身份证",))]
+
+    def _by_id(self) -> None:
+        self.visit.purpose = "check_in"
+        self.go("identify")
+
+
+class CheckInCodeScreen(Screen):
+    name = "check_in_code"
+
+    def title(self) -> str:
+        return _("Your booking number")
+
+    def announcement(self) -> str:
+        return _("Type the booking number from your slip, then touch Check in.")
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        entry = self.visit.code_entry
+        shown = (format_code(entry) if len(entry) >= 7 else entry) or _("(nothing entered)")
+        box.addWidget(widgets.label(shown, kind="code", name="code_display"))
+        box.addWidget(widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
+                                     gap_px=self.theme.gap_px))
+
+    def choices(self) -> list[Choice]:
+        return [Choice("check_in_now", _("Check in"), self.submit, phrases=("签到", "确定"))]
+
+    def _key(self, key: str) -> None:
+        visit = self.visit
+        if key == "back":
+            visit.code_entry = visit.code_entry[:-1]
+        elif key == "clear":
+            visit.code_entry = ""
+        elif key.isdigit() and len(visit.code_entry) < CODE_MAX:
+            visit.code_entry += key
+        self.message = ""
+        self.win.refresh()
+
+    def on_digit(self, key: str) -> bool:
+        if key.isdigit():
+            self._key(key)
+            return True
+        return False
+
+    def on_backspace(self) -> bool:
+        self._key("back")
+        return True
+
+    def on_confirm(self) -> bool:
+        self.submit()
+        return True
+
+    def submit(self) -> None:
+        code = normalise_code(self.visit.code_entry)
+        booking = self.ctx.store.booking_by_code(code) if is_valid_code(code) else None
+        if booking is None:
+            self.show_message(_("We could not find this number. Please check the number on your slip, "
+                                "or use your ID card."))
+            return
+        check_in_booking(self, booking)
+
+
+class CheckedInScreen(Screen):
+    name = "checked_in"
+    show_back = False
+
+    def title(self) -> str:
+        return _("You are checked in")
+
+    def _video(self) -> str:
+        booking = self.visit.booking
+        session = self.ctx.store.session(booking.session_id) if booking else None
+        if session is None or not session.video_url or not bool(self.ctx.settings.get(S.VIDEO_HOSTED)):
+            return ""
+        return session.video_url
+
+    def on_enter(self) -> None:
+        url = self._video()
+        if url:  # this kiosk hosts the video call: open it for the resident
+            QDesktopServices.openUrl(QUrl(url))
+
+    def announcement(self) -> str:
+        booking = self.visit.booking
+        session = self.ctx.store.session(booking.session_id) if booking else None
+        if booking is None or session is None or booking.status is not BookingStatus.CHECKED_IN:
+            return ""
+        w = session_words(self, session)
+        if self._video():
+            return _("The video session is opening on this screen. {provider} will see you {when}.").format(**w)
+        return _("Please go to {where} and wait there. {provider} will see you by video {when}.").format(**w)
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        box.addWidget(widgets.label(self.announcement(), kind="ok", name="checked_in_where"))
+
+    def choices(self) -> list[Choice]:
+        return [Choice("finish", _("Finish"), self.win.end_visit, phrases=("完成", "好了"))]

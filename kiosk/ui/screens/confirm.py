@@ -1,0 +1,157 @@
+"""Book, step 7: everything said in plain words before anything is written; then the booking (or the move to a new
+time) is written with its outbox op through the op runner. A refusal comes back as a kind message with a way on."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+
+from PySide6.QtWidgets import QVBoxLayout
+
+from kiosk.booking import BookingRefused, Refusal
+from kiosk.i18n import N_
+from kiosk.i18n import gettext as _
+from kiosk.models import Booking, Dependent, Resident, Session
+from kiosk.store import StoreError, new_id
+from kiosk.ui import widgets
+from kiosk.ui.screen import Choice, Screen
+from kiosk.ui.words import when_words
+
+SAVE_FAILED = N_("Sorry, the kiosk could not save this just now. Nothing is lost: please try again, or call the staff.")
+
+
+def session_words(screen: Screen, session: Session) -> dict[str, str]:
+    """Service, provider, when and where of a session, in words."""
+    store = screen.ctx.store
+    service = store.service(session.service_id)
+    provider = store.provider(session.provider_id)
+    return {
+        "service": service.name if service else "",
+        "provider": " ".join(x for x in ((provider.name, provider.title) if provider else ()) if x),
+        "when": when_words(screen.ctx.local(session.starts_at), screen.ctx.today()),
+        "where": session.room or _("the village service centre"),
+        "bring": service.what_to_bring if service else "",
+    }
+
+
+def dependent_for(resident: Resident, relation: str, birth_year: int) -> tuple[Resident, Dependent]:
+    """The resident's family member with this relation and birth year, added to the resident when new."""
+    label = _(relation)
+    for dep in resident.dependents:
+        if dep.relation == label and dep.birth_year == birth_year:
+            return resident, dep
+    dep = Dependent(id=new_id(), resident_id=resident.id, name=f"{label}（{birth_year}）", relation=label,
+                    birth_year=birth_year)
+    return replace(resident, dependents=(*resident.dependents, dep)), dep
+
+
+class ConfirmScreen(Screen):
+    name = "confirm"
+    columns = 1
+
+    def __init__(self, window: object) -> None:
+        super().__init__(window)  # type: ignore[arg-type]
+        self.duplicate = False
+        self.busy = False
+
+    def _moving(self) -> bool:
+        return self.visit.reschedule_of is not None
+
+    def title(self) -> str:
+        return _("Please check: change to this time?") if self._moving() else _("Please check your booking")
+
+    def announcement(self) -> str:
+        return self.summary() + " " + _("If it is right, touch Confirm.")
+
+    def on_enter(self) -> None:
+        self.duplicate = False
+        self.busy = False
+
+    def summary(self) -> str:
+        session = self.ctx.store.session(self.visit.session_id or "")
+        if session is None:
+            return ""
+        w = session_words(self, session)
+        if self._moving():
+            text = _("New time: {when}. {service}, {provider}, at {where}.").format(**w)
+        else:
+            text = _("{service}, {provider}. {when}, at {where}.").format(**w)
+            if self.visit.for_dependent:
+                text += " " + _("For your {relation}, born {year}.").format(
+                    relation=_(self.visit.relation), year=self.visit.birth_year)
+            else:
+                text += " " + _("For you.")
+        return text
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        box.addWidget(widgets.label(self.summary(), kind="notice", name="summary"))
+
+    def choices(self) -> list[Choice]:
+        label = _("Confirm the new time") if self._moving() else _("Confirm the booking")
+        result = [Choice("confirm", label, self.confirm, phrases=("确认", "是", "对"))]
+        if self.duplicate:
+            result.append(Choice("see_bookings", _("See my bookings"), self._see_bookings))
+        result.append(Choice("change_time", _("Choose another time"), self._change_time, kind="secondary",
+                             phrases=("换时间", "不对")))
+        return result
+
+    def on_confirm(self) -> bool:
+        self.confirm()
+        return True
+
+    def _change_time(self) -> None:
+        self.win.back_to("time")
+
+    def _see_bookings(self) -> None:
+        self.visit.purpose = "bookings"
+        self.go("booking_list")
+
+    def confirm(self) -> None:
+        """Write the booking (or the move) off the main thread; the answer comes back to `_done`/`_refused`."""
+        if self.busy:
+            return  # one touch is one booking
+        visit = self.visit
+        session_id = visit.session_id
+        resident = visit.resident
+        if session_id is None or (resident is None and not self._moving()):
+            return
+        self.busy = True
+        bookings, now = self.ctx.bookings, self.ctx.now()
+        if visit.reschedule_of is not None:
+            booking_id = visit.reschedule_of
+            self.ctx.ops.write(lambda: bookings.reschedule(booking_id, session_id, now=now),
+                               on_done=self._done, on_error=self._refused)
+            return
+        assert resident is not None
+        dependent = None
+        if visit.for_dependent:
+            resident, dependent = dependent_for(resident, visit.relation, int(visit.birth_year))
+        who, dep = resident, dependent
+        self.ctx.ops.write(lambda: bookings.book(session_id=session_id, resident=who, dependent=dep, now=now),
+                           on_done=self._done, on_error=self._refused)
+
+    def _done(self, booking: Booking) -> None:
+        self.busy = False
+        visit = self.visit
+        visit.booking = booking
+        visit.reschedule_of = None
+        if visit.resident is not None and visit.resident.id != booking.resident_id:
+            visit.resident = self.ctx.store.resident(booking.resident_id) or visit.resident
+        elif visit.resident is not None:
+            visit.resident = self.ctx.store.resident(visit.resident.id) or visit.resident
+        self.win.show_screen("done", remember=False)
+
+    def _refused(self, exc: BaseException) -> None:
+        self.busy = False
+        if not isinstance(exc, BookingRefused):
+            if not isinstance(exc, (StoreError, OSError, sqlite3.Error)):
+                raise exc
+            self.show_message(_(SAVE_FAILED))  # everything entered stays: the resident can simply try again
+            return
+        if exc.reason in (Refusal.SLOT_FULL, Refusal.SESSION_CLOSED, Refusal.SESSION_STARTED):
+            self.visit.alternatives = tuple(s.id for s in exc.alternatives)
+            self.visit.session_id = None
+            self.win.back_to("time", announce=False).show_message(exc.message(), "notice")
+            return
+        self.duplicate = exc.reason is Refusal.DUPLICATE
+        self.show_message(exc.message())

@@ -1,0 +1,119 @@
+"""Feedback after an attended session: five big faces (with words, never faces alone) and tapped reasons."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
+
+from kiosk.booking import BookingRefused
+from kiosk.i18n import N_
+from kiosk.i18n import gettext as _
+from kiosk.ui import widgets
+from kiosk.ui.screen import Choice, Screen
+from kiosk.ui.screens.confirm import SAVE_FAILED
+
+RATINGS = (N_("Very bad"), N_("Bad"), N_("All right"), N_("Good"), N_("Very good"))
+REASONS = (N_("The doctor or teacher explained clearly"), N_("I waited too long"),
+           N_("The sound was hard to hear"), N_("The video kept stopping"), N_("The staff were helpful"))
+
+
+def face_icon(rating: int, size: int, colour: str) -> QIcon:
+    """A face drawn for `rating` (1 sad … 5 happy) in `colour`: a circle, two eyes, a mouth that curves."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pen = QPen(QColor(colour), max(2, size // 16))
+    painter.setPen(pen)
+    margin = size * 0.08
+    painter.drawEllipse(QRectF(margin, margin, size - 2 * margin, size - 2 * margin))
+    painter.setBrush(QColor(colour))
+    for x in (0.36, 0.64):
+        painter.drawEllipse(QPointF(size * x, size * 0.4), size * 0.05, size * 0.05)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    curve = (rating - 3) * 0.09  # −0.18 (frown) … +0.18 (smile)
+    mouth = QRectF(size * 0.3, size * (0.62 - abs(curve)), size * 0.4, size * 2 * abs(curve) or 1)
+    if curve > 0:
+        painter.drawArc(mouth, 180 * 16, 180 * 16)
+    elif curve < 0:
+        painter.drawArc(mouth.translated(0, size * abs(curve)), 0, 180 * 16)
+    else:
+        painter.drawLine(QPointF(size * 0.32, size * 0.66), QPointF(size * 0.68, size * 0.66))
+    painter.end()
+    return QIcon(pixmap)
+
+
+class FeedbackScreen(Screen):
+    name = "feedback"
+    columns = 1
+
+    def title(self) -> str:
+        return _("How was it?")
+
+    def announcement(self) -> str:
+        if self.visit.rating:
+            return _("Thank you. If you like, touch what was good or bad, then touch Send.")
+        return _("Touch a face: from very bad on the left to very good on the right.")
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        theme = self.theme
+        faces = QWidget()
+        row = QGridLayout(faces)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(theme.gap_px)
+        side = max(theme.target_px, theme.px(18))
+        for value in range(1, 6):
+            chosen = self.visit.rating == value
+            face = widgets.button(_(RATINGS[value - 1]), name=f"face_{value}",
+                                  kind="primary" if chosen else "secondary",
+                                  on_click=partial(self._rate, value))
+            fg = theme.palette.primary_text if chosen else theme.palette.secondary_text
+            face.setIcon(face_icon(value, side, fg))
+            face.setIconSize(QSize(side, side))
+            face.setMinimumHeight(side + theme.lines_px(1))
+            face.setAccessibleName(_("{n} of 5: {words}").format(n=value, words=_(RATINGS[value - 1])) +
+                                   (_(" (chosen)") if chosen else ""))
+            row.addWidget(face, 0, value - 1)
+        box.addWidget(faces)
+
+    def choices(self) -> list[Choice]:
+        if not self.visit.rating:
+            return []
+        result = [Choice("send", _("Send"), self.send, phrases=("发送", "好了"))]
+        for index, reason in enumerate(REASONS):
+            picked = reason in self.visit.reasons
+            label = f"✓ {_(reason)}" if picked else _(reason)
+            result.append(Choice(f"reason_{index}", label, partial(self._toggle, reason),
+                                 kind="primary" if picked else "secondary"))
+        return result
+
+    def _rate(self, value: int) -> None:
+        self.visit.rating = value
+        self.win.refresh(announce=True)
+
+    def _toggle(self, reason: str) -> None:
+        if reason in self.visit.reasons:
+            self.visit.reasons.remove(reason)
+        else:
+            self.visit.reasons.append(reason)
+        self.win.refresh()
+
+    def send(self) -> None:
+        booking = self.visit.booking
+        if booking is None or not self.visit.rating:
+            return
+        bookings, rating, reasons = self.ctx.bookings, self.visit.rating, tuple(self.visit.reasons)
+        self.ctx.ops.write(lambda: bookings.rate(booking.id, rating, reasons=reasons),
+                           on_done=self._sent, on_error=self._failed)
+
+    def _sent(self, _feedback: object) -> None:
+        self.visit.rating = 0
+        self.visit.reasons = []
+        listing = self.win.back_to("booking_list", announce=False)
+        listing.show_message(_("Thank you for telling us."), "ok")
+
+    def _failed(self, exc: BaseException) -> None:
+        self.show_message(exc.message() if isinstance(exc, BookingRefused) else _(SAVE_FAILED))

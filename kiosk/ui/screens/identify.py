@@ -1,0 +1,159 @@
+"""Identify: the resident's ID number on a big keypad (with X), checked with kind, specific messages.
+
+The number is masked on screen (`3301 **** **** **123X`) and shown in full only while the resident touches 「显示号码」,
+for 10 seconds. It is spoken only through private audio (`say_private`). A resident who already identified in this
+visit can continue in one touch. What happens next depends on `visit.purpose` (book, bookings, check_in, for_you).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QVBoxLayout
+
+from kiosk import settings as S
+from kiosk.i18n import gettext as _
+from kiosk.identity import check_id_number, mask_id
+from kiosk.models import Resident
+from kiosk.store import new_id
+from kiosk.ui import widgets
+from kiosk.ui.screen import Choice, Screen
+
+ID_LENGTH = 18
+REVEAL_MS = 10_000
+
+
+def grouped(text: str) -> str:
+    """ID digits in the groups people read them in: 6 (region), 8 (birth date), 4."""
+    parts = [text[:6], text[6:14], text[14:]]
+    return " ".join(p for p in parts if p)
+
+
+def masked_entry(text: str) -> str:
+    """What the screen shows while typing: region and the last four kept, the middle hidden."""
+    if len(text) >= 8:
+        return mask_id(text)
+    return text[:4] + "*" * max(0, len(text) - 4)
+
+
+def next_after_identify(screen: Screen) -> None:
+    """Continue the resident's journey once they are known."""
+    purpose = screen.visit.purpose
+    if purpose == "bookings":
+        screen.go("booking_list")
+    elif purpose == "check_in":
+        from kiosk.ui.screens.checkin import check_in_resident
+
+        check_in_resident(screen)
+    elif purpose == "for_you":
+        screen.go("for_you")
+    else:
+        screen.go("confirm")
+
+
+class IdentifyScreen(Screen):
+    name = "identify"
+
+    def __init__(self, window: object) -> None:
+        super().__init__(window)  # type: ignore[arg-type]
+        self.revealed = False
+        self._hide_timer = QTimer(self)
+        self._hide_timer.setSingleShot(True)
+        self._hide_timer.timeout.connect(self.hide_number)
+
+    def title(self) -> str:
+        return _("Your ID card number")
+
+    def announcement(self) -> str:
+        if self.visit.for_dependent and self.visit.purpose == "book":
+            return _("Please type your own ID number (the person making the booking). "
+                     "Use the number keys; the last character may be X.")
+        return _("Please type your ID card number with the number keys. The last character may be X.")
+
+    def on_enter(self) -> None:
+        self.hide_number()
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        entry = self.visit.id_entry
+        if not entry:
+            shown = _("(nothing entered)")
+        elif self.revealed:
+            shown = grouped(entry)
+        else:
+            shown = grouped(masked_entry(entry))
+        display = widgets.label(shown, kind="code", name="id_display")
+        display.setAccessibleName(_("ID number, {n} of 18 characters entered").format(n=len(entry)))
+        box.addWidget(display)
+        box.addWidget(widgets.label(_("{n} of 18 characters entered").format(n=len(entry)), name="id_count"))
+        box.addWidget(widgets.Keypad(on_key=self._key, with_x=True, key_px=self.theme.target_px,
+                                     gap_px=self.theme.gap_px))
+
+    def choices(self) -> list[Choice]:
+        result = [Choice("id_ok", _("Next"), self.submit, phrases=("好了", "确定", "下一步"))]
+        if self.visit.id_entry:
+            if self.revealed:
+                result.append(Choice("id_hide", _("Hide the number"), self.hide_number, kind="secondary"))
+            else:
+                result.append(Choice("id_reveal", _("Show the number"), self.reveal, kind="secondary",
+                                     detail=_("Hidden again after 10 seconds")))
+        known = self.visit.resident
+        if known is not None:
+            result.append(Choice("id_known", _("It is me, as before"), self._continue_known,
+                                 detail=_("ID ending {last}").format(last=known.id_number[-4:])))
+        return result
+
+    def _key(self, key: str) -> None:
+        visit = self.visit
+        if key == "back":
+            visit.id_entry = visit.id_entry[:-1]
+        elif key == "clear":
+            visit.id_entry = ""
+        elif len(visit.id_entry) < ID_LENGTH:
+            visit.id_entry += key
+        self.message = ""
+        self.win.refresh()
+
+    def on_digit(self, key: str) -> bool:
+        self._key(key)
+        return True
+
+    def on_backspace(self) -> bool:
+        self._key("back")
+        return True
+
+    def on_confirm(self) -> bool:
+        self.submit()
+        return True
+
+    def reveal(self) -> None:
+        """The resident's own touch shows the full number for 10 seconds."""
+        self.revealed = True
+        self._hide_timer.start(REVEAL_MS)
+        if self.win.current is self:
+            self.win.refresh()
+
+    def hide_number(self) -> None:
+        self._hide_timer.stop()
+        was = self.revealed
+        self.revealed = False
+        if was and self.win.current is self:
+            self.win.refresh()
+
+    def submit(self) -> None:
+        """Check the number; a problem gets its own kind message, a good number identifies the resident."""
+        check = check_id_number(self.visit.id_entry, today=self.ctx.today())
+        if not check.ok or check.number is None:
+            self.show_message(check.message())
+            return
+        number = check.number
+        self.win.say_private(_("You typed {number}.").format(number=" ".join(number)),
+                             _("Thank you. The number is shown on the screen."))
+        resident = self.ctx.store.find_resident(number)
+        if resident is None:
+            village = str(self.ctx.settings.get(S.VILLAGE)) or None
+            resident = Resident(id=new_id(), name="", id_number=number, village=village)
+        self.visit.resident = resident
+        self.hide_number()
+        next_after_identify(self)
+
+    def _continue_known(self) -> None:
+        next_after_identify(self)

@@ -1,0 +1,196 @@
+"""The booking slip: code, QR code of it, time, place, status and the kiosk's phone — shown on screen (for a phone
+photo), saved as a PDF under the data directory and sent to the default printer when there is one.
+
+No name or ID number is printed: a slip left behind tells a stranger nothing about the resident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, QPixmap
+from PySide6.QtWidgets import QLabel, QVBoxLayout
+
+from kiosk import paths
+from kiosk import settings as S
+from kiosk.codes import format_code
+from kiosk.i18n import gettext as _
+from kiosk.ui.screen import Choice, Screen
+from kiosk.ui.screens.confirm import session_words
+from kiosk.ui.screens.done import status_words
+from kiosk.ui.theme import FONT_FAMILY
+
+SLIP_MM = (80.0, 150.0)  # a receipt-printer slip
+
+
+@dataclass(frozen=True, slots=True)
+class SlipFacts:
+    """What a slip says (all text already in the resident's language)."""
+
+    code: str
+    service: str
+    provider: str
+    when: str
+    where: str
+    status: str
+    bring: str
+    phone: str
+    kiosk: str
+
+    def lines(self) -> list[str]:
+        result = [self.service, self.provider, self.when, _("Place: {where}").format(where=self.where), self.status]
+        if self.bring:
+            result.append(_("Bring: {bring}").format(bring=self.bring))
+        if self.phone:
+            result.append(_("Questions? Call {phone}").format(phone=self.phone))
+        if self.kiosk:
+            result.append(self.kiosk)
+        return [line for line in result if line]
+
+
+def slip_facts(screen: Screen) -> SlipFacts | None:
+    booking = screen.visit.booking
+    session = screen.ctx.store.session(booking.session_id) if booking else None
+    if booking is None or session is None:
+        return None
+    w = session_words(screen, session)
+    settings = screen.ctx.settings
+    return SlipFacts(code=booking.code, service=w["service"], provider=w["provider"], when=w["when"],
+                     where=w["where"], status=status_words(booking), bring=w["bring"],
+                     phone=str(settings.get(S.KIOSK_PHONE)), kiosk=str(settings.get(S.KIOSK_NAME)))
+
+
+def paint_slip(painter: QPainter, width: float, height: float, facts: SlipFacts) -> None:
+    """Draw the slip in a `width` × `height` area (device units): title, code, QR, then the facts."""
+    import qrcode
+
+    unit = width / 80.0  # one millimetre of an 80 mm slip
+    painter.fillRect(QRectF(0, 0, width, height), QColor("#FFFFFF"))
+    painter.setPen(QColor("#000000"))
+    font = QFont(FONT_FAMILY)
+
+    def text(y: float, size_mm: float, words: str, *, bold: bool = False, lines: int = 1) -> float:
+        font.setPixelSize(max(1, int(size_mm * unit)))
+        font.setBold(bold)
+        painter.setFont(font)
+        box = QRectF(4 * unit, y, width - 8 * unit, size_mm * unit * 1.5 * lines)
+        used = painter.boundingRect(box, int(Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap), words)
+        painter.drawText(box, int(Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap), words)
+        return y + used.height() + unit
+
+    y = text(3 * unit, 4.5, _("Booking slip"), bold=True)
+    y = text(y, 9, format_code(facts.code), bold=True)
+    qr = qrcode.QRCode(border=2, box_size=1)
+    qr.add_data(facts.code)
+    qr.make(fit=True)
+    matrix = qr.get_matrix()
+    side = 30 * unit
+    cell = side / len(matrix)
+    left = (width - side) / 2
+    for row, cells in enumerate(matrix):
+        for col, dark in enumerate(cells):
+            if dark:
+                painter.fillRect(QRectF(left + col * cell, y + row * cell, cell + 0.5, cell + 0.5), QColor("#000000"))
+    y += side + 2 * unit
+    for line in facts.lines():
+        y = text(y, 3.6, line, lines=3)
+
+
+def write_pdf(facts: SlipFacts) -> Path:
+    """Save the slip as a PDF under the data directory (slips/<code>.pdf) and return its path."""
+    folder = paths.data_dir() / "slips"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{facts.code}.pdf"
+    writer = QPdfWriter(str(target))
+    writer.setResolution(300)
+    writer.setPageLayout(QPageLayout(QPageSize(QSizeF(*SLIP_MM), QPageSize.Unit.Millimeter),
+                                     QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0)))
+    painter = QPainter(writer)
+    try:
+        paint_slip(painter, SLIP_MM[0] / 25.4 * 300, SLIP_MM[1] / 25.4 * 300, facts)
+    finally:
+        painter.end()
+    return target
+
+
+def print_slip(facts: SlipFacts) -> tuple[Path, bool]:
+    """The PDF, and whether the slip also went to the default printer (when the computer has one)."""
+    pdf = write_pdf(facts)
+    from PySide6.QtPrintSupport import QPrinter, QPrinterInfo
+
+    info = QPrinterInfo.defaultPrinter()
+    if info.isNull():
+        return pdf, False
+    printer = QPrinter(info, QPrinter.PrinterMode.HighResolution)
+    printer.setPageSize(QPageSize(QSizeF(*SLIP_MM), QPageSize.Unit.Millimeter))
+    painter = QPainter()
+    if not painter.begin(printer):
+        return pdf, False
+    try:
+        page = printer.pageRect(QPrinter.Unit.DevicePixel)
+        paint_slip(painter, page.width(), page.height(), facts)
+    finally:
+        painter.end()
+    return pdf, True
+
+
+def slip_image(facts: SlipFacts, height_px: int) -> QImage:
+    """The slip as an image for the screen."""
+    width = int(height_px * SLIP_MM[0] / SLIP_MM[1])
+    image = QImage(width, height_px, QImage.Format.Format_RGB32)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    paint_slip(painter, width, height_px, facts)
+    painter.end()
+    return image
+
+
+class SlipScreen(Screen):
+    name = "slip"
+
+    def __init__(self, window: object) -> None:
+        super().__init__(window)  # type: ignore[arg-type]
+        self.printed: Path | None = None
+
+    def title(self) -> str:
+        return _("Your booking slip")
+
+    def announcement(self) -> str:
+        return _("The slip is shown on the screen; you can take a photo of it with your phone.")
+
+    def on_enter(self) -> None:
+        self.printed = None
+        facts = slip_facts(self)
+        if facts is not None:
+            self.ctx.ops.run(lambda: print_slip(facts), on_done=self._printed, on_error=self._not_printed)
+
+    def _printed(self, result: tuple[Path, bool]) -> None:
+        self.printed, on_paper = result
+        if on_paper:
+            self.show_message(_("The slip is printing. Please take it from the printer."), "ok")
+        else:
+            self.show_message(_("This kiosk has no printer. Please take a photo of the slip on the screen."),
+                              "notice")
+
+    def _not_printed(self, exc: BaseException) -> None:
+        if not isinstance(exc, OSError | RuntimeError):
+            raise exc
+        self.show_message(_("The slip could not be printed. Please take a photo of it, or ask the staff."))
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        facts = slip_facts(self)
+        if facts is None:
+            return
+        picture = QLabel()
+        picture.setObjectName("slip_picture")
+        height = max(300, self.win.height() - 6 * self.theme.choice_px)
+        picture.setPixmap(QPixmap.fromImage(slip_image(facts, height)))
+        picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        picture.setAccessibleName(" ".join([_("Booking slip"), format_code(facts.code), *facts.lines()]))
+        box.addWidget(picture, 1)
+
+    def choices(self) -> list[Choice]:
+        return [Choice("finish", _("Finish"), self.win.end_visit, detail=_("Back to the start"),
+                       phrases=("完成", "好了"))]

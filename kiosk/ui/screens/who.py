@@ -1,0 +1,112 @@
+"""Book, step 5: who the booking is for — the resident, or a family member such as a grandchild (relation and birth
+year; their name is not needed to book)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import partial
+
+from PySide6.QtWidgets import QVBoxLayout
+
+from kiosk.i18n import N_
+from kiosk.i18n import gettext as _
+from kiosk.ui import widgets
+from kiosk.ui.screen import Choice, Screen
+
+RELATIONS = (N_("Grandson"), N_("Granddaughter"), N_("Son"), N_("Daughter"), N_("Husband or wife"),
+             N_("Other family member"))
+
+
+class WhoScreen(Screen):
+    name = "who"
+
+    def title(self) -> str:
+        return _("Who is this booking for?")
+
+    def announcement(self) -> str:
+        return _("Is it for you, or for someone in your family?")
+
+    def choices(self) -> list[Choice]:
+        return [
+            Choice("self", _("For me"), partial(self._choose, False), phrases=("自己", "我自己", "本人")),
+            Choice("family", _("For a family member"), partial(self._choose, True),
+                   detail=_("For example a grandchild"), phrases=("家人", "孙子", "孙女", "孩子")),
+        ]
+
+    def _choose(self, for_dependent: bool) -> None:
+        self.visit.for_dependent = for_dependent
+        self.visit.purpose = "book"
+        self.go("relation" if for_dependent else "identify")
+
+
+class RelationScreen(Screen):
+    name = "relation"
+
+    def title(self) -> str:
+        return _("Who is it for?")
+
+    def announcement(self) -> str:
+        return _("Touch how this person is related to you.")
+
+    def choices(self) -> list[Choice]:
+        return [Choice(f"relation_{i}", _(text), partial(self._choose, text)) for i, text in enumerate(RELATIONS)]
+
+    def _choose(self, relation: str) -> None:
+        self.visit.relation = relation
+        self.go("birth_year")
+
+
+class BirthYearScreen(Screen):
+    name = "birth_year"
+
+    def title(self) -> str:
+        return _("Which year was {relation} born?").format(relation=_(self.visit.relation or RELATIONS[-1]))
+
+    def announcement(self) -> str:
+        return _("Type the year of birth with the number keys, for example 2016, then touch Next.")
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        shown = self.visit.birth_year or _("(nothing entered)")
+        box.addWidget(widgets.label(shown, kind="code", name="birth_year_display"))
+        box.addWidget(widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
+                                     gap_px=self.theme.gap_px))
+
+    def choices(self) -> list[Choice]:
+        return [Choice("next", _("Next"), self._next)]
+
+    def _key(self, key: str) -> None:
+        visit = self.visit
+        if key == "back":
+            visit.birth_year = visit.birth_year[:-1]
+        elif key == "clear":
+            visit.birth_year = ""
+        elif key.isdigit() and len(visit.birth_year) < 4:
+            visit.birth_year += key
+        self.message = ""
+        self.win.refresh()
+
+    def on_digit(self, key: str) -> bool:
+        if key.isdigit():
+            self._key(key)
+            return True
+        return False
+
+    def on_backspace(self) -> bool:
+        self._key("back")
+        return True
+
+    def on_confirm(self) -> bool:
+        self._next()
+        return True
+
+    def _next(self) -> None:
+        if not birth_year_ok(self.visit.birth_year, self.ctx.today()):
+            self.show_message(_("Please type the year with four digits, between 1900 and {year}.").format(
+                year=self.ctx.today().year))
+            return
+        self.go("identify")
+
+
+def birth_year_ok(text: str, today: dt.date) -> bool:
+    """A four-digit year that a living person could be born in."""
+    return len(text) == 4 and text.isdigit() and 1900 <= int(text) <= today.year
