@@ -25,7 +25,7 @@ from kiosk.ui.app import build_window
 from kiosk.ui.context import KioskContext
 from kiosk.ui.ops import SyncOps
 from kiosk.ui.screen import Screen
-from kiosk.ui.staff import install_staff_mode, open_staff_mode
+from kiosk.ui.staff import open_staff_mode
 from kiosk.ui.staff.state import staff_state
 from kiosk.ui.window import KioskWindow
 
@@ -41,8 +41,7 @@ def _id(n: int) -> str:
 def window(demo_store: Store, qtbot: QtBot) -> Iterator[KioskWindow]:
     ticks = itertools.count(start=100, step=2)  # every touch 2 s after the last: never merged as a tremor
     ctx = KioskContext(store=demo_store, speech=CaptionOnlySpeech(), voice=NoVoice("none"), ops=SyncOps())
-    win = build_window(ctx, clock=lambda: float(next(ticks)))
-    install_staff_mode(win)
+    win = build_window(ctx, clock=lambda: float(next(ticks)))  # registers the staff screens too
     qtbot.addWidget(win)
     win.resize(1280, 800)
     win.show()
@@ -411,3 +410,10 @@ def test_every_staff_screen_has_big_named_controls(window: KioskWindow, qtbot: Q
     assert len(seen) == len(staff_screens()) - 1
     assert len(list(shots.glob("*.png"))) == len(staff_screens())
     json.dumps(seen)
+
+
+def test_keyboard_entry_to_staff_mode(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+    add_staff(demo_store)
+    qtbot.keyClick(window, Qt.Key.Key_F11,  # type: ignore[no-untyped-call]
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert screen(window).name == "staff_pin"
