@@ -160,5 +160,5 @@ def test_every_page_in_both_languages_fits_and_has_a_heading(console_backend: An
             name = path.strip("/").replace("/", "_").split("?")[0] or "home"
             page.screenshot(path=str(screenshots / f"{kind}-{lang}-{name}.png"), full_page=True)
         if lang == "zh_CN":
-            assert "候补名单" in page.goto(console_backend.url + "/console/waitlist").text()  # type: ignore[union-attr]
+            assert "候补名单" in page.goto(console_backend.url + "/console/waitlist").text()
         context.close()
