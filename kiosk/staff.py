@@ -318,7 +318,9 @@ def queue_audit(store: Store, *, exclude_actors: tuple[str, ...] = ("resident",)
         last = conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()[0]
         for start in range(0, len(rows), AUDIT_BATCH_MAX):
             chunk = rows[start:start + AUDIT_BATCH_MAX]
-            entries = [{"seq": r[0], "at": r[1], "actor": r[2], "action": r[3], "detail": r[4]} for r in chunk]
+            # Sizes as the wire model (protocol.AuditEntry) allows; audit rows are short by design anyway.
+            entries = [{"seq": r[0], "at": r[1], "actor": str(r[2])[:64] or ACTOR_UNKNOWN, "action": str(r[3])[:64],
+                        "detail": str(r[4] or "")[:200]} for r in chunk]
             store.enqueue(conn, entity=AUDIT_ENTITY, entity_id=new_id(), kind=AUDIT_KIND,
                           payload={"entries": entries})
             queued += len(chunk)

@@ -19,8 +19,8 @@ KIOSK_BATCH = 200
 PULL_DEFAULT_LIMIT = 500
 PULL_MAX_LIMIT = 1000
 
-Entity = Literal["booking", "feedback"]
-OpKind = Literal["create", "cancel", "reschedule", "check_in", "submit"]
+Entity = Literal["booking", "feedback", "audit"]
+OpKind = Literal["create", "cancel", "reschedule", "check_in", "submit", "batch"]
 Outcome = Literal["applied", "rejected"]
 Reason = Literal["slot_full", "session_cancelled", "session_closed", "not_found", "invalid", "op_id_reused",
                  "duplicate_booking", "too_late"]
@@ -32,6 +32,7 @@ BookingStatusWire = Literal["pending_review", "confirmed", "waitlisted", "reject
 ALLOWED_KINDS: dict[str, frozenset[str]] = {
     "booking": frozenset({"create", "cancel", "reschedule", "check_in"}),
     "feedback": frozenset({"submit"}),
+    "audit": frozenset({"batch"}),
 }
 
 
@@ -91,12 +92,29 @@ class FeedbackSubmit(_Request):
     comment: str | None = None
 
 
+class AuditEntry(_Request):
+    """One row of a kiosk's local audit log: a staff action, never with personal data (kiosk.staff)."""
+
+    seq: Annotated[int, Field(ge=1)]  # the kiosk's audit_log id: unique per kiosk, increasing
+    at: str  # kiosk clock, UTC ISO-8601 (display only)
+    actor: Annotated[str, Field(min_length=1, max_length=64)]  # staff number, `system`, `unknown`, `enrolment`
+    action: Annotated[str, Field(min_length=1, max_length=64)]
+    detail: Annotated[str, Field(max_length=200)] = ""
+
+
+class AuditBatch(_Request):
+    """`audit`/`batch`: the kiosk's staff audit rows not sent before (at most 200 per op)."""
+
+    entries: Annotated[list[AuditEntry], Field(min_length=1, max_length=200)]
+
+
 PAYLOADS: dict[tuple[str, str], type[_Request]] = {
     ("booking", "create"): BookingCreate,
     ("booking", "cancel"): BookingCancel,
     ("booking", "reschedule"): BookingReschedule,
     ("booking", "check_in"): BookingCheckIn,
     ("feedback", "submit"): FeedbackSubmit,
+    ("audit", "batch"): AuditBatch,
 }
 
 

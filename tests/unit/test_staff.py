@@ -312,3 +312,20 @@ def test_practice_switch_is_a_kiosk_setting_and_audited(store: Store, tmp_path: 
 
 def test_mask_name() -> None:
     assert [mask_name(n) for n in ("张桂兰", "王芳", "李", "欧阳春花")] == ["张*兰", "王*", "李", "欧**花"]
+
+
+def test_queued_audit_ops_are_valid_on_the_wire(store: Store) -> None:
+    from kiosk.sync import protocol
+
+    store.audit("S01", "staff_signed_in")
+    store.audit("S01", "setting_changed", "x" * 500)  # an over-long detail is cut to what the wire allows
+    for n in range(250):
+        store.audit("S01", "resident_lookup", f"by=id found=no {n}")
+    assert queue_audit(store) == 252
+    ops = audit_ops(store)
+    assert [len(op["payload"]["entries"]) for op in ops] == [200, 52]
+    for op in ops:
+        wire = protocol.Op.model_validate({**op, "device_seq": op["device_seq"]})
+        batch = protocol.parse_payload(wire)
+        assert isinstance(batch, protocol.AuditBatch)
+    assert len(ops[0]["payload"]["entries"][1]["detail"]) == 200
