@@ -53,12 +53,13 @@ def append_change(conn: Connection, township_id: str, entity: str, entity_id: st
 # --- seats -----------------------------------------------------------------------------------------------------------
 
 def seat_counts(conn: Connection, session_id: str) -> tuple[int, int]:
-    """(taken, leased) for a session: seats held by bookings, unused seats in live leases."""
-    taken = conn.execute(sa.select(sa.func.count()).select_from(db.bookings).where(
-        db.bookings.c.session_id == session_id, db.bookings.c.status.in_(HOLDS_SEAT))).scalar_one()
-    leased = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(db.leases.c.seats - db.leases.c.used), 0)).where(
-        db.leases.c.session_id == session_id, db.leases.c.state.in_(LIVE_LEASE))).scalar_one()
-    return int(taken), int(leased)
+    """(taken, leased) for a session: seats held by bookings, unused seats in live leases (one round trip)."""
+    taken = sa.select(sa.func.count()).select_from(db.bookings).where(
+        db.bookings.c.session_id == session_id, db.bookings.c.status.in_(HOLDS_SEAT)).scalar_subquery()
+    leased = sa.select(sa.func.coalesce(sa.func.sum(db.leases.c.seats - db.leases.c.used), 0)).where(
+        db.leases.c.session_id == session_id, db.leases.c.state.in_(LIVE_LEASE)).scalar_subquery()
+    row = conn.execute(sa.select(taken, leased)).one()
+    return int(row[0]), int(row[1])
 
 
 def seats_left(conn: Connection, session: sa.Row[Any]) -> int:
@@ -82,6 +83,24 @@ def emit_session(conn: Connection, session_id: str) -> None:
     row = conn.execute(sa.select(db.sessions).where(db.sessions.c.id == session_id)).one()
     append_change(conn, row.township_id, "session", row.id, "upsert", version=row.version,
                   data=session_data(conn, row))
+
+
+_TOUCHED = "cunzhan_touched_sessions"
+
+
+def touch_session(conn: Connection, session_id: str) -> None:
+    """Note that a session's seats or status changed; its change is logged once, before the transaction commits
+    (a batch of 200 bookings for one session logs it once, not 200 times)."""
+    touched: dict[str, None] = conn.info.setdefault(_TOUCHED, {})
+    touched[session_id] = None
+    db.before_commit(conn, "sessions", flush_sessions)
+
+
+def flush_sessions(conn: Connection) -> None:
+    """Log every touched session now (pull calls it before reading the log)."""
+    touched: dict[str, None] = conn.info.pop(_TOUCHED, {})
+    for session_id in touched:
+        emit_session(conn, session_id)
 
 
 def emit_service(conn: Connection, service_id: str) -> None:
@@ -184,7 +203,7 @@ def promote_waitlist(conn: Connection, session_id: str) -> list[str]:
 def release_seat(conn: Connection, session_id: str) -> None:
     """After a seat was given back (cancel, reject, move, lease return): promote the waitlist, log the session."""
     promote_waitlist(conn, session_id)
-    emit_session(conn, session_id)
+    touch_session(conn, session_id)
 
 
 def alternatives(conn: Connection, session: sa.Row[Any], *, now: dt.datetime,

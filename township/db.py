@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -382,13 +382,23 @@ class Database:
             if not self._lock.acquire(timeout=self.write_timeout_s):
                 raise Busy("writer lock timeout")
             try:
-                with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
-                    yield conn
+                with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
+                    try:
+                        with conn.begin():
+                            yield conn
+                            run_before_commit(conn)
+                    finally:
+                        conn.info.pop(_HOOKS, None)
             finally:
                 self._lock.release()
         else:
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                try:
+                    with conn.begin():
+                        yield conn
+                        run_before_commit(conn)
+                finally:
+                    conn.info.pop(_HOOKS, None)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -398,6 +408,22 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_HOOKS = "cunzhan_before_commit"
+
+
+def before_commit(conn: Connection, key: str, hook: Callable[[Connection], None]) -> None:
+    """Run `hook(conn)` once, just before this write transaction commits (not if it fails)."""
+    conn.info.setdefault(_HOOKS, {}).setdefault(key, hook)
+
+
+def run_before_commit(conn: Connection) -> None:
+    """Run (and forget) the hooks registered with `before_commit`; a hook may register others."""
+    hooks: dict[str, Callable[[Connection], None]] = conn.info.get(_HOOKS, {})
+    while hooks:
+        _key, hook = hooks.popitem()
+        hook(conn)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -318,7 +318,7 @@ def reassign_booking(database: db.Database, booking_id: str, new_session_id: str
                                    decided_by=actor.staff_id)
             if row.status in B.HOLDS_SEAT:
                 B.release_seat(conn, row.session_id)
-            B.emit_session(conn, new_session_id)
+            B.touch_session(conn, new_session_id)
         _audit(conn, actor, "booking_reassigned", row.code, from_session=row.session_id, to_session=new_session_id)
         return B.booking_summary(new)
 
@@ -336,7 +336,7 @@ def mark_attendance(database: db.Database, booking_id: str, attended: bool, *,
         with use_locale(actor.locale):
             new = B.update_booking(conn, booking_id, status=status, message=_(M.ATTENDED if attended else M.NO_SHOW))
             if (row.status in B.HOLDS_SEAT) != (status in B.HOLDS_SEAT):
-                B.emit_session(conn, row.session_id)
+                B.touch_session(conn, row.session_id)
         _audit(conn, actor, "attendance_marked", row.code, status=status)
         return B.booking_summary(new)
 
@@ -377,7 +377,7 @@ def create_session(database: db.Database, *, staff_id: str | None, township_slug
             id=ident, township_id=town.id, service_id=service_id, provider_id=provider_id,
             starts_at=db.naive(starts_at), ends_at=db.naive(ends_at), capacity=capacity, room=room,
             video_url=video_url, status="open", version=0, updated_at=db.naive(db.now_utc())))
-        B.emit_session(conn, ident)
+        B.touch_session(conn, ident)
         _audit(conn, actor, "session_created", ident, capacity=capacity)
         return ident
 
@@ -417,7 +417,7 @@ def edit_session(database: db.Database, session_id: str, *, staff_id: str | None
         with use_locale(actor.locale):
             if capacity is not None and capacity > row.capacity:
                 B.promote_waitlist(conn, session_id)
-            B.emit_session(conn, session_id)
+            B.touch_session(conn, session_id)
         _audit(conn, actor, "session_edited", session_id,
                **{k: (db.iso(v) if isinstance(v, dt.datetime) else v) for k, v in values.items()})
 
@@ -448,7 +448,7 @@ def cancel_session(database: db.Database, session_id: str, reason: str, *, staff
                 conn.execute(sa.update(db.leases).where(db.leases.c.id == lease.id).values(
                     state="returned", version=db.leases.c.version + 1))
                 B.emit_lease(conn, lease.id, delete=True)
-            B.emit_session(conn, session_id)
+            B.touch_session(conn, session_id)
         _audit(conn, actor, "session_cancelled", session_id, reason=reason, bookings=told)
         return told
 

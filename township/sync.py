@@ -322,7 +322,7 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
             message=_(M.WAITLISTED).format(position=B.waitlist_rank(conn, row))))
     row = B.emit_booking(conn, op.entity_id)
     if status != "waitlisted" and lease is None:
-        B.emit_session(conn, session.id)  # the shared pool shrank
+        B.touch_session(conn, session.id)  # the shared pool shrank
     return _applied(op_id, row)
 
 
@@ -407,7 +407,7 @@ def _reschedule(conn: Connection, device: Device, op: P.Op, p: P.BookingReschedu
                              message=_(M.RESCHEDULED) if not review else _(M.PENDING_REVIEW))
     if row.status in B.HOLDS_SEAT:
         B.release_seat(conn, old.id)
-    B.emit_session(conn, new.id)
+    B.touch_session(conn, new.id)
     return _applied(op_id, moved)
 
 
@@ -492,6 +492,7 @@ def pull(database: db.Database, device: Device, cursor: str | None, limit: int, 
             raise SyncError(410, P.ERROR_CURSOR_EXPIRED, "unknown or expired cursor: pull from the start")
         with use_locale(town.locale):
             _lease_upkeep(conn, device, since)
+            B.flush_sessions(conn)  # so this page already shows what the upkeep changed
         _record_device(conn, device, client_time=client_time)
         rows = conn.execute(sa.select(db.changes).where(
             db.changes.c.township_id == town.id, db.changes.c.seq > since,
@@ -573,4 +574,4 @@ def _renew_and_grant(conn: Connection, device: Device, now: dt.datetime) -> None
             used=0, expires_at=db.naive(expires), state="active", version=1, created_at=db.naive(now),
             updated_at=db.naive(now)))
         B.emit_lease(conn, ident)
-        B.emit_session(conn, session.id)
+        B.touch_session(conn, session.id)
