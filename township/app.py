@@ -30,7 +30,7 @@ from township import sync as S
 
 log = logging.getLogger(__name__)
 
-CLIENT_TIME_HEADER = "X-Cunzhan-Client-Time"  # optional: the kiosk's clock, for the skew shown to staff
+CLIENT_TIME_HEADER = P.CLIENT_TIME_HEADER  # optional: the kiosk's clock, for the skew shown to staff
 RETRY_AFTER_BUSY_S = 5
 _PUSH_KEYS = frozenset({"device_id", "ops", "pending_ops", "app_version"})
 _STATUS_CODES = {400: P.ERROR_MALFORMED, 401: P.ERROR_UNAUTHORIZED, 403: P.ERROR_FORBIDDEN, 404: "not_found",

@@ -228,6 +228,9 @@ ERROR_CURSOR_EXPIRED = "cursor_expired"  # 410
 ERROR_TOO_LARGE = "too_large"  # 413
 ERROR_BUSY = "busy"  # 429 / 503 with Retry-After
 
+# Optional request header: the kiosk's clock (UTC ISO-8601) so the backend can show staff each kiosk's clock skew.
+CLIENT_TIME_HEADER = "X-Cunzhan-Client-Time"
+
 
 def utc_now_text() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
