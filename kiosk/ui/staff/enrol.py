@@ -101,5 +101,7 @@ class StaffEnrolScreen(StaffScreen):
             from kiosk.sync.worker import start_if_enrolled
         except ImportError:
             return
-        state.worker = start_if_enrolled(state.real.path, self.win.sync_changed.emit)
+        window = self.win
+        # on_change gets a SyncStatus on the worker thread; the window's signal takes none and is queued.
+        state.worker = start_if_enrolled(state.real.path, lambda _status: window.sync_changed.emit())
 
