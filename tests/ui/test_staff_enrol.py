@@ -25,8 +25,8 @@ def _files_text(home: Path) -> bytes:
     return b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
 
 
-def test_enrol_from_staff_mode_then_audit_travels_with_sync(window: KioskWindow, qtbot: QtBot, demo_store: Store,
-                                                            backend: Backend, data_home: Path) -> None:
+def test_enrol_from_staff_mode_then_audit_travels_with_sync(window: KioskWindow, qtbot: QtBot, demo_store: Store,  # noqa: F811
+                                                            backend: Backend, data_home: Path) -> None:  # noqa: F811
     add_staff(demo_store)
     sign_in(qtbot, window)
     click(qtbot, window, "choice_enrol")
