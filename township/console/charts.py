@@ -17,10 +17,12 @@ class Bar:
 
 
 def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 640, row: int = 34,
-              label_width: int = 220) -> str:
-    """An accessible horizontal bar chart: `role="img"`, a title, and every value also written as text."""
+              label_width: int = 220, maximum: float | None = None) -> str:
+    """An accessible horizontal bar chart: `role="img"`, a title, and every value also written as text.
+
+    Bars are scaled to `maximum` (e.g. 100 for percentages) or else to the largest value."""
     height = max(1, len(bars)) * row + 10
-    top = max((b.value for b in bars), default=0.0) or 1.0
+    top = maximum or max((b.value for b in bars), default=0.0) or 1.0
     span = width - label_width - 110
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '

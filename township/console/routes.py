@@ -730,15 +730,15 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
             reasons = queries.feedback_reasons(conn, tid, first, last)
         unknown = tr(N_("(not given)"), request)
         chart = bar_chart([Bar(r.label or unknown, r.bookings, str(r.bookings)) for r in rows],
-                          title=tr(N_("Bookings"), request))
+                          title=tr(N_("Bookings"), request), width=560, label_width=200)
         attendance_chart = bar_chart(
             [Bar(r.label or unknown, 100 * (r.attendance_rate or 0),
                  f"{100 * r.attendance_rate:.0f}% ({r.attended}/{r.decided})" if r.attendance_rate is not None
                  else tr(N_("no outcomes yet"), request)) for r in rows],
-            title=tr(N_("Attendance rate"), request))
+            title=tr(N_("Attendance rate"), request), width=560, label_width=200, maximum=100)
         rating_chart = bar_chart([Bar(str(i + 1) + "★", n, str(n)) for i, n in
                                   enumerate([sum(r["histogram"][i] for r in ratings) for i in range(5)])],
-                                 title=tr(N_("Ratings given"), request), label_width=80)
+                                 title=tr(N_("Ratings given"), request), width=480, label_width=80)
         return console.page(request, who, "reports.html", {
             "rows": rows, "ratings": ratings, "reasons": reasons, "start": first.isoformat(),
             "end": last.isoformat(), "by": by, "chart": chart, "attendance_chart": attendance_chart,
