@@ -230,3 +230,41 @@ def test_make_speech_falls_back_to_captions_when_nothing_can_play(data_home: Pat
         assert isinstance(sp.player, FileSinkPlayer)
     finally:
         sp.close()  # type: ignore[attr-defined]
+
+
+def test_volume_is_applied_and_reset(speaker: Speaker, sink: FileSinkPlayer) -> None:
+    speaker.say(SHORT)
+    loud = wav_stats(heard(speaker, sink))[1]
+    speaker.configure(rate_multiplier=1.0, volume=0.2)
+    speaker.say(SHORT)
+    quiet = wav_stats(heard(speaker, sink))[1]
+    assert 0 < quiet < loud * 0.5, (loud, quiet)
+    speaker.reset()
+    assert speaker.volume == pytest.approx(0.8)
+
+
+def test_speech_turned_off_still_captions(speaker: Speaker, sink: FileSinkPlayer) -> None:
+    captions: list[str] = []
+    speaker.on_caption = captions.append
+    speaker.configure(rate_multiplier=1.0, enabled=False)
+    speaker.say(SHORT)
+    assert speaker.wait_idle(5)
+    assert captions == [SHORT]
+    assert sink.count == 0 and list(speaker.spoken) == []
+    speaker.reset()  # the kiosk default (speech on) comes back at the end of the session
+    speaker.say(SHORT)
+    rendered(speaker, sink)
+    assert sink.count == 1
+
+
+def test_a_crashed_renderer_is_restarted(speaker: Speaker, sink: FileSinkPlayer) -> None:
+    speaker.say(SHORT)
+    rendered(speaker, sink)
+    process = speaker._renderer._proc
+    assert process is not None
+    process.kill()
+    process.wait()
+    speaker.say(WELCOME)
+    rendered(speaker, sink)
+    assert speaker._renderer._proc is not None and speaker._renderer._proc.pid != process.pid
+    assert list(speaker.spoken) == [SHORT, WELCOME]
