@@ -109,6 +109,10 @@ class Decoder:
             return str(json.loads(self.recognizer.Result()).get("text", ""))
         return None
 
+    def set_grammar(self, grammar: Sequence[str]) -> None:
+        """Switch to another grammar between utterances (a new screen while listening)."""
+        self.recognizer.SetGrammar(grammar_json(grammar))
+
     def finish(self) -> str:
         """End of audio: the text of whatever was said since the last result."""
         return str(json.loads(self.recognizer.FinalResult()).get("text", ""))
@@ -254,6 +258,7 @@ class VoiceCommands:
         self._source_factory = source_factory
         self._phrases: list[str] = []
         self._grammar = build_grammar([], commands=self._commands, digits=digits)
+        self._grammar_version = 0
         self._model = model
         self._loaded = threading.Event()
         self._stop = threading.Event()
@@ -283,6 +288,7 @@ class VoiceCommands:
         """The current screen's choices; the global commands and digits are always added."""
         self._phrases = [p for p in phrases if p.strip()]
         self._grammar = build_grammar(self._phrases, commands=self._commands, digits=self._digits)
+        self._grammar_version += 1
 
     @property
     def grammar(self) -> list[str]:
@@ -315,6 +321,7 @@ class VoiceCommands:
         except (OSError, ValueError, RuntimeError):
             self.problem = _(N_("The microphone is not working. Please use the buttons, or ask the staff."))
             return
+        version = self._grammar_version
         decoder = Decoder(self._model, self._grammar)
         grammar = [p for p in self._grammar if p != UNKNOWN]
         try:
@@ -322,6 +329,11 @@ class VoiceCommands:
                 chunk = source.read(_CHUNK_FRAMES)
                 if not chunk:
                     break
+                if version != self._grammar_version:  # the screen changed while listening (blind mode)
+                    version = self._grammar_version
+                    current = list(self._grammar)
+                    decoder.set_grammar(current)
+                    grammar = [p for p in current if p != UNKNOWN]
                 text = decoder.accept(chunk)
                 if text is not None:
                     self._deliver(text, grammar)

@@ -181,3 +181,22 @@ def test_an_installed_model_gives_voice_commands(utterances: dict[str, Path],
     assert isinstance(voice, VoiceCommands)
     assert voice.wait_loaded(60)
     assert voice.available and voice.problem == ""
+
+
+def test_a_new_screen_changes_the_grammar_while_listening(ko_model: Any, utterances: dict[str, Path],
+                                                          tmp_path: Path) -> None:
+    # Blind mode listens between prompts: one second of silence, then 취소, which only the second screen offers.
+    live = tmp_path / "live.wav"
+    subprocess.run(["sox", str(utterances["취소"]), str(live), "pad", "1", "0.5"], check=True)
+    heard: list[str] = []
+    voice = VoiceCommands("", lambda: WavFileSource(live, realtime=True), commands=(), digits=False,
+                          model=ko_model)
+    voice.set_grammar(["예약", "확인"])
+    voice.on_command = heard.append
+    voice.start()
+    voice.set_grammar(KOREAN)  # the next screen appears before the resident speaks
+    assert voice.grammar == [*KOREAN, UNKNOWN]
+    deadline = threading.Event()
+    deadline.wait(3)
+    voice.stop()
+    assert heard == ["취소"]
