@@ -1,0 +1,381 @@
+"""Build Cunzhan's Debian packages with dpkg-deb, from this source tree.
+
+    python installers/debian/build_deb.py kiosk    --top . --out dist --work build/deb
+    python installers/debian/build_deb.py township --top . --out dist --work build/deb
+
+Each package carries its own Python environment (a venv under /opt) so that installing it needs no network: the
+wheels come from the Python package index when the package is BUILT, never when it is installed. The venv is built
+with the system's /usr/bin/python3 — the same Debian python3 the target machine has, which the package's Depends pins
+to the same minor version because compiled wheels (pydantic-core, cryptography, ...) are made for one.
+
+Speed: the third-party dependencies are installed once into a cached venv keyed by pyproject.toml and the Python
+version (plus pip's own wheel cache); each build copies that venv and installs only this project into it, so a
+rebuild after a code change takes seconds plus compression.
+
+A venv is not relocatable by itself: its scripts' `#!` lines name the directory it was created in. The build rewrites
+them to the installed path, compiles the byte code with the installed path as its file names, and then checks that no
+text file in the package still names the build directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# Bump when the way the cached dependency venv is made changes, so stale caches are not reused.
+CACHE_FORMAT = "4"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One binary package: its name, where its venv goes, which extra it installs, its recipe folder."""
+
+    name: str
+    prefix: str
+    extra: str
+    recipe: Path
+    summary: str
+    description: str
+
+
+SPECS: dict[str, Spec] = {
+    "kiosk": Spec(
+        name="cunzhan-kiosk",
+        prefix="/opt/cunzhan",
+        extra="kiosk",
+        recipe=HERE / "kiosk",
+        summary="accessible offline-first village service kiosk (村站)",
+        description=(
+            "Cunzhan is a touchscreen service kiosk for village service centres: residents book remote clinic\n"
+            "and school sessions, in standard, elder or disability modes, with Mandarin speech and offline voice\n"
+            "commands. This package installs the kiosk with its own Python environment under /opt/cunzhan,\n"
+            "a dedicated 'cunzhan' user whose automatic login on tty1 starts the kiosk full-screen at boot\n"
+            "(restarting it if it exits, with screen blanking off), and cunzhan-install-voice-model to put\n"
+            "the Chinese Vosk model in place from a local file."
+        ),
+    ),
+    "township": Spec(
+        name="cunzhan-township",
+        prefix="/opt/cunzhan-township",
+        extra="township",
+        recipe=HERE / "township",
+        summary="township backend for Cunzhan village kiosks",
+        description=(
+            "The township service-hall backend that Cunzhan kiosks sync with, and its web console for township\n"
+            "staff. Runs as the systemd service cunzhan-township (user cunzhan-township) on port 8700 with a\n"
+            "SQLite database in /var/lib/cunzhan-township; a PostgreSQL URL can be set in\n"
+            "/etc/default/cunzhan-township."
+        ),
+    ),
+}
+
+# What this project's source tree contributes to a wheel; copied to a clean folder so stale build/ output or
+# editable-install leftovers in the working tree never end up in a package.
+SOURCE_ITEMS = ("pyproject.toml", "README.md", "kiosk", "township")
+
+
+def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run a command, failing the build with its output when it fails."""
+    result = subprocess.run(cmd, text=True, capture_output=True, check=False, **kwargs)  # type: ignore[call-overload]
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout + result.stderr)
+        raise SystemExit(f"build_deb: command failed ({result.returncode}): {' '.join(cmd)}")
+    return result  # type: ignore[no-any-return]
+
+
+def project_version(top: Path) -> str:
+    with (top / "pyproject.toml").open("rb") as fh:
+        return str(tomllib.load(fh)["project"]["version"])
+
+
+def python_minor(python: str) -> tuple[int, int]:
+    out = run([python, "-c", "import sys; print(sys.version_info[0], sys.version_info[1])"]).stdout.split()
+    return int(out[0]), int(out[1])
+
+
+def copy_source(top: Path, dest: Path) -> Path:
+    """A clean copy of what the wheel is built from (no __pycache__, no build/, no egg-info)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for item in SOURCE_ITEMS:
+        src = top / item
+        if src.is_dir():
+            shutil.copytree(src, dest / item, ignore=ignore)
+        elif src.exists():
+            shutil.copy2(src, dest / item)
+    return dest
+
+
+def dependency_venv(spec: Spec, top: Path, work: Path, python: str) -> Path:
+    """The cached venv holding every third-party dependency of `.[extra]` (not this project itself)."""
+    minor = python_minor(python)
+    key = hashlib.sha256(
+        (top / "pyproject.toml").read_bytes()
+        + f"{spec.extra}|{minor}|{python}|{CACHE_FORMAT}".encode()
+    ).hexdigest()[:16]
+    venv = work / "cache" / f"{spec.name}-{key}"
+    if (venv / ".complete").exists():
+        return venv
+    if venv.exists():
+        shutil.rmtree(venv)
+    print(f"build_deb: building the dependency environment for {spec.name} (cached after this)", flush=True)
+    run([python, "-m", "venv", str(venv)])
+    src = copy_source(top, work / f"src-{spec.name}-deps")
+    pip = [str(venv / "bin" / "python"), "-m", "pip"]
+    run([*pip, "install", "--quiet", "--no-compile", f"{src}[{spec.extra}]"])
+    run([*pip, "uninstall", "--quiet", "--yes", "cunzhan"])
+    # This project's own build requirements, so each package build can skip pip's isolated build environment.
+    run([*pip, "install", "--quiet", "--no-compile", "setuptools>=68", "wheel"])
+    # Byte code for the dependencies once, named by the installed path; cp -a keeps the mtimes it checks against.
+    compile_bytecode([site_packages(venv)], venv, f"{spec.prefix}/venv", venv / "bin" / "python")
+    (venv / ".complete").write_text(key + "\n")
+    return venv
+
+
+def site_packages(venv: Path) -> Path:
+    found = sorted(venv.glob("lib/python3*/site-packages"))
+    if len(found) != 1:
+        raise SystemExit(f"build_deb: expected one site-packages in {venv}, found {found}")
+    return found[0]
+
+
+def compile_bytecode(paths: list[Path], strip: Path, prefix: str, python: Path) -> None:
+    """Byte-compile with the installed path as file name, so tracebacks and pyc checks name /opt/..."""
+    if paths:
+        # -x: templates that are not Python (PySide6 deployment recipes) would fail the build.
+        run([str(python), "-m", "compileall", "-q", "-j", "0", "-x", r"\.tmpl\.py$", "-s", str(strip), "-p", prefix,
+             *[str(p) for p in paths]])
+
+
+def relocate_scripts(venv: Path, old_roots: list[Path], new_root: str) -> None:
+    """Point the venv's scripts, activate files and pyvenv.cfg at the installed path."""
+    candidates = [p for p in (venv / "bin").iterdir() if p.is_file() and not p.is_symlink()]
+    candidates.append(venv / "pyvenv.cfg")
+    for path in candidates:
+        data = path.read_bytes()
+        if b"\0" in data[:1024]:
+            continue  # a binary, not a script
+        text = data.decode("utf-8", errors="surrogateescape")
+        new = text
+        for old in old_roots:
+            new = new.replace(str(old), new_root)
+        if new != text:
+            # A new file, never a write into the old one: it is a hard link into the cached venv.
+            mode = path.stat().st_mode
+            tmp = path.with_name(path.name + ".relocating")
+            tmp.write_bytes(new.encode("utf-8", errors="surrogateescape"))
+            tmp.chmod(mode)
+            tmp.replace(path)
+
+
+def check_no_build_paths(root: Path, build_paths: list[Path]) -> None:
+    """Fail if any text file in the package still names the build directory."""
+    needles = [str(p).encode() for p in build_paths]
+    bad: list[str] = []
+    for path in root.rglob("*"):
+        if not path.is_file() or path.is_symlink() or path.suffix in {".so", ".pyc"} or ".so." in path.name:
+            continue
+        data = path.read_bytes()
+        if b"\0" in data[:4096]:
+            continue
+        if any(n in data for n in needles):
+            bad.append(str(path.relative_to(root)))
+    if bad:
+        raise SystemExit("build_deb: build paths left in: " + ", ".join(sorted(bad)[:20]))
+
+
+def read_list(path: Path) -> list[str]:
+    """One entry a line; '#' starts a comment."""
+    if not path.exists():
+        return []
+    items = []
+    for line in path.read_text().splitlines():
+        item = line.split("#", 1)[0].strip()
+        if item:
+            items.append(item)
+    return items
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    def repl(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            raise SystemExit(f"build_deb: unknown placeholder @{key}@")
+        return values[key]
+
+    return re.sub(r"@([A-Z_]+)@", repl, text)
+
+
+def installed_size_kib(root: Path) -> int:
+    total = 0
+    for path in root.rglob("*"):
+        if path.is_symlink() or not path.is_file():
+            continue
+        total += (path.stat().st_size + 1023) // 1024
+    return total
+
+
+class Steps:
+    """Prints how long each build step took (build speed matters: the package tests build in `make test`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.last = time.monotonic()
+
+    def done(self, step: str) -> None:
+        now = time.monotonic()
+        print(f"build_deb: {self.name}: {step} {now - self.last:.1f} s", file=sys.stderr, flush=True)
+        self.last = now
+
+
+def stage_venv(spec: Spec, top: Path, work: Path, deps: Path, prefix_dir: Path) -> Path:
+    """The package's venv: the cached dependencies plus this project, relocated to the installed path."""
+    venv = prefix_dir / "venv"
+    # Hard links, not copies: the cached venv is ~370 MB and nothing below rewrites a file in place (scripts are
+    # replaced by new files), so the cache stays intact. cp -a keeps the python symlink, modes and mtimes.
+    run(["cp", "-al", str(deps), str(venv)])
+    (venv / ".complete").unlink()  # only the link in the stage goes
+    src = copy_source(top, work / f"src-{spec.name}")
+    run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
+         "--no-build-isolation", str(src)])
+    site = site_packages(venv)
+    for direct_url in site.glob("cunzhan-*.dist-info/direct_url.json"):
+        direct_url.unlink()  # names the build folder; the package is not an editable or URL install
+    installed_venv = f"{spec.prefix}/venv"
+    # Byte code for this project (the dependencies' was made in the cache), named by the installed path.
+    compile_bytecode([p for p in (site / "kiosk", site / "township") if p.exists()], venv, installed_venv,
+                     venv / "bin" / "python")
+    relocate_scripts(venv, [deps, venv], installed_venv)
+    return venv
+
+
+def stage_assets(spec: Spec, top: Path, prefix_dir: Path, venv: Path) -> str:
+    """Copy the read-only assets (found through CUNZHAN_ASSETS) and compile their catalogs; return the kiosk's
+    database schema version (the number of migrations it knows), which preinst compares against."""
+    assets = prefix_dir / "assets"
+    shutil.copytree(top / "assets", assets, ignore=shutil.ignore_patterns("*.mo", "__pycache__"))
+    env = {**os.environ, "CUNZHAN_ASSETS": str(assets)}
+    schema = "0"
+    with tempfile.TemporaryDirectory() as home:
+        env["CUNZHAN_HOME"] = home
+        run([str(venv / "bin" / "python"), "-m", "kiosk.i18n", "compile"], env=env)
+        if spec.extra == "kiosk":
+            schema = run([str(venv / "bin" / "python"), "-c",
+                          "from kiosk.store import KNOWN_MIGRATIONS; print(len(KNOWN_MIGRATIONS))"],
+                         env=env).stdout.strip()
+    return schema
+
+
+def stage_recipe_files(spec: Spec, root: Path, values: dict[str, str]) -> None:
+    """The files the recipe adds (session scripts, units, config), placeholders filled in, modes kept."""
+    files = spec.recipe / "files"
+    for path in sorted(files.rglob("*")):
+        dest = root / path.relative_to(files)
+        if path.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(substitute(path.read_text(), values))
+        dest.chmod(0o755 if os.access(path, os.X_OK) else 0o644)
+    doc = root / "usr" / "share" / "doc" / spec.name
+    doc.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(HERE / "copyright", doc / "copyright")
+
+
+def write_control(spec: Spec, root: Path, values: dict[str, str]) -> None:
+    """DEBIAN/: control, maintainer scripts, conffiles (everything under /etc), md5sums."""
+    control_dir = root / "DEBIAN"
+    control_dir.mkdir()
+    major, minor = values["PYTHON_MINOR"].split(".")
+    depends = [f"python{major}.{minor}", f"python3 (>= {major}.{minor}~)", f"python3 (<< {major}.{int(minor) + 1})",
+               *read_list(spec.recipe / "depends.txt")]
+    values = {**values,
+              "DEPENDS": ", ".join(depends),
+              "INSTALLED_SIZE": str(installed_size_kib(root)),
+              "SUMMARY": spec.summary,
+              "DESCRIPTION": "\n".join(" " + (line or ".") for line in spec.description.splitlines())}
+    (control_dir / "control").write_text(substitute((HERE / "control.in").read_text(), values))
+    for script in ("preinst", "postinst", "prerm", "postrm"):
+        path = spec.recipe / script
+        if path.exists():
+            dest = control_dir / script
+            dest.write_text(substitute(path.read_text(), values))
+            dest.chmod(0o755)
+    etc = root / "etc"
+    conffiles = sorted("/" + str(p.relative_to(root)) for p in etc.rglob("*") if p.is_file()) if etc.exists() else []
+    if conffiles:
+        (control_dir / "conffiles").write_text("\n".join(conffiles) + "\n")
+    sums = [f"{hashlib.md5(path.read_bytes()).hexdigest()}  {path.relative_to(root)}"
+            for path in sorted(root.rglob("*"))
+            if path.is_file() and not path.is_symlink() and control_dir not in path.parents]
+    (control_dir / "md5sums").write_text("\n".join(sums) + "\n")
+
+
+def build(spec: Spec, *, top: Path, out: Path, work: Path, python: str, version: str, compress: str) -> Path:
+    """Build one .deb and return its path."""
+    steps = Steps(spec.name)
+    work.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    deps = dependency_venv(spec, top, work, python)
+    steps.done("dependency environment")
+
+    root = work / spec.name / "root"
+    if root.exists():
+        shutil.rmtree(root)
+    prefix_dir = root / spec.prefix.lstrip("/")
+    prefix_dir.mkdir(parents=True)
+    venv = stage_venv(spec, top, work, deps, prefix_dir)
+    steps.done("venv with this project")
+    schema = stage_assets(spec, top, prefix_dir, venv)
+    (prefix_dir / "VERSION").write_text(f"version={version}\nschema={schema}\n")
+
+    major, minor = python_minor(python)
+    arch = run(["dpkg", "--print-architecture"]).stdout.strip()
+    values = {"VERSION": version, "SCHEMA": schema, "PREFIX": spec.prefix, "PACKAGE": spec.name,
+              "PYTHON_MINOR": f"{major}.{minor}", "ARCH": arch}
+    stage_recipe_files(spec, root, values)
+    write_control(spec, root, values)
+    steps.done("files and metadata")
+
+    check_no_build_paths(root, [work.resolve(), top.resolve()])
+    deb = out / f"{spec.name}_{version}_{arch}.deb"
+    level = ["-z6"] if compress == "gzip" else []
+    run(["dpkg-deb", "--root-owner-group", f"-Z{compress}", *level, "--build", str(root), str(deb)])
+    steps.done(f"dpkg-deb ({compress})")
+    return deb
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("package", choices=sorted(SPECS))
+    parser.add_argument("--top", type=Path, default=HERE.parent.parent, help="the source tree")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the .deb (default: TOP/dist)")
+    parser.add_argument("--work", type=Path, default=None, help="build folder (default: TOP/build/deb)")
+    parser.add_argument("--python", default="/usr/bin/python3", help="the target system's Python")
+    parser.add_argument("--version", default=None, help="Debian version (default: pyproject version, revision 1)")
+    parser.add_argument("--compress", default="gzip", choices=["gzip", "xz", "zstd", "none"])
+    args = parser.parse_args(argv)
+    top = args.top.resolve()
+    version = args.version or f"{project_version(top)}-1"
+    deb = build(SPECS[args.package], top=top, out=(args.out or top / "dist").resolve(),
+                work=(args.work or top / "build" / "deb").resolve(), python=args.python, version=version,
+                compress=args.compress)
+    print(deb)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

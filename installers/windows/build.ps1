@@ -1,0 +1,29 @@
+# Build the Windows kiosk installer. Run on Windows 10/11 x64 with Python 3.11 (x64) and Inno Setup 6.3+ installed:
+#   powershell -ExecutionPolicy Bypass -File installers\windows\build.ps1
+# Produces dist\windows\cunzhan-kiosk\ (PyInstaller) and dist\cunzhan-kiosk-setup-<version>.exe (Inno Setup).
+$ErrorActionPreference = "Stop"
+$here = Split-Path -Parent $MyInvocation.MyCommand.Path
+$top = Resolve-Path (Join-Path $here "..\..")
+Set-Location $top
+
+$version = (Select-String -Path pyproject.toml -Pattern '^version\s*=\s*"([^"]+)"').Matches[0].Groups[1].Value
+$languages = Join-Path $here "languages\ChineseSimplified.isl"
+if (-not (Test-Path $languages)) {
+    Write-Error ("Inno Setup's Simplified Chinese messages are missing: copy ChineseSimplified.isl from Inno Setup's " +
+                 "unofficial translations (jrsoftware.org/files/istrans/) to $languages")
+}
+
+# A clean build environment, only for this build.
+$venv = Join-Path $top "build\win-venv"
+if (-not (Test-Path "$venv\Scripts\python.exe")) { py -3.11 -m venv $venv }
+& "$venv\Scripts\python.exe" -m pip install --upgrade pip
+& "$venv\Scripts\python.exe" -m pip install ".[kiosk]" "pyinstaller>=6.5" pywin32 comtypes
+& "$venv\Scripts\python.exe" -m kiosk.i18n compile
+
+& "$venv\Scripts\pyinstaller.exe" --noconfirm --distpath (Join-Path $top "dist\windows") `
+    --workpath (Join-Path $top "build\pyinstaller") (Join-Path $here "cunzhan.spec")
+
+$iscc = "${env:ProgramFiles(x86)}\Inno Setup 6\ISCC.exe"
+if (-not (Test-Path $iscc)) { $iscc = "ISCC.exe" }
+& $iscc "/DAppVersion=$version" "/DTop=$top" (Join-Path $here "cunzhan.iss")
+Write-Host "Built dist\cunzhan-kiosk-setup-$version.exe"
