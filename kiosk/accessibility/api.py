@@ -37,7 +37,7 @@ class VoiceIn(Protocol):
 
     available: bool
     problem: str  # why voice is unavailable, in the UI language ("" when available)
-    on_command: Callable[[str], None] | None  # called (on the main thread) with the recognised phrase
+    on_command: Callable[[str], None] | None  # called on the Qt main thread with the phrase (or digits) recognised
 
     def set_grammar(self, phrases: Sequence[str]) -> None:
         """The current screen's choices; global commands and digits are always added."""

@@ -6,8 +6,8 @@
   words written as `\\uXXXX` escapes, which would leave an empty grammar.
 - `on_command` receives one of the screen's phrases, a global command, or — when everything said was digits — the
   digits themselves ("13800138000", "X" for the ID check letter). The UI then reads the digits back with
-  `numbers.confirm_digits_prompt` and waits for 是/否. `on_command` is called on the decoding thread; the UI marshals
-  it to the Qt main thread.
+  `numbers.confirm_digits_prompt` and waits for 是/否. When a Qt application exists, `on_command` runs on its main
+  thread (queued through a signal); without Qt (tests, benches) it runs on the decoding thread.
 - Microphone: PySide6-Essentials has no QtMultimedia (it is in the much larger Addons wheel), so capture goes through
   `arecord` (alsa-utils: present on every Linux kiosk image, reads the default ALSA/PulseAudio/PipeWire source, runs
   as a separate process we can end at once), sox's `rec` as a second choice, and `sounddevice` (PortAudio) on Windows
@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 import wave
@@ -244,11 +245,51 @@ def microphone_factory() -> Callable[[], AudioSource] | None:
 # --------------------------------------------------------------------------------------------- VoiceIn
 
 
+Dispatch = Callable[[Callable[[], None]], None]
+
+
+def qt_main_thread_dispatch() -> Dispatch | None:
+    """When a Qt application exists: a function that runs a callable on Qt's main thread (queued), else None.
+
+    `VoiceIn.on_command` is promised on the main thread; recognition runs on a worker thread, so results are
+    marshalled through a queued signal to an object living in the application's thread.
+    """
+    if "PySide6.QtCore" not in sys.modules:
+        return None  # the UI has not loaded Qt: nothing to marshal to
+    from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
+
+    app = QCoreApplication.instance()
+    if app is None:
+        return None
+
+    class _Caller(QObject):
+        call = Signal(object)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.call.connect(self._run, Qt.ConnectionType.QueuedConnection)
+
+        @Slot(object)
+        def _run(self, fn: Callable[[], None]) -> None:
+            fn()
+
+    caller = _Caller()
+    caller.moveToThread(app.thread())
+    caller.setParent(app)  # lives as long as the application
+
+    def dispatch(fn: Callable[[], None]) -> None:
+        caller.call.emit(fn)
+
+    return dispatch
+
+
 class VoiceCommands:
     """VoiceIn through Vosk. The model loads in the background; `start()` listens until `stop()` or silence ends."""
 
     def __init__(self, model_path: str, source_factory: Callable[[], AudioSource], *,
-                 commands: Sequence[str] = GLOBAL_COMMANDS, digits: bool = True, model: Any = None) -> None:
+                 commands: Sequence[str] = GLOBAL_COMMANDS, digits: bool = True, model: Any = None,
+                 main_thread: bool = True) -> None:
+        """`main_thread=False` calls `on_command` on the decoding thread even when a Qt application exists."""
         self.available = True
         self.problem = ""
         self.on_command: Callable[[str], None] | None = None
@@ -259,6 +300,8 @@ class VoiceCommands:
         self._phrases: list[str] = []
         self._grammar = build_grammar([], commands=self._commands, digits=digits)
         self._grammar_version = 0
+        self._dispatch: Dispatch | None = None
+        self._main_thread = main_thread
         self._model = model
         self._loaded = threading.Event()
         self._stop = threading.Event()
@@ -299,6 +342,8 @@ class VoiceCommands:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
+            if self._dispatch is None and self._main_thread:
+                self._dispatch = qt_main_thread_dispatch()  # start() is called from the UI thread
             self._stop.clear()
             self._thread = threading.Thread(target=self._listen, name="voice", daemon=True)
             self._thread.start()
@@ -344,8 +389,13 @@ class VoiceCommands:
     def _deliver(self, text: str, grammar: Sequence[str]) -> None:
         self.last_text = text
         meaning = match_phrase(text, grammar)
-        if meaning is not None and self.on_command is not None:
-            self.on_command(meaning)
+        callback = self.on_command
+        if meaning is None or callback is None:
+            return
+        if self._dispatch is not None:
+            self._dispatch(lambda: callback(meaning))
+        else:
+            callback(meaning)
 
 
 def make_voice_commands(*, settings: Settings | None = None) -> VoiceIn:

@@ -95,7 +95,8 @@ def test_an_escaped_grammar_would_recognise_nothing(ko_model: Any, utterances: d
 def test_voice_commands_deliver_what_was_said(ko_model: Any, utterances: dict[str, Path]) -> None:
     heard: list[str] = []
     done = threading.Event()
-    voice = VoiceCommands("", lambda: WavFileSource(utterances["취소"]), commands=(), digits=False, model=ko_model)
+    voice = VoiceCommands("", lambda: WavFileSource(utterances["취소"]), commands=(), digits=False, model=ko_model,
+                          main_thread=False)
     assert voice.available and voice.problem == ""
     voice.set_grammar(KOREAN)
     assert voice.grammar == [*KOREAN, UNKNOWN]
@@ -119,7 +120,7 @@ def test_push_to_talk_release_decodes_what_was_said_so_far(ko_model: Any, uttera
     subprocess.run(["sox", str(utterances["예약"]), str(long), "pad", "0", "20"], check=True)
     heard: list[str] = []
     voice = VoiceCommands("", lambda: WavFileSource(long, realtime=True), commands=(), digits=False,
-                          model=ko_model)
+                          model=ko_model, main_thread=False)
     voice.set_grammar(KOREAN)
     voice.on_command = heard.append
     voice.start()
@@ -190,7 +191,7 @@ def test_a_new_screen_changes_the_grammar_while_listening(ko_model: Any, utteran
     subprocess.run(["sox", str(utterances["취소"]), str(live), "pad", "1", "0.5"], check=True)
     heard: list[str] = []
     voice = VoiceCommands("", lambda: WavFileSource(live, realtime=True), commands=(), digits=False,
-                          model=ko_model)
+                          model=ko_model, main_thread=False)
     voice.set_grammar(["예약", "확인"])
     voice.on_command = heard.append
     voice.start()
@@ -200,3 +201,14 @@ def test_a_new_screen_changes_the_grammar_while_listening(ko_model: Any, utteran
     deadline.wait(3)
     voice.stop()
     assert heard == ["취소"]
+
+
+def test_commands_arrive_on_the_qt_main_thread(ko_model: Any, utterances: dict[str, Path], qtbot: Any) -> None:
+    threads: list[tuple[str, bool]] = []
+    voice = VoiceCommands("", lambda: WavFileSource(utterances["예약"]), commands=(), digits=False, model=ko_model)
+    voice.set_grammar(KOREAN)
+    voice.on_command = lambda phrase: threads.append((phrase, threading.current_thread() is threading.main_thread()))
+    voice.start()
+    qtbot.waitUntil(lambda: bool(threads), timeout=30000)
+    voice.stop()
+    assert threads == [("예약", True)]
