@@ -45,10 +45,12 @@ class ConsoleClient:
             body["csrf_token"] = token
         return self.http.post(self.base + path, data=body, timeout=30, **kw)
 
-    def sign_in(self, username: str, password: str = STAFF_PASSWORD) -> requests.Response:
-        page = self.http.get(self.base + "/console/signin", timeout=30)
-        response = self.http.post(self.base + "/console/signin", timeout=30, data={
-            "username": username, "password": password, "csrf_token": csrf_of(page.text), "next": ""})
+    def sign_in(self, username: str, password: str = STAFF_PASSWORD, *, township: str = "",
+                headers: dict[str, str] | None = None) -> requests.Response:
+        page = self.http.get(self.base + "/console/signin", timeout=30, headers=headers)
+        response = self.http.post(self.base + "/console/signin", timeout=30, headers=headers, data={
+            "username": username, "password": password, "csrf_token": csrf_of(page.text), "next": "",
+            "township": township})
         if response.ok and "/signin" not in response.url:
             self.csrf = csrf_of(response.text)
         return response

@@ -177,3 +177,70 @@ def test_chinese_by_default_and_english_on_request(staffed: Any) -> None:
     outside = client.http.get(staffed.url + "/console/lang/en?next=https://evil.example/", timeout=30,
                               allow_redirects=False)
     assert outside.headers["location"] == "/console/"
+
+
+def test_cookie_is_secure_when_served_over_https(staffed: Any) -> None:
+    import requests
+
+    from tests.browser.console_client import csrf_of
+
+    # Behind the hall's TLS proxy on this machine: uvicorn trusts X-Forwarded-Proto from 127.0.0.1. (requests would
+    # not send Secure cookies back over plain http, so they are carried by hand here.)
+    https = {"X-Forwarded-Proto": "https"}
+    form = requests.get(staffed.url + "/console/signin", headers=https, timeout=30)
+    assert "Secure" in form.headers["set-cookie"]
+    presign = form.headers["set-cookie"].split(";", 1)[0]
+    signed_in = requests.post(staffed.url + "/console/signin", timeout=30, allow_redirects=False,
+                              headers={**https, "Cookie": presign},
+                              data={"username": "amei", "password": STAFF_PASSWORD, "csrf_token": csrf_of(form.text)})
+    assert signed_in.status_code == 303
+    cookie = signed_in.headers["set-cookie"]
+    assert cookie.startswith("cz_session=") and "Secure" in cookie and "HttpOnly" in cookie
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_each_township_sees_only_its_own(start_backend: Any, kind: str) -> None:
+    from township import services
+
+    backend = start_backend(kind)
+    services.create_township(backend.database, "baiyun", "白云镇")
+    backend.create_staff("qingshan-admin", "admin", STAFF_PASSWORD, township="demo")
+    backend.create_staff("baiyun-admin", "admin", STAFF_PASSWORD, township="baiyun")
+    session_id = backend.new_session(capacity=3, review=True)
+    kiosk = backend.enroll("青山终端")
+    booking_id = kiosk.push_ok([booking_op(session_id, device_seq=kiosk.next_seq(),
+                                           code="TOWN0001")])[0]["booking"]["id"]
+    # With two townships the sign-in form asks which one; the same name in another township is another account.
+    import requests
+
+    assert 'name="township"' in requests.get(backend.url + "/console/signin", timeout=30).text
+    wrong_town = ConsoleClient(backend.url).sign_in("qingshan-admin", township="baiyun")
+    assert wrong_town.status_code == 401
+    other = ConsoleClient(backend.url)
+    assert other.sign_in("baiyun-admin", township="baiyun").status_code == 200
+    assert other.get(f"/console/bookings/{booking_id}").status_code == 404
+    assert other.get(f"/console/sessions/{session_id}").status_code == 404
+    assert "TOWN0001" not in other.get("/console/review").text
+    other.get("/console/review")
+    assert other.post(f"/console/bookings/{booking_id}/confirm").status_code == 409
+    assert other.post(f"/console/bookings/{booking_id}/reveal").status_code == 404
+    with backend.database.read() as conn:
+        status = conn.execute(sa.select(db.bookings.c.status).where(db.bookings.c.id == booking_id)).scalar_one()
+        reveals = conn.execute(sa.select(sa.func.count()).select_from(db.staff_audit)
+                               .where(db.staff_audit.c.action == "reveal_numbers")).scalar_one()
+    assert (status, reveals) == ("pending_review", 0)
+    home = ConsoleClient(backend.url)
+    assert home.sign_in("qingshan-admin", township="demo").status_code == 200
+    assert f"booking-{booking_id}" in home.get("/console/review").text
+
+
+def test_the_audit_page_is_for_administrators(staffed: Any) -> None:
+    admin = ConsoleClient(staffed.url)
+    admin.sign_in("amei")
+    page = admin.get("/console/audit")
+    assert page.status_code == 200 and "Staff actions" in page.text
+    assert "Wrong password at sign-in" in page.text  # from the wrong-password test above
+    reviewer = ConsoleClient(staffed.url)
+    reviewer.sign_in("xiaoli")
+    refused = reviewer.get("/console/audit")
+    assert refused.status_code == 403 and "Your account is a reviewer account" in refused.text

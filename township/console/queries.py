@@ -398,3 +398,21 @@ def booked_count(conn: Connection, session_id: str) -> int:
     b = db.bookings
     return int(conn.execute(sa.select(sa.func.count()).where(b.c.session_id == session_id,
                                                              b.c.status.in_(HOLDS_SEAT))).scalar_one())
+
+
+def audit_rows(conn: Connection, township_id: str, *, who: str = "", day: str = "",
+               limit: int = ROW_LIMIT) -> list[dict[str, Any]]:
+    """The newest staff actions of the township (optionally one person's, or one local day's)."""
+    a = db.staff_audit
+    query = sa.select(a.c.at, a.c.who, a.c.action, a.c.target).where(a.c.township_id == township_id)
+    if who:
+        query = query.where(a.c.who == who)
+    if day:
+        try:
+            start, end = local_day_bounds(dt.date.fromisoformat(day))
+        except ValueError:
+            pass
+        else:
+            query = query.where(a.c.at >= start, a.c.at < end)
+    rows = conn.execute(query.order_by(a.c.at.desc(), a.c.id.desc()).limit(limit))
+    return [{**dict(x._mapping), "at": db.utc(x.at)} for x in rows]

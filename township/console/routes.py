@@ -56,6 +56,20 @@ DONE: dict[str, str] = {
 }
 
 ACTION_LABELS: dict[str, str] = {
+    "login_failed": N_("Wrong password at sign-in"),
+    "login_locked": N_("Account locked after wrong passwords"),
+    "sign_out": N_("Signed out"),
+    "session_created": N_("Session created"),
+    "session_edited": N_("Session changed"),
+    "session_cancelled": N_("Session cancelled"),
+    "service_saved": N_("Service saved"),
+    "provider_saved": N_("Provider saved"),
+    "holiday_added": N_("Holiday added"),
+    "holiday_removed": N_("Holiday removed"),
+    "enrollment_code_created": N_("Enrolment code created"),
+    "device_enrolled": N_("Kiosk enrolled"),
+    "device_revoked": N_("Kiosk revoked"),
+    "staff_created": N_("Staff account created"),
     "booking_confirmed": N_("Confirmed"),
     "booking_rejected": N_("Rejected"),
     "booking_reassigned": N_("Moved to another session"),
@@ -708,6 +722,18 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
             raise Refused(409, tr(N_("This could not be done"), request), refusal.text(request),
                           PREFIX + "/kiosks") from refusal
         return console.redirect(request, who, _with_done(PREFIX + "/kiosks", "revoked"))
+
+    # --- audit trail --------------------------------------------------------------------------------------------
+
+    @router.get("/audit")
+    def audit_trail(request: Request, who_filter: str = "", day: str = "") -> Response:
+        who = console.require(request, admin=True)
+        with console.db.read() as conn:
+            rows = queries.audit_rows(conn, who.staff.township_id, who=who_filter, day=day)
+        for row in rows:
+            row["action_label"] = tr(ACTION_LABELS.get(row["action"], row["action"]), request)
+        return console.page(request, who, "audit.html", {"rows": rows, "who_filter": who_filter, "day": day},
+                            title=tr(N_("Staff actions"), request), nav="audit")
 
     # --- reports ------------------------------------------------------------------------------------------------
 
