@@ -44,9 +44,10 @@ class StaffEnrolScreen(StaffScreen):
         draft = state.enrol
         number = state.real.state("kiosk_number")
         if state.real.state("device_id"):
-            box.addWidget(widgets.label(_("This kiosk is already enrolled as kiosk {n}. Enrolling again with a "
-                                          "new code replaces its credentials.").format(n=number), kind="notice",
-                                        name="already_enrolled"))
+            text = (_("This kiosk is already enrolled as kiosk {n}. Enrolling again with a new code replaces its "
+                      "credentials.").format(n=number) if number
+                    else _("This kiosk is already enrolled. Enrolling again with a new code replaces its credentials."))
+            box.addWidget(widgets.label(text, kind="notice", name="already_enrolled"))
         self.text_field(box, name="enrol_server", label=_("Township address"), value=draft.server,
                         on_change=lambda t: setattr(draft, "server", t),
                         placeholder="https://township.example:8700")

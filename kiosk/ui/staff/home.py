@@ -41,9 +41,6 @@ class StaffHomeScreen(StaffScreen):
         if status.skew_warning:
             link += " " + _("The kiosk clock is wrong by more than 5 minutes.")
         box.addWidget(widgets.label(link, kind="notice" if status.enrolled else "error", name="staff_sync_line"))
-        if state.in_practice:
-            box.addWidget(widgets.label(_("Practice mode is on: resident bookings are not kept."), kind="notice",
-                                        name="staff_practice_line"))
 
     def choices(self) -> list[Choice]:
         state = self.state

@@ -25,6 +25,7 @@ class StaffLookupScreen(StaffSessionScreen):
 
     name = "staff_lookup"
     columns = 1
+    per_page = 4  # one booking per row, two lines each: four fit on the panel in every profile
 
     def title(self) -> str:
         return _("Find a resident")
@@ -47,24 +48,25 @@ class StaffLookupScreen(StaffSessionScreen):
         else:
             shown = grouped_id(entry)
             what = _("ID number")
-        box.addWidget(widgets.label(what, name="lookup_what"))
-        box.addWidget(widgets.label(shown or _("(nothing entered)"), kind="code", name="lookup_entry"))
         found: Lookup | None = state.lookup
-        if found is not None:
+        if found is None:
+            box.addWidget(widgets.label(what, name="lookup_what"))
+            box.addWidget(widgets.label(shown or _("(nothing entered)"), kind="code", name="lookup_entry"))
+        else:
             parts = [found.masked_name, found.masked_id]
             if found.masked_phone:
                 parts.append(found.masked_phone)
             box.addWidget(widgets.label(_("Found: {who}. {n} bookings.").format(
                 who="  ".join(parts), n=len(found.bookings)), kind="ok", name="lookup_result"))
-        else:
+        if found is None:
             box.addWidget(widgets.Keypad(on_key=self._key, with_x=state.lookup_mode == "id",
                                          key_px=self.theme.target_px, gap_px=self.theme.gap_px))
 
     def choices(self) -> list[Choice]:
         state = self.state
         if state.lookup is not None:
-            return [*(booking_choice(self, line) for line in self.lines),
-                    Choice("new_search", _("New search"), self.new_search, kind="secondary")]
+            return [Choice("new_search", _("New search"), self.new_search, kind="secondary"),
+                    *(booking_choice(self, line) for line in self.lines)]
         other = (_("Search by booking code") if state.lookup_mode == "id" else _("Search by ID number"))
         return [Choice("search", _("Search"), self.search, kind="primary"),
                 Choice("switch", other, self.switch_mode)]

@@ -119,7 +119,7 @@ class StaffSetupScreen(StaffScreen):
                                           "usually when the kiosk is enrolled."), kind="notice", name="first_staff"))
         self.text_field(box, name="staff_id", label=_("Staff number (for example S01)"), value=setup.staff_id,
                         on_change=lambda t: setattr(setup, "staff_id", t))
-        self.text_field(box, name="staff_name", label=_("Name"), value=setup.name,
+        self.text_field(box, name="staff_name", label=_("Staff member's name"), value=setup.name,
                         on_change=lambda t: setattr(setup, "name", t))
         prompt = _("Type the PIN again") if setup.first_pin else _("New PIN (6 digits)")
         box.addWidget(widgets.label(prompt, name="pin_prompt"))

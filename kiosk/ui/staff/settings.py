@@ -52,7 +52,6 @@ def _setting(key: str | None) -> s.Setting | None:
 
 class StaffSettingsScreen(StaffScreen):
     name = "staff_settings"
-    columns = 1
 
     def title(self) -> str:
         return _("Kiosk settings")

@@ -64,6 +64,7 @@ class StaffSessionScreen(StaffScreen):
 
     name = "staff_session"
     columns = 1
+    per_page = 4  # one booking per row, two lines each: four fit on the panel in every profile
 
     def __init__(self, window: object) -> None:
         super().__init__(window)  # type: ignore[arg-type]
