@@ -110,3 +110,25 @@ def masked_confirm_prompt() -> str:
 def join_groups(groups: Sequence[str]) -> str:
     """Groups shown on screen: `138 0013 8000`."""
     return " ".join(groups)
+
+
+_KIND_BY_LENGTH = {18: "id", 11: "phone"}
+_DIGIT_RUN = re.compile(r"(?<![0-9])(?:[0-9]{2}-[0-9]{4,}-[0-9]|[0-9]{5,}[Xx]?)(?![0-9])")
+
+
+def speakable(text: str, locale: str | None = None) -> str:
+    """Text with long digit strings (ID, phone, booking codes `07-0042-3`) turned into digits read in groups.
+
+    A synthesiser reads "13800138000" as a quantity (一百三十八亿…); a resident needs to hear 幺三八，零零幺三，八零零零.
+    Shorter numbers (dates, times, counts) are left to the synthesiser.
+    """
+    locale = locale or current_locale()
+
+    def one(match: re.Match[str]) -> str:
+        raw = match.group(0)
+        if "-" in raw:
+            return spoken_digits(raw.replace("-", ""), "booking", locale)
+        return spoken_digits(raw, _KIND_BY_LENGTH.get(len(raw), ""), locale)
+
+    return _DIGIT_RUN.sub(one, text)
+

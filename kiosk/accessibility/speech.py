@@ -463,9 +463,13 @@ class Speaker:
     def _submit(self, text: str, *, private: bool) -> None:
         if not self._session.enabled or self.player is None or not text.strip():
             return
+        locale = current_locale()
+        from kiosk.accessibility.numbers import speakable
+
+        text = speakable(text, locale)  # long digit strings are read digit by digit, in groups
         with self._lock:
             self._generation += 1
-            self._pending = _Job(self._generation, text, current_locale(), private)
+            self._pending = _Job(self._generation, text, locale, private)
             self._idle.clear()
             self._lock.notify_all()
         # A new prompt replaces the current one at once, even before the new audio is ready.

@@ -13,6 +13,7 @@ from kiosk.accessibility.numbers import (
     masked_confirm_prompt,
     parse_spoken_digits,
     speak_masked,
+    speakable,
     spoken_digits,
 )
 from kiosk.i18n import use_locale
@@ -87,3 +88,11 @@ def test_confirm_prompts() -> None:
         assert "对吗" in masked_confirm_prompt() and "幺" not in masked_confirm_prompt()
     with use_locale("en"):
         assert confirm_digits_prompt("phone", "13800138000").startswith("You said one three eight, ")
+
+
+def test_long_digit_strings_in_prompts_become_spoken_digits() -> None:
+    assert speakable("您的手机号是 13800138000。", "zh_CN") == "您的手机号是 幺三八，零零幺三，八零零零。"
+    assert speakable("预约号 07-0042-3", "zh_CN") == "预约号 零七，零零四二，三"
+    assert speakable("号码 33010219800101123X 对吗", "zh_CN") == "号码 三三零幺零二，幺九八零零幺零幺，幺二三叉 对吗"
+    assert speakable("2024年5月3日 上午9:30，还有12个号", "zh_CN") == "2024年5月3日 上午9:30，还有12个号"
+    assert speakable("Code 07-0042-3", "en") == "Code zero seven, zero zero four two, three"

@@ -180,7 +180,8 @@ def test_private_details_go_to_headphones_and_leave_no_file(data_home: Path, sin
         sp.on_caption = captions.append
         sp.say_private(f"您的身份证号码是 {ID_NUMBER}", ID_MASKED)
         rendered(sp, sink)
-        assert ID_NUMBER in " ".join(sp.spoken)  # private audio exists: the clear number is spoken
+        # Private audio exists: the clear number is spoken, digit by digit in its 6-8-4 groups.
+        assert "三三零幺零二，幺九八零零幺零幺，幺二三四" in " ".join(sp.spoken)
         assert captions == [ID_MASKED]  # the screen still shows only the masked form
         assert ID_NUMBER not in sp.last_text  # 重听 does not repeat it
         sp.say(SHORT)
