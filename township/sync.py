@@ -231,6 +231,8 @@ def _apply(conn: Connection, device: Device, op: P.Op, payload: Any, op_id: str)
         return _check_in(conn, device, op, op_id)
     if isinstance(payload, P.FeedbackSubmit):
         return _feedback(conn, device, op, payload, op_id)
+    if isinstance(payload, P.AuditBatch):
+        return _kiosk_audit(conn, device, payload, op_id)
     return _rejected(op_id, "invalid", _(M.INVALID))
 
 
@@ -439,6 +441,23 @@ def _feedback(conn: Connection, device: Device, op: P.Op, p: P.FeedbackSubmit, o
         reasons=[str(r)[:64] for r in p.reasons][:20], comment=(p.comment or None),
         created_at=db.naive(db.now_utc())))
     return _result(op_id, "applied", message=_(M.FEEDBACK_THANKS))
+
+
+def _kiosk_audit(conn: Connection, device: Device, p: P.AuditBatch, op_id: str) -> dict[str, Any]:
+    """Village staff actions audited on a kiosk (kiosk.staff), kept beside the township staff's own audit trail.
+    Stored once: a replayed op returns its stored result without coming here again."""
+    for entry in p.entries:
+        try:
+            at = dt.datetime.fromisoformat(entry.at)
+        except ValueError:
+            at = db.now_utc()
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)
+        conn.execute(sa.insert(db.staff_audit).values(
+            township_id=device.township_id, staff_id=None, who=f"kiosk {device.kiosk_number}: {entry.actor}"[:64],
+            action=entry.action[:64], target=entry.detail[:100], at=db.naive(at),
+            detail={"source": "kiosk", "device_id": device.id, "seq": entry.seq, "detail": entry.detail}))
+    return _result(op_id, "applied")
 
 
 # --- pull ------------------------------------------------------------------------------------------------------------
