@@ -698,8 +698,12 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
         for row in rows:
             row["state"], row["state_text"] = _kiosk_state(row)
             row["state_text"] = tr(row["state_text"], request)
+        server_url = str(request.base_url).rstrip("/")
+        # The QR code carries the address and the code, so a kiosk with a camera needs nothing typed.
+        payload = f"cunzhan://enroll?{urlencode({'server': server_url, 'code': code})}" if code else ""
         return console.page(request, who, "kiosks.html", {
-            "kiosks": rows, "code": code, "qr": qr_svg(code) if code else "", "expires": expires},
+            "kiosks": rows, "code": code, "qr": qr_svg(payload) if code else "", "expires": expires,
+            "server_url": server_url},
             title=tr(N_("Kiosks"), request), nav="kiosks")
 
     @router.get("/kiosks")
