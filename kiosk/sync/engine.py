@@ -150,7 +150,7 @@ class SyncEngine:
                 return
             body = {"device_id": self.device_id, "ops": ops,
                     "pending_ops": max(0, self.store.pending_count() - len(ops)), "app_version": __version__}
-            sent = self.clock()
+            sent = self._stamp()
             try:
                 response = self.client.push(body)
             except TooLarge:
@@ -216,7 +216,7 @@ class SyncEngine:
         cursor = self.store.state("catalogue_cursor") or None
         seen: dict[str, set[str]] | None = {t: set() for t in _SWEPT.values()} if cursor is None else None
         while True:
-            sent = self.clock()
+            sent = self._stamp()
             try:
                 page = self.client.pull(cursor, self.pull_limit)
             except CursorExpired:
@@ -359,6 +359,12 @@ class SyncEngine:
                      (ch.entity_id, json.dumps(ch.data, ensure_ascii=False), ch.version))
 
     # --- clock ------------------------------------------------------------------------------------------------------
+
+    def _stamp(self) -> dt.datetime:
+        """The kiosk clock now, also sent as the optional client-time header (the console shows staff the skew)."""
+        now = self.clock()
+        self.client.headers[protocol.CLIENT_TIME_HEADER] = to_text(now)
+        return now
 
     def _note_skew(self, server_time: str, sent: dt.datetime, report: SyncReport) -> None:
         """Skew = server time minus the kiosk clock at the middle of the exchange (seconds; positive = kiosk late)."""

@@ -273,3 +273,46 @@ def test_pull_never_overwrites_a_booking_with_pending_ops(backend: Backend, tmp_
     assert row is not None and row.status is BookingStatus.CANCELLED
     assert k.store.pending_count() == 0
     k.close()
+
+
+def test_slot_full_keeps_alternatives_and_waitlist_is_promoted(backend: Backend, tmp_path: Path) -> None:
+    from kiosk.booking import Bookings
+    from kiosk.sync.apply import booking_alternatives
+    from township import db
+
+    full = backend.new_session(capacity=1, starts_in=dt.timedelta(days=5))
+    service = backend_rows(backend, db.sessions, db.sessions.c.id == full)[0].service_id
+    other = backend.new_session(capacity=3, starts_in=dt.timedelta(days=6), service_id=service)
+    a, b = KioskSim(tmp_path, "ka"), KioskSim(tmp_path, "kb")
+    c = KioskSim(tmp_path, "kc", skew=-dt.timedelta(days=2))
+    for k in (a, b, c):
+        k.enroll(backend.url, backend.enrollment_code())
+        k.sync_until_ok(k.engine())
+    first = a.book(full, unique_id_number())
+    second = b.book(full, unique_id_number())  # offline, both saw the one free seat
+    assert first is not None and second is not None
+    a.sync_until_ok(a.engine())
+    b.sync_until_ok(b.engine())
+    row = a.store.booking(first.id)
+    assert row is not None and row.status is BookingStatus.CONFIRMED
+    row = b.store.booking(second.id)
+    assert row is not None and row.status is BookingStatus.REJECTED and row.message
+    offered = booking_alternatives(b.store, second.id)
+    assert other in [alt.session_id for alt in offered] and len(offered) <= 3
+    assert booking_alternatives(a.store, first.id) == []
+    # A third kiosk (its clock two days behind) joins the waiting list; a seat frees; it is promoted.
+    waiting = c.book(full, unique_id_number(), waitlist=True)
+    assert waiting is not None
+    c.sync_until_ok(c.engine())
+    row = c.store.booking(waiting.id)
+    assert row is not None and row.status is BookingStatus.WAITLISTED
+    Bookings(a.store).cancel(first.id, now=a.clock())
+    a.sync_until_ok(a.engine())
+    c.sync_until_ok(c.engine())
+    row = c.store.booking(waiting.id)
+    assert row is not None and row.status is BookingStatus.CONFIRMED and row.message
+    # The backend saw the kiosk's clock through the client-time header.
+    device = backend_rows(backend, db.devices, db.devices.c.id == c.store.state("device_id"))[0]
+    assert device.clock_skew_s is not None and abs(device.clock_skew_s - 2 * 86400) < 120
+    for k in (a, b, c):
+        k.close()
