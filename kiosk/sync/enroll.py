@@ -128,9 +128,10 @@ def _enroll(store: Store, server_url: str, code: str, kiosk_name: str | None,
     from kiosk import settings as s
 
     with store.transaction() as conn:
-        if store.state("township_url") != url or store.state("township_id") != response.township_id:
-            # Another township (or the first one): its catalogue comes from a clean pull.
-            store.set_state("catalogue_cursor", "", conn)
+        # A cursor is bound to its device, and leases were granted to the old device: a new identity starts with a
+        # clean pull (the catalogue is swept by it) and no leases. The outbox is kept and pushed as this device.
+        store.set_state("catalogue_cursor", "", conn)
+        conn.execute("DELETE FROM leases")
         store.set_state("device_id", response.device_id, conn)
         store.set_state("township_id", response.township_id, conn)
         store.set_state("kiosk_number", str(response.kiosk_number), conn)
