@@ -126,7 +126,9 @@ def run_command(args: argparse.Namespace) -> int:
     i18n.set_default_locale(str(settings.get(S.LOCALE)))
     if args.demo and catalogue_is_empty(real):
         seed_demo(real)
-    practice = PracticeSession(real) if getattr(args, "practice", False) else None
+    # --practice, or practice mode switched on in staff mode (a training kiosk stays in practice across restarts).
+    wants_practice = bool(getattr(args, "practice", False)) or bool(settings.get(S.PRACTICE_MODE))
+    practice = PracticeSession(real) if wants_practice else None
     try:
         return _run_window(args, practice.store if practice else real, settings, chosen, sync=practice is None)
     finally:

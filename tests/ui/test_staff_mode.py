@@ -417,3 +417,15 @@ def test_keyboard_entry_to_staff_mode(window: KioskWindow, qtbot: QtBot, demo_st
     qtbot.keyClick(window, Qt.Key.Key_F11,  # type: ignore[no-untyped-call]
                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert screen(window).name == "staff_pin"
+
+
+def test_idle_timeout_signs_staff_out(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+    add_staff(demo_store)
+    sign_in(qtbot, window)
+    click(qtbot, window, "choice_settings")
+    assert staff_state(window).member is not None
+    window.idle.expire()  # what the idle timer does after its warning runs out
+    assert screen(window).name == "home" and staff_state(window).member is None
+    assert audit(demo_store)[-1] == {"actor": "S01", "action": "staff_signed_out", "detail": ""}
+    window.show_screen("staff_settings")
+    assert screen(window).name == "staff_pin"  # the way back in is the PIN again

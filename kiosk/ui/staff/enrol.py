@@ -85,24 +85,8 @@ class StaffEnrolScreen(StaffScreen):
         state = self.state
         state.enrol.code = ""
         state.desk.record("kiosk_enrolled", f"kiosk {result.kiosk_number}", kiosk=True)
-        self._start_sync()
+        state.ensure_sync()
         text = _("Enrolled as kiosk {n}. The kiosk now syncs with the township.").format(n=result.kiosk_number)
         if result.reenrolled:
             text = _("Enrolled again as kiosk {n}. The old credentials are replaced.").format(n=result.kiosk_number)
         self.show_message(text, "ok", speak=False)
-
-    def _start_sync(self) -> None:
-        """Start the sync worker when none runs yet (a kiosk enrolled for the first time from staff mode)."""
-        state = self.state
-        running = state.worker or getattr(self.win, "sync_worker", None)
-        if running is not None and getattr(running, "running", False):
-            running.sync_now()
-            return
-        try:
-            from kiosk.sync.worker import start_if_enrolled
-        except ImportError:
-            return
-        window = self.win
-        # on_change gets a SyncStatus on the worker thread; the window's signal takes none and is queued.
-        state.worker = start_if_enrolled(state.real.path, lambda _status: window.sync_changed.emit())
-

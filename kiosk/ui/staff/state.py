@@ -129,10 +129,29 @@ class StaffState:
                 self.practice = None
         if self.member is not None:
             self.desk.set_practice(on)
+        if not on:
+            self.ensure_sync()  # a kiosk that started in practice mode did not start syncing
         ctx.visit = type(ctx.visit)()  # nothing a resident typed crosses between practice and real
         self.draft = AssistDraft()
         self.lookup = None
         show_practice_banner(window, on)
+
+    def ensure_sync(self) -> None:
+        """Start the sync worker on the real store when the kiosk is enrolled and none runs (after enrolment from
+        staff mode, or leaving a practice mode the kiosk started in); wake it when one runs."""
+        running = self.worker or getattr(self.window, "sync_worker", None)
+        if running is not None and getattr(running, "running", False):
+            running.sync_now()
+            return
+        if not self.real.state("device_id"):
+            return
+        try:
+            from kiosk.sync.worker import start_if_enrolled
+        except ImportError:
+            return
+        window = self.window
+        # on_change gets a SyncStatus on the worker thread; the window's signal takes none and is queued.
+        self.worker = start_if_enrolled(self.real.path, lambda _status: window.sync_changed.emit())
 
     def _use_store(self, store: Store) -> None:
         ctx = self.window.ctx
