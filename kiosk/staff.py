@@ -486,6 +486,15 @@ class StaffDesk:
                                   int(c.get("booked") or 0), int(c.get("checked_in") or 0)))
         return out
 
+    def help_calls_today(self) -> tuple[int, dt.datetime | None]:
+        """How often residents touched 「呼叫工作人员」 today (kiosk's zone), and when last."""
+        local = self.clock().astimezone(self.zone)
+        start = dt.datetime(local.year, local.month, local.day, tzinfo=self.zone)
+        rows = self.kiosk_store.query("SELECT count(*) AS n, max(at) AS last FROM audit_log "
+                                      "WHERE action = 'staff_called' AND at >= ?", (to_text(start),))
+        last = rows[0]["last"]
+        return int(rows[0]["n"] or 0), from_text(last) if last else None
+
     def session_bookings(self, session_id: str) -> list[BookingLine]:
         """The bookings of one session, masked, for checking people in."""
         self.record("session_bookings_viewed", session_id)

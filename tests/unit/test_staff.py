@@ -329,3 +329,14 @@ def test_queued_audit_ops_are_valid_on_the_wire(store: Store) -> None:
         batch = protocol.parse_payload(wire)
         assert isinstance(batch, protocol.AuditBatch)
     assert len(ops[0]["payload"]["entries"][1]["detail"]) == 200
+
+
+def test_help_calls_today_are_counted(store: Store) -> None:
+    clock = Clock()
+    clock.now = dt.datetime.now(dt.UTC)
+    desk = _desk(store, clock)
+    assert desk.help_calls_today() == (0, None)
+    store.audit("resident", "staff_called", "identify")
+    store.audit("resident", "staff_called", "home")
+    count, last = desk.help_calls_today()
+    assert count == 2 and last is not None and abs((last - clock.now).total_seconds()) < 60

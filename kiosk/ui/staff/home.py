@@ -11,6 +11,7 @@ from kiosk.sync.status import read_status
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice
 from kiosk.ui.staff.base import StaffScreen
+from kiosk.ui.words import time_words
 
 
 class StaffHomeScreen(StaffScreen):
@@ -41,6 +42,10 @@ class StaffHomeScreen(StaffScreen):
         if status.skew_warning:
             link += " " + _("The kiosk clock is wrong by more than 5 minutes.")
         box.addWidget(widgets.label(link, kind="notice" if status.enrolled else "error", name="staff_sync_line"))
+        calls, last = state.desk.help_calls_today() if member is not None else (0, None)
+        if calls and last is not None:
+            box.addWidget(widgets.label(_("Residents asked for help {n} times today, last at {time}.").format(
+                n=calls, time=time_words(self.ctx.local(last))), kind="notice", name="help_calls"))
 
     def choices(self) -> list[Choice]:
         state = self.state
