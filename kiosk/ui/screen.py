@@ -20,16 +20,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from kiosk.i18n import gettext as _
 from kiosk.ui import widgets
+from kiosk.ui.words import sentences
 
 if TYPE_CHECKING:
     from kiosk.accessibility.profiles import Profile
     from kiosk.ui.context import KioskContext, Visit
     from kiosk.ui.theme import Theme
     from kiosk.ui.window import KioskWindow
+
+
+STOPS = set("。．.？?！!")
 
 
 @dataclass
@@ -65,6 +69,7 @@ class Screen(QWidget):
         self._body: QWidget | None = None
         self.shown_choices: list[Choice] = []
         self._all: list[Choice] = []
+        self._width = 0
 
     # --- what subclasses declare ------------------------------------------------------------------------------------
 
@@ -80,6 +85,14 @@ class Screen(QWidget):
 
     def build_body(self, box: QVBoxLayout) -> None:
         """Add widgets above the choices (summaries, keypads)."""
+
+    def side_panel(self) -> QWidget | None:
+        """A panel beside the body (the keypad of typing screens, the slip picture); None for most screens."""
+        return None
+
+    @property
+    def has_side_panel(self) -> bool:
+        return self._width < self.content_width()
 
     def on_enter(self) -> None:
         """Load what the screen shows; called before every render on arrival."""
@@ -154,15 +167,26 @@ class Screen(QWidget):
                 parts.append(_("; ").join(numbered))
             else:
                 parts.append(_("You can choose: {choices}").format(choices=_(", ").join(c.label for c in shown)))
-        return _(". ").join(p.strip().rstrip("。.") for p in parts if p.strip()) + _(".")
+        return sentences(*(p if p.rstrip()[-1:] in STOPS else p.rstrip() + _(".") for p in parts if p.strip()))
 
     def redraw(self) -> None:
         """Rebuild the body: message line, subclass body, choices, pager."""
         theme = self.theme
         body = QWidget()
         body.setProperty("kind", "page")
-        box = QVBoxLayout(body)
-        box.setContentsMargins(theme.margin_px, theme.gap_px, theme.margin_px, theme.gap_px)
+        side = self.side_panel()
+        if side is None:
+            box = QVBoxLayout(body)
+            box.setContentsMargins(theme.margin_px, theme.gap_px, theme.margin_px, theme.gap_px)
+            self._width = self.content_width()
+        else:  # e.g. typing screens: what was typed and the choices on the left, the keypad on the right
+            row = QHBoxLayout(body)
+            row.setContentsMargins(theme.margin_px, theme.gap_px, theme.margin_px, theme.gap_px)
+            row.setSpacing(theme.gap_px * 2)
+            box = QVBoxLayout()
+            row.addLayout(box, 1)
+            row.addWidget(side, 1)
+            self._width = (self.content_width() - theme.gap_px * 2) // 2
         box.setSpacing(theme.gap_px)
         if self.message:
             box.addWidget(widgets.label(self.message, kind=self.message_kind, name="message"))
@@ -184,6 +208,9 @@ class Screen(QWidget):
         self._body = body
         self._layout.addWidget(body)
         body.show()  # at once: a layout would only show it on the next pass of the event loop
+        for button in body.findChildren(QPushButton):  # now styled: never shorter than its text needs
+            button.setMinimumHeight(max(button.minimumHeight(), button.sizeHint().height()))
+            button.setMaximumHeight(max(button.maximumHeight(), button.minimumHeight()))
 
     def _choice_grid(self, shown: list[Choice]) -> QWidget:
         theme = self.theme
@@ -191,8 +218,8 @@ class Screen(QWidget):
         grid = QGridLayout(holder)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(theme.gap_px)
-        columns = 1 if len(shown) == 1 else self.columns
-        width = (self.content_width() - (columns - 1) * theme.gap_px) // columns - 4 * theme.px(3)
+        columns = 1 if len(shown) == 1 or self.has_side_panel else self.columns
+        width = (self._width - (columns - 1) * theme.gap_px) // columns - 4 * theme.px(3)
         for index, choice in enumerate(shown):
             text = choice.label
             if self.profile.numbered_choices:
@@ -207,6 +234,7 @@ class Screen(QWidget):
             widget.setMaximumHeight(max(theme.choice_px, theme.lines_px(max(lines, wrapped_lines))) * 3 // 2)
             widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             grid.addWidget(widget, index // columns, index % columns)
+        grid.setRowStretch(math.ceil(len(shown) / columns), 1)  # spare room goes below the choices
         return holder
 
     def _pager(self) -> QHBoxLayout:

@@ -21,6 +21,9 @@ def set_kind(widget: QWidget, kind: str) -> None:
     style.polish(widget)
 
 
+NO_LINE_START = set("，。、；：！？）」』》,.;:!?)")
+
+
 def wrap_text(text: str, font_px: int, width_px: int, *, bold: bool = False) -> str:
     """Break `text` into lines no wider than `width_px` (Chinese breaks anywhere; Latin words kept whole)."""
     font = QFont(FONT_FAMILY)
@@ -44,8 +47,11 @@ def wrap_text(text: str, font_px: int, width_px: int, *, bold: bool = False) -> 
             tokens.append(word)
         for token in tokens:
             if line and metrics.horizontalAdvance(line + token) > width_px:
+                carried = ""
+                if token in NO_LINE_START and len(line) > 1:  # 避头: a comma never starts a line
+                    carried, line = line[-1], line[:-1]
                 lines.append(line.rstrip())
-                line = token.lstrip()
+                line = carried + token.lstrip()
             else:
                 line += token
         lines.append(line)
@@ -103,6 +109,7 @@ class Keypad(QWidget):
             text = _(KEY_LABELS[key]) if key in KEY_LABELS else key
             widget = button(text, name=f"key_{key}", kind="key", on_click=partial(on_key, key))
             widget.setMinimumSize(key_px, key_px)
+            widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             if key == "X":
                 widget.setAccessibleDescription(_("The letter X, only for the last character of an ID number"))
             grid.addWidget(widget, index // 3, index % 3)

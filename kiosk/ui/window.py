@@ -216,7 +216,9 @@ class KioskWindow(QWidget):
         self.back_button.setVisible(not on_home and screen.show_back)
         self.home_button.setVisible(not on_home)
         self.talk_button.setVisible(not self.ctx.profile.listen_between_prompts)
-        self.mode_button.setText(_("Elder mode") if self.ctx.profile.name == "standard" else _("Standard mode"))
+        name = self.ctx.profile.name
+        self.mode_button.setText(_("Elder mode") if name == "standard" else
+                                 _("Leave elder mode") if name == "elder" else _("Standard mode"))
         self.mode_button.setAccessibleName(self.mode_button.text())
         self.ctx.voice.set_grammar(screen.voice_phrases())
         self._focus_first(screen)
@@ -338,6 +340,9 @@ class KioskWindow(QWidget):
         self.ctx.speech.configure(rate_multiplier=profile.speech_rate,
                                   enabled=profile.speech is not Speech.OFF)
         self.caption_label.setVisible(profile.captions and bool(self.caption_label.text()))
+        for bar_button in (*self.nav.findChildren(QAbstractButton), *self.bar.findChildren(QAbstractButton)):
+            bar_button.ensurePolished()  # the global controls are never squeezed below what their text needs
+            bar_button.setMinimumHeight(bar_button.sizeHint().height())
         self.warning.restyle()
         if redraw:
             self._draw(announce=True)

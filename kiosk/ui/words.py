@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kiosk.i18n import N_
+from kiosk.i18n import N_, current_locale
 from kiosk.i18n import gettext as _
 
 WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
@@ -38,3 +38,9 @@ def time_words(moment: dt.datetime) -> str:
 def when_words(start: dt.datetime, today: dt.date) -> str:
     """Day and time together."""
     return _("{day}, {time}").format(day=day_words(start.date(), today), time=time_words(start))
+
+
+def sentences(*parts: str) -> str:
+    """Join sentences the way the language writes them: no space after a Chinese full stop, one in English."""
+    sep = "" if current_locale().startswith("zh") else " "
+    return sep.join(p.strip() for p in parts if p and p.strip())

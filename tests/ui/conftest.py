@@ -65,7 +65,7 @@ def make_kiosk(qapp: object, demo_store: object, qtbot: object) -> Iterator[Call
         ctx = KioskContext(store=demo_store, speech=RecordingSpeech(), voice=NoVoice("no voice in tests"),
                            ops=SyncOps(), profile=profile_by_name(profile), **kwargs)  # type: ignore[arg-type]
         window = build_window(ctx, clock=lambda: float(next(ticks)))
-        window.resize(1920, 1080)
+        window.setFixedSize(1920, 1080)
         window.go_home()
         window.show()
         qtbot.waitExposed(window)  # type: ignore[attr-defined]

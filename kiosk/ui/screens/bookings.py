@@ -15,6 +15,7 @@ from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.confirm import SAVE_FAILED, session_words
 from kiosk.ui.screens.done import status_words
+from kiosk.ui.words import sentences
 
 CHANGEABLE = (BookingStatus.REQUESTED, BookingStatus.PENDING_REVIEW, BookingStatus.CONFIRMED,
               BookingStatus.WAITLISTED)
@@ -101,7 +102,7 @@ class BookingDetailScreen(Screen):
             parts.append(booking.message)
         if session is not None:
             parts.append(_("{service}, {provider}. {when}, at {where}.").format(**session_words(self, session)))
-        return " ".join(parts)
+        return sentences(*parts)
 
     def build_body(self, box: QVBoxLayout) -> None:
         box.addWidget(widgets.label(self.summary(), kind="notice", name="booking_summary"))

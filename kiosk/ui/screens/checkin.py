@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk import settings as S
 from kiosk.booking import BookingRefused
@@ -80,12 +80,14 @@ class CheckInCodeScreen(Screen):
     def announcement(self) -> str:
         return _("Type the booking number from your slip, then touch Check in.")
 
+    def side_panel(self) -> QWidget:
+        return widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
+                              gap_px=self.theme.gap_px)
+
     def build_body(self, box: QVBoxLayout) -> None:
         entry = self.visit.code_entry
         shown = (format_code(entry) if len(entry) >= 7 else entry) or _("(nothing entered)")
         box.addWidget(widgets.label(shown, kind="code", name="code_display"))
-        box.addWidget(widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
-                                     gap_px=self.theme.gap_px))
 
     def choices(self) -> list[Choice]:
         return [Choice("check_in_now", _("Check in"), self.submit, phrases=("签到", "确定"))]

@@ -15,7 +15,7 @@ from kiosk.models import Booking, Dependent, Resident, Session
 from kiosk.store import StoreError, new_id
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
-from kiosk.ui.words import when_words
+from kiosk.ui.words import sentences, when_words
 
 SAVE_FAILED = N_("Sorry, the kiosk could not save this just now. Nothing is lost: please try again, or call the staff.")
 
@@ -61,27 +61,30 @@ class ConfirmScreen(Screen):
         return _("Please check: change to this time?") if self._moving() else _("Please check your booking")
 
     def announcement(self) -> str:
-        return self.summary() + " " + _("If it is right, touch Confirm.")
+        return sentences(*(line + _(".") for line in self.summary().split("\n")),
+                         _("If it is right, touch Confirm."))
 
     def on_enter(self) -> None:
         self.duplicate = False
         self.busy = False
 
     def summary(self) -> str:
+        """Everything about the booking, one fact a line, in plain words."""
         session = self.ctx.store.session(self.visit.session_id or "")
         if session is None:
             return ""
         w = session_words(self, session)
-        if self._moving():
-            text = _("New time: {when}. {service}, {provider}, at {where}.").format(**w)
+        if self.visit.for_dependent:
+            who = _("your {relation}, born {year}").format(relation=_(self.visit.relation),
+                                                           year=self.visit.birth_year)
         else:
-            text = _("{service}, {provider}. {when}, at {where}.").format(**w)
-            if self.visit.for_dependent:
-                text += " " + _("For your {relation}, born {year}.").format(
-                    relation=_(self.visit.relation), year=self.visit.birth_year)
-            else:
-                text += " " + _("For you.")
-        return text
+            who = _("you")
+        lines = [_("What: {service}").format(**w), _("With: {provider}").format(**w),
+                 _("New time: {when}").format(**w) if self._moving() else _("When: {when}").format(**w),
+                 _("Where: {where}").format(**w)]
+        if not self._moving():
+            lines.append(_("For: {who}").format(who=who))
+        return "\n".join(lines)
 
     def build_body(self, box: QVBoxLayout) -> None:
         box.addWidget(widgets.label(self.summary(), kind="notice", name="summary"))

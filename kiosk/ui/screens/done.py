@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk.codes import format_code
 from kiosk.i18n import gettext as _
@@ -11,6 +11,7 @@ from kiosk.models import Booking, BookingStatus
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.confirm import session_words
+from kiosk.ui.words import sentences
 
 
 def status_words(booking: Booking) -> str:
@@ -33,7 +34,6 @@ def code_words(code: str) -> str:
 class DoneScreen(Screen):
     name = "done"
     show_back = False  # the booking is written: going back would only invite booking it twice
-    columns = 2
 
     def title(self) -> str:
         booking = self.visit.booking
@@ -45,8 +45,8 @@ class DoneScreen(Screen):
         booking = self.visit.booking
         if booking is None:
             return ""
-        return " ".join((_("Your booking number is {code}.").format(code=code_words(booking.code)),
-                         status_words(booking), self.where_when()))
+        return sentences(_("Your booking number is {code}.").format(code=code_words(booking.code)),
+                         status_words(booking), self.where_when())
 
     def where_when(self) -> str:
         booking = self.visit.booking
@@ -56,21 +56,32 @@ class DoneScreen(Screen):
         w = session_words(self, session)
         text = _("Please come {when} to {where}: {service}, {provider}.").format(**w)
         if w["bring"]:
-            text += " " + _("Please bring: {bring}.").format(bring=w["bring"])
+            text = sentences(text, _("Please bring: {bring}.").format(bring=w["bring"]))
         return text
 
     def build_body(self, box: QVBoxLayout) -> None:
         booking = self.visit.booking
         if booking is None:
             return
-        box.addWidget(widgets.label(_("Your booking number"), name="code_caption"))
         code = widgets.label(format_code(booking.code), kind="code", name="booking_code")
         code.setAlignment(Qt.AlignmentFlag.AlignCenter)
         code.setAccessibleName(_("Booking number {code}").format(code=code_words(booking.code)))
         box.addWidget(code)
+
+    def side_panel(self) -> QWidget | None:
+        """The status, where, when and what to bring, beside the code (the biggest profiles still fit)."""
+        booking = self.visit.booking
+        if booking is None:
+            return None
+        panel = QWidget()
+        column = QVBoxLayout(panel)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(self.theme.gap_px)
         kind = "ok" if booking.status is BookingStatus.CONFIRMED else "notice"
-        box.addWidget(widgets.label(status_words(booking), kind=kind, name="booking_status"))
-        box.addWidget(widgets.label(self.where_when(), name="where_when"))
+        column.addWidget(widgets.label(status_words(booking), kind=kind, name="booking_status"))
+        column.addWidget(widgets.label(self.where_when(), name="where_when"))
+        column.addStretch(1)
+        return panel
 
     def choices(self) -> list[Choice]:
         return [

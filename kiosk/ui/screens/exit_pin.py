@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk.i18n import gettext as _
 from kiosk.ui import widgets
@@ -28,11 +28,13 @@ class ExitPinScreen(Screen):
     def on_enter(self) -> None:
         self.pin = ""
 
+    def side_panel(self) -> QWidget:
+        return widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
+                              gap_px=self.theme.gap_px)
+
     def build_body(self, box: QVBoxLayout) -> None:
         shown = "●" * len(self.pin) or _("(nothing entered)")
         box.addWidget(widgets.label(shown, kind="code", name="pin_display"))
-        box.addWidget(widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
-                                     gap_px=self.theme.gap_px))
 
     def choices(self) -> list[Choice]:
         return [Choice("ok", _("OK"), self.on_confirm_pin)]

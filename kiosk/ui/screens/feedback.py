@@ -48,7 +48,6 @@ def face_icon(rating: int, size: int, colour: str) -> QIcon:
 
 class FeedbackScreen(Screen):
     name = "feedback"
-    columns = 1
 
     def title(self) -> str:
         return _("How was it?")

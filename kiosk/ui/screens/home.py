@@ -24,10 +24,10 @@ class HomeScreen(Screen):
 
     def choices(self) -> list[Choice]:
         return [
-            Choice("clinic", _("See a doctor online"), lambda: self._book(ServiceKind.CLINIC),
-                   detail=_("Remote clinic"), phrases=("远程问诊", "看病", "看医生")),
-            Choice("school", _("Online class"), lambda: self._book(ServiceKind.SCHOOL),
-                   detail=_("Remote school"), phrases=("远程课堂", "上课")),
+            Choice("clinic", _("Remote clinic"), lambda: self._book(ServiceKind.CLINIC),
+                   detail=_("See a doctor by video"), phrases=("远程问诊", "看病", "看医生")),
+            Choice("school", _("Remote school"), lambda: self._book(ServiceKind.SCHOOL),
+                   detail=_("Classes by video"), phrases=("远程课堂", "上课")),
             Choice("bookings", _("My bookings"), self._bookings, detail=_("Check, change or cancel"),
                    phrases=("我的预约", "查预约")),
             Choice("check_in", _("Check in"), lambda: self.go("check_in"), detail=_("I have come for my booking"),

@@ -8,7 +8,7 @@ visit can continue in one touch. What happens next depends on `visit.purpose` (b
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk import settings as S
 from kiosk.i18n import gettext as _
@@ -72,6 +72,10 @@ class IdentifyScreen(Screen):
     def on_enter(self) -> None:
         self.hide_number()
 
+    def side_panel(self) -> QWidget:
+        return widgets.Keypad(on_key=self._key, with_x=True, key_px=self.theme.target_px,
+                              gap_px=self.theme.gap_px)
+
     def build_body(self, box: QVBoxLayout) -> None:
         entry = self.visit.id_entry
         if not entry:
@@ -84,8 +88,6 @@ class IdentifyScreen(Screen):
         display.setAccessibleName(_("ID number, {n} of 18 characters entered").format(n=len(entry)))
         box.addWidget(display)
         box.addWidget(widgets.label(_("{n} of 18 characters entered").format(n=len(entry)), name="id_count"))
-        box.addWidget(widgets.Keypad(on_key=self._key, with_x=True, key_px=self.theme.target_px,
-                                     gap_px=self.theme.gap_px))
 
     def choices(self) -> list[Choice]:
         result = [Choice("id_ok", _("Next"), self.submit, phrases=("好了", "确定", "下一步"))]

@@ -27,7 +27,8 @@ class ProviderScreen(Screen):
                         partial(self._choose, None), detail=_("The earliest time"), phrases=("都可以", "随便"))
         providers = self.ctx.store.providers_for_service(service_id, after=self.ctx.now())
         return [anyone] + [
-            Choice(p.id, p.name, partial(self._choose, p.id), detail=" ".join(x for x in (p.title, p.organisation) if x))
+            Choice(p.id, p.name, partial(self._choose, p.id),
+                   detail=" ".join(x for x in (p.title, p.organisation) if x))
             for p in providers]
 
     def _choose(self, provider_id: str | None) -> None:

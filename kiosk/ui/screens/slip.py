@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, QPixmap
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+from PySide6.QtWidgets import QLabel, QWidget
 
 from kiosk import paths
 from kiosk import settings as S
@@ -179,17 +179,17 @@ class SlipScreen(Screen):
             raise exc
         self.show_message(_("The slip could not be printed. Please take a photo of it, or ask the staff."))
 
-    def build_body(self, box: QVBoxLayout) -> None:
+    def side_panel(self) -> QWidget | None:
         facts = slip_facts(self)
         if facts is None:
-            return
+            return None
         picture = QLabel()
         picture.setObjectName("slip_picture")
-        height = max(300, self.win.height() - 6 * self.theme.choice_px)
+        height = max(300, self.win.height() - 2 * self.win.nav.sizeHint().height() - 4 * self.theme.gap_px)
         picture.setPixmap(QPixmap.fromImage(slip_image(facts, height)))
         picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         picture.setAccessibleName(" ".join([_("Booking slip"), format_code(facts.code), *facts.lines()]))
-        box.addWidget(picture, 1)
+        return picture
 
     def choices(self) -> list[Choice]:
         return [Choice("finish", _("Finish"), self.win.end_visit, detail=_("Back to the start"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import partial
 
-from PySide6.QtWidgets import QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk.i18n import N_
 from kiosk.i18n import gettext as _
@@ -65,11 +65,13 @@ class BirthYearScreen(Screen):
     def announcement(self) -> str:
         return _("Type the year of birth with the number keys, for example 2016, then touch Next.")
 
+    def side_panel(self) -> QWidget:
+        return widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
+                              gap_px=self.theme.gap_px)
+
     def build_body(self, box: QVBoxLayout) -> None:
         shown = self.visit.birth_year or _("(nothing entered)")
         box.addWidget(widgets.label(shown, kind="code", name="birth_year_display"))
-        box.addWidget(widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
-                                     gap_px=self.theme.gap_px))
 
     def choices(self) -> list[Choice]:
         return [Choice("next", _("Next"), self._next)]
