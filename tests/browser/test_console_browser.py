@@ -157,6 +157,9 @@ def test_every_page_in_both_languages_fits_and_has_a_heading(console_backend: An
             # Nothing spills sideways at a hall PC's width (tables scroll inside their own box if they must).
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, (path, overflow)
+            # The menu stays on one line, so it is always in the same place.
+            menu_top = page.evaluate("[...document.querySelectorAll('nav a')].map(a => a.offsetTop)")
+            assert len(set(menu_top)) == 1, (path, menu_top)
             name = path.strip("/").replace("/", "_").split("?")[0] or "home"
             page.screenshot(path=str(screenshots / f"{kind}-{lang}-{name}.png"), full_page=True)
         if lang == "zh_CN":

@@ -416,3 +416,17 @@ def audit_rows(conn: Connection, township_id: str, *, who: str = "", day: str = 
             query = query.where(a.c.at >= start, a.c.at < end)
     rows = conn.execute(query.order_by(a.c.at.desc(), a.c.id.desc()).limit(limit))
     return [{**dict(x._mapping), "at": db.utc(x.at)} for x in rows]
+
+
+def target_names(conn: Connection, township_id: str, targets: Sequence[str]) -> dict[str, str]:
+    """Readable names for audit targets that are kiosk or session ids ("No. 3 上坪村…", "全科门诊 12-01 09:00")."""
+    wanted = sorted({t for t in targets if len(t) == 36})
+    if not wanted:
+        return {}
+    d, s, sv = db.devices, db.sessions, db.services
+    names = {x.id: f"{x.kiosk_number} · {x.name}" for x in conn.execute(
+        sa.select(d.c.id, d.c.kiosk_number, d.c.name).where(d.c.township_id == township_id, d.c.id.in_(wanted)))}
+    for x in conn.execute(sa.select(s.c.id, s.c.starts_at, sv.c.name).join(sv, sv.c.id == s.c.service_id)
+                          .where(s.c.township_id == township_id, s.c.id.in_(wanted))):
+        names[x.id] = f"{x.name} · {db.utc(x.starts_at).astimezone(ZONE):%m-%d %H:%M}"
+    return names

@@ -354,6 +354,12 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
         tid = who.staff.township_id
         with console.db.read() as conn:
             rows, truncated = queries.bookings(conn, tid, f)
+            if waitlist:
+                # Place in line within each session (rows come in session, then waiting-list order).
+                places: dict[str, int] = {}
+                for row in rows:
+                    places[row["session_id"]] = places.get(row["session_id"], 0) + 1
+                    row["place"] = places[row["session_id"]]
             context = {"rows": rows, "truncated": truncated, "f": f, "villages": queries.villages(conn, tid),
                        "kiosks": queries.kiosks(conn, tid), "services": queries.services(conn, tid),
                        "show_status": not waitlist, "waitlist": waitlist,
@@ -734,8 +740,10 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
         who = console.require(request, admin=True)
         with console.db.read() as conn:
             rows = queries.audit_rows(conn, who.staff.township_id, who=who_filter, day=day)
+            names = queries.target_names(conn, who.staff.township_id, [r["target"] for r in rows])
         for row in rows:
             row["action_label"] = tr(ACTION_LABELS.get(row["action"], row["action"]), request)
+            row["target_name"] = names.get(row["target"], row["target"])
         return console.page(request, who, "audit.html", {"rows": rows, "who_filter": who_filter, "day": day},
                             title=tr(N_("Staff actions"), request), nav="audit")
 
