@@ -94,83 +94,97 @@ class Drawn:
         return best
 
 
-def audit_screen(window: KioskWindow) -> list[Problem]:  # noqa: PLR0912 - one block per rule
-    """Everything wrong with the screen on show, in the window's current profile."""
-    screen = window.current
-    name = screen.name if screen is not None else "?"
-    theme = window.theme
-    profile = window.ctx.profile
-    problems: list[Problem] = []
+class _Audit:
+    """One audit of the screen on show."""
 
-    def problem(widget: str, check: str, detail: str) -> None:
-        problems.append(Problem(name, widget, check, detail))
+    def __init__(self, window: KioskWindow) -> None:
+        self.window = window
+        self.screen = window.current
+        self.name = self.screen.name if self.screen is not None else "?"
+        self.theme = window.theme
+        self.profile = window.ctx.profile
+        self.bounds = window.rect()
+        self.problems: list[Problem] = []
+        warning = window.warning.isVisible()
+        self.buttons = [b for b in _visible(window, QAbstractButton)
+                        if not warning or window.warning.isAncestorOf(b)]
+        self.labels = [lab for lab in _visible(window, QLabel) if not warning or window.warning.isAncestorOf(lab)]
 
-    for kind in theme.failing_pairs():
-        fg, bg, ratio = theme.pairs()[kind]
-        problem("palette", "contrast", f"{kind}: {fg} on {bg} is {ratio:.2f}:1 < {profile.contrast}:1")
-    if theme.mm(theme.focus_px) < 1.0 - TOLERANCE_MM:
-        problem("focus ring", "size", f"{theme.mm(theme.focus_px):.2f} mm < 1 mm")
+    def problem(self, widget: str, check: str, detail: str) -> None:
+        self.problems.append(Problem(self.name, widget, check, detail))
 
-    if screen is not None and not window.warning.isVisible():
-        if not screen.announcement().strip() or not screen.spoken_announcement().strip():
-            problem("screen", "announcement", "empty")
-        if len(screen.shown_choices) > profile.max_choices:
-            problem("screen", "choices", f"{len(screen.shown_choices)} > {profile.max_choices}")
+    def screen_rules(self) -> None:
+        theme, profile = self.theme, self.profile
+        for kind in theme.failing_pairs():
+            fg, bg, ratio = theme.pairs()[kind]
+            self.problem("palette", "contrast", f"{kind}: {fg} on {bg} is {ratio:.2f}:1 < {profile.contrast}:1")
+        if theme.mm(theme.focus_px) < 1.0 - TOLERANCE_MM:
+            self.problem("focus ring", "size", f"{theme.mm(theme.focus_px):.2f} mm < 1 mm")
+        screen = self.screen
+        if screen is not None and not self.window.warning.isVisible():
+            if not screen.announcement().strip() or not screen.spoken_announcement().strip():
+                self.problem("screen", "announcement", "empty")
+            if len(screen.shown_choices) > profile.max_choices:
+                self.problem("screen", "choices", f"{len(screen.shown_choices)} > {profile.max_choices}")
 
-    drawn = Drawn(window.grab().toImage())
-    bounds = window.rect()
-    buttons = [b for b in _visible(window, QAbstractButton) if not window.warning.isVisible()
-               or window.warning.isAncestorOf(b)]
-    labels = [lab for lab in _visible(window, QLabel) if not window.warning.isVisible()
-              or window.warning.isAncestorOf(lab)]
+    def targets(self) -> None:
+        rects = []
+        for button in self.buttons:
+            rect = _rect(self.window, button)
+            rects.append((button, rect))
+            label = _name(button)
+            side = self.theme.mm(min(rect.width(), rect.height()))
+            if side < self.profile.target_mm - TOLERANCE_MM:
+                self.problem(label, "target size", f"{side:.1f} mm < {self.profile.target_mm} mm")
+            if not button.accessibleName().strip():
+                self.problem(label, "accessible name", "empty")
+            if not self.bounds.contains(rect):
+                self.problem(label, "layout", "outside the window")
+            if button.height() < button.sizeHint().height() - 1:
+                self.problem(label, "layout", f"cut short: {button.height()} px < {button.sizeHint().height()} px")
+        for i, (a, ra) in enumerate(rects):
+            for b, rb in rects[i + 1:]:
+                if a.isAncestorOf(b) or b.isAncestorOf(a):
+                    continue
+                dx = max(0, rb.left() - ra.right() - 1, ra.left() - rb.right() - 1)
+                dy = max(0, rb.top() - ra.bottom() - 1, ra.top() - rb.bottom() - 1)
+                gap = self.theme.mm((dx * dx + dy * dy) ** 0.5)
+                if gap < self.profile.target_gap_mm - TOLERANCE_MM:
+                    self.problem(f"{_name(a)} / {_name(b)}", "target gap",
+                                 f"{gap:.1f} mm < {self.profile.target_gap_mm} mm")
 
-    rects = {}
-    for button in buttons:
-        rect = _rect(window, button)
-        rects[button] = rect
-        label = _name(button)
-        side = theme.mm(min(rect.width(), rect.height()))
-        if side < profile.target_mm - TOLERANCE_MM:
-            problem(label, "target size", f"{side:.1f} mm < {profile.target_mm} mm")
-        if not button.accessibleName().strip():
-            problem(label, "accessible name", "empty")
-        if not bounds.contains(rect):
-            problem(label, "layout", "outside the window")
-        if button.height() < button.sizeHint().height() - 1:
-            problem(label, "layout", f"cut short: {button.height()} px < {button.sizeHint().height()} px")
-
-    ordered = list(rects.items())
-    for i, (a, ra) in enumerate(ordered):
-        for b, rb in ordered[i + 1:]:
-            if a.isAncestorOf(b) or b.isAncestorOf(a):
+    def texts(self) -> None:
+        drawn = Drawn(self.window.grab().toImage())
+        theme, profile = self.theme, self.profile
+        for widget in [*self.buttons, *self.labels]:
+            text = widget.text() if isinstance(widget, QAbstractButton | QLabel) else ""
+            if not text.strip():
                 continue
-            dx = max(0, rb.left() - ra.right() - 1, ra.left() - rb.right() - 1)
-            dy = max(0, rb.top() - ra.bottom() - 1, ra.top() - rb.bottom() - 1)
-            gap = theme.mm((dx * dx + dy * dy) ** 0.5)
-            if gap < profile.target_gap_mm - TOLERANCE_MM:
-                problem(f"{_name(a)} / {_name(b)}", "target gap", f"{gap:.1f} mm < {profile.target_gap_mm} mm")
+            label = _name(widget)
+            font = widget.font()
+            em = theme.mm(font.pixelSize() if font.pixelSize() > 0 else font.pointSizeF() * theme.dpi / 72)
+            if em < profile.text_mm - TOLERANCE_MM:
+                self.problem(label, "text size", f"{em:.1f} mm < {profile.text_mm} mm")
+            spacing = QFontMetricsF(font).lineSpacing() / max(1.0, float(font.pixelSize()))
+            if spacing < MIN_LINE_SPACING:
+                self.problem(label, "line spacing", f"{spacing:.2f} < {MIN_LINE_SPACING}")
+            if isinstance(widget, QLabel):
+                if not widget.accessibleName().strip():
+                    self.problem(label, "accessible name", "empty")
+                if widget.wordWrap() and widget.height() < widget.heightForWidth(widget.width()) - 1:
+                    self.problem(label, "layout", "text cut off")
+                if not self.bounds.contains(_rect(self.window, widget)):
+                    self.problem(label, "layout", "outside the window")
+            measured = drawn.contrast(_rect(self.window, widget).intersected(self.bounds))
+            if measured is not None and measured[2] < profile.contrast:
+                fg, bg, ratio = measured
+                self.problem(label, "contrast", f"{fg} on {bg} is {ratio:.2f}:1 < {profile.contrast}:1")
 
-    for widget in [*buttons, *labels]:
-        text = widget.text() if isinstance(widget, QAbstractButton | QLabel) else ""
-        if not text.strip():
-            continue
-        label = _name(widget)
-        font = widget.font()
-        em = theme.mm(font.pixelSize() if font.pixelSize() > 0 else font.pointSizeF() * theme.dpi / 72)
-        if em < profile.text_mm - TOLERANCE_MM:
-            problem(label, "text size", f"{em:.1f} mm < {profile.text_mm} mm")
-        spacing = QFontMetricsF(font).lineSpacing() / max(1.0, float(font.pixelSize()))
-        if spacing < MIN_LINE_SPACING:
-            problem(label, "line spacing", f"{spacing:.2f} < {MIN_LINE_SPACING}")
-        if isinstance(widget, QLabel):
-            if not widget.accessibleName().strip():
-                problem(label, "accessible name", "empty")
-            if widget.wordWrap() and widget.height() < widget.heightForWidth(widget.width()) - 1:
-                problem(label, "layout", "text cut off")
-            if not bounds.contains(_rect(window, widget)):
-                problem(label, "layout", "outside the window")
-        measured = drawn.contrast(_rect(window, widget).intersected(bounds))
-        if measured is not None and measured[2] < profile.contrast:
-            fg, bg, ratio = measured
-            problem(label, "contrast", f"{fg} on {bg} is {ratio:.2f}:1 < {profile.contrast}:1")
-    return problems
+
+def audit_screen(window: KioskWindow) -> list[Problem]:
+    """Everything wrong with the screen on show, in the window's current profile."""
+    audit = _Audit(window)
+    audit.screen_rules()
+    audit.targets()
+    audit.texts()
+    return audit.problems

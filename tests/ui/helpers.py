@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QLabel, QPushButton
 
 
 def button(window: Any, name: str) -> QPushButton:
@@ -59,3 +59,10 @@ def key_to(window: Any, name: str, *, limit: int = 60) -> None:
 def message(window: Any) -> str:
     """The message line of the current screen ('' when none)."""
     return window.current.message
+
+
+def shown_text(window: Any, name: str) -> str:
+    """Text of the visible label `name` (a redrawn screen's old widgets linger hidden until Qt deletes them)."""
+    found = [w for w in window.findChildren(QLabel, name) if w.isVisible()]
+    assert found, f"no visible label {name!r} on screen {window.current.name!r}"
+    return str(found[0].text())

@@ -12,7 +12,7 @@ from kiosk import demo
 from kiosk.codes import format_code
 from kiosk.models import BookingStatus
 from tests.ui.conftest import valid_id
-from tests.ui.helpers import first_open_choice, key_to, press, touch, touch_digits, type_text
+from tests.ui.helpers import first_open_choice, key_to, press, shown_text, touch, touch_digits, type_text
 
 GP = demo.stable_id("service", "gp")
 MATHS = demo.stable_id("service", "math")
@@ -40,7 +40,7 @@ def test_book_by_touch(make_kiosk: Any, demo_store: Any, profile: str) -> None:
     number = valid_id()
     touch_digits(kiosk, number)
     assert kiosk.ctx.visit.id_entry == number
-    shown = kiosk.findChild(object, "id_display").text()
+    shown = shown_text(kiosk, "id_display")
     assert number[6:14] not in shown.replace(" ", "")  # masked: the birth date is not on the screen
     touch(kiosk, "choice_id_ok")
     assert kiosk.current.name == "confirm"
@@ -54,11 +54,10 @@ def test_book_by_touch(make_kiosk: Any, demo_store: Any, profile: str) -> None:
     assert booking["status"] == BookingStatus.REQUESTED.value  # no seat lease on this kiosk: told truthfully
     assert [(op["entity_id"], op["kind"]) for op in ops] == [(booking["id"], "create")]
     assert ops[0]["payload"]["resident"]["id_number"] == number
-    code_label = kiosk.findChild(object, "booking_code")
-    assert code_label.text() == format_code(booking["code"])
-    status = kiosk.findChild(object, "booking_status").text()
+    assert shown_text(kiosk, "booking_code") == format_code(booking["code"])
+    status = shown_text(kiosk, "booking_status")
     assert "乡镇" in status and "确认" in status  # requested, waiting for the township
-    where = kiosk.findChild(object, "where_when").text()
+    where = shown_text(kiosk, "where_when")
     assert "身份证" in where  # what to bring, from the service
 
 
@@ -89,7 +88,7 @@ def test_book_for_grandchild_by_keyboard_alone(make_kiosk: Any, demo_store: Any,
     type_text(kiosk, number[-1].lower())
     press(kiosk, Qt.Key.Key_Return)  # Enter with focus on the keypad's key would type: focus is on a choice
     assert kiosk.current.name == "confirm", kiosk.current.message
-    assert "2016" in kiosk.findChild(object, "summary").text()
+    assert "2016" in shown_text(kiosk, "summary")
     key_to(kiosk, "choice_confirm")
     assert kiosk.current.name == "done"
 
