@@ -249,14 +249,18 @@ def _reject(path: Path, error: EnrollError) -> None:
 
 def enroll_command(args: argparse.Namespace) -> int:
     """`python -m kiosk enroll --server URL --code CODE [--name NAME]`: enrol, then sync once."""
+    from kiosk import settings as s
     from kiosk.crypto import KeyringUnavailable
+    from kiosk.i18n import set_default_locale
     from kiosk.store import StoreError
 
+    set_default_locale(str(s.Settings().get(s.LOCALE)))  # the environment's choice, until the store is open
     try:
         store = Store.open()
     except (StoreError, KeyringUnavailable) as exc:
         print(exc.message())
         return 1
+    set_default_locale(str(s.Settings(store.stored_settings()).get(s.LOCALE)))
     try:
         try:
             result = enroll(args.server, args.code, args.name, store=store)
