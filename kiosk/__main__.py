@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     enroll.add_argument("--code", required=True, help="enrolment code from the township console")
     enroll.add_argument("--name", default=None, help="kiosk name (default: the kiosk_name setting or host name)")
 
+    diag = sub.add_parser("diagnostics", help="export logs and state for the township technician, without personal data")
+    diag.add_argument("--out", default=None, help="folder for the zip (default: the kiosk data directory)")
+
     sub.add_parser("seed-demo", help="put the demo township's schedule into the local store (offline demo)")
     return parser
 
@@ -59,6 +62,10 @@ def _dispatch(command: str) -> Callable[[argparse.Namespace], int]:
         from kiosk.demo_loop import demo_command
 
         return demo_command
+    if command == "diagnostics":
+        from kiosk.diagnostics import main as diagnostics_main
+
+        return lambda args: diagnostics_main(["--out", args.out] if args.out else [])
     if command == "seed-demo":
         from kiosk.seed import seed_command
 
