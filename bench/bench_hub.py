@@ -1,8 +1,9 @@
 """`hub_push_ops_per_s`: 200 kiosks pushing booking ops at once to one township backend, on SQLite and PostgreSQL.
 
-The backend runs as a real `python -m township serve` process on 127.0.0.1; 200 enrolled kiosks (threads, one HTTP
-connection each, loopback only) push booking creates at once. Each kiosk sends one push of 5 creates, all released together (a county's kiosks
-coming back after an outage), retrying after 503 as kiosks do. The figure is ops with a final result (applied or
+The backend runs as a real `python -m township serve` process on 127.0.0.1 with 4 townships (a county backend; kiosk
+numbers are two digits, so at most 99 kiosks per township); 200 enrolled kiosks (threads, one HTTP connection each,
+loopback only) each send one push of 3 booking creates, all released together (a county's kiosks coming back after
+an outage), retrying after 503 as kiosks do. The figure is ops with a final result (applied or
 rejected) per second of wall time, from release to the last answer. Run with `tools/with-services.sh .venv/bin/python
 bench/bench_hub.py` (PostgreSQL comes from $CUNZHAN_TEST_PG_URL; without it only SQLite is measured).
 """
@@ -28,8 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 KIOSKS = 200
-OPS_PER_KIOSK = 5  # one push each, all at once: every kiosk of a county coming back after an outage
-SESSIONS = 40
+TOWNSHIPS = 4  # a county backend: 4 townships × 50 kiosks
+OPS_PER_KIOSK = 3  # one push each, all at once: every kiosk of a county coming back after an outage
+SESSIONS = 10
 CAPACITY = 500
 
 
@@ -47,26 +49,39 @@ def _id_number(n: int) -> str:
     return first17 + id_check_character(first17)
 
 
-def _prepare(db_url: str) -> tuple[list[str], list[str]]:
-    """Schema, demo township, bookable sessions and 200 enrolment codes, written straight to the database."""
+def _prepare(db_url: str) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    """Schema, TOWNSHIPS townships (kiosk numbers are two digits: at most 99 kiosks per township) with bookable
+    sessions, and one enrolment code per kiosk, written straight to the database."""
+    import sqlalchemy as sa
+
+    from township import booking as B
     from township import db
-    from township.seed import seed_demo
-    from township.services import create_enrollment_code, create_session
+    from township.services import create_enrollment_code, create_session, create_township
 
     db.migrate(db_url)
     database = db.Database(db_url)
+    sessions: dict[str, list[str]] = {}
+    codes: list[tuple[str, str]] = []
     try:
-        seed_demo(database, days=1)
-        from kiosk import demo
-
-        service = demo.SERVICES[0].id
         start = dt.datetime.now(dt.UTC) + dt.timedelta(days=20)
-        sessions = [create_session(database, staff_id=None, township_slug="demo", service_id=service,
-                                   provider_id=demo.PROVIDERS[i % len(demo.PROVIDERS)].id,
-                                   starts_at=start + dt.timedelta(hours=i),
-                                   ends_at=start + dt.timedelta(hours=i, minutes=30), capacity=CAPACITY)
-                    for i in range(SESSIONS)]
-        codes = [create_enrollment_code(database, "demo") for _ in range(KIOSKS)]
+        for t in range(TOWNSHIPS):
+            slug = f"hub{t}"
+            town = create_township(database, slug, f"镇 {t}")
+            service, provider = str(uuid.uuid4()), str(uuid.uuid4())
+            now = db.naive(db.now_utc())
+            with database.write() as conn:
+                db.lock_township(conn, town)
+                conn.execute(sa.insert(db.services).values(id=service, township_id=town, kind="clinic",
+                                                           name="全科门诊", updated_at=now))
+                conn.execute(sa.insert(db.providers).values(id=provider, township_id=town, name="医生",
+                                                            updated_at=now))
+                B.emit_service(conn, service)
+                B.emit_provider(conn, provider)
+            sessions[slug] = [create_session(database, staff_id=None, township_slug=slug, service_id=service,
+                                             provider_id=provider, starts_at=start + dt.timedelta(hours=i),
+                                             ends_at=start + dt.timedelta(hours=i, minutes=30),
+                                             capacity=CAPACITY) for i in range(SESSIONS)]
+            codes += [(slug, create_enrollment_code(database, slug)) for _ in range(KIOSKS // TOWNSHIPS)]
     finally:
         database.dispose()
     return sessions, codes
@@ -93,10 +108,14 @@ def _measure(db_url: str, home: Path) -> tuple[float, int, int]:
     sessions, codes = _prepare(db_url)
     proc, url = _serve(db_url, home)
     try:
-        def enrol(code: str) -> dict[str, Any]:
-            body = requests.post(url + "/v1/enroll", timeout=60, json={
-                "enrollment_code": code, "kiosk_name": "bench", "app_version": "bench"}).json()
-            return dict(body)
+        def enrol(slug_code: tuple[str, str]) -> dict[str, Any]:
+            for _attempt in range(20):
+                response = requests.post(url + "/v1/enroll", timeout=120, json={
+                    "enrollment_code": slug_code[1], "kiosk_name": "bench", "app_version": "bench"})
+                if response.status_code == 201:
+                    return dict(response.json()) | {"slug": slug_code[0]}
+                time.sleep(1)
+            raise RuntimeError(f"enrolment failed: {response.status_code}")
 
         with ThreadPoolExecutor(max_workers=20) as pool:
             devices = list(pool.map(enrol, codes))
@@ -112,14 +131,15 @@ def _measure(db_url: str, home: Path) -> tuple[float, int, int]:
                 ops.append({"op_id": str(uuid.uuid4()), "device_seq": seq, "entity": "booking",
                             "entity_id": str(uuid.uuid4()), "kind": "create", "base_version": None,
                             "created_at": dt.datetime.now(dt.UTC).isoformat(), "payload": {
-                                "session_id": sessions[n % SESSIONS], "code": f"{n:09d}",
+                                "session_id": sessions[device["slug"]][n % SESSIONS],
+                                "code": f"{n:09d}",
                                 "resident": {"id": str(uuid.uuid4()), "name": "居民", "id_number": _id_number(n),
                                              "phone": None, "village": None},
                                 "for_dependent": None, "channel": "self", "staff_id": None,
                                 "lease": False, "waitlist": False}})
             retries = 0
             with requests.Session() as http:
-                barrier.wait()
+                barrier.wait(timeout=300)
                 while True:
                     response = http.post(url + "/v1/sync/push", json={"device_id": device["device_id"],
                                                                       "ops": ops}, headers=headers, timeout=300)
@@ -132,7 +152,7 @@ def _measure(db_url: str, home: Path) -> tuple[float, int, int]:
 
         with ThreadPoolExecutor(max_workers=KIOSKS) as pool:
             futures = [pool.submit(kiosk, i) for i in range(KIOSKS)]
-            barrier.wait()
+            barrier.wait(timeout=300)
             started = time.monotonic()
             outcomes = [f.result() for f in futures]
             elapsed = time.monotonic() - started
