@@ -1,0 +1,162 @@
+"""The window's rules: tremor filter, idle safety, speech and captions, keys, masked ID, lock-down, the commands."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from kiosk.accessibility.profiles import ELDER, STANDARD
+from kiosk.staff import StaffAccounts
+from kiosk.ui.window import WARNING_S
+from tests.ui.conftest import valid_id
+from tests.ui.helpers import button, press, shown_text, touch, touch_digits
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def staff_calls(store: Any) -> int:
+    return len(store.query("SELECT 1 FROM audit_log WHERE action = 'staff_called'"))
+
+
+def test_touches_within_half_a_second_count_once(make_kiosk: Any, demo_store: Any) -> None:
+    now = [100.0]
+    kiosk = make_kiosk("motor", touch_clock=lambda: now[0])
+    touch(kiosk, "nav_staff")
+    now[0] += 0.3  # a trembling second tap
+    touch(kiosk, "nav_staff")
+    assert staff_calls(demo_store) == 1
+    now[0] += 0.6
+    touch(kiosk, "nav_staff")
+    assert staff_calls(demo_store) == 2
+    now[0] += 1.0
+    QTest.mouseDClick(button(kiosk, "nav_staff"), Qt.MouseButton.LeftButton)  # a double tap is one tap at most
+    assert staff_calls(demo_store) == 3
+
+
+def test_idle_warning_then_everything_personal_is_forgotten(make_kiosk: Any) -> None:
+    kiosk = make_kiosk("standard")
+    kiosk.set_profile(ELDER)
+    assert kiosk.idle.timer.isActive() and kiosk.idle.idle_ms() == ELDER.idle_s * 1000
+    touch(kiosk, "choice_bookings")
+    touch_digits(kiosk, valid_id()[:10])
+    kiosk.idle.warn()
+    assert kiosk.warning.isVisible() and WARNING_S >= 20
+    assert "我还需要时间" in button(kiosk, "idle_more_time").text()
+    assert str(WARNING_S) in kiosk.warning.text()
+    assert kiosk.warning.text() in kiosk.ctx.speech.said[-1]  # the warning is spoken too
+    touch(kiosk, "idle_more_time")
+    assert not kiosk.warning.isVisible() and kiosk.ctx.visit.id_entry == valid_id()[:10]
+    resets = kiosk.ctx.speech.resets
+    kiosk.idle.warn()
+    kiosk.idle.expire()
+    assert kiosk.current.name == "home"
+    assert kiosk.ctx.visit.is_empty() and kiosk.ctx.profile == STANDARD
+    assert kiosk.ctx.speech.resets == resets + 1
+    touch(kiosk, "choice_bookings")
+    assert shown_text(kiosk, "id_display") == "（还没有输入）"  # nothing of the last resident on screen
+
+
+def test_speech_on_arrival_repeat_stop_and_private_numbers(make_kiosk: Any) -> None:
+    standard = make_kiosk("standard")
+    assert standard.ctx.speech.said == []  # speech on request only
+    touch(standard, "nav_repeat")
+    assert standard.ctx.speech.said and "您好" in standard.ctx.speech.said[-1]
+
+    elder = make_kiosk("elder")
+    speech = elder.ctx.speech
+    assert speech.said and "您好" in speech.said[-1]  # every screen announced
+    stops = speech.stops
+    touch(elder, "choice_bookings")
+    assert speech.stops > stops  # any touch stops speech first
+    assert "身份证" in speech.said[-1]
+    number = valid_id()
+    touch_digits(elder, number)
+    touch(elder, "choice_id_ok")
+    clear, masked = speech.private[-1]
+    assert number[6:14] not in masked.replace(" ", "")
+    assert " ".join(number) in clear  # only for private audio: the speech object decides
+    assert all(number not in text.replace(" ", "") for text in speech.said)
+
+
+def test_captions_in_the_hearing_profile(make_kiosk: Any) -> None:
+    kiosk = make_kiosk("hearing")
+    assert kiosk.caption_label.isVisible()
+    assert "您好" in kiosk.caption_label.text()
+    touch(kiosk, "nav_staff")
+    assert "工作人员" in kiosk.caption_label.text()
+
+
+def test_keys_escape_f1_and_numbered_choices_in_blind_mode(make_kiosk: Any) -> None:
+    kiosk = make_kiosk("blind")
+    said = len(kiosk.ctx.speech.said)
+    assert "按1" in kiosk.ctx.speech.said[-1]  # choices are numbered
+    press(kiosk, Qt.Key.Key_2)
+    assert kiosk.current.name == "service" and kiosk.ctx.visit.kind is not None
+    press(kiosk, Qt.Key.Key_F1)
+    assert len(kiosk.ctx.speech.said) > said + 1
+    press(kiosk, Qt.Key.Key_5)  # the tactile 5 repeats
+    assert kiosk.ctx.speech.said[-1] == kiosk.ctx.speech.said[-2]
+    press(kiosk, Qt.Key.Key_Escape)
+    assert kiosk.current.name == "home"
+
+
+def test_masked_id_is_revealed_by_touch_for_ten_seconds(make_kiosk: Any) -> None:
+    kiosk = make_kiosk("standard")
+    touch(kiosk, "choice_bookings")
+    number = valid_id()
+    touch_digits(kiosk, number)
+    assert number[6:14] not in shown_text(kiosk, "id_display").replace(" ", "")
+    touch(kiosk, "choice_id_reveal")
+    assert shown_text(kiosk, "id_display").replace(" ", "") == number
+    timer = kiosk.current._hide_timer
+    assert timer.isActive() and timer.interval() == 10_000
+    timer.timeout.emit()
+    assert number[6:14] not in shown_text(kiosk, "id_display").replace(" ", "")
+
+
+def test_locked_kiosk_leaves_only_with_the_staff_pin(make_kiosk: Any, demo_store: Any) -> None:
+    StaffAccounts(demo_store).add("S01", "李春梅", "482915", actor="enrolment")
+    kiosk = make_kiosk("standard", locked=True)
+    kiosk.close()
+    assert kiosk.isVisible()  # Alt+F4 / the window manager's close do nothing
+    QTest.keyClick(kiosk, Qt.Key.Key_F12, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert kiosk.current.name == "exit_pin"
+    touch_digits(kiosk, "111111")
+    touch(kiosk, "choice_ok")
+    assert kiosk.isVisible() and kiosk.current.message
+    touch_digits(kiosk, "482915")
+    touch(kiosk, "choice_ok")
+    assert not kiosk.isVisible()
+
+
+def run_kiosk(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, CUNZHAN_HOME=str(home), QT_QPA_PLATFORM="offscreen")
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_run_until_ready_and_a_damaged_database_is_a_plain_message(tmp_path: Path, keyring_ready: None) -> None:
+    done = run_kiosk("run", "--demo", "--profile", "elder", "--quit-after-ready", home=tmp_path / "a")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ready in ") and done.stdout.strip().endswith(" s")
+    damaged = tmp_path / "b" / "kiosk"
+    damaged.mkdir(parents=True)
+    (damaged / "kiosk.db").write_bytes(b"this is not a database" * 100)
+    refused = run_kiosk("run", "--quit-after-ready", home=tmp_path / "b")
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr and "数据库" in refused.stderr
+
+
+def test_screenshots_command_writes_every_screen(tmp_path: Path) -> None:
+    done = run_kiosk("screenshots", "--out", str(tmp_path / "shots"), "--profile", "elder", home=tmp_path / "h")
+    assert done.returncode == 0, done.stderr
+    files = {p.name for p in (tmp_path / "shots").glob("*.png")}
+    assert {"elder-home.png", "elder-identify.png", "elder-done.png", "elder-slip.png"} <= files
+    assert len(files) == 26
+    assert (tmp_path / "h" / "kiosk" / "slips").is_dir()  # the slip PDF went under the data directory
