@@ -94,6 +94,9 @@ def test_no_token_or_id_number_in_any_file_the_kiosk_writes(backend: Backend, da
     store.set_setting("village", "上坪村")
     store.close()
     _run(["-m", "kiosk", "doctor"], data_home)  # writes whatever it writes; nothing secret may be in it
+    # The kiosk app itself (offscreen), with its sync worker, logs and settings.
+    shown = _run(["-m", "kiosk", "run", "--quit-after-ready"], data_home, QT_QPA_PLATFORM="offscreen")
+    assert shown.returncode == 0, shown.stderr[-2000:]
     files = [p for p in data_home.rglob("*") if p.is_file()]
     assert any(p.name == "kiosk.db" for p in files)
     secrets_ = [token.encode(), phone.encode()] + [n.encode() for n in id_numbers]
