@@ -1,4 +1,4 @@
-"""`python -m kiosk COMMAND`: run, demo, screenshots, doctor, enroll, seed-demo."""
+"""`python -m kiosk COMMAND`: run, demo, screenshots, doctor, enroll, seed-demo, staff."""
 
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     diag.add_argument("--out", default=None, help="folder for the zip (default: the kiosk data directory)")
 
     sub.add_parser("seed-demo", help="put the demo township's schedule into the local store (offline demo)")
+
+    from kiosk.staff import add_staff_parser
+
+    add_staff_parser(sub)  # `staff add|reset-pin|list`: at the machine's console only
     return parser
 
 
@@ -66,6 +70,10 @@ def _dispatch(command: str) -> Callable[[argparse.Namespace], int]:
         from kiosk.diagnostics import main as diagnostics_main
 
         return lambda args: diagnostics_main(["--out", args.out] if args.out else [])
+    if command == "staff":
+        from kiosk.staff import staff_command
+
+        return staff_command
     if command == "seed-demo":
         from kiosk.seed import seed_command
 

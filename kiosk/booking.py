@@ -133,7 +133,8 @@ class Bookings:
             self.store._audit(conn, staff_id or "resident", "booking_created", booking.code)
         return booking
 
-    def _changeable(self, booking_id: str, at: dt.datetime) -> tuple[Booking, Session]:
+    def _changeable(self, booking_id: str, at: dt.datetime, *,
+                    override_window: bool = False) -> tuple[Booking, Session]:
         booking = self.store.booking(booking_id)
         if booking is None:
             raise BookingRefused(Refusal.NOT_FOUND)
@@ -143,14 +144,19 @@ class Bookings:
         session = self.store.session(booking.session_id)
         if session is None:
             raise BookingRefused(Refusal.NOT_FOUND)
-        if session.starts_at - at < self.rules.cancel_window:
+        if override_window:  # village staff (kiosk.staff.StaffDesk.cancel_for): any time before the start
+            if session.starts_at <= at:
+                raise BookingRefused(Refusal.SESSION_STARTED)
+        elif session.starts_at - at < self.rules.cancel_window:
             raise BookingRefused(Refusal.TOO_LATE)
         return booking, session
 
     def cancel(self, booking_id: str, *, reason: str | None = None, actor: str = "resident",
-               now: dt.datetime | None = None) -> Booking:
+               now: dt.datetime | None = None, override_window: bool = False) -> Booking:
+        """Cancel an active booking. `override_window=True` (staff only) allows it inside the resident's
+        cancellation window, up to the session's start."""
         at = now or utc_now()
-        booking, _session = self._changeable(booking_id, at)
+        booking, _session = self._changeable(booking_id, at, override_window=override_window)
         with self.store.transaction() as conn:
             self.store.set_booking_status(conn, booking.id, BookingStatus.CANCELLED)
             if booking.status is not BookingStatus.WAITLISTED:

@@ -2,7 +2,9 @@
 
 - A staff member is a `staff_id` (chosen by the service centre, e.g. `S01`), a name (encrypted at rest like every
   personal field) and a 6-digit PIN kept only as an argon2id hash (argon2-cffi, RFC 9106 parameters).
-- The first staff member is set at enrolment; after that, staff mode and leaving full screen need a PIN.
+- The first staff member comes only with authority: at enrolment (after the township accepted the code), from the
+  provisioning file, or at the machine's console (`python -m kiosk staff add`); see "The first staff member" below.
+  After that, staff mode, adding staff and leaving full screen need a PIN.
 - Wrong PINs lock the kiosk's staff entry with growing delays (3 wrong → 30 s, then doubling, at most 30 min). The
   state is in the database, so restarting the kiosk does not reset it. While locked, no PIN is even checked.
 - Every staff action goes into the local `audit_log` (never with personal data in `detail`). `queue_audit` moves the
@@ -15,16 +17,21 @@ Nothing here imports Qt; the staff screens (`kiosk/ui/staff/`) call into `StaffA
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import json
+import os
 import re
+import sys
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from kiosk import settings as s
@@ -84,6 +91,11 @@ class StaffError(Exception):
         "bad_id": N_("This ID number is not valid. Please check it and type it again."),
         "bad_code": N_("This booking code is not valid. Please check the code on the slip."),
         "not_enrolled_first": N_("Set up the first staff member before anything else."),
+        "dependent_name": N_("Please type the family member's name."),
+        "dependent_relation": N_("Please choose how the family member is related to the resident."),
+        "dependent_year": N_("Please type the family member's year of birth, for example 2016."),
+        "first_exists": N_("This kiosk already has a staff member. A staff member who is signed in can add more."),
+        "provision_staff": N_("The staff entry must have an id, a name and a 6-digit PIN."),
     }
 
     def __init__(self, kind: str, detail: str = "") -> None:
@@ -121,11 +133,16 @@ class PinResult:
         if self.ok:
             return ""
         if self.no_staff:
-            return gettext(N_("No staff member is set up on this kiosk yet. Set one up when enrolling the kiosk."))
+            return gettext(NO_STAFF_TEXT)
         if self.locked_for_s > 0:
             return gettext(N_("Too many wrong PINs. Please wait {wait} and try again.")).format(
                 wait=wait_text(self.locked_for_s))
         return gettext(N_("Wrong PIN. {n} more tries before a short wait.")).format(n=self.tries_left)
+
+
+NO_STAFF_TEXT = N_("No staff member is set up on this kiosk yet. To set one up, enrol the kiosk with a code "
+                   "from the township (touch Enrol kiosk), or ask the technician to run "
+                   "\"python -m kiosk staff add\" at the kiosk computer.")
 
 
 def wait_text(seconds: int) -> str:
@@ -458,9 +475,45 @@ class StaffDesk:
         self._flush()
         return booking
 
+    def dependent_for(self, resident: Resident, name: str, relation: str,
+                      birth_year: int | str) -> tuple[Resident, Dependent]:
+        """The resident's family member (e.g. a grandchild) staff book for: an existing one with the same name,
+        relation and birth year, or a new one added to the resident. Raises `StaffError` for a missing name or
+        relation or an impossible birth year."""
+        name, relation = name.strip(), relation.strip()
+        if not name:
+            raise StaffError("dependent_name")
+        if not relation:
+            raise StaffError("dependent_relation")
+        this_year = self.clock().astimezone(self.zone).year
+        try:
+            year = int(str(birth_year).strip())
+        except ValueError:
+            raise StaffError("dependent_year") from None
+        if not this_year - 120 <= year <= this_year:
+            raise StaffError("dependent_year")
+        for dep in resident.dependents:
+            if dep.name == name and dep.relation == relation and dep.birth_year == year:
+                return resident, dep
+        dep = Dependent(new_id(), resident.id, name, relation, year)
+        return replace(resident, dependents=(*resident.dependents, dep)), dep
+
     def cancel_for(self, booking_id: str) -> Booking:
+        """Cancel a booking on a resident's behalf.
+
+        Decision: staff may cancel ANY active booking whose session has not started, also inside the residents'
+        cancellation window (`BookingRules.cancel_window`). The window is there so a resident alone at the kiosk
+        does not drop a seat at the last minute by mistake; a staff member at the desk is talking to the person
+        (or took their call) and can free the seat for someone waiting. The township applies the same rule (a
+        cancel op is refused only once the session started). A cancellation inside the window is audited as
+        `staff_cancel_late` on top of the usual `booking_cancelled`."""
+        now = self.clock()
+        before = self.store.booking(booking_id)
+        session = self.store.session(before.session_id) if before else None
         booking = self.bookings.cancel(booking_id, reason="cancelled by village staff", actor=self.actor,
-                                       now=self.clock())
+                                       now=now, override_window=True)
+        if session is not None and session.starts_at - now < self.bookings.rules.cancel_window:
+            self.store.audit(self.actor, "staff_cancel_late", booking.code)
         self._flush()
         return booking
 
@@ -559,3 +612,209 @@ class StaffDesk:
 
     def sign_out(self) -> None:
         self.record("staff_signed_out", kiosk=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The first staff member: only with authority (enrolment code, provisioning file, the machine's console)
+#
+# A kiosk with no staff must not let whoever walks up make themselves staff. The first member therefore comes from:
+# (a) the enrolment screen, right after the township accepted an enrolment code (the code proves authority);
+# (b) the provisioning file, in the kiosk's data directory (writing there needs the machine), applied once its
+#     enrolment code was accepted; its PIN is hashed the moment the file is read;
+# (c) the console: `python -m kiosk staff add|reset-pin` — physical or console access is the trust boundary.
+# The offline demo (`run --demo`) gets a demo member from `ensure_demo_staff`, with a fresh PIN each start.
+
+ACTOR_ENROLMENT = "enrolment"
+ACTOR_PROVISIONING = "provisioning"
+ACTOR_CONSOLE = "console"
+ACTOR_DEMO = "demo"
+DEMO_STAFF_ID = "DEMO"
+DEMO_STAFF_NAME = "演示工作人员"
+
+
+def add_first_staff(store: Store, staff_id: str, name: str, pin: str, *, actor: str = ACTOR_ENROLMENT,
+                    hasher: PasswordHasher | None = None) -> StaffMember:
+    """Set up the kiosk's FIRST staff member (after the township accepted an enrolment code). Refused with
+    `staff_exists` once any active member exists: later members are added by a signed-in member."""
+    accounts = StaffAccounts(store, hasher=hasher)
+    if accounts.has_staff():
+        raise StaffError("first_exists")
+    return accounts.add(staff_id, name, pin, actor=actor)
+
+
+def _reset_lockout(store: Store, actor: str) -> None:
+    with store.transaction() as conn:
+        if conn.execute("DELETE FROM staff_lockout WHERE scope = ?", (LOCK_SCOPE,)).rowcount:
+            store._audit(conn, actor, "staff_lockout_cleared")
+
+
+def ensure_demo_staff(store: Store) -> tuple[str, str] | None:
+    """For the offline demo: make sure a demo staff member exists and give it a fresh random PIN, returned as
+    `(staff_id, pin)` for the demo to print. Returns None (and changes nothing) on a kiosk that has real staff: a
+    demo never adds a PIN to a real kiosk. Audited (actor `demo`)."""
+    import secrets
+
+    accounts = StaffAccounts(store)
+    others = [m for m in accounts.members() if m.active and m.staff_id != DEMO_STAFF_ID]
+    if others:
+        return None
+    while True:  # a random PIN the rules accept (retry the rare too-simple one)
+        pin = f"{secrets.randbelow(10 ** PIN_LENGTH):0{PIN_LENGTH}d}"
+        try:
+            check_new_pin(pin)
+            break
+        except StaffError:
+            continue
+    if accounts.member(DEMO_STAFF_ID) is None:
+        accounts.add(DEMO_STAFF_ID, DEMO_STAFF_NAME, pin, actor=ACTOR_DEMO)
+    else:
+        with store.transaction() as conn:
+            conn.execute("UPDATE staff SET active = 1 WHERE staff_id = ?", (DEMO_STAFF_ID,))
+        accounts.change_pin(DEMO_STAFF_ID, pin, actor=ACTOR_DEMO)
+        _reset_lockout(store, ACTOR_DEMO)
+    return DEMO_STAFF_ID, pin
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionedStaff:
+    """A staff member from the provisioning file, its PIN already hashed."""
+
+    staff_id: str
+    name: str
+    pin_hash: str
+
+
+def read_provisioned_staff(path: Path, raw: Any, *, hasher: PasswordHasher | None = None) -> ProvisionedStaff:
+    """Check the provisioning file's `staff` entry `{"id", "name", "pin"}` and hash the PIN at once: the file at
+    `path` is rewritten with `pin_hash` in place of `pin`, so no clear PIN stays on disk while enrolment waits for
+    the township (the file is kept until it can enrol). A file already rewritten carries `pin_hash`, which must be
+    an argon2id hash. Raises `StaffError`."""
+    ph = hasher or default_hasher()
+    if not isinstance(raw, dict) or set(raw) - {"id", "name", "pin", "pin_hash"}:
+        raise StaffError("provision_staff")
+    staff_id = str(raw.get("id") or "").strip()
+    name = str(raw.get("name") or "").strip()
+    if not STAFF_ID_RE.match(staff_id):
+        raise StaffError("staff_id")
+    if not name:
+        raise StaffError("name_empty")
+    pin = raw.get("pin")
+    if pin is not None:
+        check_new_pin(str(pin))
+        pin_hash = ph.hash(str(pin))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["staff"] = {"id": staff_id, "name": name, "pin_hash": pin_hash}
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)  # atomic: the clear PIN is gone from the file in one step
+        return ProvisionedStaff(staff_id, name, pin_hash)
+    pin_hash = str(raw.get("pin_hash") or "")
+    try:
+        if extract_parameters(pin_hash).type is not Type.ID:
+            raise StaffError("provision_staff")
+    except InvalidHashError:
+        raise StaffError("provision_staff") from None
+    return ProvisionedStaff(staff_id, name, pin_hash)
+
+
+def apply_provisioned_staff(store: Store, staff: ProvisionedStaff) -> StaffMember | None:
+    """Set up the provisioning file's staff member once its enrolment code was accepted. A staff number already
+    set up is left as it is (audited as skipped): a provisioning file never replaces a PIN."""
+    now = utc_now()
+    with store.transaction() as conn:
+        if conn.execute("SELECT 1 FROM staff WHERE staff_id = ?", (staff.staff_id,)).fetchone():
+            store._audit(conn, ACTOR_PROVISIONING, "staff_provision_skipped", staff.staff_id)
+            added = None
+        else:
+            conn.execute("INSERT INTO staff (staff_id, name_enc, pin_hash, active, created_at, updated_at) "
+                         "VALUES (?, ?, ?, 1, ?, ?)",
+                         (staff.staff_id, store.cipher.encrypt(staff.name), staff.pin_hash, to_text(now),
+                          to_text(now)))
+            store._audit(conn, ACTOR_PROVISIONING, "staff_added", staff.staff_id)
+            added = StaffMember(staff.staff_id, staff.name)
+    queue_audit(store)
+    return added
+
+
+# --- the console: `python -m kiosk staff ...` ------------------------------------------------------------------------
+
+STAFF_CLI_HELP = N_(
+    "Set up village staff at the kiosk's own console. Anyone who can run this on the machine can add staff or "
+    "reset a PIN: physical or console access to the kiosk computer is the trust boundary, so keep the machine's "
+    "keyboard port and login locked away. Every use is recorded in the audit log and sent to the township.")
+
+
+def add_staff_parser(sub: Any) -> None:
+    """Add the `staff` subcommand (add, reset-pin, list) to `python -m kiosk`'s subparsers."""
+    staff = sub.add_parser("staff", help="add village staff or reset a forgotten PIN, at the kiosk's console",
+                           description=STAFF_CLI_HELP)
+    actions = staff.add_subparsers(dest="staff_action", required=True)
+    add = actions.add_parser("add", help="set up a staff member (PIN read from the keyboard or stdin, twice)",
+                             description=STAFF_CLI_HELP)
+    add.add_argument("--id", required=True, dest="staff_id", help="staff number, e.g. S01")
+    add.add_argument("--name", required=True, help="staff member's name")
+    reset = actions.add_parser("reset-pin", help="give a staff member a new PIN (the forgotten-PIN path)",
+                               description=STAFF_CLI_HELP)
+    reset.add_argument("--id", required=True, dest="staff_id", help="staff number, e.g. S01")
+    actions.add_parser("list", help="list staff numbers and whether each is active (no names)")
+
+
+def _read_pin_twice(stdin: TextIO) -> str:
+    """The new PIN, typed twice: hidden from the screen at a terminal, two lines when piped."""
+    if stdin.isatty():
+        import getpass
+
+        first = getpass.getpass(gettext(N_("New PIN (6 digits): ")))
+        second = getpass.getpass(gettext(N_("Type the PIN again: ")))
+    else:
+        first, second = stdin.readline().strip(), stdin.readline().strip()
+    check_new_pin(first)
+    if first != second:
+        raise StaffError("pin_mismatch")
+    return first
+
+
+def staff_command(args: argparse.Namespace, *, stdin: TextIO | None = None) -> int:
+    """`python -m kiosk staff add|reset-pin|list`: console staff management, audited with actor `console`."""
+    from kiosk.crypto import KeyringUnavailable
+    from kiosk.i18n import set_default_locale
+    from kiosk.store import StoreError
+
+    set_default_locale(str(s.Settings().get(s.LOCALE)))
+    try:
+        store = Store.open()
+    except (StoreError, KeyringUnavailable) as exc:
+        print(exc.message(), file=sys.stderr)
+        return 1
+    set_default_locale(str(s.Settings(store.stored_settings()).get(s.LOCALE)))
+    try:
+        accounts = StaffAccounts(store)
+        action = args.staff_action
+        if action == "list":
+            for member in accounts.members():
+                state = gettext(N_("active")) if member.active else gettext(N_("not active"))
+                print(f"{member.staff_id}\t{state}")
+            return 0
+        try:
+            if action == "add":
+                if accounts.member(args.staff_id.strip()) is not None:
+                    raise StaffError("staff_exists")
+                pin = _read_pin_twice(stdin or sys.stdin)
+                member = accounts.add(args.staff_id, args.name, pin, actor=ACTOR_CONSOLE)
+                print(gettext(N_("Staff member {staff_id} is set up.")).format(staff_id=member.staff_id))
+            else:
+                staff_id = args.staff_id.strip()
+                if accounts.member(staff_id) is None:
+                    raise StaffError("unknown_staff")
+                pin = _read_pin_twice(stdin or sys.stdin)
+                accounts.change_pin(staff_id, pin, actor=ACTOR_CONSOLE)
+                _reset_lockout(store, ACTOR_CONSOLE)  # a forgotten PIN usually came with a locked keypad
+                print(gettext(N_("Staff member {staff_id} has a new PIN.")).format(staff_id=staff_id))
+        except StaffError as exc:
+            print(exc.message(), file=sys.stderr)
+            return 1
+        queue_audit(store)
+        return 0
+    finally:
+        store.close()

@@ -179,6 +179,7 @@ class ProvisionFile(BaseModel):
     enrollment_code: str
     kiosk_name: str = Field(default="", max_length=100)
     settings: dict[str, Any] = Field(default_factory=dict)
+    staff: dict[str, Any] | None = None  # the first staff member {"id", "name", "pin"}: kiosk.staff (hashed at once)
 
 
 def provision_path(data_dir: Path) -> Path:
@@ -219,6 +220,7 @@ def provision_from_file(store: Store, *, ca_bundle: str | None = None) -> Enroll
             fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})) or "JSON"
             raise EnrollError("provision_file", fields) from None
         chosen = _checked_settings(spec.settings)
+        first_staff = _checked_staff(path, spec.staff)
         result = enroll(spec.server, spec.enrollment_code, spec.kiosk_name or None, store=store,
                         ca_bundle=ca_bundle)
     except EnrollError as exc:
@@ -227,8 +229,24 @@ def provision_from_file(store: Store, *, ca_bundle: str | None = None) -> Enroll
         raise
     for key, text in chosen.items():
         store.set_setting(key, text, actor="provisioning")
+    if first_staff is not None:  # the code was accepted: it vouches for the staff member in the same file
+        from kiosk.staff import apply_provisioned_staff
+
+        apply_provisioned_staff(store, first_staff)
     path.unlink(missing_ok=True)
     return result
+
+
+def _checked_staff(path: Path, raw: dict[str, Any] | None) -> Any:
+    """The file's staff entry with its PIN hashed (the file rewritten without the clear PIN), or None."""
+    if raw is None:
+        return None
+    from kiosk.staff import StaffError, read_provisioned_staff
+
+    try:
+        return read_provisioned_staff(path, raw)
+    except StaffError as exc:
+        raise EnrollError("provision_file", "staff: " + exc.message()) from None
 
 
 def _reject(path: Path, error: EnrollError) -> None:
