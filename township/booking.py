@@ -86,6 +86,7 @@ def emit_session(conn: Connection, session_id: str) -> None:
 
 
 _TOUCHED = "cunzhan_touched_sessions"
+_SERVICES = "cunzhan_services"
 
 
 def touch_session(conn: Connection, session_id: str) -> None:
@@ -143,21 +144,35 @@ def get_booking(conn: Connection, booking_id: str) -> sa.Row[Any] | None:
 def emit_booking(conn: Connection, booking_id: str) -> sa.Row[Any]:
     """Log a booking for its own kiosk only (private scope) and return the row."""
     row = conn.execute(sa.select(db.bookings).where(db.bookings.c.id == booking_id)).one()
+    log_booking(conn, row)
+    return row
+
+
+def log_booking(conn: Connection, row: sa.Row[Any]) -> None:
+    """Append the change for a booking row already in hand."""
     data = booking_summary(row) | {"message": row.message}
     append_change(conn, row.township_id, "booking", row.id, "upsert", version=row.version, data=data,
                   scope=row.device_id or STAFF_SCOPE)
-    return row
 
 
 def update_booking(conn: Connection, booking_id: str, **values: Any) -> sa.Row[Any]:
     """Change a booking, bump its version, log it; returns the new row."""
-    conn.execute(sa.update(db.bookings).where(db.bookings.c.id == booking_id).values(
-        version=db.bookings.c.version + 1, updated_at=db.naive(db.now_utc()), **values))
-    return emit_booking(conn, booking_id)
+    row = conn.execute(sa.update(db.bookings).where(db.bookings.c.id == booking_id).values(
+        version=db.bookings.c.version + 1, updated_at=db.naive(db.now_utc()), **values)
+        .returning(*db.bookings.c)).one()
+    log_booking(conn, row)
+    return row
 
 
 def service_of(conn: Connection, session: sa.Row[Any]) -> sa.Row[Any]:
-    return conn.execute(sa.select(db.services).where(db.services.c.id == session.service_id)).one()
+    """The session's service (cached for the rest of the transaction: a batch books the same few services)."""
+    cache: dict[str, sa.Row[Any]] = conn.info.setdefault(_SERVICES, {})
+    found = cache.get(session.service_id)
+    if found is None:
+        found = conn.execute(sa.select(db.services).where(db.services.c.id == session.service_id)).one()
+        cache[session.service_id] = found
+        db.before_commit(conn, "forget_services", lambda c: c.info.pop(_SERVICES, None))
+    return found
 
 
 def next_waitlist_position(conn: Connection, session_id: str) -> int:

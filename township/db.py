@@ -388,7 +388,7 @@ class Database:
                             yield conn
                             run_before_commit(conn)
                     finally:
-                        conn.info.pop(_HOOKS, None)
+                        _forget_transaction_state(conn)
             finally:
                 self._lock.release()
         else:
@@ -398,7 +398,7 @@ class Database:
                         yield conn
                         run_before_commit(conn)
                 finally:
-                    conn.info.pop(_HOOKS, None)
+                    _forget_transaction_state(conn)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -416,6 +416,12 @@ _HOOKS = "cunzhan_before_commit"
 def before_commit(conn: Connection, key: str, hook: Callable[[Connection], None]) -> None:
     """Run `hook(conn)` once, just before this write transaction commits (not if it fails)."""
     conn.info.setdefault(_HOOKS, {}).setdefault(key, hook)
+
+
+def _forget_transaction_state(conn: Connection) -> None:
+    """Drop per-transaction notes (hooks, caches) so a pooled connection starts clean, even after a rollback."""
+    for key in [k for k in conn.info if isinstance(k, str) and k.startswith("cunzhan_")]:
+        del conn.info[key]
 
 
 def run_before_commit(conn: Connection) -> None:

@@ -118,6 +118,9 @@ def _booking_for(conn: Connection, booking_id: str, staff_id: str | None, *,
     if row is None:
         raise ServiceError("not_found", M.ERR_NOT_FOUND)
     actor = _actor(conn, staff_id, township_id=row.township_id, need_admin=need_admin)
+    # Read it again now that the township is locked: a kiosk may have changed it in between (PostgreSQL).
+    row = B.get_booking(conn, booking_id)
+    assert row is not None
     return actor, row
 
 

@@ -312,17 +312,16 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
                              alternatives=B.alternatives(conn, session, now=now))
         status = "waitlisted"
         position = B.next_waitlist_position(conn, session.id)
-    conn.execute(sa.insert(db.bookings).values(
+        queued = conn.execute(sa.select(sa.func.count()).select_from(db.bookings).where(
+            db.bookings.c.session_id == session.id, db.bookings.c.status == "waitlisted")).scalar_one()
+        message = _(M.WAITLISTED).format(position=int(queued) + 1)  # last in the queue
+    row = conn.execute(sa.insert(db.bookings).values(
         id=op.entity_id, township_id=device.township_id, session_id=session.id, resident_id=resident_id,
         code=p.code, status=status, version=1, device_id=device.id, kiosk_number=device.kiosk_number,
         channel=p.channel, staff_id=p.staff_id, for_dependent=dep, dependent_key=key, lease=lease is not None,
-        waitlist_position=position, message=message, created_at=db.naive(now), updated_at=db.naive(now)))
-    if status == "waitlisted":
-        row = B.get_booking(conn, op.entity_id)
-        assert row is not None
-        conn.execute(sa.update(db.bookings).where(db.bookings.c.id == row.id).values(
-            message=_(M.WAITLISTED).format(position=B.waitlist_rank(conn, row))))
-    row = B.emit_booking(conn, op.entity_id)
+        waitlist_position=position, message=message, created_at=db.naive(now), updated_at=db.naive(now))
+        .returning(*db.bookings.c)).one()
+    B.log_booking(conn, row)
     if status != "waitlisted" and lease is None:
         B.touch_session(conn, session.id)  # the shared pool shrank
     return _applied(op_id, row)
