@@ -187,7 +187,7 @@ def demo_command(args: argparse.Namespace) -> int:
             user=DEMO_STAFF_USER, password=DEMO_STAFF_PASSWORD))
         _say("")
         if getattr(args, "no_window", False) or not _has_display():
-            return _screenshots(home, env, backend)
+            return _screenshots(home, env, asked=bool(getattr(args, "no_window", False)))
         _say(gettext(N_("Opening the kiosk window. Close it to stop the demo.")))
         return subprocess.run([sys.executable, "-m", "kiosk", "run", "--demo"], env=env, check=False).returncode
     except KeyboardInterrupt:
@@ -197,10 +197,13 @@ def demo_command(args: argparse.Namespace) -> int:
         _say(gettext(N_("Township backend stopped.")))
 
 
-def _screenshots(home: Path, env: dict[str, str], backend: _Backend) -> int:
+def _screenshots(home: Path, env: dict[str, str], *, asked: bool) -> int:
     out = home / "screenshots"
-    _say(gettext(N_("There is no display here (no DISPLAY or WAYLAND_DISPLAY), so the kiosk window cannot open. "
-                    "Rendering every screen to pictures instead…")))
+    if asked:
+        _say(gettext(N_("Rendering every screen to pictures instead of opening the window…")))
+    else:
+        _say(gettext(N_("There is no display here (no DISPLAY or WAYLAND_DISPLAY), so the kiosk window cannot "
+                        "open. Rendering every screen to pictures instead…")))
     done = subprocess.run([sys.executable, "-m", "kiosk", "screenshots", "--out", str(out)],
                           env={**env, "QT_QPA_PLATFORM": "offscreen"}, check=False)
     pngs = sorted(out.glob("*.png")) if out.exists() else []
