@@ -63,15 +63,22 @@ class Renderer:
     def render(self, text: str, voice: str, rate: int, volume: float, path: str) -> str:
         """Render `text` into the WAV file `path` (written under a temporary name, then renamed)."""
         part = path + ".part.wav"
-        self.engine.setProperty("voice", voice)
-        self.engine.setProperty("rate", int(rate))
-        self.engine.setProperty("volume", max(0.0, min(1.0, float(volume))))
+        volume = max(0.0, min(1.0, float(volume)))
         if self.driver == "espeak":
             from pyttsx3.drivers import _espeak
 
-            # espeak-ng queues parameter changes behind earlier work; without draining the queue first, a new rate
-            # was sometimes applied one utterance late (found while testing the elder mode's slower rate).
+            # Set the properties on the driver at once rather than through pyttsx3's command queue (which holds them
+            # until the run loop starts), then let espeak-ng apply them before the text is queued: otherwise a new
+            # rate was sometimes applied one utterance late (found while testing the elder mode's slower rate).
+            driver = self.engine.proxy._driver
+            driver.setProperty("voice", voice)
+            driver.setProperty("rate", int(rate))
+            driver.setProperty("volume", volume)
             _espeak.Synchronize()
+        else:
+            self.engine.setProperty("voice", voice)
+            self.engine.setProperty("rate", int(rate))
+            self.engine.setProperty("volume", volume)
         self._done.clear()
         self.engine.save_to_file(text, part)
         self.engine.runAndWait()

@@ -61,8 +61,8 @@ def speaker(data_home: Path, sink: FileSinkPlayer) -> Iterator[Speaker]:
 def heard(sp: Speaker, sink: FileSinkPlayer) -> Path:
     """Wait for the current prompt to be rendered and played to the end; the sink's file of what was heard."""
     assert sp.wait_idle(20), "the speech dispatcher never finished"
-    assert sp.last_error == ""
-    assert wait_until(lambda: not sink.is_playing())
+    assert sp.last_error == "", sp.last_error
+    assert wait_until(lambda: not sink.is_playing()), "the player never finished"
     assert sink.last_output is not None
     return sink.last_output
 
@@ -70,7 +70,7 @@ def heard(sp: Speaker, sink: FileSinkPlayer) -> Path:
 def rendered(sp: Speaker, sink: FileSinkPlayer) -> None:
     """Wait until the current prompt is rendered and handed to the player, then silence it."""
     assert sp.wait_idle(20), "the speech dispatcher never finished"
-    assert sp.last_error == ""
+    assert sp.last_error == "", sp.last_error
     assert sink.last_output is not None
     sp.stop()
 
@@ -80,9 +80,9 @@ def test_mandarin_prompt_is_rendered_by_espeak_cmn_and_heard(speaker: Speaker, s
     speaker.say(WELCOME)
     out = heard(speaker, sink)
     seconds, rms, peak = wav_stats(out)
-    assert seconds > 0.3
+    assert seconds > 0.3, seconds
     assert rms > 0.02 and peak > 0.2, (rms, peak)
-    assert speaker.last_voice == "sit/cmn"
+    assert speaker.last_voice == "sit/cmn", speaker.last_voice
 
     # The same text through espeak-ng's own command line with the Mandarin voice lasts as long; the English voice
     # (which spells out Chinese characters) does not — so the voice really was Mandarin.
