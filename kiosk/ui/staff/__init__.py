@@ -19,13 +19,14 @@ def staff_screens() -> list[type[Screen]]:
     from kiosk.ui.staff import book, enrol, home, lookup, pin, settings, sync, today
 
     return [pin.StaffPinScreen, pin.StaffSetupScreen, home.StaffHomeScreen, book.StaffBookScreen,
-            book.StaffBookTimeScreen, book.StaffBookWhoScreen, book.StaffBookConfirmScreen, today.StaffTodayScreen,
-            today.StaffSessionScreen, lookup.StaffLookupScreen, sync.StaffSyncScreen, settings.StaffSettingsScreen,
+            book.StaffBookTimeScreen, book.StaffBookWhoScreen, book.StaffBookFamilyScreen,
+            book.StaffBookConfirmScreen, today.StaffTodayScreen, today.StaffSessionScreen, lookup.StaffLookupScreen,
+            lookup.StaffBookingScreen, sync.StaffSyncScreen, settings.StaffSettingsScreen,
             settings.StaffSettingEditScreen, enrol.StaffEnrolScreen]
 
 
 def open_staff_mode(window: KioskWindow) -> None:
-    """Go to the staff PIN screen (the first staff member's set-up on a kiosk that has none)."""
+    """Go to the staff PIN screen (on a kiosk with no staff, it says how to get the first staff member)."""
     window.show_screen("staff_pin")
 
 

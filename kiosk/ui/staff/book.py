@@ -1,7 +1,8 @@
 """Assisted booking: a staff member books on a resident's behalf (recorded as `assisted`, with the staff number).
 
 Service → time (open sessions of the next two weeks) → the resident (ID number on the keypad; name and phone only
-for someone the kiosk does not know yet) → confirm → the booking code, with its true status. The real booking rules
+for someone the kiosk does not know yet) → for a family member only: their name, relation and year of birth (the
+booking is then the resident's, `for_dependent`, e.g. a grandchild's vaccination) → confirm → the booking code, with its true status. The real booking rules
 run (`StaffDesk.book_for` → `Bookings.book`): full sessions, duplicates and closed sessions are refused kindly.
 """
 
@@ -14,13 +15,15 @@ from PySide6.QtWidgets import QVBoxLayout
 
 from kiosk.booking import BookingRefused
 from kiosk.codes import format_code
+from kiosk.i18n import N_
 from kiosk.i18n import gettext as _
 from kiosk.identity import check_id_number, check_phone, mask_id
 from kiosk.models import Booking, Resident, Session
-from kiosk.staff import mask_name
+from kiosk.staff import StaffError, mask_name
 from kiosk.store import new_id
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice
+from kiosk.ui.screens.who import RELATIONS
 from kiosk.ui.staff.base import StaffScreen
 from kiosk.ui.staff.lookup import grouped_id
 from kiosk.ui.words import when_words
@@ -122,7 +125,13 @@ class StaffBookWhoScreen(StaffScreen):
                                      gap_px=self.theme.gap_px))
 
     def choices(self) -> list[Choice]:
-        return [Choice("next", _("Next"), self.next, kind="primary")]
+        return [Choice("next", _("Next"), self.next, kind="primary", detail=_("The booking is for the resident")),
+                Choice("family", _("For a family member"), self.for_family,
+                       detail=_("A grandchild, a child, …"))]
+
+    def for_family(self) -> None:
+        """The booking is for the resident's family member: identify the resident first, then ask who."""
+        self.next(family=True)
 
     def _key(self, key: str) -> None:
         draft = self.state.draft
@@ -147,7 +156,7 @@ class StaffBookWhoScreen(StaffScreen):
         self.next()
         return True
 
-    def next(self) -> None:
+    def next(self, family: bool = False) -> None:
         draft = self.state.draft
         check = check_id_number(draft.id_entry)
         if not check.ok or check.number is None:
@@ -171,7 +180,72 @@ class StaffBookWhoScreen(StaffScreen):
                 self.show_message(_("This resident is new to this kiosk. Please type their name."), speak=False)
                 return
             draft.resident = Resident(new_id(), name, check.number, phone)
+        draft.for_family = family
+        draft.dependent = None
+        self.go("staff_book_family" if family else "staff_book_confirm")
+
+
+class StaffBookFamilyScreen(StaffScreen):
+    """Step 3b, booking for a family member: their name, how they are related, and their year of birth."""
+
+    name = "staff_book_family"
+    columns = 3
+
+    def title(self) -> str:
+        return _("Book for a resident: family member")
+
+    def announcement(self) -> str:
+        return _("Type the family member's name and year of birth, and choose how they are related to the "
+                 "resident.")
+
+    def load(self) -> None:
+        if self.state.draft.resident is None:
+            self.win.show_screen("staff_book_who", remember=False)
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        draft = self.state.draft
+        self.text_field(box, name="dep_name", label=_("Family member's name"), value=draft.dep_name,
+                        on_change=lambda t: setattr(draft, "dep_name", t))
+        self.text_field(box, name="dep_year", label=_("Year of birth (for example 2016)"), value=draft.dep_year,
+                        on_change=lambda t: setattr(draft, "dep_year", t))
+        chosen = _(draft.dep_relation) if draft.dep_relation else _("(not chosen yet)")
+        box.addWidget(widgets.label(_("Related to the resident as: {relation}").format(relation=chosen),
+                                    name="dep_relation"))
+
+    def choices(self) -> list[Choice]:
+        draft = self.state.draft
+        out = [Choice(f"relation_{i}", _(text), partial(self._relation, text),
+                      kind="primary" if text == draft.dep_relation else "secondary")
+               for i, text in enumerate(RELATIONS)]
+        out.append(Choice("next", _("Next"), self.next, kind="primary"))
+        return out
+
+    def _relation(self, relation: str) -> None:
+        self.state.draft.dep_relation = relation
+        self.message = ""
+        self.win.refresh()
+
+    def on_confirm(self) -> bool:
+        self.next()
+        return True
+
+    def next(self) -> None:
+        state = self.state
+        draft = state.draft
+        if draft.resident is None:
+            self.go("staff_book_who")
+            return
+        try:
+            resident, dependent = state.desk.dependent_for(
+                draft.resident, draft.dep_name, _(draft.dep_relation) if draft.dep_relation else "", draft.dep_year)
+        except StaffError as exc:
+            self.show_message(exc.message(), speak=False)
+            return
+        draft.resident, draft.dependent = resident, dependent
         self.go("staff_book_confirm")
+
+
+FOR_FAMILY = N_("For: {relation} {name} (born {year}), family member of {resident}, ID {id}")
 
 
 class StaffBookConfirmScreen(StaffScreen):
@@ -204,11 +278,17 @@ class StaffBookConfirmScreen(StaffScreen):
             box.addWidget(widgets.label(_("Please start the booking again."), kind="error", name="draft_lost"))
             return
         member = self.state.member
+        dependent = draft.dependent if draft.for_family else None
+        for_line = (_(FOR_FAMILY).format(relation=dependent.relation, name=mask_name(dependent.name),
+                                         year=dependent.birth_year, resident=mask_name(resident.name),
+                                         id=mask_id(resident.id_number)) if dependent is not None
+                    else _("For: {name}, ID {id}").format(name=mask_name(resident.name),
+                                                          id=mask_id(resident.id_number)))
         lines = [
             _("Service: {name}").format(name=service.name),
             _("Time: {when}").format(when=when_words(self.ctx.local(session.starts_at), self.ctx.today())),
             _("Place: {room}").format(room=session.room or _("the village service centre")),
-            _("For: {name}, ID {id}").format(name=mask_name(resident.name), id=mask_id(resident.id_number)),
+            for_line,
             _("Booked by staff member {staff_id} on the resident's behalf.").format(
                 staff_id=member.staff_id if member else ""),
         ]
@@ -227,16 +307,20 @@ class StaffBookConfirmScreen(StaffScreen):
         if draft.session_id is None or draft.resident is None:
             self.go("staff_book")
             return
+        if draft.for_family and draft.dependent is None:
+            self.go("staff_book_family")
+            return
         desk = state.desk
         session_id, resident = draft.session_id, draft.resident
-        self.ctx.ops.write(lambda: desk.book_for(session_id, resident), on_done=self._booked,
+        dependent = draft.dependent if draft.for_family else None
+        self.ctx.ops.write(lambda: desk.book_for(session_id, resident, dependent), on_done=self._booked,
                            on_error=self._refused)
 
     def _booked(self, booking: Booking) -> None:
         draft = self.state.draft
         # The resident's details are not kept once the booking is written.
-        draft.resident = None
-        draft.id_entry = draft.name = draft.phone = ""
+        draft.resident = draft.dependent = None
+        draft.id_entry = draft.name = draft.phone = draft.dep_name = draft.dep_year = ""
         draft.done_code = booking.code
         draft.done_status = booking.status.label()
         self.win.refresh(announce=True)

@@ -3,6 +3,10 @@
 The exchange runs in the background through `kiosk.sync.enroll.enroll`; every failure (expired or reused code,
 unreachable or wrong address, a certificate that does not verify, a locked or missing keyring) comes back as a plain
 sentence with what to do next. After success, syncing starts at once.
+
+On a kiosk with NO staff member this screen is open without a PIN (it is the way to get a first one): once the
+township accepts the code, the window goes on to set up the first staff member (`StaffSetupScreen`). Enrolling
+needs a valid single-use code from the township console, so walking up to the kiosk is not enough.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from PySide6.QtWidgets import QVBoxLayout
 
 from kiosk import settings as s
 from kiosk.i18n import gettext as _
+from kiosk.staff import ACTOR_ENROLMENT, queue_audit
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice
 from kiosk.ui.staff.base import StaffScreen
@@ -29,6 +34,22 @@ class StaffEnrolScreen(StaffScreen):
         return _("Type the township address and the enrolment code shown in the township console, then touch "
                  "Enrol.")
 
+    def on_enter(self) -> None:
+        # Without a PIN only while the kiosk has no staff member at all (the code itself is the authority then).
+        state = self.state
+        if state.member is None and state.accounts.has_staff():
+            self.win.show_screen("staff_pin", remember=False)
+            return
+        self.load()
+
+    def _record(self, action: str, detail: str) -> None:
+        state = self.state
+        if state.member is not None:
+            state.desk.record(action, detail, kiosk=True)
+        else:
+            state.real.audit(ACTOR_ENROLMENT, action, detail)
+            queue_audit(state.real)
+
     def load(self) -> None:
         state = self.state
         draft = state.enrol
@@ -43,6 +64,9 @@ class StaffEnrolScreen(StaffScreen):
         state = self.state
         draft = state.enrol
         number = state.real.state("kiosk_number")
+        if state.member is None:
+            box.addWidget(widgets.label(_("After the township accepts the code you will set up the first staff "
+                                          "member of this kiosk."), kind="notice", name="first_staff_next"))
         if state.real.state("device_id"):
             text = (_("This kiosk is already enrolled as kiosk {n}. Enrolling again with a new code replaces its "
                       "credentials.").format(n=number) if number
@@ -78,15 +102,22 @@ class StaffEnrolScreen(StaffScreen):
 
     def _failed(self, exc: BaseException) -> None:
         self.state.enrol.code = ""  # a code is single-use: the next try needs it typed again
-        self.state.desk.record("kiosk_enrol_failed", getattr(exc, "kind", type(exc).__name__), kiosk=True)
+        self._record("kiosk_enrol_failed", getattr(exc, "kind", type(exc).__name__))
         self.fail(exc)
 
     def _enrolled(self, result: Any) -> None:
         state = self.state
         state.enrol.code = ""
-        state.desk.record("kiosk_enrolled", f"kiosk {result.kiosk_number}", kiosk=True)
+        self._record("kiosk_enrolled", f"kiosk {result.kiosk_number}")
         state.ensure_sync()
         text = _("Enrolled as kiosk {n}. The kiosk now syncs with the township.").format(n=result.kiosk_number)
         if result.reenrolled:
             text = _("Enrolled again as kiosk {n}. The old credentials are replaced.").format(n=result.kiosk_number)
+        if state.member is None and not state.accounts.has_staff():
+            state.first_staff_allowed = True  # this accepted code authorises one first set-up, in this window
+            self.win.show_screen("staff_setup", remember=False)
+            current = self.win.current
+            if current is not None:
+                current.show_message(text, "ok", speak=False)
+            return
         self.show_message(text, "ok", speak=False)

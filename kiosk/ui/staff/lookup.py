@@ -1,15 +1,26 @@
-"""Find a resident by ID number or booking code: masked details and their bookings; check in from the list."""
+"""Find a resident by ID number or booking code: masked details and their bookings. Touching a booking opens it:
+check in, or cancel it (asked twice). Staff may cancel any active booking that has not started, also inside the
+residents' cancellation window (`kiosk.staff.StaffDesk.cancel_for` explains why); each cancel is audited."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtWidgets import QVBoxLayout
 
+from kiosk.booking import BookingRefused
 from kiosk.codes import format_code
 from kiosk.i18n import gettext as _
-from kiosk.staff import Lookup, StaffError
+from kiosk.models import Booking, BookingStatus
+from kiosk.staff import BookingLine, Lookup, StaffError
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice
-from kiosk.ui.staff.today import StaffSessionScreen, booking_choice
+from kiosk.ui.staff.base import StaffScreen
+from kiosk.ui.staff.today import CHECKABLE, StaffSessionScreen
+from kiosk.ui.words import when_words
+
+CANCELLABLE = {BookingStatus.REQUESTED, BookingStatus.PENDING_REVIEW, BookingStatus.CONFIRMED,
+               BookingStatus.WAITLISTED}
 
 ID_LENGTH = 18
 CODE_MAX = 12
@@ -66,10 +77,26 @@ class StaffLookupScreen(StaffSessionScreen):
         state = self.state
         if state.lookup is not None:
             return [Choice("new_search", _("New search"), self.new_search, kind="secondary"),
-                    *(booking_choice(self, line) for line in self.lines)]
+                    *(self._booking_choice(line) for line in self.lines)]
         other = (_("Search by booking code") if state.lookup_mode == "id" else _("Search by ID number"))
         return [Choice("search", _("Search"), self.search, kind="primary"),
                 Choice("switch", other, self.switch_mode)]
+
+    def _booking_choice(self, line: BookingLine) -> Choice:
+        who = line.masked_name
+        if line.for_dependent:
+            who = _("{name} for their {relation}").format(name=who, relation=line.for_dependent)
+        when = when_words(self.ctx.local(line.starts_at), self.ctx.today()) if line.starts_at else ""
+        extra = [x for x in (line.service_name, when, line.status_label) if x]
+        if line.assisted:
+            extra.append(_("booked by staff"))
+        return Choice(f"booking_{line.booking.code}", f"{line.code}  {who}", partial(self._open, line),
+                      detail=" · ".join(extra))
+
+    def _open(self, line: BookingLine) -> None:
+        self.state.selected = line
+        self.state.confirm_cancel = False
+        self.go("staff_booking")
 
     def _key(self, key: str) -> None:
         state = self.state
@@ -138,3 +165,120 @@ class StaffLookupScreen(StaffSessionScreen):
         self.load()
         code = getattr(booking, "code", "")
         self.show_message(_("Checked in: {code}.").format(code=code), "ok", speak=False)
+
+
+class StaffBookingScreen(StaffScreen):
+    """One booking from the look-up: what it is, then Check in or Cancel (with a confirmation)."""
+
+    name = "staff_booking"
+    columns = 1
+
+    def title(self) -> str:
+        if self.state.confirm_cancel:
+            return _("Cancel this booking?")
+        return _("Booking")
+
+    def announcement(self) -> str:
+        if self.state.confirm_cancel:
+            return _("Check with the resident. The place is given to someone else.")
+        return _("Check the person in, or cancel the booking.")
+
+    def _session_started(self, line: BookingLine) -> bool:
+        return line.starts_at is not None and line.starts_at <= self.ctx.now()
+
+    def _late(self, line: BookingLine) -> bool:
+        """Inside the residents' cancellation window: staff may still cancel, and are told so."""
+        rules = self.ctx.bookings.rules
+        return line.starts_at is not None and line.starts_at - self.ctx.now() < rules.cancel_window
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        line: BookingLine | None = self.state.selected
+        if line is None:
+            box.addWidget(widgets.label(_("Find the resident first, then touch one of their bookings."),
+                                        kind="notice", name="no_booking"))
+            return
+        who = line.masked_name
+        if line.for_dependent:
+            who = _("{name} for their {relation}").format(name=who, relation=line.for_dependent)
+        when = when_words(self.ctx.local(line.starts_at), self.ctx.today()) if line.starts_at else ""
+        lines = [_("Booking code: {code}").format(code=line.code), _("For: {who}").format(who=who),
+                 _("Service: {name}").format(name=line.service_name), _("Time: {when}").format(when=when),
+                 _("Status: {status}").format(status=line.status_label)]
+        box.addWidget(widgets.label("\n".join(lines), name="booking_summary"))
+        if self.state.confirm_cancel and self._late(line):
+            box.addWidget(widgets.label(
+                _("This is less than {hours} hours before the start. Residents cannot cancel this late by "
+                  "themselves; staff can.").format(hours=int(self.ctx.bookings.rules.cancel_window.total_seconds()
+                                                             // 3600)), kind="notice", name="cancel_late"))
+
+    def choices(self) -> list[Choice]:
+        line: BookingLine | None = self.state.selected
+        if line is None:
+            return [Choice("lookup", _("Find a resident"), lambda: self.win.show_screen("staff_lookup",
+                                                                                          remember=False))]
+        if self.state.confirm_cancel:
+            return [Choice("cancel_yes", _("Yes, cancel this booking"), self.cancel, kind="primary"),
+                    Choice("cancel_no", _("No, keep it"), self.keep, kind="secondary")]
+        out = []
+        if line.booking.status in CHECKABLE:
+            out.append(Choice("check_in", _("Check in"), self.check_in, kind="primary"))
+        if line.booking.status in CANCELLABLE and not self._session_started(line):
+            out.append(Choice("cancel", _("Cancel this booking"), self.ask_cancel, kind="secondary"))
+        if not out:
+            out.append(Choice("back_to_resident", _("Back to the resident"), self.back_to_resident))
+        return out
+
+    def ask_cancel(self) -> None:
+        self.state.confirm_cancel = True
+        self.message = ""
+        self.win.refresh(announce=True)
+
+    def keep(self) -> None:
+        self.state.confirm_cancel = False
+        self.win.refresh(announce=True)
+
+    def back_to_resident(self) -> None:
+        self.win.show_screen("staff_lookup", remember=False)
+
+    def cancel(self) -> None:
+        line: BookingLine | None = self.state.selected
+        if line is None:
+            return
+        desk = self.state.desk
+        self.ctx.ops.write(lambda: desk.cancel_for(line.booking.id), on_done=self._cancelled,
+                           on_error=self._refused)
+
+    def check_in(self) -> None:
+        line: BookingLine | None = self.state.selected
+        if line is None:
+            return
+        desk = self.state.desk
+        self.ctx.ops.write(lambda: desk.check_in_for(line.booking.id), on_done=self._checked_in,
+                           on_error=self._refused)
+
+    def _refresh(self, booking: Booking) -> None:
+        """Reload the resident's bookings (and this one) from the store after a change."""
+        state = self.state
+        found = state.lookup
+        if found is not None:
+            state.lookup = state.desk.resident_bookings(found.resident_id)
+            if state.lookup is not None:
+                state.selected = next((b for b in state.lookup.bookings if b.booking.id == booking.id),
+                                      state.selected)
+        state.confirm_cancel = False
+
+    def _cancelled(self, booking: Booking) -> None:
+        self._refresh(booking)
+        self.show_message(_("Cancelled: {code}. The place is free for someone else.").format(
+            code=format_code(booking.code)), "ok", speak=False)
+
+    def _checked_in(self, booking: Booking) -> None:
+        self._refresh(booking)
+        self.show_message(_("Checked in: {code}.").format(code=format_code(booking.code)), "ok", speak=False)
+
+    def _refused(self, exc: BaseException) -> None:
+        self.state.confirm_cancel = False
+        if isinstance(exc, BookingRefused):
+            self.show_message(exc.message(), speak=False)
+        else:
+            self.fail(exc)

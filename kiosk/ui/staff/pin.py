@@ -1,11 +1,25 @@
-"""Staff sign-in with the PIN on the big keypad, and setting up a staff member (the first one at enrolment)."""
+"""Staff sign-in with the PIN on the big keypad, and setting up a staff member.
+
+A kiosk with no staff shows no set-up form to whoever walks up: the PIN screen says plainly how a first staff member
+is made (enrol with a township code, or the technician's console command). The set-up screen is open only to a
+signed-in staff member, or once, right after this window enrolled the kiosk with a code the township accepted.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QVBoxLayout
 
 from kiosk.i18n import gettext as _
-from kiosk.staff import PIN_LENGTH, PinResult, StaffError, StaffMember, check_new_pin
+from kiosk.staff import (
+    ACTOR_ENROLMENT,
+    NO_STAFF_TEXT,
+    PIN_LENGTH,
+    PinResult,
+    StaffError,
+    StaffMember,
+    add_first_staff,
+    check_new_pin,
+)
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice
 from kiosk.ui.staff.base import StaffScreen
@@ -30,22 +44,33 @@ class StaffPinScreen(StaffScreen):
         return _("Staff sign-in")
 
     def announcement(self) -> str:
+        if self.no_staff:
+            return _(NO_STAFF_TEXT)
         return _("For village staff only. Type your 6-digit staff PIN, then touch Sign in.")
+
+    @property
+    def no_staff(self) -> bool:
+        return not self.state.accounts.has_staff()
 
     def load(self) -> None:
         self.pin = ""
         state = self.state
         if state.member is not None:
             state.sign_out()  # every entry to staff mode is a fresh sign-in
-        if not state.accounts.has_staff():
-            self.win.show_screen("staff_setup", remember=False)
 
     def build_body(self, box: QVBoxLayout) -> None:
+        if self.no_staff:
+            # No on-screen first set-up: anyone could walk up and make themselves staff. Say what to do instead.
+            box.addWidget(widgets.label(_(NO_STAFF_TEXT), kind="notice", name="no_staff"))
+            return
         box.addWidget(widgets.label(_dots(self.pin), kind="code", name="pin_display"))
         box.addWidget(widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
                                      gap_px=self.theme.gap_px))
 
     def choices(self) -> list[Choice]:
+        if self.no_staff:
+            return [Choice("enrol", _("Enrol kiosk"), lambda: self.go("staff_enrol"),
+                           detail=_("With a code from the township"), kind="primary")]
         return [Choice("sign_in", _("Sign in"), self.sign_in)]
 
     def _key(self, key: str) -> None:
@@ -59,7 +84,7 @@ class StaffPinScreen(StaffScreen):
         self.redraw()
 
     def keypad_digit(self, key: str) -> bool:
-        if key.isdigit():
+        if key.isdigit() and not self.no_staff:
             self._key(key)
             return True
         return False
@@ -69,7 +94,8 @@ class StaffPinScreen(StaffScreen):
         return True
 
     def on_confirm(self) -> bool:
-        self.sign_in()
+        if not self.no_staff:
+            self.sign_in()
         return True
 
     def sign_in(self) -> None:
@@ -91,15 +117,22 @@ class StaffPinScreen(StaffScreen):
 
 
 class StaffSetupScreen(StaffScreen):
-    """Set up a staff member: staff number, name, and a PIN typed twice. The first one needs no PIN (enrolment);
-    after that only a signed-in staff member can add another."""
+    """Set up a staff member: staff number, name, and a PIN typed twice. Open to a signed-in staff member, or for
+    the kiosk's first staff member right after this window enrolled it (the accepted code is the authority)."""
 
     name = "staff_setup"
     needs_staff = False
     columns = 1
 
     def title(self) -> str:
+        if self.first:
+            return _("Enrolled. Now set up the first staff member")
         return _("Set up a staff member")
+
+    @property
+    def first(self) -> bool:
+        """Setting up the first staff member after an accepted enrolment code (nobody is signed in)."""
+        return self.state.member is None and self.state.first_staff_allowed
 
     def announcement(self) -> str:
         if self.state.setup.first_pin:
@@ -108,15 +141,17 @@ class StaffSetupScreen(StaffScreen):
 
     def load(self) -> None:
         state = self.state
-        if state.member is None and state.accounts.has_staff():
-            # Only the very first staff member is set up without a PIN.
+        if state.member is None and (not state.first_staff_allowed or state.accounts.has_staff()):
+            # Without a PIN, only the first staff member, and only right after an accepted enrolment code.
+            state.first_staff_allowed = False
             self.win.show_screen("staff_pin", remember=False)
 
     def build_body(self, box: QVBoxLayout) -> None:
         setup = self.state.setup
-        if not self.state.accounts.has_staff():
-            box.addWidget(widgets.label(_("This kiosk has no staff member yet. The first one is set up here, "
-                                          "usually when the kiosk is enrolled."), kind="notice", name="first_staff"))
+        if self.first:
+            box.addWidget(widgets.label(_("The township accepted the code. Set up the first staff member of this "
+                                          "kiosk: they can then sign in with this PIN."), kind="notice",
+                                        name="first_staff"))
         self.text_field(box, name="staff_id", label=_("Staff number (for example S01)"), value=setup.staff_id,
                         on_change=lambda t: setattr(setup, "staff_id", t))
         self.text_field(box, name="staff_name", label=_("Staff member's name"), value=setup.name,
@@ -167,10 +202,18 @@ class StaffSetupScreen(StaffScreen):
             self.show_message(exc.message(), speak=False)
             return
         state = self.state
-        actor = state.member.staff_id if state.member else "enrolment"
         staff_id, name, pin = setup.staff_id, setup.name, setup.first_pin
-        self.ctx.ops.write(lambda: state.accounts.add(staff_id, name, pin, actor=actor),
-                           on_done=self._saved, on_error=self._refused)
+        member = state.member
+        if member is not None:
+            accounts = state.accounts
+            self.ctx.ops.write(lambda: accounts.add(staff_id, name, pin, actor=member.staff_id),
+                               on_done=self._saved, on_error=self._refused)
+        elif state.first_staff_allowed:
+            real = state.real
+            self.ctx.ops.write(lambda: add_first_staff(real, staff_id, name, pin, actor=ACTOR_ENROLMENT),
+                               on_done=self._saved, on_error=self._refused)
+        else:
+            self.win.show_screen("staff_pin", remember=False)
 
     def _refused(self, exc: BaseException) -> None:
         setup = self.state.setup
@@ -181,6 +224,7 @@ class StaffSetupScreen(StaffScreen):
         state = self.state
         state.setup = type(state.setup)()
         if state.member is None:
+            state.first_staff_allowed = False  # once: the next one is added by a signed-in staff member
             state.sign_in(member)
         self.win.show_screen("staff_home", remember=False)
         current = self.win.current

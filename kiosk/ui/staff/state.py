@@ -29,7 +29,12 @@ class AssistDraft:
     id_entry: str = ""
     name: str = ""
     phone: str = ""
-    resident: Any = None  # kiosk.models.Resident once identified
+    resident: Any = None  # kiosk.models.Resident once identified (with the dependent added when booking for one)
+    for_family: bool = False  # booking for the resident's family member (a grandchild, …)
+    dep_name: str = ""
+    dep_relation: str = ""  # message id from kiosk.ui.screens.who.RELATIONS
+    dep_year: str = ""
+    dependent: Any = None  # kiosk.models.Dependent once checked
     done_code: str = ""
     done_status: str = ""
 
@@ -68,6 +73,11 @@ class StaffState:
     session_id: str | None = None  # the session whose bookings are shown
     setting_key: str | None = None  # the setting being edited
     setting_text: str = ""
+    # True only between this window's successful enrolment of a kiosk with no staff and the first staff member's
+    # set-up: the township's acceptance of the code is what authorises that one set-up (kiosk.staff).
+    first_staff_allowed: bool = False
+    selected: Any = None  # the kiosk.staff.BookingLine chosen on the look-up screen
+    confirm_cancel: bool = False  # the look-up's booking screen is asking "cancel this booking?"
 
     @property
     def real(self) -> Store:
@@ -111,6 +121,9 @@ class StaffState:
         self.session_id = None
         self.setting_key = None
         self.setting_text = ""
+        self.first_staff_allowed = False
+        self.selected = None
+        self.confirm_cancel = False
 
     # --- practice mode ----------------------------------------------------------------------------------------------
 
