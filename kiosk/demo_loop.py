@@ -157,9 +157,12 @@ def _staff_login(env: dict[str, str]) -> None:
 
 def demo_command(args: argparse.Namespace) -> int:
     """Run the whole loop; returns the kiosk's exit status (0 when all went well)."""
+    from kiosk import settings as s
     from kiosk.crypto import KeyringUnavailable
+    from kiosk.i18n import set_default_locale
     from kiosk.store import StoreError
 
+    set_default_locale(str(s.Settings().get(s.LOCALE)))  # zh_CN unless CUNZHAN_LOCALE says otherwise
     home = Path(os.environ.get("CUNZHAN_HOME") or ".demo-home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["CUNZHAN_HOME"] = str(home)
