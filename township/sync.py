@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import secrets
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,8 @@ class Device:
 
 def enroll(database: db.Database, request: P.EnrollRequest) -> dict[str, Any]:
     """Use a single-use enrolment code: make a device with a fresh token (only its hash is kept)."""
+    if "\x00" in request.kiosk_name + request.app_version:
+        raise SyncError(400, P.ERROR_MALFORMED, "text fields cannot contain NUL characters")
     code_hash = hash_secret(normalise_enrollment_code(request.enrollment_code))
     token = secrets.token_urlsafe(32)
     now = db.naive(db.now_utc())
@@ -118,7 +121,7 @@ def _record_device(conn: Connection, device: Device, *, client_time: dt.datetime
     if set_pending:
         values["pending_ops"] = pending_ops
     if app_version:
-        values["app_version"] = app_version[:64]
+        values["app_version"] = app_version.replace("\x00", "")[:64]  # PostgreSQL text cannot hold NUL
     conn.execute(sa.update(db.devices).where(db.devices.c.id == device.id).values(**values))
 
 
@@ -161,7 +164,8 @@ def push(database: db.Database, device: Device, body: dict[str, Any], *,
     with database.write() as conn:
         town = db.lock_township(conn, device.township_id)
         _check_not_revoked(conn, device)
-        op_ids = [o["op_id"] for o in raw_ops if isinstance(o, dict) and isinstance(o.get("op_id"), str)]
+        op_ids = [o["op_id"] for o in raw_ops
+                  if isinstance(o, dict) and isinstance(o.get("op_id"), str) and _is_uuid(o["op_id"])]
         stored: dict[str, tuple[str, dict[str, Any]]] = {}
         for chunk in range(0, len(op_ids), 400):
             for row in conn.execute(sa.select(db.op_results).where(
@@ -174,6 +178,14 @@ def push(database: db.Database, device: Device, body: dict[str, Any], *,
         _record_device(conn, device, client_time=client_time, pending_ops=body.get("pending_ops"),
                        app_version=body.get("app_version"), set_pending=True)
     return [r for r in results if r is not None]
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return len(text) <= 100
 
 
 def _seq_key(raw: Any) -> int:
@@ -197,7 +209,7 @@ def _push_one(conn: Connection, device: Device, raw: Any,
         payload = P.parse_payload(op)
     except (ValidationError, ValueError, TypeError):
         result = _rejected(op_id, "invalid", _(M.INVALID))
-        if op_id and len(op_id) <= 100:
+        if _is_uuid(op_id):  # a final answer for an op we can key; other junk is just answered
             _store(conn, device, op_id, raw, digest=digest, result=result, stored=stored)
         return result
     op_id = raw_id if isinstance(raw_id, str) else op.op_id  # answer with the id exactly as the kiosk sent it
@@ -214,7 +226,9 @@ def _push_one(conn: Connection, device: Device, raw: Any,
 def _store(conn: Connection, device: Device, op_id: str, raw: Any, *, digest: str, result: dict[str, Any],
            stored: dict[str, tuple[str, dict[str, Any]]]) -> None:
     seq = raw.get("device_seq") if isinstance(raw, dict) else None
-    values = {"device_id": device.id, "op_id": op_id, "device_seq": seq if isinstance(seq, int) else None,
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**63:
+        seq = None  # only kept for the console; never let a silly number fail the batch
+    values = {"device_id": device.id, "op_id": op_id, "device_seq": seq,
               "request_hash": digest, "result": result, "created_at": db.naive(db.now_utc())}
     conn.execute(sa.insert(db.op_results).values(**values))
     stored[op_id] = (digest, result)  # a later copy of this op in the same batch is a replay

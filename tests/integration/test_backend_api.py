@@ -8,11 +8,19 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 import requests
 import sqlalchemy as sa
 
 from kiosk.sync import protocol as P
 from tests.integration.conftest import Backend, create_op, op, valid_id_number
+
+
+@pytest.fixture(scope="module")
+def backend(any_backend: Backend) -> Backend:
+    """Every test here runs against SQLite and against PostgreSQL."""
+    return any_backend
+
 
 # --- enrolment and auth ----------------------------------------------------------------------------------------------
 
@@ -45,7 +53,8 @@ def test_enrol_gives_a_token_once(backend: Backend) -> None:
     assert parsed.device_token not in stored and len(stored) == 64
 
 
-def test_enrol_with_bad_or_expired_code_is_403(backend: Backend) -> None:
+def test_enrol_with_bad_or_expired_code_is_403(any_backend: Backend) -> None:
+    backend = any_backend
     from township import db
     from township.services import create_enrollment_code
 
@@ -58,6 +67,9 @@ def test_enrol_with_bad_or_expired_code_is_403(backend: Backend) -> None:
     assert response.status_code == 403
     malformed = requests.post(backend.url + "/v1/enroll", timeout=10, json={"enrollment_code": 5})
     assert malformed.status_code == 400 and malformed.json()["error"] == "malformed"
+    nul = requests.post(backend.url + "/v1/enroll", timeout=10, json={
+        "enrollment_code": backend.enrollment_code(), "kiosk_name": "k\x00", "app_version": "1"})
+    assert nul.status_code == 400
     with backend.database.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(db.devices).where(
             db.devices.c.name == "k")).scalar_one() == 0
@@ -246,7 +258,8 @@ def test_feedback_and_check_in(backend: Backend) -> None:
 # --- bad requests: statuses, never 500 --------------------------------------------------------------------------------
 
 
-def test_bad_requests_get_documented_statuses(backend: Backend) -> None:
+def test_bad_requests_get_documented_statuses(any_backend: Backend) -> None:
+    backend = any_backend
     kiosk = backend.enroll()
     url = backend.url + "/v1/sync/push"
     h = kiosk.headers | {"Content-Type": "application/json"}
@@ -398,3 +411,76 @@ def _service_of(backend: Backend, session_id: str) -> str:
     with backend.database.read() as conn:
         return str(conn.execute(sa.select(db.sessions.c.service_id).where(
             db.sessions.c.id == session_id)).scalar_one())
+
+
+# --- language, notices, fuzz ------------------------------------------------------------------------------------------
+
+
+def test_messages_are_in_the_townships_language(backend: Backend) -> None:
+    kiosk = backend.enroll()
+    session = backend.new_session(capacity=1)
+    confirmed = kiosk.book(session)
+    assert confirmed["message"] == "您的预约已确认，请按时来。"
+    full = kiosk.book(session)
+    assert "约满" in full["message"]
+    bad = kiosk.book(session, id_number="110101195001010000")
+    assert bad["reason"] == "invalid"
+    from kiosk.i18n import gettext, use_locale
+    from kiosk.identity import ID_MESSAGES, IdProblem
+
+    with use_locale("zh_CN"):
+        expected = gettext(ID_MESSAGES[IdProblem.BAD_CHECK])
+    assert bad["message"] == expected and expected != ID_MESSAGES[IdProblem.BAD_CHECK]
+
+
+def test_notices_reach_every_kiosk_and_can_be_withdrawn(backend: Backend) -> None:
+    from township.services import post_notice, withdraw_notice
+
+    a, b = backend.enroll("a"), backend.enroll("b")
+    a.pull_all()
+    b.pull_all()
+    notice = post_notice(backend.database, staff_id=None, township_slug="demo", title="周五停电",
+                         body="周五上午卫生院停电，远程门诊暂停。")
+    for kiosk in (a, b):
+        seen = [c for c in kiosk.pull_all() if c["entity_id"] == notice]
+        assert seen and seen[-1]["op"] == "upsert" and seen[-1]["data"]["title"] == "周五停电"
+    withdraw_notice(backend.database, notice, staff_id=None)
+    assert [c for c in a.pull_all() if c["entity_id"] == notice][-1]["op"] == "delete"
+
+
+def test_fuzzed_ops_are_answered_one_by_one_never_500(any_backend: Backend) -> None:
+    backend = any_backend
+    import random
+
+    rng = random.Random(20261128)
+    kiosk = backend.enroll()
+    session = backend.new_session(capacity=50)
+    junk: list[Any] = [None, True, -1, 2**70, 1.5, "", "x" * 300, [], {}, {"a": [1, {"b": None}]}, "😀", "\x00"]
+    ops: list[Any] = []
+    for i in range(300):
+        base = create_op(session, device_seq=i + 1)
+        victim = rng.choice(["op", "payload", "resident", "drop"])
+        if victim == "op":
+            base[rng.choice(list(base))] = rng.choice(junk)
+        elif victim == "payload":
+            base["payload"][rng.choice(list(base["payload"]))] = rng.choice(junk)
+        elif victim == "resident":
+            base["payload"]["resident"][rng.choice(list(base["payload"]["resident"]))] = rng.choice(junk)
+        else:
+            del base[rng.choice(list(base))]
+        ops.append(base)
+    response = kiosk.push(ops, app_version="bad\x00version")
+    assert response.status_code == 200, response.text[:300]
+    results = response.json()["results"]
+    assert len(results) == len(ops)
+    assert all(r["outcome"] in ("applied", "rejected") for r in results)
+    assert any(r["outcome"] == "rejected" and r["reason"] == "invalid" for r in results)
+    # The backend is still healthy and the session's seats add up.
+    assert kiosk.push_ok([create_op(session, device_seq=10_000)])[0]["outcome"] in ("applied", "rejected")
+    from township import booking as B
+    from township import db
+
+    with backend.database.read() as conn:
+        row = conn.execute(sa.select(db.sessions).where(db.sessions.c.id == session)).one()
+        taken, leased = B.seat_counts(conn, session)
+    assert taken + leased <= row.capacity
