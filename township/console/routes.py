@@ -78,6 +78,19 @@ ACTION_LABELS: dict[str, str] = {
 }
 
 
+# Booking statuses as chips: a colour class AND words (never colour alone).
+STATUS_CHIPS: dict[str, tuple[str, str]] = {
+    "pending_review": ("info", N_("Waiting for review")),
+    "confirmed": ("ok", N_("Confirmed")),
+    "waitlisted": ("warn", N_("On the waiting list")),
+    "rejected": ("bad", N_("Rejected")),
+    "cancelled": ("grey", N_("Cancelled")),
+    "checked_in": ("ok", N_("Checked in at kiosk")),
+    "attended": ("ok", N_("Attended")),
+    "no_show": ("bad", N_("No-show")),
+}
+
+
 class SignInNeeded(Exception):
     """No valid session: go to the sign-in page (`expired` says whether a session just ran out)."""
 
@@ -175,8 +188,10 @@ class Console:
         if notice is None and done in DONE:
             notice = {"kind": "ok", "text": tr(DONE[done], request)}
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # Translated once per page, not once per row: long lists stay fast.
+        chips = {status: (kind, tr(words, request)) for status, (kind, words) in STATUS_CHIPS.items()}
         base = {"me": who.staff if who else None, "csrf": who.session.csrf if who else "", "nav": nav,
-                "title": title, "notice": notice, "here": _strip_done(here)}
+                "title": title, "notice": notice, "here": _strip_done(here), "chips": chips}
         response = render(request, template, {**base, **context}, status_code=status_code)
         if who is not None:
             self.keeper.write(request, response, who.session)
