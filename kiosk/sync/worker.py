@@ -105,6 +105,7 @@ class SyncWorker:
             while not self._stop.is_set():
                 self._wake.clear()
                 if engine is None:
+                    self._provision(store)
                     try:
                         engine = SyncEngine.from_store(store, clock=self.clock, ca_bundle=self.ca_bundle)
                     except Exception as exc:  # e.g. a locked keyring: told to staff, retried
@@ -126,6 +127,16 @@ class SyncWorker:
             if engine is not None:
                 engine.client.close()
             store.close()
+
+    def _provision(self, store: Store) -> None:
+        """Enrol from a waiting provisioning file (here, off the UI thread; retried while the township is away)."""
+        from kiosk.sync.enroll import EnrollError, provision_from_file
+
+        try:
+            provision_from_file(store, ca_bundle=self.ca_bundle)
+        except EnrollError as exc:
+            store.set_state("last_error", f"enrol: {exc.message()}")
+            log.warning("provisioning failed: %s", exc.kind)
 
     def _finish(self, store: Store) -> None:
         with self._done:
@@ -155,9 +166,10 @@ class SyncWorker:
 
 
 def start_if_enrolled(store_path: Path, on_change: OnChange | None = None) -> SyncWorker | None:
-    """At UI start-up: enrol from a provisioning file if one is waiting, then start syncing if enrolled."""
+    """At UI start-up: start syncing when the kiosk is enrolled, or when a provisioning file waits to enrol it (the
+    worker enrols from it on its own thread, so the UI never waits for the network). None otherwise."""
     from kiosk.sync import credentials
-    from kiosk.sync.enroll import EnrollError, provision_from_file
+    from kiosk.sync.enroll import provision_path
 
     try:
         store = Store.open(store_path)
@@ -165,20 +177,16 @@ def start_if_enrolled(store_path: Path, on_change: OnChange | None = None) -> Sy
         log.exception("sync: store could not be opened")
         return None
     try:
-        try:
-            provision_from_file(store)
-        except EnrollError as exc:
-            store.set_state("last_error", f"enrol: {exc.message()}")
-            log.warning("provisioning failed: %s", exc.kind)
-        if not store.state("device_id"):
-            return None
-        try:
-            if not credentials.load_token(store.path.parent):
-                store.set_state("last_error", "enrol: no device token in the keyring")
+        if not provision_path(store.path.parent).exists():
+            if not store.state("device_id"):
                 return None
-        except credentials.CredentialError as exc:
-            store.set_state("last_error", f"keyring: {exc.message()}")
-            return None
+            try:
+                if not credentials.load_token(store.path.parent):
+                    store.set_state("last_error", "enrol: no device token in the keyring")
+                    return None
+            except credentials.CredentialError as exc:
+                store.set_state("last_error", f"keyring: {exc.message()}")
+                return None
     finally:
         store.close()
     return SyncWorker(store_path, on_change=on_change).start()
