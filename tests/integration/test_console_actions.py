@@ -403,3 +403,32 @@ def test_reports_and_csv(staffed: Any, reviewer: ConsoleClient) -> None:
     assert lines[0].startswith("Village,Bookings,Attended,No-show")
     row = next(line for line in lines if line.startswith("河口村"))
     assert row.split(",")[1:5] == ["3", "1", "1", "0"]
+
+
+def test_services_and_providers_reach_kiosks_and_bad_names_are_refused(staffed: Any, admin: ConsoleClient) -> None:
+    kiosk = staffed.enroll("目录测试")
+    kiosk.pull_all()
+    admin.get("/console/services")
+    before = int(_one(staffed, sa.select(sa.func.count()).select_from(db.services)))
+    for data in ({"name": "   ", "kind": "clinic"}, {"name": "x" * 201, "kind": "clinic"},
+                 {"name": "牙科", "kind": "dentist"}):
+        refused = admin.post("/console/services", data)
+        assert refused.status_code == 400 and "Please give the service a name" in refused.text
+    refused = admin.post("/console/providers", {"name": ""})
+    assert refused.status_code == 400 and "Please give the provider" in refused.text
+    assert int(_one(staffed, sa.select(sa.func.count()).select_from(db.services))) == before
+    made = admin.post("/console/services", {"name": "康复理疗", "kind": "clinic", "description": "腰腿痛康复指导",
+                                            "what_to_bring": "身份证", "review": "1"})
+    assert made.status_code == 200 and "Service saved" in made.text
+    service_id = _one(staffed, sa.select(db.services.c.id).where(db.services.c.name == "康复理疗"))
+    changes = [c for c in kiosk.pull_all() if c["entity"] == "service" and c["entity_id"] == service_id]
+    assert changes and changes[-1]["op"] == "upsert" and changes[-1]["data"]["review"] is True
+    # Hiding it tells the kiosks to drop it.
+    hidden = admin.post("/console/services", {"service_id": service_id, "name": "康复理疗", "kind": "clinic"})
+    assert hidden.status_code == 200
+    changes = [c for c in kiosk.pull_all() if c["entity"] == "service" and c["entity_id"] == service_id]
+    assert changes and changes[-1]["op"] == "delete"
+    # Another township's id (or a made-up one) is not found, and nothing is created.
+    ghost = admin.post("/console/providers", {"provider_id": "00000000-0000-4000-8000-000000000000",
+                                              "name": "不存在", "active": "1"})
+    assert ghost.status_code == 400 and "Not found." in ghost.text
