@@ -245,8 +245,8 @@ class SyncEngine:
             report.pulled += len(page.changes)
             report.pages += 1
             cursor = page.next_cursor
-            if not page.has_more:
-                break
+            if not page.has_more or not page.changes:
+                break  # an empty page that claims more would only spin: the next sync carries on from here
         if seen is not None:
             self._sweep(seen)
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("keyring_ready")
 
 FAULTY = dict(drop_request=0.08, drop_response=0.08, duplicate=0.08, reorder=0.05, truncate_response=0.05,
               corrupt_response=0.04, truncate_request=0.03, corrupt_request=0.03, error_status=0.08,
-              retry_after_s=0)
+              retry_after_s=0, delay_s=0.005)
 
 
 @pytest.fixture
