@@ -127,7 +127,7 @@ def test_publish_book_confirm_and_the_kiosk_learns_it(console_backend: Any, chro
 
 
 PAGES = ["/console/", "/console/review?status=", "/console/waitlist", "/console/schedule", "/console/sessions/new",
-         "/console/services", "/console/holidays", "/console/kiosks", "/console/reports"]
+         "/console/services", "/console/holidays", "/console/kiosks", "/console/reports", "/console/audit"]
 
 
 def test_every_page_in_both_languages_fits_and_has_a_heading(console_backend: Any, chromium: Any,

@@ -359,7 +359,8 @@ def test_weekly_repeat_skips_holidays(staffed: Any, admin: ConsoleClient) -> Non
 def test_cancelling_a_session_tells_its_residents(staffed: Any, admin: ConsoleClient) -> None:
     session_id = staffed.new_session(capacity=3)
     service_id, _provider = _ids(staffed, session_id)
-    staffed.new_session(capacity=3, service_id=service_id, starts_in=dt.timedelta(days=5))
+    alternative = staffed.new_session(capacity=3, service_id=service_id, starts_in=dt.timedelta(days=5))
+    other_time = db.utc(_session_row(staffed, alternative).starts_at).astimezone(ZONE).strftime("%Y-%m-%d %H:%M")
     kiosk = staffed.enroll("取消测试")
     booking_id = kiosk.push_ok([booking_op(session_id, device_seq=kiosk.next_seq(), code="CAN0001",
                                            number=id_number(700))])[0]["booking"]["id"]
@@ -373,9 +374,14 @@ def test_cancelling_a_session_tells_its_residents(staffed: Any, admin: ConsoleCl
     booking = [c for c in changes if c["entity"] == "booking" and c["entity_id"] == booking_id][-1]["data"]
     session = [c for c in changes if c["entity"] == "session" and c["entity_id"] == session_id][-1]["data"]
     assert booking["status"] == "cancelled" and "医生下乡义诊" in booking["message"]
+    assert other_time in booking["message"]  # offered another time of the same service
     assert session["status"] == "cancelled"
     # A cancelled session cannot be edited any more.
     assert admin.get(f"/console/sessions/{session_id}/edit").status_code == 409
+    # An unknown console address is a readable page, and the stylesheet still loads.
+    missing = admin.get("/console/no-such-page")
+    assert missing.status_code == 404 and "Page not found" in missing.text
+    assert admin.get("/console/static/console.css").headers["content-type"].startswith("text/css")
 
 
 def test_reports_and_csv(staffed: Any, reviewer: ConsoleClient) -> None:

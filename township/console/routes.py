@@ -265,6 +265,13 @@ def mount_console(app: FastAPI, database: db.Database | None = None) -> None:
                                                             "back": exc.back},
                             title=exc.heading, status_code=exc.status)
 
+    def _unknown_page(request: Request, path: str) -> Response:
+        # After the static files: any other console address gets a page a person can read, not JSON.
+        console.require(request)
+        raise Refused(404, tr(N_("Page not found"), request),
+                      tr(N_("This page does not exist. Please use the menu above."), request))
+
+    app.add_api_route(PREFIX + "/{path:path}", _unknown_page, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(SignInNeeded, _sign_in_needed)
     app.add_exception_handler(Refused, _refused)
 
