@@ -87,3 +87,42 @@ def test_enrol_from_staff_mode_then_audit_travels_with_sync(window: KioskWindow,
         if state.worker is not None:
             state.worker.stop()
         credentials.delete_token(demo_store.path.parent)
+
+
+def test_first_staff_member_is_set_up_after_the_township_accepts_the_code(
+        window: KioskWindow, qtbot: QtBot, demo_store: Store, backend: Backend) -> None:  # noqa: F811
+    """A kiosk with no staff: enrolling with a real code from the township is what allows the first set-up."""
+    from kiosk.ui.staff import open_staff_mode
+    from tests.ui.test_staff_mode import set_up_member, visible
+
+    open_staff_mode(window)
+    assert screen(window).name == "staff_pin"
+    click(qtbot, window, "choice_enrol")
+    assert screen(window).name == "staff_enrol"
+    type_text(qtbot, window, "enrol_server", backend.url)
+    type_text(qtbot, window, "enrol_code", backend.enrollment_code())
+    click(qtbot, window, "choice_enrol")
+    state = staff_state(window)
+    try:
+        assert screen(window).name == "staff_setup", message(window)
+        assert "登记成功" in message(window)
+        from PySide6.QtWidgets import QLabel
+
+        assert "乡镇已接受登记码" in visible(window, QLabel, "first_staff").text()
+        window.grab().save("/tmp/staff7-first_staff.png")
+        set_up_member(qtbot, window, "S01", "李春梅", "482915")
+        assert screen(window).name == "staff_home"
+        assert state.member is not None and state.member.staff_id == "S01"
+        audit = demo_store.query("SELECT actor, action, detail FROM audit_log ORDER BY id")
+        assert {"actor": "enrolment", "action": "staff_added", "detail": "S01"} in audit
+        assert any(a["actor"] == "enrolment" and a["action"] == "kiosk_enrolled" for a in audit)
+        # Only once: after signing out, the set-up screen needs the PIN again.
+        click(qtbot, window, "choice_sign_out")
+        window.show_screen("staff_setup")
+        assert screen(window).name == "staff_pin"
+        window.show_screen("staff_enrol")
+        assert screen(window).name == "staff_pin"
+    finally:
+        if state.worker is not None:
+            state.worker.stop()
+        credentials.delete_token(demo_store.path.parent)

@@ -115,33 +115,78 @@ def audit(store: Store) -> list[dict[str, Any]]:
     return store.query("SELECT actor, action, detail FROM audit_log ORDER BY id")
 
 
-def test_first_staff_member_is_set_up_then_signs_in(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+def test_kiosk_without_staff_offers_no_set_up(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+    """Nobody can walk up to a kiosk with no staff and make themselves staff: the PIN screen says what to do."""
     open_staff_mode(window)
-    assert window.current is not None and screen(window).name == "staff_setup"
-    type_text(qtbot, window, "staff_id", "S01")
-    type_text(qtbot, window, "staff_name", "李春梅")
-    type_keys(qtbot, window, "111111")
-    click(qtbot, window, "choice_save")
-    assert "太容易" in message(window)  # a guessable PIN is refused
-    type_keys(qtbot, window, PIN)
-    click(qtbot, window, "choice_save")
-    assert "再输入一遍" in message(window)
-    type_keys(qtbot, window, "482916")
-    click(qtbot, window, "choice_save")
-    assert "不一样" in message(window)
-    type_keys(qtbot, window, PIN)
-    click(qtbot, window, "choice_save")
-    type_keys(qtbot, window, PIN)
-    click(qtbot, window, "choice_save")
-    assert screen(window).name == "staff_home"
-    assert "S01" in message(window)
-    row = demo_store.query("SELECT staff_id, pin_hash FROM staff")[0]
-    assert row["staff_id"] == "S01" and row["pin_hash"].startswith("$argon2id$")
-    assert {"actor": "enrolment", "action": "staff_added", "detail": "S01"} in audit(demo_store)
-    # Once a staff member exists, the set-up screen is not open to anyone without the PIN.
-    click(qtbot, window, "choice_sign_out")
+    assert screen(window).name == "staff_pin"
+    notice = visible(window, QLabel, "no_staff")
+    assert notice is not None and "登记" in notice.text() and "python -m kiosk staff add" in notice.text()
+    assert visible(window, QPushButton, "key_1") is None  # no keypad: there is no PIN to type
+    assert visible(window, QPushButton, "choice_sign_in") is None
+    window.show_screen("staff_setup")
+    assert screen(window).name == "staff_pin"  # the set-up form is not open to anyone
+    window.show_screen("staff_home")
+    assert screen(window).name == "staff_pin"
+    # The way forward: enrol with a township code. A code that is not accepted opens nothing.
+    click(qtbot, window, "choice_enrol")
+    assert screen(window).name == "staff_enrol"
+    assert "第一位工作人员" in visible(window, QLabel, "first_staff_next").text()
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    type_text(qtbot, window, "enrol_server", f"http://127.0.0.1:{port}")
+    type_text(qtbot, window, "enrol_code", "ABCD-EFGH-JKLM")
+    click(qtbot, window, "choice_enrol")
+    assert screen(window).name == "staff_enrol" and message(window)
+    assert not staff_state(window).first_staff_allowed
     window.show_screen("staff_setup")
     assert screen(window).name == "staff_pin"
+    assert demo_store.query("SELECT count(*) AS n FROM staff")[0]["n"] == 0
+    failed = [a for a in audit(demo_store) if a["action"] == "kiosk_enrol_failed"]
+    assert failed and failed[-1]["actor"] == "enrolment"
+    # Once a staff member exists (e.g. from the console), enrolling needs the PIN like everything else.
+    add_staff(demo_store)
+    window.show_screen("staff_enrol")
+    assert screen(window).name == "staff_pin" and visible(window, QLabel, "no_staff") is None
+    assert visible(window, QPushButton, "key_1") is not None
+
+
+def set_up_member(qtbot: QtBot, win: KioskWindow, staff_id: str, name: str, pin: str) -> None:
+    """Fill the set-up screen, with a guessable PIN and a mismatched repeat refused on the way."""
+    type_text(qtbot, win, "staff_id", staff_id)
+    type_text(qtbot, win, "staff_name", name)
+    type_keys(qtbot, win, "111111")
+    click(qtbot, win, "choice_save")
+    assert "太容易" in message(win)  # a guessable PIN is refused
+    type_keys(qtbot, win, pin)
+    click(qtbot, win, "choice_save")
+    assert "再输入一遍" in message(win)
+    type_keys(qtbot, win, "482916" if pin != "482916" else "482917")
+    click(qtbot, win, "choice_save")
+    assert "不一样" in message(win)
+    type_keys(qtbot, win, pin)
+    click(qtbot, win, "choice_save")
+    type_keys(qtbot, win, pin)
+    click(qtbot, win, "choice_save")
+
+
+def test_signed_in_staff_adds_another_member(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+    add_staff(demo_store)
+    sign_in(qtbot, window)
+    click(qtbot, window, "choice_add_staff")
+    assert screen(window).name == "staff_setup" and visible(window, QLabel, "first_staff") is None
+    set_up_member(qtbot, window, "S02", "王强", "730164")
+    assert screen(window).name == "staff_home" and "S02" in message(window)
+    row = demo_store.query("SELECT staff_id, pin_hash FROM staff WHERE staff_id = 'S02'")[0]
+    assert row["pin_hash"].startswith("$argon2id$")
+    assert {"actor": "S01", "action": "staff_added", "detail": "S02"} in audit(demo_store)
+    click(qtbot, window, "choice_sign_out")
+    sign_in(qtbot, window, "730164")
+    assert screen(window).name == "staff_home"
+    member = staff_state(window).member
+    assert member is not None and member.staff_id == "S02"
 
 
 def test_wrong_pin_is_refused_and_locks_out(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
@@ -239,7 +284,12 @@ def test_lookup_shows_masked_details_and_checks_in(window: KioskWindow, qtbot: Q
                           if w.isVisible())
     assert number not in everything and "王秀英" not in everything and "13987654321" not in everything
     click(qtbot, window, f"choice_booking_{booking.code}")
+    assert screen(window).name == "staff_booking"
+    assert "王*英" in visible(window, QLabel, "booking_summary").text()
+    click(qtbot, window, "choice_check_in")
     assert "已签到" in message(window)
+    assert visible(window, QPushButton, "choice_check_in") is None  # done: no second check-in offered
+    assert visible(window, QPushButton, "choice_cancel") is None  # and a checked-in booking is not cancelled
     checked = demo_store.booking(booking.id)
     assert checked is not None and checked.status.value == "checked_in"
     assert {"actor": "S01", "action": "booking_checked_in", "detail": booking.code} in audit(demo_store)
@@ -247,6 +297,7 @@ def test_lookup_shows_masked_details_and_checks_in(window: KioskWindow, qtbot: Q
     assert lookups and all(number not in a["detail"] for a in lookups)
     # Today's list counts the check-in.
     click(qtbot, window, "nav_back")
+    assert screen(window).name == "staff_lookup"
     window.show_screen("staff_today")
     summary = visible(window, QLabel, "today_summary").text()
     assert "已签到 1" in summary
@@ -384,6 +435,18 @@ def test_every_staff_screen_has_big_named_controls(window: KioskWindow, qtbot: Q
     state = staff_state(window)
     state.session_id = session.id
     state.setting_key = "printer"
+    # A resident identified for the family-member step, and a booking chosen from a look-up, so those screens show
+    # what staff really see.
+    from kiosk.booking import Bookings
+
+    resident = Resident(new_id(), "张桂兰", _id(6))
+    booking = Bookings(demo_store).book(session_id=session.id, resident=resident)
+    state.draft.resident = resident
+    state.draft.dep_relation = "Granddaughter"
+    found = state.desk.lookup_by_code(booking.code)
+    assert found is not None
+    state.lookup = found
+    state.selected = found.bookings[0]
     shots = tmp_path / "shots"
     shots.mkdir()
     seen = []
@@ -429,3 +492,87 @@ def test_idle_timeout_signs_staff_out(window: KioskWindow, qtbot: QtBot, demo_st
     assert audit(demo_store)[-1] == {"actor": "S01", "action": "staff_signed_out", "detail": ""}
     window.show_screen("staff_settings")
     assert screen(window).name == "staff_pin"  # the way back in is the PIN again
+
+
+def test_staff_cancel_from_lookup_asks_first_and_works_inside_the_residents_window(
+        window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+    from kiosk.booking import Bookings
+
+    add_staff(demo_store)
+    session = _today_session(demo_store)  # starts in 30 minutes: too late for the resident alone
+    booking = Bookings(demo_store).book(session_id=session.id, resident=Resident(new_id(), "赵玉兰", _id(4)))
+    seats = demo_store.session(session.id).seats_left  # type: ignore[union-attr]
+    sign_in(qtbot, window)
+    click(qtbot, window, "choice_lookup")
+    click(qtbot, window, "choice_switch")
+    type_keys(qtbot, window, booking.code)
+    click(qtbot, window, "choice_search")
+    click(qtbot, window, f"choice_booking_{booking.code}")
+    click(qtbot, window, "choice_cancel")
+    assert screen(window).title() == "要取消这个预约吗？"
+    assert "工作人员可以" in visible(window, QLabel, "cancel_late").text()
+    click(qtbot, window, "choice_cancel_no")  # changed their mind: nothing happens
+    kept = demo_store.booking(booking.id)
+    assert kept is not None and kept.status.value != "cancelled"
+    click(qtbot, window, "choice_cancel")
+    click(qtbot, window, "choice_cancel_yes")
+    assert "已取消" in message(window)
+    cancelled = demo_store.booking(booking.id)
+    assert cancelled is not None and cancelled.status.value == "cancelled"
+    assert demo_store.session(session.id).seats_left == seats + 1  # type: ignore[union-attr]
+    assert visible(window, QPushButton, "choice_cancel") is None
+    assert "已取消" in visible(window, QLabel, "booking_summary").text()
+    actions = [(a["actor"], a["action"], a["detail"]) for a in audit(demo_store)]
+    assert ("S01", "booking_cancelled", booking.code) in actions
+    assert ("S01", "staff_cancel_late", booking.code) in actions
+    ops = [o for o in demo_store.pending_ops() if o["entity_id"] == booking.id]
+    assert [o["kind"] for o in ops] == ["create", "cancel"]
+    queued = [e for op in demo_store.pending_ops() if op["entity"] == "audit" for e in op["payload"]["entries"]]
+    assert any(e["action"] == "staff_cancel_late" for e in queued)
+
+
+def test_assisted_booking_for_a_grandchild_by_touch(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+    add_staff(demo_store)
+    sign_in(qtbot, window)
+    click(qtbot, window, "choice_assist")
+    click(qtbot, window, f"choice_{screen(window).visible_choices()[0].key}")
+    click(qtbot, window, f"choice_{screen(window).visible_choices()[0].key}")
+    type_text(qtbot, window, "assist_name", "张桂兰")
+    number = _id(5)
+    type_keys(qtbot, window, number)
+    click(qtbot, window, "choice_family")
+    assert screen(window).name == "staff_book_family"
+    click(qtbot, window, "choice_next")
+    assert "姓名" in message(window)
+    type_text(qtbot, window, "dep_name", "张小雨")
+    click(qtbot, window, "choice_next")
+    assert "关系" in message(window)
+    click(qtbot, window, "choice_relation_1")  # Granddaughter
+    assert "孙女" in visible(window, QLabel, "dep_relation").text()
+    type_text(qtbot, window, "dep_year", "1850")
+    click(qtbot, window, "choice_next")
+    assert "出生年份" in message(window)
+    type_text(qtbot, window, "dep_year", "2017")
+    click(qtbot, window, "choice_next")
+    assert screen(window).name == "staff_book_confirm"
+    summary = visible(window, QLabel, "assist_summary").text()
+    assert "孙女" in summary and "张*" in summary and "2017" in summary and "张*兰" in summary
+    assert "张小雨" not in summary and number not in summary
+    click(qtbot, window, "choice_book")
+    code = visible(window, QLabel, "done_code").text().replace("-", "")
+    row = demo_store.query("SELECT id, channel, staff_id, dependent_id FROM bookings WHERE code = ?", (code,))[0]
+    assert row["channel"] == "assisted" and row["staff_id"] == "S01" and row["dependent_id"]
+    dependent = demo_store.dependent(row["dependent_id"])
+    assert dependent is not None and dependent.name == "张小雨" and dependent.birth_year == 2017
+    op = next(o for o in demo_store.pending_ops() if o["entity_id"] == row["id"])
+    assert op["payload"]["for_dependent"] == {"name": "张小雨", "relation": dependent.relation, "birth_year": 2017}
+    assert op["payload"]["channel"] == "assisted" and op["payload"]["staff_id"] == "S01"
+    draft = staff_state(window).draft
+    assert draft.dependent is None and draft.dep_name == "" and draft.resident is None
+    # The look-up shows it as the resident's booking for their granddaughter.
+    click(qtbot, window, "choice_staff_home")
+    click(qtbot, window, "choice_lookup")
+    type_keys(qtbot, window, number)
+    click(qtbot, window, "choice_search")
+    label = visible(window, QPushButton, f"choice_booking_{code}").accessibleName()
+    assert "孙女" in label and "张小雨" not in label
