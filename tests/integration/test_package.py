@@ -27,7 +27,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# The first test's setup builds the packages: cold (no cached dependency venv, e.g. in CI) that alone can take a few
+# minutes on a busy 2-core machine, more than the suite's default per-test timeout.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 TOP = Path(__file__).resolve().parents[2]
 SOURCES = ("kiosk", "township", "assets", "installers", "pyproject.toml", "README.md")
