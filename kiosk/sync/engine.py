@@ -247,8 +247,8 @@ class SyncEngine:
             cursor = page.next_cursor
             if not page.has_more or not page.changes:
                 break  # an empty page that claims more would only spin: the next sync carries on from here
-        if seen is not None:
-            self._sweep(seen)
+        if seen is not None and not page.has_more:
+            self._sweep(seen)  # only a snapshot that reached the end says what no longer exists
 
     def _sweep(self, seen: dict[str, set[str]]) -> None:
         """After a full snapshot: what it did not mention no longer exists at the township."""
