@@ -484,3 +484,18 @@ def test_fuzzed_ops_are_answered_one_by_one_never_500(any_backend: Backend) -> N
         row = conn.execute(sa.select(db.sessions).where(db.sessions.c.id == session)).one()
         taken, leased = B.seat_counts(conn, session)
     assert taken + leased <= row.capacity
+
+
+def test_kiosk_clocks_days_off_change_nothing(backend: Backend) -> None:
+    """The backend orders and decides by its own clock and device_seq; `created_at` is for display only."""
+    kiosk = backend.enroll()
+    session = backend.new_session(capacity=2)
+    future = create_op(session, device_seq=1)
+    future["created_at"] = (dt.datetime.now(dt.UTC) + dt.timedelta(days=9)).isoformat()
+    past = op("booking", "cancel", future["entity_id"], {"reason": None}, device_seq=2)
+    past["created_at"] = (dt.datetime.now(dt.UTC) - dt.timedelta(days=30)).isoformat()
+    results = kiosk.push_ok([past, future])
+    assert results[1]["booking"]["status"] == "confirmed" and results[0]["booking"]["status"] == "cancelled"
+    # A retry with another created_at (a kiosk that re-serialised its clock) is still the same op.
+    future["created_at"] = "2001-01-01T00:00:00+00:00"
+    assert kiosk.push_ok([future])[0]["replayed"] is True

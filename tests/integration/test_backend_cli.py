@@ -134,3 +134,25 @@ def test_staff_lockout_after_five_failures(tmp_path: Path) -> None:
         actions = [r.action for r in conn.execute(sa.select(db.staff_audit.c.action))]
     assert "login_locked" in actions
     database.dispose()
+
+
+def test_migrations_match_the_tables_on_sqlite_and_postgresql(tmp_path: Path) -> None:
+    """`alembic check`: the migrations produce exactly the tables township/db.py declares, on both databases."""
+    from alembic import command
+
+    from tests.integration.conftest import _fresh_pg_database
+    from township import db
+
+    pg_url, drop = _fresh_pg_database()
+    try:
+        for url in (f"sqlite:///{tmp_path / 'm.db'}", pg_url):
+            db.migrate(url)
+            db.migrate(url)  # idempotent: a second start changes nothing
+            command.check(db.alembic_config(url))  # raises when metadata and schema differ
+            engine = sa.create_engine(url)
+            with engine.connect() as conn:
+                names = set(sa.inspect(conn).get_table_names())
+            engine.dispose()
+            assert {t.name for t in db.metadata.sorted_tables} <= names
+    finally:
+        drop()
