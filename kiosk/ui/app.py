@@ -28,12 +28,12 @@ if TYPE_CHECKING:
 def build_window(ctx: KioskContext, *, locked: bool = False,
                  clock: Callable[[], float] | None = None) -> KioskWindow:
     """A kiosk window with every resident screen registered (not yet shown; call `go_home()`)."""
-    from kiosk.ui.screens import all_screens
+    from kiosk.ui.screens import SCREENS, load
     from kiosk.ui.window import KioskWindow
 
     window = KioskWindow(ctx, locked=locked, **({"clock": clock} if clock else {}))
-    for screen_class in all_screens():
-        window.register(screen_class)
+    for name in SCREENS:
+        window.register_lazy(name, load)
     from kiosk.ui.staff import install_staff_mode
 
     install_staff_mode(window)  # staff screens + Ctrl+Shift+F11 (kiosk/ui/staff)
@@ -71,23 +71,25 @@ def _show_problem(text: str) -> None:
     QApplication.exec()
 
 
-def speech_and_voice(settings: Settings) -> tuple[SpeechOut, VoiceIn]:
-    """The kiosk's speech out and voice in from `kiosk.accessibility`; a part that fails to start leaves the kiosk
-    usable by touch and text (captions), with the reason shown on the voice control."""
-    from kiosk.accessibility import CaptionOnlySpeech, NoVoice, make_speech, make_voice
+def make_speech_out(settings: Settings) -> SpeechOut:
+    """The kiosk's speech out from `kiosk.accessibility`; if it fails to start, captions only (never a crash)."""
+    from kiosk.accessibility import CaptionOnlySpeech, make_speech
+
+    try:
+        return make_speech(settings=settings)
+    except Exception:
+        return CaptionOnlySpeech()
+
+
+def make_voice_in(settings: Settings) -> VoiceIn:
+    """The kiosk's voice commands; if they fail to start, the voice control says so on screen."""
+    from kiosk.accessibility import NoVoice, make_voice
     from kiosk.i18n import gettext
 
-    speech: SpeechOut
-    voice: VoiceIn
     try:
-        speech = make_speech(settings=settings)
+        return make_voice(settings=settings)
     except Exception:
-        speech = CaptionOnlySpeech()
-    try:
-        voice = make_voice(settings=settings)
-    except Exception:
-        voice = NoVoice(gettext("Voice commands are not installed on this kiosk."))
-    return speech, voice
+        return NoVoice(gettext("Voice commands are not installed on this kiosk."))
 
 
 def _screen_reader_support() -> None:
@@ -149,14 +151,15 @@ def _run_window(args: argparse.Namespace, store: Store, settings: Settings, chos
     app = _qt_app()
     screen = QApplication.primaryScreen()
     ops = ThreadOps()
-    speech, voice = speech_and_voice(settings)
-    ctx = KioskContext(store=store, speech=speech, voice=voice, ops=ops, profile=chosen,
+    from kiosk.accessibility import NoVoice
+    from kiosk.i18n import gettext
+
+    ctx = KioskContext(store=store, speech=make_speech_out(settings), ops=ops, profile=chosen,
+                       voice=NoVoice(gettext("Voice commands are starting. Please wait a moment.")),
                        dpi=screen.physicalDotsPerInch() if screen else None)
     window = build_window(ctx, locked=bool(args.fullscreen))
     window.go_home()
     _show(window, fullscreen=bool(args.fullscreen))
-    if sync:
-        _start_sync(store, window)
     if args.quit_after_ready:
         def ready() -> None:
             print(f"ready in {time.perf_counter() - _STARTED:.3f} s")
@@ -164,6 +167,15 @@ def _run_window(args: argparse.Namespace, store: Store, settings: Settings, chos
             QApplication.quit()
 
         QTimer.singleShot(0, ready)
+    else:
+        def after_first_frame() -> None:
+            # Home is on screen and taking touches; the slower parts (the voice model, the sync engine and its
+            # HTTP stack) start now instead of keeping the resident waiting for the first screen.
+            window.set_voice(make_voice_in(settings))
+            if sync:
+                _start_sync(store, window)
+
+        QTimer.singleShot(0, after_first_frame)
     code = int(app.exec())  # type: ignore[attr-defined]
     window.shutdown()
     ops.shutdown()

@@ -70,6 +70,8 @@ class Screen(QWidget):
         self.shown_choices: list[Choice] = []
         self._all: list[Choice] = []
         self._width = 0
+        self._keypad: QWidget | None = None
+        self._keypad_key: tuple[int, bool] | None = None
 
     # --- what subclasses declare ------------------------------------------------------------------------------------
 
@@ -89,6 +91,15 @@ class Screen(QWidget):
     def side_panel(self) -> QWidget | None:
         """A panel beside the body (the keypad of typing screens, the slip picture); None for most screens."""
         return None
+
+    def kept_keypad(self, *, on_key: Callable[[str], object], with_x: bool) -> QWidget:
+        """The screen's keypad, built once per look (typing a digit redraws the screen, not its 13 keys)."""
+        key = (id(self.theme), with_x)
+        if getattr(self, "_keypad_key", None) != key or self._keypad is None:
+            self._keypad = widgets.Keypad(on_key=on_key, with_x=with_x, key_px=self.theme.target_px,
+                                          gap_px=self.theme.gap_px)
+            self._keypad_key = key
+        return self._keypad
 
     @property
     def has_side_panel(self) -> bool:
@@ -202,6 +213,8 @@ class Screen(QWidget):
             box.addLayout(self._pager())
         box.addStretch(1)
         if self._body is not None:
+            if side is not None and side.parent() is self._body:
+                side.setParent(body)  # a kept keypad moves to the new body instead of being rebuilt
             self._layout.removeWidget(self._body)
             self._body.hide()
             self._body.deleteLater()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from kiosk.ui.ops import OpRunner
     from kiosk.ui.window import KioskWindow
 
 SIZE = (1920, 1080)
@@ -35,7 +36,7 @@ def _environment() -> None:
 
 
 @contextmanager
-def demo_window(profile_name: str) -> Iterator[KioskWindow]:
+def demo_window(profile_name: str, *, ops: OpRunner | None = None) -> Iterator[KioskWindow]:
     """A kiosk window at the reference size on a fresh demo store, synchronous ops, captions-only speech."""
     from kiosk.accessibility.api import CaptionOnlySpeech, NoVoice
     from kiosk.accessibility.profiles import profile
@@ -51,8 +52,10 @@ def demo_window(profile_name: str) -> Iterator[KioskWindow]:
     folder = Path(tempfile.mkdtemp(prefix="cunzhan-screens-db-"))
     store = Store.open(folder / "kiosk.db", cipher=FieldCipher.from_master(secrets.token_bytes(32)))
     seed_demo(store)
+    store.set_setting("kiosk_name", "上坪村便民服务站")  # what an enrolled kiosk would have: shown on the slip
+    store.set_setting("kiosk_phone", "0571-8888 1234")
     ctx = KioskContext(store=store, speech=CaptionOnlySpeech(),
-                       voice=NoVoice(gettext("Voice commands are not installed on this kiosk.")), ops=SyncOps(),
+                       voice=NoVoice(gettext("Voice commands are not installed on this kiosk.")), ops=ops or SyncOps(),
                        profile=profile(profile_name))
     window = build_window(ctx)
     window.setFixedSize(*SIZE)  # the reference panel: what does not fit is cut off, and the audit sees it
@@ -61,6 +64,10 @@ def demo_window(profile_name: str) -> Iterator[KioskWindow]:
     try:
         yield window
     finally:
+        from PySide6.QtWidgets import QApplication
+
+        ctx.ops.shutdown()  # background work finishes (and reports back) before the window goes
+        QApplication.processEvents()
         window.unlock_and_close()
         window.deleteLater()
         store.close()

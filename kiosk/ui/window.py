@@ -3,6 +3,7 @@
 Navigation API (small on purpose; staff screens in `kiosk/ui/staff/` use the same):
 
     window.register(ScreenClass)     # a `kiosk.ui.screen.Screen` subclass with a unique `name`
+    window.register_lazy(name, loader)   # or imported on first show: `loader(name)` returns the class
     window.show_screen(name)         # go forward (the current screen is remembered for 返回)
     window.show_screen(name, remember=False)   # go without a way back (after a booking is written)
     window.back()                    # 返回 / Esc
@@ -11,6 +12,7 @@ Navigation API (small on purpose; staff screens in `kiosk/ui/staff/` use the sam
     window.end_visit()               # forget everything the resident entered, default profile, home
     window.set_profile(profile)      # 长辈模式 and the other modes: restyles and re-announces
     window.say(text)                 # speak (speaking profiles) and caption (hearing profile)
+    window.set_voice(voice)          # voice commands (started after the first screen is shown)
     window.current                   # the Screen on show
     window.request_exit()            # the only way out when locked down: asks for the staff PIN
 
@@ -42,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk import settings as S
+from kiosk.accessibility.api import VoiceIn
 from kiosk.accessibility.profiles import ELDER, STANDARD, Profile, Speech
 from kiosk.i18n import gettext as _
 from kiosk.ui import widgets
@@ -70,6 +73,7 @@ class KioskWindow(QWidget):
         self.setAccessibleName(_("Village service kiosk"))
         self.theme = Theme(ctx.profile, ctx.dpi)
         self._classes: dict[str, type[Screen]] = {}
+        self._loaders: dict[str, Callable[[str], type[Screen]]] = {}
         self._screens: dict[str, Screen] = {}
         self._history: list[str] = []
         self.current: Screen | None = None
@@ -137,8 +141,14 @@ class KioskWindow(QWidget):
             raise ValueError("a screen needs a name")
         self._classes[screen_class.name] = screen_class
 
+    def register_lazy(self, name: str, loader: Callable[[str], type[Screen]]) -> None:
+        """Make a screen reachable by `name`; `loader(name)` imports its class the first time it is shown."""
+        self._loaders[name] = loader
+
     def screen_named(self, name: str) -> Screen:
         """The screen object for `name` (built on first use)."""
+        if name not in self._classes and name in self._loaders:
+            self._classes[name] = self._loaders[name](name)
         if name not in self._screens:
             built = self._classes[name](self)
             self._screens[name] = built
@@ -312,6 +322,16 @@ class KioskWindow(QWidget):
                     choice.action()
                     return
 
+    def set_voice(self, voice: VoiceIn) -> None:
+        """Use `voice` for voice commands from now on (it is started after the first screen is shown)."""
+        self.ctx.voice.stop()
+        self.ctx.voice = voice
+        voice.on_command = self.on_voice_command
+        if self.current is not None:
+            voice.set_grammar(self.current.voice_phrases())
+            if self.ctx.profile.listen_between_prompts:
+                voice.start()
+
     def call_staff(self) -> None:
         """呼叫工作人员: record the call (staff mode shows it) and tell the resident someone is coming."""
         self.ctx.store.audit("resident", "staff_called", self.current.name if self.current else "")
@@ -331,8 +351,11 @@ class KioskWindow(QWidget):
 
     def _apply_profile(self, *, redraw: bool = False) -> None:
         profile = self.ctx.profile
-        self.theme = Theme(profile, self.ctx.dpi)
-        self.setStyleSheet(self.theme.stylesheet())
+        theme = Theme(profile, self.ctx.dpi)
+        sheet = theme.stylesheet()
+        if sheet != self.styleSheet():  # restyling every widget is the costliest thing the window does
+            self.theme = theme
+            self.setStyleSheet(sheet)
         margin = self.theme.margin_px // 2
         for row in (self.bar_row, self.nav_row):
             row.setContentsMargins(margin, margin, margin, margin)

@@ -1,34 +1,45 @@
-"""The resident's screens, one module each. `ALL_SCREENS` is what the window registers, in journey order."""
+"""The resident's screens, one module each, registered by name in `SCREENS` (in journey order)."""
 
 from __future__ import annotations
 
 from kiosk.ui.screen import Screen
 
+# name → "module:Class": the window imports a screen the first time it is shown (start-up pays only for home).
+SCREENS: dict[str, str] = {
+    "home": "home:HomeScreen",
+    "modes": "modes:ModesScreen",
+    "service": "service:ServiceScreen",
+    "provider": "provider:ProviderScreen",
+    "day": "day:DayScreen",
+    "time": "timeslot:TimeScreen",
+    "who": "who:WhoScreen",
+    "relation": "who:RelationScreen",
+    "birth_year": "who:BirthYearScreen",
+    "identify": "identify:IdentifyScreen",
+    "confirm": "confirm:ConfirmScreen",
+    "done": "done:DoneScreen",
+    "slip": "slip:SlipScreen",
+    "booking_list": "bookings:BookingListScreen",
+    "booking_detail": "bookings:BookingDetailScreen",
+    "cancel": "bookings:CancelScreen",
+    "check_in": "checkin:CheckInScreen",
+    "check_in_code": "checkin:CheckInCodeScreen",
+    "checked_in": "checkin:CheckedInScreen",
+    "for_you": "for_you:ForYouScreen",
+    "feedback": "feedback:FeedbackScreen",
+    "exit_pin": "exit_pin:ExitPinScreen",
+}
+
+
+def load(name: str) -> type[Screen]:
+    """Import and return the screen class registered as `name`."""
+    import importlib
+
+    module, cls = SCREENS[name].split(":")
+    loaded: type[Screen] = getattr(importlib.import_module(f"kiosk.ui.screens.{module}"), cls)
+    return loaded
+
 
 def all_screens() -> list[type[Screen]]:
-    """Every resident screen class (imported here so start-up pays only for what it uses)."""
-    from kiosk.ui.screens import (
-        bookings,
-        checkin,
-        confirm,
-        day,
-        done,
-        exit_pin,
-        feedback,
-        for_you,
-        home,
-        identify,
-        modes,
-        provider,
-        service,
-        slip,
-        timeslot,
-        who,
-    )
-
-    return [home.HomeScreen, modes.ModesScreen, service.ServiceScreen, provider.ProviderScreen, day.DayScreen,
-            timeslot.TimeScreen, who.WhoScreen, who.RelationScreen, who.BirthYearScreen,
-            identify.IdentifyScreen, confirm.ConfirmScreen, done.DoneScreen, slip.SlipScreen,
-            bookings.BookingListScreen, bookings.BookingDetailScreen, bookings.CancelScreen,
-            checkin.CheckInScreen, checkin.CheckInCodeScreen, checkin.CheckedInScreen, for_you.ForYouScreen,
-            feedback.FeedbackScreen, exit_pin.ExitPinScreen]
+    """Every resident screen class, in journey order (imports them all)."""
+    return [load(name) for name in SCREENS]

@@ -81,8 +81,7 @@ class CheckInCodeScreen(Screen):
         return _("Type the booking number from your slip, then touch Check in.")
 
     def side_panel(self) -> QWidget:
-        return widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
-                              gap_px=self.theme.gap_px)
+        return self.kept_keypad(on_key=self._key, with_x=False)
 
     def build_body(self, box: QVBoxLayout) -> None:
         entry = self.visit.code_entry

@@ -29,8 +29,7 @@ class ExitPinScreen(Screen):
         self.pin = ""
 
     def side_panel(self) -> QWidget:
-        return widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
-                              gap_px=self.theme.gap_px)
+        return self.kept_keypad(on_key=self._key, with_x=False)
 
     def build_body(self, box: QVBoxLayout) -> None:
         shown = "●" * len(self.pin) or _("(nothing entered)")

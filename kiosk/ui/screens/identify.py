@@ -73,8 +73,7 @@ class IdentifyScreen(Screen):
         self.hide_number()
 
     def side_panel(self) -> QWidget:
-        return widgets.Keypad(on_key=self._key, with_x=True, key_px=self.theme.target_px,
-                              gap_px=self.theme.gap_px)
+        return self.kept_keypad(on_key=self._key, with_x=True)
 
     def build_body(self, box: QVBoxLayout) -> None:
         entry = self.visit.id_entry

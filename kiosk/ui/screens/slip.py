@@ -86,38 +86,65 @@ def paint_slip(painter: QPainter, width: float, height: float, facts: SlipFacts)
     qr.add_data(facts.code)
     qr.make(fit=True)
     matrix = qr.get_matrix()
-    side = 30 * unit
-    cell = side / len(matrix)
-    left = (width - side) / 2
+    modules = QImage(len(matrix), len(matrix), QImage.Format.Format_RGB32)
+    modules.fill(QColor("#FFFFFF"))
+    black = QColor("#000000").rgb()
     for row, cells in enumerate(matrix):
         for col, dark in enumerate(cells):
             if dark:
-                painter.fillRect(QRectF(left + col * cell, y + row * cell, cell + 0.5, cell + 0.5), QColor("#000000"))
+                modules.setPixel(col, row, black)
+    side = 30 * unit
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # sharp module edges
+    painter.drawImage(QRectF((width - side) / 2, y, side, side), modules)
+    painter.restore()
     y += side + 2 * unit
     for line in facts.lines():
         y = text(y, 3.6, line, lines=3)
 
 
-def write_pdf(facts: SlipFacts) -> Path:
+PRINT_DPI = 200
+
+
+def slip_image(facts: SlipFacts, height_px: int) -> QImage:
+    """The slip drawn as an image (on the main thread: text is laid out only there)."""
+    width = int(height_px * SLIP_MM[0] / SLIP_MM[1])
+    image = QImage(width, height_px, QImage.Format.Format_RGB32)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    paint_slip(painter, width, height_px, facts)
+    painter.end()
+    return image
+
+
+def _page(painter: QPainter, image: QImage, width: float, height: float) -> None:
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+    painter.drawImage(QRectF(0, 0, width, height), image)
+
+
+def write_pdf(image: QImage, code: str) -> Path:
     """Save the slip as a PDF under the data directory (slips/<code>.pdf) and return its path."""
     folder = paths.data_dir() / "slips"
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{facts.code}.pdf"
+    target = folder / f"{code}.pdf"
     writer = QPdfWriter(str(target))
-    writer.setResolution(300)
+    writer.setResolution(PRINT_DPI)
     writer.setPageLayout(QPageLayout(QPageSize(QSizeF(*SLIP_MM), QPageSize.Unit.Millimeter),
                                      QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0)))
     painter = QPainter(writer)
     try:
-        paint_slip(painter, SLIP_MM[0] / 25.4 * 300, SLIP_MM[1] / 25.4 * 300, facts)
+        _page(painter, image, SLIP_MM[0] / 25.4 * PRINT_DPI, SLIP_MM[1] / 25.4 * PRINT_DPI)
     finally:
         painter.end()
     return target
 
 
-def print_slip(facts: SlipFacts) -> tuple[Path, bool]:
-    """The PDF, and whether the slip also went to the default printer (when the computer has one)."""
-    pdf = write_pdf(facts)
+def print_slip(image: QImage, code: str) -> tuple[Path, bool]:
+    """The PDF, and whether the slip also went to the default printer (when the computer has one).
+
+    Runs in the background: it only places the finished image on the pages (no text layout off the main thread).
+    """
+    pdf = write_pdf(image, code)
     from PySide6.QtPrintSupport import QPrinter, QPrinterInfo
 
     info = QPrinterInfo.defaultPrinter()
@@ -130,21 +157,10 @@ def print_slip(facts: SlipFacts) -> tuple[Path, bool]:
         return pdf, False
     try:
         page = printer.pageRect(QPrinter.Unit.DevicePixel)
-        paint_slip(painter, page.width(), page.height(), facts)
+        _page(painter, image, page.width(), page.height())
     finally:
         painter.end()
     return pdf, True
-
-
-def slip_image(facts: SlipFacts, height_px: int) -> QImage:
-    """The slip as an image for the screen."""
-    width = int(height_px * SLIP_MM[0] / SLIP_MM[1])
-    image = QImage(width, height_px, QImage.Format.Format_RGB32)
-    painter = QPainter(image)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    paint_slip(painter, width, height_px, facts)
-    painter.end()
-    return image
 
 
 class SlipScreen(Screen):
@@ -153,6 +169,7 @@ class SlipScreen(Screen):
     def __init__(self, window: object) -> None:
         super().__init__(window)  # type: ignore[arg-type]
         self.printed: Path | None = None
+        self.image: QImage | None = None
 
     def title(self) -> str:
         return _("Your booking slip")
@@ -162,9 +179,12 @@ class SlipScreen(Screen):
 
     def on_enter(self) -> None:
         self.printed = None
+        self.image = None
         facts = slip_facts(self)
         if facts is not None:
-            self.ctx.ops.run(lambda: print_slip(facts), on_done=self._printed, on_error=self._not_printed)
+            self.image = slip_image(facts, int(SLIP_MM[1] / 25.4 * PRINT_DPI))
+            page, code = self.image.copy(), facts.code  # the worker gets its own copy
+            self.ctx.ops.run(lambda: print_slip(page, code), on_done=self._printed, on_error=self._not_printed)
 
     def _printed(self, result: tuple[Path, bool]) -> None:
         self.printed, on_paper = result
@@ -181,12 +201,13 @@ class SlipScreen(Screen):
 
     def side_panel(self) -> QWidget | None:
         facts = slip_facts(self)
-        if facts is None:
+        if facts is None or self.image is None:
             return None
         picture = QLabel()
         picture.setObjectName("slip_picture")
         height = max(300, self.win.height() - 2 * self.win.nav.sizeHint().height() - 4 * self.theme.gap_px)
-        picture.setPixmap(QPixmap.fromImage(slip_image(facts, height)))
+        picture.setPixmap(QPixmap.fromImage(self.image.scaledToHeight(
+            height, Qt.TransformationMode.SmoothTransformation)))
         picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         picture.setAccessibleName(" ".join([_("Booking slip"), format_code(facts.code), *facts.lines()]))
         return picture

@@ -66,8 +66,7 @@ class BirthYearScreen(Screen):
         return _("Type the year of birth with the number keys, for example 2016, then touch Next.")
 
     def side_panel(self) -> QWidget:
-        return widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
-                              gap_px=self.theme.gap_px)
+        return self.kept_keypad(on_key=self._key, with_x=False)
 
     def build_body(self, box: QVBoxLayout) -> None:
         shown = self.visit.birth_year or _("(nothing entered)")

@@ -1,0 +1,85 @@
+"""Screen transitions of the resident's journey: `screen_transition_ms_p95` (target ≤ 50 ms on the kiosk).
+
+Each sample is one step of the journey tour (`kiosk.ui.tour`): the resident's action (including a booking write with
+its fsync where the step writes one), the new screen built, laid out and painted. The tour runs several times in the
+standard and elder profiles on a fresh demo store each time, offscreen at the reference panel size.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+ROUNDS = 4
+
+
+def bench_ops() -> object:
+    """Database writes at once (the resident waits for them), other work (the slip's PDF and printer) in the
+    background as in the running kiosk."""
+    from kiosk.ui.ops import SyncOps, ThreadOps
+
+    class BenchOps(SyncOps):
+        def __init__(self) -> None:
+            self.background = ThreadOps()
+
+        def run(self, fn, *, on_done, on_error=None):  # type: ignore[no-untyped-def]
+            self.background.run(fn, on_done=on_done, on_error=on_error)
+
+        def shutdown(self) -> None:
+            self.background.shutdown()
+
+    return BenchOps()
+PROFILES = ("standard", "elder")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from kiosk.ui.screenshots import _environment, demo_window
+
+    _environment()
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.ui.tour import tour
+
+    samples: list[float] = []
+    slowest: dict[str, float] = {}
+    by_screen: dict[str, list[float]] = {}
+    cpu_samples: list[float] = []  # the main thread's own CPU time: what the transition costs without a busy box
+    for profile in PROFILES:
+        for _round in range(ROUNDS):
+            with demo_window(profile, ops=bench_ops()) as window:
+                QApplication.processEvents()
+                steps = tour(window)
+                while True:
+                    started, cpu = time.perf_counter(), time.thread_time()
+                    name = next(steps, None)
+                    if name is None:
+                        break
+                    QApplication.processEvents()  # layout and paint of the new screen happen here
+                    elapsed = (time.perf_counter() - started) * 1000
+                    cpu_samples.append((time.thread_time() - cpu) * 1000)
+                    samples.append(elapsed)
+                    slowest[name] = max(slowest.get(name, 0.0), elapsed)
+                    by_screen.setdefault(name, []).append(elapsed)
+    worst = max(slowest, key=lambda n: slowest[n])
+    print(f"screen_transition_ms_p95: {percentile(samples, 0.95):.1f} ms")
+    print(f"screen_transition_main_thread_cpu_ms_p95: {percentile(cpu_samples, 0.95):.1f} ms")
+    print(f"screen_transition_ms_median: {statistics.median(samples):.1f} ms")
+    print(f"screen_transition_ms_max: {slowest[worst]:.1f} ms ({worst})")
+    print(f"screen_transitions_measured: {len(samples)} transitions")
+    heavy = sorted(by_screen, key=lambda n: -statistics.median(by_screen[n]))[:3]
+    print("slowest_screens_median_ms: " + ", ".join(f"{n} {statistics.median(by_screen[n]):.0f}" for n in heavy))
+
+
+if __name__ == "__main__":
+    main()
