@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import partial
 
-from PySide6.QtWidgets import QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk.booking import BookingRefused
 from kiosk.codes import format_code
@@ -121,12 +121,14 @@ class StaffBookWhoScreen(StaffScreen):
         box.addWidget(widgets.label(_("ID number"), name="assist_id_label"))
         box.addWidget(widgets.label(grouped_id(draft.id_entry) or _("(nothing entered)"), kind="code",
                                     name="assist_id"))
-        box.addWidget(widgets.Keypad(on_key=self._key, with_x=True, key_px=self.theme.target_px,
-                                     gap_px=self.theme.gap_px))
+
+    def side_panel(self) -> QWidget:
+        # The keypad beside the fields: name, phone, ID and keypad in one column overflow the panel.
+        return self.kept_keypad(on_key=self._key, with_x=True)
 
     def choices(self) -> list[Choice]:
         return [Choice("next", _("Next"), self.next, kind="primary", detail=_("The booking is for the resident")),
-                Choice("family", _("For a family member"), self.for_family,
+                Choice("family", _("For a family member"), self.for_family, kind="secondary",
                        detail=_("A grandchild, a child, …"))]
 
     def for_family(self) -> None:
@@ -242,6 +244,7 @@ class StaffBookFamilyScreen(StaffScreen):
             self.show_message(exc.message(), speak=False)
             return
         draft.resident, draft.dependent = resident, dependent
+        draft.for_family = True
         self.go("staff_book_confirm")
 
 

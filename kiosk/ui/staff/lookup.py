@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtWidgets import QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk.booking import BookingRefused
 from kiosk.codes import format_code
@@ -69,9 +69,12 @@ class StaffLookupScreen(StaffSessionScreen):
                 parts.append(found.masked_phone)
             box.addWidget(widgets.label(_("Found: {who}. {n} bookings.").format(
                 who="  ".join(parts), n=len(found.bookings)), kind="ok", name="lookup_result"))
-        if found is None:
-            box.addWidget(widgets.Keypad(on_key=self._key, with_x=state.lookup_mode == "id",
-                                         key_px=self.theme.target_px, gap_px=self.theme.gap_px))
+
+    def side_panel(self) -> QWidget | None:
+        # While typing: the keypad beside the number and the choices (in one column they overflow the panel).
+        if self.state.lookup is not None:
+            return None
+        return self.kept_keypad(on_key=self._key, with_x=self.state.lookup_mode == "id")
 
     def choices(self) -> list[Choice]:
         state = self.state

@@ -7,7 +7,7 @@ signed-in staff member, or once, right after this window enrolled the kiosk with
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk.i18n import gettext as _
 from kiosk.staff import (
@@ -137,6 +137,9 @@ class StaffSetupScreen(StaffScreen):
     def announcement(self) -> str:
         if self.state.setup.first_pin:
             return _("Type the same PIN again to confirm it.")
+        if self.first:
+            return _("The township accepted the code. Set up the first staff member of this kiosk: they can then "
+                     "sign in with this PIN.")
         return _("Type the staff number and name, then choose a 6-digit PIN on the keypad.")
 
     def load(self) -> None:
@@ -148,10 +151,6 @@ class StaffSetupScreen(StaffScreen):
 
     def build_body(self, box: QVBoxLayout) -> None:
         setup = self.state.setup
-        if self.first:
-            box.addWidget(widgets.label(_("The township accepted the code. Set up the first staff member of this "
-                                          "kiosk: they can then sign in with this PIN."), kind="notice",
-                                        name="first_staff"))
         self.text_field(box, name="staff_id", label=_("Staff number (for example S01)"), value=setup.staff_id,
                         on_change=lambda t: setattr(setup, "staff_id", t))
         self.text_field(box, name="staff_name", label=_("Staff member's name"), value=setup.name,
@@ -159,8 +158,10 @@ class StaffSetupScreen(StaffScreen):
         prompt = _("Type the PIN again") if setup.first_pin else _("New PIN (6 digits)")
         box.addWidget(widgets.label(prompt, name="pin_prompt"))
         box.addWidget(widgets.label(_dots(setup.pin), kind="code", name="pin_display"))
-        box.addWidget(widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
-                                     gap_px=self.theme.gap_px))
+
+    def side_panel(self) -> QWidget:
+        # The keypad beside the fields: number, name, PIN and keypad together do not fit one column on the panel.
+        return self.kept_keypad(on_key=self._key, with_x=False)
 
     def choices(self) -> list[Choice]:
         label = _("Save") if self.state.setup.first_pin else _("Next")
