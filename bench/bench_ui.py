@@ -12,13 +12,17 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+if TYPE_CHECKING:
+    from kiosk.ui.ops import OpRunner
 
 ROUNDS = 4
 
 
-def bench_ops() -> object:
+def bench_ops() -> OpRunner:
     """Database writes at once (the resident waits for them), other work (the slip's PDF and printer) in the
     background as in the running kiosk."""
     from kiosk.ui.ops import SyncOps, ThreadOps
@@ -39,7 +43,7 @@ PROFILES = ("standard", "elder")
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main() -> None:
