@@ -41,9 +41,11 @@ def new_id() -> str:
 def append_change(conn: Connection, township_id: str, entity: str, entity_id: str, op: str, *, version: int,
                   data: dict[str, Any], scope: str | None = None) -> int:
     """Append one change with the township's next `server_seq` and return that seq."""
-    seq = int(conn.execute(
-        sa.update(db.townships).where(db.townships.c.id == township_id)
-        .values(last_seq=db.townships.c.last_seq + 1).returning(db.townships.c.last_seq)).scalar_one())
+    seq = db.next_seq(conn, township_id)
+    if seq is None:  # not locked in this transaction: the UPDATE takes the row lock itself
+        seq = int(conn.execute(
+            sa.update(db.townships).where(db.townships.c.id == township_id)
+            .values(last_seq=db.townships.c.last_seq + 1).returning(db.townships.c.last_seq)).scalar_one())
     conn.execute(sa.insert(db.changes).values(
         township_id=township_id, seq=seq, entity=entity, entity_id=entity_id, op=op, version=version, data=data,
         scope=scope, created_at=db.naive(db.now_utc())))

@@ -387,6 +387,7 @@ class Database:
                         with conn.begin():
                             yield conn
                             run_before_commit(conn)
+                            _write_back_seqs(conn)
                     finally:
                         _forget_transaction_state(conn)
             finally:
@@ -397,6 +398,7 @@ class Database:
                     with conn.begin():
                         yield conn
                         run_before_commit(conn)
+                        _write_back_seqs(conn)
                 finally:
                     _forget_transaction_state(conn)
 
@@ -411,6 +413,7 @@ class Database:
 
 
 _HOOKS = "cunzhan_before_commit"
+_SEQ = "cunzhan_seq"
 
 
 def before_commit(conn: Connection, key: str, hook: Callable[[Connection], None]) -> None:
@@ -464,7 +467,26 @@ def lock_township(conn: Connection, township_id: str) -> sa.Row[Any]:
     row = conn.execute(query).first()
     if row is None:
         raise LookupError("no such township")
+    # While the lock is held nobody else can hand out this township's seqs: count them here and write the last
+    # one back once, before commit (saves a round trip per change). A second call keeps the running count.
+    counters: dict[str, list[int]] = conn.info.setdefault(_SEQ, {})
+    counters.setdefault(township_id, [int(row.last_seq), int(row.last_seq)])
     return row
+
+
+def next_seq(conn: Connection, township_id: str) -> int | None:
+    """The next `server_seq` for a township locked in this transaction, or None when it was not locked here."""
+    counter = conn.info.get(_SEQ, {}).get(township_id)
+    if counter is None:
+        return None
+    counter[1] += 1
+    return int(counter[1])
+
+
+def _write_back_seqs(conn: Connection) -> None:
+    for township_id, (first, last) in conn.info.pop(_SEQ, {}).items():
+        if last != first:
+            conn.execute(sa.update(townships).where(townships.c.id == township_id).values(last_seq=last))
 
 
 def lock_session(conn: Connection, session_id: str) -> sa.Row[Any] | None:

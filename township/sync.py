@@ -272,7 +272,12 @@ def _applied(op_id: str, row: sa.Row[Any]) -> dict[str, Any]:
 def _create_refusal(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str,
                     ) -> tuple[dict[str, Any] | None, sa.Row[Any] | None, sa.Row[Any] | None]:
     """Checks before a create takes a seat: (a result that ends the op, the locked session, a usable lease)."""
-    existing = B.get_booking(conn, op.entity_id)
+    # One look-up for both "this booking id exists" and "this code is taken".
+    found = conn.execute(sa.select(db.bookings).where(sa.or_(
+        db.bookings.c.id == op.entity_id,
+        sa.and_(db.bookings.c.township_id == device.township_id, db.bookings.c.code == p.code))).limit(2)).all()
+    existing = next((r for r in found if r.id == op.entity_id), None)
+    code_taken = any(r.id != op.entity_id for r in found)
     if existing is not None:
         if existing.device_id == device.id and existing.code == p.code and existing.session_id == p.session_id:
             return (_result(op_id, "applied", message=_(M.BOOKING_EXISTS), booking=B.booking_summary(existing)),
@@ -281,8 +286,7 @@ def _create_refusal(conn: Connection, device: Device, op: P.Op, p: P.BookingCrea
     session = _session(conn, device, p.session_id)
     if session is None:
         return _rejected(op_id, "not_found", _(M.NOT_FOUND)), None, None
-    if conn.execute(sa.select(db.bookings.c.id).where(db.bookings.c.township_id == device.township_id,
-                                                      db.bookings.c.code == p.code)).first() is not None:
+    if code_taken:
         return _rejected(op_id, "invalid", _(M.CODE_TAKEN)), None, None
     if session.status == "cancelled":
         return _rejected(op_id, "session_cancelled", _(M.SESSION_CANCELLED)), None, None
@@ -351,18 +355,20 @@ def _usable_lease(conn: Connection, device: Device, session_id: str) -> sa.Row[A
 
 
 def _upsert_resident(conn: Connection, device: Device, r: P.Resident, id_number: str) -> str:
+    """The resident with this ID number in the township, created or updated to what the kiosk sent (one upsert)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
     now = db.naive(db.now_utc())
-    row = conn.execute(sa.select(db.residents.c.id).where(
-        db.residents.c.township_id == device.township_id, db.residents.c.id_number == id_number)).first()
-    if row is not None:
-        conn.execute(sa.update(db.residents).where(db.residents.c.id == row.id).values(
-            name=r.name, phone=r.phone or None, village=r.village or None, updated_at=now))
-        return str(row.id)
-    ident = B.new_id()
-    conn.execute(sa.insert(db.residents).values(
-        id=ident, township_id=device.township_id, id_number=id_number, id_mask=mask_id(id_number), name=r.name,
-        phone=(r.phone or None), village=(r.village or None), created_at=now, updated_at=now))
-    return ident
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(db.residents).values(
+        id=B.new_id(), township_id=device.township_id, id_number=id_number, id_mask=mask_id(id_number),
+        name=r.name, phone=(r.phone or None), village=(r.village or None), created_at=now, updated_at=now)
+    statement = statement.on_conflict_do_update(
+        index_elements=[db.residents.c.township_id, db.residents.c.id_number],
+        set_={"name": statement.excluded.name, "phone": statement.excluded.phone,
+              "village": statement.excluded.village, "updated_at": statement.excluded.updated_at})
+    return str(conn.execute(statement.returning(db.residents.c.id)).scalar_one())
 
 
 def _cancel(conn: Connection, device: Device, op: P.Op, p: P.BookingCancel, op_id: str) -> dict[str, Any]:

@@ -62,6 +62,14 @@ def test_fifty_bookers_ten_seats(any_backend: Backend) -> None:
     seats = [c["data"]["seats_left"] for c in kiosks[0].pull_all()
              if c["entity"] == "session" and c["entity_id"] == session]
     assert seats[-1] == 0
+    # The change log stayed a strict sequence under the race, and the township's counter matches it.
+    from township import db
+
+    with any_backend.database.read() as conn:
+        town = conn.execute(sa.select(db.townships).where(db.townships.c.slug == "demo")).one()
+        top = conn.execute(sa.select(sa.func.max(db.changes.c.seq)).where(
+            db.changes.c.township_id == town.id)).scalar_one()
+    assert town.last_seq == top
 
 
 def test_racing_onto_the_waitlist_keeps_capacity_and_order(any_backend: Backend) -> None:
