@@ -49,26 +49,15 @@ def fonts() -> Finding:
 
 @check
 def speech_voice() -> Finding:
+    from kiosk.accessibility.speech import find_mandarin_voice
+
     name = gettext(N_("Mandarin speech voice"))
-    try:
-        from kiosk.accessibility.speech import find_mandarin_voice
-    except ImportError:
-        find_mandarin_voice = None
-    if find_mandarin_voice is not None:
-        voice, problem = find_mandarin_voice()
-        if voice:
-            return Finding(name, True, voice)
-        return Finding(name, False, problem,
-                       gettext(N_("Install espeak-ng (Linux: apt-get install espeak-ng) or a Chinese SAPI5 voice "
-                                  "(Windows).")))
-    if not shutil.which("espeak-ng"):
-        return Finding(name, False, gettext(N_("espeak-ng is not installed")),
-                       gettext(N_("Install it: apt-get install espeak-ng")))
-    out = subprocess.run(["espeak-ng", "--voices=cmn"], capture_output=True, text=True, check=False).stdout
-    if "cmn" not in out:
-        return Finding(name, False, gettext(N_("espeak-ng has no Mandarin (cmn) voice")),
-                       gettext(N_("Install the full espeak-ng-data package.")))
-    return Finding(name, True, "espeak-ng cmn")
+    voice, problem = find_mandarin_voice()
+    if voice:
+        return Finding(name, True, voice)
+    return Finding(name, False, problem,
+                   gettext(N_("Install espeak-ng (Linux: apt-get install espeak-ng) or a Chinese SAPI5 voice "
+                              "(Windows).")))
 
 
 @check
