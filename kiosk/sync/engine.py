@@ -41,6 +41,7 @@ Clock = Callable[[], dt.datetime]
 BACKOFF_BASE_S = 2.0
 BACKOFF_CAP_S = 600.0
 LEASE_SHIFT_MIN_S = 30.0
+SNAPSHOT_KEY = "snapshot_seen"  # sync_state: ids seen so far by an unfinished full pull (JSON), else empty
 
 # Tables a full pull sweeps, by change entity.
 _SWEPT = {"service": "services", "provider": "providers", "session": "sessions", "lease": "leases",
@@ -214,7 +215,12 @@ class SyncEngine:
 
     def _pull_all(self, report: SyncReport) -> None:
         cursor = self.store.state("catalogue_cursor") or None
+        # A snapshot (pull from no cursor) may take several attempts on a bad link: what it has seen so far is kept
+        # in sync_state with each page, so the sweep at its end is right even when it was interrupted.
         seen: dict[str, set[str]] | None = {t: set() for t in _SWEPT.values()} if cursor is None else None
+        unfinished = self.store.state(SNAPSHOT_KEY)
+        if cursor is not None and unfinished:
+            seen = {t: set(ids) for t, ids in json.loads(unfinished).items()}
         while True:
             sent = self._stamp()
             try:
@@ -242,6 +248,8 @@ class SyncEngine:
                     last = int(self.store.state("last_seq", "0") or 0) if cursor else 0
                     self.store.set_state("last_seq", str(max(top, last)), conn)
                 self.store.set_state("catalogue_cursor", page.next_cursor, conn)
+                if seen is not None:
+                    self.store.set_state(SNAPSHOT_KEY, json.dumps({t: sorted(ids) for t, ids in seen.items()}), conn)
             report.pulled += len(page.changes)
             report.pages += 1
             cursor = page.next_cursor
@@ -253,6 +261,7 @@ class SyncEngine:
     def _sweep(self, seen: dict[str, set[str]]) -> None:
         """After a full snapshot: what it did not mention no longer exists at the township."""
         with self.store.transaction() as conn:
+            self.store.set_state(SNAPSHOT_KEY, "", conn)
             for table, ids in seen.items():
                 present = {r[0] for r in conn.execute(f"SELECT id FROM {table}")}  # fixed names
                 for gone in present - ids:

@@ -316,3 +316,27 @@ def test_slot_full_keeps_alternatives_and_waitlist_is_promoted(backend: Backend,
     assert device.clock_skew_s is not None and abs(device.clock_skew_s - 2 * 86400) < 120
     for k in (a, b, c):
         k.close()
+
+
+def test_interrupted_snapshot_still_sweeps_what_is_gone(backend: Backend, tmp_path: Path) -> None:
+    k = KioskSim(tmp_path, "ksnap")
+    k.enroll(backend.url, backend.enrollment_code())
+    k.sync_until_ok(k.engine())
+    with k.store.transaction() as conn:
+        conn.execute("INSERT INTO services (id, kind, name) VALUES ('gone-service', 'clinic', 'gone')")
+    k.store.set_state("catalogue_cursor", "bm90LWEtY3Vyc29y.AAAAAAAAAAAAAAAAAAAAAA")
+    port = int(backend.url.rsplit(":", 1)[1])
+    # 410, then the first page of the snapshot, then the link fails.
+    with FaultProxy(port, FaultPlan(script=["pass", "pass", "drop_request"]), seed=5) as proxy:
+        engine = k.engine(proxy.url)
+        engine.pull_limit = 10
+        report = engine.sync_once()
+        assert not report.ok and report.repulled and report.pages == 1
+        assert k.store.state("snapshot_seen")
+        assert k.store.query("SELECT deleted FROM services WHERE id = 'gone-service'")[0]["deleted"] == 0
+        report = engine.sync_once()  # resumes from its cursor, and still knows it is finishing a snapshot
+        assert report.ok and not report.repulled
+    assert k.store.query("SELECT deleted FROM services WHERE id = 'gone-service'")[0]["deleted"] == 1
+    assert k.store.state("snapshot_seen") == ""
+    assert kiosk_sessions(k) == backend_sessions(backend)
+    k.close()
