@@ -54,6 +54,8 @@ from kiosk.ui.theme import Theme
 
 TREMOR_S = 0.5
 WARNING_S = 30  # ≥ 20 s between the idle warning and the timeout (ACCESSIBILITY.md)
+SPOKEN_DIGITS = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5",
+                 "六": "6", "七": "7", "八": "8", "九": "9", "X": "X", "x": "X", "叉": "X"}
 GLOBAL_COMMANDS = {"back": ("返回", "back"), "repeat": ("重听", "repeat"), "home": ("首页", "home"),
                    "staff": ("呼叫工作人员", "帮助", "help", "staff")}
 
@@ -304,9 +306,9 @@ class KioskWindow(QWidget):
         voice.start()
 
     def on_voice_command(self, phrase: str) -> None:
-        """A recognised phrase: a global command, a digit in blind mode, or one of the screen's choices."""
+        """A recognised phrase: a global command, digits, yes/no, or one of the screen's choices."""
         said = phrase.strip()
-        if said in GLOBAL_COMMANDS["back"]:
+        if said in GLOBAL_COMMANDS["back"] or said in ("否", "no"):
             self.back()
         elif said in GLOBAL_COMMANDS["repeat"]:
             self.repeat()
@@ -314,13 +316,26 @@ class KioskWindow(QWidget):
             self.go_home()
         elif said in GLOBAL_COMMANDS["staff"]:
             self.call_staff()
-        elif self.current is not None:
-            if said.isdigit() and self.current.on_digit(said):
+        elif self.current is not None and not self._spoken_digits(said):
+            if said in ("是", "yes") and self.current.on_confirm():
                 return
             for choice in self.current.visible_choices():
                 if said == choice.label or said in choice.phrases:
                     choice.action()
                     return
+
+    def _spoken_digits(self, said: str) -> bool:
+        """Digits said aloud (零 一 幺 … 九, X): typed as on the keypad; in blind mode a digit chooses."""
+        digits = "".join(SPOKEN_DIGITS.get(ch, ch) for ch in said.replace(" ", ""))
+        if self.current is None or not digits or not all(ch.isdigit() or ch == "X" for ch in digits):
+            return False
+        for digit in digits:
+            if self.current.on_digit(digit):
+                continue
+            if digit.isdigit() and self.ctx.profile.numbered_choices:
+                self.current.choose_number(int(digit))
+            break
+        return True
 
     def set_voice(self, voice: VoiceIn) -> None:
         """Use `voice` for voice commands from now on (it is started after the first screen is shown)."""

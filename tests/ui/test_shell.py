@@ -160,3 +160,20 @@ def test_screenshots_command_writes_every_screen(tmp_path: Path) -> None:
     assert {"elder-home.png", "elder-identify.png", "elder-done.png", "elder-slip.png"} <= files
     assert len(files) == 26
     assert (tmp_path / "h" / "kiosk" / "slips").is_dir()  # the slip PDF went under the data directory
+
+
+def test_voice_commands_choose_type_and_go_back(make_kiosk: Any) -> None:
+    kiosk = make_kiosk("elder")
+    kiosk.on_voice_command("远程问诊")  # a choice's own words
+    assert kiosk.current.name == "service"
+    kiosk.on_voice_command("返回")
+    assert kiosk.current.name == "home"
+    kiosk.on_voice_command("我的预约")
+    assert kiosk.current.name == "identify"
+    kiosk.on_voice_command("三三零幺")  # digits as people say them, 幺 for one
+    assert kiosk.ctx.visit.id_entry == "3301"
+    said = len(kiosk.ctx.speech.said)
+    kiosk.on_voice_command("重听")
+    assert len(kiosk.ctx.speech.said) == said + 1
+    kiosk.on_voice_command("首页")
+    assert kiosk.current.name == "home"

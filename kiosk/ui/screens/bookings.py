@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtWidgets import QVBoxLayout
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk.booking import BookingRefused
 from kiosk.codes import format_code
@@ -92,20 +93,41 @@ class BookingDetailScreen(Screen):
     def announcement(self) -> str:
         return self.summary()
 
-    def summary(self) -> str:
+    def status(self) -> str:
+        """The true status, and the township's message when there is one (e.g. moved by the township)."""
         booking = self.visit.booking
         if booking is None:
             return ""
+        return sentences(status_words(booking), booking.message)
+
+    def facts(self) -> str:
+        """One fact a line: number, what, with whom, when, where."""
+        booking = self.visit.booking
+        if booking is None:
+            return ""
+        lines = [_("Booking number: {code}").format(code=format_code(booking.code))]
         session = self.ctx.store.session(booking.session_id)
-        parts = [_("Booking number {code}.").format(code=format_code(booking.code)), status_words(booking)]
-        if booking.message:
-            parts.append(booking.message)
         if session is not None:
-            parts.append(_("{service}, {provider}. {when}, at {where}.").format(**session_words(self, session)))
-        return sentences(*parts)
+            w = session_words(self, session)
+            lines += [_("What: {service}").format(**w), _("With: {provider}").format(**w),
+                      _("When: {when}").format(**w), _("Where: {where}").format(**w)]
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        return sentences(self.status(), *(line + _(".") for line in self.facts().split("\n")))
 
     def build_body(self, box: QVBoxLayout) -> None:
-        box.addWidget(widgets.label(self.summary(), kind="notice", name="booking_summary"))
+        booking = self.visit.booking
+        kind = "ok" if booking is not None and booking.status is BookingStatus.CONFIRMED else "notice"
+        box.addWidget(widgets.label(self.status(), kind=kind, name="booking_status"))
+
+    def side_panel(self) -> QWidget | None:
+        """The booking's facts beside the status and choices (the biggest profiles still fit one screen)."""
+        if self.visit.booking is None:
+            return None
+        facts = widgets.label(self.facts(), name="booking_summary")
+        facts.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        return facts
 
     def choices(self) -> list[Choice]:
         booking = self.visit.booking

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -156,6 +156,12 @@ class CheckedInScreen(Screen):
         return _("Please go to {where} and wait there. {provider} will see you by video {when}.").format(**w)
 
     def build_body(self, box: QVBoxLayout) -> None:
+        booking = self.visit.booking
+        session = self.ctx.store.session(booking.session_id) if booking else None
+        if session is not None and session.room and not self._video():
+            room = widgets.label(session.room, kind="code", name="checked_in_room")  # where to go, very large
+            room.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            box.addWidget(room)
         box.addWidget(widgets.label(self.announcement(), kind="ok", name="checked_in_where"))
 
     def choices(self) -> list[Choice]:

@@ -6,10 +6,10 @@ from PySide6.QtWidgets import QVBoxLayout
 
 from kiosk.i18n import gettext as _
 from kiosk.models import ServiceKind
-from kiosk.sync.status import read_status
+from kiosk.sync.status import SyncStatus, read_status
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
-from kiosk.ui.words import day_words, time_words
+from kiosk.ui.words import day_words, sentences, time_words
 
 
 class HomeScreen(Screen):
@@ -54,6 +54,13 @@ class HomeScreen(Screen):
     def status_text(self) -> str:
         """The kiosk's link to the township, in plain words (never colour alone)."""
         status = read_status(self.ctx.store)
+        link = self._link_text(status)
+        if status.pending_ops:
+            return sentences(link, _("{n} changes are waiting to be sent to the township.").format(
+                n=status.pending_ops))
+        return link
+
+    def _link_text(self, status: SyncStatus) -> str:
         if not status.enrolled:
             return _("Not connected to the township yet. Bookings are kept on this kiosk and sent later.")
         if status.last_success_at is not None:
