@@ -376,7 +376,8 @@ class Database:
         """A write transaction, committed when the block ends (rolled back on error).
 
         On SQLite the process-wide writer lock is held for the whole transaction, which starts with BEGIN IMMEDIATE.
-        Raises `Busy` when the lock cannot be had within `write_timeout_s`.
+        Raises `Busy` when the lock cannot be had within `write_timeout_s`; on PostgreSQL the same limit is the
+        transaction's `lock_timeout` (an OperationalError, answered 503 by the app).
         """
         if self.is_sqlite:
             if not self._lock.acquire(timeout=self.write_timeout_s):
@@ -396,6 +397,8 @@ class Database:
             with self.engine.connect() as conn:
                 try:
                     with conn.begin():
+                        # Waiting longer than this for a row lock fails the request with 503 + Retry-After.
+                        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(self.write_timeout_s * 1000)}ms'")
                         yield conn
                         run_before_commit(conn)
                         _write_back_seqs(conn)

@@ -134,6 +134,7 @@ class Backend:
     _thread: threading.Thread = field(repr=False)
     _drop: Callable[[], None] | None = field(default=None, repr=False)
     _counter: int = 0
+    app: Any = field(default=None, repr=False)  # the FastAPI app the server runs (app.state.db is its Database)
 
     def enrollment_code(self, township: str = "demo") -> str:
         from township.services import create_enrollment_code
@@ -258,7 +259,7 @@ def start_server(kind: str, tmp: Path, *, demo: bool = True) -> Backend:
         time.sleep(0.02)
     assert requests.get(url + "/v1/health", timeout=5).status_code == 200
     return Backend(url=url, db_url=db_url, kind=kind, database=db.Database(db_url), _server=server,
-                   _thread=thread, _drop=drop)
+                   _thread=thread, _drop=drop, app=app)
 
 
 @pytest.fixture(scope="module")

@@ -85,3 +85,26 @@ def test_racing_onto_the_waitlist_keeps_capacity_and_order(any_backend: Backend)
         positions = [r.waitlist_position for r in conn.execute(sa.select(db.bookings.c.waitlist_position).where(
             db.bookings.c.session_id == session, db.bookings.c.status == "waitlisted"))]
     assert len(set(positions)) == len(positions) == 30 - SEATS  # a strict queue, no ties
+
+
+def test_a_writer_held_too_long_gives_503_with_retry_after(any_backend: Backend) -> None:
+    """When another writer holds the lock past the limit, the push is refused whole (503, Retry-After) and
+    changes nothing; once the lock is free the same push succeeds."""
+    from township import db
+
+    kiosk = any_backend.enroll()
+    session = any_backend.new_session(capacity=3)
+    body = create_op(session, device_seq=1)
+    server_db = any_backend.app.state.db
+    previous = server_db.write_timeout_s
+    server_db.write_timeout_s = 0.5
+    try:
+        with any_backend.database.write() as conn:
+            db.lock_township(conn, any_backend.township_id())
+            response = kiosk.push([body])
+        assert response.status_code == 503, response.text
+        assert response.json()["error"] == "busy" and int(response.headers["Retry-After"]) > 0
+    finally:
+        server_db.write_timeout_s = previous
+    result = kiosk.push_ok([body])[0]
+    assert result["outcome"] == "applied" and result["replayed"] is False
