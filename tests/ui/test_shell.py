@@ -177,3 +177,27 @@ def test_voice_commands_choose_type_and_go_back(make_kiosk: Any) -> None:
     assert len(kiosk.ctx.speech.said) == said + 1
     kiosk.on_voice_command("首页")
     assert kiosk.current.name == "home"
+
+
+def test_thread_ops_report_back_on_the_main_thread(qtbot: Any) -> None:
+    import threading
+
+    from kiosk.ui.ops import ThreadOps
+
+    ops = ThreadOps()
+    main = threading.get_ident()
+    seen: list[tuple[str, int, object]] = []
+
+    def work() -> int:
+        assert threading.get_ident() != main  # the work itself runs off the main thread
+        return 42
+
+    def fail() -> int:
+        raise OSError("disk")
+
+    ops.write(work, on_done=lambda v: seen.append(("done", threading.get_ident(), v)))
+    ops.run(fail, on_done=lambda v: seen.append(("wrong", 0, v)),
+            on_error=lambda e: seen.append(("error", threading.get_ident(), str(e))))
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=5000)
+    ops.shutdown()
+    assert sorted(seen, key=str) == sorted([("done", main, 42), ("error", main, "disk")], key=str)
