@@ -119,11 +119,19 @@ def run_command(args: argparse.Namespace) -> int:
         except KeyError as exc:
             print(i18n.gettext("Unknown profile: {name}").format(name=exc.args[0]), file=sys.stderr)
             return 2
-    try:
-        real = Store.open()
-    except (StoreError, KeyringUnavailable) as exc:
-        _show_problem(exc.message())
-        return 1
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiosk-open-store") as pool:
+        # The store (key from the keyring over D-Bus, SQLite, migrations) opens while Qt loads: each takes a few
+        # hundred milliseconds, and neither needs the other.
+        opening = pool.submit(Store.open)
+        _screen_reader_support()
+        _qt_app()
+        try:
+            real = opening.result()
+        except (StoreError, KeyringUnavailable) as exc:
+            _show_problem(exc.message())
+            return 1
     settings = Settings(real.stored_settings())
     i18n.set_default_locale(str(settings.get(S.LOCALE)))
     if args.demo and catalogue_is_empty(real):
@@ -147,14 +155,13 @@ def _run_window(args: argparse.Namespace, store: Store, settings: Settings, chos
     from kiosk.ui.context import KioskContext
     from kiosk.ui.ops import ThreadOps
 
-    _screen_reader_support()
     app = _qt_app()
     screen = QApplication.primaryScreen()
     ops = ThreadOps()
-    from kiosk.accessibility import NoVoice
+    from kiosk.accessibility import CaptionOnlySpeech, NoVoice
     from kiosk.i18n import gettext
 
-    ctx = KioskContext(store=store, speech=make_speech_out(settings), ops=ops, profile=chosen,
+    ctx = KioskContext(store=store, speech=CaptionOnlySpeech(), ops=ops, profile=chosen,
                        voice=NoVoice(gettext("Voice commands are starting. Please wait a moment.")),
                        dpi=screen.physicalDotsPerInch() if screen else None)
     window = build_window(ctx, locked=bool(args.fullscreen))
@@ -169,8 +176,9 @@ def _run_window(args: argparse.Namespace, store: Store, settings: Settings, chos
         QTimer.singleShot(0, ready)
     else:
         def after_first_frame() -> None:
-            # Home is on screen and taking touches; the slower parts (the voice model, the sync engine and its
-            # HTTP stack) start now instead of keeping the resident waiting for the first screen.
+            # Home is on screen and taking touches; the slower parts (the speech engine, the voice model, the sync
+            # engine and its HTTP stack) start now instead of keeping the resident waiting for the first screen.
+            window.set_speech(make_speech_out(settings))
             window.set_voice(make_voice_in(settings))
             if sync:
                 _start_sync(store, window)

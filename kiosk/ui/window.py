@@ -12,7 +12,8 @@ Navigation API (small on purpose; staff screens in `kiosk/ui/staff/` use the sam
     window.end_visit()               # forget everything the resident entered, default profile, home
     window.set_profile(profile)      # 长辈模式 and the other modes: restyles and re-announces
     window.say(text)                 # speak (speaking profiles) and caption (hearing profile)
-    window.set_voice(voice)          # voice commands (started after the first screen is shown)
+    window.set_speech(speech)        # speech out and voice commands (the real engines are started after
+    window.set_voice(voice)          #   the first screen is shown)
     window.current                   # the Screen on show
     window.request_exit()            # the only way out when locked down: asks for the staff PIN
 
@@ -44,7 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk import settings as S
-from kiosk.accessibility.api import VoiceIn
+from kiosk.accessibility.api import SpeechOut, VoiceIn
 from kiosk.accessibility.profiles import ELDER, STANDARD, Profile, Speech
 from kiosk.i18n import gettext as _
 from kiosk.ui import widgets
@@ -336,6 +337,16 @@ class KioskWindow(QWidget):
                 self.current.choose_number(int(digit))
             break
         return True
+
+    def set_speech(self, speech: SpeechOut) -> None:
+        """Use `speech` from now on (the real engine is started after the first screen); the screen is said again
+        in the speaking profiles, since the first time had no voice yet."""
+        self.ctx.speech.stop()
+        self.ctx.speech = speech
+        speech.on_caption = self._caption
+        self._apply_profile()
+        if self.ctx.profile.speaks and self.current is not None:
+            self.announce()
 
     def set_voice(self, voice: VoiceIn) -> None:
         """Use `voice` for voice commands from now on (it is started after the first screen is shown)."""
