@@ -201,3 +201,14 @@ def test_thread_ops_report_back_on_the_main_thread(qtbot: Any) -> None:
     qtbot.waitUntil(lambda: len(seen) == 2, timeout=5000)
     ops.shutdown()
     assert sorted(seen, key=str) == sorted([("done", main, 42), ("error", main, "disk")], key=str)
+
+
+def test_speech_started_after_the_first_frame_says_the_screen(make_kiosk: Any) -> None:
+    from tests.ui.conftest import RecordingSpeech
+
+    kiosk = make_kiosk("elder")
+    later = RecordingSpeech()
+    kiosk.set_speech(later)
+    assert later.said and "您好" in later.said[-1]
+    touch(kiosk, "nav_staff")
+    assert later.stops and "工作人员" in later.said[-1]
