@@ -54,6 +54,7 @@ class Screen(QWidget):
     name: ClassVar[str] = ""
     show_back: ClassVar[bool] = True
     columns: ClassVar[int] = 2  # choice buttons per row (1 for long labels)
+    choice_growth: ClassVar[float] = 1.5  # how much taller than their text choice buttons may grow into spare room
 
     def __init__(self, window: KioskWindow) -> None:
         super().__init__()
@@ -211,7 +212,8 @@ class Screen(QWidget):
             box.addWidget(self._choice_grid(shown), 1)
         if self.page_count() > 1:
             box.addLayout(self._pager())
-        box.addStretch(1)
+        if not shown:
+            box.addStretch(1)
         if self._body is not None:
             if side is not None and side.parent() is self._body:
                 side.setParent(body)  # a kept keypad moves to the new body instead of being rebuilt
@@ -244,10 +246,14 @@ class Screen(QWidget):
             lines = full.count("\n") + 1
             wrapped_lines = widget.text().count("\n") + 1
             widget.setMinimumHeight(max(theme.choice_px, theme.lines_px(max(lines, wrapped_lines))))
-            widget.setMaximumHeight(max(theme.choice_px, theme.lines_px(max(lines, wrapped_lines))) * 3 // 2)
+            widget.setMaximumHeight(int(max(theme.choice_px, theme.lines_px(max(lines, wrapped_lines)))
+                                        * self.choice_growth))
             widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             grid.addWidget(widget, index // columns, index % columns)
-        grid.setRowStretch(math.ceil(len(shown) / columns), 1)  # spare room goes below the choices
+        rows = math.ceil(len(shown) / columns)
+        for row in range(rows):  # choices grow into spare room up to their maximum; the rest goes below
+            grid.setRowStretch(row, 3)
+        grid.setRowStretch(rows, 1)
         return holder
 
     def _pager(self) -> QHBoxLayout:

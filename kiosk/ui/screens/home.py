@@ -15,6 +15,7 @@ from kiosk.ui.words import day_words, sentences, time_words
 class HomeScreen(Screen):
     name = "home"
     show_back = False
+    choice_growth = 2.5  # the first screen a villager sees: the four choices as big as the glass allows
 
     def title(self) -> str:
         return _("Hello! What would you like to do?")
