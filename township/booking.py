@@ -46,10 +46,33 @@ def append_change(conn: Connection, township_id: str, entity: str, entity_id: st
         seq = int(conn.execute(
             sa.update(db.townships).where(db.townships.c.id == township_id)
             .values(last_seq=db.townships.c.last_seq + 1).returning(db.townships.c.last_seq)).scalar_one())
-    conn.execute(sa.insert(db.changes).values(
-        township_id=township_id, seq=seq, entity=entity, entity_id=entity_id, op=op, version=version, data=data,
-        scope=scope, created_at=db.naive(db.now_utc())))
+    values = {"township_id": township_id, "seq": seq, "entity": entity, "entity_id": entity_id, "op": op,
+              "version": version, "data": data, "scope": scope, "created_at": db.naive(db.now_utc())}
+    buffer: list[dict[str, Any]] | None = conn.info.get(_CHANGE_BUFFER)
+    if buffer is not None:
+        buffer.append(values)  # written in one executemany by `write_buffered_changes`, before commit
+    else:
+        conn.execute(_INSERT_CHANGE, values)
     return seq
+
+
+_CHANGE_BUFFER = "cunzhan_change_buffer"
+_INSERT_CHANGE = sa.insert(db.changes)  # built once: statement construction costs more than SQLite's insert
+
+
+def buffer_changes(conn: Connection) -> list[dict[str, Any]]:
+    """From now on collect this transaction's changes in memory (a push batch: one executemany instead of one
+    INSERT per booking). The caller must call `write_buffered_changes` before anything reads the log, and may cut
+    the list back to an earlier length when a savepoint rolls back. Seqs are still handed out at append time."""
+    buffer: list[dict[str, Any]] = conn.info.setdefault(_CHANGE_BUFFER, [])
+    return buffer
+
+
+def write_buffered_changes(conn: Connection) -> None:
+    """Insert the collected changes and stop collecting (later changes are inserted at once again)."""
+    buffer: list[dict[str, Any]] | None = conn.info.pop(_CHANGE_BUFFER, None)
+    if buffer:
+        conn.execute(_INSERT_CHANGE, buffer)
 
 
 # --- seats -----------------------------------------------------------------------------------------------------------
@@ -133,7 +156,7 @@ def emit_notice(conn: Connection, notice_id: str) -> None:
 
 # --- bookings --------------------------------------------------------------------------------------------------------
 
-def booking_summary(row: sa.Row[Any]) -> dict[str, Any]:
+def booking_summary(row: Any) -> dict[str, Any]:
     """The Result's `booking` object."""
     return {"id": row.id, "status": row.status, "code": row.code, "session_id": row.session_id,
             "version": row.version}
@@ -150,8 +173,8 @@ def emit_booking(conn: Connection, booking_id: str) -> sa.Row[Any]:
     return row
 
 
-def log_booking(conn: Connection, row: sa.Row[Any]) -> None:
-    """Append the change for a booking row already in hand."""
+def log_booking(conn: Connection, row: Any) -> None:
+    """Append the change for a booking row already in hand (a Row, or any object with the same attributes)."""
     data = booking_summary(row) | {"message": row.message}
     append_change(conn, row.township_id, "booking", row.id, "upsert", version=row.version, data=data,
                   scope=row.device_id or STAFF_SCOPE)

@@ -14,7 +14,8 @@ import json
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -172,12 +173,53 @@ def push(database: db.Database, device: Device, body: dict[str, Any], *,
                     db.op_results.c.device_id == device.id,
                     db.op_results.c.op_id.in_(op_ids[chunk:chunk + 400]))).all():
                 stored[row.op_id] = (row.request_hash, dict(row.result))
+        batch = _Batch(changes=B.buffer_changes(conn))
         with use_locale(town.locale):
             for index in order:
-                results[index] = _push_one(conn, device, raw_ops[index], stored)
+                results[index] = _push_one(conn, device, raw_ops[index], stored, batch)
+            B.flush_sessions(conn)  # the touched sessions' changes join the same executemany
+        B.write_buffered_changes(conn)
+        if batch.op_rows:
+            conn.execute(_INSERT_OP_RESULT, batch.op_rows)
         _record_device(conn, device, client_time=client_time, pending_ops=body.get("pending_ops"),
                        app_version=body.get("app_version"), set_pending=True)
     return [r for r in results if r is not None]
+
+
+_INSERT_OP_RESULT = sa.insert(db.op_results)
+_INSERT_BOOKING = sa.insert(db.bookings)
+# Built once with bind parameters: building and cache-keying a SQLAlchemy statement costs more per op than SQLite
+# takes to run it.
+_FIND_BOOKING = sa.select(db.bookings).where(sa.or_(
+    db.bookings.c.id == sa.bindparam("booking_id"),
+    sa.and_(db.bookings.c.township_id == sa.bindparam("township_id"),
+            db.bookings.c.code == sa.bindparam("code")))).limit(2)
+_DUPLICATE = sa.select(db.bookings.c.id).where(
+    db.bookings.c.session_id == sa.bindparam("session_id"), db.bookings.c.resident_id == sa.bindparam("resident_id"),
+    db.bookings.c.dependent_key == sa.bindparam("dependent_key"), db.bookings.c.status.in_(B.ACTIVE)).limit(1)
+_UPSERT_RESIDENT: dict[str, Any] = {}  # dialect name → statement
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one push transaction keeps in memory between its ops (never beyond the transaction).
+
+    - `sessions`: session rows already read (and, on PostgreSQL, locked FOR UPDATE: the lock lasts until commit);
+      a push changes no session column its ops read (status, times, capacity), only `version` at the end.
+    - `seats`: (taken, leased) per session, counted once and then kept up to date by `_create`, the only op that
+      uses it; any other op kind, and any op rolled back, forgets it (they may free seats or promote a waitlist).
+    - `changes`: the change log rows not yet inserted (`booking.buffer_changes`); cut back when an op rolls back.
+    - `op_rows`: `op_results` rows, inserted in one executemany before commit.
+    """
+
+    changes: list[dict[str, Any]]
+    sessions: dict[str, sa.Row[Any]] = field(default_factory=dict)
+    seats: dict[str, tuple[int, int]] = field(default_factory=dict)
+    op_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def forget(self) -> None:
+        self.sessions.clear()
+        self.seats.clear()
 
 
 def _is_uuid(text: str) -> bool:
@@ -195,7 +237,7 @@ def _seq_key(raw: Any) -> int:
 
 
 def _push_one(conn: Connection, device: Device, raw: Any,
-              stored: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+              stored: dict[str, tuple[str, dict[str, Any]]], batch: _Batch) -> dict[str, Any]:
     raw_id = raw.get("op_id") if isinstance(raw, dict) else None
     op_id = raw_id if isinstance(raw_id, str) else ""
     digest = request_hash(raw)
@@ -210,33 +252,39 @@ def _push_one(conn: Connection, device: Device, raw: Any,
     except (ValidationError, ValueError, TypeError):
         result = _rejected(op_id, "invalid", _(M.INVALID))
         if _is_uuid(op_id):  # a final answer for an op we can key; other junk is just answered
-            _store(conn, device, op_id, raw, digest=digest, result=result, stored=stored)
+            _store(batch, device, op_id, raw, digest=digest, result=result, stored=stored)
         return result
     op_id = raw_id if isinstance(raw_id, str) else op.op_id  # answer with the id exactly as the kiosk sent it
+    if not isinstance(payload, P.BookingCreate):
+        batch.seats.clear()  # cancels, moves, check-ins may free seats or promote the waitlist: count afresh
+    logged = len(batch.changes)
     try:
         with conn.begin_nested():
-            result = _apply(conn, device, op, payload, op_id)
+            result = _apply(conn, device, op, payload, op_id, batch=batch)
     except Exception:  # a rejected op must never block the others: roll it back alone, answer `invalid`
         log.warning("op %s of device %s could not be applied", op_id, device.id, exc_info=True)
+        del batch.changes[logged:]  # its change rows were rolled back with it (their seqs stay unused: a gap)
+        batch.forget()
         result = _rejected(op_id, "invalid", _(M.INVALID))
-    _store(conn, device, op_id, raw, digest=digest, result=result, stored=stored)
+    _store(batch, device, op_id, raw, digest=digest, result=result, stored=stored)
     return result
 
 
-def _store(conn: Connection, device: Device, op_id: str, raw: Any, *, digest: str, result: dict[str, Any],
+def _store(batch: _Batch, device: Device, op_id: str, raw: Any, *, digest: str, result: dict[str, Any],
            stored: dict[str, tuple[str, dict[str, Any]]]) -> None:
     seq = raw.get("device_seq") if isinstance(raw, dict) else None
     if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**63:
         seq = None  # only kept for the console; never let a silly number fail the batch
     values = {"device_id": device.id, "op_id": op_id, "device_seq": seq,
               "request_hash": digest, "result": result, "created_at": db.naive(db.now_utc())}
-    conn.execute(sa.insert(db.op_results).values(**values))
+    batch.op_rows.append(values)  # inserted with the others before commit (`push`)
     stored[op_id] = (digest, result)  # a later copy of this op in the same batch is a replay
 
 
-def _apply(conn: Connection, device: Device, op: P.Op, payload: Any, op_id: str) -> dict[str, Any]:
+def _apply(conn: Connection, device: Device, op: P.Op, payload: Any, op_id: str, *,
+           batch: _Batch) -> dict[str, Any]:
     if isinstance(payload, P.BookingCreate):
-        return _create(conn, device, op, payload, op_id)
+        return _create(conn, device, op, payload, op_id, batch=batch)
     if isinstance(payload, P.BookingCancel):
         return _cancel(conn, device, op, payload, op_id)
     if isinstance(payload, P.BookingReschedule):
@@ -250,8 +298,12 @@ def _apply(conn: Connection, device: Device, op: P.Op, payload: Any, op_id: str)
     return _rejected(op_id, "invalid", _(M.INVALID))
 
 
-def _session(conn: Connection, device: Device, session_id: str) -> sa.Row[Any] | None:
-    row = db.lock_session(conn, session_id)
+def _session(conn: Connection, device: Device, session_id: str, batch: _Batch | None = None) -> sa.Row[Any] | None:
+    row = batch.sessions.get(session_id) if batch is not None else None
+    if row is None:
+        row = db.lock_session(conn, session_id)
+        if row is not None and batch is not None:
+            batch.sessions[session_id] = row
     if row is None or row.township_id != device.township_id:
         return None
     return row
@@ -269,13 +321,12 @@ def _applied(op_id: str, row: sa.Row[Any]) -> dict[str, Any]:
     return _result(op_id, "applied", message=row.message, booking=B.booking_summary(row))
 
 
-def _create_refusal(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str,
-                    ) -> tuple[dict[str, Any] | None, sa.Row[Any] | None, sa.Row[Any] | None]:
+def _create_refusal(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str, *,
+                    batch: _Batch) -> tuple[dict[str, Any] | None, sa.Row[Any] | None, sa.Row[Any] | None]:
     """Checks before a create takes a seat: (a result that ends the op, the locked session, a usable lease)."""
     # One look-up for both "this booking id exists" and "this code is taken".
-    found = conn.execute(sa.select(db.bookings).where(sa.or_(
-        db.bookings.c.id == op.entity_id,
-        sa.and_(db.bookings.c.township_id == device.township_id, db.bookings.c.code == p.code))).limit(2)).all()
+    found = conn.execute(_FIND_BOOKING, {"booking_id": op.entity_id, "township_id": device.township_id,
+                                         "code": p.code}).all()
     existing = next((r for r in found if r.id == op.entity_id), None)
     code_taken = any(r.id != op.entity_id for r in found)
     if existing is not None:
@@ -283,7 +334,7 @@ def _create_refusal(conn: Connection, device: Device, op: P.Op, p: P.BookingCrea
             return (_result(op_id, "applied", message=_(M.BOOKING_EXISTS), booking=B.booking_summary(existing)),
                     None, None)
         return _rejected(op_id, "invalid", _(M.INVALID)), None, None
-    session = _session(conn, device, p.session_id)
+    session = _session(conn, device, p.session_id, batch)
     if session is None:
         return _rejected(op_id, "not_found", _(M.NOT_FOUND)), None, None
     if code_taken:
@@ -300,11 +351,12 @@ def _create_refusal(conn: Connection, device: Device, op: P.Op, p: P.BookingCrea
     return None, session, lease
 
 
-def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str) -> dict[str, Any]:
+def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str, *,
+            batch: _Batch) -> dict[str, Any]:
     check = check_id_number(p.resident.id_number)
     if not check.ok or check.number is None:
         return _rejected(op_id, "invalid", check.message())
-    refusal, session, lease = _create_refusal(conn, device, op, p, op_id)
+    refusal, session, lease = _create_refusal(conn, device, op, p, op_id, batch=batch)
     if refusal is not None:
         return refusal
     assert session is not None
@@ -312,19 +364,25 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
     resident_id = _upsert_resident(conn, device, p.resident, check.number)
     dep = p.for_dependent.model_dump() if p.for_dependent else None
     key = B.dependent_key(dep)
-    if B.active_duplicate(conn, session.id, resident_id, key):
+    if conn.execute(_DUPLICATE, {"session_id": session.id, "resident_id": resident_id,
+                                 "dependent_key": key}).first() is not None:
         return _rejected(op_id, "duplicate_booking", _(M.DUPLICATE))
     review = bool(B.service_of(conn, session).review)
     status = "pending_review" if review else "confirmed"
     message = _(M.PENDING_REVIEW if review else (M.CONFIRMED_LEASE if lease is not None else M.CONFIRMED))
     position: int | None = None
+    seats = batch.seats.get(session.id)
+    if seats is None:
+        seats = batch.seats[session.id] = B.seat_counts(conn, session.id)
+    taken, leased = seats
     if lease is not None:
         # The seat was set aside for this kiosk: honoured whatever the shared pool holds now (invariant 5).
         conn.execute(sa.update(db.leases).where(db.leases.c.id == lease.id).values(
             used=db.leases.c.used + 1, version=db.leases.c.version + 1, updated_at=db.naive(now)))
         if lease.state == "active":  # a returning lease was already deleted at the kiosk: keep it deleted
             B.emit_lease(conn, lease.id)
-    elif B.seats_left(conn, session) <= 0:
+        leased -= 1  # the seat moves from the lease to the booking: the shared pool is unchanged
+    elif int(session.capacity) - taken - leased <= 0:
         if not p.waitlist:
             return _rejected(op_id, "slot_full", _(M.SLOT_FULL),
                              alternatives=B.alternatives(conn, session, now=now))
@@ -333,16 +391,19 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
         queued = conn.execute(sa.select(sa.func.count()).select_from(db.bookings).where(
             db.bookings.c.session_id == session.id, db.bookings.c.status == "waitlisted")).scalar_one()
         message = _(M.WAITLISTED).format(position=int(queued) + 1)  # last in the queue
-    row = conn.execute(sa.insert(db.bookings).values(
-        id=op.entity_id, township_id=device.township_id, session_id=session.id, resident_id=resident_id,
-        code=p.code, status=status, version=1, device_id=device.id, kiosk_number=device.kiosk_number,
-        channel=p.channel, staff_id=p.staff_id, for_dependent=dep, dependent_key=key, lease=lease is not None,
-        waitlist_position=position, message=message, created_at=db.naive(now), updated_at=db.naive(now))
-        .returning(*db.bookings.c)).one()
+    values = {"id": op.entity_id, "township_id": device.township_id, "session_id": session.id,
+              "resident_id": resident_id, "code": p.code, "status": status, "version": 1, "device_id": device.id,
+              "kiosk_number": device.kiosk_number, "channel": p.channel, "staff_id": p.staff_id,
+              "for_dependent": dep, "dependent_key": key, "lease": lease is not None, "waitlist_position": position,
+              "message": message, "created_at": db.naive(now), "updated_at": db.naive(now)}
+    conn.execute(_INSERT_BOOKING, values)
+    row = SimpleNamespace(**values)  # what RETURNING would give back: every column is set here
     B.log_booking(conn, row)
+    if status != "waitlisted":
+        batch.seats[session.id] = (taken + 1, leased)
     if status != "waitlisted" and lease is None:
         B.touch_session(conn, session.id)  # the shared pool shrank
-    return _applied(op_id, row)
+    return _result(op_id, "applied", message=message, booking=B.booking_summary(row))
 
 
 def _usable_lease(conn: Connection, device: Device, session_id: str) -> sa.Row[Any] | None:
@@ -356,19 +417,23 @@ def _usable_lease(conn: Connection, device: Device, session_id: str) -> sa.Row[A
 
 def _upsert_resident(conn: Connection, device: Device, r: P.Resident, id_number: str) -> str:
     """The resident with this ID number in the township, created or updated to what the kiosk sent (one upsert)."""
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    statement = _UPSERT_RESIDENT.get(conn.dialect.name)
+    if statement is None:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+        insert = pg_insert(db.residents) if conn.dialect.name == "postgresql" else sqlite_insert(db.residents)
+        statement = insert.on_conflict_do_update(
+            index_elements=[db.residents.c.township_id, db.residents.c.id_number],
+            set_={"name": insert.excluded.name, "phone": insert.excluded.phone,
+                  "village": insert.excluded.village, "updated_at": insert.excluded.updated_at},
+        ).returning(db.residents.c.id)
+        _UPSERT_RESIDENT[conn.dialect.name] = statement
     now = db.naive(db.now_utc())
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(db.residents).values(
-        id=B.new_id(), township_id=device.township_id, id_number=id_number, id_mask=mask_id(id_number),
-        name=r.name, phone=(r.phone or None), village=(r.village or None), created_at=now, updated_at=now)
-    statement = statement.on_conflict_do_update(
-        index_elements=[db.residents.c.township_id, db.residents.c.id_number],
-        set_={"name": statement.excluded.name, "phone": statement.excluded.phone,
-              "village": statement.excluded.village, "updated_at": statement.excluded.updated_at})
-    return str(conn.execute(statement.returning(db.residents.c.id)).scalar_one())
+    return str(conn.execute(statement, {
+        "id": B.new_id(), "township_id": device.township_id, "id_number": id_number, "id_mask": mask_id(id_number),
+        "name": r.name, "phone": r.phone or None, "village": r.village or None, "created_at": now,
+        "updated_at": now}).scalar_one())
 
 
 def _cancel(conn: Connection, device: Device, op: P.Op, p: P.BookingCancel, op_id: str) -> dict[str, Any]:
