@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QVBoxLayout
 
@@ -16,6 +17,9 @@ from kiosk.store import StoreError, new_id
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.words import sentences, when_words
+
+if TYPE_CHECKING:
+    from kiosk.ui.window import KioskWindow
 
 SAVE_FAILED = N_("Sorry, the kiosk could not save this just now. Nothing is lost: please try again, or call the staff.")
 
@@ -49,8 +53,8 @@ class ConfirmScreen(Screen):
     name = "confirm"
     columns = 1
 
-    def __init__(self, window: object) -> None:
-        super().__init__(window)  # type: ignore[arg-type]
+    def __init__(self, window: KioskWindow) -> None:
+        super().__init__(window)
         self.duplicate = False
         self.busy = False
 

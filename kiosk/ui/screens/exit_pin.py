@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk.i18n import gettext as _
@@ -9,14 +11,17 @@ from kiosk.ui import widgets
 from kiosk.ui.lockdown import check_exit_pin
 from kiosk.ui.screen import Choice, Screen
 
+if TYPE_CHECKING:
+    from kiosk.ui.window import KioskWindow
+
 PIN_MAX = 12
 
 
 class ExitPinScreen(Screen):
     name = "exit_pin"
 
-    def __init__(self, window: object) -> None:
-        super().__init__(window)  # type: ignore[arg-type]
+    def __init__(self, window: KioskWindow) -> None:
+        super().__init__(window)
         self.pin = ""
 
     def title(self) -> str:

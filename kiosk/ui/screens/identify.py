@@ -7,6 +7,8 @@ visit can continue in one touch. What happens next depends on `visit.purpose` (b
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -17,6 +19,9 @@ from kiosk.models import Resident
 from kiosk.store import new_id
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
+
+if TYPE_CHECKING:
+    from kiosk.ui.window import KioskWindow
 
 ID_LENGTH = 18
 REVEAL_MS = 10_000
@@ -53,8 +58,8 @@ def next_after_identify(screen: Screen) -> None:
 class IdentifyScreen(Screen):
     name = "identify"
 
-    def __init__(self, window: object) -> None:
-        super().__init__(window)  # type: ignore[arg-type]
+    def __init__(self, window: KioskWindow) -> None:
+        super().__init__(window)
         self.revealed = False
         self._hide_timer = QTimer(self)
         self._hide_timer.setSingleShot(True)

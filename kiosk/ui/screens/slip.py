@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, QPixmap
@@ -21,6 +22,9 @@ from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.confirm import session_words
 from kiosk.ui.screens.done import status_words
 from kiosk.ui.theme import FONT_FAMILY
+
+if TYPE_CHECKING:
+    from kiosk.ui.window import KioskWindow
 
 SLIP_MM = (80.0, 150.0)  # a receipt-printer slip
 
@@ -166,8 +170,8 @@ def print_slip(image: QImage, code: str) -> tuple[Path, bool]:
 class SlipScreen(Screen):
     name = "slip"
 
-    def __init__(self, window: object) -> None:
-        super().__init__(window)  # type: ignore[arg-type]
+    def __init__(self, window: KioskWindow) -> None:
+        super().__init__(window)
         self.printed: Path | None = None
         self.image: QImage | None = None
 
