@@ -7,10 +7,11 @@ No name or ID number is printed: a slip left behind tells a stranger nothing abo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
+from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, QPixmap
 from PySide6.QtWidgets import QLabel, QWidget
 
@@ -173,7 +174,7 @@ class SlipScreen(Screen):
     def __init__(self, window: KioskWindow) -> None:
         super().__init__(window)
         self.printed: Path | None = None
-        self.image: QImage | None = None
+        self.picture: QPixmap | None = None
 
     def title(self) -> str:
         return _("Your booking slip")
@@ -183,12 +184,17 @@ class SlipScreen(Screen):
 
     def on_enter(self) -> None:
         self.printed = None
-        self.image = None
+        self.picture = None
         facts = slip_facts(self)
-        if facts is not None:
-            self.image = slip_image(facts, int(SLIP_MM[1] / 25.4 * PRINT_DPI))
-            page, code = self.image.copy(), facts.code  # the worker gets its own copy
-            self.ctx.ops.run(lambda: print_slip(page, code), on_done=self._printed, on_error=self._not_printed)
+        if facts is None:
+            return
+        height = max(300, self.win.height() - 2 * self.win.nav.sizeHint().height() - 4 * self.theme.gap_px)
+        self.picture = QPixmap.fromImage(slip_image(facts, height))
+        QTimer.singleShot(0, partial(self._print, facts))  # once the slip is on the screen
+
+    def _print(self, facts: SlipFacts) -> None:
+        page, code = slip_image(facts, int(SLIP_MM[1] / 25.4 * PRINT_DPI)), facts.code
+        self.ctx.ops.run(lambda: print_slip(page, code), on_done=self._printed, on_error=self._not_printed)
 
     def _printed(self, result: tuple[Path, bool]) -> None:
         self.printed, on_paper = result
@@ -205,13 +211,11 @@ class SlipScreen(Screen):
 
     def side_panel(self) -> QWidget | None:
         facts = slip_facts(self)
-        if facts is None or self.image is None:
+        if facts is None or self.picture is None:
             return None
         picture = QLabel()
         picture.setObjectName("slip_picture")
-        height = max(300, self.win.height() - 2 * self.win.nav.sizeHint().height() - 4 * self.theme.gap_px)
-        picture.setPixmap(QPixmap.fromImage(self.image.scaledToHeight(
-            height, Qt.TransformationMode.SmoothTransformation)))
+        picture.setPixmap(self.picture)
         picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         picture.setAccessibleName(" ".join([_("Booking slip"), format_code(facts.code), *facts.lines()]))
         return picture
