@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("seed-demo", help="put the demo township's schedule into the local store (offline demo)")
 
-    from kiosk.staff import add_staff_parser
+    from kiosk.staff_cli import add_staff_parser
 
     add_staff_parser(sub)  # `staff add|reset-pin|list`: at the machine's console only
     return parser
