@@ -513,17 +513,36 @@ class Store:
         """Seats this kiosk may still confirm offline for `session_id`: unexpired leased seats minus those used."""
         at = to_text(now or utc_now())
         sql_leased = "SELECT coalesce(sum(seats), 0) FROM leases WHERE session_id = ? AND expires_at > ?"
-        sql_used = ("SELECT count(*) FROM bookings WHERE session_id = ? AND lease = 1 "
-                    "AND status IN ('confirmed', 'checked_in', 'attended') AND id IN "
-                    "(SELECT entity_id FROM outbox WHERE kind = 'create' AND state = 'pending')")
+        # Used = lease bookings the township had not yet counted when it sent the lease's `seats`: those still to
+        # push, and (when it lists what it counted, `lease_counted:<session>`) those pushed since — a kiosk that
+        # pushed but has not pulled the lease again must not count their seats twice (docs/sync.md, "Seat leases").
+        sql_used = ("SELECT count(*) FROM bookings WHERE session_id = ?2 AND lease = 1 "
+                    "AND status IN ('confirmed', 'checked_in', 'attended') AND (id IN "
+                    "(SELECT entity_id FROM outbox WHERE kind = 'create' AND state = 'pending') OR "
+                    "(EXISTS (SELECT 1 FROM sync_state WHERE key = ?1) AND id NOT IN (SELECT j.value FROM "
+                    "json_each((SELECT value FROM sync_state WHERE key = ?1)) AS j)))")
+        args = (LEASE_COUNTED_KEY + session_id, session_id)
         if conn is None:
             with self._lock:
                 leased = self.db.conn.execute(sql_leased, (session_id, at)).fetchone()[0]
-                used = self.db.conn.execute(sql_used, (session_id,)).fetchone()[0]
+                used = self.db.conn.execute(sql_used, args).fetchone()[0]
         else:
             leased = conn.execute(sql_leased, (session_id, at)).fetchone()[0]
-            used = conn.execute(sql_used, (session_id,)).fetchone()[0]
+            used = conn.execute(sql_used, args).fetchone()[0]
         return max(0, int(leased) - int(used))
+
+    def note_lease_counted(self, conn: sqlite3.Connection, session_id: str, booking_ids: list[str]) -> None:
+        """Remember which of this kiosk's lease bookings for a session the township has counted (a lease change's
+        `bookings`). Kept as a growing set, so an older change applied late never forgets one."""
+        key = LEASE_COUNTED_KEY + session_id
+        row = conn.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
+        known = set(json.loads(row[0])) if row else set()
+        merged = known | set(booking_ids)
+        if row is None or merged != known:
+            self.set_state(key, json.dumps(sorted(merged)), conn)
+
+
+LEASE_COUNTED_KEY = "lease_counted:"  # + session id: sync_state row, JSON list of booking ids
 
 
 def _service(r: Mapping[str, Any]) -> Service:

@@ -285,16 +285,26 @@ def dependent_key(for_dependent: dict[str, Any] | None) -> str:
 
 # --- leases ----------------------------------------------------------------------------------------------------------
 
-def lease_data(row: sa.Row[Any]) -> dict[str, Any]:
-    """A lease as a change's `data`; `seats` is what the kiosk may still confirm offline (granted minus used)."""
+def lease_data(row: sa.Row[Any], counted: list[str] | None = None) -> dict[str, Any]:
+    """A lease as a change's `data`; `seats` is what the kiosk may still confirm offline (granted minus used), and
+    `bookings` the ids of the device's lease-backed bookings for the session that the backend had received when
+    this change was made (docs/sync.md, "Seat leases": the kiosk subtracts its lease bookings *not* in it)."""
     return {"session_id": row.session_id, "seats": max(0, row.seats - row.used), "granted": row.seats,
-            "used": row.used, "expires_at": db.iso(row.expires_at)}
+            "used": row.used, "expires_at": db.iso(row.expires_at), "bookings": counted or []}
+
+
+_LEASE_BOOKINGS = sa.select(db.bookings.c.id).where(
+    db.bookings.c.device_id == sa.bindparam("device_id"), db.bookings.c.session_id == sa.bindparam("session_id"),
+    db.bookings.c.lease.is_(True)).order_by(db.bookings.c.id)
 
 
 def emit_lease(conn: Connection, lease_id: str, *, delete: bool = False) -> int:
+    """Log a lease for its own kiosk only, with the lease-backed bookings counted so far (see `lease_data`)."""
     row = conn.execute(sa.select(db.leases).where(db.leases.c.id == lease_id)).one()
+    counted = [str(b) for b in conn.execute(_LEASE_BOOKINGS, {"device_id": row.device_id,
+                                                                "session_id": row.session_id}).scalars()]
     return append_change(conn, row.township_id, "lease", row.id, "delete" if delete else "upsert",
-                         version=row.version, data=lease_data(row), scope=row.device_id)
+                         version=row.version, data=lease_data(row, counted), scope=row.device_id)
 
 
 def return_lease(conn: Connection, lease_id: str) -> None:

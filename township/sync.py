@@ -379,8 +379,6 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
         # The seat was set aside for this kiosk: honoured whatever the shared pool holds now (invariant 5).
         conn.execute(sa.update(db.leases).where(db.leases.c.id == lease.id).values(
             used=db.leases.c.used + 1, version=db.leases.c.version + 1, updated_at=db.naive(now)))
-        if lease.state == "active":  # a returning lease was already deleted at the kiosk: keep it deleted
-            B.emit_lease(conn, lease.id)
         leased -= 1  # the seat moves from the lease to the booking: the shared pool is unchanged
     elif int(session.capacity) - taken - leased <= 0:
         if not p.waitlist:
@@ -399,6 +397,10 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
     conn.execute(_INSERT_BOOKING, values)
     row = SimpleNamespace(**values)  # what RETURNING would give back: every column is set here
     B.log_booking(conn, row)
+    if lease is not None and lease.state == "active":
+        # Logged after the insert, so the change's `bookings` already lists this one. A returning lease was
+        # already deleted at the kiosk: keep it deleted.
+        B.emit_lease(conn, lease.id)
     if status != "waitlisted":
         batch.seats[session.id] = (taken + 1, leased)
     if status != "waitlisted" and lease is None:

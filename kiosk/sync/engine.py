@@ -345,6 +345,9 @@ class SyncEngine:
                                       version=int(d.get("version", ch.version)))
 
     def _change_lease(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
+        counted = ch.data.get("bookings")
+        if isinstance(counted, list) and ch.data.get("session_id"):  # lease bookings the township has counted
+            self.store.note_lease_counted(conn, str(ch.data["session_id"]), [str(b) for b in counted])
         if ch.op == "delete":
             conn.execute("DELETE FROM leases WHERE id = ?", (ch.entity_id,))
             return
