@@ -87,27 +87,31 @@ def seat_counts(conn: Connection, session_id: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def seats_left(conn: Connection, session: sa.Row[Any]) -> int:
-    """The shared pool of a session: what any kiosk may still book without a lease."""
-    taken, leased = seat_counts(conn, session.id)
+def seats_left(conn: Connection, session: sa.Row[Any], counts: tuple[int, int] | None = None) -> int:
+    """The shared pool of a session: what any kiosk may still book without a lease. `counts`: (taken, leased)
+    already counted in this transaction and still true (a push batch keeps them), else they are counted now."""
+    taken, leased = counts if counts is not None else seat_counts(conn, session.id)
     return max(0, int(session.capacity) - taken - leased)
 
 
-def session_data(conn: Connection, session: sa.Row[Any]) -> dict[str, Any]:
+def session_data(conn: Connection, session: sa.Row[Any], counts: tuple[int, int] | None = None) -> dict[str, Any]:
     """A session as a change's `data`."""
     return {"service_id": session.service_id, "provider_id": session.provider_id,
             "starts_at": db.iso(session.starts_at), "ends_at": db.iso(session.ends_at),
-            "capacity": session.capacity, "seats_left": seats_left(conn, session), "room": session.room,
+            "capacity": session.capacity, "seats_left": seats_left(conn, session, counts), "room": session.room,
             "video_url": session.video_url, "status": session.status}
 
 
-def emit_session(conn: Connection, session_id: str) -> None:
+_BUMP_SESSION = (sa.update(db.sessions).where(db.sessions.c.id == sa.bindparam("session_id"))
+                 .values(version=db.sessions.c.version + 1, updated_at=sa.bindparam("now"))
+                 .returning(*db.sessions.c))
+
+
+def emit_session(conn: Connection, session_id: str, counts: tuple[int, int] | None = None) -> None:
     """Bump a session's version and log it (its status or seats_left changed)."""
-    conn.execute(sa.update(db.sessions).where(db.sessions.c.id == session_id).values(
-        version=db.sessions.c.version + 1, updated_at=db.naive(db.now_utc())))
-    row = conn.execute(sa.select(db.sessions).where(db.sessions.c.id == session_id)).one()
+    row = conn.execute(_BUMP_SESSION, {"session_id": session_id, "now": db.naive(db.now_utc())}).one()
     append_change(conn, row.township_id, "session", row.id, "upsert", version=row.version,
-                  data=session_data(conn, row))
+                  data=session_data(conn, row, counts))
 
 
 _TOUCHED = "cunzhan_touched_sessions"
@@ -122,11 +126,12 @@ def touch_session(conn: Connection, session_id: str) -> None:
     db.before_commit(conn, "sessions", flush_sessions)
 
 
-def flush_sessions(conn: Connection) -> None:
-    """Log every touched session now (pull calls it before reading the log)."""
+def flush_sessions(conn: Connection, counts: dict[str, tuple[int, int]] | None = None) -> None:
+    """Log every touched session now (pull calls it before reading the log). `counts`: (taken, leased) per session
+    that the caller knows to be current (see `seats_left`)."""
     touched: dict[str, None] = conn.info.pop(_TOUCHED, {})
     for session_id in touched:
-        emit_session(conn, session_id)
+        emit_session(conn, session_id, (counts or {}).get(session_id))
 
 
 def emit_service(conn: Connection, service_id: str) -> None:

@@ -177,7 +177,7 @@ def push(database: db.Database, device: Device, body: dict[str, Any], *,
         with use_locale(town.locale):
             for index in order:
                 results[index] = _push_one(conn, device, raw_ops[index], stored, batch)
-            B.flush_sessions(conn)  # the touched sessions' changes join the same executemany
+            B.flush_sessions(conn, batch.seats)  # the touched sessions' changes join the same executemany
         B.write_buffered_changes(conn)
         if batch.op_rows:
             conn.execute(_INSERT_OP_RESULT, batch.op_rows)
