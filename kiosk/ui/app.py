@@ -26,18 +26,27 @@ if TYPE_CHECKING:
 
 
 def build_window(ctx: KioskContext, *, locked: bool = False,
-                 clock: Callable[[], float] | None = None) -> KioskWindow:
-    """A kiosk window with every resident screen registered (not yet shown; call `go_home()`)."""
+                 clock: Callable[[], float] | None = None, staff: bool = True) -> KioskWindow:
+    """A kiosk window with every resident screen registered (not yet shown; call `go_home()`).
+
+    `staff=False` leaves staff mode out; `install_staff(window)` adds it later (`run` does so in the first turn of
+    the event loop, after home is on screen)."""
     from kiosk.ui.screens import SCREENS, load
     from kiosk.ui.window import KioskWindow
 
     window = KioskWindow(ctx, locked=locked, **({"clock": clock} if clock else {}))
     for name in SCREENS:
         window.register_lazy(name, load)
+    if staff:
+        install_staff(window)
+    return window
+
+
+def install_staff(window: KioskWindow) -> None:
+    """Staff screens and the Ctrl+Shift+F11 entry (kiosk/ui/staff) on `window`."""
     from kiosk.ui.staff import install_staff_mode
 
-    install_staff_mode(window)  # staff screens + Ctrl+Shift+F11 (kiosk/ui/staff)
-    return window
+    install_staff_mode(window)
 
 
 def _qt_app() -> object:
@@ -106,9 +115,7 @@ def run_command(args: argparse.Namespace) -> int:
     from kiosk import i18n
     from kiosk import settings as S
     from kiosk.accessibility.profiles import profile as profile_by_name
-    from kiosk.crypto import KeyringUnavailable
-    from kiosk.practice import PracticeSession
-    from kiosk.seed import catalogue_is_empty, seed_demo
+    from kiosk.crypto import KeyringUnavailable, preload_keyring_modules
     from kiosk.settings import Settings
     from kiosk.store import Store, StoreError
 
@@ -121,9 +128,12 @@ def run_command(args: argparse.Namespace) -> int:
             return 2
     from concurrent.futures import ThreadPoolExecutor
 
+    # Everything the worker below imports is imported here first: two threads importing the same package at once
+    # can meet a half-initialised module on Python 3.11 (and imports hold the GIL, so nothing is lost).
+    preload_keyring_modules()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiosk-open-store") as pool:
-        # The store (key from the keyring over D-Bus, SQLite, migrations) opens while Qt loads: each takes a few
-        # hundred milliseconds, and neither needs the other.
+        # The store (key from the keyring over D-Bus, SQLite, migrations) opens while Qt loads: the D-Bus round
+        # trip and the database open wait on other processes and the disk, Qt's start-up on this one.
         opening = pool.submit(Store.open)
         _screen_reader_support()
         _qt_app()
@@ -134,11 +144,18 @@ def run_command(args: argparse.Namespace) -> int:
             return 1
     settings = Settings(real.stored_settings())
     i18n.set_default_locale(str(settings.get(S.LOCALE)))
-    if args.demo and catalogue_is_empty(real):
-        seed_demo(real)
+    if args.demo:
+        from kiosk.seed import catalogue_is_empty, seed_demo
+
+        if catalogue_is_empty(real):
+            seed_demo(real)
     # --practice, or practice mode switched on in staff mode (a training kiosk stays in practice across restarts).
     wants_practice = bool(getattr(args, "practice", False)) or bool(settings.get(S.PRACTICE_MODE))
-    practice = PracticeSession(real) if wants_practice else None
+    practice = None
+    if wants_practice:
+        from kiosk.practice import PracticeSession
+
+        practice = PracticeSession(real)
     try:
         return _run_window(args, practice.store if practice else real, settings, chosen, sync=practice is None)
     finally:
@@ -164,9 +181,12 @@ def _run_window(args: argparse.Namespace, store: Store, settings: Settings, chos
     ctx = KioskContext(store=store, speech=CaptionOnlySpeech(), ops=ops, profile=chosen,
                        voice=NoVoice(gettext("Voice commands are starting. Please wait a moment.")),
                        dpi=screen.physicalDotsPerInch() if screen else None)
-    window = build_window(ctx, locked=bool(args.fullscreen))
+    # Staff mode (its sixteen screens cost ~0.1 s to import) is installed in the event loop's first turn, right
+    # after home is shown: a key press cannot be handled before that turn ends, so the staff entry is never missed.
+    window = build_window(ctx, locked=bool(args.fullscreen), staff=False)
     window.go_home()
     _show(window, fullscreen=bool(args.fullscreen))
+    QTimer.singleShot(0, lambda: install_staff(window))
     if args.quit_after_ready:
         def ready() -> None:
             print(f"ready in {time.perf_counter() - _STARTED:.3f} s")
