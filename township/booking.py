@@ -77,13 +77,21 @@ def write_buffered_changes(conn: Connection) -> None:
 
 # --- seats -----------------------------------------------------------------------------------------------------------
 
-def seat_counts(conn: Connection, session_id: str) -> tuple[int, int]:
-    """(taken, leased) for a session: seats held by bookings, unused seats in live leases (one round trip)."""
+def _seat_counts_statement() -> sa.Select[Any]:
+    session_id: sa.BindParameter[str] = sa.bindparam("session_id", type_=sa.String())
     taken = sa.select(sa.func.count()).select_from(db.bookings).where(
         db.bookings.c.session_id == session_id, db.bookings.c.status.in_(HOLDS_SEAT)).scalar_subquery()
     leased = sa.select(sa.func.coalesce(sa.func.sum(db.leases.c.seats - db.leases.c.used), 0)).where(
         db.leases.c.session_id == session_id, db.leases.c.state.in_(LIVE_LEASE)).scalar_subquery()
-    row = conn.execute(sa.select(taken, leased)).one()
+    return sa.select(taken, leased)
+
+
+_SEAT_COUNTS = _seat_counts_statement()  # built once: building it cost more than running it
+
+
+def seat_counts(conn: Connection, session_id: str) -> tuple[int, int]:
+    """(taken, leased) for a session: seats held by bookings, unused seats in live leases (one round trip)."""
+    row = conn.execute(_SEAT_COUNTS, {"session_id": session_id}).one()
     return int(row[0]), int(row[1])
 
 

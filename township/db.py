@@ -492,12 +492,14 @@ def _write_back_seqs(conn: Connection) -> None:
             conn.execute(sa.update(townships).where(townships.c.id == township_id).values(last_seq=last))
 
 
+_SELECT_SESSION = sa.select(sessions).where(sessions.c.id == sa.bindparam("session_id"))
+_LOCK_SESSION = _SELECT_SESSION.with_for_update()
+
+
 def lock_session(conn: Connection, session_id: str) -> sa.Row[Any] | None:
     """The session row, locked FOR UPDATE on PostgreSQL, before its capacity is checked."""
-    query = sa.select(sessions).where(sessions.c.id == session_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return conn.execute(query).first()
+    query = _LOCK_SESSION if conn.dialect.name == "postgresql" else _SELECT_SESSION  # built once (hot path)
+    return conn.execute(query, {"session_id": session_id}).first()
 
 
 # --- migrations ------------------------------------------------------------------------------------------------------
