@@ -105,9 +105,10 @@ def preload_keyring_modules() -> None:
     The kiosk reads the key on a worker thread while the main thread imports Qt; importing the same packages from
     two threads at once can hand one of them a partially initialised module on Python 3.11, so the main thread
     imports them first (it costs the same either way: imports hold the GIL)."""
-    import cryptography.hazmat.primitives.kdf.hkdf  # noqa: F401 - FieldCipher.from_master
+    import cryptography.hazmat.primitives.kdf.hkdf  # FieldCipher.from_master
 
     if not _keyring_configured() and sys.platform.startswith("linux"):
+        import cryptography.hazmat.backends.openssl  # noqa: F401 - the Secret Service session's key exchange
         import secretstorage  # noqa: F401 - _fast_get
 
 

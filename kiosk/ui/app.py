@@ -49,6 +49,37 @@ def install_staff(window: KioskWindow) -> None:
     install_staff_mode(window)
 
 
+def staff_entry_until_installed(window: KioskWindow) -> Callable[[], None]:
+    """A window built with `staff=False` gets the staff key (Ctrl+Shift+F11) at once; the returned function installs
+    staff mode (its sixteen screens cost ~0.1 s to import) and may be called any time later, once or more.
+
+    Pressed before that, the key installs staff mode there and then and opens the staff PIN screen, so the staff
+    entry works from the moment home is shown. This key is the only way into staff mode from resident screens."""
+    from PySide6.QtGui import QKeySequence, QShortcut
+
+    early = QShortcut(QKeySequence("Ctrl+Shift+F11"), window)
+    early.setObjectName("staff_shortcut_early")
+    installed = False
+
+    def install() -> None:
+        nonlocal installed
+        if installed:
+            return
+        installed = True
+        early.setKey(QKeySequence())  # out of the shortcut map first: two shortcuts on one key would both be dead
+        early.deleteLater()
+        install_staff(window)
+
+    def enter() -> None:
+        install()
+        from kiosk.ui.staff import open_staff_mode
+
+        open_staff_mode(window)
+
+    early.activated.connect(enter)
+    return install
+
+
 def _qt_app() -> object:
     from PySide6.QtGui import QFont
     from PySide6.QtWidgets import QApplication
@@ -131,6 +162,7 @@ def run_command(args: argparse.Namespace) -> int:
     # Everything the worker below imports is imported here first: two threads importing the same package at once
     # can meet a half-initialised module on Python 3.11 (and imports hold the GIL, so nothing is lost).
     preload_keyring_modules()
+    import importlib.metadata  # noqa: F401 - sqlite-utils looks its plugins up there when the store opens
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiosk-open-store") as pool:
         # The store (key from the keyring over D-Bus, SQLite, migrations) opens while Qt loads: the D-Bus round
         # trip and the database open wait on other processes and the disk, Qt's start-up on this one.
@@ -181,12 +213,11 @@ def _run_window(args: argparse.Namespace, store: Store, settings: Settings, chos
     ctx = KioskContext(store=store, speech=CaptionOnlySpeech(), ops=ops, profile=chosen,
                        voice=NoVoice(gettext("Voice commands are starting. Please wait a moment.")),
                        dpi=screen.physicalDotsPerInch() if screen else None)
-    # Staff mode (its sixteen screens cost ~0.1 s to import) is installed in the event loop's first turn, right
-    # after home is shown: a key press cannot be handled before that turn ends, so the staff entry is never missed.
+    # Staff mode is installed just after home is shown; its key works before that (staff_entry_until_installed).
     window = build_window(ctx, locked=bool(args.fullscreen), staff=False)
+    install_staff_mode = staff_entry_until_installed(window)
     window.go_home()
     _show(window, fullscreen=bool(args.fullscreen))
-    QTimer.singleShot(0, lambda: install_staff(window))
     if args.quit_after_ready:
         def ready() -> None:
             print(f"ready in {time.perf_counter() - _STARTED:.3f} s")
@@ -195,6 +226,7 @@ def _run_window(args: argparse.Namespace, store: Store, settings: Settings, chos
 
         QTimer.singleShot(0, ready)
     else:
+        QTimer.singleShot(0, install_staff_mode)
         def after_first_frame() -> None:
             # Home is on screen and taking touches; the slower parts (the speech engine, the voice model, the sync
             # engine and its HTTP stack) start now instead of keeping the resident waiting for the first screen.
