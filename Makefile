@@ -12,8 +12,10 @@ STAMP_VENV := $(VENV)/.stamp-installed
 demo: setup
 	$(PY) -m kiosk demo
 
+# Tests run in parallel worker processes, a test file per worker (fixtures such as the package build stay whole).
+TEST_WORKERS ?= 3
 test: setup
-	tools/with-services.sh $(PY) -m pytest $(PYTEST_ARGS)
+	tools/with-services.sh $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: setup
 	tools/with-services.sh $(PY) bench/run_all.py

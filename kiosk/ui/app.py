@@ -181,6 +181,14 @@ def run_command(args: argparse.Namespace) -> int:
 
         if catalogue_is_empty(real):
             seed_demo(real)
+        if not args.quit_after_ready:
+            # A demo kiosk gets a staff member with a fresh PIN, printed here (never on a kiosk with real staff).
+            from kiosk.staff import ensure_demo_staff
+
+            demo_staff = ensure_demo_staff(real)
+            if demo_staff is not None:
+                print(i18n.gettext("Staff mode: press Ctrl+Shift+F11, staff {staff_id}, PIN {pin}").format(
+                    staff_id=demo_staff[0], pin=demo_staff[1]), flush=True)
     # --practice, or practice mode switched on in staff mode (a training kiosk stays in practice across restarts).
     wants_practice = bool(getattr(args, "practice", False)) or bool(settings.get(S.PRACTICE_MODE))
     practice = None
