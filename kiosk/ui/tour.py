@@ -2,7 +2,7 @@
 audit and the screen-transition benchmark.
 
 `tour(window)` drives a window (built on a store holding the demo catalogue, with a synchronous op runner) the way a
-resident would — service, provider, day, a full time and its alternatives, who, a grandchild, the ID number, confirm,
+resident would — service, provider, day, a full time and its alternatives, who, a grandchild, the ID number, remember my mode, confirm,
 done, slip, my bookings, cancel, check-in, feedback, suggestions, the idle warning — and yields a name after each
 screen is drawn. Every step goes through the screens' own actions, so the data written is real.
 """
@@ -78,6 +78,9 @@ def tour(window: KioskWindow) -> Iterator[str]:  # noqa: PLR0915 - one step per 
     yield "identify"
     assert isinstance(identify, IdentifyScreen)
     identify.submit()
+    window.show_screen("remember")  # 「下次自动用…吗？」, asked after identify of a resident in a mode of their own
+    yield "remember"
+    window.back()
     yield "confirm"
     confirm = window.current
     assert isinstance(confirm, ConfirmScreen)

@@ -16,6 +16,7 @@ SCREENS: dict[str, str] = {
     "relation": "who:RelationScreen",
     "birth_year": "who:BirthYearScreen",
     "identify": "identify:IdentifyScreen",
+    "remember": "remember:RememberScreen",
     "confirm": "confirm:ConfirmScreen",
     "done": "done:DoneScreen",
     "slip": "slip:SlipScreen",

@@ -13,6 +13,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk import settings as S
+from kiosk.accessibility.profiles import Profile
 from kiosk.i18n import gettext as _
 from kiosk.identity import check_id_number, mask_id
 from kiosk.models import Resident
@@ -21,6 +22,7 @@ from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 
 if TYPE_CHECKING:
+    from kiosk.ui.context import Visit
     from kiosk.ui.window import KioskWindow
 
 ID_LENGTH = 18
@@ -55,12 +57,26 @@ def next_after_identify(screen: Screen) -> None:
         screen.go("confirm")
 
 
+def apply_remembered_profile(screen: Screen) -> Profile | None:
+    """Switch the window to the identified resident's remembered mode (sizes, speech rate, idle time follow);
+    returns it when it changed anything. The end of the visit brings the kiosk default back."""
+    from kiosk.ui.screens.remember import remembered
+
+    wanted = remembered(screen.visit.resident)
+    ctx = screen.ctx
+    if wanted is None or wanted == ctx.profile or ctx.profile != ctx.default_profile:
+        return None  # a mode chosen in this visit wins over the remembered one
+    screen.win.set_profile(wanted, redraw=False)  # the next screen is drawn (and announced) in the new mode
+    return wanted
+
+
 class IdentifyScreen(Screen):
     name = "identify"
 
     def __init__(self, window: KioskWindow) -> None:
         super().__init__(window)
         self.revealed = False
+        self._asked_in: Visit | None = None  # the visit in which 「下次自动用…吗？」 was asked (a new visit asks anew)
         self._hide_timer = QTimer(self)
         self._hide_timer.setSingleShot(True)
         self._hide_timer.timeout.connect(self.hide_number)
@@ -159,7 +175,22 @@ class IdentifyScreen(Screen):
             resident = Resident(id=new_id(), name="", id_number=number, village=village)
         self.visit.resident = resident
         self.hide_number()
+        if self._should_offer_remember(resident):
+            self._asked_in = self.visit  # once per visit: 不用 is an answer, not a reason to ask again
+            self.go("remember")
+            return
+        switched = apply_remembered_profile(self)
         next_after_identify(self)
+        shown = self.win.current
+        if switched is not None and shown is not None and not shown.message:
+            shown.show_message(_("Welcome back. We switched to {mode} for you, as you asked last time.").format(
+                mode=switched.label()), "ok")
+
+    def _should_offer_remember(self, resident: Resident) -> bool:
+        """Ask 「下次自动用…吗？」 only of a resident in a mode of their own choosing who keeps none yet."""
+        ctx = self.ctx
+        return (resident.remembered_profile is None and ctx.profile != ctx.default_profile
+                and self._asked_in is not self.visit)
 
     def _continue_known(self) -> None:
         next_after_identify(self)

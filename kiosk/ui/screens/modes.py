@@ -21,6 +21,7 @@ MODE_LABELS = (
 
 class ModesScreen(Screen):
     name = "modes"
+
     def title(self) -> str:
         return _("Ways to use this kiosk")
 
@@ -28,8 +29,21 @@ class ModesScreen(Screen):
         return _("Choose the way that is easiest for you.")
 
     def choices(self) -> list[Choice]:
-        return [Choice(key, _(text), partial(self._use, PROFILES[key]), detail=_(detail))
-                for key, text, detail in MODE_LABELS]
+        result = [Choice(key, _(text), partial(self._use, PROFILES[key]), detail=_(detail))
+                  for key, text, detail in MODE_LABELS]
+        resident = self.visit.resident
+        if resident is not None and resident.remembered_profile:  # first, so it is on the first page in every mode
+            result.insert(0, Choice("forget_mode", _("Stop remembering my mode"), self.forget,
+                                    detail=_("The kiosk will start in its usual mode next time"),
+                                    phrases=("不再记住我的模式", "不再记住")))
+        return result
+
+    def forget(self) -> None:
+        """「不再记住我的模式」: the identified resident's remembered mode is cleared; this visit's mode stays."""
+        from kiosk.ui.screens.remember import remember_profile
+
+        remember_profile(self, None)
+        self.show_message(_("Done. The kiosk will not remember your mode any more."), "ok")
 
     def _use(self, profile: Profile) -> None:
         self.win.set_profile(profile, redraw=False)

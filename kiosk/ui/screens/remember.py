@@ -1,0 +1,84 @@
+"""Remember my mode: one plain question after identifying, for a resident who switched to another mode this visit.
+
+「下次自动用长辈模式吗？」 是 / 不用. 是 stores the mode with the resident (`Resident.remembered_profile`); the next
+time they type their ID number the kiosk switches to it at once (see `identify.apply_remembered_profile`). The
+question is asked at most once per visit, and never in the kiosk's default mode. 「不再记住我的模式」 on the modes
+screen stops it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtWidgets import QVBoxLayout
+
+from kiosk.accessibility.profiles import Profile
+from kiosk.accessibility.profiles import profile as profile_by_name
+from kiosk.i18n import gettext as _
+from kiosk.models import Resident
+from kiosk.ui import widgets
+from kiosk.ui.screen import Choice, Screen
+
+
+def remember_profile(screen: Screen, name: str | None) -> Resident | None:
+    """Store (or, with None, forget) the identified resident's remembered mode; the visit keeps the stored resident."""
+    resident = screen.visit.resident
+    if resident is None:
+        return None
+    saved = screen.ctx.store.save_resident(replace(resident, remembered_profile=name))
+    screen.visit.resident = saved
+    return saved
+
+
+def remembered(resident: Resident | None) -> Profile | None:
+    """The resident's remembered mode, or None (none kept, or a name this kiosk no longer knows)."""
+    if resident is None or not resident.remembered_profile:
+        return None
+    try:
+        return profile_by_name(resident.remembered_profile)
+    except KeyError:
+        return None
+
+
+class RememberScreen(Screen):
+    name = "remember"
+    columns = 2
+
+    def title(self) -> str:
+        return _("Use {mode} automatically next time?").format(mode=self.profile.label())
+
+    def announcement(self) -> str:
+        return _("If you say yes, the kiosk will switch to this mode by itself after you type your ID number "
+                 "next time.")
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        # the reason is written, not only spoken: a resident reading the question should know what 是 does
+        box.addWidget(widgets.label(self.announcement(), name="remember_why"))
+
+    def choices(self) -> list[Choice]:
+        return [
+            Choice("remember_yes", _("Yes"), self.agree, phrases=("是", "好", "要")),
+            Choice("remember_no", _("No, thank you"), self.decline, phrases=("不用", "不要", "否")),
+        ]
+
+    def on_confirm(self) -> bool:
+        self.agree()
+        return True
+
+    def agree(self) -> None:
+        """是: keep this visit's mode with the resident, then carry on with what they came for."""
+        from kiosk.ui.screens.identify import next_after_identify
+
+        mode = self.profile.label()
+        remember_profile(self, self.profile.name)
+        next_after_identify(self)
+        shown = self.win.current
+        if shown is not None and shown is not self:  # not over a message the next step left here (no booking today)
+            shown.show_message(_("Done. Next time, {mode} will start after you type your ID number.").format(
+                mode=mode), "ok")
+
+    def decline(self) -> None:
+        """不用: nothing is stored; carry on."""
+        from kiosk.ui.screens.identify import next_after_identify
+
+        next_after_identify(self)
