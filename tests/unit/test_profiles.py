@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,16 @@ def test_screen_reader_support_turns_on_qt_at_spi_bridge(tmp_path: Path) -> None
     bus = subprocess.Popen([launcher, "--launch-immediately"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
+        # Qt looks for the accessibility bus once, at start-up: wait until the launcher answers on the session bus.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            probe = subprocess.run(["dbus-send", "--session", "--dest=org.a11y.Bus", "--print-reply",
+                                    "/org/a11y/bus", "org.a11y.Bus.GetAddress"], capture_output=True, check=False)
+            if probe.returncode == 0 and b"unix:" in probe.stdout:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the AT-SPI bus launcher never answered")
         env = {k: v for k, v in os.environ.items() if k != "QT_LINUX_ACCESSIBILITY_ALWAYS_ON"}
         env["QT_QPA_PLATFORM"] = "xcb"
         env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
