@@ -297,5 +297,43 @@ class Screen(QWidget):
         return phrases
 
 
+def typed(text: str, key: str, limit: int, *, allowed: str = "0123456789") -> str:
+    """`text` after one key of an on-screen or physical keypad: `back` deletes, `clear` empties, an allowed
+    character is added while `text` is shorter than `limit`; anything else changes nothing."""
+    if key == "back":
+        return text[:-1]
+    if key == "clear":
+        return ""
+    if len(key) == 1 and key in allowed and len(text) < limit:
+        return text + key
+    return text
+
+
+class KeypadEntry(Screen):
+    """A screen whose entry is typed on a keypad: keyboard digits and Backspace go to `key()`, Enter to `submit()`."""
+
+    def key(self, key: str) -> None:
+        """Apply one keypad key (a digit, `back` or `clear`) to the entry."""
+        raise NotImplementedError
+
+    def submit(self) -> None:
+        """Enter, or the screen's confirm button."""
+        raise NotImplementedError
+
+    def on_digit(self, key: str) -> bool:
+        if key.isdigit():
+            self.key(key)
+            return True
+        return False
+
+    def on_backspace(self) -> bool:
+        self.key("back")
+        return True
+
+    def on_confirm(self) -> bool:
+        self.submit()
+        return True
+
+
 def wrap_text_for(text: str, font_px: int, width_px: int) -> str:
     return widgets.wrap_text(text, font_px, width_px, bold=True)

@@ -12,7 +12,7 @@ from kiosk.codes import format_code, is_valid_code, normalise_code
 from kiosk.i18n import gettext as _
 from kiosk.models import Booking, BookingStatus
 from kiosk.ui import widgets
-from kiosk.ui.screen import Choice, Screen
+from kiosk.ui.screen import Choice, KeypadEntry, Screen, typed
 from kiosk.ui.screens.confirm import SAVE_FAILED, session_words
 
 CODE_MAX = 8
@@ -71,7 +71,7 @@ class CheckInScreen(Screen):
         self.go("identify")
 
 
-class CheckInCodeScreen(Screen):
+class CheckInCodeScreen(KeypadEntry):
     name = "check_in_code"
 
     def title(self) -> str:
@@ -81,7 +81,7 @@ class CheckInCodeScreen(Screen):
         return _("Type the booking number from your slip, then touch Check in.")
 
     def side_panel(self) -> QWidget:
-        return self.kept_keypad(on_key=self._key, with_x=False)
+        return self.kept_keypad(on_key=self.key, with_x=False)
 
     def build_body(self, box: QVBoxLayout) -> None:
         entry = self.visit.code_entry
@@ -91,30 +91,10 @@ class CheckInCodeScreen(Screen):
     def choices(self) -> list[Choice]:
         return [Choice("check_in_now", _("Check in"), self.submit, phrases=("签到", "确定"))]
 
-    def _key(self, key: str) -> None:
-        visit = self.visit
-        if key == "back":
-            visit.code_entry = visit.code_entry[:-1]
-        elif key == "clear":
-            visit.code_entry = ""
-        elif key.isdigit() and len(visit.code_entry) < CODE_MAX:
-            visit.code_entry += key
+    def key(self, key: str) -> None:
+        self.visit.code_entry = typed(self.visit.code_entry, key, CODE_MAX)
         self.message = ""
         self.win.refresh()
-
-    def on_digit(self, key: str) -> bool:
-        if key.isdigit():
-            self._key(key)
-            return True
-        return False
-
-    def on_backspace(self) -> bool:
-        self._key("back")
-        return True
-
-    def on_confirm(self) -> bool:
-        self.submit()
-        return True
 
     def submit(self) -> None:
         code = normalise_code(self.visit.code_entry)

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from kiosk.i18n import gettext as _
 from kiosk.ui import widgets
 from kiosk.ui.lockdown import check_exit_pin
-from kiosk.ui.screen import Choice, Screen
+from kiosk.ui.screen import Choice, KeypadEntry, typed
 
 if TYPE_CHECKING:
     from kiosk.ui.window import KioskWindow
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 PIN_MAX = 12
 
 
-class ExitPinScreen(Screen):
+class ExitPinScreen(KeypadEntry):
     name = "exit_pin"
 
     def __init__(self, window: KioskWindow) -> None:
@@ -34,39 +34,20 @@ class ExitPinScreen(Screen):
         self.pin = ""
 
     def side_panel(self) -> QWidget:
-        return self.kept_keypad(on_key=self._key, with_x=False)
+        return self.kept_keypad(on_key=self.key, with_x=False)
 
     def build_body(self, box: QVBoxLayout) -> None:
         shown = "●" * len(self.pin) or _("(nothing entered)")
         box.addWidget(widgets.label(shown, kind="code", name="pin_display"))
 
     def choices(self) -> list[Choice]:
-        return [Choice("ok", _("OK"), self.on_confirm_pin)]
+        return [Choice("ok", _("OK"), self.submit)]
 
-    def _key(self, key: str) -> None:
-        if key == "back":
-            self.pin = self.pin[:-1]
-        elif key == "clear":
-            self.pin = ""
-        elif key.isdigit() and len(self.pin) < PIN_MAX:
-            self.pin += key
+    def key(self, key: str) -> None:
+        self.pin = typed(self.pin, key, PIN_MAX)
         self.redraw()
 
-    def on_digit(self, key: str) -> bool:
-        if key.isdigit():
-            self._key(key)
-            return True
-        return False
-
-    def on_backspace(self) -> bool:
-        self._key("back")
-        return True
-
-    def on_confirm(self) -> bool:
-        self.on_confirm_pin()
-        return True
-
-    def on_confirm_pin(self) -> None:
+    def submit(self) -> None:
         ok, problem = check_exit_pin(self.ctx.store, self.pin)
         self.pin = ""
         if ok:

@@ -19,7 +19,7 @@ from kiosk.identity import check_id_number, mask_id
 from kiosk.models import Resident
 from kiosk.store import new_id
 from kiosk.ui import widgets
-from kiosk.ui.screen import Choice, Screen
+from kiosk.ui.screen import Choice, KeypadEntry, Screen, typed
 
 if TYPE_CHECKING:
     from kiosk.ui.context import Visit
@@ -70,7 +70,7 @@ def apply_remembered_profile(screen: Screen) -> Profile | None:
     return wanted
 
 
-class IdentifyScreen(Screen):
+class IdentifyScreen(KeypadEntry):
     name = "identify"
 
     def __init__(self, window: KioskWindow) -> None:
@@ -94,7 +94,7 @@ class IdentifyScreen(Screen):
         self.hide_number()
 
     def side_panel(self) -> QWidget:
-        return self.kept_keypad(on_key=self._key, with_x=True)
+        return self.kept_keypad(on_key=self.key, with_x=True)
 
     def build_body(self, box: QVBoxLayout) -> None:
         entry = self.visit.id_entry
@@ -123,27 +123,13 @@ class IdentifyScreen(Screen):
                                  detail=_("ID ending {last}").format(last=known.id_number[-4:])))
         return result
 
-    def _key(self, key: str) -> None:
-        visit = self.visit
-        if key == "back":
-            visit.id_entry = visit.id_entry[:-1]
-        elif key == "clear":
-            visit.id_entry = ""
-        elif len(visit.id_entry) < ID_LENGTH:
-            visit.id_entry += key
+    def key(self, key: str) -> None:
+        self.visit.id_entry = typed(self.visit.id_entry, key, ID_LENGTH, allowed="0123456789Xx")
         self.message = ""
         self.win.refresh()
 
     def on_digit(self, key: str) -> bool:
-        self._key(key)
-        return True
-
-    def on_backspace(self) -> bool:
-        self._key("back")
-        return True
-
-    def on_confirm(self) -> bool:
-        self.submit()
+        self.key(key)  # digits and the X of an ID number's check character
         return True
 
     def reveal(self) -> None:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from kiosk.i18n import N_
 from kiosk.i18n import gettext as _
 from kiosk.ui import widgets
-from kiosk.ui.screen import Choice, Screen
+from kiosk.ui.screen import Choice, KeypadEntry, Screen, typed
 
 RELATIONS = (N_("Grandson"), N_("Granddaughter"), N_("Son"), N_("Daughter"), N_("Husband or wife"),
              N_("Other family member"))
@@ -56,7 +56,7 @@ class RelationScreen(Screen):
         self.go("birth_year")
 
 
-class BirthYearScreen(Screen):
+class BirthYearScreen(KeypadEntry):
     name = "birth_year"
 
     def title(self) -> str:
@@ -66,41 +66,21 @@ class BirthYearScreen(Screen):
         return _("Type the year of birth with the number keys, for example 2016, then touch Next.")
 
     def side_panel(self) -> QWidget:
-        return self.kept_keypad(on_key=self._key, with_x=False)
+        return self.kept_keypad(on_key=self.key, with_x=False)
 
     def build_body(self, box: QVBoxLayout) -> None:
         shown = self.visit.birth_year or _("(nothing entered)")
         box.addWidget(widgets.label(shown, kind="code", name="birth_year_display"))
 
     def choices(self) -> list[Choice]:
-        return [Choice("next", _("Next"), self._next)]
+        return [Choice("next", _("Next"), self.submit)]
 
-    def _key(self, key: str) -> None:
-        visit = self.visit
-        if key == "back":
-            visit.birth_year = visit.birth_year[:-1]
-        elif key == "clear":
-            visit.birth_year = ""
-        elif key.isdigit() and len(visit.birth_year) < 4:
-            visit.birth_year += key
+    def key(self, key: str) -> None:
+        self.visit.birth_year = typed(self.visit.birth_year, key, 4)
         self.message = ""
         self.win.refresh()
 
-    def on_digit(self, key: str) -> bool:
-        if key.isdigit():
-            self._key(key)
-            return True
-        return False
-
-    def on_backspace(self) -> bool:
-        self._key("back")
-        return True
-
-    def on_confirm(self) -> bool:
-        self._next()
-        return True
-
-    def _next(self) -> None:
+    def submit(self) -> None:
         if not birth_year_ok(self.visit.birth_year, self.ctx.today()):
             self.show_message(_("Please type the year with four digits, between 1900 and {year}.").format(
                 year=self.ctx.today().year))

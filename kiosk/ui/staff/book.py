@@ -22,7 +22,7 @@ from kiosk.models import Booking, Resident, Session
 from kiosk.staff import StaffError, mask_name
 from kiosk.store import new_id
 from kiosk.ui import widgets
-from kiosk.ui.screen import Choice
+from kiosk.ui.screen import Choice, typed
 from kiosk.ui.screens.who import RELATIONS
 from kiosk.ui.staff.base import StaffScreen
 from kiosk.ui.staff.lookup import grouped_id
@@ -137,12 +137,7 @@ class StaffBookWhoScreen(StaffScreen):
 
     def _key(self, key: str) -> None:
         draft = self.state.draft
-        if key == "back":
-            draft.id_entry = draft.id_entry[:-1]
-        elif key == "clear":
-            draft.id_entry = ""
-        elif len(draft.id_entry) < 18 and (key.isdigit() or key == "X"):
-            draft.id_entry += key
+        draft.id_entry = typed(draft.id_entry, key, 18, allowed="0123456789X")
         self.message = ""
         self.redraw()
 

@@ -14,7 +14,7 @@ from kiosk.i18n import gettext as _
 from kiosk.models import Booking, BookingStatus
 from kiosk.staff import BookingLine, Lookup, StaffError
 from kiosk.ui import widgets
-from kiosk.ui.screen import Choice
+from kiosk.ui.screen import Choice, typed
 from kiosk.ui.staff.base import StaffScreen
 from kiosk.ui.staff.today import CHECKABLE, StaffSessionScreen
 from kiosk.ui.words import when_words
@@ -104,12 +104,8 @@ class StaffLookupScreen(StaffSessionScreen):
     def _key(self, key: str) -> None:
         state = self.state
         limit = ID_LENGTH if state.lookup_mode == "id" else CODE_MAX
-        if key == "back":
-            state.lookup_entry = state.lookup_entry[:-1]
-        elif key == "clear":
-            state.lookup_entry = ""
-        elif len(state.lookup_entry) < limit and (key.isdigit() or (key == "X" and state.lookup_mode == "id")):
-            state.lookup_entry += key
+        allowed = "0123456789X" if state.lookup_mode == "id" else "0123456789"
+        state.lookup_entry = typed(state.lookup_entry, key, limit, allowed=allowed)
         self.message = ""
         self.redraw()
 

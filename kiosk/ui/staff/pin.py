@@ -21,7 +21,7 @@ from kiosk.staff import (
     check_new_pin,
 )
 from kiosk.ui import widgets
-from kiosk.ui.screen import Choice
+from kiosk.ui.screen import Choice, typed
 from kiosk.ui.staff.base import StaffScreen
 
 
@@ -74,12 +74,7 @@ class StaffPinScreen(StaffScreen):
         return [Choice("sign_in", _("Sign in"), self.sign_in)]
 
     def _key(self, key: str) -> None:
-        if key == "back":
-            self.pin = self.pin[:-1]
-        elif key == "clear":
-            self.pin = ""
-        elif key.isdigit() and len(self.pin) < PIN_LENGTH:
-            self.pin += key
+        self.pin = typed(self.pin, key, PIN_LENGTH)
         self.message = ""
         self.redraw()
 
@@ -169,12 +164,7 @@ class StaffSetupScreen(StaffScreen):
 
     def _key(self, key: str) -> None:
         setup = self.state.setup
-        if key == "back":
-            setup.pin = setup.pin[:-1]
-        elif key == "clear":
-            setup.pin = ""
-        elif key.isdigit() and len(setup.pin) < PIN_LENGTH:
-            setup.pin += key
+        setup.pin = typed(setup.pin, key, PIN_LENGTH)
         self.redraw()
 
     def keypad_digit(self, key: str) -> bool:
