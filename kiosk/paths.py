@@ -8,17 +8,23 @@ from pathlib import Path
 APP_NAME = "cunzhan"
 
 
-def data_dir() -> Path:
-    """Return (and create) the directory every file the kiosk writes lives under."""
+def app_dir(part: str) -> Path:
+    """Return (and create) `$CUNZHAN_HOME/<part>/`, else the platform's user data directory + `/<part>`.
+    The kiosk keeps its files under `kiosk`, the township backend under `township`."""
     home = os.environ.get("CUNZHAN_HOME")
     if home:
-        path = Path(home) / "kiosk"
+        path = Path(home) / part
     else:
         import platformdirs
 
-        path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "kiosk"
+        path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / part
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def data_dir() -> Path:
+    """Return (and create) the directory every file the kiosk writes lives under."""
+    return app_dir("kiosk")
 
 
 def database_path() -> Path:

@@ -13,7 +13,6 @@ Writes go through `Database.write()`, which serialises writers the way each engi
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,8 +22,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-
-APP_NAME = "cunzhan"
 
 metadata = sa.MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -322,15 +319,9 @@ def iso(value: dt.datetime | None) -> str | None:
 
 def data_dir() -> Path:
     """`$CUNZHAN_HOME/township/`, else the platform's user data directory + `/township` (created)."""
-    home = os.environ.get("CUNZHAN_HOME")
-    if home:
-        path = Path(home) / "township"
-    else:
-        import platformdirs
+    from kiosk.paths import app_dir
 
-        path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "township"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return app_dir("township")
 
 
 def default_url() -> str:

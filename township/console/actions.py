@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import Request
+from sqlalchemy.engine import Connection
 
 from kiosk.demo import ZONE
 from kiosk.i18n import N_
@@ -260,6 +261,21 @@ def _require_admin(staff: queries.Staff) -> None:
         raise ActionRefused(N_("Only an administrator can do this"))
 
 
+def _save_catalogue_row(conn: Connection, table: sa.Table, staff: queries.Staff, row_id: str | None,
+                        values: dict[str, Any]) -> str:
+    """Insert (version 1) or update (version + 1) one of the township's services or providers; returns its id."""
+    db.lock_township(conn, staff.township_id)
+    if row_id is None:
+        row_id = B.new_id()
+        conn.execute(sa.insert(table).values(id=row_id, township_id=staff.township_id, version=1, **values))
+        return row_id
+    done = conn.execute(sa.update(table).where(table.c.id == row_id, table.c.township_id == staff.township_id)
+                        .values(version=table.c.version + 1, **values))
+    if done.rowcount != 1:
+        raise ActionRefused(N_("Not found."))
+    return row_id
+
+
 def save_service(database: db.Database, staff: queries.Staff, service_id: str | None, *, name: str, kind: str,
                  description: str, what_to_bring: str, review: bool, active: bool) -> str:
     """Create or change a service and publish it to the kiosks (the change log)."""
@@ -268,15 +284,7 @@ def save_service(database: db.Database, staff: queries.Staff, service_id: str | 
     values = {"name": name, "kind": kind, "description": description, "what_to_bring": what_to_bring,
               "review": review, "active": active, "updated_at": db.naive(db.now_utc())}
     with database.write() as conn:
-        db.lock_township(conn, staff.township_id)
-        if service_id is None:
-            service_id = B.new_id()
-            conn.execute(sa.insert(t).values(id=service_id, township_id=staff.township_id, version=1, **values))
-        else:
-            done = conn.execute(sa.update(t).where(t.c.id == service_id, t.c.township_id == staff.township_id)
-                                .values(version=t.c.version + 1, **values))
-            if done.rowcount != 1:
-                raise ActionRefused(N_("Not found."))
+        service_id = _save_catalogue_row(conn, t, staff, service_id, values)
         B.emit_service(conn, service_id)
         _audit(conn, staff, "service_saved", service_id, active=active)
     return service_id
@@ -290,15 +298,7 @@ def save_provider(database: db.Database, staff: queries.Staff, provider_id: str 
     values = {"name": name, "title": title, "organisation": organisation, "active": active,
               "updated_at": db.naive(db.now_utc())}
     with database.write() as conn:
-        db.lock_township(conn, staff.township_id)
-        if provider_id is None:
-            provider_id = B.new_id()
-            conn.execute(sa.insert(t).values(id=provider_id, township_id=staff.township_id, version=1, **values))
-        else:
-            done = conn.execute(sa.update(t).where(t.c.id == provider_id, t.c.township_id == staff.township_id)
-                                .values(version=t.c.version + 1, **values))
-            if done.rowcount != 1:
-                raise ActionRefused(N_("Not found."))
+        provider_id = _save_catalogue_row(conn, t, staff, provider_id, values)
         B.emit_provider(conn, provider_id)
         _audit(conn, staff, "provider_saved", provider_id, active=active)
     return provider_id
