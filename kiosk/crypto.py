@@ -7,13 +7,12 @@ of ID numbers, which lets the store look a resident up without keeping the numbe
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
-import secrets
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from kiosk.i18n import N_, gettext
 
@@ -105,8 +104,6 @@ def preload_keyring_modules() -> None:
     The kiosk reads the key on a worker thread while the main thread imports Qt; importing the same packages from
     two threads at once can hand one of them a partially initialised module on Python 3.11, so the main thread
     imports them first (it costs the same either way: imports hold the GIL)."""
-    import cryptography.hazmat.primitives.kdf.hkdf  # FieldCipher.from_master
-
     if not _keyring_configured() and sys.platform.startswith("linux"):
         import cryptography.hazmat.backends.openssl  # noqa: F401 - the Secret Service session's key exchange
         import secretstorage  # noqa: F401 - _fast_get
@@ -136,9 +133,37 @@ def _keyring_set(service: str, account: str, value: str) -> None:
         raise KeyringUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
+def hkdf_sha256(master: bytes, info: bytes, length: int = 32) -> bytes:
+    """HKDF-SHA256 (RFC 5869) with no salt, on the standard library: the same bytes as `cryptography`'s
+    `HKDF(SHA256(), length, salt=None, info)` (a test holds them equal), without importing `cryptography` at start-up
+    (AES-GCM imports it on the first personal field instead)."""
+    import hashlib
+    import hmac
+
+    prk = hmac.new(b"\0" * hashlib.sha256().digest_size, master, hashlib.sha256).digest()
+    out, block, counter = b"", b"", 1
+    while len(out) < length:
+        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        out += block
+        counter += 1
+    return out[:length]
+
+
 def account_for(data_dir: str) -> str:
     """Keyring account name for one kiosk data directory (several stores may share a machine, as in tests)."""
+    import hashlib
+
     return "store-key:" + hashlib.sha256(os.path.abspath(data_dir).encode()).hexdigest()[:16]
+
+
+class Cipher(Protocol):
+    """What the store needs of a cipher: a `FieldCipher`, or a `PendingCipher` whose key is still on its way."""
+
+    def encrypt(self, plain: str | None) -> str | None: ...
+
+    def decrypt(self, sealed: str | None) -> str | None: ...
+
+    def lookup_hash(self, value: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,17 +175,14 @@ class FieldCipher:
 
     @classmethod
     def from_master(cls, master: bytes) -> FieldCipher:
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-        def derive(info: bytes) -> bytes:
-            return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
-
-        return cls(derive(b"cunzhan field encryption"), derive(b"cunzhan id lookup"))
+        return cls(hkdf_sha256(master, b"cunzhan field encryption"), hkdf_sha256(master, b"cunzhan id lookup"))
 
     @classmethod
     def for_data_dir(cls, data_dir: str, *, create: bool = True) -> FieldCipher:
         """Load this data directory's key from the keyring, creating it on first use."""
+        import base64
+        import secrets
+
         account = account_for(data_dir)
         stored = _keyring_get(KEYRING_SERVICE, account)
         if stored is None:
@@ -175,6 +197,9 @@ class FieldCipher:
     def encrypt(self, plain: str | None) -> str | None:
         if plain is None:
             return None
+        import base64
+        import secrets
+
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         nonce = secrets.token_bytes(12)
@@ -184,6 +209,8 @@ class FieldCipher:
     def decrypt(self, sealed: str | None) -> str | None:
         if sealed is None:
             return None
+        import base64
+
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         if not sealed.startswith(_PREFIX):
@@ -193,4 +220,45 @@ class FieldCipher:
 
     def lookup_hash(self, value: str) -> str:
         """Keyed hash for finding a resident by ID number without storing it in clear."""
+        import hashlib
+        import hmac
+
         return hmac.new(self.mac_key, value.upper().encode(), hashlib.sha256).hexdigest()
+
+
+class PendingCipher:
+    """A `FieldCipher` whose key is read from the keyring after the kiosk's home screen is on screen.
+
+    The home screen shows no personal data, so the kiosk does not make its first touch wait for the keyring (a D-Bus
+    round trip and ~45 ms of imports). The kiosk calls `load()` on a worker thread right after the first frame. Any
+    personal field used before that finishes waits for it; used before it starts, it reads the key there and then.
+    If reading failed, every use raises the same error (`KeyringUnavailable`), which the kiosk shows as its
+    start-up problem."""
+
+    def __init__(self, read_key: Callable[[], FieldCipher]) -> None:
+        self._read_key = read_key
+        self._lock = threading.Lock()
+        self._cipher: FieldCipher | None = None
+        self._error: BaseException | None = None
+
+    def load(self) -> FieldCipher:
+        """The cipher: read the key the first time (later calls give the first outcome, or wait for it)."""
+        with self._lock:
+            if self._cipher is None and self._error is None:
+                try:
+                    self._cipher = self._read_key()
+                except BaseException as exc:
+                    self._error = exc
+        if self._error is not None:
+            raise self._error
+        assert self._cipher is not None
+        return self._cipher
+
+    def encrypt(self, plain: str | None) -> str | None:
+        return self.load().encrypt(plain)
+
+    def decrypt(self, sealed: str | None) -> str | None:
+        return self.load().decrypt(sealed)
+
+    def lookup_hash(self, value: str) -> str:
+        return self.load().lookup_hash(value)

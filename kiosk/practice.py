@@ -18,17 +18,15 @@ The UI reads `PracticeSession.active` / `banner_text()` to draw the practice ban
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
-import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kiosk.booking import BookingRules, Bookings
-from kiosk.crypto import FieldCipher
 from kiosk.i18n import N_, gettext
 from kiosk.store import Store, to_text, utc_now
+
+if TYPE_CHECKING:
+    from kiosk.booking import BookingRules, Bookings
 
 PREFIX = "cunzhan-practice-"
 PRACTICE_STATE_KEY = "practice"
@@ -51,6 +49,8 @@ def scratch_root() -> Path:
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK):
         return shm
+    import tempfile
+
     return Path(tempfile.gettempdir())
 
 
@@ -73,6 +73,8 @@ def remove_leftovers(root: Path | None = None) -> int:
         except ValueError:
             continue
         if pid != os.getpid() and not _pid_alive(pid):
+            import shutil
+
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
     return removed
@@ -84,7 +86,12 @@ class PracticeSession:
     def __init__(self, real: Store, *, root: Path | None = None) -> None:
         base = root or scratch_root()
         remove_leftovers(base)
+        import secrets
+        import tempfile
+
         self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base))
+        from kiosk.crypto import FieldCipher
+
         self.store = Store(self.folder / "practice.db", FieldCipher.from_master(secrets.token_bytes(32)))
         self._closed = False
         self.real = real
@@ -123,6 +130,8 @@ class PracticeSession:
 
     def bookings(self, *, rules: BookingRules | None = None) -> Bookings:
         """The real booking rules over the practice store."""
+        from kiosk.booking import Bookings
+
         return Bookings(self.store, rules=rules)
 
     def close(self) -> None:
@@ -135,6 +144,8 @@ class PracticeSession:
         try:
             self.store.close()
         finally:
+            import shutil
+
             shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> PracticeSession:

@@ -2,8 +2,10 @@
 
 - WAL mode, `synchronous=FULL`: a booking and its outbox op are committed together, durably, before the resident is
   told anything.
-- Schema changes only through the `MIGRATIONS` set below, applied at start-up. A file written by a newer version, or
-  a file that is not a Cunzhan database, is refused with a clear message and never rewritten.
+- Schema changes only through the sqlite-utils migration set below (`migrations()`), applied at start-up. A file
+  written by a newer version, or a file that is not a Cunzhan database, is refused with a clear message and never
+  rewritten. A file already at the current schema opens through `sqlite3` alone: sqlite-utils (~0.1 s to import) is
+  loaded only when a migration is pending or a caller asks for `Store.db`.
 - Personal fields (names, ID numbers, phones, outbox payloads) are encrypted with `FieldCipher`; the ID number is
   also kept as a keyed hash for look-up and a masked form for display.
 - Times are UTC ISO-8601 text.
@@ -15,18 +17,14 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
-
-from kiosk.crypto import FieldCipher
+from kiosk.crypto import Cipher, FieldCipher
 from kiosk.i18n import N_, gettext
-from kiosk.identity import mask_id, mask_phone
 from kiosk.models import (
     Booking,
     BookingStatus,
@@ -40,7 +38,11 @@ from kiosk.models import (
     SessionStatus,
 )
 
-MIGRATIONS = Migrations("cunzhan-kiosk")
+if TYPE_CHECKING:
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
+
+MIGRATION_SET = "cunzhan-kiosk"
 
 
 class StoreError(RuntimeError):
@@ -78,6 +80,8 @@ def from_text(text: str) -> dt.datetime:
 
 
 def new_id() -> str:
+    import uuid  # here, not at the top: it imports `platform`, ~6 ms of kiosk start-up
+
     return str(uuid.uuid4())
 
 
@@ -85,7 +89,6 @@ def new_id() -> str:
 # Schema
 
 
-@MIGRATIONS(name="m001_initial")
 def _m001_initial(db: sqlite_utils.Database) -> None:
     db.executescript(
         """
@@ -146,7 +149,6 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-@MIGRATIONS(name="m002_staff_accounts")
 def _m002_staff_accounts(db: sqlite_utils.Database) -> None:
     """Village staff accounts (kiosk.staff): names encrypted, PINs as argon2 hashes; the PIN lock-out state."""
     db.executescript(
@@ -163,61 +165,87 @@ def _m002_staff_accounts(db: sqlite_utils.Database) -> None:
 KNOWN_MIGRATIONS = ("m001_initial", "m002_staff_accounts")
 
 
+@cache
+def migrations() -> Migrations:
+    """The kiosk's sqlite-utils migration set, in order; names as in `KNOWN_MIGRATIONS`."""
+    from sqlite_utils.migrations import Migrations
+
+    found = Migrations(MIGRATION_SET)
+    found(name="m001_initial")(_m001_initial)
+    found(name="m002_staff_accounts")(_m002_staff_accounts)
+    return found
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 
 
 class Store:
     """One connection to the kiosk database. The UI and the sync worker each open their own."""
 
-    def __init__(self, path: Path, cipher: FieldCipher) -> None:
+    def __init__(self, path: Path, cipher: Cipher) -> None:
         self.path = Path(path)
         self.cipher = cipher
         self._lock = threading.RLock()
+        self._db: sqlite_utils.Database | None = None
         try:
-            conn = sqlite3.connect(str(self.path), timeout=10.0, check_same_thread=False, isolation_level=None)
-            self.db = sqlite_utils.Database(conn)
+            self.conn = conn = sqlite3.connect(str(self.path), timeout=10.0, check_same_thread=False,
+                                               isolation_level=None)
             conn.execute("PRAGMA busy_timeout = 10000")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError("not_a_database", f"journal mode {mode}")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
-            self._check_schema()
-            MIGRATIONS.apply(self.db)
-            conn.execute(f"PRAGMA user_version = {len(KNOWN_MIGRATIONS)}")
+            if not self._is_current():
+                migrations().apply(self.db)
+                conn.execute(f"PRAGMA user_version = {len(KNOWN_MIGRATIONS)}")
         except sqlite3.DatabaseError as exc:
             raise StoreError("not_a_database", str(exc)) from exc
 
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The same connection as a sqlite-utils `Database` (imported on first use)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
+
     @classmethod
-    def open(cls, path: Path | None = None, *, cipher: FieldCipher | None = None) -> Store:
+    def open(cls, path: Path | None = None, *, cipher: Cipher | None = None) -> Store:
         """Open (creating if needed) the kiosk database, with the key from the OS keyring unless one is given."""
         from kiosk import paths
 
         db_path = path or paths.database_path()
         return cls(db_path, cipher or FieldCipher.for_data_dir(str(Path(db_path).parent)))
 
-    def _check_schema(self) -> None:
-        conn = self.db.conn
+    def _is_current(self) -> bool:
+        """Whether the file holds exactly the migrations this version knows (nothing to apply). Raises StoreError
+        for a file from a newer version or one that is not a Cunzhan database; neither is ever written to."""
+        conn = self.conn
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > len(KNOWN_MIGRATIONS):
             raise StoreError("newer_schema", f"user_version {version}")
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "_sqlite_migrations" in names:
-            applied = {m.name for m in MIGRATIONS.applied(self.db)}
-            unknown = applied - set(KNOWN_MIGRATIONS)
-            if unknown:
-                raise StoreError("newer_schema", ", ".join(sorted(unknown)))
-        elif names - {"sqlite_sequence"}:
-            raise StoreError("not_a_database", "unknown tables")
+        if "_sqlite_migrations" not in names:
+            if names - {"sqlite_sequence"}:
+                raise StoreError("not_a_database", "unknown tables")
+            return False
+        applied = {r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = ?",
+                                              (MIGRATION_SET,))}
+        unknown = applied - set(KNOWN_MIGRATIONS)
+        if unknown:
+            raise StoreError("newer_schema", ", ".join(sorted(unknown)))
+        return applied == set(KNOWN_MIGRATIONS) and version == len(KNOWN_MIGRATIONS)
 
     def close(self) -> None:
-        self.db.conn.close()
+        self.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT), serialised within this process."""
         with self._lock:
-            conn = self.db.conn
+            conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -228,7 +256,9 @@ class Store:
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self.db.query(sql, params))
+            cursor = self.conn.execute(sql, params)
+            keys = [d[0] for d in cursor.description or ()]
+            return [dict(zip(keys, row, strict=True)) for row in cursor]
 
     # --- settings and sync state ------------------------------------------------------------------------------------
 
@@ -369,6 +399,8 @@ class Store:
 
     def save_resident(self, resident: Resident, *, conn: sqlite3.Connection | None = None) -> Resident:
         """Insert or update a resident (matched by ID number); returns it with its stored id."""
+        from kiosk import identity
+
         c = self.cipher
         id_hash = c.lookup_hash(resident.id_number)
 
@@ -381,9 +413,9 @@ class Store:
                 "ON CONFLICT(id) DO UPDATE SET name_enc = excluded.name_enc, phone_enc = excluded.phone_enc, "
                 "phone_masked = excluded.phone_masked, village = excluded.village, "
                 "suggestions_consent = excluded.suggestions_consent, remembered_profile = excluded.remembered_profile",
-                (rid, id_hash, mask_id(resident.id_number), c.encrypt(resident.name),
+                (rid, id_hash, identity.mask_id(resident.id_number), c.encrypt(resident.name),
                  c.encrypt(resident.id_number), c.encrypt(resident.phone),
-                 mask_phone(resident.phone) if resident.phone else None, resident.village,
+                 identity.mask_phone(resident.phone) if resident.phone else None, resident.village,
                  int(resident.suggestions_consent), resident.remembered_profile, to_text(utc_now())))
             for d in resident.dependents:
                 cx.execute("INSERT INTO dependents (id, resident_id, name_enc, relation, birth_year) "
@@ -524,8 +556,8 @@ class Store:
         args = (LEASE_COUNTED_KEY + session_id, session_id)
         if conn is None:
             with self._lock:
-                leased = self.db.conn.execute(sql_leased, (session_id, at)).fetchone()[0]
-                used = self.db.conn.execute(sql_used, args).fetchone()[0]
+                leased = self.conn.execute(sql_leased, (session_id, at)).fetchone()[0]
+                used = self.conn.execute(sql_used, args).fetchone()[0]
         else:
             leased = conn.execute(sql_leased, (session_id, at)).fetchone()[0]
             used = conn.execute(sql_used, args).fetchone()[0]

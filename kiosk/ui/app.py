@@ -19,9 +19,11 @@ _STARTED = time.perf_counter()
 if TYPE_CHECKING:
     from kiosk.accessibility.api import SpeechOut, VoiceIn
     from kiosk.accessibility.profiles import Profile
+    from kiosk.crypto import PendingCipher
     from kiosk.settings import Settings
     from kiosk.store import Store
     from kiosk.ui.context import KioskContext
+    from kiosk.ui.ops import OpRunner
     from kiosk.ui.window import KioskWindow
 
 
@@ -143,10 +145,16 @@ def _screen_reader_support() -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the kiosk window until it is closed (or, with --quit-after-ready, until home accepts input)."""
-    from kiosk import i18n
+    import gc
+
+    # Start-up allocates ~300,000 objects (mostly Qt's and Python's own modules) and frees few: the cyclic collector
+    # would walk them again and again for nothing (~15 ms). It is switched back on once home is on screen, with what
+    # start-up made moved out of its way (`_collector_back_on`).
+    gc.disable()
+    from kiosk import i18n, paths
     from kiosk import settings as S
     from kiosk.accessibility.profiles import profile as profile_by_name
-    from kiosk.crypto import KeyringUnavailable, preload_keyring_modules
+    from kiosk.crypto import FieldCipher, PendingCipher
     from kiosk.settings import Settings
     from kiosk.store import Store, StoreError
 
@@ -157,38 +165,21 @@ def run_command(args: argparse.Namespace) -> int:
         except KeyError as exc:
             print(i18n.gettext("Unknown profile: {name}").format(name=exc.args[0]), file=sys.stderr)
             return 2
-    from concurrent.futures import ThreadPoolExecutor
-
-    # Everything the worker below imports is imported here first: two threads importing the same package at once
-    # can meet a half-initialised module on Python 3.11 (and imports hold the GIL, so nothing is lost).
-    preload_keyring_modules()
-    import importlib.metadata  # noqa: F401 - sqlite-utils looks its plugins up there when the store opens
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiosk-open-store") as pool:
-        # The store (key from the keyring over D-Bus, SQLite, migrations) opens while Qt loads: the D-Bus round
-        # trip and the database open wait on other processes and the disk, Qt's start-up on this one.
-        opening = pool.submit(Store.open)
-        _screen_reader_support()
-        _qt_app()
-        try:
-            real = opening.result()
-        except (StoreError, KeyringUnavailable) as exc:
-            _show_problem(exc.message())
-            return 1
+    db_path = paths.database_path()
+    # The store opens now (SQLite alone: a few milliseconds); its key is read from the keyring once home is on
+    # screen (`_read_store_key`), since nothing personal is shown before a resident starts a task.
+    key = PendingCipher(lambda: FieldCipher.for_data_dir(str(db_path.parent)))
+    try:
+        real = Store(db_path, key)
+    except StoreError as exc:
+        _show_problem(exc.message())
+        return 1
     settings = Settings(real.stored_settings())
     i18n.set_default_locale(str(settings.get(S.LOCALE)))
-    if args.demo:
-        from kiosk.seed import catalogue_is_empty, seed_demo
+    if args.demo and not real.query("SELECT 1 FROM services LIMIT 1"):
+        from kiosk.seed import seed_demo
 
-        if catalogue_is_empty(real):
-            seed_demo(real)
-        if not args.quit_after_ready:
-            # A demo kiosk gets a staff member with a fresh PIN, printed here (never on a kiosk with real staff).
-            from kiosk.staff import ensure_demo_staff
-
-            demo_staff = ensure_demo_staff(real)
-            if demo_staff is not None:
-                print(i18n.gettext("Staff mode: press Ctrl+Shift+F11, staff {staff_id}, PIN {pin}").format(
-                    staff_id=demo_staff[0], pin=demo_staff[1]), flush=True)
+        seed_demo(real)
     # --practice, or practice mode switched on in staff mode (a training kiosk stays in practice across restarts).
     wants_practice = bool(getattr(args, "practice", False)) or bool(settings.get(S.PRACTICE_MODE))
     practice = None
@@ -196,8 +187,11 @@ def run_command(args: argparse.Namespace) -> int:
         from kiosk.practice import PracticeSession
 
         practice = PracticeSession(real)
+    _screen_reader_support()
+    _qt_app()
     try:
-        return _run_window(args, practice.store if practice else real, settings, chosen, sync=practice is None)
+        return _run_window(args, practice.store if practice else real, settings, chosen, key=key,
+                           sync=practice is None, demo_staff_for=real if args.demo else None)
     finally:
         if practice is not None:
             practice.close()
@@ -205,7 +199,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _run_window(args: argparse.Namespace, store: Store, settings: Settings, chosen: Profile | None, *,
-                sync: bool) -> int:
+                key: PendingCipher, sync: bool, demo_staff_for: Store | None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -226,18 +220,43 @@ def _run_window(args: argparse.Namespace, store: Store, settings: Settings, chos
     install_staff_mode = staff_entry_until_installed(window)
     window.go_home()
     _show(window, fullscreen=bool(args.fullscreen))
-    if args.quit_after_ready:
-        def ready() -> None:
-            print(f"ready in {time.perf_counter() - _STARTED:.3f} s")
+    exit_code: list[int] = []
+    problem: list[object] = []  # the problem message's window, kept alive here
+
+    def key_read() -> None:
+        if args.quit_after_ready:
             window.unlock_and_close()
             QApplication.quit()
+        elif demo_staff_for is not None:
+            # A demo kiosk gets a staff member with a fresh PIN, printed here (never on a kiosk with real staff).
+            from kiosk.staff import ensure_demo_staff
+
+            demo_staff = ensure_demo_staff(demo_staff_for)
+            if demo_staff is not None:
+                print(gettext("Staff mode: press Ctrl+Shift+F11, staff {staff_id}, PIN {pin}").format(
+                    staff_id=demo_staff[0], pin=demo_staff[1]), flush=True)
+
+    def key_failed(exc: BaseException) -> None:
+        from kiosk.crypto import KeyringUnavailable
+
+        exit_code.append(1)
+        text = exc.message() if isinstance(exc, KeyringUnavailable) else str(exc)
+        problem.extend(_replace_with_problem(window, text))
+
+    QTimer.singleShot(0, _collector_back_on)
+    if args.quit_after_ready:
+        def ready() -> None:
+            print(f"ready in {time.perf_counter() - _STARTED:.3f} s", flush=True)
+            # Then the same start-up work as a kiosk left running, so a keyring problem still ends in exit code 1.
+            _read_store_key(ops, key, on_done=key_read, on_error=key_failed)
 
         QTimer.singleShot(0, ready)
     else:
         QTimer.singleShot(0, install_staff_mode)
         def after_first_frame() -> None:
-            # Home is on screen and taking touches; the slower parts (the speech engine, the voice model, the sync
-            # engine and its HTTP stack) start now instead of keeping the resident waiting for the first screen.
+            # Home is on screen and taking touches; the slower parts (the store key, the speech engine, the voice
+            # model, the sync engine and its HTTP stack) start now instead of keeping the resident waiting.
+            _read_store_key(ops, key, on_done=key_read, on_error=key_failed)
             window.set_speech(make_speech_out(settings))
             window.set_voice(make_voice_in(settings))
             if sync:
@@ -247,7 +266,50 @@ def _run_window(args: argparse.Namespace, store: Store, settings: Settings, chos
     code = int(app.exec())  # type: ignore[attr-defined]
     window.shutdown()
     ops.shutdown()
-    return code
+    return exit_code[0] if exit_code else code
+
+
+def _collector_back_on() -> None:
+    """The cyclic garbage collector back on after start-up, everything start-up made frozen out of its scans."""
+    import gc
+
+    gc.freeze()
+    gc.enable()
+
+
+def _read_store_key(ops: OpRunner, key: PendingCipher, *, on_done: Callable[[], None],
+                    on_error: Callable[[BaseException], None]) -> None:
+    """Read the store key from the keyring on the general worker; `on_done()` or `on_error(exc)` on the main thread."""
+    from kiosk.crypto import preload_keyring_modules
+
+    preload_keyring_modules()  # on this thread first: two threads must not import one package at once (3.11)
+    ops.run(key.load, on_done=lambda _cipher: on_done(), on_error=on_error)
+
+
+def _replace_with_problem(window: KioskWindow, text: str) -> list[object]:
+    """A problem found after home was shown (the keyring): the kiosk window closes and the problem is shown plainly,
+    as a start-up problem is; closing that message ends the program. Returns the message window (keep it)."""
+    import os
+
+    from PySide6.QtWidgets import QApplication
+
+    print(text, file=sys.stderr)
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        window.unlock_and_close()
+        QApplication.quit()
+        return []
+    from PySide6.QtWidgets import QLabel
+
+    message = QLabel(text)
+    message.setObjectName("startup_problem")
+    message.setWordWrap(True)
+    message.setMargin(40)
+    message.setStyleSheet("font-size: 32px;")
+    message.setWindowTitle("Cunzhan")
+    message.resize(900, 400)
+    message.show()
+    window.unlock_and_close()
+    return [message]
 
 
 def _show(window: KioskWindow, *, fullscreen: bool) -> None:

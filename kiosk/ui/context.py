@@ -8,19 +8,21 @@ booking) forgets it all at once.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kiosk import settings as S
 from kiosk.accessibility.api import SpeechOut, VoiceIn
 from kiosk.accessibility.profiles import Profile
 from kiosk.accessibility.profiles import profile as profile_by_name
-from kiosk.booking import BookingRules, Bookings
 from kiosk.models import Booking, Dependent, Resident, ServiceKind
 from kiosk.settings import Settings
 from kiosk.store import Store, utc_now
 from kiosk.ui.ops import OpRunner
+
+if TYPE_CHECKING:
+    from kiosk.booking import Bookings
 
 
 @dataclass
@@ -67,16 +69,38 @@ class KioskContext:
         override = float(self.settings.get(S.DPI_OVERRIDE) or 0)
         self.dpi_override = override if override > 0 else None
         self.screen_dpi = dpi
-        self.zone = zoneinfo.ZoneInfo(str(self.settings.get(S.TIMEZONE)))
-        self.bookings = Bookings(store, rules=BookingRules(
-            cancel_window=dt.timedelta(hours=int(self.settings.get(S.CANCEL_WINDOW_HOURS))),
-            check_in_early=dt.timedelta(minutes=int(self.settings.get(S.CHECK_IN_EARLY_MINUTES)))))
+        self._zone: dt.tzinfo | None = None
+        self._bookings: Bookings | None = None
         self.visit = Visit()
+
+    @property
+    def bookings(self) -> Bookings:
+        """The booking rules over the store, with this kiosk's windows (made on first use: home needs none)."""
+        if self._bookings is None:
+            from kiosk.booking import BookingRules, Bookings
+
+            self._bookings = Bookings(self.store, rules=BookingRules(
+                cancel_window=dt.timedelta(hours=int(self.settings.get(S.CANCEL_WINDOW_HOURS))),
+                check_in_early=dt.timedelta(minutes=int(self.settings.get(S.CHECK_IN_EARLY_MINUTES)))))
+        return self._bookings
+
+    @bookings.setter
+    def bookings(self, bookings: Bookings) -> None:
+        self._bookings = bookings
 
     @property
     def dpi(self) -> float | None:
         """The DPI sizes are computed with: the override setting, else what the screen reports."""
         return self.dpi_override or self.screen_dpi
+
+    @property
+    def zone(self) -> dt.tzinfo:
+        """The kiosk's time zone (the `timezone` setting), loaded on first use."""
+        if self._zone is None:
+            import zoneinfo
+
+            self._zone = zoneinfo.ZoneInfo(str(self.settings.get(S.TIMEZONE)))
+        return self._zone
 
     def now(self) -> dt.datetime:
         return self.clock()

@@ -6,18 +6,23 @@ Anything that may take more than ~10 ms (a booking write with its fsync, printin
     ops.write(lambda: bookings.book(...), on_done=show_done, on_error=show_refusal)   # serial, database writes
     ops.run(lambda: render_pdf(...), on_done=...)                                     # serial, everything else
 
-`ThreadOps` runs each kind on its own single-thread executor (so database writes never interleave) and delivers the
-result or the exception back on the Qt main thread through a queued signal. Tests install `SyncOps`, which runs the
-function at once on the calling thread, so a click is followed by its result before the next line of the test.
+`ThreadOps` runs each kind on its own serial worker thread (so database writes never interleave) and delivers the
+result or the exception back on the Qt main thread through a queued signal. The workers are plain threads reading a
+queue, started on first use (`concurrent.futures` and the `logging` it pulls in would cost ~15 ms of start-up).
+Tests install `SyncOps`, which runs the function at once on the calling thread, so a click is followed by its result
+before the next line of the test.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
+
+if TYPE_CHECKING:
+    import queue
 
 T = TypeVar("T")
 OnDone = Callable[[Any], None]
@@ -74,28 +79,66 @@ class _Bridge(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        # Queued: the slot runs on the thread this object lives on (the main thread), whoever emits.
-        self.finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+        # Only worker threads emit, so Qt queues the call to the thread this object lives on (the main thread).
+        # (Qt's automatic connection type; naming QueuedConnection would make PySide create the `Qt` namespace before
+        # home is shown, see kiosk.ui.widgets.)
+        self.finished.connect(self._deliver)
 
     @staticmethod
     def _deliver(callback: Callable[[], None]) -> None:
         callback()
 
 
+class SerialWorker:
+    """One thread running submitted jobs in order, started by the first job. `shutdown()` runs what is queued, then
+    stops the thread. A daemon thread: an exit that skips `shutdown()` cannot hang, and a write cut short there is
+    rolled back whole by SQLite (nothing is acknowledged before its commit)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] | None = None  # made by the first job
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._thread is None or self._jobs is None:
+                import queue
+
+                jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+                self._jobs = jobs
+                self._thread = threading.Thread(target=self._loop, args=(jobs,), name=self._name, daemon=True)
+                self._thread.start()
+            self._jobs.put(job)
+
+    @staticmethod
+    def _loop(jobs: queue.SimpleQueue[Callable[[], None] | None]) -> None:
+        while (job := jobs.get()) is not None:
+            job()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            thread, jobs = self._thread, self._jobs
+            self._thread = self._jobs = None
+        if thread is not None and jobs is not None:
+            jobs.put(None)
+            thread.join()
+
+
 class ThreadOps:
-    """Two serial executors: one for database writes, one for everything else; results back by signal."""
+    """Two serial workers: one for database writes, one for everything else; results back by signal."""
 
     def __init__(self) -> None:
         self._bridge = _Bridge()
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiosk-db-write")
-        self._general = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiosk-work")
+        self._writer = SerialWorker("kiosk-db-write")
+        self._general = SerialWorker("kiosk-work")
 
     def write(self, fn: Callable[[], T], *, on_done: Callable[[T], None],
               on_error: OnError | None = None) -> None:
-        self._writer.submit(self._job, fn, on_done, on_error)
+        self._writer.submit(lambda: self._job(fn, on_done, on_error))
 
     def run(self, fn: Callable[[], T], *, on_done: Callable[[T], None], on_error: OnError | None = None) -> None:
-        self._general.submit(self._job, fn, on_done, on_error)
+        self._general.submit(lambda: self._job(fn, on_done, on_error))
 
     def _job(self, fn: Callable[[], T], on_done: Callable[[T], None], on_error: OnError | None) -> None:
         try:
@@ -107,5 +150,5 @@ class ThreadOps:
         self._bridge.finished.emit(lambda: on_done(result))
 
     def shutdown(self) -> None:
-        self._writer.shutdown(wait=True)
-        self._general.shutdown(wait=True)
+        self._writer.shutdown()
+        self._general.shutdown()

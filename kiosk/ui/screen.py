@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from kiosk.i18n import gettext as _
@@ -61,7 +60,8 @@ class Screen(QWidget):
         self.win = window
         self.setObjectName(f"screen_{self.name}")
         self.setProperty("kind", "page")
-        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # holds focus when no button should look chosen
+        # Holds focus when no button should look chosen. By number: home is shown before `Qt` is made (widgets).
+        self.setProperty("focusPolicy", widgets.CLICK_FOCUS)
         self.page = 0
         self.message = ""
         self.message_kind = "error"
@@ -263,7 +263,7 @@ class Screen(QWidget):
         prev.setEnabled(self.page > 0)
         where = QLabel(_("Page {page} of {pages}").format(page=self.page + 1, pages=self.page_count()))
         where.setAccessibleName(where.text())
-        where.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        where.setProperty("alignment", widgets.ALIGN_CENTER)
         nxt = widgets.button(_("Next page"), name="page_next", kind="secondary", on_click=self.next_page)
         nxt.setEnabled(self.page + 1 < self.page_count())
         row.addWidget(prev)

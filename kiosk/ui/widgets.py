@@ -12,6 +12,14 @@ from kiosk.i18n import N_
 from kiosk.i18n import gettext as _
 from kiosk.ui.theme import FONT_FAMILY
 
+# Home is on screen before PySide6 makes the `Qt` namespace, whose ~100 Python enums cost ~40 ms to create on Python
+# 3.11 (a fifth of the kiosk's start-up). So the code that runs before home is shown imports `Qt` inside the functions
+# that need it (keys, the idle warning, other screens), and sets the two `Qt` values it needs by number through Qt's
+# property system, which takes enums as numbers. Staff mode, installed just after home is shown, makes the namespace.
+# tests/ui/test_startup.py holds the numbers equal to Qt's and home free of the namespace.
+ALIGN_CENTER = 0x0084  # Qt.AlignmentFlag.AlignCenter
+CLICK_FOCUS = 0x2  # Qt.FocusPolicy.ClickFocus
+
 
 def set_kind(widget: QWidget, kind: str) -> None:
     """Choose the stylesheet look of `widget` (`primary`, `secondary`, `full`, `error`, …) and re-apply it."""

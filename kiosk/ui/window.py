@@ -28,8 +28,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent, QMouseEvent
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QMouseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSpinBox,
@@ -85,7 +85,9 @@ class KioskWindow(QWidget):
         self._build_frame()
         self.input_rules = InputRules(self, clock=clock)
         self.idle = IdleGuard(self)
-        self.sync_changed.connect(self._on_sync_changed, Qt.ConnectionType.QueuedConnection)
+        # From the sync thread this is queued to the main thread by itself; from the main thread it waits for the
+        # event loop too, so a refresh never runs inside whatever emitted it.
+        self.sync_changed.connect(self._sync_changed_later)
         ctx.voice.on_command = self.on_voice_command
         ctx.speech.on_caption = self._caption
         self._apply_profile()
@@ -98,8 +100,7 @@ class KioskWindow(QWidget):
         outer.setSpacing(0)
         self.bar = QWidget()
         self.bar.setObjectName("title_bar")
-        self.bar.setProperty("kind", "bar")
-        self.bar.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.bar.setProperty("kind", "bar")  # a plain QWidget: the stylesheet paints its background by itself
         bar_row = self.bar_row = QHBoxLayout(self.bar)
         self.title_label = widgets.label("", kind="title", name="title", wrap=True)
         bar_row.addWidget(self.title_label, 1)
@@ -133,8 +134,7 @@ class KioskWindow(QWidget):
         for b in (self.back_button, self.home_button, self.repeat_button, self.talk_button, self.staff_button):
             nav_row.addWidget(b)
         outer.addWidget(self.nav)
-        self.warning = IdleWarning(self)
-        self.warning.hide()
+        self._warning: IdleWarning | None = None  # made the first time it is needed (see `warning`)
 
     # --- screens ----------------------------------------------------------------------------------------------------
 
@@ -208,7 +208,8 @@ class KioskWindow(QWidget):
             screen.page = 0
             screen.message = ""
         self.caption_label.clear()
-        self.warning.hide()
+        if self._warning is not None:
+            self._warning.hide()
         self._apply_profile(redraw=False)
         self.go_home()
 
@@ -243,12 +244,12 @@ class KioskWindow(QWidget):
         """Keyboard and keypad users start on the first choice of the screen; touch users see no highlight
         (a yellow button nobody chose looks already chosen)."""
         if not (self.keyboard_used or self.ctx.profile.keypad_driven):
-            screen.setFocus(Qt.FocusReason.OtherFocusReason)
+            screen.setFocus()  # Qt's default reason, OtherFocusReason
             return
         buttons = [b for b in screen.findChildren(QAbstractButton) if b.isVisibleTo(screen) and b.isEnabled()]
         choices = [b for b in buttons if b.objectName().startswith("choice_")]
         for child in choices or buttons:
-            child.setFocus(Qt.FocusReason.OtherFocusReason)
+            child.setFocus()
             return
 
     # --- speech, captions, voice ------------------------------------------------------------------------------------
@@ -392,7 +393,8 @@ class KioskWindow(QWidget):
         for bar_button in (*self.nav.findChildren(QAbstractButton), *self.bar.findChildren(QAbstractButton)):
             bar_button.ensurePolished()  # the global controls are never squeezed below what their text needs
             bar_button.setMinimumHeight(bar_button.sizeHint().height())
-        self.warning.restyle()
+        if self._warning is not None:
+            self._warning.restyle()
         if redraw:
             self._draw(announce=True)
 
@@ -423,9 +425,30 @@ class KioskWindow(QWidget):
         if app is not None:
             app.removeEventFilter(self.input_rules)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        self.input_rules.install()
+        super().showEvent(event)
+
+    @property
+    def warning(self) -> IdleWarning:
+        """The idle warning overlay (hidden until the idle time is up; built on first use)."""
+        if self._warning is None:
+            self._warning = IdleWarning(self)
+            self._warning.hide()
+            self._warning.restyle()
+            self._warning.setGeometry(self.rect())
+        return self._warning
+
+    def warning_shown(self) -> bool:
+        return self._warning is not None and self._warning.isVisible()
+
     def resizeEvent(self, event: object) -> None:
-        self.warning.setGeometry(self.rect())
+        if self._warning is not None:
+            self._warning.setGeometry(self.rect())
         super().resizeEvent(event)  # type: ignore[arg-type]
+
+    def _sync_changed_later(self) -> None:
+        QTimer.singleShot(0, self._on_sync_changed)
 
     def _on_sync_changed(self) -> None:
         if self.current is not None and self.current.name == "home":
@@ -443,9 +466,15 @@ class InputRules(QObject):
         self._last_press = -1e9
         self._swallow_release = False
         self._seen: tuple[int, int] | None = None
+        self._installed = False
+
+    def install(self) -> None:
+        """Start filtering the application's events (the window does it when first shown: the few hundred events of
+        building and styling it before that would each cross into Python for nothing)."""
         app = QApplication.instance()
-        if app is not None:
+        if app is not None and not self._installed:
             app.installEventFilter(self)
+            self._installed = True
 
     def _ours(self, obj: QObject) -> bool:
         return isinstance(obj, QWidget) and obj.window() is self.window
@@ -472,6 +501,9 @@ class InputRules(QObject):
 
     def _text_key(self, event: QKeyEvent) -> bool:
         """A key typed into a text field (staff screens): the field gets it; only Esc and F1 keep their meaning."""
+        # Imported here, not at the top: home is shown before `Qt` is made (kiosk.ui.widgets).
+        from PySide6.QtCore import Qt
+
         win = self.window
         win.ctx.speech.stop()
         win.keyboard_used = True
@@ -499,10 +531,12 @@ class InputRules(QObject):
         return False
 
     def _key(self, event: QKeyEvent) -> bool:  # noqa: PLR0912 - one branch per key of the keypad
+        from PySide6.QtCore import Qt  # see _text_key
+
         win = self.window
         win.ctx.speech.stop()
         win.keyboard_used = True
-        if win.warning.isVisible():
+        if win.warning_shown():
             win.idle.more_time()
             return True
         win.idle.poke()
@@ -570,7 +604,7 @@ class IdleGuard(QObject):
 
     def arm(self) -> None:
         """(Re)start the idle timer."""
-        if not self.window.warning.isVisible():
+        if not self.window.warning_shown():
             self.timer.start(self.idle_ms())
 
     def poke(self) -> None:
@@ -624,6 +658,8 @@ class IdleWarning(QWidget):
         self.window_ = window
         self.setObjectName("idle_warning")
         self.setProperty("kind", "page")
+        from PySide6.QtCore import Qt
+
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         box = self.box = QVBoxLayout(self)
         box.addStretch(1)

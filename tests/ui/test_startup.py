@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QObject, Qt
@@ -17,6 +21,7 @@ from kiosk.ui.context import KioskContext
 from kiosk.ui.ops import SyncOps
 from kiosk.ui.window import KioskWindow
 
+ROOT = Path(__file__).resolve().parents[2]
 STAFF_KEY = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 
 
@@ -68,3 +73,64 @@ def test_staff_key_after_the_deferred_install_still_works_once(
     assert _name(win) == "staff_pin"
     qtbot.keyClick(win, Qt.Key.Key_Escape)  # type: ignore[no-untyped-call]
     assert _name(win) == "home"
+
+
+def test_enum_numbers_set_before_home_are_qts_own(qtbot: QtBot) -> None:
+    """kiosk.ui.widgets sets two `Qt` values by number so home can be shown before `Qt` exists: they must be Qt's."""
+    from PySide6.QtWidgets import QLabel, QWidget
+
+    from kiosk.ui import widgets
+
+    assert widgets.ALIGN_CENTER == Qt.AlignmentFlag.AlignCenter.value
+    assert widgets.CLICK_FOCUS == Qt.FocusPolicy.ClickFocus.value
+    label, plain = QLabel("x"), QWidget()
+    qtbot.addWidget(label)
+    qtbot.addWidget(plain)
+    assert label.setProperty("alignment", widgets.ALIGN_CENTER)
+    assert plain.setProperty("focusPolicy", widgets.CLICK_FOCUS)
+    assert label.alignment() == Qt.AlignmentFlag.AlignCenter
+    assert plain.focusPolicy() == Qt.FocusPolicy.ClickFocus
+
+
+# Run in a fresh interpreter: reports, at the ready line, whether PySide6 has made its `Qt` namespace (kiosk.ui.widgets
+# explains why home must not need it) and whether start-up imported sqlite-utils or cryptography (kiosk.store and
+# kiosk.crypto keep both off the path to home).
+_READY_PROBE = """
+import builtins, sys
+import PySide6.QtCore as core
+real_print = print
+def probe(*args, **kwargs):
+    if args and str(args[0]).startswith("ready in"):
+        made = sorted(name for name in ("Qt", "sqlite_utils", "cryptography")
+                      if (name == "Qt" and "Qt" in vars(core)) or name in sys.modules)
+        real_print("made before ready: " + (",".join(made) or "none"), file=sys.stderr, flush=True)
+    return real_print(*args, **kwargs)
+builtins.print = probe
+from kiosk.__main__ import main
+raise SystemExit(main(["run", "--demo", "--quit-after-ready"]))
+"""
+
+
+def _run(code: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full = dict(os.environ, CUNZHAN_HOME=str(home), QT_QPA_PLATFORM="offscreen", **env)
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=full, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_home_is_ready_before_qt_namespace_sqlite_utils_and_cryptography(tmp_path: Path, keyring_ready: None) -> None:
+    first = _run(_READY_PROBE, tmp_path)  # creates the store (migrations through sqlite-utils) and the key
+    assert first.returncode == 0, first.stderr
+    again = _run(_READY_PROBE, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "made before ready: none" in again.stderr, again.stderr
+    assert again.stdout.startswith("ready in ")
+
+
+def test_a_keyring_failure_found_after_home_is_shown_is_a_plain_message_and_exit_1(
+        tmp_path: Path, keyring_ready: None) -> None:
+    done = _run("from kiosk.__main__ import main\nraise SystemExit(main(['run', '--quit-after-ready']))", tmp_path,
+                PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("ready in ")  # home was shown; the key is read just after
+    assert "Traceback" not in done.stderr
+    assert "没有可用的安全密钥库" in done.stderr  # KeyringUnavailable's message, in the kiosk's language

@@ -98,3 +98,54 @@ def test_settings_round_trip(store: Store) -> None:
     assert view.get(s.PRIVATE_AUDIO) is False
     assert store.query("SELECT actor, action FROM audit_log")[-1] == {"actor": "staff-1",
                                                                      "action": "setting_changed"}
+
+
+def test_hkdf_on_the_standard_library_matches_cryptography() -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from kiosk.crypto import hkdf_sha256
+
+    for master, info, length in ((b"\x00" * 32, b"cunzhan field encryption", 32), (b"k" * 32, b"", 50),
+                                 (bytes(range(32)), b"cunzhan id lookup", 100)):
+        expected = HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(master)
+        assert hkdf_sha256(master, info, length) == expected
+
+
+def test_pending_cipher_reads_the_key_once_and_replays_a_failure() -> None:
+    import secrets
+
+    from kiosk.crypto import FieldCipher, KeyringUnavailable, PendingCipher
+
+    calls: list[int] = []
+    real = FieldCipher.from_master(secrets.token_bytes(32))
+
+    def read() -> FieldCipher:
+        calls.append(1)
+        return real
+
+    pending = PendingCipher(read)
+    sealed = pending.encrypt("张三")  # used before anyone called load(): the key is read there and then
+    assert pending.load() is real and real.decrypt(sealed) == "张三" and len(calls) == 1
+    assert pending.lookup_hash("x") == real.lookup_hash("x") and len(calls) == 1
+
+    def broken() -> FieldCipher:
+        calls.append(2)
+        raise KeyringUnavailable("no keyring backend")
+
+    failing = PendingCipher(broken)
+    for _ in range(2):
+        with pytest.raises(KeyringUnavailable):
+            failing.decrypt("v1:xx")
+    assert calls.count(2) == 1  # not retried behind the kiosk's back: the first answer stands
+
+
+def test_a_current_store_opens_without_sqlite_utils(store: Store) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom pathlib import Path\nfrom kiosk.crypto import FieldCipher\nfrom kiosk.store import Store\n"
+            f"s = Store(Path({str(store.path)!r}), FieldCipher.from_master(bytes(32)))\n"
+            "s.stored_settings()\nprint('sqlite_utils' not in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
+    assert done.stdout.strip() == "True", done.stderr
