@@ -25,22 +25,24 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.crypto import Cipher, FieldCipher
 from kiosk.i18n import N_, gettext
-from kiosk.models import (
-    Booking,
-    BookingStatus,
-    Channel,
-    Dependent,
-    Provider,
-    Resident,
-    Service,
-    ServiceKind,
-    Session,
-    SessionStatus,
-)
 
 if TYPE_CHECKING:
     import sqlite_utils
     from sqlite_utils.migrations import Migrations
+
+    from kiosk.models import (
+        Booking,
+        BookingStatus,
+        Dependent,
+        Provider,
+        Resident,
+        Service,
+        ServiceKind,
+        Session,
+    )
+
+# kiosk.models is imported where rows become records (`_service`, `_session`, `_booking`, `_resident`, …), not above:
+# the kiosk's home screen reads no records, and creating kiosk.models' dataclasses takes ~10 ms on Python 3.11.
 
 MIGRATION_SET = "cunzhan-kiosk"
 
@@ -400,6 +402,7 @@ class Store:
     def save_resident(self, resident: Resident, *, conn: sqlite3.Connection | None = None) -> Resident:
         """Insert or update a resident (matched by ID number); returns it with its stored id."""
         from kiosk import identity
+        from kiosk.models import Dependent, Resident
 
         c = self.cipher
         id_hash = c.lookup_hash(resident.id_number)
@@ -445,6 +448,8 @@ class Store:
         return str(rows[0]["id_masked"]) if rows else ""
 
     def _resident(self, row: dict[str, Any]) -> Resident:
+        from kiosk.models import Dependent, Resident
+
         c = self.cipher
         deps = tuple(
             Dependent(d["id"], d["resident_id"], c.decrypt(d["name_enc"]) or "", d["relation"], d["birth_year"])
@@ -458,6 +463,8 @@ class Store:
         if not rows:
             return None
         d = rows[0]
+        from kiosk.models import Dependent
+
         return Dependent(d["id"], d["resident_id"], self.cipher.decrypt(d["name_enc"]) or "", d["relation"],
                          d["birth_year"])
 
@@ -578,21 +585,29 @@ LEASE_COUNTED_KEY = "lease_counted:"  # + session id: sync_state row, JSON list 
 
 
 def _service(r: Mapping[str, Any]) -> Service:
+    from kiosk.models import Service, ServiceKind
+
     return Service(r["id"], ServiceKind(r["kind"]), r["name"], r["description"], bool(r["review"]),
                    r["what_to_bring"])
 
 
 def _provider(r: Mapping[str, Any]) -> Provider:
+    from kiosk.models import Provider
+
     return Provider(r["id"], r["name"], r["title"], r["organisation"])
 
 
 def _session(r: Mapping[str, Any]) -> Session:
+    from kiosk.models import Session, SessionStatus
+
     return Session(r["id"], r["service_id"], r["provider_id"], from_text(r["starts_at"]), from_text(r["ends_at"]),
                    r["capacity"], r["seats_left"], r["room"], r["video_url"], SessionStatus(r["status"]),
                    r["version"])
 
 
 def _booking(r: Mapping[str, Any]) -> Booking:
+    from kiosk.models import Booking, BookingStatus, Channel
+
     return Booking(r["id"], r["code"], r["session_id"], r["resident_id"], BookingStatus(r["status"]),
                    r["dependent_id"], Channel(r["channel"]), r["staff_id"], bool(r["lease"]), bool(r["waitlist"]),
                    r["version"], r["message"], from_text(r["created_at"]))

@@ -56,11 +56,9 @@ def staff_entry_until_installed(window: KioskWindow) -> Callable[[], None]:
     staff mode (its sixteen screens cost ~0.1 s to import) and may be called any time later, once or more.
 
     Pressed before that, the key installs staff mode there and then and opens the staff PIN screen, so the staff
-    entry works from the moment home is shown. This key is the only way into staff mode from resident screens."""
-    from PySide6.QtGui import QKeySequence, QShortcut
-
-    early = QShortcut(QKeySequence("Ctrl+Shift+F11"), window)
-    early.setObjectName("staff_shortcut_early")
+    entry works from the moment home is shown. Until then the key is caught by the window's input rules rather than
+    a QShortcut (whose Qt types would be made before home is shown); staff mode brings its own shortcut. This key is
+    the only way into staff mode from resident screens."""
     installed = False
 
     def install() -> None:
@@ -68,8 +66,7 @@ def staff_entry_until_installed(window: KioskWindow) -> Callable[[], None]:
         if installed:
             return
         installed = True
-        early.setKey(QKeySequence())  # out of the shortcut map first: two shortcuts on one key would both be dead
-        early.deleteLater()
+        window.input_rules.early_staff_key = None
         install_staff(window)
 
     def enter() -> None:
@@ -78,7 +75,7 @@ def staff_entry_until_installed(window: KioskWindow) -> Callable[[], None]:
 
         open_staff_mode(window)
 
-    early.activated.connect(enter)
+    window.input_rules.early_staff_key = enter
     return install
 
 

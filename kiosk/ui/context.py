@@ -16,13 +16,13 @@ from kiosk import settings as S
 from kiosk.accessibility.api import SpeechOut, VoiceIn
 from kiosk.accessibility.profiles import Profile
 from kiosk.accessibility.profiles import profile as profile_by_name
-from kiosk.models import Booking, Dependent, Resident, ServiceKind
 from kiosk.settings import Settings
 from kiosk.store import Store, utc_now
 from kiosk.ui.ops import OpRunner
 
 if TYPE_CHECKING:
     from kiosk.booking import Bookings
+    from kiosk.models import Booking, Dependent, Resident, ServiceKind
 
 
 @dataclass

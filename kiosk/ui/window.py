@@ -467,6 +467,8 @@ class InputRules(QObject):
         self._swallow_release = False
         self._seen: tuple[int, int] | None = None
         self._installed = False
+        # Ctrl+Shift+F11 before staff mode is installed (kiosk.ui.app.staff_entry_until_installed sets and clears it).
+        self.early_staff_key: Callable[[], None] | None = None
 
     def install(self) -> None:
         """Start filtering the application's events (the window does it when first shown: the few hundred events of
@@ -546,9 +548,12 @@ class InputRules(QObject):
         key = event.key()
         mods = event.modifiers()
         text = event.text()
-        if key == Qt.Key.Key_F12 and mods & Qt.KeyboardModifier.ControlModifier \
-                and mods & Qt.KeyboardModifier.ShiftModifier:
+        control_shift = bool(mods & Qt.KeyboardModifier.ControlModifier and mods & Qt.KeyboardModifier.ShiftModifier)
+        if key == Qt.Key.Key_F12 and control_shift:
             win.request_exit()
+            return True
+        if key == Qt.Key.Key_F11 and control_shift and self.early_staff_key is not None:
+            self.early_staff_key()
             return True
         if key == Qt.Key.Key_Escape:
             win.back()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from PySide6.QtWidgets import QVBoxLayout
 
 from kiosk.i18n import gettext as _
-from kiosk.models import ServiceKind
 from kiosk.sync.status import SyncStatus, read_status
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
@@ -25,9 +24,9 @@ class HomeScreen(Screen):
 
     def choices(self) -> list[Choice]:
         return [
-            Choice("clinic", _("Remote clinic"), lambda: self._book(ServiceKind.CLINIC),
+            Choice("clinic", _("Remote clinic"), lambda: self._book("clinic"),
                    detail=_("See a doctor by video"), phrases=("远程问诊", "看病", "看医生")),
-            Choice("school", _("Remote school"), lambda: self._book(ServiceKind.SCHOOL),
+            Choice("school", _("Remote school"), lambda: self._book("school"),
                    detail=_("Classes by video"), phrases=("远程课堂", "上课")),
             Choice("bookings", _("My bookings"), self._bookings, detail=_("Check, change or cancel"),
                    phrases=("我的预约", "查预约")),
@@ -35,7 +34,10 @@ class HomeScreen(Screen):
                    phrases=("签到",)),
         ]
 
-    def _book(self, kind: ServiceKind) -> None:
+    def _book(self, kind_name: str) -> None:
+        from kiosk.models import ServiceKind  # on the first touch, not at start-up (kiosk.store says why)
+
+        kind = ServiceKind(kind_name)
         visit = self.visit
         if visit.kind is not kind:  # a different journey: earlier choices no longer apply
             visit.service_id = visit.provider_id = visit.session_id = None
