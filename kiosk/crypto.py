@@ -11,8 +11,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from kiosk.i18n import N_, gettext
 
@@ -166,12 +165,15 @@ class Cipher(Protocol):
     def lookup_hash(self, value: str) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class FieldCipher:
-    """Encrypts personal fields and computes keyed hashes. Build it with `FieldCipher.for_data_dir`."""
+class FieldCipher(NamedTuple):
+    """Encrypts personal fields and computes keyed hashes. Build it with `FieldCipher.for_data_dir`.
+    (A NamedTuple: see kiosk.ui.theme.Palette.)"""
 
     enc_key: bytes
     mac_key: bytes
+
+    def __repr__(self) -> str:
+        return "FieldCipher(<keys hidden>)"  # never the key bytes in a log or a traceback
 
     @classmethod
     def from_master(cls, master: bytes) -> FieldCipher:

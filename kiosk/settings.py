@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kiosk.i18n import N_
 
 
-@dataclass(frozen=True, slots=True)
-class Setting:
-    """One setting: its key, the Python type of its value, the default and what it is for."""
+class Setting(NamedTuple):
+    """One setting: its key, the Python type of its value, the default and what it is for. (A NamedTuple: see
+    kiosk.ui.theme.Palette.)"""
 
     key: str
     type: type

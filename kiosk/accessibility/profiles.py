@@ -7,8 +7,8 @@ and speech is on if any profile wants it — except that the hearing profile add
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from kiosk.i18n import N_, gettext
 
@@ -24,9 +24,8 @@ class Speech(StrEnum):
 _SPEECH_ORDER = (Speech.OFF, Speech.ON_REQUEST, Speech.EVERY_SCREEN, Speech.SCREEN_AND_FOCUS, Speech.EVERYTHING)
 
 
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """One accessibility profile, or a combination of several."""
+class Profile(NamedTuple):
+    """One accessibility profile, or a combination of several. (A NamedTuple: see kiosk.ui.theme.Palette.)"""
 
     name: str
     title: str  # untranslated message id

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kiosk import settings as S
@@ -25,9 +24,11 @@ if TYPE_CHECKING:
     from kiosk.models import Booking, Dependent, Resident, ServiceKind
 
 
-@dataclass
 class Visit:
-    """One resident's choices and entries, from the first touch to the end of the visit."""
+    """One resident's choices and entries, from the first touch to the end of the visit.
+
+    Class-level defaults, one list of its own per visit; a plain class rather than a dataclass because it is made
+    before home is shown (see kiosk.ui.theme.Palette)."""
 
     kind: ServiceKind | None = None
     service_id: str | None = None
@@ -45,11 +46,15 @@ class Visit:
     booking: Booking | None = None  # the booking just made, checked in or being looked at
     reschedule_of: str | None = None  # booking id being moved to another session
     rating: int = 0
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[str]  # feedback reasons chosen (set in __init__: a list of its own)
     alternatives: tuple[str, ...] = ()  # session ids offered when the chosen one filled up
 
+    def __init__(self) -> None:
+        self.reasons = []
+
     def is_empty(self) -> bool:
-        return self == Visit()
+        """Nothing chosen or typed: every field the visit has set still holds its default."""
+        return all(value == getattr(Visit, name, []) for name, value in vars(self).items())
 
 
 class KioskContext:

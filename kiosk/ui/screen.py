@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
@@ -35,15 +34,14 @@ if TYPE_CHECKING:
 STOPS = set("。．.？?！!")
 
 
-@dataclass
-class Choice:
-    """One main choice on a screen."""
+class Choice(NamedTuple):
+    """One main choice on a screen. (A NamedTuple: see kiosk.ui.theme.Palette.)"""
 
     key: str  # stable id: the button's object name is `choice_<key>`
     label: str  # translated, short
     action: Callable[[], object]
     detail: str = ""  # a second line in smaller words (time, seats left, status)
-    phrases: Sequence[str] = field(default_factory=tuple)  # extra words that choose it by voice
+    phrases: Sequence[str] = ()  # extra words that choose it by voice
     kind: str = "primary"  # `full` for a full session: still a real choice (it offers alternatives)
 
 

@@ -32,14 +32,10 @@ from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QMouseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
-    QAbstractSpinBox,
     QApplication,
     QHBoxLayout,
-    QLineEdit,
-    QPlainTextEdit,
     QSizePolicy,
     QStackedWidget,
-    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -497,6 +493,9 @@ class InputRules(QObject):
                 self._swallow_release = False
                 return True
             return False
+        # The text-field types on the first key press, not at start-up (~3 ms before home is shown).
+        from PySide6.QtWidgets import QAbstractSpinBox, QLineEdit, QPlainTextEdit, QTextEdit
+
         if isinstance(obj, QLineEdit | QAbstractSpinBox | QTextEdit | QPlainTextEdit):
             return self._text_key(event)  # type: ignore[arg-type]
         return self._key(event)  # type: ignore[arg-type]

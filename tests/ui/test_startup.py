@@ -93,15 +93,15 @@ def test_enum_numbers_set_before_home_are_qts_own(qtbot: QtBot) -> None:
 
 
 # Run in a fresh interpreter: reports, at the ready line, whether PySide6 has made its `Qt` namespace (kiosk.ui.widgets
-# explains why home must not need it) and whether start-up imported sqlite-utils or cryptography (kiosk.store and
-# kiosk.crypto keep both off the path to home).
+# explains why home must not need it) and whether start-up imported sqlite-utils, cryptography, the domain records or
+# dataclasses (kiosk.store, kiosk.crypto and kiosk.ui.theme.Palette say why home needs none of them).
 _READY_PROBE = """
 import builtins, sys
 import PySide6.QtCore as core
 real_print = print
 def probe(*args, **kwargs):
     if args and str(args[0]).startswith("ready in"):
-        made = sorted(name for name in ("Qt", "sqlite_utils", "cryptography")
+        made = sorted(name for name in ("Qt", "sqlite_utils", "cryptography", "kiosk.models", "dataclasses")
                       if (name == "Qt" and "Qt" in vars(core)) or name in sys.modules)
         real_print("made before ready: " + (",".join(made) or "none"), file=sys.stderr, flush=True)
     return real_print(*args, **kwargs)
@@ -117,7 +117,7 @@ def _run(code: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
                           timeout=120, check=False)
 
 
-def test_home_is_ready_before_qt_namespace_sqlite_utils_and_cryptography(tmp_path: Path, keyring_ready: None) -> None:
+def test_home_is_ready_before_the_qt_namespace_and_the_heavier_modules(tmp_path: Path, keyring_ready: None) -> None:
     first = _run(_READY_PROBE, tmp_path)  # creates the store (migrations through sqlite-utils) and the key
     assert first.returncode == 0, first.stderr
     again = _run(_READY_PROBE, tmp_path)
