@@ -310,12 +310,18 @@ def _replace_with_problem(window: KioskWindow, text: str) -> list[object]:
 
 
 def _show(window: KioskWindow, *, fullscreen: bool) -> None:
-    """Locked down: frameless, full screen, on top. Otherwise a normal maximised window (development, demos)."""
+    """Locked down: full screen (frameless and on top on Windows). Otherwise a normal maximised window (development,
+    demos)."""
     if fullscreen:
-        from PySide6.QtCore import Qt
+        if sys.platform == "win32":
+            # On a Windows desktop the kiosk must also stay above the taskbar and other programs' windows. The Linux
+            # kiosk runs in an X session of its own with no window manager (installers/debian: kiosk-session), where
+            # a full-screen window has no frame and nothing to stay above, and where these flags would only make
+            # PySide create its `Qt` enums before home is shown (kiosk.ui.widgets).
+            from PySide6.QtCore import Qt
 
-        window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
-        window.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
+            window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
+            window.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
         window.showFullScreen()
     else:
         window.resize(1280, 800)
