@@ -431,6 +431,7 @@ class KioskWindow(QWidget):
         if self._warning is None:
             self._warning = IdleWarning(self)
             self._warning.hide()
+            self._warning.ensurePolished()  # the stylesheet's sizes first, so restyle's minimum heights win
             self._warning.restyle()
             self._warning.setGeometry(self.rect())
         return self._warning

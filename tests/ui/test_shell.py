@@ -48,6 +48,8 @@ def test_idle_warning_then_everything_personal_is_forgotten(make_kiosk: Any) -> 
     kiosk.idle.warn()
     assert kiosk.warning.isVisible() and WARNING_S >= 20
     assert "我还需要时间" in button(kiosk, "idle_more_time").text()
+    # As tall as a main choice of the profile in force: the overlay is built on first use, after the stylesheet.
+    assert button(kiosk, "idle_more_time").minimumHeight() == kiosk.theme.choice_px > kiosk.theme.target_px
     assert str(WARNING_S) in kiosk.warning.text()
     assert kiosk.warning.text() in kiosk.ctx.speech.said[-1]  # the warning is spoken too
     touch(kiosk, "idle_more_time")
