@@ -41,7 +41,7 @@ if TYPE_CHECKING:
         Session,
     )
 
-# kiosk.models is imported where rows become records (`_service`, `_session`, `_booking`, `_resident`, …), not above:
+# kiosk.models is imported where rows become records (`_services`, `_sessions`, `_bookings`, `_resident`, …), not above:
 # the kiosk's home screen reads no records, and creating kiosk.models' dataclasses takes ~10 ms on Python 3.11.
 
 MIGRATION_SET = "cunzhan-kiosk"
@@ -346,26 +346,26 @@ class Store:
         if kind is not None:
             sql += " AND kind = ?"
             params.append(kind.value)
-        return [_service(r) for r in self.query(sql + " ORDER BY name", params)]
+        return _services(self.query(sql + " ORDER BY name", params))
 
     def service(self, service_id: str) -> Service | None:
         rows = self.query("SELECT * FROM services WHERE id = ?", (service_id,))
-        return _service(rows[0]) if rows else None
+        return _services(rows)[0] if rows else None
 
     def provider(self, provider_id: str) -> Provider | None:
         rows = self.query("SELECT * FROM providers WHERE id = ?", (provider_id,))
-        return _provider(rows[0]) if rows else None
+        return _providers(rows)[0] if rows else None
 
     def providers_for_service(self, service_id: str, *, after: dt.datetime | None = None) -> list[Provider]:
         rows = self.query(
             "SELECT DISTINCT p.* FROM providers p JOIN sessions s ON s.provider_id = p.id "
             "WHERE s.service_id = ? AND s.deleted = 0 AND p.deleted = 0 AND s.starts_at >= ? ORDER BY p.name",
             (service_id, to_text(after or utc_now())))
-        return [_provider(r) for r in rows]
+        return _providers(rows)
 
     def session(self, session_id: str) -> Session | None:
         rows = self.query("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        return _session(rows[0]) if rows else None
+        return _sessions(rows)[0] if rows else None
 
     def sessions_between(self, start: dt.datetime, end: dt.datetime, *, service_id: str | None = None,
                          provider_id: str | None = None, open_only: bool = False) -> list[Session]:
@@ -380,7 +380,7 @@ class Store:
             params.append(provider_id)
         if open_only:
             sql += " AND status = 'open' AND seats_left > 0"
-        return [_session(r) for r in self.query(sql + " ORDER BY starts_at", params)]
+        return _sessions(self.query(sql + " ORDER BY starts_at", params))
 
     def session_counts_by_start(self, service_id: str, after: dt.datetime) -> list[dt.datetime]:
         """Start times of the service's open sessions from `after` on (the book screen groups them by day)."""
@@ -395,7 +395,7 @@ class Store:
             "AND seats_left > 0 AND starts_at >= ? "
             "ORDER BY abs(julianday(starts_at) - julianday(?)) LIMIT ?",
             (session.service_id, session.id, to_text(utc_now()), to_text(session.starts_at), limit))
-        return [_session(r) for r in rows]
+        return _sessions(rows)
 
     # --- residents --------------------------------------------------------------------------------------------------
 
@@ -509,19 +509,19 @@ class Store:
 
     def booking(self, booking_id: str) -> Booking | None:
         rows = self.query("SELECT * FROM bookings WHERE id = ?", (booking_id,))
-        return _booking(rows[0]) if rows else None
+        return _bookings(rows)[0] if rows else None
 
     def booking_by_code(self, code: str) -> Booking | None:
         rows = self.query("SELECT * FROM bookings WHERE code = ?", (code,))
-        return _booking(rows[0]) if rows else None
+        return _bookings(rows)[0] if rows else None
 
     def bookings_for_resident(self, resident_id: str) -> list[Booking]:
         rows = self.query("SELECT b.* FROM bookings b LEFT JOIN sessions s ON s.id = b.session_id "
                           "WHERE b.resident_id = ? ORDER BY s.starts_at DESC", (resident_id,))
-        return [_booking(r) for r in rows]
+        return _bookings(rows)
 
     def bookings_for_session(self, session_id: str) -> list[Booking]:
-        return [_booking(r) for r in self.query("SELECT * FROM bookings WHERE session_id = ?", (session_id,))]
+        return _bookings(self.query("SELECT * FROM bookings WHERE session_id = ?", (session_id,)))
 
     def pending_ops(self, limit: int = 200) -> list[dict[str, Any]]:
         """Unfinished outbox ops in device_seq order, payloads decrypted, ready for the wire."""
@@ -584,30 +584,34 @@ class Store:
 LEASE_COUNTED_KEY = "lease_counted:"  # + session id: sync_state row, JSON list of booking ids
 
 
-def _service(r: Mapping[str, Any]) -> Service:
+# Rows become records in batches: kiosk.models is imported once per query (with PySide6 loaded, every import
+# statement costs ~6 µs, too much to pay per row of a day's listing).
+
+
+def _services(rows: Sequence[Mapping[str, Any]]) -> list[Service]:
     from kiosk.models import Service, ServiceKind
 
-    return Service(r["id"], ServiceKind(r["kind"]), r["name"], r["description"], bool(r["review"]),
-                   r["what_to_bring"])
+    return [Service(r["id"], ServiceKind(r["kind"]), r["name"], r["description"], bool(r["review"]),
+                    r["what_to_bring"]) for r in rows]
 
 
-def _provider(r: Mapping[str, Any]) -> Provider:
+def _providers(rows: Sequence[Mapping[str, Any]]) -> list[Provider]:
     from kiosk.models import Provider
 
-    return Provider(r["id"], r["name"], r["title"], r["organisation"])
+    return [Provider(r["id"], r["name"], r["title"], r["organisation"]) for r in rows]
 
 
-def _session(r: Mapping[str, Any]) -> Session:
+def _sessions(rows: Sequence[Mapping[str, Any]]) -> list[Session]:
     from kiosk.models import Session, SessionStatus
 
-    return Session(r["id"], r["service_id"], r["provider_id"], from_text(r["starts_at"]), from_text(r["ends_at"]),
-                   r["capacity"], r["seats_left"], r["room"], r["video_url"], SessionStatus(r["status"]),
-                   r["version"])
+    return [Session(r["id"], r["service_id"], r["provider_id"], from_text(r["starts_at"]), from_text(r["ends_at"]),
+                    r["capacity"], r["seats_left"], r["room"], r["video_url"], SessionStatus(r["status"]),
+                    r["version"]) for r in rows]
 
 
-def _booking(r: Mapping[str, Any]) -> Booking:
+def _bookings(rows: Sequence[Mapping[str, Any]]) -> list[Booking]:
     from kiosk.models import Booking, BookingStatus, Channel
 
-    return Booking(r["id"], r["code"], r["session_id"], r["resident_id"], BookingStatus(r["status"]),
-                   r["dependent_id"], Channel(r["channel"]), r["staff_id"], bool(r["lease"]), bool(r["waitlist"]),
-                   r["version"], r["message"], from_text(r["created_at"]))
+    return [Booking(r["id"], r["code"], r["session_id"], r["resident_id"], BookingStatus(r["status"]),
+                    r["dependent_id"], Channel(r["channel"]), r["staff_id"], bool(r["lease"]), bool(r["waitlist"]),
+                    r["version"], r["message"], from_text(r["created_at"])) for r in rows]
