@@ -149,3 +149,19 @@ def test_a_current_store_opens_without_sqlite_utils(store: Store) -> None:
             "s.stored_settings()\nprint('sqlite_utils' not in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
     assert done.stdout.strip() == "True", done.stderr
+
+
+def test_new_ids_are_uuid7_with_the_time_in_front() -> None:
+    import time
+    import uuid
+
+    before = time.time_ns() // 1_000_000
+    first = new_id()
+    time.sleep(0.002)
+    later = [new_id() for _ in range(10_000)]
+    after = time.time_ns() // 1_000_000
+    parsed = uuid.UUID(first)
+    assert parsed.version == 7 and parsed.variant == uuid.RFC_4122 and str(parsed) == first
+    assert before <= int(first.replace("-", "")[:12], 16) <= after
+    assert len(set(later)) == len(later)  # 74 random bits per millisecond
+    assert all(first < other for other in later)  # a later millisecond sorts after: indexes grow at one end
