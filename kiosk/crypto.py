@@ -100,9 +100,10 @@ def _fast_get(service: str, account: str) -> str | None:
 def preload_keyring_modules() -> None:
     """Import what reading the store key needs, on the calling thread.
 
-    The kiosk reads the key on a worker thread while the main thread imports Qt; importing the same packages from
-    two threads at once can hand one of them a partially initialised module on Python 3.11, so the main thread
-    imports them first (it costs the same either way: imports hold the GIL)."""
+    The kiosk reads the key on a worker thread just after home is shown, while the main thread goes on importing
+    (staff mode, speech, voice); importing the same packages from two threads at once can hand one of them a
+    partially initialised module on Python 3.11, so the main thread imports these first (it costs the same either
+    way: imports hold the GIL)."""
     if not _keyring_configured() and sys.platform.startswith("linux"):
         import cryptography.hazmat.backends.openssl  # noqa: F401 - the Secret Service session's key exchange
         import secretstorage  # noqa: F401 - _fast_get

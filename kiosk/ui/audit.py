@@ -105,7 +105,7 @@ class _Audit:
         self.profile = window.ctx.profile
         self.bounds = window.rect()
         self.problems: list[Problem] = []
-        warning = window.warning.isVisible()
+        warning = window.warning_shown()
         self.buttons = [b for b in _visible(window, QAbstractButton)
                         if not warning or window.warning.isAncestorOf(b)]
         self.labels = [lab for lab in _visible(window, QLabel) if not warning or window.warning.isAncestorOf(lab)]
@@ -121,7 +121,7 @@ class _Audit:
         if theme.mm(theme.focus_px) < 1.0 - TOLERANCE_MM:
             self.problem("focus ring", "size", f"{theme.mm(theme.focus_px):.2f} mm < 1 mm")
         screen = self.screen
-        if screen is not None and not self.window.warning.isVisible():
+        if screen is not None and not self.window.warning_shown():
             if not screen.announcement().strip() or not screen.spoken_announcement().strip():
                 self.problem("screen", "announcement", "empty")
             if len(screen.shown_choices) > profile.max_choices:

@@ -437,6 +437,7 @@ class KioskWindow(QWidget):
         return self._warning
 
     def warning_shown(self) -> bool:
+        """Whether the idle warning is on screen (without building it)."""
         return self._warning is not None and self._warning.isVisible()
 
     def resizeEvent(self, event: object) -> None:
