@@ -112,6 +112,11 @@ class Settings:
     def __getitem__(self, key: str) -> Any:
         return self.get(_DECLARED[key])
 
+    def reload(self, stored: Mapping[str, str]) -> None:
+        """Take newly stored values, in place: whoever holds this view (the speech engine, the idle guard, slip
+        printing) reads them from its next use."""
+        self._stored = dict(stored)
+
     def with_value(self, setting: Setting, value: Any) -> Settings:
         stored = dict(self._stored)
         stored[setting.key] = render(setting, value)

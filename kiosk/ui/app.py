@@ -187,7 +187,7 @@ def run_command(args: argparse.Namespace) -> int:
     _screen_reader_support()
     _qt_app()
     try:
-        return _run_window(args, practice.store if practice else real, settings, chosen, key=key,
+        return _run_window(args, practice.store if practice else real, chosen, key=key,
                            sync=practice is None, demo_staff_for=real if args.demo else None)
     finally:
         if practice is not None:
@@ -195,7 +195,7 @@ def run_command(args: argparse.Namespace) -> int:
         real.close()
 
 
-def _run_window(args: argparse.Namespace, store: Store, settings: Settings, chosen: Profile | None, *,
+def _run_window(args: argparse.Namespace, store: Store, chosen: Profile | None, *,
                 key: PendingCipher, sync: bool, demo_staff_for: Store | None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -254,8 +254,9 @@ def _run_window(args: argparse.Namespace, store: Store, settings: Settings, chos
             # Home is on screen and taking touches; the slower parts (the store key, the speech engine, the voice
             # model, the sync engine and its HTTP stack) start now instead of keeping the resident waiting.
             _read_store_key(ops, key, on_done=key_read, on_error=key_failed)
-            window.set_speech(make_speech_out(settings))
-            window.set_voice(make_voice_in(settings))
+            # The window's own settings view: a staff change (volume, private audio) reaches the speech engine.
+            window.set_speech(make_speech_out(ctx.settings))
+            window.set_voice(make_voice_in(ctx.settings))
             if sync:
                 _start_sync(store, window)
 

@@ -214,3 +214,18 @@ def test_speech_started_after_the_first_frame_says_the_screen(make_kiosk: Any) -
     assert later.said and "您好" in later.said[-1]
     touch(kiosk, "nav_staff")
     assert later.stops and "工作人员" in later.said[-1]
+
+
+def test_slip_asks_for_the_chosen_printer_and_always_keeps_the_pdf(qtbot: Any, data_home: Path) -> None:
+    """The `printer` setting names the printer; a name this computer does not have falls back to the default
+    printer, and with no printer at all (this machine) the slip is still saved as a PDF."""
+    from PySide6.QtGui import QColor, QImage
+
+    from kiosk.ui.screens.slip import print_slip
+
+    image = QImage(300, 560, QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    for name in ("no-such-printer", ""):
+        pdf, on_paper = print_slip(image, "07-0042-3", name)
+        assert pdf == data_home / "kiosk" / "slips" / "07-0042-3.pdf" and pdf.read_bytes().startswith(b"%PDF")
+        assert on_paper is False

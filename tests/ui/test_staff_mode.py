@@ -329,6 +329,34 @@ def test_settings_change_is_validated_and_audited(window: KioskWindow, qtbot: Qt
                                                                                  "idle_scale"]
 
 
+def test_saved_settings_take_effect_at_once(window: KioskWindow, qtbot: QtBot, demo_store: Store,
+                                            tmp_path: Path) -> None:
+    """Volume and private audio reach the speech engine's view of the settings (the same object, reloaded), the
+    starting mode applies from the next resident, and a new voice model folder is taken up without a restart."""
+    from kiosk import settings as s
+
+    view = window.ctx.settings  # the object make_speech_out/make_voice_in were given in `run`
+    add_staff(demo_store)
+    sign_in(qtbot, window)
+    click(qtbot, window, "choice_settings")
+    click(qtbot, window, "choice_setting_volume")
+    click(qtbot, window, "choice_volume_0.4")
+    click(qtbot, window, "choice_setting_private_audio")
+    click(qtbot, window, "choice_on")
+    assert window.ctx.settings is view and view.get(s.VOLUME) == 0.4 and view.get(s.PRIVATE_AUDIO) is True
+    click(qtbot, window, "choice_setting_profile_default")
+    click(qtbot, window, "choice_profile_elder")
+    assert window.ctx.default_profile.name == "elder"
+    voice_before = window.ctx.voice
+    click(qtbot, window, "choice_setting_voice_model_path")
+    type_text(qtbot, window, "setting_text", str(tmp_path))
+    click(qtbot, window, "choice_save")
+    assert screen(window).name == "staff_settings"  # saved (the folder is not checked: doctor says if it is no model)
+    assert window.ctx.voice is not voice_before  # the voice control was made again from the new folder
+    window.end_visit()  # the staff member signs out; the next resident starts in the new mode
+    assert window.ctx.profile.name == "elder"
+
+
 def test_sync_screen_says_the_state_plainly(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
     add_staff(demo_store)
     sign_in(qtbot, window)

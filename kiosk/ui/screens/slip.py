@@ -144,15 +144,18 @@ def write_pdf(image: QImage, code: str) -> Path:
     return target
 
 
-def print_slip(image: QImage, code: str) -> tuple[Path, bool]:
-    """The PDF, and whether the slip also went to the default printer (when the computer has one).
+def print_slip(image: QImage, code: str, printer_name: str = "") -> tuple[Path, bool]:
+    """The PDF, and whether the slip also went to a printer: the one named (the `printer` setting) when this
+    computer has it, else the default printer, when there is one.
 
     Runs in the background: it only places the finished image on the pages (no text layout off the main thread).
     """
     pdf = write_pdf(image, code)
     from PySide6.QtPrintSupport import QPrinter, QPrinterInfo
 
-    info = QPrinterInfo.defaultPrinter()
+    info = QPrinterInfo.printerInfo(printer_name) if printer_name else QPrinterInfo()
+    if info.isNull():
+        info = QPrinterInfo.defaultPrinter()
     if info.isNull():
         return pdf, False
     printer = QPrinter(info, QPrinter.PrinterMode.HighResolution)
@@ -194,7 +197,8 @@ class SlipScreen(Screen):
 
     def _print(self, facts: SlipFacts) -> None:
         page, code = slip_image(facts, int(SLIP_MM[1] / 25.4 * PRINT_DPI)), facts.code
-        self.ctx.ops.run(lambda: print_slip(page, code), on_done=self._printed, on_error=self._not_printed)
+        printer = str(self.ctx.settings.get(S.PRINTER) or "")
+        self.ctx.ops.run(lambda: print_slip(page, code, printer), on_done=self._printed, on_error=self._not_printed)
 
     def _printed(self, result: tuple[Path, bool]) -> None:
         self.printed, on_paper = result

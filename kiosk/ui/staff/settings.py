@@ -126,12 +126,29 @@ class StaffSettingEditScreen(StaffScreen):
         except StaffError as exc:
             self.show_message(exc.message(), speak=False)
             return
-        ctx = self.ctx
-        ctx.settings = s.Settings(self.state.real.stored_settings())  # idle times etc. apply from now on
+        self.apply(setting)
         self.win.back()
         current = self.win.current
         if current is not None:
             current.show_message(_("Saved: {name}.").format(name=_(LABELS[setting.key])), "ok", speak=False)
+
+    def apply(self, setting: s.Setting) -> None:
+        """A saved setting takes effect at once: volume and private audio from the next prompt, idle times from the
+        next touch, the printer from the next slip, the starting mode from the next resident, a new voice model as
+        soon as it has loaded; the township address is offered at the next enrolment."""
+        ctx, win = self.ctx, self.win
+        ctx.settings.reload(self.state.real.stored_settings())
+        if setting is s.PROFILE_DEFAULT:
+            from kiosk.accessibility.profiles import profile
+
+            try:
+                ctx.default_profile = profile(str(ctx.settings.get(s.PROFILE_DEFAULT)) or "standard")
+            except KeyError:
+                pass  # change_setting refuses unknown profiles; a stale environment override keeps the old one
+        elif setting is s.VOICE_MODEL_PATH:
+            from kiosk.ui.app import make_voice_in
+
+            win.set_voice(make_voice_in(ctx.settings))
 
 
 def available_printers() -> list[str]:
