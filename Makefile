@@ -10,7 +10,7 @@ STAMP_VENV := $(VENV)/.stamp-installed
 .PHONY: demo test bench lint typecheck setup system venv translations screenshots package clean
 
 demo: setup
-	$(PY) -m kiosk demo
+	tools/with-keyring.sh $(PY) -m kiosk demo
 
 # Tests run in parallel worker processes, a test file per worker (fixtures such as the package build stay whole).
 TEST_WORKERS ?= 3
