@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from kiosk.crypto import PendingCipher
     from kiosk.settings import Settings
     from kiosk.store import Store
+    from kiosk.sync.worker import SyncWorker
     from kiosk.ui.context import KioskContext
     from kiosk.ui.ops import OpRunner
     from kiosk.ui.window import KioskWindow
@@ -219,6 +220,7 @@ def _run_window(args: argparse.Namespace, store: Store, chosen: Profile | None, 
     _show(window, fullscreen=bool(args.fullscreen))
     exit_code: list[int] = []
     problem: list[object] = []  # the problem message's window, kept alive here
+    workers: list[SyncWorker] = []
 
     def key_read() -> None:
         if args.quit_after_ready:
@@ -257,12 +259,14 @@ def _run_window(args: argparse.Namespace, store: Store, chosen: Profile | None, 
             # The window's own settings view: a staff change (volume, private audio) reaches the speech engine.
             window.set_speech(make_speech_out(ctx.settings))
             window.set_voice(make_voice_in(ctx.settings))
-            if sync:
-                _start_sync(store, window)
+            if sync and (worker := _start_sync(store, window)) is not None:
+                workers.append(worker)
 
         QTimer.singleShot(0, after_first_frame)
     code = int(app.exec())  # type: ignore[attr-defined]
     window.shutdown()
+    for worker in workers:
+        worker.stop(timeout=5)
     ops.shutdown()
     return exit_code[0] if exit_code else code
 
@@ -329,10 +333,9 @@ def _show(window: KioskWindow, *, fullscreen: bool) -> None:
         window.showMaximized()
 
 
-def _start_sync(store: Store, window: KioskWindow) -> None:
-    """Start the sync engine when this kiosk is enrolled (the sync package may not provide it yet)."""
-    try:
-        from kiosk.sync.worker import start_if_enrolled  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return
-    start_if_enrolled(store.path, window.sync_changed.emit)
+def _start_sync(store: Store, window: KioskWindow) -> SyncWorker | None:
+    """Start the sync engine when this kiosk is enrolled; returns its worker (stop it on the way out)."""
+    from kiosk.sync.worker import start_if_enrolled
+
+    # The worker reports a SyncStatus on its thread; the window's signal takes none and is queued to the main thread.
+    return start_if_enrolled(store.path, lambda _status: window.sync_changed.emit())

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
+from PySide6.QtWidgets import QLabel
 
 from kiosk.models import BookingStatus
 from kiosk.store import Store
@@ -84,3 +86,33 @@ def test_enrol_and_worker_share_the_store_file(backend: Backend, store: Store) -
     finally:
         worker.stop()
     assert store.query("SELECT count(*) AS n FROM sessions")[0]["n"] > 0
+
+
+def test_the_kiosk_window_hears_from_its_sync_worker(backend: Backend, tmp_path: Path, qtbot: Any) -> None:
+    """`run` starts the worker with the window's sync signal: each finished sync refreshes home's link state."""
+    from kiosk.accessibility.api import CaptionOnlySpeech, NoVoice
+    from kiosk.ui.app import _start_sync, build_window
+    from kiosk.ui.context import KioskContext
+    from kiosk.ui.ops import SyncOps
+
+    kiosk = KioskSim(tmp_path, "w9")
+    kiosk.enroll(backend.url, backend.enrollment_code())
+    ctx = KioskContext(store=kiosk.store, speech=CaptionOnlySpeech(), voice=NoVoice("none"), ops=SyncOps())
+    window = build_window(ctx, staff=False)
+    qtbot.addWidget(window)
+    window.go_home()
+    window.show()
+    with qtbot.waitSignal(window.sync_changed, timeout=60_000):
+        worker = _start_sync(kiosk.store, window)
+    try:
+        assert worker is not None
+        def home_says_online() -> bool:  # home rebuilds its status label on each refresh: look it up every time
+            label = window.findChild(QLabel, "sync_status")
+            return label is not None and label.isVisible() and label.text().startswith("已联网")
+
+        qtbot.waitUntil(home_says_online, timeout=10_000)
+    finally:
+        if worker is not None:
+            worker.stop(timeout=10)
+        window.unlock_and_close()
+        kiosk.close()
