@@ -98,17 +98,26 @@ def _show_problem(text: str) -> None:
     print(text, file=sys.stderr)
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         return
-    from PySide6.QtWidgets import QApplication, QLabel
+    from PySide6.QtWidgets import QApplication
 
     _qt_app()
+    _problem_window(text)
+    QApplication.exec()
+
+
+def _problem_window(text: str) -> object:
+    """A plain window with the problem's words, shown (keep the returned object alive while it is)."""
+    from PySide6.QtWidgets import QLabel
+
     message = QLabel(text)
+    message.setObjectName("startup_problem")
     message.setWordWrap(True)
     message.setMargin(40)
     message.setStyleSheet("font-size: 32px;")
     message.setWindowTitle("Cunzhan")
     message.resize(900, 400)
     message.show()
-    QApplication.exec()
+    return message
 
 
 def make_speech_out(settings: Settings) -> SpeechOut:
@@ -300,16 +309,7 @@ def _replace_with_problem(window: KioskWindow, text: str) -> list[object]:
         window.unlock_and_close()
         QApplication.quit()
         return []
-    from PySide6.QtWidgets import QLabel
-
-    message = QLabel(text)
-    message.setObjectName("startup_problem")
-    message.setWordWrap(True)
-    message.setMargin(40)
-    message.setStyleSheet("font-size: 32px;")
-    message.setWindowTitle("Cunzhan")
-    message.resize(900, 400)
-    message.show()
+    message = _problem_window(text)  # shown first: closing the last window would end the program
     window.unlock_and_close()
     return [message]
 
