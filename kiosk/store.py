@@ -300,6 +300,20 @@ class Store:
         conn.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (name,))
         return int(conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0])
 
+    # --- township notices -------------------------------------------------------------------------------------------
+
+    def current_notices(self, now: dt.datetime, *, limit: int = 2) -> list[dict[str, str]]:
+        """The township's notices in force at `now` (synced from its console), newest first: title and body."""
+        live = []
+        for row in self.query("SELECT data FROM notices"):
+            data = json.loads(row["data"])
+            starts, ends = data.get("starts_at"), data.get("ends_at")
+            if (starts and from_text(str(starts)) > now) or (ends and from_text(str(ends)) <= now):
+                continue
+            live.append(data)
+        live.sort(key=lambda data: str(data.get("starts_at") or ""), reverse=True)
+        return [{"title": str(d.get("title") or ""), "body": str(d.get("body") or "")} for d in live[:limit]]
+
     # --- audit ------------------------------------------------------------------------------------------------------
 
     def _audit(self, conn: sqlite3.Connection, actor: str, action: str, detail: str = "") -> None:

@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel
 
 from kiosk.accessibility.profiles import ELDER, STANDARD
 from kiosk.staff import StaffAccounts
@@ -229,3 +231,31 @@ def test_slip_asks_for_the_chosen_printer_and_always_keeps_the_pdf(qtbot: Any, d
         pdf, on_paper = print_slip(image, "07-0042-3", name)
         assert pdf == data_home / "kiosk" / "slips" / "07-0042-3.pdf" and pdf.read_bytes().startswith(b"%PDF")
         assert on_paper is False
+
+
+@pytest.mark.parametrize("profile_name", ["standard", "elder", "low_vision"])
+def test_township_notices_on_home_are_shown_and_read_out(make_kiosk: Any, demo_store: Any, profile_name: str) -> None:
+    """Notices the township posts reach home (as the sync engine stores them): shown, spoken, the ones in force
+    only, and home still passes the accessibility audit with them."""
+    import datetime as dt
+    import json
+
+    from kiosk.store import to_text, utc_now
+    from kiosk.ui.audit import audit_screen
+
+    now = utc_now()
+    rows = {"n1": ("周四门诊调整。", "李医生周四休息，高血压随访改到周五上午。", now - dt.timedelta(hours=2), None),
+            "n2": ("智能手机课停一次", "", now - dt.timedelta(hours=1), now + dt.timedelta(days=1)),
+            "old": ("已过期的通知", "不应显示", now - dt.timedelta(days=3), now - dt.timedelta(days=1)),
+            "later": ("还没开始的通知", "不应显示", now + dt.timedelta(days=1), None)}
+    with demo_store.transaction() as conn:
+        for ident, (title, body, starts, ends) in rows.items():
+            data = {"title": title, "body": body, "starts_at": to_text(starts), "ends_at": to_text(ends) if ends else None}
+            conn.execute("INSERT INTO notices (id, data, version) VALUES (?, ?, 1)", (ident, json.dumps(data)))
+    kiosk = make_kiosk(profile_name)
+    shown = [shown_text(kiosk, f"township_notice_{i}") for i in range(2)]
+    assert shown == ["乡镇通知：智能手机课停一次", "乡镇通知：周四门诊调整。李医生周四休息，高血压随访改到周五上午。"]
+    assert kiosk.findChild(QLabel, "township_notice_2") is None
+    spoken = kiosk.current.spoken_announcement()
+    assert all(text in spoken for text in shown) and "不应显示" not in spoken
+    assert audit_screen(kiosk) == []

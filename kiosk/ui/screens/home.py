@@ -20,7 +20,12 @@ class HomeScreen(Screen):
         return _("Hello! What would you like to do?")
 
     def announcement(self) -> str:
-        return _("Touch a big button, or say what you want.")
+        # The township's notices are read out as well as shown: a resident who cannot see them still hears them.
+        return sentences(_("Touch a big button, or say what you want."), *map(notice_text, self.notices()))
+
+    def notices(self) -> list[dict[str, str]]:
+        """The township's notices in force now (at most two: the four choices keep their room)."""
+        return self.ctx.store.current_notices(self.ctx.now())
 
     def choices(self) -> list[Choice]:
         return [
@@ -53,6 +58,8 @@ class HomeScreen(Screen):
 
     def build_body(self, box: QVBoxLayout) -> None:
         box.addWidget(widgets.label(self.status_text(), kind="notice", name="sync_status"))
+        for index, notice in enumerate(self.notices()):
+            box.addWidget(widgets.label(notice_text(notice), kind="notice", name=f"township_notice_{index}"))
 
     def status_text(self) -> str:
         """The kiosk's link to the township, in plain words (never colour alone)."""
@@ -76,3 +83,11 @@ class HomeScreen(Screen):
             return _("Online, {last}.").format(last=last)
         return _("Offline, {last}. Bookings are kept on this kiosk and sent when the link is back.").format(
             last=last)
+
+
+def notice_text(notice: dict[str, str]) -> str:
+    """One township notice in plain words: 乡镇通知：title。body"""
+    title, body = notice["title"].strip().rstrip("。.！!？?"), notice["body"].strip()
+    if not body:
+        return _("Township notice: {title}").format(title=title)
+    return _("Township notice: {title}. {body}").format(title=title, body=body)
