@@ -127,7 +127,8 @@ def test_publish_book_confirm_and_the_kiosk_learns_it(console_backend: Any, chro
 
 
 PAGES = ["/console/", "/console/review?status=", "/console/waitlist", "/console/schedule", "/console/sessions/new",
-         "/console/services", "/console/holidays", "/console/kiosks", "/console/reports", "/console/audit"]
+         "/console/services", "/console/holidays", "/console/kiosks", "/console/notices", "/console/reports",
+         "/console/audit"]
 
 
 def test_every_page_in_both_languages_fits_and_has_a_heading(console_backend: Any, chromium: Any,
@@ -165,3 +166,35 @@ def test_every_page_in_both_languages_fits_and_has_a_heading(console_backend: An
         if lang == "zh_CN":
             assert "候补名单" in page.goto(console_backend.url + "/console/waitlist").text()
         context.close()
+
+
+def test_a_notice_published_in_the_console_reaches_the_kiosk_home_and_goes_away(console_backend: Any, chromium: Any,
+                                                                                 store: Any) -> None:
+    from kiosk.store import utc_now
+
+    engine, _number = _kiosk(console_backend, store)
+    assert engine.sync_once().ok
+    context = chromium.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    _sign_in(page, console_backend.url, "guanli")
+    page.click("nav >> text=村站终端")
+    page.click("text=发给村站终端的通知")
+    assert page.locator("h1").inner_text() == "发给村站终端的通知" and "村站终端上现在没有通知" in page.content()
+    page.fill("#ntitle", "")
+    page.fill("#nbody", "x" * 10)
+    page.evaluate("document.querySelector('#ntitle').removeAttribute('required')")  # the server checks too
+    page.click("text=发布 >> nth=-1")
+    assert "请给通知写一个简短的标题" in page.content() and page.input_value("#nbody") == "x" * 10  # nothing lost
+    page.fill("#ntitle", "周四门诊调整")
+    page.fill("#nbody", "李医生周四休息，高血压随访改到周五上午。")
+    page.click("button:has-text('发布')")
+    assert "通知已发布" in page.content() and "周四门诊调整" in page.content()
+
+    assert engine.sync_once().ok  # the kiosk's next pull
+    assert store.current_notices(utc_now()) == [{"title": "周四门诊调整", "body": "李医生周四休息，高血压随访改到周五上午。"}]
+
+    page.click("button:has-text('撤下')")
+    assert "通知已撤下" in page.content() and "村站终端上现在没有通知" in page.content()
+    assert engine.sync_once().ok
+    assert store.current_notices(utc_now()) == []
+    context.close()

@@ -324,6 +324,36 @@ def delete_holiday(database: db.Database, staff: queries.Staff, holiday_id: str)
         _audit(conn, staff, "holiday_removed", holiday_id)
 
 
+# --- notices -----------------------------------------------------------------------------------------------------
+
+def post_notice(database: db.Database, staff: queries.Staff, title: str, body: str, last_day: dt.date | None) -> str:
+    """Publish a notice to every kiosk of the township, shown on their home screens until the end of `last_day`
+    (local time) or until it is withdrawn."""
+    _require_admin(staff)
+    with database.read() as conn:
+        slug = _slug(conn, staff.township_id)
+    ends = queries.local_day_bounds(last_day)[1].replace(tzinfo=dt.UTC) if last_day else None
+    try:
+        return services.post_notice(database, staff_id=staff.id, township_slug=slug, title=title, body=body,
+                                    ends_at=ends)
+    except services.ServiceError as error:
+        raise _refusal(error) from error
+
+
+def withdraw_notice(database: db.Database, staff: queries.Staff, notice_id: str) -> None:
+    """Take a notice down; kiosks remove it at their next sync."""
+    _require_admin(staff)
+    with database.read() as conn:
+        owned = conn.execute(sa.select(db.notices.c.id).where(
+            db.notices.c.id == notice_id, db.notices.c.township_id == staff.township_id)).first()
+    if owned is None:
+        raise ActionRefused(N_("This notice no longer exists."))
+    try:
+        services.withdraw_notice(database, notice_id, staff_id=staff.id)
+    except services.ServiceError as error:
+        raise _refusal(error) from error
+
+
 # --- kiosks ------------------------------------------------------------------------------------------------------
 
 def create_enrollment_code(database: db.Database, staff: queries.Staff) -> tuple[str, dt.datetime]:

@@ -290,6 +290,16 @@ def holidays(conn: Connection, township_id: str, start: dt.date | None = None,
     return [dict(x._mapping) for x in conn.execute(query)]
 
 
+def notices(conn: Connection, township_id: str) -> list[dict[str, Any]]:
+    """The township's notices that kiosks show now or later (not withdrawn, not ended), newest first."""
+    t = db.notices
+    now = db.naive(db.now_utc())
+    query = (sa.select(t).where(t.c.township_id == township_id, t.c.active == sa.true(),
+                                sa.or_(t.c.ends_at.is_(None), t.c.ends_at > now))
+             .order_by(t.c.created_at.desc()))
+    return [dict(x._mapping) for x in conn.execute(query)]
+
+
 def status_counts(conn: Connection, township_id: str) -> dict[str, int]:
     b = db.bookings
     rows = conn.execute(sa.select(b.c.status, sa.func.count()).where(b.c.township_id == township_id)

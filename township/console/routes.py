@@ -51,6 +51,8 @@ DONE: dict[str, str] = {
     "provider_saved": N_("Provider saved."),
     "holiday_saved": N_("Holiday saved."),
     "holiday_deleted": N_("Holiday removed."),
+    "notice_posted": N_("Notice published. Kiosks show it on their home screen from their next sync."),
+    "notice_withdrawn": N_("Notice withdrawn. Kiosks remove it at their next sync."),
     "revoked": N_("Kiosk revoked. It can no longer sync."),
     "signed_out": N_("You have signed out."),
 }
@@ -66,6 +68,8 @@ ACTION_LABELS: dict[str, str] = {
     "provider_saved": N_("Provider saved"),
     "holiday_added": N_("Holiday added"),
     "holiday_removed": N_("Holiday removed"),
+    "notice_posted": N_("Notice published"),
+    "notice_withdrawn": N_("Notice withdrawn"),
     "enrollment_code_created": N_("Enrolment code created"),
     "device_enrolled": N_("Kiosk enrolled"),
     "device_revoked": N_("Kiosk revoked"),
@@ -716,6 +720,58 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
         who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
         actions.delete_holiday(console.db, who.staff, holiday_id)
         return console.redirect(request, who, _with_done(PREFIX + "/holidays", "holiday_deleted"))
+
+    # --- notices to the kiosks ------------------------------------------------------------------------------------
+
+    def notices_page(request: Request, who: Who, *, errors: dict[str, str] | None = None,
+                     form: dict[str, str] | None = None, status_code: int = 200) -> Response:
+        with console.db.read() as conn:
+            rows = queries.notices(conn, who.staff.township_id)
+        return console.page(request, who, "notices.html", {"notices": rows, "errors": errors or {}, "form": form or {}},
+                            title=tr(N_("Notices to the kiosks"), request), nav="kiosks", status_code=status_code)
+
+    @router.get("/notices")
+    def notices_get(request: Request) -> Response:
+        return notices_page(request, console.require(request))
+
+    @router.post("/notices")
+    def notices_post(request: Request, csrf_token: str = Form(""), title: str = Form(""), body: str = Form(""),
+                     last_day: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
+        errors: dict[str, str] = {}
+        title, body = title.strip(), body.strip()
+        if not title or len(title) > 60:
+            errors["title"] = tr(N_("Please give the notice a short title (at most 60 characters)."), request)
+        if len(body) > 300:
+            errors["body"] = tr(N_("Please keep the notice to 300 characters: it is read aloud at the kiosk."),
+                                request)
+        until: dt.date | None = None
+        if last_day:
+            try:
+                until = dt.date.fromisoformat(last_day)
+            except ValueError:
+                errors["last_day"] = tr(N_("Please choose a day."), request)
+            else:
+                if until < _today():
+                    errors["last_day"] = tr(N_("The last day cannot be in the past."), request)
+        if not errors:
+            try:
+                actions.post_notice(console.db, who.staff, title, body, until)
+            except actions.ActionRefused as refusal:
+                errors["title"] = refusal.text(request)
+        if errors:
+            return notices_page(request, who, errors=errors, status_code=400,
+                                form={"title": title, "body": body, "last_day": last_day})
+        return console.redirect(request, who, _with_done(PREFIX + "/notices", "notice_posted"))
+
+    @router.post("/notices/{notice_id}/withdraw")
+    def notices_withdraw(request: Request, notice_id: str, csrf_token: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
+        try:
+            actions.withdraw_notice(console.db, who.staff, notice_id)
+        except actions.ActionRefused as refusal:
+            return notices_page(request, who, errors={"withdraw": refusal.text(request)}, status_code=400)
+        return console.redirect(request, who, _with_done(PREFIX + "/notices", "notice_withdrawn"))
 
     # --- kiosks -------------------------------------------------------------------------------------------------
 
