@@ -27,7 +27,8 @@ def _add_demo(sub: Any) -> None:
 def _add_screenshots(sub: Any) -> None:
     shots = sub.add_parser("screenshots", help="render every screen of the journey to PNG files, offscreen")
     shots.add_argument("--out", required=True, help="folder for <profile>-<screen>.png")
-    shots.add_argument("--profile", nargs="*", default=None, help="profiles to render (default: all)")
+    shots.add_argument("--profile", nargs="+", action="extend", default=None,
+                       help="profiles to render, repeatable: --profile standard --profile elder (default: all)")
 
 
 def _add_doctor(sub: Any) -> None:

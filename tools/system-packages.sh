@@ -2,7 +2,7 @@
 # Install the Debian packages listed in installers/debian-packages.txt when we can; otherwise say which are missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-mapfile -t wanted < <(grep -vE '^\s*(#|$)' "$here/installers/debian-packages.txt")
+mapfile -t wanted < <(sed -E 's/#.*//; s/[[:space:]]+//g' "$here/installers/debian-packages.txt" | grep -v '^$')
 missing=()
 for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -40,6 +40,13 @@ def when_words(start: dt.datetime, today: dt.date) -> str:
     return _("{day}, {time}").format(day=day_words(start.date(), today), time=time_words(start))
 
 
+def past_words(moment: dt.datetime, today: dt.date) -> str:
+    """When something happened, as people say it: `今天下午 2:30`, `昨天晚上 10:06`, else `11月28日 下午 2:30`."""
+    near = {0: N_("Today"), 1: N_("Yesterday")}.get((today - moment.date()).days)
+    day = _(near) if near else _("{month}/{day}").format(month=moment.month, day=moment.day)
+    return _("{day} {time}").format(day=day, time=time_words(moment))
+
+
 def sentences(*parts: str) -> str:
     """Join sentences the way the language writes them: no space after a Chinese full stop, one in English."""
     sep = "" if current_locale().startswith("zh") else " "

@@ -244,3 +244,13 @@ def test_the_audit_page_is_for_administrators(staffed: Any) -> None:
     reviewer.sign_in("xiaoli")
     refused = reviewer.get("/console/audit")
     assert refused.status_code == 403 and "Your account is a reviewer account" in refused.text
+
+
+def test_the_backend_address_alone_opens_the_console(staffed: Any) -> None:
+    import requests
+
+    first = requests.get(staffed.url + "/", allow_redirects=False, timeout=10)
+    assert first.status_code == 307 and first.headers["location"] == "/console/"
+    followed = requests.get(staffed.url + "/", timeout=10)  # signed out: on to the sign-in page, in Chinese
+    assert followed.status_code == 200 and followed.url.endswith("/console/signin?next=%2Fconsole%2F")
+    assert "登录" in followed.text

@@ -158,11 +158,14 @@ def test_run_until_ready_and_a_damaged_database_is_a_plain_message(tmp_path: Pat
 
 
 def test_screenshots_command_writes_every_screen(tmp_path: Path) -> None:
-    done = run_kiosk("screenshots", "--out", str(tmp_path / "shots"), "--profile", "elder", home=tmp_path / "h")
+    # A repeated --profile adds up, as in most command-line tools (it used to keep only the last one).
+    done = run_kiosk("screenshots", "--out", str(tmp_path / "shots"), "--profile", "elder", "--profile", "hearing",
+                     home=tmp_path / "h")
     assert done.returncode == 0, done.stderr
     files = {p.name for p in (tmp_path / "shots").glob("*.png")}
-    assert {"elder-home.png", "elder-identify.png", "elder-done.png", "elder-slip.png"} <= files
-    assert len(files) == 27  # every screen of the tour, "remember" included
+    for profile in ("elder", "hearing"):
+        assert {f"{profile}-home.png", f"{profile}-identify.png", f"{profile}-done.png", f"{profile}-slip.png"} <= files
+    assert len(files) == 2 * 27  # every screen of the tour, "remember" included, in each profile
     assert (tmp_path / "h" / "kiosk" / "slips").is_dir()  # the slip PDF went under the data directory
 
 

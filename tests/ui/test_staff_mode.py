@@ -357,7 +357,22 @@ def test_saved_settings_take_effect_at_once(window: KioskWindow, qtbot: QtBot, d
     assert window.ctx.profile.name == "elder"
 
 
-def test_sync_screen_says_the_state_plainly(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.mark.parametrize("case", [
+    # A fixed clock at three times of day: the words follow the day of the last sync, not the hour the test runs.
+    (dt.datetime(2026, 3, 10, 16, 30, tzinfo=SHANGHAI), dt.datetime(2026, 3, 10, 14, 30, tzinfo=SHANGHAI),
+     "上次同步成功：今天下午 2:30。"),
+    (dt.datetime(2026, 3, 11, 1, 0, tzinfo=SHANGHAI), dt.datetime(2026, 3, 10, 22, 6, tzinfo=SHANGHAI),
+     "上次同步成功：昨天晚上 10:06。"),
+    (dt.datetime(2026, 3, 14, 9, 0, tzinfo=SHANGHAI), dt.datetime(2026, 3, 10, 22, 6, tzinfo=SHANGHAI),
+     "上次同步成功：3月10日晚上 10:06。"),
+])
+def test_sync_screen_says_the_state_plainly(window: KioskWindow, qtbot: QtBot, demo_store: Store,
+                                            case: tuple[dt.datetime, dt.datetime, str]) -> None:
+    now, last, said = case
+    window.ctx.clock = lambda: now.astimezone(dt.UTC)
     add_staff(demo_store)
     sign_in(qtbot, window)
     click(qtbot, window, "choice_sync")
@@ -368,13 +383,13 @@ def test_sync_screen_says_the_state_plainly(window: KioskWindow, qtbot: QtBot, d
     demo_store.set_state("link", "offline")
     demo_store.set_state("last_error", "offline: no route")
     demo_store.set_state("clock_skew_s", "-600")
-    demo_store.set_state("last_success_at", to_text(utc_now() - dt.timedelta(hours=2)))
+    demo_store.set_state("last_success_at", to_text(last.astimezone(dt.UTC)))
     window.show_screen("staff_home")
     window.show_screen("staff_sync")
     texts = {n: visible(window, QLabel, n).text() for n in ("sync_link", "sync_last", "sync_pending",
                                                               "sync_error", "sync_skew")}
     assert "离线" in texts["sync_link"]
-    assert "上次同步成功" in texts["sync_last"] and "今天" in texts["sync_last"]
+    assert texts["sync_last"] == said
     assert str(demo_store.pending_count()) in texts["sync_pending"]
     assert "offline: no route" in texts["sync_error"]
     assert "快于" in texts["sync_skew"] and "10 分钟" in texts["sync_skew"]

@@ -275,6 +275,11 @@ def mount_console(app: FastAPI, database: db.Database | None = None) -> None:
         raise Refused(404, tr(N_("Page not found"), request),
                       tr(N_("This page does not exist. Please use the menu above."), request))
 
+    async def _to_console(_request: Request) -> Response:
+        # Someone typing the backend's address they were given expects the console, not a JSON 404.
+        return RedirectResponse(PREFIX + "/", status_code=307)
+
+    app.add_api_route("/", _to_console, methods=["GET"], include_in_schema=False)
     app.add_api_route(PREFIX + "/{path:path}", _unknown_page, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(SignInNeeded, _sign_in_needed)
     app.add_exception_handler(Refused, _refused)

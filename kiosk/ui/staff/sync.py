@@ -11,7 +11,7 @@ from kiosk.sync.status import SKEW_WARNING_S, SyncStatus, read_status
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice
 from kiosk.ui.staff.base import StaffScreen
-from kiosk.ui.words import day_words, time_words
+from kiosk.ui.words import past_words
 
 
 def sync_lines(status: SyncStatus, screen: StaffScreen) -> list[tuple[str, str, str]]:
@@ -25,9 +25,8 @@ def sync_lines(status: SyncStatus, screen: StaffScreen) -> list[tuple[str, str, 
         lines.append(("sync_link", "notice", _("Connection: online.") if status.online
                       else _("Connection: offline. The kiosk keeps working and sends changes later.")))
     if status.last_success_at is not None:
-        local = ctx.local(status.last_success_at)
-        lines.append(("sync_last", "page", _("Last successful sync: {day} {time}.").format(
-            day=day_words(local.date(), ctx.today()), time=time_words(local))))
+        when = past_words(ctx.local(status.last_success_at), ctx.today())
+        lines.append(("sync_last", "page", _("Last successful sync: {when}.").format(when=when)))
     else:
         lines.append(("sync_last", "page", _("Last successful sync: never.")))
     lines.append(("sync_pending", "page", _("Changes waiting to be sent: {n}.").format(n=status.pending_ops)))
