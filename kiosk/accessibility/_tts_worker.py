@@ -11,10 +11,16 @@ line on stdin and answers with one JSON line on stdout. Why a separate process r
   in one process, which is exactly what this loop gives;
 - the driver prints to stdout; here stdout is re-pointed at stderr and the protocol uses a private copy of the fd.
 
+The text of a render request is a prompt in spoken form (numbers in words); the renderer turns it into what its
+engine and voice read well (`kiosk.accessibility.mandarin.engine_text`: tone-numbered pinyin for espeak-ng's
+`cmn-latn-pinyin` voice, unchanged for other voices) and answers with the exact text the engine rendered.
+
 Requests:
-    {"op": "voices"}                      → {"ok": true, "driver": "espeak", "voices": [{"id", "name", "languages"}]}
+    {"op": "voices"}                      → {"ok": true, "driver": "espeak", "pipeline": "pypinyin 0.55.0",
+                                             "voices": [{"id", "name", "languages"}]}
     {"op": "render", "text", "voice", "rate", "volume", "path"}
-                                          → {"ok": true, "voice": "<voice id in effect>", "path": "..."}
+                                          → {"ok": true, "voice": "<voice id in effect>", "path": "...",
+                                             "text": "<the exact text the engine rendered>"}
 Any failure answers {"ok": false, "error": "..."} and the loop carries on.
 """
 
@@ -44,7 +50,12 @@ class Renderer:
     def __init__(self) -> None:
         import pyttsx3
 
+        from kiosk.accessibility import mandarin
+
         self.driver = _driver_name()
+        self.pipeline = mandarin.pipeline_name(self.driver)
+        if self.driver == "espeak":
+            mandarin.load_pinyin()  # ~0.3 s once, here rather than on the first prompt
         self.engine = pyttsx3.init(self.driver)
         self._done = threading.Event()
         self.engine.connect("finished-utterance", self._finished)
@@ -60,8 +71,12 @@ class Renderer:
             found.append({"id": str(v.id), "name": str(v.name or ""), "languages": languages})
         return found
 
-    def render(self, text: str, voice: str, rate: int, volume: float, path: str) -> str:
-        """Render `text` into the WAV file `path` (written under a temporary name, then renamed)."""
+    def render(self, text: str, voice: str, rate: int, volume: float, path: str) -> tuple[str, str]:
+        """Render `text` into the WAV file `path` (written under a temporary name, then renamed); (the voice id in
+        effect, the exact text handed to the engine)."""
+        from kiosk.accessibility.mandarin import engine_text
+
+        text = engine_text(text, self.driver, voice)
         part = path + ".part.wav"
         volume = max(0.0, min(1.0, float(volume)))
         if self.driver == "espeak":
@@ -92,7 +107,7 @@ class Renderer:
         if not Path(part).exists():
             raise RuntimeError("the speech engine wrote no audio")
         os.replace(part, path)
-        return str(self.engine.getProperty("voice") or voice)
+        return str(self.engine.getProperty("voice") or voice), text
 
 
 def serve(stdin: Any, out: Any) -> None:
@@ -106,11 +121,12 @@ def serve(stdin: Any, out: Any) -> None:
             if renderer is None:
                 renderer = Renderer()
             if request.get("op") == "voices":
-                reply: dict[str, Any] = {"ok": True, "driver": renderer.driver, "voices": renderer.voices()}
+                reply: dict[str, Any] = {"ok": True, "driver": renderer.driver, "pipeline": renderer.pipeline,
+                                         "voices": renderer.voices()}
             elif request.get("op") == "render":
-                used = renderer.render(str(request["text"]), str(request["voice"]), int(request["rate"]),
-                                       float(request["volume"]), str(request["path"]))
-                reply = {"ok": True, "voice": used, "path": request["path"]}
+                used, text = renderer.render(str(request["text"]), str(request["voice"]), int(request["rate"]),
+                                             float(request["volume"]), str(request["path"]))
+                reply = {"ok": True, "voice": used, "path": request["path"], "text": text}
             else:
                 reply = {"ok": False, "error": f"unknown op {request.get('op')!r}"}
         except Exception as exc:

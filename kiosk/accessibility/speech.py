@@ -3,12 +3,19 @@
 How a prompt is spoken:
 1. `Speaker.say(text)` returns at once: it records the text (for 重听), shows it as a caption, and hands a job to the
    speaker's dispatcher thread. A newer `say()` or a `stop()` makes any older job stale.
+   Before that, numbers are put in words the way people say them (`mandarin.spoken_text`: 上午十点半, 幺三八…).
 2. The dispatcher looks the text up in the caches (announcements rendered before, see `precache`), otherwise asks the
-   renderer process (`kiosk.accessibility._tts_worker`, pyttsx3 `save_to_file`) to write a WAV.
+   renderer process (`kiosk.accessibility._tts_worker`, pyttsx3 `save_to_file`) to write a WAV. The renderer turns
+   the text into what its engine and voice read well (`mandarin.engine_text`): tone-numbered pinyin for espeak-ng's
+   `cmn-latn-pinyin` voice, the characters themselves for a Chinese SAPI5 voice.
 3. If the job is still current, a player starts: a subprocess (`pw-play`, `paplay`, `aplay`, sox `play`) on Linux,
    `winsound` on Windows, or — on a machine without audio hardware — the file sink (`CUNZHAN_AUDIO_SINK=<folder>`),
    a subprocess that writes in real time what a listener would hear into a WAV in that folder.
 4. `stop()` (any touch or key) terminates the player process: silence within milliseconds, well inside 100 ms.
+
+With `CUNZHAN_SPEECH_LOG=<file>` set, one JSON line per utterance played is appended to that file:
+`{"voice": <voice id>, "text": <the exact text the engine rendered>}`, or `{"voice": …, "private": true}` (no text)
+for a private detail spoken through headphones.
 
 Privacy: `say_private` speaks ID/phone numbers only when the kiosk has private audio (headphones, the
 `private_audio` setting); otherwise the masked form and "shown on screen". Clear private text is never cached on disk
@@ -35,12 +42,14 @@ from typing import IO, Any, Protocol
 
 from kiosk import paths
 from kiosk import settings as s
+from kiosk.accessibility.mandarin import is_pinyin_voice, spoken_text
 from kiosk.i18n import N_, current_locale
 from kiosk.i18n import gettext as _
 from kiosk.settings import Settings
 
 SINK_ENV = "CUNZHAN_AUDIO_SINK"  # folder: play into WAV files there instead of a loudspeaker
-RENDER_CACHE_VERSION = "1"  # bump when rendering changes, so cached WAVs are re-made
+LOG_ENV = "CUNZHAN_SPEECH_LOG"  # file: one JSON line per utterance played (voice id and the engine's exact text)
+RENDER_CACHE_VERSION = "2"  # bump when rendering changes, so cached WAVs are re-made
 _STOP_GRACE_S = 0.05  # a player gets this long to exit on SIGTERM before it is killed
 
 
@@ -171,6 +180,7 @@ class Renderer:
         self._proc: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
         self.driver = ""
+        self.pipeline = ""  # what turns text into engine text (e.g. "pypinyin 0.55.0"): part of the cache key
 
     def _ensure(self) -> subprocess.Popen[str]:
         if self._proc is None or self._proc.poll() is not None:
@@ -204,6 +214,8 @@ class Renderer:
             reply: dict[str, Any] = json.loads(line)
             if "driver" in reply:
                 self.driver = str(reply["driver"])
+            if "pipeline" in reply:
+                self.pipeline = str(reply["pipeline"])
             return reply
 
     def voices(self) -> list[dict[str, Any]]:
@@ -212,12 +224,13 @@ class Renderer:
             raise SpeechUnavailable(str(reply.get("error")))
         return list(reply["voices"])
 
-    def render(self, text: str, voice: str, rate: int, volume: float, path: Path) -> str:
+    def render(self, text: str, voice: str, rate: int, volume: float, path: Path) -> tuple[str, str]:
+        """Render `text` into `path`; (the voice id in effect, the exact text the engine rendered)."""
         reply = self.request({"op": "render", "text": text, "voice": voice, "rate": rate, "volume": volume,
                               "path": str(path)})
         if not reply.get("ok"):
             raise SpeechUnavailable(str(reply.get("error")))
-        return str(reply["voice"])
+        return str(reply["voice"]), str(reply.get("text", text))
 
     def close(self) -> None:
         with self._lock:
@@ -239,8 +252,6 @@ def _is_mandarin(voice: dict[str, Any]) -> bool:
     ident = str(voice.get("id", "")).lower()
     name = str(voice.get("name", "")).lower()
     langs = [str(x).lower() for x in voice.get("languages", [])]
-    if "pinyin" in ident:
-        return False  # espeak-ng's cmn-latn-pinyin reads Latin letters as pinyin; cmn reads them as English
     if any(lang in {"cmn", "zh", "zh-cn", "zh_cn", "zh-cmn"} or lang.startswith(("cmn", "zh-cn", "zh_cn"))
            for lang in langs):
         return True
@@ -255,11 +266,13 @@ def _is_english(voice: dict[str, Any]) -> bool:
             or "english" in str(voice.get("name", "")).lower())
 
 
-def choose_voice(voices: Sequence[dict[str, Any]], locale: str) -> str | None:
-    """The voice id for a locale: Mandarin for zh_CN (espeak-ng `cmn`), English (en-us preferred) for en."""
+def choose_voice(voices: Sequence[dict[str, Any]], locale: str, driver: str = "espeak") -> str | None:
+    """The voice id for a locale, chosen by engine: English (en-us preferred) for en; for zh_CN, on espeak-ng its
+    Mandarin pinyin voice `cmn-latn-pinyin` (its `cmn` voice reads characters as English-spelt pinyin, so it is never
+    used), on any other engine (SAPI5, NSSS) a Mandarin voice, which reads characters itself."""
     if locale.startswith("zh"):
         for v in voices:
-            if _is_mandarin(v):
+            if _is_mandarin(v) and (driver != "espeak" or is_pinyin_voice(driver, str(v["id"]))):
                 return str(v["id"])
         return None
     english = [v for v in voices if _is_english(v)]
@@ -283,12 +296,12 @@ def find_mandarin_voice() -> tuple[str | None, str]:
         return None, _(N_("The speech engine could not start: {error}")).format(error=exc)
     finally:
         renderer.close()
-    voice = choose_voice(voices, "zh_CN")
+    voice = choose_voice(voices, "zh_CN", renderer.driver)
     if voice:
         return voice, ""
-    if sys.platform == "win32":
+    if renderer.driver == "sapi5":
         return None, _(N_("Windows has no Chinese speech voice installed"))
-    return None, _(N_("espeak-ng has no Mandarin (cmn) voice"))
+    return None, _(N_("espeak-ng has no Mandarin pinyin voice (cmn-latn-pinyin)"))
 
 
 # --------------------------------------------------------------------------------------------- speaker
@@ -326,6 +339,7 @@ class Speaker:
         self.on_caption: Callable[[str], None] | None = None
         self.last_text = ""
         self.last_voice = ""  # voice id the engine reported for the last render
+        self.last_engine_text = ""  # the exact text the engine rendered for the last (not private) prompt played
         self.last_error = ""
         self.last_play_at = 0.0  # perf_counter() when the last prompt's audio was handed to the player
         self.spoken: deque[str] = deque(maxlen=50)  # texts handed to the synthesiser (cleared by reset())
@@ -334,6 +348,8 @@ class Speaker:
         self._renderer = Renderer()
         self._voices: list[dict[str, Any]] | None = None
         self._voice_for: dict[str, str | None] = {}
+        self._engine_texts: dict[str, str] = {}  # cache key → the engine's exact text (for the speech log)
+        self._log_lock = threading.Lock()
         self._session = _Session(enabled=enabled)
         self._kiosk_enabled = enabled
         self._lock = threading.Condition()
@@ -400,6 +416,7 @@ class Speaker:
         self.spoken.clear()
         old = self._session
         self._session = _Session(enabled=self._kiosk_enabled)
+        self._engine_texts.clear()
         for wav in old.files.values():
             wav.unlink(missing_ok=True)
 
@@ -421,7 +438,7 @@ class Speaker:
         if key not in self._voice_for:
             if self._voices is None:
                 self._voices = self._renderer.voices()
-            self._voice_for[key] = choose_voice(self._voices, key)
+            self._voice_for[key] = choose_voice(self._voices, key, self._renderer.driver)
         return self._voice_for[key]
 
     def precache(self, texts: Iterable[str], locale: str | None = None) -> None:
@@ -464,9 +481,7 @@ class Speaker:
         if not self._session.enabled or self.player is None or not text.strip():
             return
         locale = current_locale()
-        from kiosk.accessibility.numbers import speakable
-
-        text = speakable(text, locale)  # long digit strings are read digit by digit, in groups
+        text = spoken_text(text, locale)  # numbers, dates, times and codes in words, as people say them
         with self._lock:
             self._generation += 1
             self._pending = _Job(self._generation, text, locale, private)
@@ -496,7 +511,7 @@ class Speaker:
 
     def _speak(self, job: _Job) -> None:
         self._drop_private_file()
-        wav = self._render(job.text, job.locale, private=job.private)
+        wav, voice, engine_text = self._render(job.text, job.locale, private=job.private)
         with self._lock:
             current = job.generation == self._generation and self.player is not None
         if not current or self.player is None:
@@ -505,27 +520,48 @@ class Speaker:
             return
         self.player.play(wav)
         self.last_play_at = time.perf_counter()
+        self.last_voice = voice
+        self.last_engine_text = "" if job.private else engine_text
+        self._log(voice, None if job.private else engine_text)
         if job.private:
             self._private_file = wav
 
+    def _log(self, voice: str, text: str | None) -> None:
+        """One line in the CUNZHAN_SPEECH_LOG file, when set; a private utterance's text is never written."""
+        target = os.environ.get(LOG_ENV)
+        if not target:
+            return
+        entry: dict[str, Any] = {"voice": voice, "private": True} if text is None else {"voice": voice, "text": text}
+        try:
+            with self._log_lock, open(target, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            self.last_error = f"speech log: {exc}"
+
     def _key(self, text: str, voice: str, rate: int, volume: float) -> str:
-        material = json.dumps([RENDER_CACHE_VERSION, self._renderer.driver, text, voice, rate, round(volume, 2)],
-                              ensure_ascii=False)
+        material = json.dumps([RENDER_CACHE_VERSION, self._renderer.driver, self._renderer.pipeline, text, voice, rate,
+                               round(volume, 2)], ensure_ascii=False)
         return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
 
-    def _render(self, text: str, locale: str, *, private: bool = False, persistent: bool = False) -> Path:
+    def _render(self, text: str, locale: str, *, private: bool = False,
+                persistent: bool = False) -> tuple[Path, str, str]:
+        """(the WAV, the voice id, the exact text the engine rendered) for `text`, from a cache when possible."""
         voice = self.voice_for(locale)
         if voice is None:
             raise SpeechUnavailable(f"no voice for {locale}")
         rate, volume = self.rate, self.volume
         key = self._key(text, voice, rate, volume)
         if not private:
-            disk = self.cache_dir / f"{key}.wav"
-            if disk.exists():
-                return disk
+            disk, said = self.cache_dir / f"{key}.wav", self.cache_dir / f"{key}.json"
+            if disk.exists() and said.exists():
+                try:
+                    known = json.loads(said.read_text(encoding="utf-8"))
+                    return disk, str(known["voice"]), str(known["text"])
+                except (OSError, ValueError, KeyError, TypeError):
+                    pass  # an unreadable note: render again
             session = self._session.files.get(key)
-            if session is not None and session.exists():
-                return session
+            if session is not None and session.exists() and key in self._engine_texts:
+                return session, voice, self._engine_texts[key]
         if persistent and not private:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             target = self.cache_dir / f"{key}.wav"
@@ -534,10 +570,14 @@ class Speaker:
             name = uuid.uuid4().hex if private else key  # a private file's name says nothing about its text
             target = self._session_dir / f"{name}.wav"
         self.spoken.append(text)
-        self.last_voice = self._renderer.render(text, voice, rate, volume, target)
-        if not private and not persistent:
+        used, engine_text = self._renderer.render(text, voice, rate, volume, target)
+        if persistent and not private:
+            note = target.with_suffix(".json")
+            note.write_text(json.dumps({"voice": used, "text": engine_text}, ensure_ascii=False), encoding="utf-8")
+        elif not private:
             self._session.files[key] = target
-        return target
+            self._engine_texts[key] = engine_text
+        return target, used, engine_text
 
     def _drop_private_file(self) -> None:
         wav, self._private_file = self._private_file, None
