@@ -70,12 +70,13 @@ def catalog_prompts(locale: str = "zh_CN", domains: Iterable[str] = KIOSK_DOMAIN
 
     from kiosk.i18n import translations_dir
 
-    found = []
+    found: list[str] = []
     for domain in domains:
         with (translations_dir() / locale / "LC_MESSAGES" / f"{domain}.po").open("rb") as fh:
             catalog = read_po(fh)
         for message in catalog:
-            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            raw = message.string
+            strings = [str(s) for s in raw] if isinstance(raw, list | tuple) else [str(raw or "")]
             found.extend(_PLACEHOLDER.sub("", s) for s in strings if message.id and s)
     return found
 
