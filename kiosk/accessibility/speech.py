@@ -449,7 +449,7 @@ class Speaker:
         locale = locale or current_locale()
         for text in texts:
             try:
-                self._render(text, locale, persistent=True)
+                self._render(spoken_text(text, locale), locale, persistent=True)  # as `say` will ask for it
             except SpeechUnavailable as exc:
                 self.last_error = str(exc)
                 return
