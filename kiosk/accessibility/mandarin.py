@@ -249,8 +249,10 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
         lambda m: f"{year_digits(m[1])}年{cardinal(int(m[2]))}月{cardinal(int(m[3]))}日",
     ),
     # digits spelt out one by one, in groups: 您的预约号是 0 0、0 0 0 1、1 → 零零、零零零幺、幺
-    (re.compile(r"(?<![\d.])\d(?:[ 、]\d)* \d(?:[ 、]\d)*(?![\d.:：])"),
-     lambda m: "、".join(_digits_read([g.replace(" ", "")]) for g in m[0].split("、"))),
+    (
+        re.compile(r"(?<![\d.])\d(?:[ 、]\d)* \d(?:[ 、]\d)*(?![\d.:：])"),
+        lambda m: "、".join(_digits_read([g.replace(" ", "")]) for g in m[0].split("、")),
+    ),
     # digit strings with separators: booking codes 07-0042-3, phones 0571-8888 1234, digits typed 3 3 0 1
     (re.compile(r"(?<![\d.])\d+(?:[ -]\d+)+(?![\d.:：])"), lambda m: _separated(m[0])),
     # times: 上午 10:30 → 上午十点半
