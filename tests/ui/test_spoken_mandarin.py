@@ -7,13 +7,17 @@ kiosk's speech pipeline (`spoken_text`, then `engine_text` for espeak-ng's pinyi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kiosk.accessibility.mandarin import engine_text, spoken_text
-from kiosk.accessibility.phonemes import PINYIN_VOICE, mandarin_share
+from kiosk.accessibility.phonemes import PINYIN_VOICE, mandarin_share, switches
+from kiosk.accessibility.speech import LOG_ENV, FileSinkPlayer, Speaker
 from kiosk.i18n import use_locale
+from kiosk.settings import Settings
 from kiosk.ui.prompts import catalog_prompts, kiosk_prompts
 
 VOICE_ID = "sit/cmn-latn-pinyin"
@@ -45,3 +49,26 @@ def test_the_check_sees_a_prompt_that_switches_language() -> None:
     assert before.switched and before.pct < 50
     after = mandarin_share(prompts, _convert, PINYIN_VOICE)
     assert after.switched == [] and after.pct == 100.0
+
+
+def test_the_running_kiosk_speaks_its_screens_in_pinyin(
+    make_kiosk: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kiosk window in the blind profile with the real speech (pyttsx3 + espeak-ng, file sink): what the log says
+    the engine was handed is the pipeline's pinyin of the screen's announcement, and it is Mandarin throughout."""
+    log = tmp_path / "speech.jsonl"
+    monkeypatch.setenv(LOG_ENV, str(log))
+    kiosk = make_kiosk("blind")
+    speaker = Speaker(settings=Settings({"private_audio": "false"}), player=FileSinkPlayer(tmp_path / "sink"))
+    try:
+        kiosk.set_speech(speaker)  # says the home screen again, now with a voice
+        assert speaker.wait_idle(30) and speaker.last_error == "", speaker.last_error
+        announcement = kiosk.current.spoken_announcement()
+        assert "按1" in announcement
+        entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+        assert entries == [{"voice": VOICE_ID, "text": _convert(announcement)}]
+        text = str(entries[0]["text"])
+        assert "an4 yi1" in text and not any("\u4e00" <= ch <= "\u9fff" for ch in text)
+        assert switches(text) == []
+    finally:
+        speaker.close()
