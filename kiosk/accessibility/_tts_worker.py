@@ -54,8 +54,6 @@ class Renderer:
 
         self.driver = _driver_name()
         self.pipeline = mandarin.pipeline_name(self.driver)
-        if self.driver == "espeak":
-            mandarin.load_pinyin()  # ~0.3 s once, here rather than on the first prompt
         self.engine = pyttsx3.init(self.driver)
         self._done = threading.Event()
         self.engine.connect("finished-utterance", self._finished)
@@ -133,6 +131,12 @@ def serve(stdin: Any, out: Any) -> None:
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         out.write(json.dumps(reply, ensure_ascii=False) + "\n")
         out.flush()
+        if renderer is not None and renderer.driver == "espeak":
+            # pypinyin's data (~0.3 s, once) is loaded after the first answer: the kiosk waits for that answer (the
+            # voices) on its UI thread, and loading it alongside the engine's start would slow both.
+            from kiosk.accessibility.mandarin import load_pinyin
+
+            load_pinyin()
 
 
 def main() -> int:

@@ -21,6 +21,7 @@ pypinyin is imported on first use (about 0.3 s and 55 MB): only the speech rende
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -334,13 +335,21 @@ def load_pinyin() -> None:
     _pypinyin()
 
 
+_load_lock = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def _pypinyin() -> Any:
+def _pypinyin_loaded() -> Any:
     import pypinyin
 
     pypinyin.load_single_dict(KIOSK_CHARACTERS)
     pypinyin.load_phrases_dict(KIOSK_PHRASES)
     return pypinyin
+
+
+def _pypinyin() -> Any:
+    with _load_lock:  # loaded once, even when a prompt arrives while `load_pinyin` runs on another thread
+        return _pypinyin_loaded()
 
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
