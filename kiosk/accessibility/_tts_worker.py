@@ -64,8 +64,10 @@ class Renderer:
     def voices(self) -> list[dict[str, Any]]:
         found = []
         for v in self.engine.getProperty("voices") or []:
-            languages = [lang.decode("utf-8", "ignore") if isinstance(lang, bytes) else str(lang)
-                         for lang in (v.languages or [])]
+            languages = [
+                lang.decode("utf-8", "ignore") if isinstance(lang, bytes) else str(lang)
+                for lang in (v.languages or [])
+            ]
             found.append({"id": str(v.id), "name": str(v.name or ""), "languages": languages})
         return found
 
@@ -119,11 +121,20 @@ def serve(stdin: Any, out: Any) -> None:
             if renderer is None:
                 renderer = Renderer()
             if request.get("op") == "voices":
-                reply: dict[str, Any] = {"ok": True, "driver": renderer.driver, "pipeline": renderer.pipeline,
-                                         "voices": renderer.voices()}
+                reply: dict[str, Any] = {
+                    "ok": True,
+                    "driver": renderer.driver,
+                    "pipeline": renderer.pipeline,
+                    "voices": renderer.voices(),
+                }
             elif request.get("op") == "render":
-                used, text = renderer.render(str(request["text"]), str(request["voice"]), int(request["rate"]),
-                                             float(request["volume"]), str(request["path"]))
+                used, text = renderer.render(
+                    str(request["text"]),
+                    str(request["voice"]),
+                    int(request["rate"]),
+                    float(request["volume"]),
+                    str(request["path"]),
+                )
                 reply = {"ok": True, "voice": used, "path": request["path"], "text": text}
             else:
                 reply = {"ok": False, "error": f"unknown op {request.get('op')!r}"}

@@ -19,10 +19,14 @@ from kiosk.i18n import use_locale
 from kiosk.settings import Settings
 
 WELCOME = "您好，欢迎来到村站。请选择您要办理的事情。"
-WELCOME_PINYIN = "nin2 hao3, huan1 ying2 lai2 dao4 cun1 zhan4. qing3 xuan3 ze2 nin2 yao4 ban4 li3 de5 shi4 qing2."
+WELCOME_PINYIN = (
+    "nin2 hao3, huan1 ying2 lai2 dao4 cun1 zhan4. qing3 xuan3 ze2 nin2 yao4 ban4 li3 de5 shi4 qing2."
+)
 PINYIN_VOICE = "sit/cmn-latn-pinyin"
-LONG = ("您好，欢迎来到村站。这里可以预约乡镇服务大厅的业务，可以查看和取消您的预约，"
-        "也可以在预约的时间到这里签到。请选择您要办理的事情，或者说 帮助 呼叫工作人员。")
+LONG = (
+    "您好，欢迎来到村站。这里可以预约乡镇服务大厅的业务，可以查看和取消您的预约，"
+    "也可以在预约的时间到这里签到。请选择您要办理的事情，或者说 帮助 呼叫工作人员。"
+)
 SHORT = "请说 是 或 否"
 ID_NUMBER = "330102198001011234"  # a made-up number in the ID format
 ID_MASKED = "3301**********1234"
@@ -57,7 +61,9 @@ def sink(tmp_path: Path) -> FileSinkPlayer:
 
 @pytest.fixture
 def speaker(data_home: Path, sink: FileSinkPlayer) -> Iterator[Speaker]:
-    sp = Speaker(settings=Settings({"private_audio": "false", "speech_rate": "170", "volume": "0.8"}), player=sink)
+    sp = Speaker(
+        settings=Settings({"private_audio": "false", "speech_rate": "170", "volume": "0.8"}), player=sink
+    )
     yield sp
     sp.close()
 
@@ -83,9 +89,9 @@ def speech_log(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_mandarin_prompt_is_spoken_in_pinyin_by_espeak_and_heard(speaker: Speaker, sink: FileSinkPlayer,
-                                                                 tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mandarin_prompt_is_spoken_in_pinyin_by_espeak_and_heard(
+    speaker: Speaker, sink: FileSinkPlayer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = tmp_path / "speech.jsonl"
     monkeypatch.setenv(LOG_ENV, str(log))
     speaker.say(WELCOME)
@@ -103,14 +109,16 @@ def test_mandarin_prompt_is_spoken_in_pinyin_by_espeak_and_heard(speaker: Speake
     assert "en" in switches(WELCOME, "cmn")
     # The audio is what espeak-ng's own command line makes of that text with that voice.
     cli = tmp_path / "cli.wav"
-    subprocess.run(["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "170", "-w", str(cli), WELCOME_PINYIN], check=True)
+    subprocess.run(
+        ["espeak-ng", "-v", "cmn-latn-pinyin", "-s", "170", "-w", str(cli), WELCOME_PINYIN], check=True
+    )
     cli_s = wav_stats(cli)[0]
     assert abs(seconds - cli_s) / cli_s < 0.1, (seconds, cli_s)
 
 
-def test_numbers_are_said_in_words_and_the_log_follows_the_cache(speaker: Speaker, sink: FileSinkPlayer,
-                                                                  tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_numbers_are_said_in_words_and_the_log_follows_the_cache(
+    speaker: Speaker, sink: FileSinkPlayer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = tmp_path / "speech.jsonl"
     monkeypatch.setenv(LOG_ENV, str(log))
     speaker.say("时间：上午 10:30，12月3日。预约号 07-0042-3。")
@@ -124,8 +132,11 @@ def test_numbers_are_said_in_words_and_the_log_follows_the_cache(speaker: Speake
     speaker.say("按1，是。")  # from the disk cache
     heard(speaker, sink)
     assert list(speaker.spoken) == ["按一，是。"]  # rendered once, by precache, in its spoken form
-    assert speech_log(log) == [{"voice": PINYIN_VOICE, "text": said}, {"voice": PINYIN_VOICE, "text": said},
-                               {"voice": PINYIN_VOICE, "text": "an4 yi1, shi4."}]
+    assert speech_log(log) == [
+        {"voice": PINYIN_VOICE, "text": said},
+        {"voice": PINYIN_VOICE, "text": said},
+        {"voice": PINYIN_VOICE, "text": "an4 yi1, shi4."},
+    ]
     assert switches(said) == []
 
 
@@ -193,9 +204,9 @@ def test_repeat_says_the_last_prompt_again(speaker: Speaker, sink: FileSinkPlaye
     assert sink.count == 2  # nothing left to repeat after the session ended
 
 
-def test_private_details_are_never_sent_to_the_loudspeaker(speaker: Speaker, sink: FileSinkPlayer,
-                                                           data_home: Path, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_private_details_are_never_sent_to_the_loudspeaker(
+    speaker: Speaker, sink: FileSinkPlayer, data_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = tmp_path / "speech.jsonl"
     monkeypatch.setenv(LOG_ENV, str(log))
     captions: list[str] = []
@@ -211,12 +222,14 @@ def test_private_details_are_never_sent_to_the_loudspeaker(speaker: Speaker, sin
     assert "三三零幺" in " ".join(speaker.spoken)  # the visible part of the masked form is spoken
     logged = log.read_text(encoding="utf-8")
     assert "yao1 jiu3 ba1 ling2" not in logged and "1980" not in logged
-    assert speech_log(log)[0]["text"] == ("san1 san1 ling2 yao1, yao1 er4 san1 si4, hao4 ma3 yi3 xian3 shi4 zai4 "
-                                         "ping2 mu4 shang4")
+    assert speech_log(log)[0]["text"] == (
+        "san1 san1 ling2 yao1, yao1 er4 san1 si4, hao4 ma3 yi3 xian3 shi4 zai4 ping2 mu4 shang4"
+    )
 
 
-def test_private_details_go_to_headphones_and_leave_no_file(data_home: Path, sink: FileSinkPlayer, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_private_details_go_to_headphones_and_leave_no_file(
+    data_home: Path, sink: FileSinkPlayer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = tmp_path / "speech.jsonl"
     monkeypatch.setenv(LOG_ENV, str(log))
     sp = Speaker(settings=Settings({"private_audio": "true"}), player=sink)
@@ -233,8 +246,10 @@ def test_private_details_go_to_headphones_and_leave_no_file(data_home: Path, sin
         sp.say(SHORT)
         rendered(sp, sink)
         # The log shows a private utterance happened, through which voice, and nothing of what it said.
-        assert speech_log(log) == [{"voice": PINYIN_VOICE, "private": True},
-                                   {"voice": PINYIN_VOICE, "text": "qing3 shuo1 shi4 huo4 fou3"}]
+        assert speech_log(log) == [
+            {"voice": PINYIN_VOICE, "private": True},
+            {"voice": PINYIN_VOICE, "text": "qing3 shuo1 shi4 huo4 fou3"},
+        ]
         kept = [p for p in data_home.rglob("*.wav")]
         assert len(kept) == 1, kept  # the private render was deleted; only the welcome remains
         sp.reset()
@@ -258,21 +273,35 @@ def test_precached_announcements_are_kept_on_disk(speaker: Speaker, sink: FileSi
 def test_find_mandarin_voice_and_voice_choice() -> None:
     voice, problem = find_mandarin_voice()
     assert voice == PINYIN_VOICE and problem == ""
-    espeak = [{"id": "sit/cmn", "name": "Chinese (Mandarin, latin as English)", "languages": ["cmn"]},
-              {"id": "sit/cmn-latn-pinyin", "name": "Chinese (Mandarin, latin as Pinyin)",
-               "languages": ["cmn-latn-pinyin"]}]
+    espeak = [
+        {"id": "sit/cmn", "name": "Chinese (Mandarin, latin as English)", "languages": ["cmn"]},
+        {
+            "id": "sit/cmn-latn-pinyin",
+            "name": "Chinese (Mandarin, latin as Pinyin)",
+            "languages": ["cmn-latn-pinyin"],
+        },
+    ]
     assert choose_voice(espeak, "zh_CN", "espeak") == "sit/cmn-latn-pinyin"
     assert choose_voice(espeak[:1], "zh_CN", "espeak") is None  # `cmn` alone is never used: it speaks English
-    sapi = [{"id": r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Speech\Voices\Tokens\TTS_MS_ZH-CN_HUIHUI_11.0",
-             "name": "Microsoft Huihui Desktop - Chinese (Simplified)", "languages": []},
-            {"id": r"HKEY_LOCAL_MACHINE\...\TTS_MS_EN-US_ZIRA_11.0", "name": "Microsoft Zira Desktop",
-             "languages": []}]
+    sapi = [
+        {
+            "id": r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Speech\Voices\Tokens\TTS_MS_ZH-CN_HUIHUI_11.0",
+            "name": "Microsoft Huihui Desktop - Chinese (Simplified)",
+            "languages": [],
+        },
+        {
+            "id": r"HKEY_LOCAL_MACHINE\...\TTS_MS_EN-US_ZIRA_11.0",
+            "name": "Microsoft Zira Desktop",
+            "languages": [],
+        },
+    ]
     assert choose_voice(sapi, "zh_CN", "sapi5") == sapi[0]["id"]  # Huihui reads characters itself
     assert choose_voice([sapi[1]], "zh_CN", "sapi5") is None
 
 
-def test_make_speech_falls_back_to_captions_when_nothing_can_play(data_home: Path, tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_make_speech_falls_back_to_captions_when_nothing_can_play(
+    data_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from kiosk.accessibility import CaptionOnlySpeech, make_speech
 
     monkeypatch.delenv("CUNZHAN_AUDIO_SINK", raising=False)
