@@ -355,7 +355,9 @@ def _pypinyin() -> Any:
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _NUMBER_CHARS = set(DIGITS + "十百千万亿两幺第")
 _AFTER_NUMBER = set("月日号楼层到")  # 一月, 一号, 一楼, 按一到五: the number one
-_BEFORE_NUMBER = set("按第午上晚晨")  # 按一 (a key), 下午一点
+_BEFORE_NUMBER = set(
+    "第午晨"
+)  # 第一, 下午一点, 凌晨一点 (按一，: a key, at the end of its clause, stays yi1)
 
 
 def _syllables(run: str) -> list[str]:
