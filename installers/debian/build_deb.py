@@ -3,18 +3,20 @@
     python installers/debian/build_deb.py kiosk    --top . --out dist --work build/deb
     python installers/debian/build_deb.py township --top . --out dist --work build/deb
 
-Each package carries its own Python environment (a venv under /opt) so that installing it needs no network: the
-wheels come from the Python package index when the package is BUILT, never when it is installed. The venv is built
-with the system's /usr/bin/python3 — the same Debian python3 the target machine has, which the package's Depends pins
-to the same minor version because compiled wheels (pydantic-core, cryptography, ...) are made for one.
+Each package carries its own Python: a relocatable copy of the CPython the project is tested with (see runtime.py),
+under /opt/cunzhan/python (or /opt/cunzhan-township/python), with the application and every third-party wheel in
+that copy's site-packages. The package depends on system libraries and services only, never on the system's
+python3, so one .deb installs on Debian 12 and 13 (and other Debian-based systems with a new enough glibc: the
+Depends carries the floor, measured from the binaries). The wheels come from the Python package index when the
+package is BUILT, never when it is installed.
 
-Speed: the third-party dependencies are installed once into a cached venv keyed by pyproject.toml and the Python
-version (plus pip's own wheel cache); each build copies that venv and installs only this project into it, so a
-rebuild after a code change takes seconds plus compression.
+Speed: the runtime and the third-party dependencies are made once into a cached environment keyed by pyproject.toml
+and the interpreter (plus pip's own wheel cache); each build hard-links that environment and installs only this
+project into it, so a rebuild after a code change takes seconds plus compression.
 
-A venv is not relocatable by itself: its scripts' `#!` lines name the directory it was created in. The build rewrites
-them to the installed path, compiles the byte code with the installed path as its file names, and then checks that no
-text file in the package still names the build directory.
+The build rewrites what names the build machine's paths (the runtime's sysconfig data) to the installed path,
+compiles the byte code with the installed path as its file names, and then checks that no text file in the package
+still names the build directory or the interpreter it was copied from.
 """
 
 from __future__ import annotations
@@ -32,14 +34,16 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from runtime import SYSTEM_LIBS, build_runtime, elf_files, glibc_floor, interpreter_info
+
 HERE = Path(__file__).resolve().parent
-# Bump when the way the cached dependency venv is made changes, so stale caches are not reused.
-CACHE_FORMAT = "4"
+# Bump when the way the cached dependency environment is made changes, so stale caches are not reused.
+CACHE_FORMAT = "5"
 
 
 @dataclass(frozen=True)
 class Spec:
-    """One binary package: its name, where its venv goes, which extra it installs, its recipe folder."""
+    """One binary package: its name, where its files go, which extra it installs, its recipe folder."""
 
     name: str
     prefix: str
@@ -59,7 +63,7 @@ SPECS: dict[str, Spec] = {
         description=(
             "Cunzhan is a touchscreen service kiosk for village service centres: residents book remote clinic\n"
             "and school sessions, in standard, elder or disability modes, with Mandarin speech and offline voice\n"
-            "commands. This package installs the kiosk with its own Python environment under /opt/cunzhan,\n"
+            "commands. This package installs the kiosk with its own Python runtime under /opt/cunzhan,\n"
             "a dedicated 'cunzhan' user whose automatic login on tty1 starts the kiosk full-screen at boot\n"
             "(restarting it if it exits, with screen blanking off), and cunzhan-install-voice-model to put\n"
             "the Chinese Vosk model in place from a local file."
@@ -99,11 +103,6 @@ def project_version(top: Path) -> str:
         return str(tomllib.load(fh)["project"]["version"])
 
 
-def python_minor(python: str) -> tuple[int, int]:
-    out = run([python, "-c", "import sys; print(sys.version_info[0], sys.version_info[1])"]).stdout.split()
-    return int(out[0]), int(out[1])
-
-
 def copy_source(top: Path, dest: Path) -> Path:
     """A clean copy of what the wheel is built from (no __pycache__, no build/, no egg-info)."""
     if dest.exists():
@@ -119,36 +118,55 @@ def copy_source(top: Path, dest: Path) -> Path:
     return dest
 
 
-def dependency_venv(spec: Spec, top: Path, work: Path, python: str) -> Path:
-    """The cached venv holding every third-party dependency of `.[extra]` (not this project itself)."""
-    minor = python_minor(python)
+def dependency_env(spec: Spec, top: Path, work: Path, python: str) -> Path:
+    """The cached runtime holding every third-party dependency of `.[extra]` (not this project itself)."""
+    rt = build_runtime(python, work / "cache")
     key = hashlib.sha256(
-        (top / "pyproject.toml").read_bytes()
-        + f"{spec.extra}|{minor}|{python}|{CACHE_FORMAT}".encode()
+        (top / "pyproject.toml").read_bytes() + f"{spec.extra}|{spec.prefix}|{rt.name}|{CACHE_FORMAT}".encode()
     ).hexdigest()[:16]
-    venv = work / "cache" / f"{spec.name}-{key}"
-    if (venv / ".complete").exists():
-        return venv
-    if venv.exists():
-        shutil.rmtree(venv)
+    env = work / "cache" / f"{spec.name}-{key}"
+    if (env / ".complete").exists():
+        return env
+    if env.exists():
+        shutil.rmtree(env)
     print(f"build_deb: building the dependency environment for {spec.name} (cached after this)", flush=True)
-    run([python, "-m", "venv", str(venv)])
+    run(["cp", "-a", str(rt), str(env)])
+    (env / ".complete").unlink()
     src = copy_source(top, work / f"src-{spec.name}-deps")
-    pip = [str(venv / "bin" / "python"), "-m", "pip"]
-    run([*pip, "install", "--quiet", "--no-compile", f"{src}[{spec.extra}]"])
-    run([*pip, "uninstall", "--quiet", "--yes", "cunzhan"])
-    # This project's own build requirements, so each package build can skip pip's isolated build environment.
-    run([*pip, "install", "--quiet", "--no-compile", "setuptools>=68", "wheel"])
-    # Byte code for the dependencies once, named by the installed path; cp -a keeps the mtimes it checks against.
-    compile_bytecode([site_packages(venv)], venv, f"{spec.prefix}/venv", venv / "bin" / "python")
-    (venv / ".complete").write_text(key + "\n")
-    return venv
+    pip(env, "install", "--quiet", "--no-compile", f"{src}[{spec.extra}]")
+    pip(env, "uninstall", "--quiet", "--yes", "cunzhan")
+    # Byte code for the runtime and the dependencies once, named by the installed path; cp -a keeps the mtimes.
+    compile_bytecode([env / "lib"], env, f"{spec.prefix}/python", interpreter(env))
+    (env / ".complete").write_text(key + "\n")
+    return env
 
 
-def site_packages(venv: Path) -> Path:
-    found = sorted(venv.glob("lib/python3*/site-packages"))
+def wheel_tools(work: Path) -> Path:
+    """A cached venv with this project's build requirements, which builds its wheel (offline after the first time)."""
+    tools = work / "cache" / f"wheel-tools-{CACHE_FORMAT}"
+    python = tools / "bin" / "python"
+    if not (tools / ".complete").exists():
+        if tools.exists():
+            shutil.rmtree(tools)
+        run([sys.executable, "-m", "venv", str(tools)])
+        run([str(python), "-m", "pip", "install", "--quiet", "setuptools>=68", "wheel"])
+        (tools / ".complete").touch()
+    return python
+
+
+def interpreter(env: Path) -> Path:
+    return env / "bin" / "python3"
+
+
+def pip(env: Path, *args: str) -> None:
+    """The build's own pip (this venv's), installing into the runtime `env` (which carries no pip of its own)."""
+    run([sys.executable, "-m", "pip", "--disable-pip-version-check", "--python", str(interpreter(env)), *args])
+
+
+def site_packages(env: Path) -> Path:
+    found = sorted(env.glob("lib/python3*/site-packages"))
     if len(found) != 1:
-        raise SystemExit(f"build_deb: expected one site-packages in {venv}, found {found}")
+        raise SystemExit(f"build_deb: expected one site-packages in {env}, found {found}")
     return found[0]
 
 
@@ -160,25 +178,27 @@ def compile_bytecode(paths: list[Path], strip: Path, prefix: str, python: Path) 
              *[str(p) for p in paths]])
 
 
-def relocate_scripts(venv: Path, old_roots: list[Path], new_root: str) -> None:
-    """Point the venv's scripts, activate files and pyvenv.cfg at the installed path."""
-    candidates = [p for p in (venv / "bin").iterdir() if p.is_file() and not p.is_symlink()]
-    candidates.append(venv / "pyvenv.cfg")
-    for path in candidates:
+def relocate_text(env: Path, old_roots: list[Path], new_root: str) -> None:
+    """Point the text files that name where the runtime was built or copied from (its sysconfig data) at the
+    installed path, and drop the console scripts pip wrote (everything is run as `python -m ...`)."""
+    for path in (env / "bin").iterdir():
+        if not path.name.startswith("python"):
+            path.unlink()
+    needles = [str(old).encode() for old in old_roots]
+    for path in env.rglob("*"):
+        if not path.is_file() or path.is_symlink() or path.suffix in {".so", ".pyc"} or ".so." in path.name:
+            continue
         data = path.read_bytes()
-        if b"\0" in data[:1024]:
-            continue  # a binary, not a script
-        text = data.decode("utf-8", errors="surrogateescape")
-        new = text
-        for old in old_roots:
-            new = new.replace(str(old), new_root)
-        if new != text:
-            # A new file, never a write into the old one: it is a hard link into the cached venv.
-            mode = path.stat().st_mode
-            tmp = path.with_name(path.name + ".relocating")
-            tmp.write_bytes(new.encode("utf-8", errors="surrogateescape"))
-            tmp.chmod(mode)
-            tmp.replace(path)
+        if b"\0" in data[:4096] or not any(n in data for n in needles):
+            continue
+        for needle in needles:
+            data = data.replace(needle, new_root.encode())
+        # A new file, never a write into the old one: it is a hard link into the cached environment.
+        mode = path.stat().st_mode
+        tmp = path.with_name(path.name + ".relocating")
+        tmp.write_bytes(data)
+        tmp.chmod(mode)
+        tmp.replace(path)
 
 
 def check_no_build_paths(root: Path, build_paths: list[Path]) -> None:
@@ -241,41 +261,45 @@ class Steps:
         self.last = now
 
 
-def stage_venv(spec: Spec, top: Path, work: Path, deps: Path, prefix_dir: Path) -> Path:
-    """The package's venv: the cached dependencies plus this project, relocated to the installed path."""
-    venv = prefix_dir / "venv"
-    # Hard links, not copies: the cached venv is ~370 MB and nothing below rewrites a file in place (scripts are
-    # replaced by new files), so the cache stays intact. cp -a keeps the python symlink, modes and mtimes.
-    run(["cp", "-al", str(deps), str(venv)])
-    (venv / ".complete").unlink()  # only the link in the stage goes
+def stage_python(spec: Spec, top: Path, work: Path, deps: Path, prefix_dir: Path) -> Path:
+    """The package's Python: the cached runtime with the dependencies, plus this project (relocated later)."""
+    env = prefix_dir / "python"
+    # Hard links, not copies: the cached environment is ~400 MB and nothing below rewrites a file in place (text is
+    # replaced by new files), so the cache stays intact. cp -a keeps the symlinks, modes and mtimes.
+    run(["cp", "-al", str(deps), str(env)])
+    (env / ".complete").unlink()  # only the link in the stage goes
     src = copy_source(top, work / f"src-{spec.name}")
-    run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
-         "--no-build-isolation", str(src)])
-    site = site_packages(venv)
+    # The project's wheel is built by the build's own Python (it has setuptools), so the package carries no build
+    # tools; then installed into the runtime without its dependencies (they are in the cache already).
+    wheels = work / f"wheel-{spec.name}"
+    if wheels.exists():
+        shutil.rmtree(wheels)
+    run([str(wheel_tools(work)), "-m", "pip", "--disable-pip-version-check", "wheel", "--quiet", "--no-deps",
+         "--no-build-isolation", "--wheel-dir", str(wheels), str(src)])
+    pip(env, "install", "--quiet", "--no-deps", "--no-compile", *[str(w) for w in sorted(wheels.glob("*.whl"))])
+    site = site_packages(env)
     for direct_url in site.glob("cunzhan-*.dist-info/direct_url.json"):
         direct_url.unlink()  # names the build folder; the package is not an editable or URL install
-    installed_venv = f"{spec.prefix}/venv"
     # Byte code for this project (the dependencies' was made in the cache), named by the installed path.
-    compile_bytecode([p for p in (site / "kiosk", site / "township") if p.exists()], venv, installed_venv,
-                     venv / "bin" / "python")
-    relocate_scripts(venv, [deps, venv], installed_venv)
-    return venv
+    compile_bytecode([p for p in (site / "kiosk", site / "township") if p.exists()], env, f"{spec.prefix}/python",
+                     interpreter(env))
+    return env
 
 
-def stage_assets(spec: Spec, top: Path, prefix_dir: Path, venv: Path) -> str:
+def stage_assets(spec: Spec, top: Path, prefix_dir: Path, env: Path) -> str:
     """Copy the read-only assets (found through CUNZHAN_ASSETS) and compile their catalogs; return the kiosk's
     database schema version (the number of migrations it knows), which preinst compares against."""
     assets = prefix_dir / "assets"
     shutil.copytree(top / "assets", assets, ignore=shutil.ignore_patterns("*.mo", "__pycache__"))
-    env = {**os.environ, "CUNZHAN_ASSETS": str(assets)}
+    environ = {**os.environ, "CUNZHAN_ASSETS": str(assets)}
     schema = "0"
     with tempfile.TemporaryDirectory() as home:
-        env["CUNZHAN_HOME"] = home
-        run([str(venv / "bin" / "python"), "-m", "kiosk.i18n", "compile"], env=env)
+        environ["CUNZHAN_HOME"] = home
+        run([str(interpreter(env)), "-m", "kiosk.i18n", "compile"], env=environ)
         if spec.extra == "kiosk":
-            schema = run([str(venv / "bin" / "python"), "-c",
+            schema = run([str(interpreter(env)), "-c",
                           "from kiosk.store import KNOWN_MIGRATIONS; print(len(KNOWN_MIGRATIONS))"],
-                         env=env).stdout.strip()
+                         env=environ).stdout.strip()
     return schema
 
 
@@ -299,8 +323,8 @@ def write_control(spec: Spec, root: Path, values: dict[str, str]) -> None:
     """DEBIAN/: control, maintainer scripts, conffiles (everything under /etc), md5sums."""
     control_dir = root / "DEBIAN"
     control_dir.mkdir()
-    major, minor = values["PYTHON_MINOR"].split(".")
-    depends = [f"python{major}.{minor}", f"python3 (>= {major}.{minor}~)", f"python3 (<< {major}.{int(minor) + 1})",
+    # glibc (the runtime's floor, measured), the libraries the runtime leaves to the system, then the recipe's.
+    depends = [f"libc6 (>= {values['GLIBC_FLOOR']})", *sorted(set(SYSTEM_LIBS.values())),
                *read_list(spec.recipe / "depends.txt")]
     values = {**values,
               "DEPENDS": ", ".join(depends),
@@ -329,7 +353,7 @@ def build(spec: Spec, *, top: Path, out: Path, work: Path, python: str, version:
     steps = Steps(spec.name)
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    deps = dependency_venv(spec, top, work, python)
+    deps = dependency_env(spec, top, work, python)
     steps.done("dependency environment")
 
     root = work / spec.name / "root"
@@ -337,20 +361,22 @@ def build(spec: Spec, *, top: Path, out: Path, work: Path, python: str, version:
         shutil.rmtree(root)
     prefix_dir = root / spec.prefix.lstrip("/")
     prefix_dir.mkdir(parents=True)
-    venv = stage_venv(spec, top, work, deps, prefix_dir)
-    steps.done("venv with this project")
-    schema = stage_assets(spec, top, prefix_dir, venv)
-    (prefix_dir / "VERSION").write_text(f"version={version}\nschema={schema}\n")
+    env = stage_python(spec, top, work, deps, prefix_dir)
+    steps.done("runtime with this project")
+    schema = stage_assets(spec, top, prefix_dir, env)
+    base = Path(interpreter_info(python)["base_prefix"])
+    relocate_text(env, [deps.resolve(), env.resolve(), base], f"{spec.prefix}/python")
+    floor = glibc_floor(elf_files(env))
+    (prefix_dir / "VERSION").write_text(f"version={version}\nschema={schema}\nglibc={floor}\n")
 
-    major, minor = python_minor(python)
     arch = run(["dpkg", "--print-architecture"]).stdout.strip()
     values = {"VERSION": version, "SCHEMA": schema, "PREFIX": spec.prefix, "PACKAGE": spec.name,
-              "PYTHON_MINOR": f"{major}.{minor}", "ARCH": arch}
+              "GLIBC_FLOOR": floor, "ARCH": arch}
     stage_recipe_files(spec, root, values)
     write_control(spec, root, values)
     steps.done("files and metadata")
 
-    check_no_build_paths(root, [work.resolve(), top.resolve()])
+    check_no_build_paths(root, [work.resolve(), top.resolve(), base])
     deb = out / f"{spec.name}_{version}_{arch}.deb"
     level = ["-z6"] if compress == "gzip" else []
     run(["dpkg-deb", "--root-owner-group", f"-Z{compress}", *level, "--build", str(root), str(deb)])
@@ -364,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=Path, default=HERE.parent.parent, help="the source tree")
     parser.add_argument("--out", type=Path, default=None, help="folder for the .deb (default: TOP/dist)")
     parser.add_argument("--work", type=Path, default=None, help="build folder (default: TOP/build/deb)")
-    parser.add_argument("--python", default="/usr/bin/python3", help="the target system's Python")
+    parser.add_argument("--python", default=sys.executable,
+                        help="the Python whose interpreter the package carries (default: the one running this; a "
+                             "venv's python stands for its base interpreter)")
     parser.add_argument("--version", default=None, help="Debian version (default: pyproject version, revision 1)")
     parser.add_argument("--compress", default="gzip", choices=["gzip", "xz", "zstd", "none"])
     args = parser.parse_args(argv)

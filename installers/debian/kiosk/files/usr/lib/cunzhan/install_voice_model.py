@@ -1,11 +1,11 @@
 """Install a Vosk speech model from a local .zip file into the kiosk's voice-model folder (no network needed).
 
-    python3 install_voice_model.py MODEL.zip [--dest /var/lib/cunzhan/voice-model]
+    /opt/cunzhan/python/bin/python3 -I install_voice_model.py MODEL.zip [--dest /var/lib/cunzhan/voice-model]
 
 The zip may hold the model's folders (am/, conf/, graph/, ivector/) at its top or inside one folder, as the official
 vosk-model-small-cn-*.zip files do. The model is unpacked next to the destination and then swapped in with renames,
-so the kiosk never sees a half-written model. Runs with the system's python3 and its standard library only, because
-it is called from the package's postinst.
+so the kiosk never sees a half-written model. Runs with the package's own Python (the system may have none) and
+its standard library only, because it is called from the package's postinst.
 """
 
 from __future__ import annotations
