@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP_SYS := .stamp-system
 STAMP_VENV := $(VENV)/.stamp-installed
 
-.PHONY: demo test bench lint typecheck setup system venv translations screenshots package clean
+.PHONY: demo test bench lint typecheck setup system venv translations screenshots package package-test clean
 
 demo: setup
 	tools/with-keyring.sh $(PY) -m kiosk demo
@@ -51,6 +51,12 @@ translations: venv
 
 package: setup
 	$(MAKE) -C installers package
+
+# The packages installed with apt on fresh Debian 12 and 13 (debootstrap chroots, so it runs as root): install,
+# doctor, kiosk ready, backend health, remove/purge, upgrade. Not part of `make test`: see docs/install.md for how
+# long it takes. Prints package_kiosk_mb, package_township_mb and package_test_s.
+package-test: setup
+	$(PY) tools/package_test.py
 
 clean:
 	rm -rf $(VENV) $(STAMP_SYS) build dist *.egg-info

@@ -272,8 +272,9 @@ def test_installed_files_user_and_state(root: Path) -> None:
     secret = root / "etc/cunzhan/keyring-password"
     assert secret.stat().st_uid == int(user[2]) and secret.stat().st_mode & 0o777 == 0o600
     assert len(secret.read_text().strip()) >= 40
-    assert (state / "installed-version").read_text() == \
-        f"version={project_version()}\nschema={(root / 'opt/cunzhan/VERSION').read_text().split('schema=')[1]}"
+    schema = re.search(r"^schema=(\d+)$", (root / "opt/cunzhan/VERSION").read_text(), re.M)
+    assert schema, (root / "opt/cunzhan/VERSION").read_text()
+    assert (state / "installed-version").read_text() == f"version={project_version()}\nschema={schema.group(1)}\n"
 
     service_user = passwd_entry(root, "cunzhan-township")
     assert int(service_user[2]) < 1000 and service_user[6] == "/usr/sbin/nologin"
@@ -427,11 +428,12 @@ def test_packaged_python_runs_on_its_own(root: Path, tmp_path: Path) -> None:
     runtime = root / "opt/cunzhan/python"
     assert Path(lines[0]) == runtime
     assert all(Path(line).is_relative_to(runtime) for line in lines[1:]), lines
+    loaded: dict[str, Path] = {}
     for module in lines[-2:]:
         libs = subprocess.run(["ldd", module], capture_output=True, text=True, check=True).stdout
-        for soname in ("libssl.so.3", "libsqlite3.so.0"):
-            if soname in libs:
-                assert f"{runtime}/lib/{soname}" in libs, libs
+        loaded |= {m[0]: Path(m[1]).resolve() for m in re.findall(r"^\s*(\S+) => (\S+)", libs, re.M)}
+    for soname in ("libssl.so.3", "libcrypto.so.3", "libsqlite3.so.0"):
+        assert loaded[soname] == runtime / "lib" / soname, loaded
     bundled = (runtime / "lib").glob("lib*.so*")
     assert {"libssl.so.3", "libcrypto.so.3", "libsqlite3.so.0"} <= {p.name for p in bundled}
 
@@ -669,7 +671,7 @@ def test_upgrade_keeps_the_database_and_a_downgrade_is_refused(
     assert db_digest(db) == after_upgrade
 
     # a database migrated by a newer schema than this package knows is refused too, even at the same version
-    schema = int((r / "opt/cunzhan/VERSION").read_text().split("schema=")[1])
+    schema = int(re.search(r"^schema=(\d+)$", (r / "opt/cunzhan/VERSION").read_text(), re.M).group(1))  # type: ignore[union-attr]
     saved = db.read_bytes()
     with sqlite3.connect(db) as conn:
         conn.execute(f"PRAGMA user_version = {schema + 1}")
