@@ -83,8 +83,10 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(cmd, text=True, capture_output=True, check=False, timeout=timeout, **kwargs)  # type: ignore[call-overload]
     if check and result.returncode != 0:
+        shown = " ".join(cmd)
+        shown = shown if len(shown) < 400 else shown[:400] + " ..."
         raise Failure(
-            f"command failed ({result.returncode}): {' '.join(cmd)}\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
+            f"command failed ({result.returncode}): {shown}\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
         )
     return result  # type: ignore[no-any-return]
 
@@ -237,6 +239,9 @@ class Chroot:
         self.mirror = mirror
         self.root = CACHE / "run" / suite
         self.archives = CACHE / f"{suite}-apt-archives"
+        self.services: set[int] = (
+            set()
+        )  # long-running processes (the township service) the sessions must not stop
 
     def __enter__(self) -> Chroot:
         tar = base_tarball(self.suite, self.mirror)
@@ -251,14 +256,15 @@ class Chroot:
         policy.write_text("#!/bin/sh\nexit 101\n")
         policy.chmod(0o755)
         self.archives.mkdir(parents=True, exist_ok=True)
-        cached = [str(p) for p in self.archives.glob("*.deb")]
-        if cached:
-            run(["cp", "-l", *cached, str(self.root / "var/cache/apt/archives/")])
+        into = self.root / "var/cache/apt/archives"
+        for deb in self.archives.glob("*.deb"):
+            if not (into / deb.name).exists():
+                os.link(deb, into / deb.name)
         run(["mount", "-t", "proc", "proc", str(self.root / "proc")])
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop_processes()
+        self.stop_processes(services_too=True)
         for deb in (self.root / "var/cache/apt/archives").glob("*.deb"):
             kept = self.archives / deb.name
             if not kept.exists():
@@ -266,16 +272,22 @@ class Chroot:
         for point in sorted(mounts_under(self.root), reverse=True):
             run(["umount", point], check=False)
 
-    def stop_processes(self) -> None:
-        for pid in processes_in(self.root):
+    def stop_processes(self, *, services_too: bool = False) -> None:
+        """Stop what the last command left running in the chroot (the keyring daemon forks away from its session),
+        but not the services a step started on purpose, unless asked."""
+
+        def leftover() -> list[int]:
+            return [pid for pid in processes_in(self.root) if services_too or pid not in self.services]
+
+        for pid in leftover():
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + 10
-        while processes_in(self.root) and time.monotonic() < deadline:
+        while leftover() and time.monotonic() < deadline:
             time.sleep(0.2)
-        for pid in processes_in(self.root):
+        for pid in leftover():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -408,6 +420,7 @@ def township_service(ch: Chroot) -> Iterator[str]:
     logfile = CACHE / f"{ch.suite}-township.log"
     with logfile.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd="/")
+    ch.services.add(proc.pid)  # chroot and env exec: this pid is the service itself
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -427,6 +440,7 @@ def township_service(ch: Chroot) -> Iterator[str]:
         log(f"{ch.suite}: the township service answers {url}/v1/health")
         yield url
     finally:
+        ch.services.discard(proc.pid)
         proc.terminate()
         try:
             proc.wait(timeout=30)

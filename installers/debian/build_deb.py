@@ -38,7 +38,7 @@ from runtime import SYSTEM_LIBS, build_runtime, elf_files, glibc_floor, interpre
 
 HERE = Path(__file__).resolve().parent
 # Bump when the way the cached dependency environment is made changes, so stale caches are not reused.
-CACHE_FORMAT = "5"
+CACHE_FORMAT = "6"
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,38 @@ class Spec:
     recipe: Path
     summary: str
     description: str
+    # Paths (globs, relative to site-packages) of dependencies the application never loads, left out of the package.
+    prune: tuple[str, ...] = ()
 
+
+# What the kiosk never loads from PySide6-Essentials: the kiosk is a Qt Widgets program (QtCore, QtGui, QtWidgets,
+# QtPrintSupport; QtSvg, QtNetwork, QtDBus, QtOpenGL, QtXml and QtConcurrent stay for what may come), so the Qt Quick
+# and QML stack, Designer, Help, Wayland, EGLFS, SQL, Qt Test, the developer tools (designer, qmlls, lupdate, ...),
+# type stubs, headers and build metadata go. The build then checks with ldd that every library left still finds
+# everything it links against. About 110 MB of the 250 MB PySide6 unpacks to.
+_QT_UNUSED_MODULES = ("Designer", "Help", "LabsStyleKit", "Qml", "QmlFeatures", "Quick", "QuickControls2",
+                      "QuickTest", "QuickWidgets", "Sql", "UiTools", "Test")
+PYSIDE6_UNUSED: tuple[str, ...] = (
+    *[f"PySide6/Qt{m}.abi3.so" for m in _QT_UNUSED_MODULES],
+    *[f"PySide6/Qt{m}.pyi" for m in _QT_UNUSED_MODULES],
+    "PySide6/libpyside6qml.abi3.so.*",
+    "PySide6/*.pyi", "PySide6/assistant", "PySide6/designer", "PySide6/linguist", "PySide6/lrelease",
+    "PySide6/lupdate", "PySide6/qmlformat", "PySide6/qmllint", "PySide6/qmlls", "PySide6/svgtoqml",
+    "PySide6/include", "PySide6/typesystems", "PySide6/glue", "PySide6/scripts", "PySide6/doc",
+    "PySide6/Qt/qml", "PySide6/Qt/metatypes", "PySide6/Qt/libexec",
+    *[f"PySide6/Qt/lib/libQt6{m}*.so.6" for m in ("Designer", "Help", "Labs", "Lottie", "Qml", "Quick", "Sql",
+                                                   "Test", "UiTools", "Wayland", "WlShell", "EglFs", "EglFS")],
+    *[f"PySide6/Qt/plugins/{d}" for d in ("qmltooling", "wayland-decoration-client",
+                                         "wayland-graphics-integration-client",
+                                         "wayland-graphics-integration-server", "wayland-shell-integration",
+                                         "sqldrivers", "designer", "egldeviceintegrations", "vectorimageformats")],
+    "PySide6/Qt/plugins/platforms/libqeglfs.so", "PySide6/Qt/plugins/platforms/libqwayland*.so",
+    # Qt Virtual Keyboard is written in QML; the kiosk draws its own keypads with widgets
+    "PySide6/Qt/plugins/platforminputcontexts/libqtvirtualkeyboardplugin.so", "PySide6/Qt/lib/libQt6VirtualKeyboard*",
+    # Qt's own catalogs: only Qt base's (its dialogs and buttons) are shown by a Widgets program
+    "PySide6/Qt/translations/[!q]*", "PySide6/Qt/translations/q[!t]*", "PySide6/Qt/translations/qt[!_b]*",
+    "PySide6/Qt/translations/qt_help*",
+)
 
 SPECS: dict[str, Spec] = {
     "kiosk": Spec(
@@ -68,6 +99,7 @@ SPECS: dict[str, Spec] = {
             "(restarting it if it exits, with screen blanking off), and cunzhan-install-voice-model to put\n"
             "the Chinese Vosk model in place from a local file."
         ),
+        prune=PYSIDE6_UNUSED,
     ),
     "township": Spec(
         name="cunzhan-township",
@@ -135,6 +167,7 @@ def dependency_env(spec: Spec, top: Path, work: Path, python: str) -> Path:
     src = copy_source(top, work / f"src-{spec.name}-deps")
     pip(env, "install", "--quiet", "--no-compile", f"{src}[{spec.extra}]")
     pip(env, "uninstall", "--quiet", "--yes", "cunzhan")
+    prune(site_packages(env), spec.prune)
     # Byte code for the runtime and the dependencies once, named by the installed path; cp -a keeps the mtimes.
     compile_bytecode([env / "lib"], env, f"{spec.prefix}/python", interpreter(env))
     (env / ".complete").write_text(key + "\n")
@@ -152,6 +185,31 @@ def wheel_tools(work: Path) -> Path:
         run([str(python), "-m", "pip", "install", "--quiet", "setuptools>=68", "wheel"])
         (tools / ".complete").touch()
     return python
+
+
+def prune(site: Path, patterns: tuple[str, ...]) -> None:
+    """Delete what the application never loads, then check that no library left needs a deleted one."""
+    if not patterns:
+        return
+    removed: set[str] = set()
+    for pattern in patterns:
+        for path in site.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                removed |= {p.name for p in path.rglob("*")}
+                shutil.rmtree(path)
+            else:
+                removed.add(path.name)
+                path.unlink()
+    if not removed:
+        raise SystemExit("build_deb: nothing matched the prune list: the wheel's layout changed, review the list")
+    broken = []
+    for elf in elf_files(site):
+        out = subprocess.run(["ldd", str(elf)], capture_output=True, text=True, check=False).stdout
+        for soname in re.findall(r"^\s*(\S+) => not found", out, re.M):
+            if soname in removed:
+                broken.append(f"{elf.relative_to(site)} needs {soname}")
+    if broken:
+        raise SystemExit("build_deb: pruning removed libraries still in use:\n" + "\n".join(broken[:20]))
 
 
 def interpreter(env: Path) -> Path:

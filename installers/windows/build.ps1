@@ -1,4 +1,9 @@
-# Build the Windows kiosk installer. Run on Windows 10/11 x64 with Python 3.11 (x64) and Inno Setup 6.3+ installed:
+# Build the Windows kiosk installer.
+# Targets: Windows 10 version 1809 (build 17763) or later and Windows 11, x64 only: the floor of the Qt 6 that
+# PySide6 brings (Python 3.11 itself would run on 8.1). The setup program refuses older Windows (MinVersion in
+# cunzhan.iss). Tried: nothing on Windows yet. This recipe has not been built or run on any Windows machine (the
+# project's machines are Debian; PyInstaller cannot cross-build and Inno Setup is a Windows program); see
+# docs/install.md. Run on Windows 10/11 x64 with Python 3.11 (x64) and Inno Setup 6.3+ installed:
 #   powershell -ExecutionPolicy Bypass -File installers\windows\build.ps1
 # Produces dist\windows\cunzhan-kiosk\ (PyInstaller) and dist\cunzhan-kiosk-setup-<version>.exe (Inno Setup).
 $ErrorActionPreference = "Stop"

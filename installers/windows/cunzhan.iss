@@ -20,6 +20,8 @@ DefaultDirName={autopf}\Cunzhan
 DefaultGroupName={cm:AppName}
 DisableProgramGroupPage=yes
 PrivilegesRequired=admin
+; Windows 10 1809 (build 17763) or later, Windows 11: Qt 6's floor. Not yet built or tried on Windows (see build.ps1).
+MinVersion=10.0.17763
 ArchitecturesAllowed=x64compatible
 ArchitecturesInstallIn64BitMode=x64compatible
 OutputDir={#Top}\dist
