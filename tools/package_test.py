@@ -271,6 +271,8 @@ class Chroot:
                 shutil.copy2(deb, kept)
         for point in sorted(mounts_under(self.root), reverse=True):
             run(["umount", point], check=False)
+        if exc[0] is None:
+            remove_tree(self.root)  # a failed system stays in build/package-test/run/ to be looked at
 
     def stop_processes(self, *, services_too: bool = False) -> None:
         """Stop what the last command left running in the chroot (the keyring daemon forks away from its session),
