@@ -36,8 +36,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 TOP = Path(__file__).resolve().parents[2]
 SOURCES = ("kiosk", "township", "assets", "installers", "pyproject.toml", "README.md")
 KIOSK_DEPENDS_REQUIRED = {
-    "libc6", "espeak-ng", "fonts-noto-cjk", "libxcb-cursor0", "libxkbcommon-x11-0", "libegl1", "gnome-keyring",
-    "dbus-user-session", "alsa-utils", "xserver-xorg", "xinit", "x11-xserver-utils",
+    "libc6",
+    "espeak-ng",
+    "fonts-noto-cjk",
+    "libxcb-cursor0",
+    "libxkbcommon-x11-0",
+    "libegl1",
+    "gnome-keyring",
+    "dbus-user-session",
+    "alsa-utils",
+    "xserver-xorg",
+    "xinit",
+    "x11-xserver-utils",
 }
 
 
@@ -47,7 +57,9 @@ def project_version() -> str:
 
 
 def arch() -> str:
-    return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def newest_source_mtime() -> float:
@@ -72,9 +84,26 @@ def fresh_debs(folder: Path, version: str, newer_than: float) -> dict[str, Path]
 def build_kiosk(version: str, out: Path) -> Path:
     """Build the kiosk package with another version (the dependency environment is cached, so this is quick)."""
     result = subprocess.run(
-        [sys.executable, str(TOP / "installers/debian/build_deb.py"), "kiosk", "--top", str(TOP), "--out", str(out),
-         "--work", str(TOP / "build/deb"), "--version", version, "--compress", "none"],
-        capture_output=True, text=True, check=False, timeout=900)
+        [
+            sys.executable,
+            str(TOP / "installers/debian/build_deb.py"),
+            "kiosk",
+            "--top",
+            str(TOP),
+            "--out",
+            str(out),
+            "--work",
+            str(TOP / "build/deb"),
+            "--version",
+            version,
+            "--compress",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out / f"cunzhan-kiosk_{version}_{arch()}.deb"
 
@@ -92,7 +121,11 @@ def debs() -> dict[str, Path]:
     started = time.time() - 1
     result = subprocess.run(
         ["make", "-C", str(TOP / "installers"), "package", f"DIST={out}", "DEB_COMPRESS=none"],
-        capture_output=True, text=True, check=False, timeout=1500)
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1500,
+    )
     assert result.returncode == 0, "make package failed:\n" + result.stdout[-3000:] + result.stderr[-3000:]
     found = fresh_debs(out, version, started)
     assert found, f"make package did not leave both packages of version {version} in {out}"
@@ -117,13 +150,29 @@ def make_root(root: Path) -> Path:
 def dpkg(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """dpkg against `root`; maintainer scripts run with DPKG_ROOT=root (they are written for that)."""
     return subprocess.run(
-        ["dpkg", f"--root={root}", "--force-script-chrootless", "--force-depends", "--force-unsafe-io", *args],
-        capture_output=True, text=True, check=False, timeout=600, env={**os.environ, **(env or {})})
+        [
+            "dpkg",
+            f"--root={root}",
+            "--force-script-chrootless",
+            "--force-depends",
+            "--force-unsafe-io",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def installed_version(root: Path, package: str) -> str:
-    out = subprocess.run(["dpkg-query", f"--root={root}", "-W", "-f=${Status}|${Version}", package],
-                         capture_output=True, text=True, check=False).stdout
+    out = subprocess.run(
+        ["dpkg-query", f"--root={root}", "-W", "-f=${Status}|${Version}", package],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     status, _, version = out.partition("|")
     return version if status == "install ok installed" else ""
 
@@ -168,8 +217,14 @@ def package_python(root: Path, prefix: str = "opt/cunzhan") -> Path:
 
 def packaged_env(root: Path, home: Path, prefix: str = "opt/cunzhan") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "CUNZHAN_"))}
-    env.update({"CUNZHAN_HOME": str(home), "CUNZHAN_ASSETS": str(root / prefix / "assets"),
-                "QT_QPA_PLATFORM": "offscreen", "CUNZHAN_LOCALE": "zh_CN"})
+    env.update(
+        {
+            "CUNZHAN_HOME": str(home),
+            "CUNZHAN_ASSETS": str(root / prefix / "assets"),
+            "QT_QPA_PLATFORM": "offscreen",
+            "CUNZHAN_LOCALE": "zh_CN",
+        }
+    )
     return env
 
 
@@ -178,8 +233,9 @@ def packaged_env(root: Path, home: Path, prefix: str = "opt/cunzhan") -> dict[st
 
 
 def control_field(deb: Path, field: str) -> str:
-    return subprocess.run(["dpkg-deb", "-f", str(deb), field], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["dpkg-deb", "-f", str(deb), field], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def depends_names(deb: Path) -> set[str]:
@@ -195,13 +251,19 @@ def test_control_metadata_and_maintainer_scripts(debs: dict[str, Path], tmp_path
     assert control_field(kiosk, "Package") == "cunzhan-kiosk"
     assert control_field(kiosk, "Version") == project_version()
     assert control_field(kiosk, "Architecture") == arch()
-    assert int(control_field(kiosk, "Installed-Size")) > 100_000  # KiB: the bundled Python environment with Qt
+    assert (
+        int(control_field(kiosk, "Installed-Size")) > 100_000
+    )  # KiB: the bundled Python environment with Qt
     names = depends_names(kiosk)
     assert KIOSK_DEPENDS_REQUIRED <= names, KIOSK_DEPENDS_REQUIRED - names
     # the packages carry their own Python: no Python of the system's is named, only glibc's floor
     for deb in debs.values():
-        assert not {n for n in depends_names(deb) if n.startswith(("python", "libpython"))}, control_field(deb, "Depends")
-        assert re.search(r"(^|, )libc6 \(>= 2\.\d+\)", control_field(deb, "Depends")), control_field(deb, "Depends")
+        assert not {n for n in depends_names(deb) if n.startswith(("python", "libpython"))}, control_field(
+            deb, "Depends"
+        )
+        assert re.search(r"(^|, )libc6 \(>= 2\.\d+\)", control_field(deb, "Depends")), control_field(
+            deb, "Depends"
+        )
     assert control_field(debs["township"], "Package") == "cunzhan-township"
 
     for name, deb in debs.items():
@@ -223,8 +285,19 @@ def test_control_metadata_and_maintainer_scripts(debs: dict[str, Path], tmp_path
 def test_without_its_dependencies_dpkg_refuses_to_configure(debs: dict[str, Path], tmp_path: Path) -> None:
     """The Depends are real: an installation without them stops and names them."""
     r = make_root(tmp_path / "root")
-    result = subprocess.run(["dpkg", f"--root={r}", "--force-script-chrootless", "--force-unsafe-io", "-i",
-                             str(debs["township"])], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [
+            "dpkg",
+            f"--root={r}",
+            "--force-script-chrootless",
+            "--force-unsafe-io",
+            "-i",
+            str(debs["township"]),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode != 0
     assert "libc6" in result.stderr and "passwd" in result.stderr and "dependency problems" in result.stderr
 
@@ -237,9 +310,13 @@ def test_installed_files_user_and_state(root: Path) -> None:
     opt = root / "opt/cunzhan"
     python = opt / "python/bin/python3"
     # the package's python is its own interpreter (no link out of the package), found through $ORIGIN
-    assert python.resolve().is_relative_to(opt / "python/bin") and python.resolve().read_bytes()[:4] == b"\x7fELF"
-    runpath = subprocess.run(["objdump", "-p", str(python.resolve())], capture_output=True, text=True,
-                             check=True).stdout
+    assert (
+        python.resolve().is_relative_to(opt / "python/bin")
+        and python.resolve().read_bytes()[:4] == b"\x7fELF"
+    )
+    runpath = subprocess.run(
+        ["objdump", "-p", str(python.resolve())], capture_output=True, text=True, check=True
+    ).stdout
     assert re.search(r"RUNPATH\s+\$ORIGIN/\.\./lib$", runpath, re.M), runpath
     assert sorted(p.name for p in (opt / "python/bin").iterdir()) == ["python", "python3", "python3.11"]
     assert (opt / "VERSION").read_text().startswith(f"version={project_version()}\n")
@@ -255,8 +332,14 @@ def test_installed_files_user_and_state(root: Path) -> None:
     # every catalog is compiled
     pos = sorted((opt / "assets/translations").rglob("*.po"))
     assert pos and all(p.with_suffix(".mo").exists() for p in pos)
-    for cmd in ("usr/bin/cunzhan-kiosk", "usr/sbin/cunzhan-install-voice-model", "usr/sbin/cunzhan-kiosk-restart",
-                "usr/lib/cunzhan/kiosk-login", "usr/lib/cunzhan/kiosk-session", "usr/sbin/cunzhan-township"):
+    for cmd in (
+        "usr/bin/cunzhan-kiosk",
+        "usr/sbin/cunzhan-install-voice-model",
+        "usr/sbin/cunzhan-kiosk-restart",
+        "usr/lib/cunzhan/kiosk-login",
+        "usr/lib/cunzhan/kiosk-session",
+        "usr/sbin/cunzhan-township",
+    ):
         assert os.access(root / cmd, os.X_OK), cmd
         assert subprocess.run(["dash", "-n", str(root / cmd)], check=False).returncode == 0, cmd
 
@@ -274,14 +357,17 @@ def test_installed_files_user_and_state(root: Path) -> None:
     assert len(secret.read_text().strip()) >= 40
     schema = re.search(r"^schema=(\d+)$", (root / "opt/cunzhan/VERSION").read_text(), re.M)
     assert schema, (root / "opt/cunzhan/VERSION").read_text()
-    assert (state / "installed-version").read_text() == f"version={project_version()}\nschema={schema.group(1)}\n"
+    assert (
+        state / "installed-version"
+    ).read_text() == f"version={project_version()}\nschema={schema.group(1)}\n"
 
     service_user = passwd_entry(root, "cunzhan-township")
     assert int(service_user[2]) < 1000 and service_user[6] == "/usr/sbin/nologin"
     assert (root / "var/lib/cunzhan-township").stat().st_uid == int(service_user[2])
 
-    listed = subprocess.run(["dpkg-query", f"--root={root}", "-L", "cunzhan-kiosk"], capture_output=True,
-                            text=True, check=True).stdout.split("\n")
+    listed = subprocess.run(
+        ["dpkg-query", f"--root={root}", "-L", "cunzhan-kiosk"], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
     assert "/lib/systemd/system/getty@tty1.service.d/cunzhan-kiosk.conf" in listed
 
 
@@ -297,16 +383,29 @@ def verify_units(root: Path, tmp_path: Path) -> Path:
 
 def test_systemd_units_verify(root: Path, tmp_path: Path) -> None:
     units = verify_units(root, tmp_path)
-    env = {**os.environ, "SYSTEMD_UNIT_PATH": f"{units}:"}  # trailing ':' keeps the system's units (getty@.service)
+    env = {
+        **os.environ,
+        "SYSTEMD_UNIT_PATH": f"{units}:",
+    }  # trailing ':' keeps the system's units (getty@.service)
     for unit in ("cunzhan-township.service", "getty@tty1.service"):
-        result = subprocess.run(["systemd-analyze", "verify", "--man=no", unit], capture_output=True, text=True,
-                                env=env, check=False)
+        result = subprocess.run(
+            ["systemd-analyze", "verify", "--man=no", unit],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
         assert result.returncode == 0, f"{unit}: {result.stdout}{result.stderr}"
     # the verifier does catch a broken drop-in (so a pass above means something)
     broken = units / "getty@tty1.service.d/zz-broken.conf"
     broken.write_text("[Service]\nExecStart=/bin/true\n")
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", "getty@tty1.service"], capture_output=True,
-                            text=True, env=env, check=False)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", "getty@tty1.service"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert result.returncode != 0
 
     dropin = (root / "lib/systemd/system/getty@tty1.service.d/cunzhan-kiosk.conf").read_text()
@@ -314,8 +413,12 @@ def test_systemd_units_verify(root: Path, tmp_path: Path) -> None:
     assert re.search(r"^ExecStart=-/sbin/agetty --autologin cunzhan .*%I", dropin, re.M)
     service = (root / "lib/systemd/system/cunzhan-township.service").read_text()
     assert "User=cunzhan-township" in service and "StateDirectory=cunzhan-township" in service
-    assert re.search(r"^ExecStart=/opt/cunzhan-township/python/bin/python3 -m township serve --db \$\{TOWNSHIP_DB\} "
-                     r"--host \$\{TOWNSHIP_HOST\} --port \$\{TOWNSHIP_PORT\}$", service, re.M)
+    assert re.search(
+        r"^ExecStart=/opt/cunzhan-township/python/bin/python3 -m township serve --db \$\{TOWNSHIP_DB\} "
+        r"--host \$\{TOWNSHIP_HOST\} --port \$\{TOWNSHIP_PORT\}$",
+        service,
+        re.M,
+    )
     defaults = (root / "etc/default/cunzhan-township").read_text()
     assert "TOWNSHIP_DB=sqlite:////var/lib/cunzhan-township/township.db" in defaults
     assert "TOWNSHIP_HOST=0.0.0.0" in defaults and "TOWNSHIP_PORT=8700" in defaults
@@ -325,9 +428,17 @@ def test_systemd_units_verify(root: Path, tmp_path: Path) -> None:
 
 def debian_package_index() -> tuple[dict[str, list[list[str]]], dict[str, set[str]], set[str]]:
     """Installed packages: their dependency groups, who provides what, and the essential/required ones."""
-    out = subprocess.run(["dpkg-query", "-W", "-f=${Package}\t${Provides}\t${Depends}, ${Pre-Depends}\t"
-                          "${Essential}\t${Priority}\t${db:Status-Abbrev}\n"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "dpkg-query",
+            "-W",
+            "-f=${Package}\t${Provides}\t${Depends}, ${Pre-Depends}\t"
+            "${Essential}\t${Priority}\t${db:Status-Abbrev}\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     deps: dict[str, list[list[str]]] = {}
     provides: dict[str, set[str]] = {}
     base: set[str] = set()
@@ -374,14 +485,22 @@ def test_depends_cover_the_libraries_qt_and_vosk_load(root: Path, debs: dict[str
     runtime = root / "opt/cunzhan/python"
     site = next((runtime / "lib").glob("python3*/site-packages"))
     qt = site / "PySide6"
-    elves = [(runtime / "bin/python3").resolve(), *sorted((runtime / "lib").glob("lib*.so*")),
-             *sorted(site.parent.glob("lib-dynload/*.so")),
-             qt / "Qt/plugins/platforms/libqxcb.so", *sorted((qt / "Qt/plugins/xcbglintegrations").glob("*.so")),
-             *[p for p in sorted((qt / "Qt/plugins/imageformats").glob("*.so")) if "pdf" not in p.name],
-             *[qt / f"{m}.abi3.so" for m in ("QtCore", "QtGui", "QtWidgets", "QtNetwork", "QtDBus")
-               if (qt / f"{m}.abi3.so").exists()],
-             *sorted((site / "vosk").glob("*.so")), *sorted((site / "cryptography").rglob("*.so")),
-             *sorted((site / "pydantic_core").glob("*.so"))]
+    elves = [
+        (runtime / "bin/python3").resolve(),
+        *sorted((runtime / "lib").glob("lib*.so*")),
+        *sorted(site.parent.glob("lib-dynload/*.so")),
+        qt / "Qt/plugins/platforms/libqxcb.so",
+        *sorted((qt / "Qt/plugins/xcbglintegrations").glob("*.so")),
+        *[p for p in sorted((qt / "Qt/plugins/imageformats").glob("*.so")) if "pdf" not in p.name],
+        *[
+            qt / f"{m}.abi3.so"
+            for m in ("QtCore", "QtGui", "QtWidgets", "QtNetwork", "QtDBus")
+            if (qt / f"{m}.abi3.so").exists()
+        ],
+        *sorted((site / "vosk").glob("*.so")),
+        *sorted((site / "cryptography").rglob("*.so")),
+        *sorted((site / "pydantic_core").glob("*.so")),
+    ]
     assert (qt / "Qt/plugins/platforms/libqxcb.so").exists()
     system_libs: set[str] = set()
     for elf in elves:
@@ -397,10 +516,15 @@ def test_depends_cover_the_libraries_qt_and_vosk_load(root: Path, debs: dict[str
     spellings: dict[str, str] = {}
     for lib in system_libs:
         for c in {lib, os.path.realpath(lib)}:
-            for variant in {c, c.replace("/usr/lib/", "/lib/", 1), c.replace("/lib/", "/usr/lib/", 1)
-                            if c.startswith("/lib/") else c}:
+            for variant in {
+                c,
+                c.replace("/usr/lib/", "/lib/", 1),
+                c.replace("/lib/", "/usr/lib/", 1) if c.startswith("/lib/") else c,
+            }:
                 spellings[variant] = lib
-    found = subprocess.run(["dpkg", "-S", *sorted(spellings)], capture_output=True, text=True, check=False).stdout
+    found = subprocess.run(
+        ["dpkg", "-S", *sorted(spellings)], capture_output=True, text=True, check=False
+    ).stdout
     owners: dict[str, str] = {}
     for line in found.splitlines():
         packages, _, path = line.partition(": ")
@@ -418,11 +542,18 @@ def test_depends_cover_the_libraries_qt_and_vosk_load(root: Path, debs: dict[str
 def test_packaged_python_runs_on_its_own(root: Path, tmp_path: Path) -> None:
     """The carried CPython finds its prefix, standard library and bundled libraries from where it lies, with an
     empty environment; nothing on its path is outside the package; its TLS and SQLite are the bundled ones."""
-    code = ("import sys, ssl, sqlite3, ctypes, lzma, uuid, readline, decimal, json; print(sys.prefix); "
-            "print('\\n'.join(p for p in sys.path if p)); import _ssl, _sqlite3; print(_ssl.__file__); "
-            "print(_sqlite3.__file__)")
-    result = subprocess.run(["env", "-i", str(package_python(root)), "-c", code], capture_output=True, text=True,
-                            cwd=tmp_path, check=False)
+    code = (
+        "import sys, ssl, sqlite3, ctypes, lzma, uuid, readline, decimal, json; print(sys.prefix); "
+        "print('\\n'.join(p for p in sys.path if p)); import _ssl, _sqlite3; print(_ssl.__file__); "
+        "print(_sqlite3.__file__)"
+    )
+    result = subprocess.run(
+        ["env", "-i", str(package_python(root)), "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     runtime = root / "opt/cunzhan/python"
@@ -440,13 +571,29 @@ def test_packaged_python_runs_on_its_own(root: Path, tmp_path: Path) -> None:
 
 def test_packaged_kiosk_starts_offscreen_and_is_ready(root: Path, tmp_path: Path) -> None:
     env = packaged_env(root, tmp_path / "home")
-    where = subprocess.run([str(package_python(root)), "-c", "import kiosk, PySide6, vosk; print(kiosk.__file__); "
-                            "print(PySide6.__file__)"], capture_output=True, text=True, env=env, cwd=tmp_path,
-                           check=False)
+    where = subprocess.run(
+        [
+            str(package_python(root)),
+            "-c",
+            "import kiosk, PySide6, vosk; print(kiosk.__file__); print(PySide6.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
     assert where.returncode == 0, where.stderr
     assert all(line.startswith(str(root / "opt/cunzhan/python")) for line in where.stdout.split())
-    result = subprocess.run([str(package_python(root)), "-m", "kiosk", "run", "--quit-after-ready"],
-                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180, check=False)
+    result = subprocess.run(
+        [str(package_python(root)), "-m", "kiosk", "run", "--quit-after-ready"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=180,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert (tmp_path / "home/kiosk/kiosk.db").exists()
 
@@ -455,9 +602,19 @@ def test_voice_model_given_at_install_time_is_in_place_and_loads(root: Path) -> 
     model = root / "var/lib/cunzhan/voice-model"
     assert (model / "am/final.mdl").is_file() and (model / "conf/model.conf").is_file()
     assert not (model / "vosk-model-test-0.1").exists()  # the zip's top folder is stripped
-    result = subprocess.run([str(package_python(root)), "-c", "import sys, vosk; vosk.SetLogLevel(-1); "
-                             "vosk.KaldiRecognizer(vosk.Model(sys.argv[1]), 16000); print('loaded')", str(model)],
-                            capture_output=True, text=True, check=False, timeout=300)
+    result = subprocess.run(
+        [
+            str(package_python(root)),
+            "-c",
+            "import sys, vosk; vosk.SetLogLevel(-1); "
+            "vosk.KaldiRecognizer(vosk.Model(sys.argv[1]), 16000); print('loaded')",
+            str(model),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert result.returncode == 0 and "loaded" in result.stdout, result.stderr[-2000:]
 
 
@@ -477,27 +634,44 @@ def test_install_voice_model_command_refuses_bad_files(root: Path, tmp_path: Pat
         zf.writestr("am/final.mdl", "model")
         zf.writestr("conf/model.conf", "--x=1")
         zf.writestr("graph/words.txt", "a 1")
-    for bad, why in ((not_model, "am/final.mdl"), (evil, "unsafe path"), (tmp_path / "missing.zip", "no such file"),
-                     (tool, "not a zip")):
-        result = subprocess.run([str(package_python(root)), "-I", str(tool), str(bad), "--dest", str(dest)],
-                                capture_output=True, text=True, check=False)
+    for bad, why in (
+        (not_model, "am/final.mdl"),
+        (evil, "unsafe path"),
+        (tmp_path / "missing.zip", "no such file"),
+        (tool, "not a zip"),
+    ):
+        result = subprocess.run(
+            [str(package_python(root)), "-I", str(tool), str(bad), "--dest", str(dest)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert result.returncode == 1 and why in result.stderr, (bad.name, result.stderr)
         assert not dest.exists()
     assert not (tmp_path / "etc").exists()
-    result = subprocess.run([str(package_python(root)), "-I", str(tool), str(good), "--dest", str(dest)], capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [str(package_python(root)), "-I", str(tool), str(good), "--dest", str(dest)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert (dest / "am/final.mdl").read_text() == "model" and (dest / "graph/words.txt").exists()
     # a second model replaces the first completely
     with zipfile.ZipFile(good, "w") as zf:
         zf.writestr("top/am/final.mdl", "model 2")
         zf.writestr("top/conf/model.conf", "--x=2")
-    result = subprocess.run([str(package_python(root)), "-I", str(tool), str(good), "--dest", str(dest)], capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [str(package_python(root)), "-I", str(tool), str(good), "--dest", str(dest)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert (dest / "am/final.mdl").read_text() == "model 2" and not (dest / "graph").exists()
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("voice-model", ".voice"))) == \
-        ["voice-model"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("voice-model", ".voice"))) == [
+        "voice-model"
+    ]
 
 
 def free_port() -> int:
@@ -513,9 +687,25 @@ def test_packaged_township_serves(root: Path, tmp_path: Path) -> None:
     port = free_port()
     prefix = "opt/cunzhan-township"
     env = packaged_env(root, tmp_path / "home", prefix)
-    proc = subprocess.Popen([str(package_python(root, prefix)), "-m", "township", "serve", "--db",
-                             f"sqlite:///{tmp_path}/township.db", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            str(package_python(root, prefix)),
+            "-m",
+            "township",
+            "serve",
+            "--db",
+            f"sqlite:///{tmp_path}/township.db",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         from kiosk.sync.protocol import API_PREFIX
 
@@ -544,9 +734,12 @@ def xvfb() -> Iterator[str]:
     read, write = os.pipe()
     # -noreset as kiosk-login starts X.Org: without it the server resets its settings whenever its last client
     # disconnects (between two kiosk runs), and blanking would come back.
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-noreset", "-nolisten", "tcp", "-screen", "0",
-                             "1280x800x24"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-noreset", "-nolisten", "tcp", "-screen", "0", "1280x800x24"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write)
     with os.fdopen(read) as fh:
         display = ":" + fh.readline().strip()
@@ -558,7 +751,8 @@ def xvfb() -> Iterator[str]:
 
 
 def test_kiosk_session_blanking_off_keyring_unlocked_and_restarts_the_kiosk(
-        root: Path, tmp_path: Path, xvfb: str) -> None:
+    root: Path, tmp_path: Path, xvfb: str
+) -> None:
     """The packaged session script, run for real on a virtual X screen with its own D-Bus session: DPMS and the
     screen saver are off, the keyring unlocks with the postinst's password (the kiosk store needs it), and each time
     the kiosk exits (here: --quit-after-ready) the session starts it again."""
@@ -566,8 +760,12 @@ def test_kiosk_session_blanking_off_keyring_unlocked_and_restarts_the_kiosk(
     etc.mkdir()
     state = tmp_path / "state"
     env_file = (root / "etc/cunzhan/kiosk.env").read_text()
-    env_file = env_file.replace("/var/lib/cunzhan", str(state)).replace("/opt/cunzhan", str(root / "opt/cunzhan"))
-    env_file = env_file.replace('CUNZHAN_KIOSK_ARGS="--fullscreen"', 'CUNZHAN_KIOSK_ARGS="--quit-after-ready"')
+    env_file = env_file.replace("/var/lib/cunzhan", str(state)).replace(
+        "/opt/cunzhan", str(root / "opt/cunzhan")
+    )
+    env_file = env_file.replace(
+        'CUNZHAN_KIOSK_ARGS="--fullscreen"', 'CUNZHAN_KIOSK_ARGS="--quit-after-ready"'
+    )
     (etc / "kiosk.env").write_text(env_file)
     shutil.copy2(root / "etc/cunzhan/keyring-password", etc / "keyring-password")
     session = (root / "usr/lib/cunzhan/kiosk-session").read_text()
@@ -577,14 +775,29 @@ def test_kiosk_session_blanking_off_keyring_unlocked_and_restarts_the_kiosk(
     script.write_text(session)
     run_dir = tmp_path / "run"
     run_dir.mkdir(mode=0o700)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DBUS_", "GNOME_KEYRING", "CUNZHAN_", "PYTHON", "VIRTUAL_ENV", "QT_"))}
-    env.update({"DISPLAY": xvfb, "HOME": str(tmp_path / "home"), "XDG_RUNTIME_DIR": str(run_dir),
-                "XDG_DATA_HOME": str(tmp_path / "xdg-data")})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DBUS_", "GNOME_KEYRING", "CUNZHAN_", "PYTHON", "VIRTUAL_ENV", "QT_"))
+    }
+    env.update(
+        {
+            "DISPLAY": xvfb,
+            "HOME": str(tmp_path / "home"),
+            "XDG_RUNTIME_DIR": str(run_dir),
+            "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+        }
+    )
     log = tmp_path / "session.log"
     with log.open("w") as out:
-        proc = subprocess.Popen(["dbus-run-session", "--", "/bin/sh", str(script)], env=env, cwd=tmp_path,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            ["dbus-run-session", "--", "/bin/sh", str(script)],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 240
         exits: list[str] = []
@@ -597,7 +810,9 @@ def test_kiosk_session_blanking_off_keyring_unlocked_and_restarts_the_kiosk(
         assert exits[:2] == ["0", "0"], log.read_text()[-4000:]
         assert "starting it again" in log.read_text()
         # the screen saver is off and never blanks (Xvfb has no DPMS extension: the -dpms part is checked as text)
-        query = subprocess.run(["xset", "-display", xvfb, "q"], capture_output=True, text=True, check=True).stdout
+        query = subprocess.run(
+            ["xset", "-display", xvfb, "q"], capture_output=True, text=True, check=True
+        ).stdout
         assert re.search(r"timeout:\s+0\b", query), query
         assert re.search(r"prefer blanking:\s+no\b", query), query
         assert "DPMS is Disabled" in query or "does not have the DPMS Extension" in query, query
@@ -624,16 +839,26 @@ def db_digest(path: Path) -> str:
 
 
 def count_services(root: Path, home: Path) -> int:
-    code = ("from kiosk.store import Store; s = Store.open(); "
-            "print(s.db.execute('select count(*) from services').fetchone()[0]); s.close()")
-    result = subprocess.run([str(package_python(root)), "-c", code], capture_output=True, text=True,
-                            env=packaged_env(root, home), cwd=home, check=False, timeout=120)
+    code = (
+        "from kiosk.store import Store; s = Store.open(); "
+        "print(s.db.execute('select count(*) from services').fetchone()[0]); s.close()"
+    )
+    result = subprocess.run(
+        [str(package_python(root)), "-c", code],
+        capture_output=True,
+        text=True,
+        env=packaged_env(root, home),
+        cwd=home,
+        check=False,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return int(result.stdout.strip())
 
 
 def test_upgrade_keeps_the_database_and_a_downgrade_is_refused(
-        debs: dict[str, Path], tmp_path: Path, keyring_ready: None) -> None:
+    debs: dict[str, Path], tmp_path: Path, keyring_ready: None
+) -> None:
     old_version = project_version()
     new_version = old_version.rsplit("-", 1)[0] + "-2"
     old_deb = debs["kiosk"]
@@ -644,8 +869,15 @@ def test_upgrade_keeps_the_database_and_a_downgrade_is_refused(
     result = dpkg(r, "-i", str(old_deb))
     assert result.returncode == 0, result.stderr
     home = r / "var/lib/cunzhan"
-    seeded = subprocess.run([str(package_python(r)), "-m", "kiosk", "seed-demo"], capture_output=True, text=True,
-                            env=packaged_env(r, home), cwd=home, check=False, timeout=180)
+    seeded = subprocess.run(
+        [str(package_python(r)), "-m", "kiosk", "seed-demo"],
+        capture_output=True,
+        text=True,
+        env=packaged_env(r, home),
+        cwd=home,
+        check=False,
+        timeout=180,
+    )
     assert seeded.returncode == 0, seeded.stderr[-2000:]
     db = home / "kiosk/kiosk.db"
     services = count_services(r, home)
@@ -657,7 +889,9 @@ def test_upgrade_keeps_the_database_and_a_downgrade_is_refused(
     assert result.returncode == 0, result.stderr
     assert installed_version(r, "cunzhan-kiosk") == new_version
     assert db_digest(db) == before, "the upgrade changed the database"
-    assert (r / "etc/cunzhan/keyring-password").read_text() == password, "the upgrade changed the keyring password"
+    assert (r / "etc/cunzhan/keyring-password").read_text() == password, (
+        "the upgrade changed the keyring password"
+    )
     assert (home / "installed-version").read_text().startswith(f"version={new_version}\n")
     assert count_services(r, home) == services  # the new version opens (and migrates) the old database
 
@@ -665,7 +899,9 @@ def test_upgrade_keeps_the_database_and_a_downgrade_is_refused(
     after_upgrade = db_digest(db)
     result = dpkg(r, "-i", str(old_deb))
     assert result.returncode != 0
-    assert "refusing to downgrade" in result.stderr and "不能安装较旧的自助机程序" in result.stderr, result.stderr
+    assert "refusing to downgrade" in result.stderr and "不能安装较旧的自助机程序" in result.stderr, (
+        result.stderr
+    )
     assert installed_version(r, "cunzhan-kiosk") == new_version
     assert (r / "opt/cunzhan/VERSION").read_text().startswith(f"version={new_version}\n")
     assert db_digest(db) == after_upgrade
@@ -684,12 +920,22 @@ def test_upgrade_keeps_the_database_and_a_downgrade_is_refused(
     # record postinst left in /var/lib/cunzhan still refuses it (the old package's own preinst, run as dpkg would)
     control = tmp_path / "old-control"
     subprocess.run(["dpkg-deb", "-e", str(old_deb), str(control)], check=True)
-    result = subprocess.run([str(control / "preinst"), "install"], capture_output=True, text=True, check=False,
-                            env={**os.environ, "DPKG_ROOT": str(r)})
+    result = subprocess.run(
+        [str(control / "preinst"), "install"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "DPKG_ROOT": str(r)},
+    )
     assert result.returncode != 0 and f"comes from {new_version}" in result.stderr, result.stderr
     (home / "installed-version").unlink()
-    result = subprocess.run([str(control / "preinst"), "install"], capture_output=True, text=True, check=False,
-                            env={**os.environ, "DPKG_ROOT": str(r)})
+    result = subprocess.run(
+        [str(control / "preinst"), "install"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "DPKG_ROOT": str(r)},
+    )
     # without the record (and with a database schema the old package knows) it is allowed: the refusal above
     # came from the record
     assert result.returncode == 0, result.stderr
