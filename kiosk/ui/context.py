@@ -1,8 +1,9 @@
 """What the kiosk window works with: the store and rules, speech and voice, the op runner — and the resident's visit.
 
 `Visit` holds everything one resident has chosen or typed. Screens keep nothing personal themselves: they draw from
-the visit, so going back one screen never loses an entry, and `KioskContext.end_visit()` (idle timeout, 首页 after a
-booking) forgets it all at once.
+the visit, so going back one screen never loses an entry, and `KioskContext.end_visit()` forgets it all at once: at
+the idle timeout, at 完成, and whenever the kiosk arrives home with anything personal in the visit (首页, 返回 back to
+home, the voice command) — unless the resident chose 「还要办别的事」 on the done screen (`KioskWindow.continue_visit`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from kiosk.ui.ops import OpRunner
 if TYPE_CHECKING:
     from kiosk.booking import Bookings
     from kiosk.models import Booking, Dependent, Resident, ServiceKind
+
+
+PERSONAL = ("resident", "dependent", "booking", "id_entry", "code_entry", "birth_year", "relation", "for_dependent",
+            "reschedule_of", "rating", "reasons")
 
 
 class Visit:
@@ -51,6 +56,11 @@ class Visit:
 
     def __init__(self) -> None:
         self.reasons = []
+
+    def has_personal(self) -> bool:
+        """Anything that tells who the resident is or that they typed: who they are, who it is for, a booking,
+        an entry, a rating. A service or day chosen alone is not personal."""
+        return any(getattr(self, name) != getattr(Visit, name, []) for name in PERSONAL)
 
     def is_empty(self) -> bool:
         """Nothing chosen or typed: every field the visit has set still holds its default."""

@@ -179,6 +179,21 @@ class Screen(QWidget):
                 parts.append(_("You can choose: {choices}").format(choices=_(", ").join(c.label for c in shown)))
         return sentences(*(p if p.rstrip()[-1:] in STOPS else p.rstrip() + _(".") for p in parts if p.strip()))
 
+    def forget(self) -> None:
+        """The visit ended: drop every widget this screen drew (they may show a number, a code, a name) and any
+        state of its own; the next `redraw` draws from the new visit."""
+        self.page = 0
+        self.message = ""
+        self.shown_choices = []
+        self._all = []
+        if self._body is not None:
+            self._layout.removeWidget(self._body)
+            self._body.hide()
+            self._body.deleteLater()  # the kept keypad goes with it: rebuilt on the next visit
+            self._body = None
+            self._keypad = None
+            self._keypad_key = None
+
     def redraw(self) -> None:
         """Rebuild the body: message line, subclass body, choices, pager."""
         theme = self.theme

@@ -8,7 +8,8 @@ Navigation API (small on purpose; staff screens in `kiosk/ui/staff/` use the sam
     window.show_screen(name, remember=False)   # go without a way back (after a booking is written)
     window.back()                    # 返回 / Esc
     window.back_to(name)             # back several screens at once (e.g. to the time list), entries kept
-    window.go_home()                 # 首页: keeps the visit (the resident may still be here)
+    window.go_home()                 # 首页: with anything personal in the visit, ends it (as end_visit)
+    window.continue_visit()          # 「还要办别的事」: home, the identified resident kept for one more errand
     window.end_visit()               # forget everything the resident entered, default profile, home
     window.set_profile(profile)      # 长辈模式 and the other modes: restyles and re-announces
     window.say(text)                 # speak (speaking profiles) and caption (hearing profile)
@@ -45,7 +46,7 @@ from kiosk.accessibility.api import SpeechOut, VoiceIn
 from kiosk.accessibility.profiles import ELDER, STANDARD, Profile, Speech
 from kiosk.i18n import gettext as _
 from kiosk.ui import widgets
-from kiosk.ui.context import KioskContext
+from kiosk.ui.context import KioskContext, Visit
 from kiosk.ui.screen import Screen
 from kiosk.ui.theme import Theme
 
@@ -77,6 +78,7 @@ class KioskWindow(QWidget):
         self._history: list[str] = []
         self.current: Screen | None = None
         self._announced = False
+        self._keep_visit_once = False  # continue_visit: this one arrival home keeps the resident
         self.keyboard_used = False  # set by the first key press: from then on focus is shown on arrival
         self._build_frame()
         self.input_rules = InputRules(self, clock=clock)
@@ -157,6 +159,9 @@ class KioskWindow(QWidget):
     def show_screen(self, name: str, *, remember: bool = True, announce: bool = True) -> Screen:
         """Show the screen `name`; `remember` lets 返回 come back to the current one."""
         target = self.screen_named(name)
+        if name == "home":
+            self._arrive_home()
+            remember = False
         if self.current is not None and remember and self.current is not target:
             self._history.append(self.current.name)
         if self.current is not target:
@@ -172,6 +177,9 @@ class KioskWindow(QWidget):
         if self.current is None or not self.current.show_back:
             return
         name = self._history.pop() if self._history else "home"
+        if name == "home":
+            self.go_home()  # back to home is home: the visit ends there as it does by 首页
+            return
         target = self.screen_named(name)
         target.message = ""
         self.current = target
@@ -180,6 +188,10 @@ class KioskWindow(QWidget):
 
     def back_to(self, name: str, *, announce: bool = True) -> Screen:
         """Go back to the earlier screen `name` (dropping the ones after it), everything entered kept."""
+        if name == "home":
+            self.go_home()
+            assert self.current is not None
+            return self.current
         while self._history and self._history[-1] != name:
             self._history.pop()
         if self._history:
@@ -192,22 +204,54 @@ class KioskWindow(QWidget):
         return target
 
     def go_home(self) -> None:
+        """首页. Arriving home with anything personal in the visit (an identified resident, anything typed) ends
+        the visit: the next person at the kiosk must not find the last one's bookings, number or name."""
         self._history.clear()
         self.current = None
         self.show_screen("home", remember=False)
 
+    def continue_visit(self) -> None:
+        """「还要办别的事」 on the done screen: home for another errand, the resident still known (and their mode
+        kept); everything else of the errand just finished is forgotten. The next way home ends the visit."""
+        resident = self.ctx.visit.resident
+        self.ctx.visit = Visit()
+        self.ctx.visit.resident = resident
+        self._forget_screens()
+        self._history.clear()
+        self.current = None
+        self._keep_visit_once = True
+        try:
+            self.show_screen("home", remember=False)
+        finally:
+            self._keep_visit_once = False
+
     def end_visit(self) -> None:
         """Forget the resident: entries, choices, profile; back to home with the default voice and volume."""
+        self._forget_visit()
+        self.go_home()
+
+    def _arrive_home(self) -> None:
+        if self.ctx.visit.has_personal() and not self._keep_visit_once:
+            self._forget_visit()
+
+    def _forget_visit(self) -> None:
+        """Everything of the visit gone from memory and from every screen, the default profile and voice back."""
         self.ctx.end_visit()
         self.keyboard_used = False
-        for screen in self._screens.values():
-            screen.page = 0
-            screen.message = ""
+        self._history.clear()
+        self._forget_screens()
         self.caption_label.clear()
+        self.caption_label.setAccessibleName("")
         if self._warning is not None:
             self._warning.hide()
         self._apply_profile(redraw=False)
-        self.go_home()
+
+    def _forget_screens(self) -> None:
+        """Drop what every built screen drew (numbers, codes, names lingering in hidden widgets); each screen is
+        drawn afresh from the (new) visit the next time it is shown."""
+        for screen in self._screens.values():
+            screen.forget()
+        self.caption_label.clear()
 
     def refresh(self, *, announce: bool = False) -> None:
         """Redraw the current screen (after its data changed)."""

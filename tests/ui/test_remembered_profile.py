@@ -48,9 +48,8 @@ def test_declining_stores_nothing_and_is_asked_once_per_visit(make_kiosk: Any, d
     touch(kiosk, "choice_remember_no")
     assert kiosk.current.name == "booking_list"
     assert remembered_in_store(demo_store) is None
-    kiosk.go_home()  # same visit: identify again, no second question
+    kiosk.continue_visit()  # 「还要办别的事」: same visit; identify again, no second question
     kiosk.ctx.visit.resident = None
-    kiosk.ctx.visit.id_entry = ""
     identify(kiosk)
     assert kiosk.current.name == "booking_list"
 

@@ -88,4 +88,6 @@ class DoneScreen(Screen):
             Choice("slip", _("Print the slip"), lambda: self.go("slip"), phrases=("打印", "预约单")),
             Choice("finish", _("Finish"), self.win.end_visit, kind="secondary", detail=_("Back to the start"),
                    phrases=("完成", "好了")),
+            Choice("more", _("Something else to do?"), self.win.continue_visit, kind="secondary",
+                   detail=_("Without typing your ID number again"), phrases=("还要办别的事", "别的事")),
         ]

@@ -33,6 +33,10 @@ class ExitPinScreen(KeypadEntry):
     def on_enter(self) -> None:
         self.pin = ""
 
+    def forget(self) -> None:
+        self.pin = ""
+        super().forget()
+
     def side_panel(self) -> QWidget:
         return self.kept_keypad(on_key=self.key, with_x=False)
 

@@ -7,6 +7,7 @@ visit can continue in one touch. What happens next depends on `visit.purpose` (b
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
@@ -76,7 +77,8 @@ class IdentifyScreen(KeypadEntry):
     def __init__(self, window: KioskWindow) -> None:
         super().__init__(window)
         self.revealed = False
-        self._asked_in: Visit | None = None  # the visit in which 「下次自动用…吗？」 was asked (a new visit asks anew)
+        # The visit in which 「下次自动用…吗？」 was asked (a new visit asks anew); weak: an ended visit is not kept.
+        self._asked_in: weakref.ref[Visit] | None = None
         self._hide_timer = QTimer(self)
         self._hide_timer.setSingleShot(True)
         self._hide_timer.timeout.connect(self.hide_number)
@@ -92,6 +94,11 @@ class IdentifyScreen(KeypadEntry):
 
     def on_enter(self) -> None:
         self.hide_number()
+
+    def forget(self) -> None:
+        self._hide_timer.stop()
+        self.revealed = False
+        super().forget()
 
     def side_panel(self) -> QWidget:
         return self.kept_keypad(on_key=self.key, with_x=True)
@@ -162,7 +169,7 @@ class IdentifyScreen(KeypadEntry):
         self.visit.resident = resident
         self.hide_number()
         if self._should_offer_remember(resident):
-            self._asked_in = self.visit  # once per visit: 不用 is an answer, not a reason to ask again
+            self._asked_in = weakref.ref(self.visit)  # once per visit: 不用 is an answer, not a reason to ask again
             self.go("remember")
             return
         switched = apply_remembered_profile(self)
@@ -176,7 +183,7 @@ class IdentifyScreen(KeypadEntry):
         """Ask 「下次自动用…吗？」 only of a resident in a mode of their own choosing who keeps none yet."""
         ctx = self.ctx
         return (resident.remembered_profile is None and ctx.profile != ctx.default_profile
-                and self._asked_in is not self.visit)
+                and (self._asked_in is None or self._asked_in() is not self.visit))
 
     def _continue_known(self) -> None:
         next_after_identify(self)

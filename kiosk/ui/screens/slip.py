@@ -195,6 +195,11 @@ class SlipScreen(Screen):
         self.picture = QPixmap.fromImage(slip_image(facts, height))
         QTimer.singleShot(0, partial(self._print, facts))  # once the slip is on the screen
 
+    def forget(self) -> None:
+        self.printed = None
+        self.picture = None
+        super().forget()
+
     def _print(self, facts: SlipFacts) -> None:
         page, code = slip_image(facts, int(SLIP_MM[1] / 25.4 * PRINT_DPI)), facts.code
         printer = str(self.ctx.settings.get(S.PRINTER) or "")
