@@ -327,10 +327,48 @@ def _show(window: KioskWindow, *, fullscreen: bool) -> None:
 
             window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
             window.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
-        window.showFullScreen()
+        fill_screen(window)
     else:
         window.resize(1280, 800)
         window.showMaximized()
+
+
+def fill_screen(window: KioskWindow) -> None:
+    """Full screen by the window's own hand: the Linux kiosk session has no window manager, and without one the
+    full-screen request (`_NET_WM_STATE_FULLSCREEN`) is a wish nobody grants — the window would keep its own size in
+    a corner. So the window takes its screen's geometry itself, and takes it again whenever that screen's geometry
+    changes (another resolution, a different panel) or the window lands on another screen. With a window manager the
+    request is granted as well and the two agree."""
+    from PySide6.QtGui import QGuiApplication, QScreen
+
+    followed: set[int] = set()
+
+    def fit(*_args: object) -> None:
+        screen = window.screen()
+        if screen is None:
+            return
+        follow(screen)
+        geometry = screen.geometry()
+        if window.geometry() != geometry:
+            window.setGeometry(geometry)
+
+    def follow(screen: QScreen) -> None:
+        if id(screen) not in followed:
+            followed.add(id(screen))
+            screen.geometryChanged.connect(fit)
+
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is not None:
+        window.setGeometry(screen.geometry())
+    window.showFullScreen()
+    fit()
+    handle = window.windowHandle()
+    if handle is not None:
+        handle.screenChanged.connect(fit)
+    app = QGuiApplication.instance()
+    if isinstance(app, QGuiApplication):
+        app.primaryScreenChanged.connect(fit)
+        app.screenRemoved.connect(fit)
 
 
 def _start_sync(store: Store, window: KioskWindow) -> SyncWorker | None:

@@ -1,0 +1,124 @@
+"""`python -m kiosk run --fullscreen` fills the screen on an X server with no window manager (the kiosk session), as
+the real program, on a virtual 1920×1080 screen; a screenshot of the whole screen is kept for looking at."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GRAB = """
+import sys
+from PySide6.QtGui import QGuiApplication
+app = QGuiApplication([])
+screen = app.primaryScreen()
+image = screen.grabWindow(0).toImage()
+image.save(sys.argv[1])
+g = screen.geometry()
+print(g.width(), g.height())
+"""
+
+
+@pytest.fixture
+def bare_x() -> Iterator[str]:
+    """A virtual 1920×1080 X screen and nothing else: no window manager, as in the kiosk session."""
+    read, write = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-screen", "0", "1920x1080x24"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as fh:
+        display = ":" + fh.readline().strip()
+    try:
+        yield display
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def kiosk_windows(display: str) -> list[tuple[int, int, int, int]]:
+    """(width, height, x, y) of the kiosk's top-level windows that are mapped (xwininfo, as X sees them)."""
+    tree = subprocess.run(
+        ["xwininfo", "-display", display, "-root", "-children"], capture_output=True, text=True, check=True
+    ).stdout
+    found = []
+    for line in tree.splitlines():
+        match = re.search(r'"村便民服务站".*?(\d+)x(\d+)\+(-?\d+)\+(-?\d+)', line)
+        if match:
+            window_id = line.split()[0]
+            info = subprocess.run(
+                ["xwininfo", "-display", display, "-id", window_id],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            if "IsViewable" in info:
+                found.append(tuple(int(v) for v in match.groups()))
+    return found  # type: ignore[return-value]
+
+
+def test_fullscreen_fills_a_screen_without_window_manager(bare_x: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QT_", "CUNZHAN_"))}
+    env.update(
+        {
+            "DISPLAY": bare_x,
+            "QT_QPA_PLATFORM": "xcb",
+            "CUNZHAN_HOME": str(tmp_path / "home"),
+            "CUNZHAN_LOCALE": "zh_CN",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    log = (tmp_path / "kiosk.log").open("w")
+    kiosk = subprocess.Popen(
+        [sys.executable, "-m", "kiosk", "run", "--fullscreen", "--demo"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        windows: list[tuple[int, int, int, int]] = []
+        while time.monotonic() < deadline and kiosk.poll() is None:
+            windows = kiosk_windows(bare_x)
+            if windows and windows[0] == (1920, 1080, 0, 0):
+                break
+            time.sleep(0.3)
+        assert kiosk.poll() is None, (tmp_path / "kiosk.log").read_text()[-3000:]
+        assert windows == [(1920, 1080, 0, 0)], windows  # the whole screen, not its own size in a corner
+        time.sleep(1.0)  # home drawn
+        shot = tmp_path / "fullscreen-no-wm.png"
+        grab = subprocess.run(
+            [sys.executable, "-c", GRAB, str(shot)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        assert grab.stdout.split() == ["1920", "1080"]
+        from PySide6.QtGui import QImage
+
+        image = QImage(str(shot))
+        # The bottom-right corner is the kiosk's bar of global controls, not the bare X root (black).
+        corner = image.pixelColor(1915, 1075)
+        assert (corner.red(), corner.green(), corner.blue()) != (0, 0, 0)
+        keep = os.environ.get("CUNZHAN_KEEP_SCREENSHOT")
+        if keep:
+            image.save(keep)
+    finally:
+        os.killpg(kiosk.pid, signal.SIGTERM)
+        kiosk.wait(timeout=30)
+        log.close()
