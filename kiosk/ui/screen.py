@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 
 STOPS = set("。．.？?！!")
+NEXT_PAGE_KEY = 9  # blind mode: the number keys choose; these two turn the page
+PREVIOUS_PAGE_KEY = 7
 
 
 class Choice(NamedTuple):
@@ -52,6 +54,7 @@ class Screen(QWidget):
     show_back: ClassVar[bool] = True
     columns: ClassVar[int] = 2  # choice buttons per row (1 for long labels)
     choice_growth: ClassVar[float] = 1.5  # how much taller than their text choice buttons may grow into spare room
+    safe_choice: ClassVar[str] = ""  # key of the choice focus starts on (e.g. 不取消 on a destructive question)
 
     def __init__(self, window: KioskWindow) -> None:
         super().__init__()
@@ -166,18 +169,68 @@ class Screen(QWidget):
         return self.shown_choices
 
     def spoken_announcement(self) -> str:
-        """Title, announcement and the choices on this page (numbered in blind mode)."""
+        """Title, message, announcement, the choices on this page — each said whole, with its detail (full or places
+        left, the doctor or teacher) and numbered in blind mode — where the page is, and `closing()` (the key fact
+        again) at the end."""
         parts = [self.title(), self.announcement()]
         if self.message:
             parts.insert(1, self.message)
         shown = self.visible_choices()
         if shown:
-            if self.profile.numbered_choices:
-                numbered = [_("press {n} for {label}").format(n=i + 1, label=c.label) for i, c in enumerate(shown)]
-                parts.append(_("; ").join(numbered))
-            else:
-                parts.append(_("You can choose: {choices}").format(choices=_(", ").join(c.label for c in shown)))
+            parts.append(self.spoken_choices(shown))
+        if self.page_count() > 1:
+            parts.append(self.spoken_page())
+        parts.append(self.closing())
         return sentences(*(p if p.rstrip()[-1:] in STOPS else p.rstrip() + _(".") for p in parts if p.strip()))
+
+    def spoken_choices(self, shown: list[Choice]) -> str:
+        def whole(choice: Choice) -> str:
+            detail = " ".join(choice.detail.split())
+            return _("{label} ({detail})").format(label=choice.label, detail=detail) if detail else choice.label
+
+        if self.takes_digits:  # the number keys type here: Enter confirms, the arrows reach the rest
+            first = _("When you have finished typing, press Enter for {label}").format(label=whole(shown[0]))
+            rest = [whole(c) for c in shown[1:]]
+            if not rest or not self.profile.keypad_driven:
+                return first
+            return sentences(first + _("."), _("With the arrow keys: {choices}").format(choices=_(", ").join(rest)))
+        if self.profile.numbered_choices:
+            return _("; ").join(_("press {n} for {label}").format(n=i + 1, label=whole(c))
+                                for i, c in enumerate(shown))
+        return _("You can choose: {choices}").format(choices=_(", ").join(whole(c) for c in shown))
+
+    def spoken_page(self) -> str:
+        """「第2页，共3页」 and the one key to the next (and previous) page."""
+        where = _("Page {page} of {pages}").format(page=self.page + 1, pages=self.page_count())
+        if not self.profile.numbered_choices:
+            return where
+        keys = []
+        if self.page + 1 < self.page_count():
+            keys.append(_("press {n} for the next page").format(n=NEXT_PAGE_KEY))
+        if self.page > 0:
+            keys.append(_("press {n} for the previous page").format(n=PREVIOUS_PAGE_KEY))
+        return where + _(", ") + _(", ").join(keys)
+
+    def closing(self) -> str:
+        """Said last, after the choices: the screen's key fact again (a booking number, a time, a room)."""
+        return ""
+
+    @property
+    def takes_digits(self) -> bool:
+        """Whether the number keys type on this screen (then they do not choose)."""
+        return False
+
+    def focus_target(self) -> QWidget | None:
+        """Where keyboard, keypad and screen-reader focus starts: the safe choice when the screen has one (never the
+        destructive one), else the first choice, else the first button; None leaves no control focused."""
+        buttons = [b for b in self.findChildren(QPushButton) if b.isVisibleTo(self) and b.isEnabled()]
+        if self.safe_choice:
+            for b in buttons:
+                if b.objectName() == f"choice_{self.safe_choice}":
+                    return b
+        choices = [b for b in buttons if b.objectName().startswith("choice_")]
+        found = choices or buttons
+        return found[0] if found else None
 
     def forget(self) -> None:
         """The visit ended: drop every widget this screen drew (they may show a number, a code, a name) and any
@@ -213,8 +266,7 @@ class Screen(QWidget):
             row.addWidget(side, 1)
             self._width = (self.content_width() - theme.gap_px * 2) // 2
         box.setSpacing(theme.gap_px)
-        if self.message:
-            box.addWidget(widgets.label(self.message, kind=self.message_kind, name="message"))
+        alert = self._message_line(box)
         self.build_body(box)
         self._all = self.choices()
         size = self.page_size()
@@ -236,9 +288,21 @@ class Screen(QWidget):
         self._body = body
         self._layout.addWidget(body)
         body.show()  # at once: a layout would only show it on the next pass of the event loop
+        if alert is not None:
+            widgets.announce_alert(alert)
         for button in body.findChildren(QPushButton):  # now styled: never shorter than its text needs
             button.setMinimumHeight(max(button.minimumHeight(), button.sizeHint().height()))
             button.setMaximumHeight(max(button.maximumHeight(), button.minimumHeight()))
+
+    def _message_line(self, box: QVBoxLayout) -> QLabel | None:
+        """The message line, if any; returns it when it is an error (an alert for screen readers)."""
+        if not self.message:
+            return None
+        if self.message_kind == "error":
+            widgets.alerts_for_screen_readers()
+        line = widgets.label(self.message, kind=self.message_kind, name="message")
+        box.addWidget(line)
+        return line if self.message_kind == "error" else None
 
     def _choice_grid(self, shown: list[Choice]) -> QWidget:
         theme = self.theme
@@ -253,8 +317,9 @@ class Screen(QWidget):
             if self.profile.numbered_choices:
                 text = f"{index + 1}. {text}"
             full = text if not choice.detail else f"{text}\n{choice.detail}"
+            # the detail is part of the name (said once, not again as a description)
             widget = widgets.button(wrap_text_for(full, theme.text_px, width), name=f"choice_{choice.key}",
-                                    kind=choice.kind, on_click=choice.action, description=choice.detail)
+                                    kind=choice.kind, on_click=choice.action)
             widget.setAccessibleName(" ".join(f"{text} {choice.detail}".split()))
             lines = full.count("\n") + 1
             wrapped_lines = widget.text().count("\n") + 1
@@ -295,7 +360,14 @@ class Screen(QWidget):
             self.win.refresh(announce=True)
 
     def choose_number(self, number: int) -> bool:
-        """Choose the `number`-th shown choice (keypad in blind mode)."""
+        """Choose the `number`-th shown choice (keypad in blind mode); 9 and 7 turn the page."""
+        if number > len(self.shown_choices) and self.page_count() > 1:
+            if number == NEXT_PAGE_KEY and self.page + 1 < self.page_count():
+                self.next_page()
+                return True
+            if number == PREVIOUS_PAGE_KEY and self.page > 0:
+                self.previous_page()
+                return True
         if 1 <= number <= len(self.shown_choices):
             self.shown_choices[number - 1].action()
             return True
@@ -333,6 +405,16 @@ class KeypadEntry(Screen):
         """Enter, or the screen's confirm button."""
         raise NotImplementedError
 
+    secret: ClassVar[bool] = False  # a PIN: never spoken, not even through headphones (only counted)
+
+    @property
+    def takes_digits(self) -> bool:
+        return True
+
+    def entry(self) -> str:
+        """What has been typed so far."""
+        raise NotImplementedError
+
     def on_digit(self, key: str) -> bool:
         if key.isdigit():
             self.key(key)
@@ -346,6 +428,51 @@ class KeypadEntry(Screen):
     def on_confirm(self) -> bool:
         self.submit()
         return True
+
+    def typed_feedback(self, before: str, after: str) -> None:
+        """Feedback for one key: the digit through private audio; on the loudspeaker its position (「第6位」), never
+        the digit. Backspace says what it removed (privately) or how many are left; a full entry says so."""
+        if after == before:
+            if before and len(before) >= len(after):
+                self.win.say_typed("", _("That is all the characters: press Enter"))
+            return
+        if len(after) > len(before):
+            added = after[len(before):]
+            self.win.say_typed("" if self.secret else spoken_chars(added),
+                               _("Character {n}").format(n=count_words(len(after))))
+        elif not after:
+            self.win.say_typed("", _("All cleared"))
+        else:
+            removed = before[len(after):]
+            self.win.say_typed("" if self.secret else _("Removed {chars}").format(chars=spoken_chars(removed)),
+                               _("Removed one, {n} left").format(n=count_words(len(after))))
+
+    def hear_typed(self) -> None:
+        """The key to hear what has been typed: the characters through private audio, else how many."""
+        entry = self.entry()
+        count = _("{n} typed").format(n=count_words(len(entry))) if entry else _("Nothing typed yet")
+        self.win.say_typed("" if self.secret or not entry else spoken_chars(entry), count)
+
+
+def spoken_chars(text: str) -> str:
+    """Characters said one by one (X as the letter)."""
+    return " ".join(text)
+
+
+ZH_NUMBERS = "零一二三四五六七八九十"
+
+
+def count_words(n: int) -> str:
+    """A small count as said in the screen's language: 六, 十八 in Chinese (words, not digits: a digit in a public
+    prompt would read as a masked number), the number itself otherwise."""
+    from kiosk.i18n import current_locale
+
+    if not current_locale().startswith("zh") or not 0 <= n < 100:
+        return str(n)
+    if n <= 10:
+        return ZH_NUMBERS[n]
+    tens, ones = divmod(n, 10)
+    return (ZH_NUMBERS[tens] if tens > 1 else "") + "十" + (ZH_NUMBERS[ones] if ones else "")
 
 
 def wrap_text_for(text: str, font_px: int, width_px: int) -> str:

@@ -124,3 +124,33 @@ class Keypad(QWidget):
         clear = button(_(KEY_LABELS["clear"]), name="key_clear", kind="key", on_click=lambda: on_key("clear"))
         clear.setMinimumHeight(key_px)
         grid.addWidget(clear, 4, 0, 1, 3)
+
+
+_alert_factory_installed = False
+
+
+def alerts_for_screen_readers() -> None:
+    """Error messages (labels of kind `error`) are alerts to screen readers: Orca speaks an alert when it appears,
+    where a plain label is read only when the user goes looking. Installed before the first error label is made
+    (not at start-up: QtGui's accessibility types are not needed to show home)."""
+    global _alert_factory_installed  # noqa: PLW0603 - one factory per process
+    if _alert_factory_installed:
+        return
+    from PySide6.QtGui import QAccessible
+    from PySide6.QtWidgets import QAccessibleWidget
+
+    def factory(_class_name: str, obj: object) -> QAccessibleWidget | None:
+        if isinstance(obj, QLabel) and obj.property("kind") == "error":
+            return QAccessibleWidget(obj, QAccessible.Role.AlertMessage)
+        return None
+
+    QAccessible.installFactory(factory)
+    _alert_factory_installed = True
+
+
+def announce_alert(widget: QWidget) -> None:
+    """Tell screen readers that the alert `widget` has just appeared."""
+    from PySide6.QtGui import QAccessible, QAccessibleEvent
+
+    if QAccessible.isActive():
+        QAccessible.updateAccessibility(QAccessibleEvent(widget, QAccessible.Event.Alert))

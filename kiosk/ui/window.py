@@ -46,9 +46,10 @@ from kiosk.accessibility.api import SpeechOut, VoiceIn
 from kiosk.accessibility.profiles import ELDER, STANDARD, Profile, Speech
 from kiosk.i18n import gettext as _
 from kiosk.ui import widgets
-from kiosk.ui.context import KioskContext, Visit
+from kiosk.ui.context import KioskContext
 from kiosk.ui.screen import Screen
 from kiosk.ui.theme import Theme
+from kiosk.ui.words import sentences
 
 TREMOR_S = 0.5
 WARNING_S = 30  # ≥ 20 s between the idle warning and the timeout (ACCESSIBILITY.md)
@@ -79,6 +80,8 @@ class KioskWindow(QWidget):
         self.current: Screen | None = None
         self._announced = False
         self._keep_visit_once = False  # continue_visit: this one arrival home keeps the resident
+        self._last_prompt = ""  # what 重听 says again: the screen's announcement or the last message
+        self._held_private: tuple[str, str] | None = None  # a read-back for the start of the next announcement
         self.keyboard_used = False  # set by the first key press: from then on focus is shown on arrival
         self._build_frame()
         self.input_rules = InputRules(self, clock=clock)
@@ -213,9 +216,12 @@ class KioskWindow(QWidget):
     def continue_visit(self) -> None:
         """「还要办别的事」 on the done screen: home for another errand, the resident still known (and their mode
         kept); everything else of the errand just finished is forgotten. The next way home ends the visit."""
-        resident = self.ctx.visit.resident
-        self.ctx.visit = Visit()
-        self.ctx.visit.resident = resident
+        visit = self.ctx.visit  # the same visit (a question asked once per visit is not asked again)
+        resident = visit.resident
+        for name in list(vars(visit)):
+            delattr(visit, name)  # back to the class defaults
+        visit.reasons = []
+        visit.resident = resident
         self._forget_screens()
         self._history.clear()
         self.current = None
@@ -238,6 +244,8 @@ class KioskWindow(QWidget):
         """Everything of the visit gone from memory and from every screen, the default profile and voice back."""
         self.ctx.end_visit()
         self.keyboard_used = False
+        self._last_prompt = ""
+        self._held_private = None
         self._history.clear()
         self._forget_screens()
         self.caption_label.clear()
@@ -266,6 +274,8 @@ class KioskWindow(QWidget):
         self.stack.setCurrentWidget(screen)
         self.title_label.setText(screen.title())
         self.title_label.setAccessibleName(screen.title())
+        self.setWindowTitle(screen.title())  # screen readers name the window by the screen it shows
+        self.setAccessibleName(screen.title())
         on_home = screen.name == "home"
         self.back_button.setVisible(not on_home and screen.show_back)
         self.home_button.setVisible(not on_home)
@@ -281,27 +291,31 @@ class KioskWindow(QWidget):
             self.announce()
 
     def _focus_first(self, screen: Screen) -> None:
-        """Keyboard and keypad users start on the first choice of the screen; touch users see no highlight
-        (a yellow button nobody chose looks already chosen)."""
-        if not (self.keyboard_used or self.ctx.profile.keypad_driven):
-            screen.setFocus()  # Qt's default reason, OtherFocusReason
-            return
-        buttons = [b for b in screen.findChildren(QAbstractButton) if b.isVisibleTo(screen) and b.isEnabled()]
-        choices = [b for b in buttons if b.objectName().startswith("choice_")]
-        for child in choices or buttons:
-            child.setFocus()
-            return
+        """Keyboard, keypad and screen-reader users start on the screen's first control (its safe choice on a
+        destructive question); touch users see no highlight (a yellow button nobody chose looks already chosen)."""
+        from PySide6.QtGui import QAccessible
+
+        target = None
+        if self.keyboard_used or self.ctx.profile.keypad_driven or QAccessible.isActive():
+            target = screen.focus_target()
+        (target or screen).setFocus()  # Qt's default reason, OtherFocusReason
 
     # --- speech, captions, voice ------------------------------------------------------------------------------------
 
     def announce(self) -> None:
-        """Say (in speaking profiles) and caption (hearing profile) the current screen's announcement."""
+        """Say (in speaking profiles) and caption (hearing profile) the current screen's announcement. A read-back
+        held for it (`say_before_next`) is said first, in the same breath, so the new screen never cuts it off."""
         if self.current is None:
             return
         text = self.current.spoken_announcement()
         self._announced = self.ctx.profile.speaks
+        self._last_prompt = text
+        held, self._held_private = self._held_private, None
         if self.ctx.profile.speaks:
-            self.ctx.speech.say(text)
+            if held is not None:
+                self.ctx.speech.say_private(sentences(held[0], text), sentences(held[1], text))
+            else:
+                self.ctx.speech.say(text)
             if self.ctx.profile.listen_between_prompts:
                 self.ctx.voice.start()
         if self.ctx.profile.captions:
@@ -309,7 +323,11 @@ class KioskWindow(QWidget):
 
     def say(self, text: str) -> None:
         """Speak a message (errors, confirmations) in the speaking profiles; caption it when captions are on."""
-        if self.ctx.profile.speaks:
+        self._last_prompt = text
+        held, self._held_private = self._held_private, None
+        if self.ctx.profile.speaks and held is not None:
+            self.ctx.speech.say_private(sentences(held[0], text), sentences(held[1], text))
+        elif self.ctx.profile.speaks:
             self.ctx.speech.say(text)
         if self.ctx.profile.captions:
             self._caption(text)
@@ -318,6 +336,26 @@ class KioskWindow(QWidget):
         """An ID or phone number: spoken in clear only through private audio (the speech object decides)."""
         if self.ctx.profile.speaks:
             self.ctx.speech.say_private(clear, masked)
+
+    def say_before_next(self, clear: str, masked: str) -> None:
+        """A read-back (`clear` through private audio only, else `masked`) said at the start of the next screen's
+        announcement instead of being cut off by it."""
+        self._held_private = (clear, masked)
+
+    def private_audio(self) -> bool:
+        """Whether a headphone jack gives private audio (setting `private_audio`)."""
+        return bool(self.ctx.settings.get(S.PRIVATE_AUDIO))
+
+    def say_typed(self, clear: str, public: str) -> None:
+        """Feedback on a key typed into an entry: `clear` (the digit, what was removed, what is there) only through
+        private audio; otherwise `public` (a position or a count, never a digit) on the loudspeaker. Short, not a
+        caption, and 重听 still repeats the screen."""
+        if not self.ctx.profile.speaks:
+            return
+        if self.private_audio() and clear:
+            self.ctx.speech.say_private(clear, public)
+        else:
+            self.ctx.speech.say(public)
 
     def _caption(self, text: str) -> None:
         if not self.ctx.profile.captions:
@@ -328,8 +366,8 @@ class KioskWindow(QWidget):
 
     def repeat(self) -> None:
         """重听: say the screen again (in the standard profile it is said for the first time)."""
-        if self._announced:
-            self.ctx.speech.repeat()
+        if self._announced and self._last_prompt:
+            self.ctx.speech.say(self._last_prompt)  # the screen or its last message, never a typed digit
         elif self.current is not None:
             text = self.current.spoken_announcement()
             if self.ctx.profile.speech is not Speech.OFF:
@@ -337,6 +375,20 @@ class KioskWindow(QWidget):
                 self._announced = True
             if self.ctx.profile.captions:
                 self._caption(text)
+
+    def speak_focus(self) -> None:
+        """Moving focus by keys says the focused control (the profiles that speak focus: low vision, blind)."""
+        if self.ctx.profile.speech not in (Speech.SCREEN_AND_FOCUS, Speech.EVERYTHING):
+            return
+        focus = self.focusWidget()
+        if focus is None or focus is self.current:
+            return
+        text = focus.accessibleName() or (focus.text() if isinstance(focus, QAbstractButton) else "")
+        if not text.strip():
+            return
+        if not focus.isEnabled():
+            text = _("{name}, not available").format(name=text)
+        self.ctx.speech.say(" ".join(text.split()))
 
     def talk(self) -> None:
         """Push-to-talk: listen for the screen's choices, or say plainly why voice is unavailable."""
@@ -509,6 +561,8 @@ class InputRules(QObject):
         self._swallow_release = False
         self._seen: tuple[int, int] | None = None
         self._installed = False
+        self._enter_at = -1e9  # when Enter last opened another screen, and which
+        self._entered_to: object = None
         # Ctrl+Shift+F11 before staff mode is installed (kiosk.ui.app.staff_entry_until_installed sets and clears it).
         self.early_staff_key: Callable[[], None] | None = None
 
@@ -577,7 +631,7 @@ class InputRules(QObject):
         self.window.idle.poke()
         return False
 
-    def _key(self, event: QKeyEvent) -> bool:  # noqa: PLR0912 - one branch per key of the keypad
+    def _key(self, event: QKeyEvent) -> bool:  # noqa: PLR0912, PLR0915 - one branch per key of the keypad
         from PySide6.QtCore import Qt  # see _text_key
 
         win = self.window
@@ -609,6 +663,14 @@ class InputRules(QObject):
         if key in (Qt.Key.Key_Backspace, Qt.Key.Key_Delete):
             screen.on_backspace()
             return True
+        if key in (Qt.Key.Key_Asterisk, Qt.Key.Key_F2) or text == "*":
+            hear = getattr(screen, "hear_typed", None)  # what has been typed so far (typing screens)
+            if hear is not None:
+                hear()
+            return True
+        if key in (Qt.Key.Key_NumberSign, Qt.Key.Key_F3) or text == "#":
+            win.talk()  # start listening by a key (blind mode has no big button to find)
+            return True
         if text and text in "0123456789xX":
             if screen.on_digit(text.upper()):
                 return True
@@ -618,18 +680,25 @@ class InputRules(QObject):
                 screen.choose_number(int(text))
             return True
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            now = self.clock()
+            if screen is self._entered_to and now - self._enter_at < self.tremor_s:
+                return True  # a second Enter just after one that opened this screen: not this screen's choice
             focus = win.focusWidget()
             on_key = isinstance(focus, QAbstractButton) and focus.property("kind") == "key"
             if isinstance(focus, QAbstractButton) and focus.isVisible() and focus.isEnabled() and not on_key:
                 focus.click()
             else:
                 screen.on_confirm()
+            self._enter_at = now
+            self._entered_to = win.current if win.current is not screen else None
             return True
-        if key in (Qt.Key.Key_Down, Qt.Key.Key_Right):
+        if key in (Qt.Key.Key_Down, Qt.Key.Key_Right, Qt.Key.Key_Tab):
             win.focusNextChild()
+            win.speak_focus()
             return True
-        if key in (Qt.Key.Key_Up, Qt.Key.Key_Left):
+        if key in (Qt.Key.Key_Up, Qt.Key.Key_Left, Qt.Key.Key_Backtab):
             win.focusPreviousChild()
+            win.speak_focus()
             return True
         return False
 
@@ -647,6 +716,7 @@ class IdleGuard(QObject):
         self.countdown.setInterval(1000)
         self.countdown.timeout.connect(self._tick)
         self.seconds_left = WARNING_S
+        self._focus_before: QWidget | None = None
 
     def idle_ms(self) -> int:
         scale = float(self.window.ctx.settings.get(S.IDLE_SCALE) or 1.0)
@@ -672,6 +742,7 @@ class IdleGuard(QObject):
             self.arm()
             return
         self.seconds_left = WARNING_S
+        self._focus_before = QApplication.focusWidget()
         self.window.warning.show_warning(self.seconds_left)
         self.window.say(self.window.warning.text())
         self.countdown.start()
@@ -684,10 +755,21 @@ class IdleGuard(QObject):
             self.window.warning.show_warning(self.seconds_left)
 
     def more_time(self) -> None:
-        """「我还需要时间」."""
+        """「我还需要时间」 (the button, or any key): the warning goes and focus is back where it was."""
         self.countdown.stop()
         self.window.warning.hide()
+        back_to = self._focus_before
+        self._focus_before = None
+        if back_to is not None and back_to.isVisible():
+            back_to.setFocus()
+        elif self.window.current is not None:
+            self.window._focus_first(self.window.current)
         self.arm()
+        win = self.window
+        if win.current is not None:
+            win._last_prompt = win.current.spoken_announcement()  # 重听 says the screen again, not the warning
+        if win.ctx.profile.speaks:
+            win.ctx.speech.say(_("Good, take your time."))
 
     def expire(self) -> None:
         """Time is up: everything personal is forgotten and the kiosk shows home."""
@@ -731,7 +813,7 @@ class IdleWarning(QWidget):
         return self.message.text()
 
     def show_warning(self, seconds: int) -> None:
-        text = _("Are you still here? If you need more time, touch the button below. "
+        text = _("Are you still here? If you need more time, press any key or touch the button below. "
                  "Otherwise the kiosk will go back to the start in {seconds} seconds "
                  "and clear what you entered.").format(seconds=seconds)
         self.message.setText(text)

@@ -48,13 +48,13 @@ def bare_x() -> Iterator[str]:
 
 
 def kiosk_windows(display: str) -> list[tuple[int, int, int, int]]:
-    """(width, height, x, y) of the kiosk's top-level windows that are mapped (xwininfo, as X sees them)."""
+    """(width, height, x, y) of the kiosk windows on home (named by its title) that are mapped, as X sees them."""
     tree = subprocess.run(
         ["xwininfo", "-display", display, "-root", "-children"], capture_output=True, text=True, check=True
     ).stdout
     found = []
     for line in tree.splitlines():
-        match = re.search(r'"村便民服务站".*?(\d+)x(\d+)\+(-?\d+)\+(-?\d+)', line)
+        match = re.search(r'"您好.*?".*?(\d+)x(\d+)\+(-?\d+)\+(-?\d+)', line)
         if match:
             window_id = line.split()[0]
             info = subprocess.run(

@@ -162,6 +162,7 @@ class BookingDetailScreen(Screen):
 
 class CancelScreen(Screen):
     name = "cancel"
+    safe_choice = "cancel_no"  # focus (and Enter, and key 1) starts on keeping the booking
 
     def title(self) -> str:
         return _("Cancel this booking?")
@@ -176,8 +177,8 @@ class CancelScreen(Screen):
             box.addWidget(widgets.label(label.replace("\n", _(", ")), kind="notice", name="cancel_what"))
 
     def choices(self) -> list[Choice]:
-        return [Choice("cancel_yes", _("Yes, cancel it"), self.cancel, phrases=("是", "取消")),
-                Choice("cancel_no", _("No, keep it"), self.win.back, kind="secondary", phrases=("否", "不"))]
+        return [Choice("cancel_no", _("No, keep it"), self.win.back, kind="secondary", phrases=("否", "不")),
+                Choice("cancel_yes", _("Yes, cancel it"), self.cancel, phrases=("是", "取消"))]
 
     def cancel(self) -> None:
         booking = self.visit.booking

@@ -91,10 +91,15 @@ class CheckInCodeScreen(KeypadEntry):
     def choices(self) -> list[Choice]:
         return [Choice("check_in_now", _("Check in"), self.submit, phrases=("签到", "确定"))]
 
+    def entry(self) -> str:
+        return self.visit.code_entry
+
     def key(self, key: str) -> None:
-        self.visit.code_entry = typed(self.visit.code_entry, key, CODE_MAX)
+        before = self.visit.code_entry
+        self.visit.code_entry = typed(before, key, CODE_MAX)
         self.message = ""
         self.win.refresh()
+        self.typed_feedback(before, self.visit.code_entry)
 
     def submit(self) -> None:
         code = normalise_code(self.visit.code_entry)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QVBoxLayout
 from kiosk.booking import BookingRefused, Refusal
 from kiosk.i18n import N_
 from kiosk.i18n import gettext as _
-from kiosk.models import Booking, Dependent, Resident, Session
+from kiosk.models import Booking, Dependent, Resident, ServiceKind, Session
 from kiosk.store import StoreError, new_id
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 SAVE_FAILED = N_("Sorry, the kiosk could not save this just now. Nothing is lost: please try again, or call the staff.")
 
 
+def called(name: str, kind: ServiceKind | None) -> str:
+    """A doctor or teacher as a villager says it: 王建国医生, 张老师 (a name that already says so is left alone)."""
+    if not name or kind is None or any(word in name for word in ("医生", "老师", "医师", "教师")):
+        return name
+    if kind is ServiceKind.SCHOOL:
+        return _("{name}, the teacher").format(name=name)
+    return _("{name}, the doctor").format(name=name)
+
+
 def session_words(screen: Screen, session: Session) -> dict[str, str]:
     """Service, provider, when and where of a session, in words."""
     store = screen.ctx.store
@@ -31,7 +40,7 @@ def session_words(screen: Screen, session: Session) -> dict[str, str]:
     provider = store.provider(session.provider_id)
     return {
         "service": service.name if service else "",
-        "provider": " ".join(x for x in ((provider.name, provider.title) if provider else ()) if x),
+        "provider": called(provider.name, service.kind if service else None) if provider else "",
         "when": when_words(screen.ctx.local(session.starts_at), screen.ctx.today()),
         "where": session.room or _("the village service centre"),
         "bring": service.what_to_bring if service else "",

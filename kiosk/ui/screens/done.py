@@ -42,11 +42,27 @@ class DoneScreen(Screen):
         return _("Request saved")
 
     def announcement(self) -> str:
+        """The key facts first — number, time, place — then (after the choices) the rest and the number again."""
         booking = self.visit.booking
         if booking is None:
             return ""
-        return sentences(_("Your booking number is {code}.").format(code=code_words(booking.code)),
-                         status_words(booking), self.where_when())
+        return sentences(_("Your booking number is {code}.").format(code=code_words(booking.code)), self.when_where())
+
+    def when_where(self) -> str:
+        booking = self.visit.booking
+        session = self.ctx.store.session(booking.session_id) if booking else None
+        if session is None:
+            return ""
+        return _("Please come {when} to {where}.").format(**session_words(self, session))
+
+    def closing(self) -> str:
+        booking = self.visit.booking
+        if booking is None:
+            return ""
+        session = self.ctx.store.session(booking.session_id)
+        bring = session_words(self, session)["bring"] if session is not None else ""
+        return sentences(status_words(booking), _("Please bring: {bring}.").format(bring=bring) if bring else "",
+                         _("Once more, your booking number is {code}.").format(code=code_words(booking.code)))
 
     def where_when(self) -> str:
         booking = self.visit.booking

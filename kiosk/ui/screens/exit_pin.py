@@ -47,9 +47,16 @@ class ExitPinScreen(KeypadEntry):
     def choices(self) -> list[Choice]:
         return [Choice("ok", _("OK"), self.submit)]
 
+    secret = True  # a staff PIN: counted, never said
+
+    def entry(self) -> str:
+        return self.pin
+
     def key(self, key: str) -> None:
-        self.pin = typed(self.pin, key, PIN_MAX)
+        before = self.pin
+        self.pin = typed(before, key, PIN_MAX)
         self.redraw()
+        self.typed_feedback(before, self.pin)
 
     def submit(self) -> None:
         ok, problem = check_exit_pin(self.ctx.store, self.pin)

@@ -55,7 +55,20 @@ class FeedbackScreen(Screen):
     def announcement(self) -> str:
         if self.visit.rating:
             return _("Thank you. If you like, touch what was good or bad, then touch Send.")
-        return _("Touch a face: from very bad on the left to very good on the right.")
+        return _("Touch a face, or press 1 to 5: 1 very bad, 2 bad, 3 all right, 4 good, 5 very good.")
+
+    def on_digit(self, key: str) -> bool:
+        """1 to 5 rate while no face is chosen (afterwards the number keys choose, as on every screen)."""
+        if not self.visit.rating and key in "12345":
+            self._rate(int(key))
+            return True
+        return False
+
+    def focus_target(self) -> QWidget | None:
+        """No face has the focus on arrival: an Enter pressed to get here never records a rating."""
+        if not self.visit.rating:
+            return None
+        return super().focus_target()
 
     def build_body(self, box: QVBoxLayout) -> None:
         theme = self.theme

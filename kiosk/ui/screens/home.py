@@ -21,7 +21,9 @@ class HomeScreen(Screen):
 
     def announcement(self) -> str:
         # The township's notices are read out as well as shown: a resident who cannot see them still hears them.
-        return sentences(_("Touch a big button, or say what you want."), *map(notice_text, self.notices()))
+        how = (_("Touch a big button, or say what you want.") if self.ctx.voice.available
+               else _("Touch a big button."))  # never invite speaking to a kiosk that cannot listen
+        return sentences(how, *map(notice_text, self.notices()))
 
     def notices(self) -> list[dict[str, str]]:
         """The township's notices in force now (at most two: the four choices keep their room)."""

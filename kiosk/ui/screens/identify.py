@@ -130,10 +130,15 @@ class IdentifyScreen(KeypadEntry):
                                  detail=_("ID ending {last}").format(last=known.id_number[-4:])))
         return result
 
+    def entry(self) -> str:
+        return self.visit.id_entry
+
     def key(self, key: str) -> None:
-        self.visit.id_entry = typed(self.visit.id_entry, key, ID_LENGTH, allowed="0123456789Xx")
+        before = self.visit.id_entry
+        self.visit.id_entry = typed(before, key, ID_LENGTH, allowed="0123456789Xx")
         self.message = ""
         self.win.refresh()
+        self.typed_feedback(before, self.visit.id_entry)
 
     def on_digit(self, key: str) -> bool:
         self.key(key)  # digits and the X of an ID number's check character
@@ -160,8 +165,9 @@ class IdentifyScreen(KeypadEntry):
             self.show_message(check.message())
             return
         number = check.number
-        self.win.say_private(_("You typed {number}.").format(number=" ".join(number)),
-                             _("Thank you. The number is shown on the screen."))
+        # Said at the start of the next screen's announcement, so that screen does not cut it off.
+        self.win.say_before_next(_("You typed {number}.").format(number=" ".join(number)),
+                                 _("Thank you. The number is shown on the screen."))
         resident = self.ctx.store.find_resident(number)
         if resident is None:
             village = str(self.ctx.settings.get(S.VILLAGE)) or None

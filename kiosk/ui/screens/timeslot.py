@@ -26,8 +26,11 @@ class TimeScreen(Screen):
         return _("Touch a time. Times that are full say so.")
 
     def _provider_name(self, session: Session) -> str:
+        from kiosk.ui.screens.confirm import called
+
         provider = self.ctx.store.provider(session.provider_id)
-        return provider.name if provider else ""
+        service = self.ctx.store.service(session.service_id)
+        return called(provider.name, service.kind if service else None) if provider else ""
 
     def choices(self) -> list[Choice]:
         if self.visit.alternatives:

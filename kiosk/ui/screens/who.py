@@ -75,10 +75,15 @@ class BirthYearScreen(KeypadEntry):
     def choices(self) -> list[Choice]:
         return [Choice("next", _("Next"), self.submit)]
 
+    def entry(self) -> str:
+        return self.visit.birth_year
+
     def key(self, key: str) -> None:
-        self.visit.birth_year = typed(self.visit.birth_year, key, 4)
+        before = self.visit.birth_year
+        self.visit.birth_year = typed(before, key, 4)
         self.message = ""
         self.win.refresh()
+        self.typed_feedback(before, self.visit.birth_year)
 
     def submit(self) -> None:
         if not birth_year_ok(self.visit.birth_year, self.ctx.today()):
