@@ -186,7 +186,11 @@ class Screen(QWidget):
     def spoken_choices(self, shown: list[Choice]) -> str:
         def whole(choice: Choice) -> str:
             detail = " ".join(choice.detail.split())
-            return _("{label} ({detail})").format(label=choice.label, detail=detail) if detail else choice.label
+            if not detail:
+                return choice.label
+            if choice.label.rstrip()[-1:] in STOPS:  # 还要办别的事吗？ then its detail, no comma between
+                return f"{choice.label.rstrip()}{detail}"
+            return _("{label} ({detail})").format(label=choice.label, detail=detail)
 
         if self.takes_digits:  # the number keys type here: Enter confirms, the arrows reach the rest
             first = _("When you have finished typing, press Enter for {label}").format(label=whole(shown[0]))

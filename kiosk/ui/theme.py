@@ -210,4 +210,8 @@ QPushButton[kind="key"] {{ font-size: {math.ceil(t * 1.3)}px; font-weight: bold;
 QPushButton:focus, QPushButton[kind="primary"]:focus, QPushButton[kind="full"]:focus {{
     background: {p.focus_bg}; color: {p.focus_text}; border: {ring}px solid {p.focus_ring}; }}
 QPushButton:pressed {{ background: {p.focus_bg}; color: {p.focus_text}; }}
+QPushButton[kind="elder"] {{ background: {p.notice_bg}; color: {p.notice_text}; border: {ring * 2}px solid {p.notice_text};
+    font-size: {title}px; font-weight: bold; }}
+QPushButton:disabled, QPushButton[kind="primary"]:disabled, QPushButton[kind="secondary"]:disabled {{
+    background: {p.page_bg}; color: {p.full_text}; border: {ring}px dotted {p.full_text}; font-weight: normal; }}
 """

@@ -19,6 +19,7 @@ from kiosk.ui.theme import FONT_FAMILY
 # tests/ui/test_startup.py holds the numbers equal to Qt's and home free of the namespace.
 ALIGN_CENTER = 0x0084  # Qt.AlignmentFlag.AlignCenter
 CLICK_FOCUS = 0x2  # Qt.FocusPolicy.ClickFocus
+STRONG_FOCUS = 0xB  # Qt.FocusPolicy.StrongFocus
 
 
 def set_kind(widget: QWidget, kind: str) -> None:
@@ -30,39 +31,73 @@ def set_kind(widget: QWidget, kind: str) -> None:
 
 
 NO_LINE_START = set("，。、；：！？）」』》,.;:!?)")
+BREAK_AFTER = set("，。、；：！？）」』》 ,.;:!?)的了")  # a line may end after these
+BREAK_BEFORE = set("和或与请到在从（「『《(")  # or start with these
+SHORT_WORD = 4  # a run of Chinese this short between punctuation is kept on one line (远程问诊, 确认预约)
+LOOK_BACK = 5  # how far back a sensible break point is looked for before breaking between two characters
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff"
+
+
+def _tokens(paragraph: str) -> list[str]:
+    """Runs of ASCII letters/digits (numbers, codes) and short Chinese runs as single tokens; other characters alone."""
+    tokens: list[str] = []
+    i = 0
+    while i < len(paragraph):
+        ch = paragraph[i]
+        j = i + 1
+        if ch.isascii() and (ch.isalnum() or ch in ":-./"):
+            while j < len(paragraph) and paragraph[j].isascii() and (paragraph[j].isalnum() or paragraph[j] in ":-./"):
+                j += 1
+        elif _is_cjk(ch):
+            while j < len(paragraph) and _is_cjk(paragraph[j]):
+                j += 1
+            if j - i > SHORT_WORD:  # a longer run: character by character, broken at a sensible point below
+                tokens.extend(paragraph[i:j])
+                i = j
+                continue
+        tokens.append(paragraph[i:j])
+        i = j
+    return tokens
+
+
+def _sensible_split(tokens: list[str]) -> int:
+    """Index in the line's `tokens` to move to the next line: after punctuation or 的/了, before 和/请/到…, within
+    the last LOOK_BACK tokens; 0 when there is none (then the line breaks before the new token)."""
+    for cut in range(len(tokens) - 1, max(0, len(tokens) - LOOK_BACK), -1):
+        before, after = tokens[cut - 1], tokens[cut]
+        if before[-1:] in BREAK_AFTER or after[:1] in BREAK_BEFORE:
+            return cut
+    return 0
 
 
 def wrap_text(text: str, font_px: int, width_px: int, *, bold: bool = False) -> str:
-    """Break `text` into lines no wider than `width_px` (Chinese breaks anywhere; Latin words kept whole)."""
+    """Break `text` into lines no wider than `width_px`: at spaces and punctuation, before 和/请/到 or after 的 where
+    possible, never inside a number or a short Chinese word, a comma never starting a line."""
     font = QFont(FONT_FAMILY)
     font.setPixelSize(font_px)
     font.setBold(bold)
     metrics = QFontMetrics(font)
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        line = ""
-        tokens: list[str] = []
-        word = ""
-        for ch in paragraph:  # keep runs of ASCII letters/digits together so numbers and codes never split
-            if ch.isascii() and (ch.isalnum() or ch in ":-./"):
-                word += ch
-                continue
-            if word:
-                tokens.append(word)
-                word = ""
-            tokens.append(ch)
-        if word:
-            tokens.append(word)
-        for token in tokens:
-            if line and metrics.horizontalAdvance(line + token) > width_px:
-                carried = ""
-                if token in NO_LINE_START and len(line) > 1:  # 避头: a comma never starts a line
-                    carried, line = line[-1], line[:-1]
-                lines.append(line.rstrip())
-                line = carried + token.lstrip()
+        line: list[str] = []
+        for token in _tokens(paragraph):
+            if line and metrics.horizontalAdvance("".join(line) + token) > width_px:
+                cut = _sensible_split(line) if token not in NO_LINE_START else 0
+                if cut:
+                    carried = line[cut:]
+                    line = line[:cut]
+                elif token in NO_LINE_START and len(line) > 1:  # 避头: a comma never starts a line
+                    carried, line = line[-1:], line[:-1]
+                else:
+                    carried = []
+                lines.append("".join(line).rstrip())
+                line = [*carried, token.lstrip()] if (carried or token.strip()) else []
             else:
-                line += token
-        lines.append(line)
+                line.append(token)
+        lines.append("".join(line))
     return "\n".join(lines)
 
 

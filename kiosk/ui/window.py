@@ -52,6 +52,7 @@ from kiosk.ui.theme import Theme
 from kiosk.ui.words import sentences
 
 TREMOR_S = 0.5
+NO_FOCUS = 0x0  # Qt.FocusPolicy.NoFocus (by number: see kiosk.ui.widgets)
 WARNING_S = 30  # ≥ 20 s between the idle warning and the timeout (ACCESSIBILITY.md)
 SPOKEN_DIGITS = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5",
                  "六": "6", "七": "7", "八": "8", "九": "9", "X": "X", "x": "X", "叉": "X"}
@@ -105,7 +106,10 @@ class KioskWindow(QWidget):
         bar_row = self.bar_row = QHBoxLayout(self.bar)
         self.title_label = widgets.label("", kind="title", name="title", wrap=True)
         bar_row.addWidget(self.title_label, 1)
-        self.mode_button = widgets.button("", name="mode_toggle", kind="secondary", on_click=self.toggle_elder)
+        # 长辈模式 stands out on standard home; its look is set here, before the stylesheet first polishes it (a later
+        # change of look re-polishes, which makes PySide's `Qt` namespace: see kiosk.ui.widgets)
+        self.mode_button = widgets.button("", name="mode_toggle", on_click=self.toggle_elder,
+                                          kind="elder" if self.ctx.profile.name == "standard" else "secondary")
         self.more_modes_button = widgets.button(_("Other help"), name="modes", kind="secondary",
                                                 on_click=lambda: self.show_screen("modes"))
         for extra in (self.mode_button, self.more_modes_button):
@@ -281,9 +285,15 @@ class KioskWindow(QWidget):
         self.home_button.setVisible(not on_home)
         self.talk_button.setVisible(not self.ctx.profile.listen_between_prompts)
         name = self.ctx.profile.name
-        self.mode_button.setText(_("Elder mode") if name == "standard" else
+        self.mode_button.setText(_("Elder mode: large text") if name == "standard" else
                                  _("Leave elder mode") if name == "elder" else _("Standard mode"))
         self.mode_button.setAccessibleName(self.mode_button.text())
+        # On standard home 长辈模式 is the most visible thing; leaving a mode is a touch away but never in the Tab or
+        # arrow order, where a keypad user would land on it by accident.
+        wanted = "elder" if name == "standard" else "secondary"
+        if self.mode_button.property("kind") != wanted:
+            widgets.set_kind(self.mode_button, wanted)
+        self.mode_button.setProperty("focusPolicy", widgets.STRONG_FOCUS if name == "standard" else NO_FOCUS)
         self.ctx.voice.set_grammar(screen.voice_phrases())
         self._focus_first(screen)
         self.idle.arm()
@@ -293,10 +303,8 @@ class KioskWindow(QWidget):
     def _focus_first(self, screen: Screen) -> None:
         """Keyboard, keypad and screen-reader users start on the screen's first control (its safe choice on a
         destructive question); touch users see no highlight (a yellow button nobody chose looks already chosen)."""
-        from PySide6.QtGui import QAccessible
-
         target = None
-        if self.keyboard_used or self.ctx.profile.keypad_driven or QAccessible.isActive():
+        if self.keyboard_used or self.ctx.profile.keypad_driven or (screen.name != "home" and screen_reader_on()):
             target = screen.focus_target()
         (target or screen).setFocus()  # Qt's default reason, OtherFocusReason
 
@@ -547,6 +555,14 @@ class KioskWindow(QWidget):
     def _on_sync_changed(self) -> None:
         if self.current is not None and self.current.name == "home":
             self.refresh()
+
+
+def screen_reader_on() -> bool:
+    """Whether a screen reader (Orca, NVDA) is using the window (not asked on home: the start-up keeps QtGui's
+    accessibility types, and `Qt`, until after home is shown)."""
+    from PySide6.QtGui import QAccessible
+
+    return bool(QAccessible.isActive())
 
 
 class InputRules(QObject):

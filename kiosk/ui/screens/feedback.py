@@ -55,7 +55,16 @@ class FeedbackScreen(Screen):
     def announcement(self) -> str:
         if self.visit.rating:
             return _("Thank you. If you like, touch what was good or bad, then touch Send.")
+        if len(self.faces()) < len(RATINGS):
+            return _("Touch a face: bad on the left, good on the right.")
         return _("Touch a face, or press 1 to 5: 1 very bad, 2 bad, 3 all right, 4 good, 5 very good.")
+
+    def faces(self) -> tuple[int, ...]:
+        """The ratings offered as faces: all five, or three (bad, all right, good) where the profile allows at most
+        four choices and the resident touches (长辈模式); the keypad profiles keep 1 to 5 by number."""
+        if self.profile.max_choices < len(RATINGS) and not self.profile.keypad_driven:
+            return (1, 3, 5)
+        return (1, 2, 3, 4, 5)
 
     def on_digit(self, key: str) -> bool:
         """1 to 5 rate while no face is chosen (afterwards the number keys choose, as on every screen)."""
@@ -77,7 +86,11 @@ class FeedbackScreen(Screen):
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(theme.gap_px)
         side = max(theme.target_px, theme.px(18))
-        for value in range(1, 6):
+        if self.visit.rating and len(self.faces()) < len(RATINGS):  # rated: the faces give way to the reasons
+            box.addWidget(widgets.label(_("Your answer: {words}").format(words=_(RATINGS[self.visit.rating - 1])),
+                                        kind="ok", name="rating_given"))
+            return
+        for column, value in enumerate(self.faces()):
             chosen = self.visit.rating == value
             face = widgets.button(_(RATINGS[value - 1]), name=f"face_{value}",
                                   kind="primary" if chosen else "secondary",
@@ -88,13 +101,15 @@ class FeedbackScreen(Screen):
             face.setMinimumHeight(side + theme.lines_px(1))
             face.setAccessibleName(_("{n} of 5: {words}").format(n=value, words=_(RATINGS[value - 1])) +
                                    (_(" (chosen)") if chosen else ""))
-            row.addWidget(face, 0, value - 1)
+            row.addWidget(face, 0, column)
         box.addWidget(faces)
 
     def choices(self) -> list[Choice]:
         if not self.visit.rating:
             return []
         result = [Choice("send", _("Send"), self.send, phrases=("发送", "好了"))]
+        if len(self.faces()) < len(RATINGS):
+            result.append(Choice("rate_again", _("Change my answer"), partial(self._rate, 0), kind="secondary"))
         for index, reason in enumerate(REASONS):
             picked = reason in self.visit.reasons
             label = f"✓ {_(reason)}" if picked else _(reason)

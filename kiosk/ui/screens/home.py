@@ -68,7 +68,7 @@ class HomeScreen(Screen):
         status = read_status(self.ctx.store)
         link = self._link_text(status)
         if status.pending_ops:
-            return sentences(link, _("{n} changes are waiting to be sent to the township.").format(
+            return sentences(link, _("{n} things done here will reach the township by themselves when the link is back.").format(
                 n=status.pending_ops))
         return link
 

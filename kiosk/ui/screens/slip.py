@@ -67,20 +67,29 @@ def slip_facts(screen: Screen) -> SlipFacts | None:
                      phone=str(settings.get(S.KIOSK_PHONE)), kiosk=str(settings.get(S.KIOSK_NAME)))
 
 
-def paint_slip(painter: QPainter, width: float, height: float, facts: SlipFacts) -> None:
-    """Draw the slip in a `width` × `height` area (device units): title, code, QR, then the facts."""
+def paint_slip(painter: QPainter, width: float, height: float, facts: SlipFacts, *,
+               text_px: float | None = None) -> float:
+    """Draw the slip in a `width` × `height` area (device units): title, code, QR, then the facts. On paper the sizes
+    are millimetres of the 80 mm slip; on screen (`text_px`) the facts are in the profile's body size, wrapped at
+    sensible points, and the QR code gives way to them."""
     import qrcode
+
+    from kiosk.ui.widgets import wrap_text
 
     unit = width / 80.0  # one millimetre of an 80 mm slip
     painter.fillRect(QRectF(0, 0, width, height), QColor("#FFFFFF"))
     painter.setPen(QColor("#000000"))
     font = QFont(FONT_FAMILY)
 
-    def text(y: float, size_mm: float, words: str, *, bold: bool = False, lines: int = 1) -> float:
-        font.setPixelSize(max(1, int(size_mm * unit)))
+    def text(y: float, size_mm: float, words: str, *, bold: bool = False, lines: int = 1,
+             px: float | None = None) -> float:
+        size = px or size_mm * unit
+        font.setPixelSize(max(1, int(size)))
         font.setBold(bold)
         painter.setFont(font)
-        box = QRectF(4 * unit, y, width - 8 * unit, size_mm * unit * 1.5 * lines)
+        words = wrap_text(words, int(size), int(width - 8 * unit), bold=bold)
+        lines = max(lines, words.count("\n") + 1)
+        box = QRectF(4 * unit, y, width - 8 * unit, size * 1.5 * lines)
         used = painter.boundingRect(box, int(Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap), words)
         painter.drawText(box, int(Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap), words)
         return y + used.height() + unit
@@ -99,25 +108,38 @@ def paint_slip(painter: QPainter, width: float, height: float, facts: SlipFacts)
             if dark:
                 modules.setPixel(col, row, black)
     side = 30 * unit
+    if text_px is not None:  # on screen the facts come first: the QR shrinks into what they leave
+        needed = sum(text_px * 1.5 * (wrap_text(line, int(text_px), int(width - 8 * unit)).count("\n") + 1) + unit
+                     for line in facts.lines())
+        side = max(0.0, min(side, height - y - needed - 2 * unit))
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # sharp module edges
     painter.drawImage(QRectF((width - side) / 2, y, side, side), modules)
     painter.restore()
     y += side + 2 * unit
     for line in facts.lines():
-        y = text(y, 3.6, line, lines=3)
+        y = text(y, 3.6, line, lines=1 if text_px else 3, px=text_px)
+    return y
 
 
 PRINT_DPI = 200
 
 
-def slip_image(facts: SlipFacts, height_px: int) -> QImage:
-    """The slip drawn as an image (on the main thread: text is laid out only there)."""
-    width = int(height_px * SLIP_MM[0] / SLIP_MM[1])
+def slip_image(facts: SlipFacts, height_px: int, *, width_px: int | None = None,
+               text_px: float | None = None) -> QImage:
+    """The slip drawn as an image (on the main thread: text is laid out only there); for the screen, `width_px` and
+    the profile's `text_px`."""
+    width = width_px or int(height_px * SLIP_MM[0] / SLIP_MM[1])
     image = QImage(width, height_px, QImage.Format.Format_RGB32)
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    paint_slip(painter, width, height_px, facts)
+    used = paint_slip(painter, width, height_px, facts, text_px=text_px)
+    # On screen: the profile's size when it fits; else a little smaller each time (never below the paper size)
+    tries, wanted = 0, text_px
+    while text_px is not None and wanted is not None and used > height_px and tries < 6:
+        tries += 1
+        text_px = max(wanted * 0.7, text_px * 0.93)
+        used = paint_slip(painter, width, height_px, facts, text_px=text_px)
     painter.end()
     return image
 
@@ -191,8 +213,9 @@ class SlipScreen(Screen):
         facts = slip_facts(self)
         if facts is None:
             return
-        height = max(300, self.win.height() - 2 * self.win.nav.sizeHint().height() - 4 * self.theme.gap_px)
-        self.picture = QPixmap.fromImage(slip_image(facts, height))
+        height = max(300, self.win.stack.height() - 2 * self.theme.gap_px)  # the room the screen has, bars aside
+        width = max(300, (self.content_width() - self.theme.gap_px * 2) // 2)
+        self.picture = QPixmap.fromImage(slip_image(facts, height, width_px=width, text_px=self.theme.text_px))
         QTimer.singleShot(0, partial(self._print, facts))  # once the slip is on the screen
 
     def forget(self) -> None:
