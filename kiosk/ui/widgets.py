@@ -117,9 +117,46 @@ def button(text: str, *, name: str, kind: str = "secondary", on_click: Callable[
     return widget
 
 
+class WrappedLabel(QLabel):
+    """A label whose Chinese breaks at sensible points (`wrap_text`) for the width it is given: Qt's own wrapping
+    breaks between any two Chinese characters (远/程, 确/认). Its text keeps the breaks; its accessible name does not."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._plain = text
+        self._wrapped_for = -1
+
+    def text(self) -> str:
+        """The text as given (without the breaks added for the width)."""
+        return self._plain
+
+    def setText(self, text: str) -> None:
+        self._plain = text
+        self._wrapped_for = -1
+        super().setText(text)
+        self._rewrap()
+
+    def _rewrap(self) -> None:
+        width = self.contentsRect().width() - self.margin() * 2
+        if width <= 0 or width == self._wrapped_for or not self.wordWrap():
+            return
+        self._wrapped_for = width
+        font = self.font()
+        size = font.pixelSize() if font.pixelSize() > 0 else font.pointSize()
+        # two characters of slack: the stylesheet's padding and border are inside the contents rectangle, and a line
+        # a hair too wide would be broken again by Qt, between any two characters
+        wrapped = wrap_text(self._plain, size, width - 2 * size, bold=font.bold())
+        if wrapped != super().text():
+            super().setText(wrapped)
+
+    def resizeEvent(self, event: object) -> None:
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self._rewrap()
+
+
 def label(text: str, *, kind: str = "page", name: str = "", wrap: bool = True) -> QLabel:
-    """A text label with an accessible name; word-wrapped by default."""
-    widget = QLabel(text)
+    """A text label with an accessible name; word-wrapped by default (at sensible points for Chinese)."""
+    widget = WrappedLabel(text) if wrap and text else QLabel(text)
     widget.setWordWrap(wrap)
     widget.setProperty("kind", kind)
     widget.setAccessibleName(" ".join(text.split()) or " ")

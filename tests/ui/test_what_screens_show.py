@@ -121,3 +121,20 @@ def test_the_slip_on_screen_is_drawn_for_the_screen(make_kiosk: Any) -> None:
     assert picture is not None
     assert picture.width() > picture.height() * 80 / 150  # wider than the paper's shape
     assert picture.width() >= kiosk.width() // 2 - 4 * kiosk.theme.margin_px
+
+
+def test_labels_break_chinese_between_words_and_qt_breaks_nothing_more(make_kiosk: Any) -> None:
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtWidgets import QLabel
+
+    kiosk = make_kiosk("low_vision")
+    for stop in tour(kiosk):
+        if stop == "done":
+            break
+    for name in ("booking_status", "where_when"):
+        label = next(w for w in kiosk.findChildren(QLabel, name) if w.isVisible())
+        drawn = QLabel.text(label)  # what Qt draws: the breaks wrap_text chose
+        assert "\n" in drawn and "".join(drawn.split()) == "".join(label.text().split())
+        metrics = QFontMetrics(label.font())
+        for line in drawn.split("\n"):  # each line fits, so Qt adds no break of its own (远/程, 确/认)
+            assert metrics.horizontalAdvance(line) <= label.contentsRect().width(), line
