@@ -318,7 +318,7 @@ class Screen(QWidget):
         width = (self._width - (columns - 1) * theme.gap_px) // columns - 4 * theme.px(3)
         for index, choice in enumerate(shown):
             text = choice.label
-            if self.profile.numbered_choices:
+            if self.profile.numbered_choices and not self.takes_digits:  # where the number keys type, no numbers
                 text = f"{index + 1}. {text}"
             full = text if not choice.detail else f"{text}\n{choice.detail}"
             # the detail is part of the name (said once, not again as a description)
