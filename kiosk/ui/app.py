@@ -361,6 +361,7 @@ def fill_screen(window: KioskWindow) -> None:
     if screen is not None:
         window.setGeometry(screen.geometry())
     window.showFullScreen()
+    window.activateWindow()  # no window manager gives it the keyboard focus either (keys, and focus for screen readers)
     fit()
     handle = window.windowHandle()
     if handle is not None:
