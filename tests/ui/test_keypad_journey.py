@@ -34,7 +34,8 @@ def test_typing_on_the_loudspeaker_says_positions_never_digits(make_kiosk: Any) 
     to_identify(kiosk)
     speech = kiosk.ctx.speech
     announcement = kiosk.current.spoken_announcement()
-    assert not button(kiosk, "choice_id_ok").text().startswith("1.")  # the number keys type here: no numbers shown
+    # the number keys type here: no numbers shown on the choices
+    assert not button(kiosk, "choice_id_ok").text().startswith("1.")
     assert "确认键" in announcement and not re.search(
         r"按[0-9一二三四五六七八九]，", announcement
     )  # not 按1，下一步
