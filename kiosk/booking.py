@@ -114,9 +114,12 @@ class Bookings:
                 raise BookingRefused(Refusal.SLOT_FULL, alternatives)
             state = BookingStatus.CONFIRMED if leased else BookingStatus.REQUESTED
             sequence = self.store.next_counter(conn, "booking_code")
+            # `waitlist` on the row: queued without a seat here (the session was full). The township is asked to
+            # waitlist rather than refuse whenever the resident chose it (the payload below).
             booking = Booking(id=new_id(), code=make_code(self.kiosk_number, sequence), session_id=session_id,
                               resident_id=saved.id, status=state, dependent_id=dependent_id, channel=channel,
-                              staff_id=staff_id, lease=leased, waitlist=waitlist and not leased, created_at=at)
+                              staff_id=staff_id, lease=leased, waitlist=waitlist and not leased and seats_left <= 0,
+                              created_at=at)
             self.store.insert_booking(conn, booking)
             if seats_left > 0:
                 conn.execute("UPDATE sessions SET seats_left = seats_left - 1 WHERE id = ?", (session_id,))
@@ -129,7 +132,7 @@ class Bookings:
                 "resident": {"id": saved.id, "name": saved.name, "id_number": saved.id_number,
                              "phone": saved.phone, "village": saved.village},
                 "for_dependent": for_dependent, "channel": channel.value, "staff_id": staff_id,
-                "lease": leased, "waitlist": booking.waitlist})
+                "lease": leased, "waitlist": waitlist and not leased})
             self.store._audit(conn, staff_id or "resident", "booking_created", booking.code)
         return booking
 
@@ -159,7 +162,7 @@ class Bookings:
         booking, _session = self._changeable(booking_id, at, override_window=override_window)
         with self.store.transaction() as conn:
             self.store.set_booking_status(conn, booking.id, BookingStatus.CANCELLED)
-            if booking.status is not BookingStatus.WAITLISTED:
+            if _holds_seat(booking):
                 conn.execute("UPDATE sessions SET seats_left = min(capacity, seats_left + 1) WHERE id = ?",
                              (booking.session_id,))
             self.store.enqueue(conn, entity="booking", entity_id=booking.id, kind="cancel",
@@ -186,8 +189,11 @@ class Bookings:
         with self.store.transaction() as conn:
             self.store.set_booking_status(conn, booking.id, BookingStatus.REQUESTED, session_id=new.id,
                                           message="")
-            conn.execute("UPDATE sessions SET seats_left = min(capacity, seats_left + 1) WHERE id = ?", (old.id,))
+            if _holds_seat(booking):
+                conn.execute("UPDATE sessions SET seats_left = min(capacity, seats_left + 1) WHERE id = ?",
+                             (old.id,))
             conn.execute("UPDATE sessions SET seats_left = seats_left - 1 WHERE id = ?", (new.id,))
+            conn.execute("UPDATE bookings SET waitlist = 0 WHERE id = ?", (booking.id,))  # it holds a seat now
             self.store.enqueue(conn, entity="booking", entity_id=booking.id, kind="reschedule",
                                payload={"session_id": new.id}, base_version=booking.version)
             self.store._audit(conn, actor, "booking_rescheduled", booking.code)
@@ -235,3 +241,12 @@ class Bookings:
             self.store.enqueue(conn, entity="feedback", entity_id=feedback.id, kind="submit", payload={
                 "booking_id": booking.id, "rating": rating, "reasons": list(reasons), "comment": comment})
         return feedback
+
+
+def _holds_seat(booking: Booking) -> bool:
+    """Whether the booking holds one of the seats the kiosk shows, so that cancelling or moving it gives one back.
+    A waitlisted booking, or one still queued here for a full session, never took a seat: giving one back would
+    show residents a seat that does not exist (and nothing at the township would correct it)."""
+    if booking.status is BookingStatus.REQUESTED:
+        return not booking.waitlist
+    return booking.status in {BookingStatus.CONFIRMED, BookingStatus.PENDING_REVIEW}

@@ -364,8 +364,9 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
     resident_id = _upsert_resident(conn, device, p.resident, check.number)
     dep = p.for_dependent.model_dump() if p.for_dependent else None
     key = B.dependent_key(dep)
-    if conn.execute(_DUPLICATE, {"session_id": session.id, "resident_id": resident_id,
-                                 "dependent_key": key}).first() is not None:
+    duplicate = conn.execute(_DUPLICATE, {"session_id": session.id, "resident_id": resident_id,
+                                          "dependent_key": key}).first()
+    if duplicate is not None and lease is None:
         return _rejected(op_id, "duplicate_booking", _(M.DUPLICATE))
     review = bool(B.service_of(conn, session).review)
     status = "pending_review" if review else "confirmed"
@@ -397,6 +398,9 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
     conn.execute(_INSERT_BOOKING, values)
     row = SimpleNamespace(**values)  # what RETURNING would give back: every column is set here
     B.log_booking(conn, row)
+    if duplicate is not None:
+        # A lease booking is a promise the kiosk made offline: it stands, and staff are told of the other one.
+        _report_lease_duplicate(conn, device, row, str(duplicate.id))
     if lease is not None and lease.state == "active":
         # Logged after the insert, so the change's `bookings` already lists this one. A returning lease was
         # already deleted at the kiosk: keep it deleted.
@@ -406,6 +410,17 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
     if status != "waitlisted" and lease is None:
         B.touch_session(conn, session.id)  # the shared pool shrank
     return _result(op_id, "applied", message=message, booking=B.booking_summary(row))
+
+
+def _report_lease_duplicate(conn: Connection, device: Device, booking: Any, other_id: str) -> None:
+    """A staff-audit row (console: staff actions, and both bookings' pages): the same person now holds two active
+    bookings for one session, one of them confirmed offline on a lease. Codes and ids only, no personal data."""
+    other_code = conn.execute(sa.select(db.bookings.c.code).where(db.bookings.c.id == other_id)).scalar_one()
+    for target, other in ((booking.code, other_code), (other_code, booking.code)):
+        conn.execute(sa.insert(db.staff_audit).values(
+            township_id=device.township_id, staff_id=None, who=f"kiosk {device.kiosk_number}",
+            action="duplicate_lease_booking", target=target, at=db.naive(db.now_utc()),
+            detail={"booking_id": booking.id, "other_booking_id": other_id, "other_code": other}))
 
 
 def _usable_lease(conn: Connection, device: Device, session_id: str) -> sa.Row[Any] | None:

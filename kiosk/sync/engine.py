@@ -15,6 +15,9 @@ Choices where SYNC.md is silent (documented in docs/sync.md):
   resident never sees a seat that the kiosk itself already gave away.
 - A pulled booking change for a booking with pending ops is skipped: the kiosk's unsent change wins until it has been
   pushed, and the backend's answer to it then sets the row.
+- When a booking's last pending op is answered without the booking (a refused create, or `not_found` for a change
+  to a booking whose create was refused), the row shows the township's last word: `rejected` with the refusal's
+  message, or the newest booking state a result carried. Never a local status the township did not give.
 - A rejected create keeps the result (message and alternatives) in the outbox row's `result`;
   `kiosk.sync.apply.booking_alternatives()` reads them for the UI.
 """
@@ -202,14 +205,35 @@ class SyncEngine:
         if self.store.has_pending_ops(booking_id, conn):
             return  # a later local change to this booking is still unsent: it decides the row until pushed
         summary = result.booking if result.booking is not None and result.booking.id == booking_id else None
-        if summary is not None:
-            status = _status(summary.status)
-            if status is not None:
-                self.store.set_booking_status(conn, booking_id, status, message=result.message,
-                                              session_id=summary.session_id, version=summary.version)
+        status = _status(summary.status) if summary is not None else None
+        if summary is not None and status is not None:
+            self.store.set_booking_status(conn, booking_id, status, message=result.message,
+                                          session_id=summary.session_id, version=summary.version)
             return
-        if result.outcome == "rejected" and op["kind"] == "create":
-            self.store.set_booking_status(conn, booking_id, BookingStatus.REJECTED, message=result.message)
+        # This answer says nothing about the booking (a refused create; `not_found` for an op on a booking whose
+        # create was refused in the same or an earlier push): the row must not keep a local status the township
+        # never gave, so it shows the township's last word on it.
+        self._show_township_state(conn, booking_id)
+
+    def _show_township_state(self, conn: sqlite3.Connection, booking_id: str) -> None:
+        """Set the row from the newest finished op of this booking that tells its state: a refused create
+        (`rejected`, with that refusal's message) or a result carrying the booking."""
+        rows = conn.execute("SELECT kind, state, result FROM outbox WHERE entity_id = ? AND state != 'pending' "
+                            "ORDER BY device_seq DESC", (booking_id,)).fetchall()
+        for kind, state, text in rows:
+            result = json.loads(text) if text else {}
+            if kind == "create" and state == "rejected":
+                self.store.set_booking_status(conn, booking_id, BookingStatus.REJECTED,
+                                              message=str(result.get("message") or ""))
+                return
+            booking = result.get("booking")
+            if isinstance(booking, dict) and booking.get("id") == booking_id:
+                status = _status(str(booking.get("status")))
+                if status is not None:
+                    self.store.set_booking_status(conn, booking_id, status, message=str(result.get("message") or ""),
+                                                  session_id=str(booking["session_id"]),
+                                                  version=int(booking["version"]))
+                    return
 
     # --- pull -------------------------------------------------------------------------------------------------------
 

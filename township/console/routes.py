@@ -79,6 +79,7 @@ ACTION_LABELS: dict[str, str] = {
     "booking_reassigned": N_("Moved to another session"),
     "attendance_marked": N_("Attendance recorded"),
     "reveal_numbers": N_("Viewed full ID and phone number"),
+    "duplicate_lease_booking": N_("Same person booked this session twice (kept: confirmed offline on a kiosk)"),
 }
 
 
