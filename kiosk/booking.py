@@ -121,7 +121,7 @@ class Bookings:
                               staff_id=staff_id, lease=leased, waitlist=waitlist and not leased and seats_left <= 0,
                               created_at=at)
             self.store.insert_booking(conn, booking)
-            if seats_left > 0:
+            if seats_left > 0 and not leased:  # a lease booking uses the lease's seat, not the shared pool
                 conn.execute("UPDATE sessions SET seats_left = seats_left - 1 WHERE id = ?", (session_id,))
             for_dependent = None
             if dependent is not None:

@@ -309,6 +309,14 @@ def _session(conn: Connection, device: Device, session_id: str, batch: _Batch | 
     return row
 
 
+def _seats_seen(conn: Connection, session_id: str) -> None:
+    """Log a session a booking op names, whatever the op's outcome. The kiosk moved a seat in its own view when
+    the resident acted (taken on a request, given back on a cancel or move); when the township refuses the op, or
+    applies it without that seat moving (a create waitlisted here), only a fresh session change puts the kiosk's
+    view back to the township's (invariant 4). Coalesced: a push logs each session once."""
+    B.touch_session(conn, session_id)
+
+
 def _own_booking(conn: Connection, device: Device, booking_id: str) -> sa.Row[Any] | None:
     """A booking this kiosk made; other kiosks' bookings do not exist for it."""
     row = B.get_booking(conn, booking_id)
@@ -337,6 +345,7 @@ def _create_refusal(conn: Connection, device: Device, op: P.Op, p: P.BookingCrea
     session = _session(conn, device, p.session_id, batch)
     if session is None:
         return _rejected(op_id, "not_found", _(M.NOT_FOUND)), None, None
+    _seats_seen(conn, session.id)
     if code_taken:
         return _rejected(op_id, "invalid", _(M.CODE_TAKEN)), None, None
     if session.status == "cancelled":
@@ -465,6 +474,7 @@ def _cancel(conn: Connection, device: Device, op: P.Op, p: P.BookingCancel, op_i
         return _rejected(op_id, "too_late", _(M.TOO_LATE), booking=B.booking_summary(row))
     session = _session(conn, device, row.session_id)
     assert session is not None
+    _seats_seen(conn, session.id)
     if db.utc(session.starts_at) <= db.now_utc():
         return _rejected(op_id, "too_late", _(M.TOO_LATE), booking=B.booking_summary(row))
     new = B.update_booking(conn, row.id, status="cancelled", message=_(M.CANCELLED), waitlist_position=None)
@@ -493,6 +503,8 @@ def _reschedule(conn: Connection, device: Device, op: P.Op, p: P.BookingReschedu
     new = _session(conn, device, p.session_id)
     if new is None:
         return _rejected(op_id, "not_found", _(M.NOT_FOUND), booking=B.booking_summary(row))
+    _seats_seen(conn, old.id)
+    _seats_seen(conn, new.id)
     if new.status == "cancelled":
         return _rejected(op_id, "session_cancelled", _(M.SESSION_CANCELLED), booking=B.booking_summary(row))
     if new.status == "closed":

@@ -40,11 +40,11 @@ def backend_rows(backend: Backend, table: sa.Table, *where: Any) -> list[Any]:
         return list(conn.execute(sa.select(table).where(*where)).all())
 
 
-def backend_sessions(backend: Backend) -> dict[str, tuple[Any, ...]]:
+def backend_sessions(backend: Backend, township: str = "demo") -> dict[str, tuple[Any, ...]]:
     from township import booking as B
     from township import db
 
-    tid = backend.township_id()
+    tid = backend.township_id(township)
     with backend.database.read() as conn:
         rows = conn.execute(sa.select(db.sessions).where(db.sessions.c.township_id == tid)).all()
         return {r.id: (r.service_id, r.provider_id, from_text(db.iso(r.starts_at) or ""),

@@ -159,3 +159,24 @@ def test_a_lease_confirmation_stands_over_a_duplicate_and_staff_are_told(
     again = elsewhere.book(session, id_number=person)  # a third try, no lease: refused as before
     assert (again["outcome"], again["reason"]) == ("rejected", "duplicate_booking")
     kiosk.close()
+
+
+def test_a_refused_request_leaves_the_kiosk_showing_the_townships_seats(
+    any_backend: Backend, tmp_path: Path
+) -> None:
+    """The kiosk took a seat in its own view for a request the township then refused (`duplicate_booking`); the
+    township logs the session anyway, so the kiosk's figure comes back to the township's (invariant 4)."""
+    backend = any_backend
+    session = backend.new_session(capacity=4, starts_in=dt.timedelta(days=5))  # beyond the lease horizon
+    (kiosk,) = _kiosks(backend, tmp_path, "refused-seat")
+    person = unique_id_number()
+    assert backend.enroll("另一台终端").book(session, id_number=person)["outcome"] == "applied"
+    kiosk.sync_until_ok(kiosk.engine())  # the kiosk sees the seats the other booking left (but not the booking)
+    refused = kiosk.book(session, person)
+    assert refused is not None
+    kiosk.sync_until_ok(kiosk.engine())
+    assert kiosk.store.booking(refused.id).status is BookingStatus.REJECTED  # type: ignore[union-attr]
+    from tests.integration.test_sync_invariants import backend_sessions, kiosk_sessions
+
+    assert kiosk_sessions(kiosk)[session] == backend_sessions(backend)[session]
+    kiosk.close()
