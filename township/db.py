@@ -437,10 +437,10 @@ def _configure_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (the pysqlite recipe).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL must wait for a process doing the same
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -515,8 +515,17 @@ def migrate(url: str) -> None:
     db = Database(url, pool_size=1)
     try:
         cfg = alembic_config(url)
-        with db.engine.begin() as conn:
+        # Several processes may start at once on one database (`serve --workers`, a load balancer's pool): the
+        # first to take the lock migrates, the others wait, then find the schema at head. SQLite: BEGIN IMMEDIATE
+        # before Alembic reads its version (a deferred transaction upgraded to a writer fails at once with
+        # "database is locked" instead of waiting). PostgreSQL: a transaction-level advisory lock.
+        with db.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     finally:
         db.dispose()
+
+
+_MIGRATION_LOCK_KEY = 0x43_5A_4D_49  # "CZMI": any constant all our processes agree on
