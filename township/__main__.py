@@ -1,6 +1,6 @@
 """Command line of the township backend (SYNC.md):
 
-    python -m township serve [--db URL] [--host 127.0.0.1] [--port 8700] [--demo]
+    python -m township serve [--db URL] [--host 127.0.0.1] [--port 8700] [--demo] [--workers N]
     python -m township enrollment-code [--db URL] --township SLUG        # prints the code as the last line
     python -m township create-staff [--db URL] --township SLUG --username NAME --role reviewer|admin  # password on stdin
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 
 from township import db
@@ -25,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8700)
     serve.add_argument("--demo", action="store_true", help="seed the demo township (slug 'demo')")
+    serve.add_argument("--workers", type=_workers, default=1, metavar="N",
+                       help="worker processes on one port (uvicorn's supervisor), for PostgreSQL; default 1")
 
     code = sub.add_parser("enrollment-code", help="make a single-use kiosk enrolment code (valid 24 h)")
     code.add_argument("--db", default=None)
@@ -36,6 +39,16 @@ def _parser() -> argparse.ArgumentParser:
     staff.add_argument("--username", required=True)
     staff.add_argument("--role", required=True, choices=("reviewer", "admin"))
     return parser
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError("--workers must be a whole number from 1 to 64")
+    return value
 
 
 def _read_password() -> str:
@@ -51,12 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         import uvicorn
 
-        from township.app import create_app
+        from township.app import WORKER_DB_ENV, create_app
 
-        app = create_app(url, demo=args.demo)
-        print(f"township backend on http://{args.host}:{args.port}/ (database: {url.split('://', 1)[0]})",
-              flush=True)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
+        banner = f"township backend on http://{args.host}:{args.port}/ (database: {url.split('://', 1)[0]}"
+        if args.workers == 1:
+            app = create_app(url, demo=args.demo)
+            print(banner + ")", flush=True)
+            uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
+            return 0
+        # Several processes on one listening socket: migrate and seed once here, then each worker builds its app
+        # from the URL (nothing correct lives in a process's memory: see docs/sync.md, "Several processes").
+        create_app(url, demo=args.demo, console=False).state.db.dispose()
+        os.environ[WORKER_DB_ENV] = url
+        print(banner + f", {args.workers} worker processes)", flush=True)
+        uvicorn.run("township.app:worker_app", factory=True, workers=args.workers, host=args.host, port=args.port,
+                    log_level="warning", timeout_graceful_shutdown=5)
         return 0
 
     from township import services

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import zlib
 from typing import Any
 
@@ -139,6 +140,15 @@ def create_app(db_url: str, *, migrate: bool = True, demo: bool = False, console
             mount_console(app, database)
     _install_openapi(app)
     return app
+
+
+WORKER_DB_ENV = "CUNZHAN_TOWNSHIP_WORKER_DB"  # set by `serve --workers N` for its worker processes
+
+
+def worker_app() -> FastAPI:
+    """The app of one `serve --workers N` worker process (uvicorn's factory): the parent has already migrated
+    and seeded the database named in `$CUNZHAN_TOWNSHIP_WORKER_DB`."""
+    return create_app(os.environ[WORKER_DB_ENV], migrate=False)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

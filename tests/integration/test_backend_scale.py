@@ -60,3 +60,152 @@ def test_processes_starting_at_once_migrate_a_new_database(tmp_path: Path, kind:
         engine.dispose()
         if drop is not None:
             drop()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_serve_with_workers_shares_one_database(tmp_path: Path, kind: str) -> None:
+    """`serve --workers 3`: three processes behind one port on one database. Kiosks racing for the last seats
+    through it never overbook, every op gets its one answer, and stopping the server stops every worker."""
+    import os
+    import signal
+    import socket
+    import threading
+
+    import requests
+
+    from tests.integration.conftest import create_op
+    from township import db
+    from township.services import create_enrollment_code, create_session, township_id
+
+    drop = None
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'township.db'}"
+    else:
+        url, drop = _fresh_pg_database()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "CUNZHAN_HOME": str(tmp_path / "home")}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "township",
+            "serve",
+            "--db",
+            url,
+            "--port",
+            str(port),
+            "--workers",
+            "3",
+            "--demo",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    database = db.Database(url, pool_size=2)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, server.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "the workers did not start"
+            try:
+                if requests.get(base + "/v1/health", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        deadline = time.monotonic() + 30
+        while len(_children(server.pid)) < 3:
+            assert time.monotonic() < deadline, _children(server.pid)
+            time.sleep(0.1)
+
+        import datetime as dt
+
+        with database.read() as conn:
+            service, provider = conn.execute(
+                sa.select(db.sessions.c.service_id, db.sessions.c.provider_id).limit(1)
+            ).one()
+        starts = dt.datetime.now(dt.UTC) + dt.timedelta(days=9, hours=3)
+        session = create_session(
+            database,
+            staff_id=None,
+            township_slug="demo",
+            service_id=service,
+            provider_id=provider,
+            starts_at=starts,
+            ends_at=starts + dt.timedelta(minutes=20),
+            capacity=5,
+        )
+        assert township_id(database, "demo")
+        outcomes: list[str] = []
+        errors: list[str] = []
+
+        def kiosk(n: int) -> None:
+            enrolled = requests.post(
+                base + "/v1/enroll",
+                timeout=60,
+                json={
+                    "enrollment_code": create_enrollment_code(database, "demo"),
+                    "kiosk_name": f"k{n}",
+                    "app_version": "test",
+                },
+            ).json()
+            headers = {"Authorization": f"Bearer {enrolled['device_token']}"}
+            ops = [create_op(session, device_seq=i + 1) for i in range(3)]
+            for _ in range(2):  # the second time is a replay: the same answers, nothing applied twice
+                response = requests.post(
+                    base + "/v1/sync/push",
+                    headers=headers,
+                    timeout=60,
+                    json={"device_id": enrolled["device_id"], "ops": ops},
+                )
+                if response.status_code != 200:
+                    errors.append(response.text)
+                    return
+                results = response.json()["results"]
+                outcomes.extend(f"{r['outcome']}:{r['reason']}:{r['replayed']}" for r in results)
+
+        threads = [threading.Thread(target=kiosk, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert errors == []
+        first = [o for o in outcomes if o.endswith(":False")]
+        assert len(first) == 18 and first.count("applied:None:False") == 5
+        assert first.count("rejected:slot_full:False") == 13
+        assert sum(o.endswith(":True") for o in outcomes) == 18
+        with database.read() as conn:
+            taken = conn.execute(
+                sa.select(sa.func.count()).select_from(db.bookings).where(db.bookings.c.session_id == session)
+            ).scalar_one()
+        assert taken == 5
+    finally:
+        workers = _children(server.pid)
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+        database.dispose()
+        if drop is not None:
+            drop()
+    assert server.returncode == 0
+    assert not any(
+        Path(f"/proc/{w}").exists() and "township" in Path(f"/proc/{w}/cmdline").read_text() for w in workers
+    ), "a worker outlived the server"
