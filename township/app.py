@@ -8,11 +8,14 @@ gzip when the client accepts it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
 import os
 import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +27,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from kiosk.sync import protocol as P
 from township import db
@@ -51,11 +55,15 @@ async def read_body(request: Request, limit: int = P.MAX_BODY_BYTES) -> bytes:
     decompression, so a small gzip bomb is refused too), 400 for garbage or truncated gzip."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise S.SyncError(413, P.ERROR_TOO_LARGE, f"request body larger than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise S.SyncError(413, P.ERROR_TOO_LARGE, f"request body larger than {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The kiosk gave up (its read timeout) or lost the link mid-body: nothing was done, nobody to answer.
+        raise S.SyncError(400, P.ERROR_MALFORMED, "the client went away before sending its whole body") from None
     raw = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
@@ -121,13 +129,16 @@ def create_app(db_url: str, *, migrate: bool = True, demo: bool = False, console
     `demo=True` seeds township `demo`). The `Database` is on `app.state.db`."""
     if migrate:
         db.migrate(db_url)
-    database = db.Database(db_url)
+    # A request that waits longer than this for the township's write lock is answered 503 + Retry-After: with the
+    # admission wait it stays well inside the kiosk's 30 s read timeout.
+    database = db.Database(db_url, write_timeout_s=WRITE_WAIT_S)
     if demo:
         from township.seed import seed_demo
 
         seed_demo(database)
     app = FastAPI(title="Cunzhan township backend", version="1", docs_url="/docs", redoc_url=None)
     app.state.db = database
+    app.state.sync_gate = SyncGate()
     app.add_middleware(GZipMiddleware, minimum_size=500)
     _install_error_handlers(app)
     _install_routes(app, database)
@@ -140,6 +151,46 @@ def create_app(db_url: str, *, migrate: bool = True, demo: bool = False, console
             mount_console(app, database)
     _install_openapi(app)
     return app
+
+
+WRITE_WAIT_S = 10.0
+SYNC_SLOTS = 8  # pushes and pulls one process runs at once (each a write transaction)
+ADMISSION_WAIT_S = 2.0  # how long a request may wait for a slot before it is answered 503 + Retry-After
+
+
+class SyncGate:
+    """Admission control for push and pull. Writes to one township run one at a time (its row lock), so a
+    request queued behind many others would be answered after the kiosk's 30 s read timeout; the kiosk would then
+    send it again, doubling the work. Instead at most `slots` run (or wait on the database) per process, and a
+    request that cannot start within `wait_s` is answered 503 `busy` with `Retry-After` at once, having changed
+    nothing. In-process only by design: it bounds this process's queue, it decides nothing about data."""
+
+    def __init__(self, slots: int = SYNC_SLOTS, wait_s: float = ADMISSION_WAIT_S) -> None:
+        self.slots = slots
+        self.wait_s = wait_s
+        self._semaphore: asyncio.Semaphore | None = None
+
+    @property
+    def full(self) -> bool:
+        """Whether every slot is taken (a new request would wait)."""
+        return self._semaphore is not None and self._semaphore.locked()
+
+    @asynccontextmanager
+    async def admit(self) -> AsyncIterator[None]:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.slots)
+        acquiring = asyncio.ensure_future(self._semaphore.acquire())
+        done, _pending = await asyncio.wait({acquiring}, timeout=self.wait_s)
+        if not done:
+            acquiring.cancel()
+            try:
+                await acquiring  # it may have got the slot just as we gave up: then we hold it and go on
+            except asyncio.CancelledError:
+                raise db.Busy("no sync slot free") from None
+        try:
+            yield
+        finally:
+            self._semaphore.release()
 
 
 WORKER_DB_ENV = "CUNZHAN_TOWNSHIP_WORKER_DB"  # set by `serve --workers N` for its worker processes
@@ -209,7 +260,8 @@ def _install_routes(app: FastAPI, database: db.Database) -> None:
         body = check_push_envelope(parse_json(await read_body(request)))
         if body["device_id"] != device.id:
             raise S.SyncError(403, P.ERROR_FORBIDDEN, "device_id does not match the token")
-        results = await run_in_threadpool(S.push, database, device, body, client_time=client_time(request))
+        async with request.app.state.sync_gate.admit():
+            results = await run_in_threadpool(S.push, database, device, body, client_time=client_time(request))
         return {"results": results, "server_time": P.utc_now_text()}
 
     @app.get(prefix + "/sync/pull", response_model=P.PullResponse, tags=["sync"],
@@ -224,8 +276,9 @@ def _install_routes(app: FastAPI, database: db.Database) -> None:
             size = int(limit)
         if cursor is not None and len(cursor) > 512:
             raise S.SyncError(410, P.ERROR_CURSOR_EXPIRED, "unknown cursor")
-        page = await run_in_threadpool(S.pull, database, device, cursor or None, size,
-                                       client_time=client_time(request))
+        async with request.app.state.sync_gate.admit():
+            page = await run_in_threadpool(S.pull, database, device, cursor or None, size,
+                                           client_time=client_time(request))
         return page | {"server_time": P.utc_now_text()}
 
 

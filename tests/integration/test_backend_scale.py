@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -209,3 +210,51 @@ def test_serve_with_workers_shares_one_database(tmp_path: Path, kind: str) -> No
     assert not any(
         Path(f"/proc/{w}").exists() and "township" in Path(f"/proc/{w}/cmdline").read_text() for w in workers
     ), "a worker outlived the server"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_saturated_backend_answers_503_with_retry_after_at_once(start_backend: Any, kind: str) -> None:
+    """Every sync slot taken by a push stuck behind the township's write lock: the next push is not queued past
+    the kiosk's read timeout but answered 503 `busy` with Retry-After while the first still waits, and changes
+    nothing (sent again later, it is applied, not a replay)."""
+    import threading
+
+    from tests.integration.conftest import create_op
+    from township import db
+    from township.app import SyncGate
+
+    backend = start_backend(kind)
+    gate = SyncGate(slots=1, wait_s=0.2)
+    backend.app.state.sync_gate = gate
+    session = backend.new_session(capacity=5)
+    kiosk = backend.enroll()
+    holding, release = threading.Event(), threading.Event()
+
+    def staff_transaction() -> None:  # a long write on the township (a staff action, another process's push)
+        with backend.database.write() as conn:
+            db.lock_township(conn, backend.township_id())
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=staff_transaction)
+    holder.start()
+    assert holding.wait(30)
+    first: list[Any] = []
+    waiting = threading.Thread(target=lambda: first.append(kiosk.push([create_op(session, device_seq=1)])))
+    waiting.start()
+    deadline = time.monotonic() + 30
+    while not gate.full:  # the first push holds the only slot, waiting on the lock
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    second = [create_op(session, device_seq=2)]
+    refused = kiosk.push(second)
+    still_waiting = waiting.is_alive()
+    release.set()
+    holder.join(30)
+    waiting.join(60)
+    assert still_waiting
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"].isdigit() and refused.json()["error"] == "busy"
+    assert first[0].status_code == 200 and first[0].json()["results"][0]["outcome"] == "applied"
+    again = kiosk.push_ok(second)
+    assert again[0]["outcome"] == "applied" and not again[0]["replayed"]
