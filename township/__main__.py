@@ -3,6 +3,7 @@
     python -m township serve [--db URL] [--host 127.0.0.1] [--port 8700] [--demo] [--workers N]
     python -m township enrollment-code [--db URL] --township SLUG        # prints the code as the last line
     python -m township create-staff [--db URL] --township SLUG --username NAME --role reviewer|admin  # password on stdin
+    python -m township compact-log [--db URL] [--keep-days 30]      # also done by `serve` at start
 
 `--db` defaults to SQLite under `$CUNZHAN_HOME/township/` (else the platform data directory).
 """
@@ -38,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     staff.add_argument("--township", required=True, metavar="SLUG")
     staff.add_argument("--username", required=True)
     staff.add_argument("--role", required=True, choices=("reviewer", "admin"))
+
+    compact = sub.add_parser("compact-log", help="keep only each entity's latest change beyond the horizon "
+                             "(older kiosk cursors then get a fresh snapshot)")
+    compact.add_argument("--db", default=None)
+    compact.add_argument("--keep-days", type=_keep_days, default=30, metavar="DAYS")
     return parser
 
 
@@ -49,6 +55,25 @@ def _workers(text: str) -> int:
     if not 1 <= value <= 64:
         raise argparse.ArgumentTypeError("--workers must be a whole number from 1 to 64")
     return value
+
+
+def _keep_days(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 3650:
+        raise argparse.ArgumentTypeError("--keep-days must be a whole number of days from 1 to 3650")
+    return int(text)
+
+
+def _compact(url: str, keep_days: int) -> int:
+    import datetime as dt
+
+    from township.booking import compact_changes
+
+    database = db.Database(url, pool_size=2)
+    try:
+        removed = compact_changes(database, horizon=dt.timedelta(days=keep_days))
+    finally:
+        database.dispose()
+    return sum(removed.values())
 
 
 def _read_password() -> str:
@@ -66,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 
         from township.app import WORKER_DB_ENV, create_app
 
+        db.migrate(url)
+        _compact(url, 30)  # a long-lived server is compacted by `compact-log` (e.g. a daily timer)
         banner = f"township backend on http://{args.host}:{args.port}/ (database: {url.split('://', 1)[0]}"
         if args.workers == 1:
             app = create_app(url, demo=args.demo)
@@ -84,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     from township import services
 
     db.migrate(url)
+    if args.command == "compact-log":
+        print(f"removed {_compact(url, args.keep_days)} superseded changes older than {args.keep_days} days")
+        return 0
     database = db.Database(url, pool_size=2)
     try:
         if args.command == "enrollment-code":

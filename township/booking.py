@@ -56,6 +56,37 @@ def append_change(conn: Connection, township_id: str, entity: str, entity_id: st
     return seq
 
 
+LOG_HORIZON = dt.timedelta(days=30)  # changes older than this keep only each entity's latest version
+
+
+def compact_changes(database: db.Database, *, horizon: dt.timedelta = LOG_HORIZON,
+                    now: dt.datetime | None = None) -> dict[str, int]:
+    """Compact every township's change log: of the changes made before `now − horizon`, drop each one that a later
+    change of the same entity supersedes, and raise the township's `log_floor` to the newest such change. A cursor
+    below the floor is then answered 410 `cursor_expired` and its kiosk takes a fresh snapshot, which still finds
+    every entity (its latest change is kept, deletions included). Cursors at or above the floor lose nothing.
+    Returns the rows removed per township id. One write transaction per township (its lock held)."""
+    cutoff = db.naive((now or db.now_utc()) - horizon)
+    removed: dict[str, int] = {}
+    with database.read() as conn:
+        township_ids = list(conn.execute(sa.select(db.townships.c.id)).scalars())
+    c = db.changes
+    for township_id in township_ids:
+        with database.write() as conn:
+            town = db.lock_township(conn, township_id)
+            floor = conn.execute(sa.select(sa.func.max(c.c.seq)).where(
+                c.c.township_id == township_id, c.c.created_at < cutoff)).scalar()
+            if floor is None or floor <= town.log_floor:
+                continue
+            latest = sa.select(sa.func.max(c.c.seq)).where(c.c.township_id == township_id).group_by(
+                c.c.entity, c.c.entity_id)
+            gone = conn.execute(sa.delete(c).where(c.c.township_id == township_id, c.c.seq <= floor,
+                                                   c.c.seq.not_in(latest))).rowcount
+            conn.execute(sa.update(db.townships).where(db.townships.c.id == township_id).values(log_floor=floor))
+            removed[township_id] = int(gone)
+    return removed
+
+
 _CHANGE_BUFFER = "cunzhan_change_buffer"
 _INSERT_CHANGE = sa.insert(db.changes)  # built once: statement construction costs more than SQLite's insert
 
