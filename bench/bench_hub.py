@@ -11,6 +11,8 @@ bench/bench_hub.py` (PostgreSQL comes from $CUNZHAN_TEST_PG_URL; without it only
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import json
 import os
 import socket
 import subprocess
@@ -87,10 +89,11 @@ def _prepare(db_url: str) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
     return sessions, codes
 
 
-def _serve(db_url: str, home: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _serve(db_url: str, home: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = os.environ | {"CUNZHAN_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "township", "serve", "--db", db_url, "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "township", "serve", "--db", db_url, "--port", str(port),
+                             "--workers", str(workers)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -104,9 +107,11 @@ def _serve(db_url: str, home: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("backend did not start")
 
 
-def _measure(db_url: str, home: Path) -> tuple[float, int, int]:
+def _measure(db_url: str, home: Path, *, workers: int = 1, pushes: int = 1,
+             ops_per_push: int = OPS_PER_KIOSK) -> tuple[float, int, int, list[float]]:
+    """(ops/s, ops answered, retries after 503, seconds per push from its first send to its answer)."""
     sessions, codes = _prepare(db_url)
-    proc, url = _serve(db_url, home)
+    proc, url = _serve(db_url, home, workers)
     try:
         def enrol(slug_code: tuple[str, str]) -> dict[str, Any]:
             for _attempt in range(20):
@@ -121,13 +126,16 @@ def _measure(db_url: str, home: Path) -> tuple[float, int, int]:
             devices = list(pool.map(enrol, codes))
         barrier = threading.Barrier(KIOSKS + 1)
 
+        latencies: list[float] = []
+
         def kiosk(index: int) -> tuple[int, int]:
-            """One push of OPS_PER_KIOSK booking creates, retried after 503/429 as a kiosk would."""
+            """`pushes` pushes of `ops_per_push` booking creates (gzip when more than one push, as the kiosk sends
+            them), each retried after 503/429 as a kiosk would."""
             device = devices[index]
             headers = {"Authorization": f"Bearer {device['device_token']}"}
             ops = []
-            for seq in range(1, OPS_PER_KIOSK + 1):
-                n = index * OPS_PER_KIOSK + seq
+            for seq in range(1, pushes * ops_per_push + 1):
+                n = index * pushes * ops_per_push + seq
                 ops.append({"op_id": str(uuid.uuid4()), "device_seq": seq, "entity": "booking",
                             "entity_id": str(uuid.uuid4()), "kind": "create", "base_version": None,
                             "created_at": dt.datetime.now(dt.UTC).isoformat(), "payload": {
@@ -137,18 +145,27 @@ def _measure(db_url: str, home: Path) -> tuple[float, int, int]:
                                              "phone": None, "village": None},
                                 "for_dependent": None, "channel": "self", "staff_id": None,
                                 "lease": False, "waitlist": False}})
-            retries = 0
+            retries = answered = 0
             with requests.Session() as http:
                 barrier.wait(timeout=300)
-                while True:
-                    response = http.post(url + "/v1/sync/push", json={"device_id": device["device_id"],
-                                                                      "ops": ops}, headers=headers, timeout=300)
-                    if response.status_code == 200:
-                        return len(response.json()["results"]), retries
-                    if response.status_code not in (429, 503) or retries >= 20:
-                        return 0, retries
-                    retries += 1
-                    time.sleep(float(response.headers.get("Retry-After", "1")))
+                for batch in range(pushes):
+                    body = json.dumps({"device_id": device["device_id"],
+                                       "ops": ops[batch * ops_per_push:(batch + 1) * ops_per_push]}).encode()
+                    sent = {"Content-Type": "application/json"}
+                    if pushes > 1:
+                        body, sent = gzip.compress(body), sent | {"Content-Encoding": "gzip"}
+                    first = time.monotonic()
+                    while True:
+                        response = http.post(url + "/v1/sync/push", data=body, headers=headers | sent, timeout=300)
+                        if response.status_code == 200:
+                            answered += len(response.json()["results"])
+                            latencies.append(time.monotonic() - first)
+                            break
+                        if response.status_code not in (429, 503) or retries >= 200:
+                            return answered, retries
+                        retries += 1
+                        time.sleep(float(response.headers.get("Retry-After", "1")))
+            return answered, retries
 
         with ThreadPoolExecutor(max_workers=KIOSKS) as pool:
             futures = [pool.submit(kiosk, i) for i in range(KIOSKS)]
@@ -158,7 +175,7 @@ def _measure(db_url: str, home: Path) -> tuple[float, int, int]:
             elapsed = time.monotonic() - started
         total = sum(d for d, _r in outcomes)
         retries = sum(r for _d, r in outcomes)
-        return total / elapsed, total, retries
+        return total / elapsed, total, retries, latencies
     finally:
         proc.terminate()
         try:
@@ -184,10 +201,131 @@ def _fresh_pg(admin_url: str) -> tuple[str, Any]:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
 
 
+BIG_SESSIONS = 100_000
+SESSION_VERSIONS = 3  # each session logged when made and twice more as its seats changed: 300,000 session changes
+BOOKING_CHANGES = 200_000  # other kiosks' bookings: in the log, never sent to a new kiosk
+
+
+def _big_township(db_url: str) -> str:
+    """A township with 100,000 sessions and 200,000 booking changes, written straight to the database (the log
+    made today, so `serve` does not compact it yet); returns an enrolment code."""
+    import sqlalchemy as sa
+
+    from township import db
+    from township.services import create_enrollment_code, create_township
+
+    db.migrate(db_url)
+    database = db.Database(db_url)
+    try:
+        town = create_township(database, "big", "大镇")
+        service, provider, other_device = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+        old = db.naive(db.now_utc())
+        start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=3)
+        sessions, changes = [], []
+        seq = 0
+        for i in range(BIG_SESSIONS):
+            at = start + dt.timedelta(minutes=30 * i)
+            ident = str(uuid.uuid4())
+            sessions.append({"id": ident, "township_id": town, "service_id": service, "provider_id": provider,
+                             "starts_at": db.naive(at), "ends_at": db.naive(at + dt.timedelta(minutes=30)),
+                             "capacity": 20, "version": SESSION_VERSIONS, "updated_at": old})
+            for version in range(1, SESSION_VERSIONS + 1):
+                seq += 1
+                changes.append({"township_id": town, "seq": seq, "entity": "session", "entity_id": ident,
+                                "op": "upsert", "version": version, "scope": None, "created_at": old, "data": {
+                                    "service_id": service, "provider_id": provider, "starts_at": db.iso(at),
+                                    "ends_at": db.iso(at + dt.timedelta(minutes=30)), "capacity": 20,
+                                    "seats_left": 20 - version + 1, "room": "", "video_url": "", "status": "open"}})
+            for _ in range(BOOKING_CHANGES // BIG_SESSIONS):
+                seq += 1
+                booking = str(uuid.uuid4())
+                changes.append({"township_id": town, "seq": seq, "entity": "booking", "entity_id": booking,
+                                "op": "upsert", "version": 1, "scope": other_device, "created_at": old, "data": {
+                                    "id": booking, "status": "confirmed", "code": f"{seq:09d}", "session_id": ident,
+                                    "version": 1, "message": "预约成功"}})
+        now = db.naive(db.now_utc())
+        with database.write() as conn:
+            db.lock_township(conn, town)
+            conn.execute(sa.insert(db.services).values(id=service, township_id=town, kind="clinic", name="全科门诊",
+                                                       updated_at=now))
+            conn.execute(sa.insert(db.providers).values(id=provider, township_id=town, name="医生", updated_at=now))
+            for chunk in range(0, len(sessions), 5000):
+                conn.execute(sa.insert(db.sessions), sessions[chunk:chunk + 5000])
+            for chunk in range(0, len(changes), 5000):
+                conn.execute(sa.insert(db.changes), changes[chunk:chunk + 5000])
+            conn.execute(sa.update(db.townships).where(db.townships.c.id == town).values(last_seq=seq))
+        return create_enrollment_code(database, "big")
+    finally:
+        database.dispose()
+
+
+def _first_pull(url: str, code: str) -> tuple[float, int, int]:
+    """A new kiosk's first pull of the whole township, pages of 1000 as the kiosk asks, gzip: (seconds, bytes on
+    the wire, changes)."""
+    enrolled = requests.post(url + "/v1/enroll", timeout=120, json={
+        "enrollment_code": code, "kiosk_name": "new", "app_version": "bench"}).json()
+    headers = {"Authorization": f"Bearer {enrolled['device_token']}", "Accept-Encoding": "gzip"}
+    cursor, wire, count = None, 0, 0
+    started = time.monotonic()
+    with requests.Session() as http:
+        while True:
+            params: dict[str, Any] = {"limit": 1000} | ({"cursor": cursor} if cursor else {})
+            response = http.get(url + "/v1/sync/pull", params=params, headers=headers, timeout=300, stream=True)
+            raw = response.raw.read(decode_content=False)
+            wire += len(raw)
+            body = gzip.decompress(raw) if response.headers.get("content-encoding") == "gzip" else raw
+            page = json.loads(body)
+            count += len(page["changes"])
+            cursor = page["next_cursor"]
+            if not page["has_more"]:
+                return time.monotonic() - started, wire, count
+
+
+def first_pull_figures(home: Path) -> None:
+    """`first_pull_s_100k_sessions` / `first_pull_mb_100k_sessions`: the log as it grew (every version), then after
+    `python -m township compact-log` (30 days); SQLite, one `serve` process."""
+    db_url = f"sqlite:///{home / 'big.db'}"
+    code = _big_township(db_url)
+    from township import db
+    from township.services import create_enrollment_code
+
+    proc, url = _serve(db_url, home)
+    try:
+        before_s, before_bytes, before_n = _first_pull(url, code)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    # Forty days later: `serve` compacts at start (30 days), as `compact-log` would on a timer.
+    import sqlalchemy as sa
+
+    database = db.Database(db_url, pool_size=1)
+    try:
+        with database.write() as conn:
+            conn.execute(sa.update(db.changes).values(created_at=db.naive(db.now_utc() - dt.timedelta(days=40))))
+        code = create_enrollment_code(database, "big")
+    finally:
+        database.dispose()
+    proc, url = _serve(db_url, home)
+    try:
+        after_s, after_bytes, after_n = _first_pull(url, code)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(f"first_pull_s_100k_sessions: {after_s:.1f} s", flush=True)
+    print(f"first_pull_mb_100k_sessions: {after_bytes / 1e6:.1f} MB", flush=True)
+    print(f"# before compaction: {before_s:.1f} s, {before_bytes / 1e6:.1f} MB, {before_n} changes; after: "
+          f"{after_n} changes", flush=True)
+
+
 def main() -> int:
+    if sys.argv[1:] == ["first-pull"]:
+        with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
+            first_pull_figures(Path(tmp))
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
+        first_pull_figures(Path(tmp))
         home = Path(tmp)
-        rate, total, errors = _measure(f"sqlite:///{home / 'hub.db'}", home)
+        rate, total, errors, _latencies = _measure(f"sqlite:///{home / 'hub.db'}", home)
         print(f"hub_push_ops_per_s_sqlite: {rate:.0f} ops/s", flush=True)
         print(f"# sqlite: {total} ops from {KIOSKS} kiosks, {errors} retries after 503", flush=True)
         admin = os.environ.get("CUNZHAN_TEST_PG_URL")
@@ -196,11 +334,23 @@ def main() -> int:
             return 0
         url, drop = _fresh_pg(admin)
         try:
-            rate, total, errors = _measure(url, home)
+            rate, total, errors, _latencies = _measure(url, home)
         finally:
             drop()
         print(f"hub_push_ops_per_s_postgresql: {rate:.0f} ops/s", flush=True)
         print(f"# postgresql: {total} ops from {KIOSKS} kiosks, {errors} retries after 503", flush=True)
+        # Issue 15's load: 200 kiosks × 2 gzip pushes of 50 creates, released together, 4 `serve` workers.
+        url, drop = _fresh_pg(admin)
+        try:
+            rate, total, errors, latencies = _measure(url, home, workers=4, pushes=2, ops_per_push=50)
+        finally:
+            drop()
+        latencies.sort()
+        p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
+        print(f"hub_push_ops_per_s_postgresql_4proc: {rate:.0f} ops/s", flush=True)
+        print(f"hub_push_p95_s: {p95:.1f} s", flush=True)
+        print(f"# postgresql 4 workers: {total} ops from {KIOSKS} kiosks × 2 pushes of 50, {errors} answers 503 "
+              f"(retried), {len(latencies)} pushes answered", flush=True)
     return 0
 
 
