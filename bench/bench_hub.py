@@ -94,7 +94,8 @@ def _serve(db_url: str, home: Path, workers: int = 1) -> tuple[subprocess.Popen[
     env = os.environ | {"CUNZHAN_HOME": str(home)}
     proc = subprocess.Popen([sys.executable, "-m", "township", "serve", "--db", db_url, "--port", str(port),
                              "--workers", str(workers)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=(home / f"serve-{port}.log").open("wb"))  # a pipe nobody reads would fill
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -156,7 +157,13 @@ def _measure(db_url: str, home: Path, *, workers: int = 1, pushes: int = 1,
                         body, sent = gzip.compress(body), sent | {"Content-Encoding": "gzip"}
                     first = time.monotonic()
                     while True:
-                        response = http.post(url + "/v1/sync/push", data=body, headers=headers | sent, timeout=300)
+                        try:
+                            response = http.post(url + "/v1/sync/push", data=body, headers=headers | sent,
+                                                 timeout=300)
+                        except requests.ConnectionError:  # as the kiosk: the link failed, try again
+                            retries += 1
+                            time.sleep(1)
+                            continue
                         if response.status_code == 200:
                             answered += len(response.json()["results"])
                             latencies.append(time.monotonic() - first)
@@ -253,6 +260,7 @@ def _big_township(db_url: str) -> str:
                 conn.execute(sa.insert(db.sessions), sessions[chunk:chunk + 5000])
             for chunk in range(0, len(changes), 5000):
                 conn.execute(sa.insert(db.changes), changes[chunk:chunk + 5000])
+        with database.write() as conn:  # not under lock_township: it writes back the seq it counted itself
             conn.execute(sa.update(db.townships).where(db.townships.c.id == town).values(last_seq=seq))
         return create_enrollment_code(database, "big")
     finally:
@@ -275,6 +283,8 @@ def _first_pull(url: str, code: str) -> tuple[float, int, int]:
             wire += len(raw)
             body = gzip.decompress(raw) if response.headers.get("content-encoding") == "gzip" else raw
             page = json.loads(body)
+            if response.status_code != 200:
+                raise RuntimeError(f"pull answered {response.status_code}: {page}")
             count += len(page["changes"])
             cursor = page["next_cursor"]
             if not page["has_more"]:

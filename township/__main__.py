@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Longer than the Retry-After of a 503 (5 s), so a kiosk told to come back finds its connection still open (with
+# uvicorn's default of 5 s the two race, and the kiosk's retry meets a reset connection).
+KEEP_ALIVE_S = 15
+
+
 def _workers(text: str) -> int:
     try:
         value = int(text)
@@ -97,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers == 1:
             app = create_app(url, demo=args.demo)
             print(banner + ")", flush=True)
-            uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
+            uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5,
+                    timeout_keep_alive=KEEP_ALIVE_S)
             return 0
         # Several processes on one listening socket: migrate and seed once here, then each worker builds its app
         # from the URL (nothing correct lives in a process's memory: see docs/sync.md, "Several processes").
@@ -105,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[WORKER_DB_ENV] = url
         print(banner + f", {args.workers} worker processes)", flush=True)
         uvicorn.run("township.app:worker_app", factory=True, workers=args.workers, host=args.host, port=args.port,
-                    log_level="warning", timeout_graceful_shutdown=5)
+                    log_level="warning", timeout_graceful_shutdown=5,
+                    timeout_keep_alive=KEEP_ALIVE_S)
         return 0
 
     from township import services

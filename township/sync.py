@@ -583,15 +583,17 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def make_cursor(secret: str, township_id: str, device_id: str, seq: int) -> str:
-    """`base64url("township:device:seq").hmac16`: opaque to the kiosk, bound to its township and device."""
-    body = f"{township_id}:{device_id}:{seq}".encode()
+def make_cursor(secret: str, township_id: str, device_id: str, seq: int, floor: int = 0) -> str:
+    """`base64url("township:device:seq:floor").hmac16`: opaque to the kiosk, bound to its township and device.
+    `floor` is the township's `log_floor` when the cursor was made (see `pull`)."""
+    body = f"{township_id}:{device_id}:{seq}:{floor}".encode()
     mac = hmac.new(secret.encode(), body, hashlib.sha256).digest()[:16]
     return f"{_b64(body)}.{_b64(mac)}"
 
 
-def read_cursor(secret: str, township_id: str, device_id: str, cursor: str) -> int:
-    """The seq in a cursor; SyncError 410 when it is not ours, not this device's, or cannot be read."""
+def read_cursor(secret: str, township_id: str, device_id: str, cursor: str) -> tuple[int, int]:
+    """The (seq, log floor) in a cursor; SyncError 410 when it is not ours, not this device's, or cannot be read.
+    Cursors made before compaction existed have no floor: 0."""
     expired = SyncError(410, P.ERROR_CURSOR_EXPIRED, "unknown or expired cursor: pull from the start")
     try:
         body_text, mac_text = cursor.split(".", 1)
@@ -603,13 +605,14 @@ def read_cursor(secret: str, township_id: str, device_id: str, cursor: str) -> i
     if not hmac.compare_digest(good, mac):
         raise expired
     try:
-        town, dev, seq_text = body.decode().split(":")
+        town, dev, seq_text, *rest = body.decode().split(":")
         seq = int(seq_text)
+        floor = int(rest[0]) if len(rest) == 1 else 0
     except (ValueError, UnicodeError):
         raise expired from None
-    if town != township_id or dev != device_id or seq < 0:
+    if town != township_id or dev != device_id or seq < 0 or len(rest) > 1:
         raise expired
-    return seq
+    return seq, floor
 
 
 def pull(database: db.Database, device: Device, cursor: str | None, limit: int, *,
@@ -618,9 +621,12 @@ def pull(database: db.Database, device: Device, cursor: str | None, limit: int, 
     with database.write() as conn:
         town = db.lock_township(conn, device.township_id)
         _check_not_revoked(conn, device)
-        since = 0 if not cursor else read_cursor(town.cursor_secret, town.id, device.id, cursor)
-        if since > town.last_seq or (cursor and since < town.log_floor):
-            # From another database (restored backup, reset) or older than what the log still holds.
+        since, floor = (0, town.log_floor) if not cursor else read_cursor(
+            town.cursor_secret, town.id, device.id, cursor)
+        if since > town.last_seq or (since < town.log_floor and floor != town.log_floor):
+            # From another database (restored backup, reset), or made before the log was compacted past it. (A
+            # cursor below the floor made since the last compaction is a snapshot under way over the compacted log:
+            # it has missed nothing.)
             raise SyncError(410, P.ERROR_CURSOR_EXPIRED, "unknown or expired cursor: pull from the start")
         with use_locale(town.locale):
             _lease_upkeep(conn, device, since)
@@ -633,10 +639,10 @@ def pull(database: db.Database, device: Device, cursor: str | None, limit: int, 
         has_more = len(rows) > limit
         rows = rows[:limit]
         last = rows[-1].seq if rows else since
-        secret, town_id = town.cursor_secret, town.id
+        secret, town_id, floor = town.cursor_secret, town.id, int(town.log_floor)
     changes = [{"seq": r.seq, "entity": r.entity, "entity_id": r.entity_id, "op": r.op, "version": r.version,
                 "data": r.data} for r in rows]
-    return {"changes": changes, "next_cursor": make_cursor(secret, town_id, device.id, int(last)),
+    return {"changes": changes, "next_cursor": make_cursor(secret, town_id, device.id, int(last), floor),
             "has_more": has_more}
 
 

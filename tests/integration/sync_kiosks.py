@@ -31,7 +31,7 @@ def cursor_seq(cursor: str | None) -> int:
     if not cursor:
         return 0
     body = cursor.split(".", 1)[0]
-    return int(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode().rsplit(":", 1)[1])
+    return int(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode().split(":")[2])  # t:d:seq:floor
 
 
 class KioskSim:
