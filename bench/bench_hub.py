@@ -6,6 +6,11 @@ loopback only) each send one push of 3 booking creates, all released together (a
 an outage), retrying after 503 as kiosks do. The figure is ops with a final result (applied or
 rejected) per second of wall time, from release to the last answer. Run with `tools/with-services.sh .venv/bin/python
 bench/bench_hub.py` (PostgreSQL comes from $CUNZHAN_TEST_PG_URL; without it only SQLite is measured).
+
+Issue 15's figures: `hub_push_ops_per_s_postgresql_4proc` and `hub_push_p95_s` (200 kiosks × 2 gzip pushes of 50
+creates, `serve --workers 4`; p95 of the time from a push's first send to its answer, 503 waits included), and
+`first_pull_s_100k_sessions` / `first_pull_mb_100k_sessions` (a new kiosk's HTTP pull of a township with 100,000
+sessions and 200,000 booking changes after compaction; `python bench/bench_hub.py first-pull` runs only these).
 """
 
 from __future__ import annotations
