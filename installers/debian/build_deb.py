@@ -169,7 +169,9 @@ def dependency_env(spec: Spec, top: Path, work: Path, python: str) -> Path:
     pip(env, "uninstall", "--quiet", "--yes", "cunzhan")
     prune(site_packages(env), spec.prune)
     # Byte code for the runtime and the dependencies once, named by the installed path; cp -a keeps the mtimes.
-    compile_bytecode([env / "lib"], env, f"{spec.prefix}/python", interpreter(env))
+    # (`local/`: where Debian's python3 installs, linked from lib/python3.X/site-packages; see runtime.py)
+    compile_bytecode([p for p in (env / "lib", env / "local") if p.exists()], env, f"{spec.prefix}/python",
+                     interpreter(env))
     (env / ".complete").write_text(key + "\n")
     return env
 
@@ -239,9 +241,10 @@ def compile_bytecode(paths: list[Path], strip: Path, prefix: str, python: Path) 
 def relocate_text(env: Path, old_roots: list[Path], new_root: str) -> None:
     """Point the text files that name where the runtime was built or copied from (its sysconfig data) at the
     installed path, and drop the console scripts pip wrote (everything is run as `python -m ...`)."""
-    for path in (env / "bin").iterdir():
-        if not path.name.startswith("python"):
-            path.unlink()
+    for bin_dir in (env / "bin", env / "local" / "bin"):
+        for path in bin_dir.iterdir() if bin_dir.is_dir() else ():
+            if not path.name.startswith("python"):
+                path.unlink()
     needles = [str(old).encode() for old in old_roots]
     for path in env.rglob("*"):
         if not path.is_file() or path.is_symlink() or path.suffix in {".so", ".pyc"} or ".so." in path.name:
@@ -423,7 +426,10 @@ def build(spec: Spec, *, top: Path, out: Path, work: Path, python: str, version:
     steps.done("runtime with this project")
     schema = stage_assets(spec, top, prefix_dir, env)
     base = Path(interpreter_info(python)["base_prefix"])
-    relocate_text(env, [deps.resolve(), env.resolve(), base], f"{spec.prefix}/python")
+    # The prefix the runtime was copied from is rewritten, unless it is the system's own (/usr: Debian's python3),
+    # whose name is in every text file that mentions a system path.
+    copied_from = [] if base in {Path("/usr"), Path("/usr/local"), Path("/")} else [base]
+    relocate_text(env, [deps.resolve(), env.resolve(), *copied_from], f"{spec.prefix}/python")
     floor = glibc_floor(elf_files(env))
     (prefix_dir / "VERSION").write_text(f"version={version}\nschema={schema}\nglibc={floor}\n")
 
@@ -434,7 +440,7 @@ def build(spec: Spec, *, top: Path, out: Path, work: Path, python: str, version:
     write_control(spec, root, values)
     steps.done("files and metadata")
 
-    check_no_build_paths(root, [work.resolve(), top.resolve(), base])
+    check_no_build_paths(root, [work.resolve(), top.resolve(), *copied_from])
     deb = out / f"{spec.name}_{version}_{arch}.deb"
     level = ["-z6"] if compress == "gzip" else []
     run(["dpkg-deb", "--root-owner-group", f"-Z{compress}", *level, "--build", str(root), str(deb)])

@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 # Bump when the way the runtime is made changes.
-RUNTIME_FORMAT = "1"
+RUNTIME_FORMAT = "3"
 
 # glibc's own libraries: the one thing every system has and nothing may bundle. Depends carries its version floor.
 GLIBC_LIBS = frozenset({
@@ -54,6 +54,7 @@ SYSTEM_LIBS = {
 STDLIB_LEFT_OUT = (
     "test", "idlelib", "tkinter", "turtledemo", "turtle.py", "lib2to3", "ensurepip", "pydoc_data", "__phello__",
     "config-*", "site-packages", "__pycache__",
+    "EXTERNALLY-MANAGED",  # Debian's mark (PEP 668) that apt owns /usr's packages: this copy is the package's own
 )
 # Extension modules left out: Tk (needs X libraries the kiosk does not otherwise use) and NIS (Kerberos).
 DYNLOAD_LEFT_OUT = ("_tkinter.*", "nis.*", "_test*", "xxlimited*", "_xxtestfuzz*", "_ctypes_test*")
@@ -114,8 +115,6 @@ def build_runtime(python: str, cache: Path) -> Path:
     info = interpreter_info(python)
     base = Path(info["base_prefix"])
     version = info["version"]
-    if info["shared"] != "1":
-        raise SystemExit(f"runtime: {python} is not a shared-library build of CPython (--enable-shared)")
     exe = base / "bin" / f"python{version}"
     key = hashlib.sha256(
         f"{exe.resolve()}|{info['full_version']}|{exe.stat().st_mtime_ns}|{RUNTIME_FORMAT}|"
@@ -133,16 +132,40 @@ def build_runtime(python: str, cache: Path) -> Path:
     shutil.copy2(exe, rt / "bin" / f"python{version}")
     for alias in ("python3", "python"):
         (rt / "bin" / alias).symlink_to(f"python{version}")
-    soname = info["ldlibrary"] or f"libpython{version}.so.1.0"
-    shutil.copy2(base / "lib" / soname, rt / "lib" / soname)
+    # The shared libpython the interpreter loads, wherever the loader finds it (pyenv: prefix/lib; Debian's
+    # python3.X links it statically and loads none).
+    for soname, where in ldd(exe).items():
+        if soname.startswith("libpython") and where != "not found":
+            shutil.copy2(os.path.realpath(where), rt / "lib" / soname)
     stdlib = rt / "lib" / f"python{version}"
     shutil.copytree(base / "lib" / f"python{version}", stdlib, symlinks=True,
                     ignore=lambda folder, names: _left_out(Path(folder), names, base / "lib" / f"python{version}"))
     (stdlib / "site-packages").mkdir()
+    _one_site_packages(rt, version)
     bundle_libraries(rt, stdlib / "lib-dynload")
     check_runtime(rt, version)
     (rt / ".complete").write_text(json.dumps(info) + "\n")
     return rt
+
+
+def _one_site_packages(rt: Path, version: str) -> None:
+    """Make `lib/python3.X/site-packages` name the folder pip installs into and `site` reads, whichever CPython the
+    copy is of. Upstream CPython (pyenv) uses that folder already. Debian's python3.X installs into
+    `local/lib/python3.X/dist-packages` (its `posix_local` scheme), which its `site` reads too: that folder is made,
+    and site-packages becomes a link to it, so the build and the tests find the packages in one place."""
+    code = "import sysconfig; print(sysconfig.get_path('purelib')); print(sysconfig.get_path('platlib'))"
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    site = rt / "lib" / f"python{version}" / "site-packages"
+    targets = {Path(line) for line in
+               run([str(rt / "bin" / f"python{version}"), "-I", "-c", code], env=env, cwd="/").stdout.split()}
+    if targets == {site}:
+        return
+    if len(targets) != 1 or rt.resolve() not in next(iter(targets)).resolve().parents:
+        raise SystemExit(f"runtime: the copied interpreter installs into {sorted(targets)}, not one folder in {rt}")
+    target = next(iter(targets))
+    target.mkdir(parents=True)
+    site.rmdir()
+    site.symlink_to(os.path.relpath(target, site.parent))
 
 
 def _left_out(folder: Path, names: list[str], stdlib: Path) -> set[str]:
