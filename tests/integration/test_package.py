@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.xserver import virtual_screen
+
 # The first test's setup builds the packages: cold (no cached dependency environment, e.g. in CI) that alone can take a few
 # minutes on a busy 2-core machine, more than the suite's default per-test timeout.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -731,23 +733,8 @@ def test_packaged_township_serves(root: Path, tmp_path: Path) -> None:
 
 @pytest.fixture
 def xvfb() -> Iterator[str]:
-    read, write = os.pipe()
-    # -noreset as kiosk-login starts X.Org: without it the server resets its settings whenever its last client
-    # disconnects (between two kiosk runs), and blanking would come back.
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-noreset", "-nolisten", "tcp", "-screen", "0", "1280x800x24"],
-        pass_fds=(write,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    with os.fdopen(read) as fh:
-        display = ":" + fh.readline().strip()
-    try:
+    with virtual_screen("1280x800", noreset=True) as display:  # -noreset, as kiosk-login starts X.Org
         yield display
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_kiosk_session_blanking_off_keyring_unlocked_and_restarts_the_kiosk(

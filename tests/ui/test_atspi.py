@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 import pytest
 from jeepney import DBusAddress, new_method_call
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
+
+from tests.xserver import start_kiosk, virtual_screen
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = "/usr/libexec/at-spi-bus-launcher"
@@ -58,21 +59,8 @@ def a11y_bus() -> Iterator[str]:
 
 @pytest.fixture
 def bare_x() -> Iterator[str]:
-    read, write = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-screen", "0", "1920x1080x24"],
-        pass_fds=(write,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    with os.fdopen(read) as fh:
-        display = ":" + fh.readline().strip()
-    try:
+    with virtual_screen("1920x1080") as display:
         yield display
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 class Node:
@@ -158,25 +146,8 @@ def wait_for(check: Any, timeout: float = 20) -> Any:
 
 
 def test_orca_sees_titles_focus_alerts_and_names_once(a11y_bus: str, bare_x: str, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QT_", "CUNZHAN_"))}
-    env.update(
-        {
-            "DISPLAY": bare_x,
-            "QT_QPA_PLATFORM": "xcb",
-            "CUNZHAN_HOME": str(tmp_path / "home"),
-            "CUNZHAN_LOCALE": "zh_CN",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
     log = (tmp_path / "kiosk.log").open("w")
-    kiosk = subprocess.Popen(
-        [sys.executable, "-m", "kiosk", "run", "--demo", "--fullscreen"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    kiosk = start_kiosk(bare_x, tmp_path / "home", log, "--demo", "--fullscreen")
     conn = open_dbus_connection(bus=a11y_bus)
     try:
         frame = kiosk_frame(conn, "您好！您要办什么事？")

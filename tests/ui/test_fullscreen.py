@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.xserver import kiosk_env, start_kiosk, virtual_screen
+
 ROOT = Path(__file__).resolve().parents[2]
 GRAB = """
 import sys
@@ -30,21 +32,8 @@ print(g.width(), g.height())
 @pytest.fixture
 def bare_x() -> Iterator[str]:
     """A virtual 1920×1080 X screen and nothing else: no window manager, as in the kiosk session."""
-    read, write = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-screen", "0", "1920x1080x24"],
-        pass_fds=(write,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    with os.fdopen(read) as fh:
-        display = ":" + fh.readline().strip()
-    try:
+    with virtual_screen("1920x1080") as display:
         yield display
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def kiosk_windows(display: str) -> list[tuple[int, int, int, int]]:
@@ -69,25 +58,8 @@ def kiosk_windows(display: str) -> list[tuple[int, int, int, int]]:
 
 
 def test_fullscreen_fills_a_screen_without_window_manager(bare_x: str, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QT_", "CUNZHAN_"))}
-    env.update(
-        {
-            "DISPLAY": bare_x,
-            "QT_QPA_PLATFORM": "xcb",
-            "CUNZHAN_HOME": str(tmp_path / "home"),
-            "CUNZHAN_LOCALE": "zh_CN",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
     log = (tmp_path / "kiosk.log").open("w")
-    kiosk = subprocess.Popen(
-        [sys.executable, "-m", "kiosk", "run", "--fullscreen", "--demo"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    kiosk = start_kiosk(bare_x, tmp_path / "home", log, "--fullscreen", "--demo")
     try:
         deadline = time.monotonic() + 90
         windows: list[tuple[int, int, int, int]] = []
@@ -107,7 +79,7 @@ def test_fullscreen_fills_a_screen_without_window_manager(bare_x: str, tmp_path:
         ):  # until home is painted (a busy machine is slow)
             grab = subprocess.run(
                 [sys.executable, "-c", GRAB, str(shot)],
-                env=env,
+                env=kiosk_env(bare_x, tmp_path / "home"),
                 capture_output=True,
                 text=True,
                 check=True,
