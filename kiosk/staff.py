@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import os
 import re
+import secrets
 import sys
 import zoneinfo
 from collections.abc import Callable
@@ -79,7 +80,7 @@ class StaffError(Exception):
     TEXTS: dict[str, str] = {  # noqa: RUF012 - a constant table of message ids
         "pin_length": N_("The PIN must be exactly 6 digits."),
         "pin_simple": N_("This PIN is too easy to guess. Please avoid repeated or consecutive digits."),
-        "pin_taken": N_("Another staff member already uses this PIN. Please choose a different one."),
+        "pin_taken": N_("This PIN cannot be used. Please choose a different one."),
         "pin_mismatch": N_("The two PINs are not the same. Please type the new PIN again."),
         "staff_id": N_("The staff number may use only letters, digits, - and _ (at most 16)."),
         "staff_exists": N_("This staff number is already set up on this kiosk."),
@@ -234,9 +235,21 @@ class StaffAccounts:
             self.store._audit(conn, actor, "staff_deactivated", staff_id)
 
     def _refuse_shared_pin(self, pin: str, *, except_id: str | None) -> None:
-        # The PIN alone identifies the staff member at the keypad, so two members may not share one.
+        """The PIN alone identifies the staff member at the keypad, so two members may not share one. A refusal
+        would tell whoever typed it a colleague's PIN, so it (a) says only that the PIN cannot be used, (b) counts
+        as a wrong PIN at the keypad (the same lock-out, so PINs cannot be probed this way) and (c) stops the
+        colleague's PIN from working (it is known now; audited `staff_pin_revoked`, set a new one with
+        `python -m kiosk staff reset-pin`)."""
+        if self.locked_for() > 0:
+            raise StaffError("pin_taken")
         for row in self.store.query("SELECT staff_id, pin_hash FROM staff WHERE active = 1"):
             if row["staff_id"] != except_id and self._matches(row["pin_hash"], pin):
+                with self.store.transaction() as conn:
+                    conn.execute("UPDATE staff SET pin_hash = ?, updated_at = ? WHERE staff_id = ?",
+                                 (self.hasher.hash(secrets.token_hex(16)), to_text(self.clock()),
+                                  row["staff_id"]))
+                    self.store._audit(conn, ACTOR_UNKNOWN, "staff_pin_revoked", row["staff_id"])
+                self._wrong()
                 raise StaffError("pin_taken")
 
     def _matches(self, pin_hash: str, pin: str) -> bool:

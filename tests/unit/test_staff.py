@@ -11,6 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from kiosk import settings as s
+from kiosk.i18n import use_locale
 from kiosk.identity import id_check_character
 from kiosk.models import Channel, Dependent, Resident
 from kiosk.staff import (
@@ -84,6 +85,25 @@ def test_weak_or_malformed_pins_are_refused(pin: str, kind: str) -> None:
     assert err.value.message()  # a sentence for the screen
 
 
+def test_a_taken_pin_is_refused_without_telling_whose_it_was(store: Store) -> None:
+    """Finding 12: typing a colleague's PIN when adding a member must not hand over the colleague's account. The
+    refusal names nobody, counts as a wrong PIN (the keypad's lock-out) and the colleague's PIN stops working."""
+    accounts = StaffAccounts(store, hasher=LIGHT)
+    accounts.add("S01", "李春梅", PIN, actor="enrolment")
+    with pytest.raises(StaffError) as err:
+        accounts.add("S02", "王强", PIN, actor="S01")
+    assert err.value.kind == "pin_taken"
+    with use_locale("en"):
+        text = err.value.message()
+    assert "another" not in text.lower() and "staff member" not in text.lower()
+    assert accounts.failures() == 1
+    assert not accounts.verify_pin(PIN).ok  # the PIN that was just revealed no longer signs anyone in
+    actions = [r["action"] for r in store.query("SELECT action FROM audit_log")]
+    assert "staff_pin_revoked" in actions
+    accounts.change_pin("S01", "305918", actor="console")
+    assert accounts.verify_pin("305918").ok
+
+
 def test_staff_number_name_and_shared_pin_are_checked(store: Store) -> None:
     accounts = StaffAccounts(store, hasher=LIGHT)
     accounts.add("S01", "李春梅", PIN, actor="enrolment")
@@ -95,6 +115,7 @@ def test_staff_number_name_and_shared_pin_are_checked(store: Store) -> None:
     accounts.add("S02", "王强", OTHER_PIN, actor="S01")
     signed = accounts.verify_pin(OTHER_PIN)
     assert signed.staff is not None and signed.staff.staff_id == "S02"
+    accounts.change_pin("S01", PIN, actor="S01")  # a clash refused above made S01's PIN known: a new one
     with pytest.raises(StaffError) as err:
         accounts.change_pin("S02", PIN, actor="S02")
     assert err.value.kind == "pin_taken"
