@@ -16,6 +16,20 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("CUNZHAN_LOCALE", "zh_CN")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A CUNZHAN_HOME for the whole run, so that nothing (a PostgreSQL backend's key file, say) is ever written to
+    the real user's data directory; `data_home` replaces it per test."""
+    home = tmp_path_factory.mktemp("cunzhan-home")
+    old = os.environ.get("CUNZHAN_HOME")
+    os.environ["CUNZHAN_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("CUNZHAN_HOME", None)
+    else:
+        os.environ["CUNZHAN_HOME"] = old
+
+
 @pytest.fixture
 def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh CUNZHAN_HOME: every file the kiosk writes goes under it."""

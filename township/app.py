@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -82,12 +83,19 @@ async def read_body(request: Request, limit: int = P.MAX_BODY_BYTES) -> bytes:
     return out
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def parse_json(raw: bytes) -> Any:
-    """UTF-8 JSON or 400 malformed."""
+    """UTF-8 JSON or 400 malformed. A lone surrogate (`"\\ud800"`: valid JSON, not text) is malformed too; a pair
+    that makes one character is fine."""
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise S.SyncError(400, P.ERROR_MALFORMED, "the body is not JSON") from None
+        value = json.loads(raw.decode("utf-8"))
+        if _SURROGATE_ESCAPE.search(raw):  # rare: only then check the whole value
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError, ValueError, RecursionError):
+        raise S.SyncError(400, P.ERROR_MALFORMED, "the body is not JSON text") from None
+    return value
 
 
 def client_time(request: Request) -> dt.datetime | None:
@@ -114,8 +122,9 @@ def check_push_envelope(body: Any) -> dict[str, Any]:
     if not isinstance(body.get("ops"), list):
         raise S.SyncError(400, P.ERROR_MALFORMED, "ops must be a list")
     pending = body.get("pending_ops")
-    if pending is not None and (not isinstance(pending, int) or isinstance(pending, bool) or pending < 0):
-        raise S.SyncError(400, P.ERROR_MALFORMED, "pending_ops must be a non-negative integer")
+    if pending is not None and (not isinstance(pending, int) or isinstance(pending, bool)
+                                or not 0 <= pending <= P.MAX_PENDING_OPS):
+        raise S.SyncError(400, P.ERROR_MALFORMED, f"pending_ops must be an integer from 0 to {P.MAX_PENDING_OPS}")
     version = body.get("app_version")
     if version is not None and not isinstance(version, str):
         raise S.SyncError(400, P.ERROR_MALFORMED, "app_version must be a string")
@@ -271,9 +280,11 @@ def _install_routes(app: FastAPI, database: db.Database) -> None:
         device = await run_in_threadpool(S.authenticate, database, request.headers.get("authorization"))
         size = P.PULL_DEFAULT_LIMIT
         if limit is not None:
-            if not limit.strip().isdigit() or not 1 <= int(limit) <= P.PULL_MAX_LIMIT:
+            text = limit.strip()
+            # ASCII digits only: "²".isdigit() is True but int("²") fails.
+            if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= P.PULL_MAX_LIMIT:
                 raise S.SyncError(400, P.ERROR_MALFORMED, f"limit must be 1 to {P.PULL_MAX_LIMIT}")
-            size = int(limit)
+            size = int(text)
         if cursor is not None and len(cursor) > 512:
             raise S.SyncError(410, P.ERROR_CURSOR_EXPIRED, "unknown cursor")
         async with request.app.state.sync_gate.admit():

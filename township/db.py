@@ -23,6 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from kiosk.paths import secure_sqlite_file
+
 metadata = sa.MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -145,6 +147,10 @@ bookings = sa.Table(
     sa.Column("waitlist_position", sa.BigInteger(), nullable=True),  # promotion order while waitlisted
     sa.Column("message", sa.Text(), nullable=False, server_default=""),  # for the resident, latest decision
     sa.Column("decided_by", sa.String(_ID), nullable=True),  # staff user who confirmed/rejected/reassigned
+    # The contact details this booking was made with (a kiosk never rewrites the resident's record).
+    sa.Column("contact_name", sa.String(64), nullable=True),
+    sa.Column("contact_phone", sa.String(20), nullable=True),
+    sa.Column("contact_village", sa.String(100), nullable=True),
     _now_col("created_at"),
     _now_col("updated_at"),
     sa.UniqueConstraint("township_id", "code", name="uq_bookings_township_code"),
@@ -273,8 +279,27 @@ staff_audit = sa.Table(
     sa.Column("who", sa.String(64), nullable=False),  # username at the time (or "cli", "system")
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("target", sa.String(100), nullable=False, server_default=""),
-    sa.Column("at", sa.DateTime(), nullable=False),
+    sa.Column("at", sa.DateTime(), nullable=False),  # when the backend recorded it (sorts the trail)
     sa.Column("detail", sa.JSON(), nullable=False),
+    sa.Column("client_at", sa.DateTime(), nullable=True),  # a kiosk's own clock for its entries (shown, never sorted)
+)
+
+# Console sessions ended by signing out, until they would have expired anyway: in the database, so that every
+# backend process refuses a signed-out cookie, also after a restart.
+console_revoked = sa.Table(
+    "console_revoked", metadata,
+    sa.Column("sid", sa.String(64), primary_key=True),
+    sa.Column("expires_at", sa.DateTime(), nullable=False, index=True),
+)
+
+# Sign-in throttling and lock-out (township.signin): one row per key, a keyed hash of a client address, an account,
+# or the pair; never the address or user name in clear.
+signin_throttle = sa.Table(
+    "signin_throttle", metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("failures", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("window_start", sa.DateTime(), nullable=False),
+    sa.Column("locked_until", sa.DateTime(), nullable=True),
 )
 
 holidays = sa.Table(
@@ -349,17 +374,18 @@ class Database:
         if self.is_sqlite:
             path = url.split("///", 1)[1] if "///" in url else ""
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                secure_sqlite_file(Path(path))
+            # hide_parameters: a failing statement's error (and so any log) never carries residents' data.
             self.engine: Engine = sa.create_engine(
                 url, connect_args={"check_same_thread": False, "timeout": 30},
-                pool_size=pool_size, max_overflow=pool_size)
+                pool_size=pool_size, max_overflow=pool_size, hide_parameters=True)
             _configure_sqlite(self.engine)
             key = str(Path(path).resolve()) if path and path != ":memory:" else url
             with _sqlite_locks_guard:
                 self._lock = _sqlite_locks.setdefault(key, threading.Lock())
         else:
             self.engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2,
-                                           pool_pre_ping=True)
+                                           pool_pre_ping=True, hide_parameters=True)
             self._lock = threading.Lock()  # unused on PostgreSQL: row locks do the work
 
     @contextmanager

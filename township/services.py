@@ -29,8 +29,6 @@ from township import messages as M
 
 ROLES = ("admin", "reviewer")
 ENROLLMENT_TTL = dt.timedelta(hours=24)
-LOCKOUT_AFTER = 5  # failed passwords in a row
-LOCKOUT_FOR = dt.timedelta(minutes=15)
 MAX_CAPACITY = 500
 
 
@@ -229,41 +227,6 @@ def create_staff(database: db.Database, township_slug: str, username: str, role:
             created_at=db.naive(db.now_utc())))
         _audit(conn, actor, "staff_created", username, role=role)
         return ident
-
-
-def authenticate_staff(database: db.Database, township_slug: str, username: str, password: str) -> StaffUser | None:
-    """Check a password. Five failures in a row lock the account for 15 minutes (even with the right password).
-    Returns the user, or None (the caller says only "wrong user name or password")."""
-    from argon2.exceptions import InvalidHashError, VerificationError
-
-    with database.write() as conn:
-        town = conn.execute(sa.select(db.townships).where(db.townships.c.slug == township_slug)).first()
-        if town is None:
-            return None
-        staff = conn.execute(sa.select(db.staff_users).where(
-            db.staff_users.c.township_id == town.id, db.staff_users.c.username == username.strip())).first()
-        if staff is None or staff.disabled_at is not None:
-            _hasher().hash(password)  # same work either way: no user-name probing by timing
-            return None
-        now = db.naive(db.now_utc())
-        if staff.locked_until is not None and staff.locked_until > now:
-            return None
-        try:
-            ok = bool(_hasher().verify(staff.password_hash, password))
-        except (VerificationError, InvalidHashError):
-            ok = False
-        if not ok:
-            failed = staff.failed_attempts + 1
-            values: dict[str, Any] = {"failed_attempts": failed}
-            if failed >= LOCKOUT_AFTER:
-                values = {"failed_attempts": 0, "locked_until": now + LOCKOUT_FOR}
-            conn.execute(sa.update(db.staff_users).where(db.staff_users.c.id == staff.id).values(**values))
-            actor = _Actor(staff.id, staff.username, town.id, town.locale, town.zone)
-            _audit(conn, actor, "login_failed" if failed < LOCKOUT_AFTER else "login_locked", staff.username)
-            return None
-        conn.execute(sa.update(db.staff_users).where(db.staff_users.c.id == staff.id).values(
-            failed_attempts=0, locked_until=None))
-        return StaffUser(staff.id, town.id, town.slug, staff.username, staff.role)
 
 
 # --- bookings --------------------------------------------------------------------------------------------------------

@@ -197,7 +197,8 @@ _FIND_BOOKING = sa.select(db.bookings).where(sa.or_(
 _DUPLICATE = sa.select(db.bookings.c.id).where(
     db.bookings.c.session_id == sa.bindparam("session_id"), db.bookings.c.resident_id == sa.bindparam("resident_id"),
     db.bookings.c.dependent_key == sa.bindparam("dependent_key"), db.bookings.c.status.in_(B.ACTIVE)).limit(1)
-_UPSERT_RESIDENT: dict[str, Any] = {}  # dialect name → statement
+_FIND_RESIDENT = sa.select(db.residents.c.id).where(
+    db.residents.c.township_id == sa.bindparam("township_id"), db.residents.c.id_number == sa.bindparam("id_number"))
 
 
 @dataclass(slots=True)
@@ -216,6 +217,7 @@ class _Batch:
     sessions: dict[str, sa.Row[Any]] = field(default_factory=dict)
     seats: dict[str, tuple[int, int]] = field(default_factory=dict)
     op_rows: list[dict[str, Any]] = field(default_factory=list)
+    audit_entries: int = 0  # kiosk audit entries taken in this push (capped)
 
     def forget(self) -> None:
         self.sessions.clear()
@@ -261,13 +263,28 @@ def _push_one(conn: Connection, device: Device, raw: Any,
     try:
         with conn.begin_nested():
             result = _apply(conn, device, op, payload, op_id, batch=batch)
-    except Exception:  # a rejected op must never block the others: roll it back alone, answer `invalid`
-        log.warning("op %s of device %s could not be applied", op_id, device.id, exc_info=True)
+    except Exception as exc:  # a rejected op must never block the others: roll it back alone, answer `invalid`
+        # No exception text and no traceback text: a database error quotes the values it refused (ID numbers,
+        # names, phones). The type and the line are enough to find the fault.
+        log.warning("op %s (%s/%s) of device %s could not be applied: %s at %s", op_id, op.entity, op.kind,
+                    device.id, type(exc).__name__, _where(exc))
         del batch.changes[logged:]  # its change rows were rolled back with it (their seqs stay unused: a gap)
         batch.forget()
         result = _rejected(op_id, "invalid", _(M.INVALID))
     _store(batch, device, op_id, raw, digest=digest, result=result, stored=stored)
     return result
+
+
+def _where(exc: BaseException) -> str:
+    """`file:line` of the innermost frame of our own code in `exc`'s traceback (no values, no message)."""
+    place = "?"
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if "/township/" in name or "/kiosk/" in name:
+            place = f"{name.rsplit('/', 2)[-2]}/{name.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return place
 
 
 def _store(batch: _Batch, device: Device, op_id: str, raw: Any, *, digest: str, result: dict[str, Any],
@@ -294,7 +311,7 @@ def _apply(conn: Connection, device: Device, op: P.Op, payload: Any, op_id: str,
     if isinstance(payload, P.FeedbackSubmit):
         return _feedback(conn, device, op, payload, op_id)
     if isinstance(payload, P.AuditBatch):
-        return _kiosk_audit(conn, device, payload, op_id)
+        return _kiosk_audit(conn, device, payload, op_id, batch)
     return _rejected(op_id, "invalid", _(M.INVALID))
 
 
@@ -370,11 +387,14 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
         return refusal
     assert session is not None
     now = db.now_utc()
-    resident_id = _upsert_resident(conn, device, p.resident, check.number)
+    # Nothing is written before every check has passed: a rejected op changes nothing (not even the resident).
+    resident_id = _find_resident(conn, device, check.number)
     dep = p.for_dependent.model_dump() if p.for_dependent else None
     key = B.dependent_key(dep)
-    duplicate = conn.execute(_DUPLICATE, {"session_id": session.id, "resident_id": resident_id,
-                                          "dependent_key": key}).first()
+    duplicate = None
+    if resident_id is not None:  # a resident not yet known has no booking to duplicate
+        duplicate = conn.execute(_DUPLICATE, {"session_id": session.id, "resident_id": resident_id,
+                                              "dependent_key": key}).first()
     if duplicate is not None and lease is None:
         return _rejected(op_id, "duplicate_booking", _(M.DUPLICATE))
     review = bool(B.service_of(conn, session).review)
@@ -399,11 +419,16 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
         queued = conn.execute(sa.select(sa.func.count()).select_from(db.bookings).where(
             db.bookings.c.session_id == session.id, db.bookings.c.status == "waitlisted")).scalar_one()
         message = _(M.WAITLISTED).format(position=int(queued) + 1)  # last in the queue
+    if resident_id is None:
+        resident_id = _insert_resident(conn, device, p.resident, check.number)
     values = {"id": op.entity_id, "township_id": device.township_id, "session_id": session.id,
               "resident_id": resident_id, "code": p.code, "status": status, "version": 1, "device_id": device.id,
               "kiosk_number": device.kiosk_number, "channel": p.channel, "staff_id": p.staff_id,
               "for_dependent": dep, "dependent_key": key, "lease": lease is not None, "waitlist_position": position,
-              "message": message, "created_at": db.naive(now), "updated_at": db.naive(now)}
+              "message": message, "created_at": db.naive(now), "updated_at": db.naive(now),
+              # The details this booking was made with: what staff see for it, whatever other kiosks send later.
+              "contact_name": p.resident.name, "contact_phone": p.resident.phone or None,
+              "contact_village": p.resident.village or None}
     conn.execute(_INSERT_BOOKING, values)
     row = SimpleNamespace(**values)  # what RETURNING would give back: every column is set here
     B.log_booking(conn, row)
@@ -441,25 +466,23 @@ def _usable_lease(conn: Connection, device: Device, session_id: str) -> sa.Row[A
         .order_by(db.leases.c.created_at).limit(1)).first()
 
 
-def _upsert_resident(conn: Connection, device: Device, r: P.Resident, id_number: str) -> str:
-    """The resident with this ID number in the township, created or updated to what the kiosk sent (one upsert)."""
-    statement = _UPSERT_RESIDENT.get(conn.dialect.name)
-    if statement is None:
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+def _find_resident(conn: Connection, device: Device, id_number: str) -> str | None:
+    """The id of the township's resident with this ID number, if there is one."""
+    return conn.execute(_FIND_RESIDENT, {"township_id": device.township_id, "id_number": id_number}).scalar()
 
-        insert = pg_insert(db.residents) if conn.dialect.name == "postgresql" else sqlite_insert(db.residents)
-        statement = insert.on_conflict_do_update(
-            index_elements=[db.residents.c.township_id, db.residents.c.id_number],
-            set_={"name": insert.excluded.name, "phone": insert.excluded.phone,
-                  "village": insert.excluded.village, "updated_at": insert.excluded.updated_at},
-        ).returning(db.residents.c.id)
-        _UPSERT_RESIDENT[conn.dialect.name] = statement
+
+def _insert_resident(conn: Connection, device: Device, r: P.Resident, id_number: str) -> str:
+    """A new resident record, from the first booking made for this ID number in the township.
+
+    Later bookings never rewrite it: each keeps the contact details it was made with (`bookings.contact_*`), so a
+    kiosk cannot change what staff see for bookings made elsewhere. The push holds the township's lock (SQLite's
+    writer lock), so no other push can insert the same ID number in between."""
     now = db.naive(db.now_utc())
-    return str(conn.execute(statement, {
-        "id": B.new_id(), "township_id": device.township_id, "id_number": id_number, "id_mask": mask_id(id_number),
-        "name": r.name, "phone": r.phone or None, "village": r.village or None, "created_at": now,
-        "updated_at": now}).scalar_one())
+    ident = B.new_id()
+    conn.execute(sa.insert(db.residents).values(
+        id=ident, township_id=device.township_id, id_number=id_number, id_mask=mask_id(id_number), name=r.name,
+        phone=r.phone or None, village=r.village or None, created_at=now, updated_at=now))
+    return ident
 
 
 def _cancel(conn: Connection, device: Device, op: P.Op, p: P.BookingCancel, op_id: str) -> dict[str, Any]:
@@ -556,20 +579,35 @@ def _feedback(conn: Connection, device: Device, op: P.Op, p: P.FeedbackSubmit, o
     return _result(op_id, "applied", message=_(M.FEEDBACK_THANKS))
 
 
-def _kiosk_audit(conn: Connection, device: Device, p: P.AuditBatch, op_id: str) -> dict[str, Any]:
+def _kiosk_audit(conn: Connection, device: Device, p: P.AuditBatch, op_id: str, batch: _Batch) -> dict[str, Any]:
     """Village staff actions audited on a kiosk (kiosk.staff), kept beside the township staff's own audit trail.
-    Stored once: a replayed op returns its stored result without coming here again."""
+    Stored once: a replayed op returns its stored result without coming here again.
+
+    The trail is sorted by when the backend received an entry (`at`); the kiosk's own clock is kept beside it
+    (`client_at`, shown, never trusted). Only actions a kiosk can take are kept as such (anything else becomes
+    `kiosk_other`), and a push carries at most `MAX_AUDIT_ENTRIES_PER_PUSH` entries (the rest: `invalid`)."""
+    if batch.audit_entries + len(p.entries) > P.MAX_AUDIT_ENTRIES_PER_PUSH:
+        return _rejected(op_id, "invalid", _(M.INVALID))
+    batch.audit_entries += len(p.entries)
+    now = db.naive(db.now_utc())
+    rows = []
     for entry in p.entries:
+        client_at: dt.datetime | None
         try:
-            at = dt.datetime.fromisoformat(entry.at)
-        except ValueError:
-            at = db.now_utc()
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=dt.UTC)
-        conn.execute(sa.insert(db.staff_audit).values(
-            township_id=device.township_id, staff_id=None, who=f"kiosk {device.kiosk_number}: {entry.actor}"[:64],
-            action=entry.action[:64], target=entry.detail[:100], at=db.naive(at),
-            detail={"source": "kiosk", "device_id": device.id, "seq": entry.seq, "detail": entry.detail}))
+            parsed = dt.datetime.fromisoformat(entry.at)
+            client_at = db.naive(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC))
+        except (ValueError, OverflowError):
+            client_at = None
+        known = entry.action in P.KIOSK_AUDIT_ACTIONS
+        detail: dict[str, Any] = {"source": "kiosk", "device_id": device.id, "seq": entry.seq,
+                                  "detail": entry.detail}
+        if not known:
+            detail["action"] = entry.action
+        rows.append({"township_id": device.township_id, "staff_id": None,
+                     "who": f"kiosk {device.kiosk_number}: {entry.actor}"[:64],
+                     "action": entry.action if known else "kiosk_other", "target": entry.detail[:100],
+                     "at": now, "client_at": client_at, "detail": detail})
+    conn.execute(sa.insert(db.staff_audit), rows)
     return _result(op_id, "applied")
 
 

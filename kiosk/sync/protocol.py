@@ -18,6 +18,18 @@ MAX_BODY_BYTES = 1024 * 1024
 KIOSK_BATCH = 200
 PULL_DEFAULT_LIMIT = 500
 PULL_MAX_LIMIT = 1000
+MAX_PENDING_OPS = 2**31 - 1
+MAX_AUDIT_ENTRIES_PER_PUSH = 1000
+# The actions a kiosk may report in its audit batches (kiosk.staff, kiosk.booking, kiosk.ui): anything else is kept
+# as `kiosk_other`, so that a kiosk cannot write a console action (such as `booking_confirmed`) into the trail.
+KIOSK_AUDIT_ACTIONS = frozenset({
+    "booking_cancelled", "booking_checked_in", "booking_created", "booking_rescheduled", "diagnostics_exported",
+    "kiosk_enrol_failed", "kiosk_enrolled", "kiosk_exit", "kiosk_reenrolled", "left_kiosk", "practice_on",
+    "practice_off", "resident_lookup", "session_bookings_viewed", "setting_changed", "staff_added",
+    "staff_called", "staff_cancel_late", "staff_deactivated", "staff_lockout_cleared", "staff_pin_changed",
+    "staff_pin_locked", "staff_pin_revoked", "staff_pin_wrong", "staff_provision_skipped", "staff_signed_in", "staff_signed_out",
+    "sync_now",
+})
 
 Entity = Literal["booking", "feedback", "audit"]
 OpKind = Literal["create", "cancel", "reschedule", "check_in", "submit", "batch"]
@@ -39,21 +51,45 @@ ALLOWED_KINDS: dict[str, frozenset[str]] = {
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain_text(cls, value: Any) -> Any:
+        """No NUL characters (PostgreSQL text cannot hold them) and no lone surrogates (not Unicode text)."""
+        for text in (value if isinstance(value, list) else [value]):
+            if isinstance(text, str) and not is_plain_text(text):
+                raise ValueError("text with a NUL character or a lone surrogate")
+        return value
+
 
 class _Response(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+def is_plain_text(text: str) -> bool:
+    """Whether `text` can be stored and sent as UTF-8 text: no NUL, no lone surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _uuid_text(value: str) -> str:
     return str(uuid.UUID(value))
 
 
+# Every string on the wire has a bound: oversized input is an `invalid` op, never a database error.
+_Id = Annotated[str, Field(max_length=64)]
+
+
 class Resident(_Request):
-    id: str
+    id: _Id
     name: Annotated[str, Field(min_length=1, max_length=64)]
     id_number: Annotated[str, Field(min_length=18, max_length=18)]
-    phone: str | None = None
-    village: str | None = None
+    phone: Annotated[str, Field(max_length=20)] | None = None
+    village: Annotated[str, Field(max_length=100)] | None = None
 
 
 class Dependent(_Request):
@@ -63,22 +99,22 @@ class Dependent(_Request):
 
 
 class BookingCreate(_Request):
-    session_id: str
+    session_id: _Id
     code: Annotated[str, Field(min_length=4, max_length=16)]
     resident: Resident
     for_dependent: Dependent | None = None
     channel: Literal["self", "assisted"] = "self"
-    staff_id: str | None = None
+    staff_id: Annotated[str, Field(max_length=64)] | None = None
     lease: bool = False
     waitlist: bool = False
 
 
 class BookingCancel(_Request):
-    reason: str | None = None
+    reason: Annotated[str, Field(max_length=200)] | None = None
 
 
 class BookingReschedule(_Request):
-    session_id: str
+    session_id: _Id
 
 
 class BookingCheckIn(_Request):
@@ -86,17 +122,17 @@ class BookingCheckIn(_Request):
 
 
 class FeedbackSubmit(_Request):
-    booking_id: str
+    booking_id: _Id
     rating: Annotated[int, Field(ge=1, le=5)]
-    reasons: list[str] = Field(default_factory=list)
-    comment: str | None = None
+    reasons: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] = Field(default_factory=list)
+    comment: Annotated[str, Field(max_length=500)] | None = None
 
 
 class AuditEntry(_Request):
     """One row of a kiosk's local audit log: a staff action, never with personal data (kiosk.staff)."""
 
-    seq: Annotated[int, Field(ge=1)]  # the kiosk's audit_log id: unique per kiosk, increasing
-    at: str  # kiosk clock, UTC ISO-8601 (display only)
+    seq: Annotated[int, Field(ge=1, lt=2**63)]  # the kiosk's audit_log id: unique per kiosk, increasing
+    at: Annotated[str, Field(max_length=40)]  # kiosk clock, UTC ISO-8601 (display only)
     actor: Annotated[str, Field(min_length=1, max_length=64)]  # staff number, `system`, `unknown`, `enrolment`
     action: Annotated[str, Field(min_length=1, max_length=64)]
     detail: Annotated[str, Field(max_length=200)] = ""
@@ -122,14 +158,14 @@ class Op(_Request):
     """One outbox row. The payload is checked per (entity, kind) by `parse_payload`, op by op, so that one bad op
     is rejected as `invalid` without failing the whole request."""
 
-    op_id: str
-    device_seq: Annotated[int, Field(ge=1)]
-    entity: str
-    entity_id: str
-    kind: str
-    base_version: int | None = None
+    op_id: Annotated[str, Field(max_length=100)]
+    device_seq: Annotated[int, Field(ge=1, lt=2**63)]
+    entity: Annotated[str, Field(max_length=16)]
+    entity_id: Annotated[str, Field(max_length=100)]
+    kind: Annotated[str, Field(max_length=16)]
+    base_version: Annotated[int, Field(ge=0, lt=2**31)] | None = None
     payload: dict[str, Any]
-    created_at: str
+    created_at: Annotated[str, Field(max_length=40)]
 
     @field_validator("op_id", "entity_id")
     @classmethod
@@ -146,10 +182,11 @@ def parse_payload(op: Op) -> _Request:
 
 
 class PushRequest(_Request):
-    device_id: str
+    device_id: Annotated[str, Field(max_length=64)]
     ops: Annotated[list[Op], Field(max_length=MAX_PUSH_OPS)]
-    pending_ops: int | None = None  # how many ops the kiosk still holds after this batch (shown in the console)
-    app_version: str | None = None
+    # How many ops the kiosk still holds after this batch (shown in the console).
+    pending_ops: Annotated[int, Field(ge=0, le=MAX_PENDING_OPS)] | None = None
+    app_version: Annotated[str, Field(max_length=64)] | None = None
 
 
 class BookingSummary(_Response):
@@ -200,7 +237,7 @@ class PullResponse(_Response):
 class EnrollRequest(_Request):
     enrollment_code: Annotated[str, Field(min_length=4, max_length=64)]
     kiosk_name: Annotated[str, Field(min_length=1, max_length=100)]
-    app_version: str
+    app_version: Annotated[str, Field(max_length=64)]
 
 
 class EnrollResponse(_Response):

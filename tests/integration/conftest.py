@@ -5,7 +5,8 @@ Fixtures (each a `Backend`, module-scoped, with its own fresh database and the d
 - `pg_backend`: PostgreSQL — a fresh database created on the server in `$CUNZHAN_TEST_PG_URL`
   (`tools/with-services.sh` provides it; the test fails, never skips, when it is missing);
 - `any_backend`: parametrised over both (`[sqlite]`, `[postgresql]`).
-- `start_backend`: a factory for extra servers inside one test (`start_backend("sqlite")`).
+- `start_backend`: a factory for extra servers inside one test (`start_backend("sqlite")`; `db_url=` restarts a
+  backend on an existing database).
 
 A `Backend` has `.url` (`http://127.0.0.1:PORT`), `.db_url`, `.database` (a `township.db.Database` on the same
 database), `.kind` and helpers: `.enrollment_code(township="demo")`, `.enroll(name)` → `Enrolled` (device id, token,
@@ -227,15 +228,18 @@ def _fresh_pg_database() -> tuple[str, Callable[[], None]]:
     return url, drop
 
 
-def start_server(kind: str, tmp: Path, *, demo: bool = True) -> Backend:
-    """Start a backend of `kind` ("sqlite" | "postgresql") on a free loopback port and wait until it answers."""
+def start_server(kind: str, tmp: Path, *, demo: bool = True, db_url: str | None = None) -> Backend:
+    """Start a backend of `kind` ("sqlite" | "postgresql") on a free loopback port and wait until it answers.
+    `db_url`: an existing database (a restart of another backend, which keeps it), else a fresh one."""
     import uvicorn
 
     from township import db
     from township.app import create_app
 
     drop: Callable[[], None] | None = None
-    if kind == "sqlite":
+    if db_url is not None:
+        pass
+    elif kind == "sqlite":
         db_url = f"sqlite:///{tmp / f'township-{uuid.uuid4().hex[:8]}.db'}"
     elif kind == "postgresql":
         db_url, drop = _fresh_pg_database()
@@ -291,8 +295,8 @@ def start_backend(tmp_path: Path) -> Iterator[Callable[..., Backend]]:
     """Start extra backends inside a test (stopped at its end): `start_backend("sqlite", demo=True)`."""
     started: list[Backend] = []
 
-    def start(kind: str = "sqlite", *, demo: bool = True) -> Backend:
-        server = start_server(kind, tmp_path, demo=demo)
+    def start(kind: str = "sqlite", *, demo: bool = True, db_url: str | None = None) -> Backend:
+        server = start_server(kind, tmp_path, demo=demo, db_url=db_url)
         started.append(server)
         return server
 

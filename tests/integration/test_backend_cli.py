@@ -89,7 +89,8 @@ def test_create_staff_reads_the_password_from_stdin(tmp_path: Path) -> None:
     home = tmp_path / "home"
     db_url = f"sqlite:///{tmp_path / 'cli.db'}"
     from township import db
-    from township.services import authenticate_staff, create_township
+    from township.services import create_township
+    from township.signin import sign_in
 
     db.migrate(db_url)
     database = db.Database(db_url)
@@ -98,9 +99,9 @@ def test_create_staff_reads_the_password_from_stdin(tmp_path: Path) -> None:
                  "--role", "reviewer"], home, stdin="a-long-password\n")
     assert made.returncode == 0, made.stderr
     assert "a-long-password" not in made.stdout + made.stderr
-    user = authenticate_staff(database, "qingshan", "wang", "a-long-password")
+    user = sign_in(database, "qingshan", "wang", "a-long-password", "127.0.0.1").staff
     assert user is not None and user.role == "reviewer"
-    assert authenticate_staff(database, "qingshan", "wang", "wrong-password") is None
+    assert sign_in(database, "qingshan", "wang", "wrong-password", "127.0.0.1").staff is None
     twice = _run(["create-staff", "--db", db_url, "--township", "qingshan", "--username", "wang",
                   "--role", "admin"], home, stdin="another-password\n")
     assert twice.returncode == 1
@@ -115,24 +116,38 @@ def test_create_staff_reads_the_password_from_stdin(tmp_path: Path) -> None:
     database.dispose()
 
 
-def test_staff_lockout_after_five_failures(tmp_path: Path) -> None:
+def test_lockout_is_per_address_and_account_and_the_same_for_unknown_users(tmp_path: Path) -> None:
+    """Five wrong passwords from one address lock that address out of that account (even with the right password),
+    not the account for everyone; an unknown user name gets exactly the same answers (finding 10)."""
     from township import db
-    from township.services import authenticate_staff, create_staff, create_township
+    from township.services import create_staff, create_township
+    from township.signin import sign_in
 
     db_url = f"sqlite:///{tmp_path / 'lock.db'}"
     db.migrate(db_url)
     database = db.Database(db_url)
     create_township(database, "t", "T")
     create_staff(database, "t", "admin", "admin", "right-password")
-    for _ in range(5):
-        assert authenticate_staff(database, "t", "admin", "wrong-password") is None
-    assert authenticate_staff(database, "t", "admin", "right-password") is None  # locked for 15 minutes
+    answers: dict[str, list[tuple[bool, bool, bool]]] = {}
+    for name in ("admin", "nobody"):
+        for _ in range(5):
+            out = sign_in(database, "t", name, "wrong-password", "10.0.0.9")
+            answers.setdefault(name, []).append((out.staff is None, out.locked, out.retry_after is not None))
+        out = sign_in(database, "t", name, "right-password", "10.0.0.9")
+        answers[name].append((out.staff is None, out.locked, out.retry_after is not None))
+        assert 14 * 60 < (out.retry_after or 0) <= 15 * 60 + 1
+    assert answers["admin"] == answers["nobody"]
+    assert answers["admin"][-1] == (True, True, True)
+    # The real staff member, at another computer, is not locked out by someone else's guesses.
+    assert sign_in(database, "t", "admin", "right-password", "10.0.0.7").staff is not None
     with database.write() as conn:
-        conn.execute(sa.update(db.staff_users).values(locked_until=None))
-    assert authenticate_staff(database, "t", "admin", "right-password") is not None
+        conn.execute(sa.update(db.signin_throttle).values(locked_until=None))
+    assert sign_in(database, "t", "admin", "right-password", "10.0.0.9").staff is not None
     with database.read() as conn:
         actions = [r.action for r in conn.execute(sa.select(db.staff_audit.c.action))]
+        keys = [r.key for r in conn.execute(sa.select(db.signin_throttle.c.key))]
     assert "login_locked" in actions
+    assert not any("10.0.0" in key or "admin" in key or "nobody" in key for key in keys)  # hashed, never clear
     database.dispose()
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from kiosk.demo import ZONE
 from kiosk.i18n import N_
 from township import booking as B
-from township import db, services
+from township import db, services, signin
 from township.console import queries
 from township.console.web import tr
 
@@ -41,39 +41,21 @@ def _refusal(error: services.ServiceError, *, field: str = "") -> ActionRefused:
     return ActionRefused(error.msgid, field=field, **error.params)
 
 
-@dataclass(frozen=True, slots=True)
-class SignIn:
-    """The outcome of a sign-in attempt."""
-
-    staff: services.StaffUser | None
-    locked_until: dt.datetime | None = None
-
-
 def township_slugs(database: db.Database) -> list[str]:
     with database.read() as conn:
         return [str(x.slug) for x in conn.execute(sa.select(db.townships.c.slug).order_by(db.townships.c.slug))]
 
 
-def sign_in(database: db.Database, username: str, password: str, township: str) -> SignIn:
-    """Check a password with the backend's `authenticate_staff` (argon2id, 5 failures lock for 15 minutes).
+def sign_in(database: db.Database, username: str, password: str, township: str,
+            address: str) -> signin.Outcome:
+    """Check a password (`township.signin`: argon2id outside any lock, throttled per address and account).
 
     `township` may be empty when the backend serves a single township."""
     slug = township.strip()
     if not slug:
         slugs = township_slugs(database)
         slug = slugs[0] if len(slugs) == 1 else ""
-    if not slug or not username:
-        return SignIn(None)
-    user = services.authenticate_staff(database, slug, username, password)
-    if user is not None:
-        return SignIn(user)
-    with database.read() as conn:
-        row = conn.execute(sa.select(db.staff_users.c.locked_until).join(
-            db.townships, db.townships.c.id == db.staff_users.c.township_id).where(
-            db.townships.c.slug == slug, db.staff_users.c.username == username)).first()
-    if row is not None and row.locked_until is not None and db.utc(row.locked_until) > db.now_utc():
-        return SignIn(None, db.utc(row.locked_until))
-    return SignIn(None)
+    return signin.sign_in(database, slug, username, password, address)
 
 
 def _slug(conn: sa.Connection, township_id: str) -> str:
@@ -138,7 +120,7 @@ def check_session_form(request: Request, form: dict[str, str], *,  # noqa: PLR09
     """Check a session form field by field; every problem is named next to its field."""
     errors: dict[str, str] = {}
     try:
-        day = dt.date.fromisoformat(form["day"])
+        day = queries.parse_day(form["day"])
     except ValueError:
         day = None
         errors["day"] = tr(N_("Please choose a day."), request)

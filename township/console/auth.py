@@ -1,27 +1,29 @@
-"""Staff sign-in: argon2 password checks, signed session cookies, CSRF tokens, lock-out after repeated failures.
+"""Staff sign-in: signed session cookies, CSRF tokens, sign-out that lasts.
 
 Sessions are signed cookies (itsdangerous) holding the staff id, a random session id, the CSRF token and two
-timestamps; nothing secret is in them and they cannot be forged without the console secret. A session ends after
-30 idle minutes or 12 hours in all. Signing out forgets the cookie and remembers its session id as revoked for the
-rest of its life, so a copied cookie stops working too (process memory: the backend runs as one process).
+timestamps; nothing secret is in them and they cannot be forged without the console's signing key, which is kept
+outside the database (`township.keys`). A session ends after 30 idle minutes or 12 hours in all. Signing out
+forgets the cookie and records its session id as revoked in the database (`console_revoked`) for the rest of its
+life, so a copied cookie stops working too, in every backend process and after a restart.
 
-Passwords (argon2id) and lock-out (5 wrong passwords in a row lock the account for 15 minutes) are the backend's
-`township.services.authenticate_staff`; the lock lives in the `staff_users` row, so it survives restarts.
+Passwords (argon2id), throttling and lock-out are `township.signin`.
 """
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import hmac
 import os
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from fastapi import Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
+
+from township import db
 
 SESSION_COOKIE = "cz_session"
 PRESIGN_COOKIE = "cz_signin_csrf"
@@ -32,15 +34,6 @@ def idle_seconds() -> int:
     """Idle lifetime of a session; `CUNZHAN_CONSOLE_IDLE_SECONDS` shortens it (tests of expiry use it)."""
     raw = os.environ.get("CUNZHAN_CONSOLE_IDLE_SECONDS", "")
     return int(raw) if raw.isdigit() and int(raw) > 0 else IDLE_SECONDS
-
-
-def console_secret(database_secret: str) -> str:
-    """The key that signs session cookies: `CUNZHAN_CONSOLE_SECRET`, else derived from a random secret the backend
-    already keeps in its database (so it survives restarts, is shared by every worker, and needs no extra file)."""
-    from_env = os.environ.get("CUNZHAN_CONSOLE_SECRET")
-    if from_env:
-        return from_env
-    return hmac.new(database_secret.encode(), b"cunzhan-console-session-v1", hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +50,10 @@ class ConsoleSession:
 class SessionKeeper:
     """Signs and checks session cookies; remembers revoked session ids until they would have expired anyway."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, database: db.Database) -> None:
         self._serializer = URLSafeSerializer(secret, salt="cunzhan-console-session")
         self._presign = URLSafeSerializer(secret, salt="cunzhan-console-signin")
-        self._revoked: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._db = database
 
     def new(self, staff_id: str) -> ConsoleSession:
         now = time.time()
@@ -78,12 +70,14 @@ class SessionKeeper:
                                      float(data["t"]))
         except (BadSignature, KeyError, TypeError, ValueError):
             return None, False
-        with self._lock:
-            if session.sid in self._revoked:
-                return None, False
         now = time.time()
         if now - session.seen > idle_seconds() or now - session.started > ABSOLUTE_SECONDS:
             return None, True
+        with self._db.read() as conn:
+            revoked = conn.execute(sa.select(db.console_revoked.c.sid).where(
+                db.console_revoked.c.sid == session.sid)).first()
+        if revoked is not None:
+            return None, False
         return session, False
 
     def touch(self, session: ConsoleSession) -> ConsoleSession:
@@ -98,10 +92,13 @@ class SessionKeeper:
 
     def revoke(self, request: Request, response: Response, session: ConsoleSession | None) -> None:
         if session is not None:
-            now = time.time()
-            with self._lock:
-                self._revoked = {k: v for k, v in self._revoked.items() if v > now}
-                self._revoked[session.sid] = session.started + ABSOLUTE_SECONDS
+            now = db.now_utc()
+            until = dt.datetime.fromtimestamp(session.started + ABSOLUTE_SECONDS, dt.UTC)
+            t = db.console_revoked
+            with self._db.write() as conn:
+                conn.execute(sa.delete(t).where(t.c.expires_at < db.naive(now)))  # past their life anyway
+                if conn.execute(sa.select(t.c.sid).where(t.c.sid == session.sid)).first() is None:
+                    conn.execute(sa.insert(t).values(sid=session.sid, expires_at=db.naive(until)))
         response.delete_cookie(SESSION_COOKIE, path="/console", httponly=True, samesite="lax",
                                secure=request.url.scheme == "https")
 

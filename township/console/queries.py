@@ -59,6 +59,19 @@ def audit(conn: Connection, *, township_id: str, staff: Staff | None, who: str, 
         at=db.naive(db.now_utc()), detail=detail or {}))
 
 
+FIRST_DAY = dt.date(2000, 1, 1)  # days the console accepts: anything else is "not a day" (no date overflow)
+LAST_DAY = dt.date(2199, 12, 31)
+
+
+def parse_day(text: str) -> dt.date:
+    """A `YYYY-MM-DD` day from a form or a query string; ValueError when it is not one or lies outside
+    FIRST_DAY…LAST_DAY (0001-01-01 and 9999-12-31 would overflow time zone and week arithmetic)."""
+    day = dt.date.fromisoformat(text.strip())
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError("day out of range")
+    return day
+
+
 def local_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """A local (Asia/Shanghai) calendar day as naive-UTC [start, end) for queries."""
     start = dt.datetime(day.year, day.month, day.day, tzinfo=ZONE)
@@ -149,8 +162,10 @@ class BookingFilter:
 
 def _booking_query() -> sa.Select[Any]:
     b, r, s, sv, p, d = db.bookings, db.residents, db.sessions, db.services, db.providers, db.devices
-    return (sa.select(b, r.c.name.label("resident_name"), r.c.id_mask.label("id_mask"), r.c.phone.label("phone"),
-                      r.c.village.label("village"), s.c.starts_at, s.c.ends_at, s.c.service_id,
+    # Each booking shows the contact details it was made with (a later booking elsewhere does not change them).
+    return (sa.select(b, sa.func.coalesce(b.c.contact_name, r.c.name).label("resident_name"),
+                      r.c.id_mask.label("id_mask"), sa.func.coalesce(b.c.contact_phone, r.c.phone).label("phone"),
+                      sa.func.coalesce(b.c.contact_village, r.c.village).label("village"), s.c.starts_at, s.c.ends_at, s.c.service_id,
                       s.c.provider_id, sv.c.name.label("service_name"), p.c.name.label("provider_name"),
                       d.c.name.label("kiosk_name"))
             .join(r, r.c.id == b.c.resident_id).join(s, s.c.id == b.c.session_id)
@@ -183,14 +198,14 @@ def bookings(conn: Connection, township_id: str, f: BookingFilter, *,
     b, r, s = db.bookings, db.residents, db.sessions
     query = _booking_query().where(b.c.township_id == township_id)
     if f.village:
-        query = query.where(r.c.village == f.village)
+        query = query.where(sa.func.coalesce(b.c.contact_village, r.c.village) == f.village)
     if f.kiosk:
         query = query.where(b.c.device_id == f.kiosk)
     if f.service:
         query = query.where(s.c.service_id == f.service)
     if f.day:
         try:
-            start, end = local_day_bounds(dt.date.fromisoformat(f.day))
+            start, end = local_day_bounds(parse_day(f.day))
         except ValueError:
             pass
         else:
@@ -224,7 +239,8 @@ def session_bookings(conn: Connection, township_id: str, session_id: str) -> lis
 def reveal_numbers(conn: Connection, township_id: str, booking_id: str) -> dict[str, str] | None:
     """The resident's full ID and phone number for one booking (the caller audits the reveal)."""
     b, r = db.bookings, db.residents
-    row = conn.execute(sa.select(r.c.id_number, r.c.phone).join(b, b.c.resident_id == r.c.id)
+    row = conn.execute(sa.select(r.c.id_number, sa.func.coalesce(b.c.contact_phone, r.c.phone).label("phone"))
+                       .join(b, b.c.resident_id == r.c.id)
                        .where(b.c.id == booking_id, b.c.township_id == township_id)).first()
     if row is None:
         return None
@@ -261,6 +277,9 @@ def villages(conn: Connection, township_id: str) -> list[str]:
     names = {x.name for x in conn.execute(sa.select(v.c.name).where(v.c.township_id == township_id))}
     names |= {x.village for x in conn.execute(sa.select(r.c.village).where(r.c.township_id == township_id,
                                                                           r.c.village.is_not(None)).distinct())}
+    b = db.bookings
+    names |= {x.contact_village for x in conn.execute(sa.select(b.c.contact_village).where(
+        b.c.township_id == township_id, b.c.contact_village.is_not(None)).distinct())}
     return sorted(n for n in names if n)
 
 
@@ -335,7 +354,7 @@ def report(conn: Connection, township_id: str, start: dt.date, end: dt.date, by:
     b, r, s, sv = db.bookings, db.residents, db.sessions, db.services
     lo, _ = local_day_bounds(start)
     _, hi = local_day_bounds(end)
-    key = sv.c.name if by == "service" else sa.func.coalesce(r.c.village, "")
+    key = sv.c.name if by == "service" else sa.func.coalesce(b.c.contact_village, r.c.village, "")
     query = (sa.select(key.label("label"), sa.func.count().label("bookings"),
                        sa.func.sum(sa.case((b.c.status == "attended", 1), else_=0)).label("attended"),
                        sa.func.sum(sa.case((b.c.status == "no_show", 1), else_=0)).label("no_show"),
@@ -419,7 +438,7 @@ def audit_rows(conn: Connection, township_id: str, *, who: str = "", day: str = 
         query = query.where(a.c.who == who)
     if day:
         try:
-            start, end = local_day_bounds(dt.date.fromisoformat(day))
+            start, end = local_day_bounds(parse_day(day))
         except ValueError:
             pass
         else:

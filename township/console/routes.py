@@ -11,30 +11,26 @@ import csv
 import datetime as dt
 import io
 import re
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kiosk.demo import ZONE
 from kiosk.i18n import LOCALES, N_
-from township import db, services
+from township import db
+from township import signin as throttle
 from township.console import actions, queries
-from township.console.auth import (
-    ConsoleSession,
-    SessionKeeper,
-    console_secret,
-    csrf_ok,
-)
+from township.console.auth import ConsoleSession, SessionKeeper, csrf_ok
 from township.console.charts import Bar, bar_chart
 from township.console.qr import qr_svg
 from township.console.web import LANG_COOKIE, STATIC_DIR, render, tr
+from township.keys import console_secret
 
 PREFIX = "/console"
 
@@ -80,6 +76,7 @@ ACTION_LABELS: dict[str, str] = {
     "attendance_marked": N_("Attendance recorded"),
     "reveal_numbers": N_("Viewed full ID and phone number"),
     "duplicate_lease_booking": N_("Same person booked this session twice (kept: confirmed offline on a kiosk)"),
+    "kiosk_other": N_("Other kiosk action"),
 }
 
 
@@ -133,15 +130,9 @@ class Console:
 
     @property
     def keeper(self) -> SessionKeeper:
-        """Made on first use: its key comes from the database, which may not be ready when the app is built."""
+        """Made on first use, with the signing key from outside the database (`township.keys`)."""
         if self._keeper is None:
-            with self.db.read() as conn:
-                secret = conn.execute(sa.select(db.townships.c.cursor_secret)
-                                      .order_by(db.townships.c.created_at, db.townships.c.id).limit(1)).scalar()
-            # No township yet means no staff account yet: a random key is as good as any until then.
-            if secret is None:
-                return SessionKeeper(console_secret(secrets.token_hex(32)))
-            self._keeper = SessionKeeper(console_secret(str(secret)))
+            self._keeper = SessionKeeper(console_secret(self.db.url), self.db)
         return self._keeper
 
     @property
@@ -234,13 +225,77 @@ def _today() -> dt.date:
 
 def _parse_day(text: str, default: dt.date) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
+        return queries.parse_day(text)
     except ValueError:
         return default
 
 
+MAX_FORM_BYTES = 64 * 1024  # the longest console form (a notice, a session) is a few kilobytes
+
+
+class FormTooLarge(StarletteHTTPException):
+    """A console request body past MAX_FORM_BYTES (an HTTP 413, so FastAPI's form parsing passes it on)."""
+
+    def __init__(self) -> None:
+        super().__init__(413, f"a console form may be at most {MAX_FORM_BYTES} bytes")
+
+
+class ConsoleBodyLimit:
+    """ASGI middleware: a console request body may not exceed MAX_FORM_BYTES, whether it says so in
+    Content-Length (refused before anything is read) or streams it (refused once the limit is passed). The refusal
+    is a 413 page; nothing was done."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if length and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
+            await self._refuse(send)
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message.get("type") == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > MAX_FORM_BYTES:
+                    raise FormTooLarge
+            return message
+
+        async def watched_send(message: Any) -> None:
+            nonlocal started
+            if message.get("type") == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, watched_send)
+        except FormTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    @staticmethod
+    async def _refuse(send: Any) -> None:
+        from kiosk import i18n
+
+        with i18n.use_locale(i18n.DEFAULT_LOCALE):
+            text = i18n.gettext(N_("This form is too large to send. Nothing was changed."))
+        body = f"<!doctype html><meta charset=utf-8><title>413</title><p>{text}</p>".encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"no-store"),
+                                (b"connection", b"close"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
 def mount_console(app: FastAPI, database: db.Database | None = None) -> None:
     """Add the staff console to `app` under `/console` (pages, static files and error handling)."""
+    app.add_middleware(ConsoleBodyLimit)
     console = Console(app, database)
     router = build_router(console)
     app.include_router(router)
@@ -331,21 +386,33 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
                                notice={"kind": "error", "text": tr(
                                    N_("The sign-in form was out of date, so you were not signed in. "
                                       "Please enter your password again."), request)})
-        outcome = actions.sign_in(console.db, username, password, township)
+        address = request.client.host if request.client else ""
+        outcome = actions.sign_in(console.db, username, password, township, address)
         if outcome.staff is None:
-            if outcome.locked_until is not None:
-                minutes = max(1, int((outcome.locked_until - db.now_utc()).total_seconds() // 60) + 1)
+            minutes = max(1, ((outcome.retry_after or 60) + 59) // 60)
+            if outcome.locked:
                 text = tr(N_("This account is locked for {minutes} more minutes after {count} wrong passwords. "
                              "Please wait, or ask the township administrator."), request,
-                          minutes=minutes, count=services.LOCKOUT_AFTER)
+                          minutes=minutes, count=throttle.LOCKOUT_AFTER)
                 status = 429
+            elif outcome.throttled:
+                text = tr(N_("Too many sign-in attempts. Please wait {minutes} minutes and try again."), request,
+                          minutes=minutes)
+                status = 429
+            elif outcome.busy:
+                text = tr(N_("Many people are signing in right now. Please try again in a few seconds."),
+                          request)
+                status = 503
             else:
                 text = tr(N_("The username or password is wrong. After {count} wrong tries the account is "
-                             "locked for {minutes} minutes."), request, count=services.LOCKOUT_AFTER,
-                          minutes=int(services.LOCKOUT_FOR.total_seconds() // 60))
+                             "locked for {minutes} minutes."), request, count=throttle.LOCKOUT_AFTER,
+                          minutes=int(throttle.LOCKOUT_FOR.total_seconds() // 60))
                 status = 401
-            return signin_page(request, username=username, township=township, next_url=next,
+            page = signin_page(request, username=username, township=township, next_url=next,
                                status_code=status, notice={"kind": "error", "text": text})
+            if outcome.retry_after is not None:
+                page.headers["Retry-After"] = str(outcome.retry_after)
+            return page
         session = console.keeper.new(outcome.staff.id)
         response = RedirectResponse(_safe_back(next, PREFIX + "/"), status_code=303)
         console.keeper.write(request, response, session)
@@ -703,7 +770,7 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
         who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
         errors: dict[str, str] = {}
         try:
-            when = dt.date.fromisoformat(day)
+            when = queries.parse_day(day)
         except ValueError:
             errors["day"] = tr(N_("Please choose a day."), request)
         if not name.strip() or len(name.strip()) > 100:
@@ -754,7 +821,7 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
         until: dt.date | None = None
         if last_day:
             try:
-                until = dt.date.fromisoformat(last_day)
+                until = queries.parse_day(last_day)
             except ValueError:
                 errors["last_day"] = tr(N_("Please choose a day."), request)
             else:
@@ -900,8 +967,9 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
 
 
 def _csv_safe(text: str) -> str:
-    """Stop spreadsheet formula injection: a cell starting with = + - @ is prefixed with an apostrophe."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    """Stop spreadsheet formula injection: a cell starting with = + - @, a tab or a carriage return (spreadsheets
+    skip those and read what follows as a formula) is prefixed with an apostrophe."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") else text
 
 
 SKEW_WARN_SECONDS = 5 * 60
