@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from kiosk.codes import make_code
+from kiosk.crypto import field_ref
 from kiosk.i18n import N_, gettext
 from kiosk.models import ACTIVE, Booking, BookingStatus, Channel, Dependent, Feedback, Resident, Session
 from kiosk.store import Store, new_id, to_text, utc_now
@@ -237,7 +238,8 @@ class Bookings:
             conn.execute("INSERT INTO feedback (id, booking_id, rating, reasons, comment_enc, created_at) "
                          "VALUES (?,?,?,?,?,?)",
                          (feedback.id, booking.id, rating, json.dumps(list(reasons), ensure_ascii=False),
-                          self.store.cipher.encrypt(comment), to_text(utc_now())))
+                          self.store.cipher.encrypt(comment, where=field_ref("feedback", "comment_enc", feedback.id)),
+                          to_text(utc_now())))
             self.store.enqueue(conn, entity="feedback", entity_id=feedback.id, kind="submit", payload={
                 "booking_id": booking.id, "rating": rating, "reasons": list(reasons), "comment": comment})
         return feedback

@@ -3,6 +3,11 @@
 One 256-bit master key per kiosk data directory lives in the keyring (service `cunzhan-kiosk`). From it, HKDF derives
 an AES-256-GCM key for personal fields (name, ID number, phone, outbox payloads) and an HMAC key for the keyed hash
 of ID numbers, which lets the store look a resident up without keeping the number in clear.
+
+Each ciphertext is bound to where it is stored (`field_ref(table, column, row id)`, AES-GCM associated data, format
+`v2:`): moved to another row or column it no longer decrypts, so fields cannot be swapped unnoticed. Fields written
+before this (`v1:`, no associated data) are re-encrypted in place the first time a store uses its key
+(`kiosk.store`); after that a `v1:` value is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +21,13 @@ from typing import NamedTuple, Protocol
 from kiosk.i18n import N_, gettext
 
 KEYRING_SERVICE = "cunzhan-kiosk"
-_PREFIX = "v1:"
+_PREFIX = "v1:"  # before associated data: only `decrypt_unbound` reads it (the store's one-time upgrade)
+_BOUND = "v2:"
+
+
+def field_ref(table: str, column: str, row_id: str) -> str:
+    """The associated data that binds a ciphertext to one table, column and row."""
+    return f"{table}\x1f{column}\x1f{row_id}"
 
 
 class KeyringUnavailable(RuntimeError):
@@ -159,9 +170,11 @@ def account_for(data_dir: str) -> str:
 class Cipher(Protocol):
     """What the store needs of a cipher: a `FieldCipher`, or a `PendingCipher` whose key is still on its way."""
 
-    def encrypt(self, plain: str | None) -> str | None: ...
+    def encrypt(self, plain: str | None, *, where: str) -> str | None: ...
 
-    def decrypt(self, sealed: str | None) -> str | None: ...
+    def decrypt(self, sealed: str | None, *, where: str) -> str | None: ...
+
+    def decrypt_unbound(self, sealed: str) -> str: ...
 
     def lookup_hash(self, value: str) -> str: ...
 
@@ -197,7 +210,8 @@ class FieldCipher(NamedTuple):
                 raise KeyringUnavailable("the keyring did not keep the store key")
         return cls.from_master(base64.b64decode(stored))
 
-    def encrypt(self, plain: str | None) -> str | None:
+    def encrypt(self, plain: str | None, *, where: str) -> str | None:
+        """Seal `plain` for the place `where` (`field_ref(...)`) it will be stored."""
         if plain is None:
             return None
         import base64
@@ -206,20 +220,37 @@ class FieldCipher(NamedTuple):
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         nonce = secrets.token_bytes(12)
-        sealed = AESGCM(self.enc_key).encrypt(nonce, plain.encode("utf-8"), None)
-        return _PREFIX + base64.b64encode(nonce + sealed).decode()
+        sealed = AESGCM(self.enc_key).encrypt(nonce, plain.encode("utf-8"), where.encode("utf-8"))
+        return _BOUND + base64.b64encode(nonce + sealed).decode()
 
-    def decrypt(self, sealed: str | None) -> str | None:
+    def decrypt(self, sealed: str | None, *, where: str) -> str | None:
+        """Open a field sealed for `where`; raises (cryptography's InvalidTag) for one sealed for anywhere else,
+        and ValueError for anything not sealed this way (including unbound `v1:` values)."""
         if sealed is None:
             return None
         import base64
 
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+        if not sealed.startswith(_BOUND):
+            raise ValueError("not a bound encrypted field")
+        raw = base64.b64decode(sealed[len(_BOUND):])
+        return AESGCM(self.enc_key).decrypt(raw[:12], raw[12:], where.encode("utf-8")).decode("utf-8")
+
+    def decrypt_unbound(self, sealed: str) -> str:
+        """Open a field written before associated data (`v1:`), for the store's one-time upgrade only."""
+        import base64
+
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         if not sealed.startswith(_PREFIX):
-            raise ValueError("not an encrypted field")
+            raise ValueError("not an unbound encrypted field")
         raw = base64.b64decode(sealed[len(_PREFIX):])
         return AESGCM(self.enc_key).decrypt(raw[:12], raw[12:], None).decode("utf-8")
+
+    @staticmethod
+    def is_unbound(sealed: str | None) -> bool:
+        return bool(sealed) and str(sealed).startswith(_PREFIX)
 
     def lookup_hash(self, value: str) -> str:
         """Keyed hash for finding a resident by ID number without storing it in clear."""
@@ -257,11 +288,14 @@ class PendingCipher:
         assert self._cipher is not None
         return self._cipher
 
-    def encrypt(self, plain: str | None) -> str | None:
-        return self.load().encrypt(plain)
+    def encrypt(self, plain: str | None, *, where: str) -> str | None:
+        return self.load().encrypt(plain, where=where)
 
-    def decrypt(self, sealed: str | None) -> str | None:
-        return self.load().decrypt(sealed)
+    def decrypt(self, sealed: str | None, *, where: str) -> str | None:
+        return self.load().decrypt(sealed, where=where)
+
+    def decrypt_unbound(self, sealed: str) -> str:
+        return self.load().decrypt_unbound(sealed)
 
     def lookup_hash(self, value: str) -> str:
         return self.load().lookup_hash(value)

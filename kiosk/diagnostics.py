@@ -25,6 +25,7 @@ import argparse
 import datetime as dt
 import importlib.metadata
 import json
+import os
 import platform
 import re
 import sys
@@ -35,7 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import settings as s
+from kiosk.crypto import field_ref
 from kiosk.identity import mask_id, mask_phone
+from kiosk.paths import private_file, secure_dir
 from kiosk.store import Store, to_text, utc_now
 from kiosk.sync.status import read_status
 
@@ -70,12 +73,14 @@ class Scrubber:
         cipher = store.cipher
         names: list[str] = []
         numbers: list[str] = []
-        for row in store.query("SELECT name_enc, id_number_enc, phone_enc FROM residents"):
-            names.append(cipher.decrypt(row["name_enc"]) or "")
-            numbers.append(cipher.decrypt(row["id_number_enc"]) or "")
-            numbers.append(cipher.decrypt(row["phone_enc"]) or "")
-        names += [cipher.decrypt(r["name_enc"]) or "" for r in store.query("SELECT name_enc FROM dependents")]
-        names += [cipher.decrypt(r["name_enc"]) or "" for r in store.query("SELECT name_enc FROM staff")]
+        for row in store.query("SELECT id, name_enc, id_number_enc, phone_enc FROM residents"):
+            names.append(cipher.decrypt(row["name_enc"], where=field_ref("residents", "name_enc", row["id"])) or "")
+            for column in ("id_number_enc", "phone_enc"):
+                numbers.append(cipher.decrypt(row[column], where=field_ref("residents", column, row["id"])) or "")
+        names += [cipher.decrypt(r["name_enc"], where=field_ref("dependents", "name_enc", r["id"])) or ""
+                  for r in store.query("SELECT id, name_enc FROM dependents")]
+        names += [cipher.decrypt(r["name_enc"], where=field_ref("staff", "name_enc", r["staff_id"])) or ""
+                  for r in store.query("SELECT staff_id, name_enc FROM staff")]
         secrets: list[str] = []
         try:
             from kiosk.sync import credentials
@@ -223,7 +228,7 @@ def export_diagnostics(store: Store, out_dir: Path | None = None, *,
 
     `doctor`: findings already gathered (the staff screen runs the checks in the background); None runs them."""
     data_dir = store.path.parent
-    folder = Path(out_dir) if out_dir else data_dir / "diagnostics"
+    folder = Path(out_dir) if out_dir else secure_dir(data_dir / "diagnostics")
     folder.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     number = store.state("kiosk_number") or "x"
@@ -238,7 +243,8 @@ def export_diagnostics(store: Store, out_dir: Path | None = None, *,
         "doctor.json": doctor if doctor is not None else doctor_report(),
     }
     partial = path.with_suffix(".zip.partial")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+    with os.fdopen(private_file(partial), "wb") as raw, \
+            zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         for name, content in parts.items():
             text = json.dumps(content, ensure_ascii=False, indent=2, default=str)
             bundle.writestr(name, scrub.text(text))

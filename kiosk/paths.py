@@ -18,8 +18,41 @@ def app_dir(part: str) -> Path:
         import platformdirs
 
         path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / part
+    return secure_dir(path)
+
+
+def secure_dir(path: Path) -> Path:
+    """Create `path` (and parents) and make it 0700: only the program's own user may list or open what is in it."""
     path.mkdir(parents=True, exist_ok=True)
+    if os.name == "posix":
+        path.chmod(0o700)
     return path
+
+
+def secure_sqlite_file(path: Path, *, folder: bool = True) -> None:
+    """A SQLite database file and its WAL/SHM files 0600 (created empty when missing), in a 0700 directory when
+    `folder` (the caller may own only the file, as practice mode in /dev/shm does).
+
+    SQLite gives the -wal and -shm files it creates the database file's permissions, so creating the file 0600 first
+    is enough for new databases; existing files (from before this rule) are tightened here at every start."""
+    if folder:
+        secure_dir(path.parent)
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for extra in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
+                  path.with_name(path.name + "-journal")):
+        if extra.exists():
+            extra.chmod(0o600)
+
+
+def private_file(path: Path) -> int:
+    """Open `path` for writing, created 0600 (truncated if it exists): a file descriptor."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if os.name == "posix":
+        os.fchmod(fd, 0o600)
+    return fd
 
 
 def data_dir() -> Path:

@@ -38,6 +38,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from kiosk import settings as s
 from kiosk.booking import Bookings
 from kiosk.codes import format_code, is_valid_code, normalise_code
+from kiosk.crypto import field_ref
 from kiosk.i18n import N_, gettext
 from kiosk.identity import check_id_number
 from kiosk.models import Booking, Channel, Dependent, Resident, Session
@@ -184,8 +185,11 @@ class StaffAccounts:
 
     def members(self) -> list[StaffMember]:
         rows = self.store.query("SELECT staff_id, name_enc, active FROM staff ORDER BY staff_id")
-        return [StaffMember(r["staff_id"], self.store.cipher.decrypt(r["name_enc"]) or "", bool(r["active"]))
+        return [StaffMember(r["staff_id"], self._name(r) or "", bool(r["active"]))
                 for r in rows]
+
+    def _name(self, row: Any) -> str | None:
+        return self.store.cipher.decrypt(row["name_enc"], where=field_ref("staff", "name_enc", row["staff_id"]))
 
     def member(self, staff_id: str) -> StaffMember | None:
         return next((m for m in self.members() if m.staff_id == staff_id), None)
@@ -207,7 +211,8 @@ class StaffAccounts:
         with self.store.transaction() as conn:
             conn.execute("INSERT INTO staff (staff_id, name_enc, pin_hash, active, created_at, updated_at) "
                          "VALUES (?, ?, ?, 1, ?, ?)",
-                         (staff_id, self.store.cipher.encrypt(name), pin_hash, now, now))
+                         (staff_id, self.store.cipher.encrypt(name, where=field_ref("staff", "name_enc", staff_id)),
+                          pin_hash, now, now))
             self.store._audit(conn, actor, "staff_added", staff_id)
         return StaffMember(staff_id, name)
 
@@ -216,7 +221,8 @@ class StaffAccounts:
         if not self.store.query("SELECT 1 FROM staff WHERE staff_id = ?", (staff_id,)):
             raise StaffError("unknown_staff")
         check_new_pin(new_pin)
-        self._refuse_shared_pin(new_pin, except_id=staff_id)
+        # The console's reset path is how a locked keypad is cleared: the lock does not stop it.
+        self._refuse_shared_pin(new_pin, except_id=staff_id, guard=False)
         with self.store.transaction() as conn:
             conn.execute("UPDATE staff SET pin_hash = ?, updated_at = ? WHERE staff_id = ?",
                          (self.hasher.hash(new_pin), to_text(self.clock()), staff_id))
@@ -234,13 +240,13 @@ class StaffAccounts:
                          (to_text(self.clock()), staff_id))
             self.store._audit(conn, actor, "staff_deactivated", staff_id)
 
-    def _refuse_shared_pin(self, pin: str, *, except_id: str | None) -> None:
+    def _refuse_shared_pin(self, pin: str, *, except_id: str | None, guard: bool = True) -> None:
         """The PIN alone identifies the staff member at the keypad, so two members may not share one. A refusal
         would tell whoever typed it a colleague's PIN, so it (a) says only that the PIN cannot be used, (b) counts
         as a wrong PIN at the keypad (the same lock-out, so PINs cannot be probed this way) and (c) stops the
         colleague's PIN from working (it is known now; audited `staff_pin_revoked`, set a new one with
         `python -m kiosk staff reset-pin`)."""
-        if self.locked_for() > 0:
+        if guard and self.locked_for() > 0:  # PIN probing at the keypad's lock-out: no answer while locked
             raise StaffError("pin_taken")
         for row in self.store.query("SELECT staff_id, pin_hash FROM staff WHERE active = 1"):
             if row["staff_id"] != except_id and self._matches(row["pin_hash"], pin):
@@ -283,7 +289,7 @@ class StaffAccounts:
             return PinResult(None, no_staff=True)
         for row in rows:
             if self._matches(row["pin_hash"], pin):
-                member = StaffMember(row["staff_id"], self.store.cipher.decrypt(row["name_enc"]) or "")
+                member = StaffMember(row["staff_id"], self._name(row) or "")
                 with self.store.transaction() as conn:
                     conn.execute("DELETE FROM staff_lockout WHERE scope = ?", (LOCK_SCOPE,))
                     if self.hasher.check_needs_rehash(row["pin_hash"]):
@@ -742,8 +748,9 @@ def apply_provisioned_staff(store: Store, staff: ProvisionedStaff) -> StaffMembe
         else:
             conn.execute("INSERT INTO staff (staff_id, name_enc, pin_hash, active, created_at, updated_at) "
                          "VALUES (?, ?, ?, 1, ?, ?)",
-                         (staff.staff_id, store.cipher.encrypt(staff.name), staff.pin_hash, to_text(now),
-                          to_text(now)))
+                         (staff.staff_id,
+                          store.cipher.encrypt(staff.name, where=field_ref("staff", "name_enc", staff.staff_id)),
+                          staff.pin_hash, to_text(now), to_text(now)))
             store._audit(conn, ACTOR_PROVISIONING, "staff_added", staff.staff_id)
             added = StaffMember(staff.staff_id, staff.name)
     queue_audit(store)

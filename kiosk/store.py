@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.crypto import Cipher, FieldCipher
+from kiosk.crypto import Cipher, FieldCipher, field_ref
 from kiosk.i18n import N_, gettext
 
 if TYPE_CHECKING:
@@ -191,15 +191,59 @@ def migrations() -> Migrations:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+# Every encrypted column, with the column that identifies its row (the row id in the associated data).
+SEALED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("residents", "id", "name_enc"), ("residents", "id", "id_number_enc"), ("residents", "id", "phone_enc"),
+    ("dependents", "id", "name_enc"), ("outbox", "op_id", "payload_enc"), ("feedback", "id", "comment_enc"),
+    ("staff", "staff_id", "name_enc"),
+)
+
+
+class _UpgradingCipher:
+    """The store's cipher: before its first use in this process it re-encrypts any field still sealed without
+    associated data (`v1:`, from an older version) with its table, column and row id, once."""
+
+    def __init__(self, store: Store, inner: Cipher) -> None:
+        self._store = store
+        self.inner = inner
+        self._done = False
+        # (where, old value) → its bound replacement, for values a caller read just before the upgrade ran.
+        self._rebound: dict[tuple[str, str], str] = {}
+
+    def _ready(self) -> None:
+        if not self._done:
+            self._rebound = self._store._bind_unbound_fields(self.inner)
+            self._done = True
+
+    def encrypt(self, plain: str | None, *, where: str) -> str | None:
+        self._ready()
+        return self.inner.encrypt(plain, where=where)
+
+    def decrypt(self, sealed: str | None, *, where: str) -> str | None:
+        self._ready()
+        if sealed is not None and (where, sealed) in self._rebound:
+            sealed = self._rebound[(where, sealed)]  # this very row's old value, bound by the upgrade
+        return self.inner.decrypt(sealed, where=where)
+
+    def decrypt_unbound(self, sealed: str) -> str:
+        return self.inner.decrypt_unbound(sealed)
+
+    def lookup_hash(self, value: str) -> str:
+        return self.inner.lookup_hash(value)
+
+
 class Store:
     """One connection to the kiosk database. The UI and the sync worker each open their own."""
 
     def __init__(self, path: Path, cipher: Cipher) -> None:
         self.path = Path(path)
-        self.cipher = cipher
+        self.cipher: Cipher = _UpgradingCipher(self, getattr(cipher, "inner", cipher))
         self._lock = threading.RLock()
         self._db: sqlite_utils.Database | None = None
         try:
+            from kiosk.paths import secure_sqlite_file
+
+            secure_sqlite_file(self.path, folder=False)  # 0600: the folder is the caller's (paths.app_dir: 0700)
             self.conn = conn = sqlite3.connect(str(self.path), timeout=10.0, check_same_thread=False,
                                                isolation_level=None)
             conn.execute("PRAGMA busy_timeout = 10000")
@@ -230,6 +274,27 @@ class Store:
 
         db_path = path or paths.database_path()
         return cls(db_path, cipher or FieldCipher.for_data_dir(str(Path(db_path).parent)))
+
+    def _bind_unbound_fields(self, cipher: Cipher) -> dict[tuple[str, str], str]:
+        """Re-encrypt every `v1:` field (no associated data) bound to its table, column and row, in one
+        transaction; cheap when there are none (one scan per column, once per process). Returns what it replaced:
+        (place, old value) → new value."""
+        done: dict[tuple[str, str], str] = {}
+        with self._lock:
+            found = [(table, key, column, row[0], row[1])
+                     for table, key, column in SEALED_COLUMNS
+                     for row in self.conn.execute(f"SELECT {key}, {column} FROM {table} "
+                                                  f"WHERE {column} LIKE 'v1:%'").fetchall()]
+            if not found:
+                return done
+            with self.transaction() as conn:
+                for table, key, column, row_id, sealed in found:
+                    where = field_ref(table, column, str(row_id))
+                    bound = cipher.encrypt(cipher.decrypt_unbound(sealed), where=where)
+                    assert bound is not None
+                    conn.execute(f"UPDATE {table} SET {column} = ? WHERE {key} = ?", (bound, row_id))
+                    done[(where, sealed)] = bound
+        return done
 
     def _is_current(self) -> bool:
         """Whether the file holds exactly the migrations this version knows (nothing to apply). Raises StoreError
@@ -440,15 +505,18 @@ class Store:
                 "ON CONFLICT(id) DO UPDATE SET name_enc = excluded.name_enc, phone_enc = excluded.phone_enc, "
                 "phone_masked = excluded.phone_masked, village = excluded.village, "
                 "suggestions_consent = excluded.suggestions_consent, remembered_profile = excluded.remembered_profile",
-                (rid, id_hash, identity.mask_id(resident.id_number), c.encrypt(resident.name),
-                 c.encrypt(resident.id_number), c.encrypt(resident.phone),
+                (rid, id_hash, identity.mask_id(resident.id_number),
+                 c.encrypt(resident.name, where=field_ref("residents", "name_enc", rid)),
+                 c.encrypt(resident.id_number, where=field_ref("residents", "id_number_enc", rid)),
+                 c.encrypt(resident.phone, where=field_ref("residents", "phone_enc", rid)),
                  identity.mask_phone(resident.phone) if resident.phone else None, resident.village,
                  int(resident.suggestions_consent), resident.remembered_profile, to_text(utc_now())))
             for d in resident.dependents:
                 cx.execute("INSERT INTO dependents (id, resident_id, name_enc, relation, birth_year) "
                            "VALUES (?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET name_enc = excluded.name_enc, "
                            "relation = excluded.relation, birth_year = excluded.birth_year",
-                           (d.id, rid, c.encrypt(d.name), d.relation, d.birth_year))
+                           (d.id, rid, c.encrypt(d.name, where=field_ref("dependents", "name_enc", d.id)),
+                            d.relation, d.birth_year))
             return Resident(rid, resident.name, resident.id_number, resident.phone, resident.village,
                             resident.suggestions_consent, resident.remembered_profile,
                             tuple(Dependent(d.id, rid, d.name, d.relation, d.birth_year)
@@ -476,10 +544,14 @@ class Store:
 
         c = self.cipher
         deps = tuple(
-            Dependent(d["id"], d["resident_id"], c.decrypt(d["name_enc"]) or "", d["relation"], d["birth_year"])
+            Dependent(d["id"], d["resident_id"],
+                      c.decrypt(d["name_enc"], where=field_ref("dependents", "name_enc", d["id"])) or "",
+                      d["relation"], d["birth_year"])
             for d in self.query("SELECT * FROM dependents WHERE resident_id = ? ORDER BY rowid", (row["id"],)))
-        return Resident(row["id"], c.decrypt(row["name_enc"]) or "", c.decrypt(row["id_number_enc"]) or "",
-                        c.decrypt(row["phone_enc"]), row["village"], bool(row["suggestions_consent"]),
+        rid = row["id"]
+        return Resident(rid, c.decrypt(row["name_enc"], where=field_ref("residents", "name_enc", rid)) or "",
+                        c.decrypt(row["id_number_enc"], where=field_ref("residents", "id_number_enc", rid)) or "",
+                        c.decrypt(row["phone_enc"], where=field_ref("residents", "phone_enc", rid)), row["village"], bool(row["suggestions_consent"]),
                         row["remembered_profile"], deps)
 
     def dependent(self, dependent_id: str) -> Dependent | None:
@@ -489,8 +561,8 @@ class Store:
         d = rows[0]
         from kiosk.models import Dependent
 
-        return Dependent(d["id"], d["resident_id"], self.cipher.decrypt(d["name_enc"]) or "", d["relation"],
-                         d["birth_year"])
+        name = self.cipher.decrypt(d["name_enc"], where=field_ref("dependents", "name_enc", d["id"]))
+        return Dependent(d["id"], d["resident_id"], name or "", d["relation"], d["birth_year"])
 
     # --- bookings and the outbox ------------------------------------------------------------------------------------
 
@@ -502,7 +574,8 @@ class Store:
             "INSERT INTO outbox (op_id, entity, entity_id, kind, base_version, payload_enc, created_at) "
             "VALUES (?,?,?,?,?,?,?)",
             (op_id, entity, entity_id, kind, base_version,
-             self.cipher.encrypt(json.dumps(payload, ensure_ascii=False, separators=(",", ":"))),
+             self.cipher.encrypt(json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                                 where=field_ref("outbox", "payload_enc", op_id)),
              to_text(utc_now())))
         return op_id
 
@@ -552,7 +625,8 @@ class Store:
         rows = self.query("SELECT * FROM outbox WHERE state = 'pending' ORDER BY device_seq LIMIT ?", (limit,))
         return [{"op_id": r["op_id"], "device_seq": r["device_seq"], "entity": r["entity"],
                  "entity_id": r["entity_id"], "kind": r["kind"], "base_version": r["base_version"],
-                 "payload": json.loads(self.cipher.decrypt(r["payload_enc"]) or "{}"),
+                 "payload": json.loads(self.cipher.decrypt(
+                     r["payload_enc"], where=field_ref("outbox", "payload_enc", r["op_id"])) or "{}"),
                  "created_at": r["created_at"]} for r in rows]
 
     def pending_count(self) -> int:

@@ -20,6 +20,7 @@ from kiosk.ui.theme import FONT_FAMILY
 ALIGN_CENTER = 0x0084  # Qt.AlignmentFlag.AlignCenter
 CLICK_FOCUS = 0x2  # Qt.FocusPolicy.ClickFocus
 STRONG_FOCUS = 0xB  # Qt.FocusPolicy.StrongFocus
+PLAIN_TEXT = 0  # Qt.TextFormat.PlainText
 
 
 def set_kind(widget: QWidget, kind: str) -> None:
@@ -157,6 +158,9 @@ class WrappedLabel(QLabel):
 def label(text: str, *, kind: str = "page", name: str = "", wrap: bool = True) -> QLabel:
     """A text label with an accessible name; word-wrapped by default (at sensible points for Chinese)."""
     widget = WrappedLabel(text) if wrap and text else QLabel(text)
+    # Plain text, always: labels show text from the township (notices, a reviewer\'s reason) and from residents,
+    # which must never be drawn as HTML (Qt\'s default guesses rich text from the first tag it sees).
+    widget.setProperty("textFormat", PLAIN_TEXT)
     widget.setWordWrap(wrap)
     widget.setProperty("kind", kind)
     widget.setAccessibleName(" ".join(text.split()) or " ")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.booking import BookingRefused, Bookings
-from kiosk.crypto import FieldCipher
+from kiosk.crypto import FieldCipher, field_ref
 from kiosk.models import Booking, Resident
 from kiosk.store import Store, utc_now
 from kiosk.sync import credentials
@@ -89,7 +89,8 @@ class KioskSim:
         rows = self.store.query("SELECT * FROM outbox ORDER BY device_seq")
         return [{"op_id": r["op_id"], "device_seq": r["device_seq"], "entity": r["entity"],
                  "entity_id": r["entity_id"], "kind": r["kind"], "base_version": r["base_version"],
-                 "payload": json.loads(self.store.cipher.decrypt(r["payload_enc"]) or "{}"),
+                 "payload": json.loads(self.store.cipher.decrypt(
+                     r["payload_enc"], where=field_ref("outbox", "payload_enc", r["op_id"])) or "{}"),
                  "created_at": r["created_at"], "state": r["state"],
                  "result": json.loads(r["result"]) if r["result"] else None} for r in rows]
 

@@ -125,8 +125,8 @@ def test_pending_cipher_reads_the_key_once_and_replays_a_failure() -> None:
         return real
 
     pending = PendingCipher(read)
-    sealed = pending.encrypt("张三")  # used before anyone called load(): the key is read there and then
-    assert pending.load() is real and real.decrypt(sealed) == "张三" and len(calls) == 1
+    sealed = pending.encrypt("张三", where="t")  # used before anyone called load(): the key is read there and then
+    assert pending.load() is real and real.decrypt(sealed, where="t") == "张三" and len(calls) == 1
     assert pending.lookup_hash("x") == real.lookup_hash("x") and len(calls) == 1
 
     def broken() -> FieldCipher:
@@ -136,7 +136,7 @@ def test_pending_cipher_reads_the_key_once_and_replays_a_failure() -> None:
     failing = PendingCipher(broken)
     for _ in range(2):
         with pytest.raises(KeyringUnavailable):
-            failing.decrypt("v1:xx")
+            failing.decrypt("v2:xx", where="t")
     assert calls.count(2) == 1  # not retried behind the kiosk's back: the first answer stands
 
 
