@@ -23,7 +23,9 @@ def _resident(name: str, number: str, phone: str) -> Resident:
     from kiosk.store import new_id
 
     rid = new_id()
-    return Resident(rid, name, number, phone, "上坪村", False, None, (Dependent(new_id(), rid, "孙女", "孙女", 2015),))
+    return Resident(
+        rid, name, number, phone, "上坪村", False, None, (Dependent(new_id(), rid, "孙女", "孙女", 2015),)
+    )
 
 
 FIRST = "110101195001010019"
@@ -35,6 +37,7 @@ def _mode(path: Path) -> int:
 
 
 # --- finding 4 ---------------------------------------------------------------------------------------------------
+
 
 def test_the_kiosk_database_and_its_folder_are_private(store: Store) -> None:
     store.save_resident(_resident("张三", FIRST, "13912345678"))
@@ -69,6 +72,7 @@ def test_the_diagnostics_zip_is_private(demo_store: Store) -> None:
 
 # --- finding 13 --------------------------------------------------------------------------------------------------
 
+
 def test_ciphertexts_cannot_be_swapped_between_rows_or_columns(store: Store) -> None:
     one = store.save_resident(_resident("张三", FIRST, "13912345678"))
     two = store.save_resident(_resident("李四", SECOND, "13700000000"))
@@ -96,7 +100,9 @@ def _unbound(cipher: FieldCipher, plain: str) -> str:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     nonce = secrets.token_bytes(12)
-    return "v1:" + base64.b64encode(nonce + AESGCM(cipher.enc_key).encrypt(nonce, plain.encode(), None)).decode()
+    return (
+        "v1:" + base64.b64encode(nonce + AESGCM(cipher.enc_key).encrypt(nonce, plain.encode(), None)).decode()
+    )
 
 
 def test_fields_from_before_are_bound_once_and_unbound_ones_refused_after(store: Store) -> None:
@@ -107,7 +113,9 @@ def test_fields_from_before_are_bound_once_and_unbound_ones_refused_after(store:
     old_name = _unbound(cipher, "张三")
     store.close()
     raw = sqlite3.connect(path)
-    raw.execute("UPDATE residents SET name_enc = ? WHERE id = ?", (old_name, one.id))  # as an older version wrote
+    raw.execute(
+        "UPDATE residents SET name_enc = ? WHERE id = ?", (old_name, one.id)
+    )  # as an older version wrote
     raw.commit()
     again = Store(path, cipher)
     found = again.resident(one.id)
@@ -130,6 +138,7 @@ def test_fields_from_before_are_bound_once_and_unbound_ones_refused_after(store:
 
 
 # --- finding 11 --------------------------------------------------------------------------------------------------
+
 
 def test_labels_show_text_from_the_township_as_plain_text(qapp: object) -> None:
     from PySide6.QtCore import Qt
