@@ -39,8 +39,15 @@ def secure_sqlite_file(path: Path, *, folder: bool = True) -> None:
         secure_dir(path.parent)
     if os.name != "posix":
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
+    # Never open (and close) an existing database file here: closing any descriptor of a file drops every POSIX
+    # lock this process holds on it, and SQLite's locks are such locks (another connection would then think it is
+    # alone, and checkpoint and delete the WAL under us). Only a missing file is created.
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)
     for extra in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
                   path.with_name(path.name + "-journal")):
         if extra.exists():

@@ -118,14 +118,17 @@ residents = sa.Table(
     "residents", metadata,
     _id(primary_key=True),
     _township_fk(),
-    sa.Column("id_number", sa.String(18), nullable=False),  # as given (validated, upper-case X)
+    # Personal fields are encrypted with the key outside the database (township.keys.data_cipher), each bound to
+    # this table, its column and the row id; the ID number is matched through its keyed hash (a blind index).
+    sa.Column("id_blind", sa.String(64), nullable=False),  # HMAC of the ID number (validated, upper-case X)
+    sa.Column("id_number_enc", sa.Text(), nullable=False),
     sa.Column("id_mask", sa.String(18), nullable=False),  # 3301**********123X, for display
-    sa.Column("name", sa.String(64), nullable=False),
-    sa.Column("phone", sa.String(20), nullable=True),
+    sa.Column("name_enc", sa.Text(), nullable=False),
+    sa.Column("phone_enc", sa.Text(), nullable=True),
     sa.Column("village", sa.String(100), nullable=True),
     _now_col("created_at"),
     _now_col("updated_at"),
-    sa.UniqueConstraint("township_id", "id_number", name="uq_residents_township_id_number"),
+    sa.UniqueConstraint("township_id", "id_blind", name="uq_residents_township_id_blind"),
 )
 
 bookings = sa.Table(
@@ -148,8 +151,8 @@ bookings = sa.Table(
     sa.Column("message", sa.Text(), nullable=False, server_default=""),  # for the resident, latest decision
     sa.Column("decided_by", sa.String(_ID), nullable=True),  # staff user who confirmed/rejected/reassigned
     # The contact details this booking was made with (a kiosk never rewrites the resident's record).
-    sa.Column("contact_name", sa.String(64), nullable=True),
-    sa.Column("contact_phone", sa.String(20), nullable=True),
+    sa.Column("contact_name_enc", sa.Text(), nullable=True),  # encrypted like the residents' fields
+    sa.Column("contact_phone_enc", sa.Text(), nullable=True),
     sa.Column("contact_village", sa.String(100), nullable=True),
     _now_col("created_at"),
     _now_col("updated_at"),
@@ -545,11 +548,21 @@ def migrate(url: str) -> None:
         # first to take the lock migrates, the others wait, then find the schema at head. SQLite: BEGIN IMMEDIATE
         # before Alembic reads its version (a deferred transaction upgraded to a writer fails at once with
         # "database is locked" instead of waiting). PostgreSQL: a transaction-level advisory lock.
-        with db.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        with db.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
+            if db.is_sqlite:
+                # SQLite migrations rebuild tables (batch mode): foreign keys off while they do, checked after.
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+            if db.is_sqlite:
+                raw = conn.connection.driver_connection
+                broken = raw.execute("PRAGMA foreign_key_check").fetchall()  # type: ignore[union-attr]
+                raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+                if broken:
+                    raise RuntimeError(f"migration left {len(broken)} broken foreign keys")
     finally:
         db.dispose()
 

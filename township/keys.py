@@ -5,6 +5,12 @@ image, a readable file) gives no way to sign in to the console.
   wins over the file), else the file `console.key` (0600, 64 hex digits, made on first start) in the folder beside
   the SQLite database, or in the backend's data directory (`township.db.data_dir()`, 0700) for PostgreSQL.
 
+- The personal-data key: `CUNZHAN_DATA_KEY` when set (64 hex digits; it wins), else the file `data.key` beside
+  `console.key`. Residents' ID numbers, names and phones are AES-256-GCM encrypted with it in the township database
+  (each value bound to its table, column and row id), and ID numbers are matched through a keyed hash (a blind
+  index) made with a second key derived from it. Without this key a copy of the database holds no resident's
+  number, name or phone; without a copy of the key, a backup cannot be read either: keep them apart, keep both.
+
 Several backend processes share one file: it is created with O_EXCL, so the first writes it and the others read it.
 """
 
@@ -12,12 +18,17 @@ from __future__ import annotations
 
 import os
 import secrets
+import weakref
 from pathlib import Path
+from typing import Any
 
+from kiosk.crypto import FieldCipher
 from kiosk.paths import secure_dir
 
 CONSOLE_SECRET_ENV = "CUNZHAN_CONSOLE_SECRET"
 CONSOLE_KEY_FILE = "console.key"
+DATA_KEY_ENV = "CUNZHAN_DATA_KEY"
+DATA_KEY_FILE = "data.key"
 
 
 def key_dir(db_url: str) -> Path:
@@ -71,3 +82,33 @@ def console_secret(db_url: str) -> str:
     if key is None:
         key = _from_files[db_url] = read_or_create(key_dir(db_url) / CONSOLE_KEY_FILE)
     return key
+
+
+_ciphers: dict[str, FieldCipher] = {}  # database URL → its personal-data cipher
+_by_engine: weakref.WeakKeyDictionary[Any, FieldCipher] = weakref.WeakKeyDictionary()  # engine → the same
+
+
+def data_cipher(db_url: str) -> FieldCipher:
+    """The cipher for residents' personal fields in the database at `db_url` (the environment wins over the file)."""
+    from_env = os.environ.get(DATA_KEY_ENV, "").strip()
+    if from_env:
+        try:
+            return FieldCipher.from_master(bytes.fromhex(from_env))
+        except ValueError:
+            raise RuntimeError(f"{DATA_KEY_ENV} must be 64 hex digits") from None
+    cipher = _ciphers.get(db_url)
+    if cipher is None:
+        cipher = _ciphers[db_url] = FieldCipher.from_master(
+            bytes.fromhex(read_or_create(key_dir(db_url) / DATA_KEY_FILE)))
+    return cipher
+
+
+def cipher_for(conn: Any) -> FieldCipher:
+    """`data_cipher` for the database a SQLAlchemy connection is on."""
+    if os.environ.get(DATA_KEY_ENV, "").strip():
+        return data_cipher("")
+    engine = conn.engine
+    cipher = _by_engine.get(engine)
+    if cipher is None:
+        cipher = _by_engine[engine] = data_cipher(engine.url.render_as_string(hide_password=False))
+    return cipher

@@ -22,12 +22,13 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
+from kiosk.crypto import field_ref
 from kiosk.i18n import gettext as _
 from kiosk.i18n import use_locale
 from kiosk.identity import check_id_number, mask_id
 from kiosk.sync import protocol as P
 from township import booking as B
-from township import db
+from township import db, keys
 from township import messages as M
 from township.services import hash_secret, normalise_enrollment_code
 
@@ -198,7 +199,7 @@ _DUPLICATE = sa.select(db.bookings.c.id).where(
     db.bookings.c.session_id == sa.bindparam("session_id"), db.bookings.c.resident_id == sa.bindparam("resident_id"),
     db.bookings.c.dependent_key == sa.bindparam("dependent_key"), db.bookings.c.status.in_(B.ACTIVE)).limit(1)
 _FIND_RESIDENT = sa.select(db.residents.c.id).where(
-    db.residents.c.township_id == sa.bindparam("township_id"), db.residents.c.id_number == sa.bindparam("id_number"))
+    db.residents.c.township_id == sa.bindparam("township_id"), db.residents.c.id_blind == sa.bindparam("id_blind"))
 
 
 @dataclass(slots=True)
@@ -421,13 +422,17 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
         message = _(M.WAITLISTED).format(position=int(queued) + 1)  # last in the queue
     if resident_id is None:
         resident_id = _insert_resident(conn, device, p.resident, check.number)
+    cipher = keys.cipher_for(conn)
     values = {"id": op.entity_id, "township_id": device.township_id, "session_id": session.id,
               "resident_id": resident_id, "code": p.code, "status": status, "version": 1, "device_id": device.id,
               "kiosk_number": device.kiosk_number, "channel": p.channel, "staff_id": p.staff_id,
               "for_dependent": dep, "dependent_key": key, "lease": lease is not None, "waitlist_position": position,
               "message": message, "created_at": db.naive(now), "updated_at": db.naive(now),
               # The details this booking was made with: what staff see for it, whatever other kiosks send later.
-              "contact_name": p.resident.name, "contact_phone": p.resident.phone or None,
+              "contact_name_enc": cipher.encrypt(p.resident.name,
+                                                 where=field_ref("bookings", "contact_name_enc", op.entity_id)),
+              "contact_phone_enc": cipher.encrypt(p.resident.phone or None,
+                                                  where=field_ref("bookings", "contact_phone_enc", op.entity_id)),
               "contact_village": p.resident.village or None}
     conn.execute(_INSERT_BOOKING, values)
     row = SimpleNamespace(**values)  # what RETURNING would give back: every column is set here
@@ -467,8 +472,9 @@ def _usable_lease(conn: Connection, device: Device, session_id: str) -> sa.Row[A
 
 
 def _find_resident(conn: Connection, device: Device, id_number: str) -> str | None:
-    """The id of the township's resident with this ID number, if there is one."""
-    return conn.execute(_FIND_RESIDENT, {"township_id": device.township_id, "id_number": id_number}).scalar()
+    """The id of the township's resident with this ID number, if there is one (found by its blind index)."""
+    blind = keys.cipher_for(conn).lookup_hash(id_number)
+    return conn.execute(_FIND_RESIDENT, {"township_id": device.township_id, "id_blind": blind}).scalar()
 
 
 def _insert_resident(conn: Connection, device: Device, r: P.Resident, id_number: str) -> str:
@@ -479,9 +485,13 @@ def _insert_resident(conn: Connection, device: Device, r: P.Resident, id_number:
     writer lock), so no other push can insert the same ID number in between."""
     now = db.naive(db.now_utc())
     ident = B.new_id()
+    cipher = keys.cipher_for(conn)
     conn.execute(sa.insert(db.residents).values(
-        id=ident, township_id=device.township_id, id_number=id_number, id_mask=mask_id(id_number), name=r.name,
-        phone=r.phone or None, village=r.village or None, created_at=now, updated_at=now))
+        id=ident, township_id=device.township_id, id_blind=cipher.lookup_hash(id_number),
+        id_number_enc=cipher.encrypt(id_number, where=field_ref("residents", "id_number_enc", ident)),
+        id_mask=mask_id(id_number), name_enc=cipher.encrypt(r.name, where=field_ref("residents", "name_enc", ident)),
+        phone_enc=cipher.encrypt(r.phone or None, where=field_ref("residents", "phone_enc", ident)),
+        village=r.village or None, created_at=now, updated_at=now))
     return ident
 
 

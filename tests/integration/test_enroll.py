@@ -105,10 +105,13 @@ def test_no_token_or_id_number_in_any_file_the_kiosk_writes(backend: Backend, da
         for secret in secrets_:
             assert secret not in content, f"{path.name} holds a secret in clear"
     # …while the backend did receive them (sent in clear over the link, as SYNC.md says).
-    from township import db
+    from kiosk.crypto import field_ref
+    from township import db, keys
 
     with backend.database.read() as conn:
-        got = set(conn.execute(sa.select(db.residents.c.id_number)).scalars().all())
+        cipher = keys.cipher_for(conn)
+        got = {cipher.decrypt(r.id_number_enc, where=field_ref("residents", "id_number_enc", r.id))
+               for r in conn.execute(sa.select(db.residents.c.id, db.residents.c.id_number_enc))}
     assert set(id_numbers) <= got
 
 

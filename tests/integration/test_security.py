@@ -12,6 +12,7 @@ import stat
 import threading
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -30,9 +31,26 @@ def staffed(any_backend: Any) -> Any:
     return any_backend
 
 
-def _resident(backend: Any, id_number: str) -> sa.Row[Any]:
+def _resident(backend: Any, id_number: str) -> Any:
+    """The resident's record, decrypted (found through the blind index)."""
+    from kiosk.crypto import field_ref
+    from township import keys
+
     with backend.database.read() as conn:
-        return conn.execute(sa.select(db.residents).where(db.residents.c.id_number == id_number)).one()
+        cipher = keys.cipher_for(conn)
+        row = conn.execute(
+            sa.select(db.residents).where(db.residents.c.id_blind == cipher.lookup_hash(id_number))
+        ).one()
+
+    def clear(column: str) -> str | None:
+        return cipher.decrypt(getattr(row, column), where=field_ref("residents", column, row.id))
+
+    return SimpleNamespace(
+        name=clear("name_enc"),
+        phone=clear("phone_enc"),
+        village=row.village,
+        id_number=clear("id_number_enc"),
+    )
 
 
 # --- finding 1: a kiosk's op never rewrites a resident booked elsewhere ------------------------------------------
@@ -90,13 +108,13 @@ def test_a_rejected_op_changes_nothing_and_bookings_keep_their_own_details(staff
 
 def test_a_failing_op_logs_no_personal_data(staffed: Any, caplog: pytest.LogCaptureFixture) -> None:
     """An op the database refuses is answered `invalid`, and the warning names the op, not the resident."""
-    name = "日志测试名"
+    name, village = "日志测试名", "日志测试村"
     if staffed.kind == "postgresql":
-        ddl = f"ALTER TABLE residents ADD CONSTRAINT test_refuse CHECK (name <> '{name}')"
+        ddl = f"ALTER TABLE residents ADD CONSTRAINT test_refuse CHECK (village <> '{village}')"
         undo = "ALTER TABLE residents DROP CONSTRAINT test_refuse"
     else:
         ddl = (
-            f"CREATE TRIGGER test_refuse BEFORE INSERT ON residents WHEN NEW.name = '{name}' "
+            f"CREATE TRIGGER test_refuse BEFORE INSERT ON residents WHEN NEW.village = '{village}' "
             "BEGIN SELECT RAISE(ABORT, 'refused'); END"
         )
         undo = "DROP TRIGGER test_refuse"
@@ -114,7 +132,7 @@ def test_a_failing_op_logs_no_personal_data(staffed: Any, caplog: pytest.LogCapt
                         number,
                         name,
                         phone="13911112222",
-                        village="上坪村",
+                        village=village,
                     )
                 ]
             )[0]
@@ -123,7 +141,7 @@ def test_a_failing_op_logs_no_personal_data(staffed: Any, caplog: pytest.LogCapt
             conn.exec_driver_sql(undo)
     assert result["outcome"] == "rejected" and result["reason"] == "invalid"
     assert "could not be applied" in caplog.text  # the failure is logged…
-    for secret in (number, name, "13911112222"):  # …without what the resident typed
+    for secret in (number, name, "13911112222", village):  # …without what the resident typed
         assert secret not in caplog.text
 
 
@@ -513,3 +531,129 @@ def test_a_locked_sign_in_says_when_to_retry(staffed: Any) -> None:
     codes = [other.sign_in("no-such-user", "wrong-password").status_code for _ in range(5)]
     assert codes == [401, 401, 401, 401, 429]
     assert "This account is locked for 15 more minutes" in other.sign_in("no-such-user", "x" * 9).text
+
+
+# --- PIPL: residents' personal data encrypted at rest on the backend -----------------------------------------------
+
+
+def test_residents_numbers_names_and_phones_are_encrypted_at_rest(staffed: Any) -> None:
+    kiosk = staffed.enroll("加密")
+    number, name, phone = unique_id_number(), "加密测试人", "13955556666"
+    result = kiosk.push_ok(
+        [_create(staffed.new_session(), kiosk.next_seq(), number, name, phone=phone, village="上坪村")]
+    )[0]
+    assert result["outcome"] == "applied"
+    with staffed.database.read() as conn:
+        stored = " ".join(
+            str(tuple(row))
+            for table in (db.residents, db.bookings)
+            for row in conn.execute(sa.select(table)).all()
+        )
+    for secret in (number, name, phone):
+        assert secret not in stored
+    if staffed.kind == "sqlite":
+        path = Path(staffed.db_url.split("///", 1)[1])
+        raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+        for secret in (number, name, phone):
+            assert secret.encode() not in raw
+        assert stat.S_IMODE((path.parent / "data.key").stat().st_mode) == 0o600
+    # Matched by the blind index, shown decrypted to staff (masked, and in full on an audited reveal).
+    again = kiosk.push_ok(
+        [_create(staffed.new_session(), kiosk.next_seq(), number, name, phone=phone, village="上坪村")]
+    )[0]
+    with staffed.database.read() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(db.residents)).scalar_one()
+        ids = {
+            r.resident_id
+            for r in conn.execute(
+                sa.select(db.bookings.c.resident_id).where(
+                    db.bookings.c.id.in_([result["booking"]["id"], again["booking"]["id"]])
+                )
+            )
+        }
+    assert len(ids) == 1 and count >= 1
+    client = ConsoleClient(staffed.url)
+    client.sign_in("anquan")
+    page = client.get("/console/bookings/" + result["booking"]["id"])
+    assert name in page.text and number not in page.text and phone not in page.text
+    shown = client.post(f"/console/bookings/{result['booking']['id']}/reveal")
+    assert number in shown.text and phone in shown.text
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_upgrade_encrypts_residents_already_stored(kind: str, tmp_path: Path) -> None:
+    """A database from before (schema 0001, clear fields, a booking referring to the resident) is migrated: the clear
+    columns are gone, the values encrypted and blind-indexed, the booking keeps its details, no key broken."""
+    from alembic import command
+
+    from kiosk.crypto import field_ref
+    from tests.integration.conftest import _fresh_pg_database
+    from township import keys
+
+    drop = None
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        url, drop = _fresh_pg_database()
+    try:
+        database = db.Database(url)
+        cfg = db.alembic_config(url)
+        with database.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0001")
+        number = unique_id_number()
+        now = "2026-01-01 00:00:00"
+        with database.engine.begin() as conn:
+            for sql in (
+                "INSERT INTO townships (id, slug, name, cursor_secret, created_at) VALUES ('t', 't', 'T', 'x', :now)",
+                "INSERT INTO services (id, township_id, kind, name, updated_at) VALUES ('s', 't', 'clinic', 'S', :now)",
+                "INSERT INTO providers (id, township_id, name, updated_at) VALUES ('p', 't', 'P', :now)",
+                "INSERT INTO sessions (id, township_id, service_id, provider_id, starts_at, ends_at, capacity, "
+                "updated_at) VALUES ('x', 't', 's', 'p', :now, :now, 5, :now)",
+                "INSERT INTO residents (id, township_id, id_number, id_mask, name, phone, village, created_at, "
+                "updated_at) VALUES ('r', 't', :number, 'm', '旧居民', '13811112222', '上坪村', :now, :now)",
+                "INSERT INTO bookings (id, township_id, session_id, resident_id, code, status, created_at, "
+                "updated_at) VALUES ('b', 't', 'x', 'r', '0100001', 'confirmed', :now, :now)",
+            ):
+                conn.execute(sa.text(sql), {"now": now, "number": number})
+        database.dispose()
+        db.migrate(url)
+        database = db.Database(url)
+        with database.read() as conn:
+            cipher = keys.cipher_for(conn)
+            r = conn.execute(sa.select(db.residents)).one()
+            b = conn.execute(sa.select(db.bookings)).one()
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("residents")}
+        assert not {"id_number", "name", "phone"} & columns
+        assert r.id_blind == cipher.lookup_hash(number)
+        assert cipher.decrypt(r.id_number_enc, where=field_ref("residents", "id_number_enc", "r")) == number
+        assert cipher.decrypt(r.name_enc, where=field_ref("residents", "name_enc", "r")) == "旧居民"
+        assert cipher.decrypt(b.contact_phone_enc, where=field_ref("bookings", "contact_phone_enc", "b")) == (
+            "13811112222"
+        )
+        assert b.contact_village == "上坪村"
+        database.dispose()
+    finally:
+        if drop is not None:
+            drop()
+
+
+def test_tightening_permissions_keeps_sqlites_locks(tmp_path: Path) -> None:
+    """Making the files private must never open and close the database file while this process has it open:
+    that would drop SQLite's POSIX locks, and another process closing its connection would delete the WAL."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'locks.db'}"
+    db.migrate(url)
+    first = db.Database(url)
+    with first.write() as conn:
+        conn.execute(sa.select(1))
+    with first.read() as conn:
+        conn.execute(sa.select(sa.func.count()).select_from(db.townships)).scalar_one()
+        second = db.Database(url)  # tightens permissions again, with `first` connected
+        code = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('select count(*) from townships').fetchall(); c.close()"
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / "locks.db")], check=True)
+        assert (tmp_path / "locks.db-wal").exists()
+    second.dispose()
+    first.dispose()

@@ -14,10 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from kiosk.crypto import FieldCipher, field_ref
 from kiosk.demo import ZONE
 from kiosk.identity import mask_phone
 from township import booking as B
-from township import db
+from township import db, keys
 
 # Which statuses take a seat: the backend's rule (a booking waiting for review already holds its seat).
 HOLDS_SEAT = B.HOLDS_SEAT
@@ -162,9 +163,10 @@ class BookingFilter:
 
 def _booking_query() -> sa.Select[Any]:
     b, r, s, sv, p, d = db.bookings, db.residents, db.sessions, db.services, db.providers, db.devices
-    # Each booking shows the contact details it was made with (a later booking elsewhere does not change them).
-    return (sa.select(b, sa.func.coalesce(b.c.contact_name, r.c.name).label("resident_name"),
-                      r.c.id_mask.label("id_mask"), sa.func.coalesce(b.c.contact_phone, r.c.phone).label("phone"),
+    # Each booking shows the contact details it was made with (a later booking elsewhere does not change them);
+    # the resident's own (encrypted) fields stand in for a booking made before those were kept.
+    return (sa.select(b, r.c.name_enc.label("r_name_enc"), r.c.phone_enc.label("r_phone_enc"),
+                      r.c.id_mask.label("id_mask"),
                       sa.func.coalesce(b.c.contact_village, r.c.village).label("village"), s.c.starts_at, s.c.ends_at, s.c.service_id,
                       s.c.provider_id, sv.c.name.label("service_name"), p.c.name.label("provider_name"),
                       d.c.name.label("kiosk_name"))
@@ -173,10 +175,26 @@ def _booking_query() -> sa.Select[Any]:
             .outerjoin(d, d.c.id == b.c.device_id))
 
 
-def _booking_dict(row: sa.Row[Any]) -> dict[str, Any]:
-    """A booking for display: the phone masked here, the clear numbers never leave this function."""
+def contact(cipher: FieldCipher, data: dict[str, Any]) -> tuple[str, str | None]:
+    """(name, phone) a booking was made with, decrypted (`data`: a booking row with `r_name_enc`, `r_phone_enc`)."""
+    if data.get("contact_name_enc"):
+        name = cipher.decrypt(data["contact_name_enc"], where=field_ref("bookings", "contact_name_enc", data["id"]))
+        phone = cipher.decrypt(data.get("contact_phone_enc"),
+                               where=field_ref("bookings", "contact_phone_enc", data["id"]))
+    else:
+        rid = data["resident_id"]
+        name = cipher.decrypt(data["r_name_enc"], where=field_ref("residents", "name_enc", rid))
+        phone = cipher.decrypt(data.get("r_phone_enc"), where=field_ref("residents", "phone_enc", rid))
+    return name or "", phone
+
+
+def _booking_dict(row: sa.Row[Any], cipher: FieldCipher) -> dict[str, Any]:
+    """A booking for display: names decrypted, the phone masked here; the clear numbers never leave this
+    function."""
     data = dict(row._mapping)
-    phone = data.pop("phone", None)
+    data["resident_name"], phone = contact(cipher, data)
+    for key in ("contact_name_enc", "contact_phone_enc", "r_name_enc", "r_phone_enc"):
+        data.pop(key, None)
     data["phone_masked"] = mask_phone(phone) if phone else ""
     data["id_masked"] = data.pop("id_mask")
     dep = data.get("for_dependent") or {}
@@ -217,14 +235,15 @@ def bookings(conn: Connection, township_id: str, f: BookingFilter, *,
     else:
         query = query.order_by(b.c.created_at, b.c.code)
     rows = list(conn.execute(query.limit(limit + 1)))
-    return [_booking_dict(x) for x in rows[:limit]], len(rows) > limit
+    cipher = keys.cipher_for(conn)
+    return [_booking_dict(x, cipher) for x in rows[:limit]], len(rows) > limit
 
 
 def booking(conn: Connection, township_id: str, booking_id: str) -> dict[str, Any] | None:
     """One booking for display (masked), or None when it is not this township's."""
     b = db.bookings
     row = conn.execute(_booking_query().where(b.c.id == booking_id, b.c.township_id == township_id)).first()
-    return _booking_dict(row) if row else None
+    return _booking_dict(row, keys.cipher_for(conn)) if row else None
 
 
 def session_bookings(conn: Connection, township_id: str, session_id: str) -> list[dict[str, Any]]:
@@ -233,18 +252,25 @@ def session_bookings(conn: Connection, township_id: str, session_id: str) -> lis
     query = _booking_query().where(b.c.township_id == township_id, b.c.session_id == session_id)
     order = sa.case({"checked_in": 0, "confirmed": 1, "attended": 2, "no_show": 3, "pending_review": 4,
                      "waitlisted": 5}, value=b.c.status, else_=9)
-    return [_booking_dict(x) for x in conn.execute(query.order_by(order, b.c.code))]
+    cipher = keys.cipher_for(conn)
+    return [_booking_dict(x, cipher) for x in conn.execute(query.order_by(order, b.c.code))]
 
 
 def reveal_numbers(conn: Connection, township_id: str, booking_id: str) -> dict[str, str] | None:
     """The resident's full ID and phone number for one booking (the caller audits the reveal)."""
     b, r = db.bookings, db.residents
-    row = conn.execute(sa.select(r.c.id_number, sa.func.coalesce(b.c.contact_phone, r.c.phone).label("phone"))
-                       .join(b, b.c.resident_id == r.c.id)
+    row = conn.execute(sa.select(b.c.id, b.c.resident_id, b.c.contact_name_enc, b.c.contact_phone_enc,
+                                 r.c.id_number_enc, r.c.name_enc.label("r_name_enc"),
+                                 r.c.phone_enc.label("r_phone_enc"))
+                       .join(r, b.c.resident_id == r.c.id)
                        .where(b.c.id == booking_id, b.c.township_id == township_id)).first()
     if row is None:
         return None
-    return {"id_number": row.id_number, "phone": row.phone or ""}
+    cipher = keys.cipher_for(conn)
+    data = dict(row._mapping)
+    _name, phone = contact(cipher, data)
+    number = cipher.decrypt(row.id_number_enc, where=field_ref("residents", "id_number_enc", row.resident_id))
+    return {"id_number": number or "", "phone": phone or ""}
 
 
 def booking_audit(conn: Connection, township_id: str, booking_id: str, code: str) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 """security findings (issue 14): sign-outs and sign-in throttling in the database, the backend's receive time
-for kiosk audit entries, the contact details a booking was made with
+for kiosk audit entries, the contact details a booking was made with; residents' ID numbers, names and phones
+encrypted with the key outside the database (township.keys), ID numbers matched by a blind index
 
 Revision ID: 0002_security
 Revises: 0001
@@ -9,7 +10,7 @@ Create Date: 2026-12-02 18:00:00
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 
 revision = '0002_security'
@@ -37,24 +38,56 @@ def upgrade() -> None:
     with op.batch_alter_table('staff_audit', schema=None) as batch_op:
         batch_op.add_column(sa.Column('client_at', sa.DateTime(), nullable=True))
     with op.batch_alter_table('bookings', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('contact_name', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('contact_phone', sa.String(length=20), nullable=True))
+        batch_op.add_column(sa.Column('contact_name_enc', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('contact_phone_enc', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('contact_village', sa.String(length=100), nullable=True))
-    # Bookings made before this keep the details their resident has now (the best there is).
-    op.execute("UPDATE bookings SET contact_name = (SELECT name FROM residents WHERE residents.id = "
-               "bookings.resident_id), contact_phone = (SELECT phone FROM residents WHERE residents.id = "
-               "bookings.resident_id), contact_village = (SELECT village FROM residents WHERE residents.id = "
-               "bookings.resident_id)")
+    with op.batch_alter_table('residents', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('id_blind', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('id_number_enc', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('name_enc', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('phone_enc', sa.Text(), nullable=True))
+    _encrypt_existing()
+    with op.batch_alter_table('residents', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_residents_township_id_number', type_='unique')
+        batch_op.drop_column('id_number')
+        batch_op.drop_column('name')
+        batch_op.drop_column('phone')
+        batch_op.alter_column('id_blind', existing_type=sa.String(length=64), nullable=False)
+        batch_op.alter_column('id_number_enc', existing_type=sa.Text(), nullable=False)
+        batch_op.alter_column('name_enc', existing_type=sa.Text(), nullable=False)
+        batch_op.create_unique_constraint('uq_residents_township_id_blind', ['township_id', 'id_blind'])
+
+
+def _encrypt_existing() -> None:
+    """Residents' clear fields → encrypted and blind-indexed; each booking gets its resident's details as the ones
+    it was made with (the best there is for bookings made before)."""
+    from kiosk.crypto import field_ref
+    from township import keys
+
+    bind = op.get_bind()
+    url = context.config.get_main_option("sqlalchemy.url") or bind.engine.url.render_as_string(hide_password=False)
+    cipher = keys.data_cipher(url)
+    residents = bind.execute(sa.text("SELECT id, id_number, name, phone, village FROM residents")).all()
+    by_id = {}
+    for r in residents:
+        by_id[r.id] = r
+        bind.execute(sa.text("UPDATE residents SET id_blind = :blind, id_number_enc = :number, name_enc = :name, "
+                             "phone_enc = :phone WHERE id = :id"), {
+            "id": r.id, "blind": cipher.lookup_hash(r.id_number),
+            "number": cipher.encrypt(r.id_number, where=field_ref("residents", "id_number_enc", r.id)),
+            "name": cipher.encrypt(r.name, where=field_ref("residents", "name_enc", r.id)),
+            "phone": cipher.encrypt(r.phone, where=field_ref("residents", "phone_enc", r.id))})
+    for b in bind.execute(sa.text("SELECT id, resident_id FROM bookings")).all():
+        r = by_id.get(b.resident_id)
+        if r is None:
+            continue
+        bind.execute(sa.text("UPDATE bookings SET contact_name_enc = :name, contact_phone_enc = :phone, "
+                             "contact_village = :village WHERE id = :id"), {
+            "id": b.id, "village": r.village,
+            "name": cipher.encrypt(r.name, where=field_ref("bookings", "contact_name_enc", b.id)),
+            "phone": cipher.encrypt(r.phone, where=field_ref("bookings", "contact_phone_enc", b.id))})
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('bookings', schema=None) as batch_op:
-        batch_op.drop_column('contact_village')
-        batch_op.drop_column('contact_phone')
-        batch_op.drop_column('contact_name')
-    with op.batch_alter_table('staff_audit', schema=None) as batch_op:
-        batch_op.drop_column('client_at')
-    op.drop_table('signin_throttle')
-    with op.batch_alter_table('console_revoked', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_console_revoked_expires_at'))
-    op.drop_table('console_revoked')
+    # Back to clear fields would need the key and would undo the protection: not supported.
+    raise NotImplementedError("0002_security cannot be downgraded (it encrypts residents' data)")
