@@ -4,6 +4,8 @@
     python -m township enrollment-code [--db URL] --township SLUG        # prints the code as the last line
     python -m township create-staff [--db URL] --township SLUG --username NAME --role reviewer|admin  # password on stdin
     python -m township compact-log [--db URL] [--keep-days 30]      # also done by `serve` at start
+    python -m township backup [--db URL] --out FILE        # SQLite online backup / pg_dump (township.backup)
+    python -m township restore [--db URL] --from FILE      # the backend must be stopped
 
 `--db` defaults to SQLite under `$CUNZHAN_HOME/township/` (else the platform data directory).
 """
@@ -44,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
                              "(older kiosk cursors then get a fresh snapshot)")
     compact.add_argument("--db", default=None)
     compact.add_argument("--keep-days", type=_keep_days, default=30, metavar="DAYS")
+    save = sub.add_parser("backup", help="write a backup of the database (personal fields stay encrypted)")
+    save.add_argument("--db", default=None)
+    save.add_argument("--out", required=True, metavar="FILE")
+    back = sub.add_parser("restore", help="replace the database with a backup (stop the backend first)")
+    back.add_argument("--db", default=None)
+    back.add_argument("--from", dest="source", required=True, metavar="FILE")
     return parser
 
 
@@ -113,6 +121,24 @@ def main(argv: list[str] | None = None) -> int:
         uvicorn.run("township.app:worker_app", factory=True, workers=args.workers, host=args.host, port=args.port,
                     log_level="warning", timeout_graceful_shutdown=5,
                     timeout_keep_alive=KEEP_ALIVE_S)
+        return 0
+
+    if args.command in ("backup", "restore"):
+        from pathlib import Path
+
+        from township.backup import BackupError, backup, restore
+
+        try:
+            if args.command == "backup":
+                backup(url, Path(args.out))
+                print(f"backup written to {args.out}")
+            else:
+                restore(url, Path(args.source))
+                db.migrate(url)  # a backup from an older version is brought up to date
+                print(f"database restored from {args.source}")
+        except BackupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         return 0
 
     from township import services
