@@ -6,6 +6,7 @@
     python -m township compact-log [--db URL] [--keep-days 30]      # also done by `serve` at start
     python -m township backup [--db URL] --out FILE        # SQLite online backup / pg_dump (township.backup)
     python -m township restore [--db URL] --from FILE      # the backend must be stopped
+    python -m township retention [--db URL]       # erase residents with no session for N months (serve does it daily)
 
 `--db` defaults to SQLite under `$CUNZHAN_HOME/township/` (else the platform data directory).
 """
@@ -52,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     back = sub.add_parser("restore", help="replace the database with a backup (stop the backend first)")
     back.add_argument("--db", default=None)
     back.add_argument("--from", dest="source", required=True, metavar="FILE")
+    keep = sub.add_parser("retention", help="erase the personal data of residents with no session for N months")
+    keep.add_argument("--db", default=None)
     return parser
 
 
@@ -103,9 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         import uvicorn
 
         from township.app import WORKER_DB_ENV, create_app
+        from township.retention import start_daily
 
         db.migrate(url)
         _compact(url, 30)  # a long-lived server is compacted by `compact-log` (e.g. a daily timer)
+        # Residents' data past the township's retention period: now, then daily, in this (the parent) process only.
+        start_daily(db.Database(url, pool_size=2))
         banner = f"township backend on http://{args.host}:{args.port}/ (database: {url.split('://', 1)[0]}"
         if args.workers == 1:
             app = create_app(url, demo=args.demo)
@@ -149,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     database = db.Database(url, pool_size=2)
     try:
+        if args.command == "retention":
+            from township.retention import erase_inactive
+
+            print(f"erased the personal data of {erase_inactive(database)} residents")
+            return 0
         if args.command == "enrollment-code":
             try:
                 code = services.create_enrollment_code(database, args.township)

@@ -59,6 +59,8 @@ townships = sa.Table(
     sa.Column("cursor_secret", sa.String(64), nullable=False),  # signs this township's pull cursors
     sa.Column("next_kiosk_number", sa.Integer(), nullable=False, server_default="1"),
     _now_col("created_at"),
+    # Residents with no session for this many months lose their personal data (township.retention).
+    sa.Column("retention_months", sa.Integer(), nullable=False, server_default="24"),
 )
 
 villages = sa.Table(

@@ -657,3 +657,65 @@ def test_tightening_permissions_keeps_sqlites_locks(tmp_path: Path) -> None:
         assert (tmp_path / "locks.db-wal").exists()
     second.dispose()
     first.dispose()
+
+
+# --- PIPL: retention ---------------------------------------------------------------------------------------------
+
+
+def test_retention_erases_residents_with_no_session_for_the_period(staffed: Any) -> None:
+    """Run as if 25 months had passed: a resident whose last session was then loses ID number, name and phone (on
+    the booking too); the booking keeps village, service, session, status and the feedback rating for reports."""
+    from township import retention
+    from township.console import queries
+
+    kiosk = staffed.enroll("保存期限")
+    session_id = staffed.new_session(capacity=5, starts_in=dt.timedelta(days=1))
+    number = unique_id_number()
+    made = kiosk.push_ok(
+        [_create(session_id, kiosk.next_seq(), number, "到期居民", phone="13966667777", village="上坪村")]
+    )[0]
+    booking_id = made["booking"]["id"]
+    later = db.now_utc() + dt.timedelta(days=25 * 31)
+    # A resident who books a session in the future of that moment is kept.
+    keep_session = staffed.new_session(capacity=5, starts_in=dt.timedelta(days=25 * 31 + 3))
+    kept_number = unique_id_number()
+    kiosk.push_ok(
+        [_create(keep_session, kiosk.next_seq(), kept_number, "留下", phone="13900001111", village="下坪村")]
+    )
+    assert retention.erase_inactive(staffed.database, now=db.now_utc()) == 0  # nothing is due yet
+    assert retention.erase_inactive(staffed.database, now=later) >= 1
+    tid = staffed.township_id()
+    with staffed.database.read() as conn:
+        booking = queries.booking(conn, tid, booking_id)
+        revealed = queries.reveal_numbers(conn, tid, booking_id)
+        stored = " ".join(
+            str(tuple(x)) for x in conn.execute(sa.select(db.bookings).where(db.bookings.c.id == booking_id))
+        )
+        audit = conn.execute(
+            sa.select(db.staff_audit.c.action).where(db.staff_audit.c.action == "residents_erased")
+        ).all()
+    assert booking is not None and booking["resident_name"] == "" and booking["phone_masked"] == ""
+    assert booking["village"] == "上坪村" and booking["status"] == "confirmed"
+    assert revealed == {"id_number": "", "phone": ""}
+    assert audit
+    assert _resident(staffed, kept_number).name == "留下"
+    with pytest.raises(sa.exc.NoResultFound):
+        _resident(staffed, number)  # no longer found by ID number
+    # The same person booking again is a new record; the console still opens the old booking.
+    again = kiosk.push_ok(
+        [
+            _create(
+                staffed.new_session(),
+                kiosk.next_seq(),
+                number,
+                "到期居民",
+                phone="13966667777",
+                village="上坪村",
+            )
+        ]
+    )[0]
+    assert again["outcome"] == "applied"
+    client = ConsoleClient(staffed.url)
+    client.sign_in("anquan")
+    assert client.get("/console/bookings/" + booking_id).status_code == 200
+    assert "到期居民" not in stored

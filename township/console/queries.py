@@ -175,16 +175,21 @@ def _booking_query() -> sa.Select[Any]:
             .outerjoin(d, d.c.id == b.c.device_id))
 
 
+def _open(cipher: FieldCipher, sealed: str | None, table: str, column: str, row_id: str) -> str | None:
+    """A decrypted field; None for none, and for one erased by retention (stored empty)."""
+    return cipher.decrypt(sealed, where=field_ref(table, column, row_id)) if sealed else None
+
+
 def contact(cipher: FieldCipher, data: dict[str, Any]) -> tuple[str, str | None]:
-    """(name, phone) a booking was made with, decrypted (`data`: a booking row with `r_name_enc`, `r_phone_enc`)."""
+    """(name, phone) a booking was made with, decrypted (`data`: a booking row with `r_name_enc`, `r_phone_enc`);
+    ("", None) once retention has erased them."""
     if data.get("contact_name_enc"):
-        name = cipher.decrypt(data["contact_name_enc"], where=field_ref("bookings", "contact_name_enc", data["id"]))
-        phone = cipher.decrypt(data.get("contact_phone_enc"),
-                               where=field_ref("bookings", "contact_phone_enc", data["id"]))
+        name = _open(cipher, data["contact_name_enc"], "bookings", "contact_name_enc", data["id"])
+        phone = _open(cipher, data.get("contact_phone_enc"), "bookings", "contact_phone_enc", data["id"])
     else:
         rid = data["resident_id"]
-        name = cipher.decrypt(data["r_name_enc"], where=field_ref("residents", "name_enc", rid))
-        phone = cipher.decrypt(data.get("r_phone_enc"), where=field_ref("residents", "phone_enc", rid))
+        name = _open(cipher, data["r_name_enc"], "residents", "name_enc", rid)
+        phone = _open(cipher, data.get("r_phone_enc"), "residents", "phone_enc", rid)
     return name or "", phone
 
 
@@ -269,7 +274,7 @@ def reveal_numbers(conn: Connection, township_id: str, booking_id: str) -> dict[
     cipher = keys.cipher_for(conn)
     data = dict(row._mapping)
     _name, phone = contact(cipher, data)
-    number = cipher.decrypt(row.id_number_enc, where=field_ref("residents", "id_number_enc", row.resident_id))
+    number = _open(cipher, row.id_number_enc, "residents", "id_number_enc", row.resident_id)
     return {"id_number": number or "", "phone": phone or ""}
 
 

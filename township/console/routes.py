@@ -77,6 +77,7 @@ ACTION_LABELS: dict[str, str] = {
     "reveal_numbers": N_("Viewed full ID and phone number"),
     "duplicate_lease_booking": N_("Same person booked this session twice (kept: confirmed offline on a kiosk)"),
     "kiosk_other": N_("Other kiosk action"),
+    "residents_erased": N_("Residents' personal data erased (retention period over)"),
 }
 
 

@@ -37,6 +37,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('staff_audit', schema=None) as batch_op:
         batch_op.add_column(sa.Column('client_at', sa.DateTime(), nullable=True))
+    with op.batch_alter_table('townships', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('retention_months', sa.Integer(), server_default='24', nullable=False))
     with op.batch_alter_table('bookings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('contact_name_enc', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('contact_phone_enc', sa.Text(), nullable=True))

@@ -1,0 +1,125 @@
+"""Retention: residents with no session for `townships.retention_months` months (default 24) lose their personal
+data, automatically (at start-up and then daily, `start_daily`; or `python -m township retention`).
+
+What goes: the resident's encrypted ID number, name and phone, and their blind index (the record can no longer be
+found by ID number); on each of their bookings the contact name and phone it was made with, who it was for (a
+dependent's name and relation) and feedback comments. What stays, for reports: the booking's village, service,
+session and dates, status and code, and feedback ratings and reasons. Each run that erases anything writes one
+`residents_erased` row to the staff audit trail (a count, no names).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+
+import sqlalchemy as sa
+
+from township import db
+
+log = logging.getLogger(__name__)
+ERASED = "erased:"  # id_blind of an erased resident (never a keyed hash: those are hex)
+DAY_S = 24 * 3600
+
+
+def months_before(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same day-of-month `months` earlier (the last day when that month is shorter)."""
+    import calendar
+
+    year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
+    month += 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def erase_inactive(database: db.Database, *, now: dt.datetime | None = None) -> int:
+    """Erase the personal data of residents with no session since their township's retention cut-off; returns how
+    many residents were erased."""
+    moment = now or db.now_utc()
+    r, b, s = db.residents, db.bookings, db.sessions
+    erased = 0
+    with database.read() as conn:
+        towns = conn.execute(sa.select(db.townships.c.id, db.townships.c.retention_months)).all()
+    for town in towns:
+        cutoff = db.naive(months_before(moment, int(town.retention_months)))
+        with database.write() as conn:
+            db.lock_township(conn, town.id)
+            recent = (
+                sa.select(b.c.resident_id)
+                .join(s, s.c.id == b.c.session_id)
+                .where(b.c.township_id == town.id, sa.or_(s.c.starts_at >= cutoff, b.c.created_at >= cutoff))
+            )
+            stale = [
+                x.id
+                for x in conn.execute(
+                    sa.select(r.c.id).where(
+                        r.c.township_id == town.id,
+                        r.c.created_at < cutoff,
+                        ~r.c.id_blind.startswith(ERASED),
+                        r.c.id.not_in(recent),
+                    )
+                )
+            ]
+            for chunk in range(0, len(stale), 400):
+                ids = stale[chunk : chunk + 400]
+                booking_ids = sa.select(b.c.id).where(b.c.resident_id.in_(ids)).scalar_subquery()
+                conn.execute(
+                    sa.update(db.feedback)
+                    .where(db.feedback.c.booking_id.in_(booking_ids))
+                    .values(comment=None)
+                )
+                conn.execute(
+                    sa.update(b)
+                    .where(b.c.resident_id.in_(ids))
+                    .values(
+                        contact_name_enc=None, contact_phone_enc=None, for_dependent=None, dependent_key=""
+                    )
+                )
+                for ident in ids:
+                    conn.execute(
+                        sa.update(r)
+                        .where(r.c.id == ident)
+                        .values(
+                            id_blind=ERASED + ident,
+                            id_number_enc="",
+                            name_enc="",
+                            phone_enc=None,
+                            id_mask="",
+                            village=None,
+                            updated_at=db.naive(moment),
+                        )
+                    )
+            if stale:
+                conn.execute(
+                    sa.insert(db.staff_audit).values(
+                        township_id=town.id,
+                        staff_id=None,
+                        who="system",
+                        action="residents_erased",
+                        target=str(len(stale)),
+                        at=db.naive(moment),
+                        detail={"count": len(stale), "retention_months": int(town.retention_months)},
+                    )
+                )
+            erased += len(stale)
+    return erased
+
+
+def start_daily(database: db.Database) -> threading.Event:
+    """Run `erase_inactive` now and then every day on a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while True:
+            try:
+                count = erase_inactive(database)
+                if count:
+                    log.info("retention: erased the personal data of %d residents", count)
+            except Exception as exc:  # never stop the backend; try again tomorrow
+                log.warning("retention run failed: %s", type(exc).__name__)
+            if stop.wait(DAY_S):
+                return
+
+    threading.Thread(target=loop, name="retention", daemon=True).start()
+    return stop
