@@ -37,7 +37,7 @@ def test_booking_and_its_outbox_op_are_written_together(store: Store) -> None:
     assert store.session(session.id).seats_left == 1  # type: ignore[union-attr]
     # The outbox payload holds personal data, so it is encrypted in the file too.
     raw = store.query("SELECT payload_enc FROM outbox")[0]["payload_enc"]
-    assert ID not in raw and raw.startswith("v1:")
+    assert ID not in raw and raw.startswith("v2:")  # bound to its row (kiosk.crypto)
 
 
 def test_lease_confirms_offline(store: Store) -> None:
