@@ -156,6 +156,9 @@ bookings = sa.Table(
     sa.Column("contact_name_enc", sa.Text(), nullable=True),  # encrypted like the residents' fields
     sa.Column("contact_phone_enc", sa.Text(), nullable=True),
     sa.Column("contact_village", sa.String(100), nullable=True),
+    # The personal-data notice the resident agreed to at the kiosk (its version, and when); NULL: not recorded.
+    sa.Column("consent_notice", sa.String(16), nullable=True),
+    sa.Column("consent_at", sa.DateTime(), nullable=True),
     _now_col("created_at"),
     _now_col("updated_at"),
     sa.UniqueConstraint("township_id", "code", name="uq_bookings_township_code"),

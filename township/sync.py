@@ -433,7 +433,9 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
                                                  where=field_ref("bookings", "contact_name_enc", op.entity_id)),
               "contact_phone_enc": cipher.encrypt(p.resident.phone or None,
                                                   where=field_ref("bookings", "contact_phone_enc", op.entity_id)),
-              "contact_village": p.resident.village or None}
+              "contact_village": p.resident.village or None,
+              "consent_notice": p.consent.notice if p.consent else None,
+              "consent_at": _kiosk_time(p.consent.at) if p.consent else None}
     conn.execute(_INSERT_BOOKING, values)
     row = SimpleNamespace(**values)  # what RETURNING would give back: every column is set here
     B.log_booking(conn, row)
@@ -460,6 +462,15 @@ def _report_lease_duplicate(conn: Connection, device: Device, booking: Any, othe
             township_id=device.township_id, staff_id=None, who=f"kiosk {device.kiosk_number}",
             action="duplicate_lease_booking", target=target, at=db.naive(db.now_utc()),
             detail={"booking_id": booking.id, "other_booking_id": other_id, "other_code": other}))
+
+
+def _kiosk_time(text: str) -> dt.datetime | None:
+    """A kiosk's ISO-8601 time as naive UTC (no zone: UTC), or None when it cannot be read."""
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+        return db.naive(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC))
+    except (ValueError, OverflowError):
+        return None
 
 
 def _usable_lease(conn: Connection, device: Device, session_id: str) -> sa.Row[Any] | None:

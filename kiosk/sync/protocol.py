@@ -98,6 +98,13 @@ class Dependent(_Request):
     birth_year: int | None = None
 
 
+class Consent(_Request):
+    """The resident agreed to the personal-data notice `notice` (its version) at `at` (kiosk clock, ISO-8601)."""
+
+    notice: Annotated[str, Field(min_length=1, max_length=16)]
+    at: Annotated[str, Field(max_length=40)]
+
+
 class BookingCreate(_Request):
     session_id: _Id
     code: Annotated[str, Field(min_length=4, max_length=16)]
@@ -107,6 +114,7 @@ class BookingCreate(_Request):
     staff_id: Annotated[str, Field(max_length=64)] | None = None
     lease: bool = False
     waitlist: bool = False
+    consent: Consent | None = None  # absent: booked by staff, or by a kiosk from before the notice
 
 
 class BookingCancel(_Request):

@@ -719,3 +719,34 @@ def test_retention_erases_residents_with_no_session_for_the_period(staffed: Any)
     client.sign_in("anquan")
     assert client.get("/console/bookings/" + booking_id).status_code == 200
     assert "到期居民" not in stored
+
+
+# --- PIPL: consent recorded with the booking (the kiosk's notice screen is not built yet) -------------------------
+
+
+def test_consent_sent_with_a_booking_is_kept_with_it_and_shown_to_staff(staffed: Any) -> None:
+    kiosk = staffed.enroll("同意")
+    with_consent = create_op(staffed.new_session(), device_seq=kiosk.next_seq())
+    with_consent["payload"]["consent"] = {"notice": "2026-12", "at": "2026-12-02T08:30:00+00:00"}
+    without = create_op(staffed.new_session(), device_seq=kiosk.next_seq())
+    too_long = create_op(staffed.new_session(), device_seq=kiosk.next_seq())
+    too_long["payload"]["consent"] = {"notice": "x" * 17, "at": "2026-12-02T08:30:00+00:00"}
+    agreed, plain, bad = kiosk.push_ok([with_consent, without, too_long])
+    assert agreed["outcome"] == "applied" and plain["outcome"] == "applied"
+    assert bad["outcome"] == "rejected" and bad["reason"] == "invalid"
+    with staffed.database.read() as conn:
+        rows = {
+            r.id: r
+            for r in conn.execute(
+                sa.select(db.bookings.c.id, db.bookings.c.consent_notice, db.bookings.c.consent_at).where(
+                    db.bookings.c.id.in_([agreed["booking"]["id"], plain["booking"]["id"]])
+                )
+            )
+        }
+    assert rows[agreed["booking"]["id"]].consent_notice == "2026-12"
+    assert rows[agreed["booking"]["id"]].consent_at == dt.datetime(2026, 12, 2, 8, 30)
+    assert rows[plain["booking"]["id"]].consent_notice is None
+    client = ConsoleClient(staffed.url)
+    client.sign_in("anquan")
+    assert "Agreed at the kiosk" in client.get("/console/bookings/" + agreed["booking"]["id"]).text
+    assert "Not recorded" in client.get("/console/bookings/" + plain["booking"]["id"]).text

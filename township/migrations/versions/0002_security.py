@@ -43,6 +43,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('contact_name_enc', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('contact_phone_enc', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('contact_village', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('consent_notice', sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column('consent_at', sa.DateTime(), nullable=True))
     with op.batch_alter_table('residents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('id_blind', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('id_number_enc', sa.Text(), nullable=True))
