@@ -61,35 +61,7 @@ def erase_inactive(database: db.Database, *, now: dt.datetime | None = None) -> 
                     )
                 )
             ]
-            for chunk in range(0, len(stale), 400):
-                ids = stale[chunk : chunk + 400]
-                booking_ids = sa.select(b.c.id).where(b.c.resident_id.in_(ids)).scalar_subquery()
-                conn.execute(
-                    sa.update(db.feedback)
-                    .where(db.feedback.c.booking_id.in_(booking_ids))
-                    .values(comment=None)
-                )
-                conn.execute(
-                    sa.update(b)
-                    .where(b.c.resident_id.in_(ids))
-                    .values(
-                        contact_name_enc=None, contact_phone_enc=None, for_dependent=None, dependent_key=""
-                    )
-                )
-                for ident in ids:
-                    conn.execute(
-                        sa.update(r)
-                        .where(r.c.id == ident)
-                        .values(
-                            id_blind=ERASED + ident,
-                            id_number_enc="",
-                            name_enc="",
-                            phone_enc=None,
-                            id_mask="",
-                            village=None,
-                            updated_at=db.naive(moment),
-                        )
-                    )
+            erase_residents(conn, stale, moment)
             if stale:
                 conn.execute(
                     sa.insert(db.staff_audit).values(
@@ -104,6 +76,36 @@ def erase_inactive(database: db.Database, *, now: dt.datetime | None = None) -> 
                 )
             erased += len(stale)
     return erased
+
+
+def erase_residents(conn: sa.Connection, ids: list[str], moment: dt.datetime) -> None:
+    """Erase these residents' personal data in the caller's write transaction (what goes and what stays: above)."""
+    r, b = db.residents, db.bookings
+    for chunk in range(0, len(ids), 400):
+        part = ids[chunk : chunk + 400]
+        booking_ids = sa.select(b.c.id).where(b.c.resident_id.in_(part)).scalar_subquery()
+        conn.execute(
+            sa.update(db.feedback).where(db.feedback.c.booking_id.in_(booking_ids)).values(comment=None)
+        )
+        conn.execute(
+            sa.update(b)
+            .where(b.c.resident_id.in_(part))
+            .values(contact_name_enc=None, contact_phone_enc=None, for_dependent=None, dependent_key="")
+        )
+        for ident in part:
+            conn.execute(
+                sa.update(r)
+                .where(r.c.id == ident)
+                .values(
+                    id_blind=ERASED + ident,
+                    id_number_enc="",
+                    name_enc="",
+                    phone_enc=None,
+                    id_mask="",
+                    village=None,
+                    updated_at=db.naive(moment),
+                )
+            )
 
 
 def start_daily(database: db.Database) -> threading.Event:

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import stat
 import threading
 import uuid
@@ -750,3 +751,64 @@ def test_consent_sent_with_a_booking_is_kept_with_it_and_shown_to_staff(staffed:
     client.sign_in("anquan")
     assert "Agreed at the kiosk" in client.get("/console/bookings/" + agreed["booking"]["id"]).text
     assert "Not recorded" in client.get("/console/bookings/" + plain["booking"]["id"]).text
+
+
+# --- PIPL: access, export and erasure on request in the console --------------------------------------------------
+
+
+def test_an_admin_finds_shows_exports_and_erases_a_resident_and_each_step_is_audited(staffed: Any) -> None:
+    staffed.create_staff("chakan", "reviewer", STAFF_PASSWORD)
+    kiosk = staffed.enroll("查询")
+    number = unique_id_number()
+    made = kiosk.push_ok(
+        [
+            _create(
+                staffed.new_session(),
+                kiosk.next_seq(),
+                number,
+                "查询居民",
+                phone="13944445555",
+                village="上坪村",
+            )
+        ]
+    )[0]
+    admin = ConsoleClient(staffed.url)
+    admin.sign_in("anquan")
+    assert admin.get("/console/residents").status_code == 200
+    bad = admin.post("/console/residents/find", {"id_number": "123"})
+    assert bad.status_code == 400 and "查询居民" not in bad.text
+    unknown = admin.post("/console/residents/find", {"id_number": unique_id_number()})
+    assert unknown.status_code == 404 and "No resident with this ID number" in unknown.text
+    found = admin.post("/console/residents/find", {"id_number": number})
+    assert found.status_code == 200 and "查询居民" in found.text and number in found.text
+    match = re.search(r"/console/residents/([0-9a-f-]{36})/export", found.text)
+    assert match is not None
+    resident_id = match.group(1)
+    export = admin.post(f"/console/residents/{resident_id}/export")
+    assert export.status_code == 200 and "attachment" in export.headers["content-disposition"]
+    data = export.json()
+    assert data["id_number"] == number and data["phone"] == "13944445555"
+    assert [b["id"] for b in data["bookings"]] == [made["booking"]["id"]]
+    unconfirmed = admin.post(f"/console/residents/{resident_id}/erase")
+    assert unconfirmed.status_code == 400 and _resident(staffed, number).name == "查询居民"  # nothing erased
+    erased = admin.post(f"/console/residents/{resident_id}/erase", {"confirm": "yes"})
+    assert erased.status_code == 200 and "was erased" in erased.text
+    with pytest.raises(sa.exc.NoResultFound):
+        _resident(staffed, number)
+    assert admin.post("/console/residents/find", {"id_number": number}).status_code == 404
+    with staffed.database.read() as conn:
+        actions = [
+            r.action
+            for r in conn.execute(
+                sa.select(db.staff_audit.c.action)
+                .where(db.staff_audit.c.target == resident_id)
+                .order_by(db.staff_audit.c.id)
+            )
+        ]
+        trail = " ".join(str(tuple(r)) for r in conn.execute(sa.select(db.staff_audit)))
+    assert actions == ["resident_viewed", "resident_exported", "resident_erased"]
+    assert number not in trail  # the audit names the record, never the ID number
+    reviewer = ConsoleClient(staffed.url)
+    reviewer.sign_in("chakan")
+    assert reviewer.get("/console/residents").status_code == 403
+    assert reviewer.post("/console/residents/find", {"id_number": number}).status_code == 403

@@ -490,3 +490,46 @@ def target_names(conn: Connection, township_id: str, targets: Sequence[str]) -> 
                           .where(s.c.township_id == township_id, s.c.id.in_(wanted))):
         names[x.id] = f"{x.name} · {db.utc(x.starts_at).astimezone(ZONE):%m-%d %H:%M}"
     return names
+
+
+# --- residents: access and erasure on request (PIPL) ------------------------------------------------------------------
+
+def find_resident(conn: Connection, township_id: str, id_number: str) -> str | None:
+    """The id of this township's resident with this ID number (through the blind index), or None."""
+    blind = keys.cipher_for(conn).lookup_hash(id_number)
+    r = db.residents
+    return conn.execute(sa.select(r.c.id).where(r.c.township_id == township_id, r.c.id_blind == blind)).scalar()
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return db.utc(value).isoformat(timespec="seconds") if value is not None else None
+
+
+def resident_record(conn: Connection, township_id: str, resident_id: str) -> dict[str, Any] | None:
+    """Everything the township holds about one resident, decrypted: their record, each booking (with the details
+    it was made with and its consent) and each feedback. None when not this township's."""
+    cipher = keys.cipher_for(conn)
+    r, b, s, sv, f = db.residents, db.bookings, db.sessions, db.services, db.feedback
+    row = conn.execute(sa.select(r).where(r.c.id == resident_id, r.c.township_id == township_id)).first()
+    if row is None:
+        return None
+    record: dict[str, Any] = {
+        "id": row.id, "id_number": _open(cipher, row.id_number_enc, "residents", "id_number_enc", row.id) or "",
+        "name": _open(cipher, row.name_enc, "residents", "name_enc", row.id) or "",
+        "phone": _open(cipher, row.phone_enc, "residents", "phone_enc", row.id) or "",
+        "village": row.village or "", "created_at": _iso(row.created_at), "bookings": [], "feedback": []}
+    query = (sa.select(b, s.c.starts_at, sv.c.name.label("service_name"), r.c.name_enc.label("r_name_enc"),
+                       r.c.phone_enc.label("r_phone_enc"))
+             .join(s, s.c.id == b.c.session_id).join(sv, sv.c.id == s.c.service_id)
+             .join(r, r.c.id == b.c.resident_id).where(b.c.resident_id == resident_id).order_by(s.c.starts_at))
+    for x in conn.execute(query):
+        name, phone = contact(cipher, dict(x._mapping))
+        record["bookings"].append({
+            "id": x.id, "code": x.code, "service": x.service_name, "starts_at": _iso(x.starts_at),
+            "status": x.status, "name": name, "phone": phone or "", "village": x.contact_village or "",
+            "for": x.for_dependent or None, "channel": x.channel, "consent_notice": x.consent_notice,
+            "consent_at": _iso(x.consent_at), "created_at": _iso(x.created_at)})
+    for x in conn.execute(sa.select(f).join(b, b.c.id == f.c.booking_id).where(b.c.resident_id == resident_id)):
+        record["feedback"].append({"booking_id": x.booking_id, "rating": x.rating, "reasons": x.reasons,
+                                   "comment": x.comment or "", "created_at": _iso(x.created_at)})
+    return record

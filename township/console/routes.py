@@ -78,6 +78,9 @@ ACTION_LABELS: dict[str, str] = {
     "duplicate_lease_booking": N_("Same person booked this session twice (kept: confirmed offline on a kiosk)"),
     "kiosk_other": N_("Other kiosk action"),
     "residents_erased": N_("Residents' personal data erased (retention period over)"),
+    "resident_viewed": N_("Resident's personal data viewed"),
+    "resident_exported": N_("Resident's personal data exported"),
+    "resident_erased": N_("Resident's personal data erased on request"),
 }
 
 
@@ -884,6 +887,86 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
             raise Refused(409, tr(N_("This could not be done"), request), refusal.text(request),
                           PREFIX + "/kiosks") from refusal
         return console.redirect(request, who, _with_done(PREFIX + "/kiosks", "revoked"))
+
+    # --- residents: access, export and erasure on request (PIPL) ----------------------------------------------------
+    # The ID number travels only in POST bodies (never in an address or a log); every look, export and erasure is
+    # audited with the resident's record id, never the number.
+
+    def residents_page(request: Request, who: Who, *, record: dict[str, Any] | None = None,
+                       error: str = "", status_code: int = 200) -> Response:
+        return console.page(request, who, "residents.html", {"record": record, "error": error},
+                            title=tr(N_("Residents' personal data"), request), nav="residents", status_code=status_code)
+
+    def resident_or_refuse(request: Request, who: Who, resident_id: str) -> dict[str, Any]:
+        with console.db.read() as conn:
+            record = queries.resident_record(conn, who.staff.township_id, resident_id)
+        if record is None:
+            raise Refused(404, tr(N_("Resident not found"), request),
+                          tr(N_("There is no such resident in this township."), request), PREFIX + "/residents")
+        return record
+
+    @router.get("/residents")
+    def residents(request: Request) -> Response:
+        return residents_page(request, console.require(request, admin=True))
+
+    @router.post("/residents/find")
+    def find_resident(request: Request, csrf_token: str = Form(""), id_number: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
+        from kiosk.identity import check_id_number
+
+        check = check_id_number(id_number.strip())
+        if not check.ok or check.number is None:
+            from kiosk.i18n import use_locale
+            from township.console.web import request_locale
+
+            with use_locale(request_locale(request)):
+                message = check.message()
+            return residents_page(request, who, error=message, status_code=400)
+        with console.db.write() as conn:
+            found = queries.find_resident(conn, who.staff.township_id, check.number)
+            if found is not None:
+                queries.audit(conn, township_id=who.staff.township_id, staff=who.staff, who=who.staff.username,
+                              action="resident_viewed", target=found)
+        if found is None:
+            return residents_page(request, who, status_code=404, error=tr(
+                N_("No resident with this ID number is held by this township."), request))
+        return residents_page(request, who, record=resident_or_refuse(request, who, found))
+
+    @router.post("/residents/{resident_id}/export")
+    def export_resident(request: Request, resident_id: str, csrf_token: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
+        record = resident_or_refuse(request, who, resident_id)
+        with console.db.write() as conn:
+            queries.audit(conn, township_id=who.staff.township_id, staff=who.staff, who=who.staff.username,
+                          action="resident_exported", target=resident_id)
+        import json
+
+        body = json.dumps(record, ensure_ascii=False, indent=2)
+        response = Response(body, media_type="application/json; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="resident-{resident_id}.json"',
+            "Cache-Control": "no-store"})
+        console.keeper.write(request, response, who.session)
+        return response
+
+    @router.post("/residents/{resident_id}/erase")
+    def erase_resident(request: Request, resident_id: str, csrf_token: str = Form(""),
+                       confirm: str = Form("")) -> Response:
+        who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
+        record = resident_or_refuse(request, who, resident_id)
+        if confirm != "yes":
+            return residents_page(request, who, record=record, status_code=400, error=tr(
+                N_("Please tick the box to confirm the erasure. Nothing was erased."), request))
+        from township.retention import erase_residents
+
+        with console.db.write() as conn:
+            db.lock_township(conn, who.staff.township_id)
+            erase_residents(conn, [resident_id], db.now_utc())
+            queries.audit(conn, township_id=who.staff.township_id, staff=who.staff, who=who.staff.username,
+                          action="resident_erased", target=resident_id)
+        return console.page(request, who, "residents.html", {
+            "record": None, "error": "",
+            "notice": {"kind": "ok", "text": tr(N_("The resident's personal data was erased."), request)}},
+            title=tr(N_("Residents' personal data"), request), nav="residents")
 
     # --- audit trail --------------------------------------------------------------------------------------------
 
