@@ -17,6 +17,9 @@ from kiosk.i18n import N_, gettext
 from kiosk.models import ACTIVE, Booking, BookingStatus, Channel, Dependent, Feedback, Resident, Session
 from kiosk.store import Store, new_id, to_text, utc_now
 
+# The version of the personal-data notice a resident agrees to before typing their ID number
+# (kiosk/ui/screens/consent.py); sent with each booking they make, kept with it at the township.
+CONSENT_NOTICE = "2026-12"
 
 class Refusal(StrEnum):
     SLOT_FULL = "slot_full"
@@ -86,8 +89,9 @@ class Bookings:
 
     def book(self, *, session_id: str, resident: Resident, dependent: Dependent | None = None,
              channel: Channel = Channel.SELF, staff_id: str | None = None, waitlist: bool = False,
-             now: dt.datetime | None = None) -> Booking:
-        """Book `session_id` for `resident` (or their dependent). Durable when this returns."""
+             now: dt.datetime | None = None, consent_at: dt.datetime | None = None) -> Booking:
+        """Book `session_id` for `resident` (or their dependent). Durable when this returns. `consent_at`: when the
+        resident agreed to the personal-data notice (`CONSENT_NOTICE`), recorded with the booking."""
         at = now or utc_now()
         with self.store.transaction() as conn:
             row = conn.execute("SELECT status, seats_left, starts_at, service_id FROM sessions "
@@ -133,7 +137,8 @@ class Bookings:
                 "resident": {"id": saved.id, "name": saved.name, "id_number": saved.id_number,
                              "phone": saved.phone, "village": saved.village},
                 "for_dependent": for_dependent, "channel": channel.value, "staff_id": staff_id,
-                "lease": leased, "waitlist": waitlist and not leased})
+                "lease": leased, "waitlist": waitlist and not leased,
+                "consent": {"notice": CONSENT_NOTICE, "at": to_text(consent_at)} if consent_at else None})
             self.store._audit(conn, staff_id or "resident", "booking_created", booking.code)
         return booking
 

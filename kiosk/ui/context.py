@@ -53,6 +53,7 @@ class Visit:
     rating: int = 0
     reasons: list[str]  # feedback reasons chosen (set in __init__: a list of its own)
     alternatives: tuple[str, ...] = ()  # session ids offered when the chosen one filled up
+    consent_at: dt.datetime | None = None  # when the resident agreed to the personal-data notice (screens/consent)
 
     def __init__(self) -> None:
         self.reasons = []

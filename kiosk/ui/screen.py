@@ -140,6 +140,8 @@ class Screen(QWidget):
         return self.win.ctx.profile
 
     def go(self, name: str) -> None:
+        if name == "identify" and self.visit.consent_at is None:
+            name = "consent"  # the personal-data notice comes before the ID number (screens/consent.py)
         self.win.show_screen(name)
 
     def show_message(self, text: str, kind: str = "error", *, speak: bool = True) -> None:

@@ -73,6 +73,9 @@ def tour(window: KioskWindow) -> Iterator[str]:  # noqa: PLR0915 - one step per 
     window.show_screen("birth_year")
     yield "birth_year"
     visit.for_dependent = False
+    window.show_screen("consent")  # the personal-data notice, before the ID number
+    yield "consent"
+    visit.consent_at = ctx.now()
     visit.id_entry = DEMO_ID
     identify = window.show_screen("identify")
     yield "identify"

@@ -29,7 +29,14 @@ def first_open_choice(window: Any) -> str:
     raise AssertionError(f"no open choice on {window.current.name}")
 
 
+def past_notice(window: Any) -> None:
+    """On the personal-data notice (shown before the ID number), the resident agrees."""
+    if window.current.name == "consent":
+        touch(window, "choice_consent_agree")
+
+
 def touch_digits(window: Any, digits: str) -> None:
+    past_notice(window)  # the notice comes before the ID number keypad
     for ch in digits:
         touch(window, f"key_{ch}")
 

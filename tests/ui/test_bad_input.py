@@ -16,7 +16,7 @@ from kiosk.models import BookingStatus, Resident
 from kiosk.store import new_id
 from kiosk.ui.screens.confirm import SAVE_FAILED
 from tests.ui.conftest import valid_id
-from tests.ui.helpers import first_open_choice, shown_text, touch, touch_digits
+from tests.ui.helpers import first_open_choice, past_notice, shown_text, touch, touch_digits
 
 GP = demo.stable_id("service", "gp")
 CHRONIC = demo.stable_id("service", "chronic")
@@ -129,6 +129,7 @@ def test_database_error_keeps_everything_entered(make_kiosk: Any, demo_store: An
 
 def open_my_booking(kiosk: Any, number: str) -> None:
     touch(kiosk, "choice_bookings")
+    past_notice(kiosk)
     assert kiosk.current.name == "identify"
     touch_digits(kiosk, number)
     touch(kiosk, "choice_id_ok")

@@ -36,6 +36,9 @@ def test_book_by_touch(make_kiosk: Any, demo_store: Any, profile: str) -> None:
     session_id = kiosk.ctx.visit.session_id
     assert kiosk.current.name == "who"
     touch(kiosk, "choice_self")
+    assert kiosk.current.name == "consent"  # the personal-data notice first, then the ID number
+    assert "身份证号" in shown_text(kiosk, "consent_notice") and "24" in shown_text(kiosk, "consent_notice")
+    touch(kiosk, "choice_consent_agree")
     assert kiosk.current.name == "identify"
     number = valid_id()
     touch_digits(kiosk, number)
@@ -54,6 +57,7 @@ def test_book_by_touch(make_kiosk: Any, demo_store: Any, profile: str) -> None:
     assert booking["status"] == BookingStatus.REQUESTED.value  # no seat lease on this kiosk: told truthfully
     assert [(op["entity_id"], op["kind"]) for op in ops] == [(booking["id"], "create")]
     assert ops[0]["payload"]["resident"]["id_number"] == number
+    assert ops[0]["payload"]["consent"]["notice"] == "2026-12"  # the notice agreed to travels with the booking
     assert shown_text(kiosk, "booking_code") == format_code(booking["code"])
     status = shown_text(kiosk, "booking_status")
     assert "乡镇" in status and "确认" in status  # requested, waiting for the township
@@ -81,6 +85,8 @@ def test_book_for_grandchild_by_keyboard_alone(make_kiosk: Any, demo_store: Any,
     key_to(kiosk, "choice_relation_0")
     assert kiosk.ctx.visit.birth_year == "2016"
     key_to(kiosk, "choice_next")
+    assert kiosk.current.name == "consent"
+    key_to(kiosk, "choice_consent_agree")
     assert kiosk.current.name == "identify"
     number = valid_id("33010219500101002")
     type_text(kiosk, number[:-1] + "9")  # a wrong last character first

@@ -7,7 +7,7 @@ from typing import Any
 
 from kiosk.ui.screens.remember import RememberScreen
 from tests.ui.conftest import valid_id
-from tests.ui.helpers import button, shown_text, touch, touch_digits
+from tests.ui.helpers import button, past_notice, shown_text, touch, touch_digits
 
 NUMBER = valid_id()
 
@@ -15,6 +15,7 @@ NUMBER = valid_id()
 def identify(kiosk: Any, number: str = NUMBER) -> None:
     """From home: 我的预约, the ID number on the keypad, 下一步."""
     touch(kiosk, "choice_bookings")
+    past_notice(kiosk)
     assert kiosk.current.name == "identify"
     touch_digits(kiosk, number)
     touch(kiosk, "choice_id_ok")

@@ -17,7 +17,7 @@ from kiosk.accessibility.profiles import ELDER, STANDARD
 from kiosk.staff import StaffAccounts
 from kiosk.ui.window import WARNING_S
 from tests.ui.conftest import valid_id
-from tests.ui.helpers import button, press, shown_text, touch, touch_digits
+from tests.ui.helpers import button, past_notice, press, shown_text, touch, touch_digits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,6 +63,8 @@ def test_idle_warning_then_everything_personal_is_forgotten(make_kiosk: Any) -> 
     assert kiosk.ctx.visit.is_empty() and kiosk.ctx.profile == STANDARD
     assert kiosk.ctx.speech.resets == resets + 1
     touch(kiosk, "choice_bookings")
+    assert kiosk.current.name == "consent"  # a new visit: the notice is asked again
+    past_notice(kiosk)
     assert shown_text(kiosk, "id_display") == "（还没有输入）"  # nothing of the last resident on screen
 
 
@@ -165,7 +167,7 @@ def test_screenshots_command_writes_every_screen(tmp_path: Path) -> None:
     files = {p.name for p in (tmp_path / "shots").glob("*.png")}
     for profile in ("elder", "hearing"):
         assert {f"{profile}-home.png", f"{profile}-identify.png", f"{profile}-done.png", f"{profile}-slip.png"} <= files
-    assert len(files) == 2 * 27  # every screen of the tour, "remember" included, in each profile
+    assert len(files) == 2 * 28  # every screen of the tour, "remember" and "consent" included, in each profile
     assert (tmp_path / "h" / "kiosk" / "slips").is_dir()  # the slip PDF went under the data directory
 
 
@@ -176,6 +178,8 @@ def test_voice_commands_choose_type_and_go_back(make_kiosk: Any) -> None:
     kiosk.on_voice_command("返回")
     assert kiosk.current.name == "home"
     kiosk.on_voice_command("我的预约")
+    assert kiosk.current.name == "consent"
+    kiosk.on_voice_command("同意")  # the notice is agreed to by voice too
     assert kiosk.current.name == "identify"
     kiosk.on_voice_command("三三零幺")  # digits as people say them, 幺 for one
     assert kiosk.ctx.visit.id_entry == "3301"

@@ -15,6 +15,7 @@ SCREENS: dict[str, str] = {
     "who": "who:WhoScreen",
     "relation": "who:RelationScreen",
     "birth_year": "who:BirthYearScreen",
+    "consent": "consent:ConsentScreen",
     "identify": "identify:IdentifyScreen",
     "remember": "remember:RememberScreen",
     "confirm": "confirm:ConfirmScreen",

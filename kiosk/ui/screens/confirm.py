@@ -143,7 +143,9 @@ class ConfirmScreen(Screen):
         if visit.for_dependent:
             resident, dependent = dependent_for(resident, visit.relation, int(visit.birth_year))
         who, dep = resident, dependent
-        self.ctx.ops.write(lambda: bookings.book(session_id=session_id, resident=who, dependent=dep, now=now),
+        consent_at = visit.consent_at
+        self.ctx.ops.write(lambda: bookings.book(session_id=session_id, resident=who, dependent=dep, now=now,
+                                                 consent_at=consent_at),
                            on_done=self._done, on_error=self._refused)
 
     def _done(self, booking: Booking) -> None:

@@ -131,12 +131,14 @@ class ForYouScreen(Screen):
         if resident is None:
             return
         bookings, now = self.ctx.bookings, self.ctx.now()
+        consent_at = self.visit.consent_at
         dependent = next((d for d in resident.dependents if d.id == suggestion.dependent_id), None)
 
         def book() -> Booking:
             if suggestion.replaces:
                 bookings.cancel(suggestion.replaces, reason="seat_free", now=now)
-            return bookings.book(session_id=suggestion.session.id, resident=resident, dependent=dependent, now=now)
+            return bookings.book(session_id=suggestion.session.id, resident=resident, dependent=dependent, now=now,
+                                 consent_at=consent_at)
 
         self.ctx.ops.write(book, on_done=self._booked, on_error=self._failed)
 
