@@ -390,8 +390,8 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
     now = db.now_utc()
     # Nothing is written before every check has passed: a rejected op changes nothing (not even the resident).
     resident_id = _find_resident(conn, device, check.number)
-    dep = p.for_dependent.model_dump() if p.for_dependent else None
-    key = B.dependent_key(dep)
+    dep, key = sealed_dependent(keys.cipher_for(conn), p.for_dependent.model_dump() if p.for_dependent else None,
+                                op.entity_id)
     duplicate = None
     if resident_id is not None:  # a resident not yet known has no booking to duplicate
         duplicate = conn.execute(_DUPLICATE, {"session_id": session.id, "resident_id": resident_id,
@@ -480,6 +480,17 @@ def _usable_lease(conn: Connection, device: Device, session_id: str) -> sa.Row[A
         db.leases.c.device_id == device.id, db.leases.c.session_id == session_id,
         db.leases.c.state.in_(B.LIVE_LEASE), db.leases.c.used < db.leases.c.seats)
         .order_by(db.leases.c.created_at).limit(1)).first()
+
+
+def sealed_dependent(cipher: Any, dep: dict[str, Any] | None,
+                     booking_id: str) -> tuple[dict[str, Any] | None, str]:
+    """Who a booking is for, as stored: the dependent's name encrypted (bound to the booking), and the duplicate
+    key as a keyed hash of that name ('' for the resident themselves)."""
+    if not dep:
+        return None, ""
+    name = B.dependent_key(dep)
+    return ({"name_enc": cipher.encrypt(name, where=field_ref("bookings", "for_dependent.name", booking_id)),
+             "relation": dep.get("relation"), "birth_year": dep.get("birth_year")}, cipher.lookup_hash(name))
 
 
 def _find_resident(conn: Connection, device: Device, id_number: str) -> str | None:

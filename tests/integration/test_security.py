@@ -539,18 +539,24 @@ def test_a_locked_sign_in_says_when_to_retry(staffed: Any) -> None:
 
 def test_residents_numbers_names_and_phones_are_encrypted_at_rest(staffed: Any) -> None:
     kiosk = staffed.enroll("加密")
-    number, name, phone = unique_id_number(), "加密测试人", "13955556666"
-    result = kiosk.push_ok(
-        [_create(staffed.new_session(), kiosk.next_seq(), number, name, phone=phone, village="上坪村")]
-    )[0]
+    number, name, phone, grandchild = unique_id_number(), "加密测试人", "13955556666", "孙女小红"
+    first = _create(staffed.new_session(), kiosk.next_seq(), number, name, phone=phone, village="上坪村")
+    first["payload"]["for_dependent"] = {"name": grandchild, "relation": "孙女", "birth_year": 2016}
+    result = kiosk.push_ok([first])[0]
     assert result["outcome"] == "applied"
+    # The same dependent twice in the session is still a duplicate (matched by a keyed hash of the name).
+    twice = _create(
+        first["payload"]["session_id"], kiosk.next_seq(), number, name, phone=phone, village="上坪村"
+    )
+    twice["payload"]["for_dependent"] = {"name": grandchild, "relation": "孙女", "birth_year": 2016}
+    assert kiosk.push_ok([twice])[0]["reason"] == "duplicate_booking"
     with staffed.database.read() as conn:
         stored = " ".join(
             str(tuple(row))
             for table in (db.residents, db.bookings)
             for row in conn.execute(sa.select(table)).all()
         )
-    for secret in (number, name, phone):
+    for secret in (number, name, phone, grandchild):
         assert secret not in stored
     if staffed.kind == "sqlite":
         path = Path(staffed.db_url.split("///", 1)[1])
@@ -576,7 +582,9 @@ def test_residents_numbers_names_and_phones_are_encrypted_at_rest(staffed: Any) 
     client = ConsoleClient(staffed.url)
     client.sign_in("anquan")
     page = client.get("/console/bookings/" + result["booking"]["id"])
-    assert name in page.text and number not in page.text and phone not in page.text
+    assert (
+        name in page.text and grandchild in page.text and number not in page.text and phone not in page.text
+    )
     shown = client.post(f"/console/bookings/{result['booking']['id']}/reveal")
     assert number in shown.text and phone in shown.text
 
@@ -614,7 +622,8 @@ def test_the_upgrade_encrypts_residents_already_stored(kind: str, tmp_path: Path
                 "INSERT INTO residents (id, township_id, id_number, id_mask, name, phone, village, created_at, "
                 "updated_at) VALUES ('r', 't', :number, 'm', '旧居民', '13811112222', '上坪村', :now, :now)",
                 "INSERT INTO bookings (id, township_id, session_id, resident_id, code, status, created_at, "
-                "updated_at) VALUES ('b', 't', 'x', 'r', '0100001', 'confirmed', :now, :now)",
+                "updated_at, for_dependent, dependent_key) VALUES ('b', 't', 'x', 'r', '0100001', 'confirmed', :now, "
+                ':now, \'{"name": "旧孙子", "relation": "孙子", "birth_year": 2015}\', \'旧孙子\')',
             ):
                 conn.execute(sa.text(sql), {"now": now, "number": number})
         database.dispose()
@@ -633,6 +642,10 @@ def test_the_upgrade_encrypts_residents_already_stored(kind: str, tmp_path: Path
             "13811112222"
         )
         assert b.contact_village == "上坪村"
+        assert "旧孙子" not in str(b.for_dependent) and b.dependent_key == cipher.lookup_hash("旧孙子")
+        assert cipher.decrypt(
+            b.for_dependent["name_enc"], where=field_ref("bookings", "for_dependent.name", "b")
+        ) == ("旧孙子")
         database.dispose()
     finally:
         if drop is not None:
@@ -774,6 +787,7 @@ def test_an_admin_finds_shows_exports_and_erases_a_resident_and_each_step_is_aud
     )[0]
     admin = ConsoleClient(staffed.url)
     admin.sign_in("anquan")
+    assert "/console/residents" in admin.get("/console/audit").text  # linked from the staff actions page
     assert admin.get("/console/residents").status_code == 200
     bad = admin.post("/console/residents/find", {"id_number": "123"})
     assert bad.status_code == 400 and "查询居民" not in bad.text

@@ -180,6 +180,15 @@ def _open(cipher: FieldCipher, sealed: str | None, table: str, column: str, row_
     return cipher.decrypt(sealed, where=field_ref(table, column, row_id)) if sealed else None
 
 
+def dependent_name(cipher: FieldCipher, dep: Any, booking_id: str) -> str:
+    """The name of the dependent a booking is for (decrypted), or ''."""
+    if not isinstance(dep, dict):
+        return ""
+    if dep.get("name_enc"):
+        return _open(cipher, dep["name_enc"], "bookings", "for_dependent.name", booking_id) or ""
+    return str(dep.get("name", ""))
+
+
 def contact(cipher: FieldCipher, data: dict[str, Any]) -> tuple[str, str | None]:
     """(name, phone) a booking was made with, decrypted (`data`: a booking row with `r_name_enc`, `r_phone_enc`);
     ("", None) once retention has erased them."""
@@ -202,8 +211,8 @@ def _booking_dict(row: sa.Row[Any], cipher: FieldCipher) -> dict[str, Any]:
         data.pop(key, None)
     data["phone_masked"] = mask_phone(phone) if phone else ""
     data["id_masked"] = data.pop("id_mask")
+    data["dependent_name"] = dependent_name(cipher, data.get("for_dependent"), data["id"])
     dep = data.get("for_dependent") or {}
-    data["dependent_name"] = dep.get("name", "") if isinstance(dep, dict) else ""
     data["dependent_relation"] = dep.get("relation", "") if isinstance(dep, dict) else ""
     data["starts_at"] = db.utc(data["starts_at"])
     data["ends_at"] = db.utc(data["ends_at"])
@@ -527,7 +536,9 @@ def resident_record(conn: Connection, township_id: str, resident_id: str) -> dic
         record["bookings"].append({
             "id": x.id, "code": x.code, "service": x.service_name, "starts_at": _iso(x.starts_at),
             "status": x.status, "name": name, "phone": phone or "", "village": x.contact_village or "",
-            "for": x.for_dependent or None, "channel": x.channel, "consent_notice": x.consent_notice,
+            "for": {"name": dependent_name(cipher, x.for_dependent, x.id),
+                    "relation": x.for_dependent.get("relation")} if x.for_dependent else None,
+            "channel": x.channel, "consent_notice": x.consent_notice,
             "consent_at": _iso(x.consent_at), "created_at": _iso(x.created_at)})
     for x in conn.execute(sa.select(f).join(b, b.c.id == f.c.booking_id).where(b.c.resident_id == resident_id)):
         record["feedback"].append({"booking_id": x.booking_id, "rating": x.rating, "reasons": x.reasons,

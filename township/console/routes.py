@@ -895,7 +895,7 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
     def residents_page(request: Request, who: Who, *, record: dict[str, Any] | None = None,
                        error: str = "", status_code: int = 200) -> Response:
         return console.page(request, who, "residents.html", {"record": record, "error": error},
-                            title=tr(N_("Residents' personal data"), request), nav="residents", status_code=status_code)
+                            title=tr(N_("Residents' personal data"), request), nav="audit", status_code=status_code)
 
     def resident_or_refuse(request: Request, who: Who, resident_id: str) -> dict[str, Any]:
         with console.db.read() as conn:
@@ -966,7 +966,7 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
         return console.page(request, who, "residents.html", {
             "record": None, "error": "",
             "notice": {"kind": "ok", "text": tr(N_("The resident's personal data was erased."), request)}},
-            title=tr(N_("Residents' personal data"), request), nav="residents")
+            title=tr(N_("Residents' personal data"), request), nav="audit")
 
     # --- audit trail --------------------------------------------------------------------------------------------
 

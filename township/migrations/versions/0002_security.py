@@ -81,6 +81,16 @@ def _encrypt_existing() -> None:
             "number": cipher.encrypt(r.id_number, where=field_ref("residents", "id_number_enc", r.id)),
             "name": cipher.encrypt(r.name, where=field_ref("residents", "name_enc", r.id)),
             "phone": cipher.encrypt(r.phone, where=field_ref("residents", "phone_enc", r.id))})
+    bookings = sa.table("bookings", sa.column("id", sa.String()), sa.column("for_dependent", sa.JSON()),
+                        sa.column("dependent_key", sa.String()))
+    for b in bind.execute(sa.select(bookings.c.id, bookings.c.for_dependent)).all():
+        dep = b.for_dependent
+        if isinstance(dep, dict) and dep.get("name"):
+            name = str(dep["name"]).strip()[:64]
+            sealed = {"name_enc": cipher.encrypt(name, where=field_ref("bookings", "for_dependent.name", b.id)),
+                      "relation": dep.get("relation"), "birth_year": dep.get("birth_year")}
+            bind.execute(sa.update(bookings).where(bookings.c.id == b.id).values(
+                for_dependent=sealed, dependent_key=cipher.lookup_hash(name)))
     for b in bind.execute(sa.text("SELECT id, resident_id FROM bookings")).all():
         r = by_id.get(b.resident_id)
         if r is None:
