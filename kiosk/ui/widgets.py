@@ -158,11 +158,12 @@ class WrappedLabel(QLabel):
 def label(text: str, *, kind: str = "page", name: str = "", wrap: bool = True) -> QLabel:
     """A text label with an accessible name; word-wrapped by default (at sensible points for Chinese)."""
     widget = WrappedLabel(text) if wrap and text else QLabel(text)
-    # Plain text, always: labels show text from the township (notices, a reviewer's reason) and from residents,
-    # which must never be drawn as HTML (Qt's default guesses rich text from the first tag it sees).
-    widget.setProperty("textFormat", PLAIN_TEXT)
     widget.setWordWrap(wrap)
     widget.setProperty("kind", kind)
+    # Plain text, always: labels show text from the township (notices, a reviewer's reason) and from residents,
+    # which must never be drawn as HTML (Qt's default guesses rich text from the first tag it sees). Set after
+    # `kind`: it makes Qt create the label's accessible interface, and an error label must get the alert one.
+    widget.setProperty("textFormat", PLAIN_TEXT)
     widget.setAccessibleName(" ".join(text.split()) or " ")
     if name:
         widget.setObjectName(name)

@@ -221,11 +221,12 @@ class KioskWindow(QWidget):
         """「还要办别的事」 on the done screen: home for another errand, the resident still known (and their mode
         kept); everything else of the errand just finished is forgotten. The next way home ends the visit."""
         visit = self.ctx.visit  # the same visit (a question asked once per visit is not asked again)
-        resident = visit.resident
+        resident, consent_at = visit.resident, visit.consent_at  # the notice, too, was answered in this visit
         for name in list(vars(visit)):
             delattr(visit, name)  # back to the class defaults
         visit.reasons = []
         visit.resident = resident
+        visit.consent_at = consent_at
         self._forget_screens()
         self._history.clear()
         self.current = None

@@ -45,6 +45,8 @@ def test_the_notice_comes_before_the_id_number_and_goes_with_the_booking(
     assert kiosk.current.name == "done"
     payload = demo_store.pending_ops()[0]["payload"]
     assert payload["consent"]["notice"] == "2026-12" and payload["consent"]["at"]
+    touch(kiosk, "choice_more")  # 还要办别的事: the same visit, the notice already answered
+    assert kiosk.ctx.visit.consent_at is not None
     kiosk.end_visit()  # the next resident is asked again
     touch(kiosk, "choice_bookings")
     assert kiosk.current.name == "consent"

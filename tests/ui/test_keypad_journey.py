@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QLabel
 
 from kiosk import demo
 from tests.ui.conftest import valid_id
-from tests.ui.helpers import button, first_open_choice, press, touch, type_text
+from tests.ui.helpers import button, first_open_choice, past_notice, press, touch, type_text
 
 GP = demo.stable_id("service", "gp")
 
@@ -22,6 +22,7 @@ def to_identify(kiosk: Any) -> None:
     while kiosk.current.name in ("provider", "day", "time"):
         touch(kiosk, first_open_choice(kiosk))
     touch(kiosk, "choice_self")
+    past_notice(kiosk)  # the personal-data notice comes first
     assert kiosk.current.name == "identify"
 
 

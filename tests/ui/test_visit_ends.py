@@ -16,7 +16,7 @@ from kiosk.identity import mask_id
 from kiosk.models import Booking, Resident
 from kiosk.ui.tour import DEMO_ID, tour
 from tests.ui.conftest import valid_id
-from tests.ui.helpers import button, first_open_choice, press, touch, touch_digits
+from tests.ui.helpers import button, first_open_choice, past_notice, press, touch, touch_digits
 
 # Every stop of kiosk.ui.tour (the journey through every resident screen), up to the idle warning.
 STOPS = (
@@ -116,6 +116,8 @@ def assert_nothing_personal(kiosk: Any, personal: dict[str, str]) -> None:
     for what, value in personal.items():
         assert value not in said, f"重听 repeats the {what}"
     touch(kiosk, "choice_bookings")  # 我的预约 asks who you are, with nothing typed and no 「还是我本人」
+    assert kiosk.current.name == "consent"  # the personal-data notice is asked again: a new visit
+    past_notice(kiosk)
     assert kiosk.current.name == "identify"
     assert kiosk.ctx.visit.id_entry == ""
     assert "id_known" not in [c.key for c in kiosk.current.visible_choices()]
@@ -189,4 +191,6 @@ def test_something_else_to_do_keeps_the_resident_for_one_errand(make_kiosk: Any)
     touch(kiosk, "nav_home")  # the next way home ends the visit
     assert kiosk.ctx.visit.resident is None
     touch(kiosk, "choice_bookings")
+    assert kiosk.current.name == "consent"
+    past_notice(kiosk)
     assert kiosk.current.name == "identify"
