@@ -98,6 +98,25 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
+def _backup_or_restore(args: argparse.Namespace, url: str) -> int:
+    from pathlib import Path
+
+    from township.backup import BackupError, backup, restore
+
+    try:
+        if args.command == "backup":
+            backup(url, Path(args.out))
+            print(f"backup written to {args.out}")
+        else:
+            restore(url, Path(args.source))
+            db.migrate(url)  # a backup from an older version is brought up to date
+            print(f"database restored from {args.source}")
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point (`cunzhan-township`)."""
     args = _parser().parse_args(argv)
@@ -130,22 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command in ("backup", "restore"):
-        from pathlib import Path
-
-        from township.backup import BackupError, backup, restore
-
-        try:
-            if args.command == "backup":
-                backup(url, Path(args.out))
-                print(f"backup written to {args.out}")
-            else:
-                restore(url, Path(args.source))
-                db.migrate(url)  # a backup from an older version is brought up to date
-                print(f"database restored from {args.source}")
-        except BackupError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        return 0
+        return _backup_or_restore(args, url)
 
     from township import services
 

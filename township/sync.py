@@ -392,10 +392,9 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
     resident_id = _find_resident(conn, device, check.number)
     dep, key = sealed_dependent(keys.cipher_for(conn), p.for_dependent.model_dump() if p.for_dependent else None,
                                 op.entity_id)
-    duplicate = None
-    if resident_id is not None:  # a resident not yet known has no booking to duplicate
-        duplicate = conn.execute(_DUPLICATE, {"session_id": session.id, "resident_id": resident_id,
-                                              "dependent_key": key}).first()
+    # A resident not yet known has no booking to duplicate.
+    duplicate = conn.execute(_DUPLICATE, {"session_id": session.id, "resident_id": resident_id,
+                                          "dependent_key": key}).first() if resident_id is not None else None
     if duplicate is not None and lease is None:
         return _rejected(op_id, "duplicate_booking", _(M.DUPLICATE))
     review = bool(B.service_of(conn, session).review)
