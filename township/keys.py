@@ -93,9 +93,12 @@ def data_cipher(db_url: str) -> FieldCipher:
     from_env = os.environ.get(DATA_KEY_ENV, "").strip()
     if from_env:
         try:
-            return FieldCipher.from_master(bytes.fromhex(from_env))
+            master = bytes.fromhex(from_env)
         except ValueError:
-            raise RuntimeError(f"{DATA_KEY_ENV} must be 64 hex digits") from None
+            master = b""
+        if len(master) != 32:
+            raise RuntimeError(f"{DATA_KEY_ENV} must be 64 hex digits")
+        return FieldCipher.from_master(master)
     cipher = _ciphers.get(db_url)
     if cipher is None:
         cipher = _ciphers[db_url] = FieldCipher.from_master(

@@ -213,6 +213,17 @@ def test_the_environment_key_wins_over_the_key_file(tmp_path: Path, monkeypatch:
     assert (tmp_path / "k" / "console.key").read_text().strip() == from_file
     monkeypatch.setenv(keys.CONSOLE_SECRET_ENV, "from-the-environment-" + "x" * 40)
     assert keys.console_secret(url) == "from-the-environment-" + "x" * 40
+    # The personal-data key likewise: data.key 0600 beside the database, CUNZHAN_DATA_KEY (64 hex digits) wins.
+    monkeypatch.delenv(keys.DATA_KEY_ENV, raising=False)
+    from_file_cipher = keys.data_cipher(url)
+    assert stat.S_IMODE((tmp_path / "k" / "data.key").stat().st_mode) == 0o600
+    monkeypatch.setenv(keys.DATA_KEY_ENV, "ab" * 32)
+    from_env_cipher = keys.data_cipher(url)
+    assert from_env_cipher.lookup_hash("x") != from_file_cipher.lookup_hash("x")
+    for bad in ("not hex", "abcd"):
+        monkeypatch.setenv(keys.DATA_KEY_ENV, bad)
+        with pytest.raises(RuntimeError, match="64 hex digits"):
+            keys.data_cipher(url)
 
 
 def test_a_new_sqlite_database_and_its_folder_are_private(tmp_path: Path) -> None:
