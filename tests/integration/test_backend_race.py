@@ -6,7 +6,9 @@ barrier. Whatever the interleaving, exactly 10 bookings end up confirmed and 40 
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,11 +27,21 @@ def _race(backend: Backend, session_id: str, kiosks: list[Enrolled], *, waitlist
 
     def book(kiosk: Enrolled) -> dict[str, Any]:
         body = {"device_id": kiosk.device_id, "ops": [create_op(session_id, device_seq=1, waitlist=waitlist)]}
+
+        def push(http: requests.Session) -> requests.Response:
+            # As a kiosk does: a saturated backend answers 503 with Retry-After (nothing applied); come back then.
+            for _ in range(60):
+                response = http.post(backend.url + "/v1/sync/push", json=body, headers=kiosk.headers, timeout=120)
+                if response.status_code != 503:
+                    return response
+                time.sleep(float(response.headers.get("retry-after", "1")) * random.random())
+            return response
+
         with requests.Session() as http:
             barrier.wait(timeout=60)
-            response = http.post(backend.url + "/v1/sync/push", json=body, headers=kiosk.headers, timeout=120)
+            response = push(http)
             if replay:  # the same request again, as after a lost response
-                again = http.post(backend.url + "/v1/sync/push", json=body, headers=kiosk.headers, timeout=120)
+                again = push(http)
                 assert again.status_code == 200
                 assert again.json()["results"][0]["replayed"] is True
         assert response.status_code == 200, response.text

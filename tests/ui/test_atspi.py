@@ -1,12 +1,15 @@
 """The real kiosk window as a screen reader (Orca) sees it through AT-SPI, under Xvfb with the AT-SPI bus: the window's
 name follows the screen's title, activating a control moves focus to the new screen's first control, an error is an
-alert, and a choice's name is not repeated as its description. Read with jeepney (pure-Python D-Bus)."""
+alert, and a choice's name is not repeated as its description. Read with jeepney (pure-Python D-Bus). Also: Qt's AT-SPI
+bridge is on when the kiosk turns screen-reader support on, and off otherwise."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +64,50 @@ def a11y_bus() -> Iterator[str]:
 def bare_x() -> Iterator[str]:
     with virtual_screen("1920x1080") as display:
         yield display
+
+
+# Kept beside the kiosk's AT-SPI test: both need the session's one accessibility bus, so they run one after the
+# other (a test file is one xdist worker's), never at once.
+CHILD = textwrap.dedent("""
+    import sys
+    if sys.argv[1] == "on":
+        from kiosk.accessibility.screen_reader import enable_screen_reader_support
+        assert enable_screen_reader_support()
+    from PySide6.QtWidgets import QApplication, QPushButton
+    from PySide6.QtGui import QAccessible
+    from kiosk.accessibility.screen_reader import enable_screen_reader_support, screen_reader_enabled
+    app = QApplication([])
+    assert not enable_screen_reader_support()  # too late once the application exists
+    button = QPushButton("预约")
+    button.setAccessibleName("预约办事")
+    button.show()
+    app.processEvents()
+    iface = QAccessible.queryAccessibleInterface(button)
+    print(screen_reader_enabled(), iface.text(QAccessible.Text.Name), iface.role().name)
+""")
+
+
+def test_screen_reader_support_turns_on_qt_at_spi_bridge(a11y_bus: str, tmp_path: Path) -> None:
+    # Qt looks for the accessibility bus once, at start-up: a11y_bus has waited until the launcher answers.
+    assert shutil.which("xvfb-run"), "install xvfb"
+    env = {k: v for k, v in os.environ.items() if k != "QT_LINUX_ACCESSIBILITY_ALWAYS_ON"}
+    env["QT_QPA_PLATFORM"] = "xcb"
+    env["PYTHONPATH"] = str(ROOT)
+    script = tmp_path / "child.py"
+    script.write_text(CHILD, encoding="utf-8")
+    results = {}
+    for mode in ("on", "off"):
+        out = subprocess.run(
+            ["xvfb-run", "-a", sys.executable, str(script), mode],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        results[mode] = out.stdout.strip().splitlines()[-1]
+    assert results["on"] == "True 预约办事 Button"
+    assert results["off"] == "False 预约办事 Button"
 
 
 class Node:
