@@ -121,6 +121,12 @@ def current_locale() -> str:
     return getattr(_state, "locale", None) or _default_locale
 
 
+def sentences(*parts: str) -> str:
+    """Join sentences the way the language writes them: no space after a Chinese full stop, one in English."""
+    sep = "" if current_locale().startswith("zh") else " "
+    return sep.join(p.strip() for p in parts if p and p.strip())
+
+
 @contextmanager
 def use_locale(locale: str) -> Iterator[None]:
     """Translate in `locale` inside the block (this thread only); the web console uses it per request."""

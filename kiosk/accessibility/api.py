@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from kiosk.i18n import sentences
+
 
 class SpeechOut(Protocol):
     """Speech out. Every method returns at once; synthesis and playback run elsewhere."""
@@ -16,8 +18,9 @@ class SpeechOut(Protocol):
     def say(self, text: str) -> None:
         """Speak `text` (replacing whatever is being spoken) and remember it for `repeat()`."""
 
-    def say_private(self, clear: str, masked: str) -> None:
-        """Speak `clear` only through private audio (headphones); otherwise speak `masked`."""
+    def say_private(self, clear: str, masked: str, *, then: str = "") -> None:
+        """Speak `clear` only through private audio (headphones); otherwise speak `masked`. `then` (the next
+        screen's announcement, say) follows in the same breath, read as ordinary text, not as a detail."""
 
     def stop(self) -> None:
         """Stop speaking within 100 ms (any touch or key calls this)."""
@@ -62,8 +65,8 @@ class CaptionOnlySpeech:
         if self.on_caption:
             self.on_caption(text)
 
-    def say_private(self, clear: str, masked: str) -> None:
-        self.say(masked)
+    def say_private(self, clear: str, masked: str, *, then: str = "") -> None:
+        self.say(sentences(masked, then))
 
     def stop(self) -> None:
         return None

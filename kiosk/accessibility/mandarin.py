@@ -241,6 +241,7 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (
         re.compile(
             r"(尾号|号码|编号|工号|账号|卡号|电话|手机号)(是|为)?([\s:：]*)(\d+(?:[ -]\d+)*[Xx]?)(?![\d.])"
+            r"(?!\s*(?:秒|分钟|小时|天|位|个|次))"  # 显示号码 10秒后隐藏: a duration, not a number's digits
         ),
         lambda m: m[1] + (m[2] or "") + m[3] + _digits_read(re.split(r"[ -]", m[4])),
     ),

@@ -43,7 +43,7 @@ from typing import IO, Any, Protocol
 from kiosk import paths
 from kiosk import settings as s
 from kiosk.accessibility.mandarin import is_pinyin_voice, spoken_text
-from kiosk.i18n import N_, current_locale
+from kiosk.i18n import N_, current_locale, sentences
 from kiosk.i18n import gettext as _
 from kiosk.settings import Settings
 
@@ -370,8 +370,10 @@ class Speaker:
         self._caption(text)
         self._submit(text, private=False)
 
-    def say_private(self, clear: str, masked: str) -> None:
-        """Speak `clear` only through private audio; otherwise the masked form and "shown on screen".
+    def say_private(self, clear: str, masked: str, *, then: str = "") -> None:
+        """Speak `clear` only through private audio; otherwise the masked form and "shown on screen". `then` (the
+        next screen's announcement) follows in the same breath as ordinary text: only the detail is read digit by
+        digit, never the dates and choices after it.
 
         The caption is always the masked form: the screen masks personal details by default.
         """
@@ -379,13 +381,13 @@ class Speaker:
         masked_spoken = _digits_spoken(masked, locale)
         if re.search(r"[0-9*]", masked):  # a masked number: say where the full one is
             masked_spoken = _(N_("{masked}, shown on screen")).format(masked=masked_spoken)
-        self._caption(masked)
+        public = sentences(masked_spoken, then)
+        self._caption(sentences(masked, then))
+        self.last_text = public  # 重听 never repeats a private detail on a later, possibly public, device
         if self.settings.get(s.PRIVATE_AUDIO):
-            self.last_text = masked_spoken  # 重听 never repeats a private detail on a later, possibly public, device
-            self._submit(clear, private=True)
+            self._submit(sentences(clear, then), private=True)
         else:
-            self.last_text = masked_spoken
-            self._submit(masked_spoken, private=False)
+            self._submit(public, private=False)
 
     def stop(self) -> None:
         """Silence now: drop pending work and end the player (returns when the player is gone)."""

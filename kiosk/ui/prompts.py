@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 
 from kiosk.accessibility.api import CaptionOnlySpeech
+from kiosk.i18n import sentences
 
 KIOSK_DOMAINS = (
     "ui",
@@ -35,9 +36,9 @@ class _Recorder(CaptionOnlySpeech):
         self.said.append(text)
         super().say(text)
 
-    def say_private(self, clear: str, masked: str) -> None:
-        self.said.extend((clear, masked))
-        super().say_private(clear, masked)
+    def say_private(self, clear: str, masked: str, *, then: str = "") -> None:
+        self.said.extend((sentences(clear, then), sentences(masked, then)))
+        super().say_private(clear, masked, then=then)
 
 
 def tour_prompts(profiles: Iterable[str] | None = None) -> list[str]:

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, ClassVar, NamedTuple
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from kiosk.i18n import gettext as _
+from kiosk.i18n import sentences
 from kiosk.ui import widgets
-from kiosk.ui.words import sentences
 
 if TYPE_CHECKING:
     from kiosk.accessibility.profiles import Profile
@@ -451,12 +451,12 @@ class KeypadEntry(Screen):
         else:
             removed = before[len(after):]
             self.win.say_typed("" if self.secret else _("Removed {chars}").format(chars=spoken_chars(removed)),
-                               _("Removed one, {n} left").format(n=count_words(len(after))))
+                               _("Removed one, {n} left").format(n=count_words(len(after), quantity=True)))
 
     def hear_typed(self) -> None:
         """The key to hear what has been typed: the characters through private audio, else how many."""
         entry = self.entry()
-        count = _("{n} typed").format(n=count_words(len(entry))) if entry else _("Nothing typed yet")
+        count = _("{n} typed").format(n=count_words(len(entry), quantity=True)) if entry else _("Nothing typed yet")
         self.win.say_typed("" if self.secret or not entry else spoken_chars(entry), count)
 
 
@@ -468,13 +468,16 @@ def spoken_chars(text: str) -> str:
 ZH_NUMBERS = "零一二三四五六七八九十"
 
 
-def count_words(n: int) -> str:
+def count_words(n: int, *, quantity: bool = False) -> str:
     """A small count as said in the screen's language: 六, 十八 in Chinese (words, not digits: a digit in a public
-    prompt would read as a masked number), the number itself otherwise."""
+    prompt would read as a masked number), the number itself otherwise. A `quantity` of 2 before a measure word is
+    两 (还有两位); as an ordinal it stays 二 (第二位)."""
     from kiosk.i18n import current_locale
 
     if not current_locale().startswith("zh") or not 0 <= n < 100:
         return str(n)
+    if n == 2 and quantity:
+        return "两"
     if n <= 10:
         return ZH_NUMBERS[n]
     tens, ones = divmod(n, 10)

@@ -49,7 +49,6 @@ from kiosk.ui import widgets
 from kiosk.ui.context import KioskContext
 from kiosk.ui.screen import Screen
 from kiosk.ui.theme import Theme
-from kiosk.ui.words import sentences
 
 TREMOR_S = 0.5
 NO_FOCUS = 0x0  # Qt.FocusPolicy.NoFocus (by number: see kiosk.ui.widgets)
@@ -322,7 +321,7 @@ class KioskWindow(QWidget):
         held, self._held_private = self._held_private, None
         if self.ctx.profile.speaks:
             if held is not None:
-                self.ctx.speech.say_private(sentences(held[0], text), sentences(held[1], text))
+                self.ctx.speech.say_private(held[0], held[1], then=text)
             else:
                 self.ctx.speech.say(text)
             if self.ctx.profile.listen_between_prompts:
@@ -335,7 +334,7 @@ class KioskWindow(QWidget):
         self._last_prompt = text
         held, self._held_private = self._held_private, None
         if self.ctx.profile.speaks and held is not None:
-            self.ctx.speech.say_private(sentences(held[0], text), sentences(held[1], text))
+            self.ctx.speech.say_private(held[0], held[1], then=text)
         elif self.ctx.profile.speaks:
             self.ctx.speech.say(text)
         if self.ctx.profile.captions:
@@ -580,6 +579,7 @@ class InputRules(QObject):
         self._installed = False
         self._enter_at = -1e9  # when Enter last opened another screen, and which
         self._entered_to: object = None
+        self._arrowed_to: object = None  # the control the last arrow key moved to (Enter presses it once)
         # Ctrl+Shift+F11 before staff mode is installed (kiosk.ui.app.staff_entry_until_installed sets and clears it).
         self.early_staff_key: Callable[[], None] | None = None
 
@@ -689,6 +689,7 @@ class InputRules(QObject):
             win.talk()  # start listening by a key (blind mode has no big button to find)
             return True
         if text and text in "0123456789xX":
+            self._arrowed_to = None
             if screen.on_digit(text.upper()):
                 return True
             if text == "5":
@@ -701,8 +702,12 @@ class InputRules(QObject):
             if screen is self._entered_to and now - self._enter_at < self.tremor_s:
                 return True  # a second Enter just after one that opened this screen: not this screen's choice
             focus = win.focusWidget()
-            on_key = isinstance(focus, QAbstractButton) and focus.property("kind") == "key"
+            # An on-screen key (the ID's X) is pressed by Enter when the resident moved to it with the arrows;
+            # otherwise Enter confirms what was typed, wherever focus happens to rest.
+            on_key = isinstance(focus, QAbstractButton) and focus.property("kind") == "key" \
+                and focus is not self._arrowed_to
             if isinstance(focus, QAbstractButton) and focus.isVisible() and focus.isEnabled() and not on_key:
+                self._arrowed_to = None  # pressed: the next Enter confirms
                 focus.click()
             else:
                 screen.on_confirm()
@@ -711,10 +716,12 @@ class InputRules(QObject):
             return True
         if key in (Qt.Key.Key_Down, Qt.Key.Key_Right, Qt.Key.Key_Tab):
             win.focusNextChild()
+            self._arrowed_to = win.focusWidget()
             win.speak_focus()
             return True
         if key in (Qt.Key.Key_Up, Qt.Key.Key_Left, Qt.Key.Key_Backtab):
             win.focusPreviousChild()
+            self._arrowed_to = win.focusWidget()
             win.speak_focus()
             return True
         return False

@@ -1,10 +1,11 @@
-"""Dates, times and places in plain words, the way a clerk would say them (translatable)."""
+"""Dates, times and places in plain words, the way a clerk would say them (translatable). `sentences` (from
+`kiosk.i18n`) joins them."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from kiosk.i18n import N_, current_locale
+from kiosk.i18n import N_
 from kiosk.i18n import gettext as _
 
 WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
@@ -45,9 +46,3 @@ def past_words(moment: dt.datetime, today: dt.date) -> str:
     near = {0: N_("Today"), 1: N_("Yesterday")}.get((today - moment.date()).days)
     day = _(near) if near else _("{month}/{day}").format(month=moment.month, day=moment.day)
     return _("{day} {time}").format(day=day, time=time_words(moment))
-
-
-def sentences(*parts: str) -> str:
-    """Join sentences the way the language writes them: no space after a Chinese full stop, one in English."""
-    sep = "" if current_locale().startswith("zh") else " "
-    return sep.join(p.strip() for p in parts if p and p.strip())

@@ -15,6 +15,7 @@ os.environ["CUNZHAN_DPI_OVERRIDE"] = str(25.4 / 0.248)  # the reference panel, 1
 os.environ["CUNZHAN_LOCALE"] = "zh_CN"
 
 from kiosk.accessibility.api import CaptionOnlySpeech, NoVoice
+from kiosk.i18n import sentences
 from kiosk.identity import id_check_character
 
 
@@ -32,9 +33,9 @@ class RecordingSpeech(CaptionOnlySpeech):
         self.said.append(text)
         super().say(text)
 
-    def say_private(self, clear: str, masked: str) -> None:
-        self.private.append((clear, masked))
-        super().say_private(clear, masked)
+    def say_private(self, clear: str, masked: str, *, then: str = "") -> None:
+        self.private.append((sentences(clear, then), sentences(masked, then)))
+        super().say_private(clear, masked, then=then)
 
     def stop(self) -> None:
         self.stops += 1

@@ -62,9 +62,9 @@ def test_typing_with_headphones_says_each_digit_privately(make_kiosk: Any, demo_
     type_text(kiosk, "330")
     assert speech.private[-3:] == [("3", "第一位"), ("3", "第二位"), ("0", "第三位")]
     press(kiosk, Qt.Key.Key_Backspace)
-    assert speech.private[-1] == ("删掉了 0", "删掉一位，还有二位")
+    assert speech.private[-1] == ("删掉了 0", "删掉一位，还有两位")  # a count: 两, not 二
     press(kiosk, Qt.Key.Key_F2)
-    assert speech.private[-1] == ("3 3", "已经输了二位")
+    assert speech.private[-1] == ("3 3", "已经输了两位")
 
 
 def test_enter_confirms_and_the_read_back_is_not_cut_off(make_kiosk: Any, demo_store: Any) -> None:
@@ -198,3 +198,23 @@ def test_screen_readers_window_name_focus_and_alerts(make_kiosk: Any) -> None:
     press(kiosk, Qt.Key.Key_Return)
     message = next(w for w in kiosk.findChildren(QLabel, "message") if w.isVisible())
     assert QAccessible.queryAccessibleInterface(message).role() == QAccessible.Role.AlertMessage
+
+
+def test_an_id_ending_in_x_is_typed_with_the_arrows_and_enter(make_kiosk: Any) -> None:
+    # A 12-key keypad has no X: the resident arrows to the screen's X key, Enter presses it, Enter then confirms.
+    kiosk = make_kiosk("blind")
+    to_identify(kiosk)
+    assert "用方向键移到X键" in kiosk.current.spoken_announcement()
+    number = valid_id("11010519491231002")
+    assert number.endswith("X")
+    type_text(kiosk, number[:17])
+    for _ in range(40):
+        if kiosk.focusWidget().objectName() == "key_X":
+            break
+        press(kiosk, Qt.Key.Key_Down)
+    assert kiosk.focusWidget().objectName() == "key_X"
+    press(kiosk, Qt.Key.Key_Return)
+    assert kiosk.current.name == "identify" and kiosk.ctx.visit.id_entry == number
+    press(kiosk, Qt.Key.Key_Return)  # focus still on X: the entry is full, so this Enter confirms
+    assert kiosk.current.name != "identify" and kiosk.ctx.visit.resident is not None
+

@@ -227,6 +227,22 @@ def test_private_details_are_never_sent_to_the_loudspeaker(
     )
 
 
+def test_a_screen_said_after_a_private_detail_keeps_its_dates_and_choices_in_words(
+    speaker: Speaker, sink: FileSinkPlayer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ID read-back and the next screen are said in one breath: only the detail is read digit by digit, not
+    # 12月3日, 10:00 or 按1 after it (they were read 幺二月三日, 上午幺零，零零, 按幺).
+    log = tmp_path / "speech.jsonl"
+    monkeypatch.setenv(LOG_ENV, str(log))
+    speaker.say_private(f"您的身份证号码是 {ID_NUMBER}", ID_MASKED, then="请确认：12月3日 上午 10:00，按1，确认预约。")
+    rendered(speaker, sink)
+    said = " ".join(speaker.spoken)
+    assert "三三零幺" in said and ID_NUMBER not in said and "1980" not in said
+    assert "十二月三日" in said and "上午十点" in said and "按一" in said, said
+    assert "幺二月" not in said and "按幺" not in said
+    assert speaker.last_text.endswith("确认预约。")  # 重听 repeats the masked form and the screen
+
+
 def test_private_details_go_to_headphones_and_leave_no_file(
     data_home: Path, sink: FileSinkPlayer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,12 +11,12 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from kiosk.booking import BookingRefused
 from kiosk.codes import format_code
 from kiosk.i18n import gettext as _
+from kiosk.i18n import sentences
 from kiosk.models import Booking, BookingStatus
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.confirm import SAVE_FAILED, session_words
 from kiosk.ui.screens.done import status_words
-from kiosk.ui.words import sentences
 
 CHANGEABLE = (BookingStatus.REQUESTED, BookingStatus.PENDING_REVIEW, BookingStatus.CONFIRMED,
               BookingStatus.WAITLISTED)

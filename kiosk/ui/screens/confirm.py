@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QVBoxLayout
 
 from kiosk.booking import BookingRefused, Refusal
-from kiosk.i18n import N_
+from kiosk.i18n import N_, sentences
 from kiosk.i18n import gettext as _
 from kiosk.models import Booking, Dependent, Resident, ServiceKind, Session
 from kiosk.store import StoreError, new_id
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
-from kiosk.ui.words import sentences, when_words
+from kiosk.ui.words import when_words
 
 if TYPE_CHECKING:
     from kiosk.ui.window import KioskWindow

@@ -7,11 +7,11 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk.codes import format_code
 from kiosk.i18n import gettext as _
+from kiosk.i18n import sentences
 from kiosk.models import Booking, BookingStatus
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.confirm import session_words
-from kiosk.ui.words import sentences
 
 
 def status_words(booking: Booking) -> str:

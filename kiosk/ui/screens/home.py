@@ -5,10 +5,11 @@ from __future__ import annotations
 from PySide6.QtWidgets import QVBoxLayout
 
 from kiosk.i18n import gettext as _
+from kiosk.i18n import sentences
 from kiosk.sync.status import SyncStatus, read_status
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
-from kiosk.ui.words import day_words, sentences, time_words
+from kiosk.ui.words import day_words, time_words
 
 
 class HomeScreen(Screen):

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from kiosk import settings as S
 from kiosk.accessibility.profiles import Profile
 from kiosk.i18n import gettext as _
+from kiosk.i18n import sentences
 from kiosk.identity import check_id_number, mask_id
 from kiosk.models import Resident
 from kiosk.store import new_id
@@ -88,9 +89,13 @@ class IdentifyScreen(KeypadEntry):
 
     def announcement(self) -> str:
         if self.visit.for_dependent and self.visit.purpose == "book":
-            return _("Please type your own ID number (the person making the booking). "
+            text = _("Please type your own ID number (the person making the booking). "
                      "Use the number keys; the last character may be X.")
-        return _("Please type your ID card number with the number keys. The last character may be X.")
+        else:
+            text = _("Please type your ID card number with the number keys. The last character may be X.")
+        if self.profile.keypad_driven:  # a 12-key keypad has no X: the screen's X key, reached with the arrows
+            text = sentences(text, _("For X, move to the X key with the arrow keys and press Enter."))
+        return text
 
     def on_enter(self) -> None:
         self.hide_number()
