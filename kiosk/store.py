@@ -174,7 +174,12 @@ def _m002_staff_accounts(db: sqlite_utils.Database) -> None:
     )
 
 
-KNOWN_MIGRATIONS = ("m001_initial", "m002_staff_accounts")
+def _m003_erased_bookings(db: sqlite_utils.Database) -> None:
+    """Bookings whose resident's personal data the township erased (`Store.erase_booking`)."""
+    db.executescript("ALTER TABLE bookings ADD COLUMN erased INTEGER NOT NULL DEFAULT 0;")
+
+
+KNOWN_MIGRATIONS = ("m001_initial", "m002_staff_accounts", "m003_erased_bookings")
 
 
 @cache
@@ -185,6 +190,7 @@ def migrations() -> Migrations:
     found = Migrations(MIGRATION_SET)
     found(name="m001_initial")(_m001_initial)
     found(name="m002_staff_accounts")(_m002_staff_accounts)
+    found(name="m003_erased_bookings")(_m003_erased_bookings)
     return found
 
 
@@ -639,9 +645,66 @@ class Store:
         return bool(self.query(sql, (entity_id,)))
 
     def finish_op(self, conn: sqlite3.Connection, op_id: str, *, state: str, result: Mapping[str, Any]) -> None:
-        """Record an op's final result (state `done` or `rejected`)."""
+        """Record an op's final result (state `done` or `rejected`). An op about a booking the township has erased
+        meanwhile (sent again after its answer was lost) loses its payload now that it will not be sent again."""
         conn.execute("UPDATE outbox SET state = ?, result = ?, attempts = attempts + 1 WHERE op_id = ?",
                      (state, json.dumps(result, ensure_ascii=False), op_id))
+        if conn.execute(f"SELECT 1 FROM outbox WHERE op_id = ? AND {_ERASED_OP}", (op_id,)).fetchone():
+            self._scrub_op(conn, op_id)
+
+    def _scrub_op(self, conn: sqlite3.Connection, op_id: str) -> None:
+        conn.execute("UPDATE outbox SET payload_enc = ? WHERE op_id = ?",
+                     (self.cipher.encrypt("{}", where=field_ref("outbox", "payload_enc", op_id)), op_id))
+
+    # --- erasure ----------------------------------------------------------------------------------------------------
+
+    def erase_booking(self, conn: sqlite3.Connection, booking_id: str) -> None:
+        """The township erased the personal data of this booking's resident (on request or by retention): erase
+        this kiosk's copy, inside the caller's transaction (docs/sync.md, "Erasure").
+
+        The booking row stays as the township keeps it (session, code, status: no personal data) and is marked
+        `erased`; its feedback comment goes, and so does the payload of every op about it or its feedback already
+        answered (ops still to send keep theirs until answered, so a resend is still the same op: `finish_op`
+        scrubs them then). The resident's name, ID number (and its hash: the store can no longer find them by
+        it), phone, village, remembered profile and dependents' names go when none of their bookings here is left
+        un-erased. A booking the township has not erased — made after the erasure, still to send or sent since —
+        keeps its resident's record: they came back, agreed to the notice again, and the township holds those
+        details again under a new record; only the erased booking's dependent goes, unless a live booking names
+        them. Idempotent."""
+        row = conn.execute("SELECT resident_id, dependent_id FROM bookings WHERE id = ?", (booking_id,)).fetchone()
+        if row is None:
+            return
+        resident_id, dependent_id = row
+        # Left un-erased: a booking the township holds with its details, or one still to send. (A booking whose
+        # create the township refused exists only here: it goes with its resident.)
+        live = ("SELECT 1 FROM bookings b WHERE {} AND b.erased = 0 AND NOT EXISTS (SELECT 1 FROM outbox o WHERE "
+                "o.entity_id = b.id AND o.kind = 'create' AND o.state = 'rejected') LIMIT 1")
+        c = self.cipher
+        dependents: list[str] = []
+        if conn.execute(live.format("b.resident_id = ? AND b.id != ?"), (resident_id, booking_id)).fetchone():
+            conn.execute("UPDATE bookings SET erased = 1 WHERE id = ?", (booking_id,))
+            if dependent_id is not None and not conn.execute(live.format("b.dependent_id = ?"),
+                                                             (dependent_id,)).fetchone():
+                dependents = [dependent_id]
+        else:
+            conn.execute("UPDATE bookings SET erased = 1 WHERE resident_id = ?", (resident_id,))
+            dependents = [r[0] for r in conn.execute("SELECT id FROM dependents WHERE resident_id = ?",
+                                                     (resident_id,))]
+            conn.execute(
+                "UPDATE residents SET id_hash = ?, id_masked = '', name_enc = ?, id_number_enc = ?, phone_enc = NULL, "
+                "phone_masked = NULL, village = NULL, suggestions_consent = 0, remembered_profile = NULL WHERE id = ?",
+                (ERASED + resident_id, c.encrypt("", where=field_ref("residents", "name_enc", resident_id)),
+                 c.encrypt("", where=field_ref("residents", "id_number_enc", resident_id)), resident_id))
+        conn.execute("UPDATE feedback SET comment_enc = NULL WHERE booking_id IN "
+                     "(SELECT id FROM bookings WHERE resident_id = ? AND erased = 1)", (resident_id,))
+        for (op_id,) in conn.execute(
+                "SELECT op_id FROM outbox WHERE state != 'pending' AND (entity_id IN (SELECT id FROM bookings WHERE "
+                "resident_id = ?1 AND erased = 1) OR entity_id IN (SELECT f.id FROM feedback f JOIN bookings b ON "
+                "b.id = f.booking_id WHERE b.resident_id = ?1 AND b.erased = 1))", (resident_id,)).fetchall():
+            self._scrub_op(conn, op_id)
+        for dep in dependents:
+            conn.execute("UPDATE dependents SET name_enc = ? WHERE id = ?",
+                         (self.cipher.encrypt("", where=field_ref("dependents", "name_enc", dep)), dep))
 
     # --- leases -----------------------------------------------------------------------------------------------------
 
@@ -680,6 +743,10 @@ class Store:
 
 
 LEASE_COUNTED_KEY = "lease_counted:"  # + session id: sync_state row, JSON list of booking ids
+ERASED = "erased:"  # + resident id: the id_hash of an erased resident (never a keyed hash: those are hex)
+# An outbox row about an erased booking (the booking's own ops, or its feedback's).
+_ERASED_OP = ("(entity_id IN (SELECT id FROM bookings WHERE erased = 1) OR entity_id IN "
+              "(SELECT f.id FROM feedback f JOIN bookings b ON b.id = f.booking_id WHERE b.erased = 1))")
 
 
 # Rows become records in batches: kiosk.models is imported once per query (with PySide6 loaded, every import

@@ -220,6 +220,10 @@ def emit_booking(conn: Connection, booking_id: str) -> sa.Row[Any]:
 def log_booking(conn: Connection, row: Any) -> None:
     """Append the change for a booking row already in hand (a Row, or any object with the same attributes)."""
     data = booking_summary(row) | {"message": row.message}
+    if row.device_id is not None and row.contact_name_enc is None:
+        # Its resident's personal data was erased (on request or by retention, township.retention): its kiosk
+        # erases its own copy. Kept on every later change of the booking, so compaction never loses it.
+        data["erased"] = True
     append_change(conn, row.township_id, "booking", row.id, "upsert", version=row.version, data=data,
                   scope=row.device_id or STAFF_SCOPE)
 

@@ -6,6 +6,10 @@ found by ID number); on each of their bookings the contact name and phone it was
 dependent's name and relation) and feedback comments. What stays, for reports: the booking's village, service,
 session and dates, status and code, and feedback ratings and reasons. Each run that erases anything writes one
 `residents_erased` row to the staff audit trail (a count, no names).
+
+Kiosks' copies: every booking of an erased resident made at a kiosk is logged again for that kiosk alone, its
+change saying `"erased": true` (and every later change of it too), so the kiosk erases its own copy of the
+resident at its next pull (docs/sync.md, "Erasure"). The console's erasure on request is this same function.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import threading
 
 import sqlalchemy as sa
 
+from township import booking as B
 from township import db
 
 log = logging.getLogger(__name__)
@@ -92,6 +97,13 @@ def erase_residents(conn: sa.Connection, ids: list[str], moment: dt.datetime) ->
             .where(b.c.resident_id.in_(part))
             .values(contact_name_enc=None, contact_phone_enc=None, for_dependent=None, dependent_key="")
         )
+        # Each kiosk that made one of these bookings erases its own copy at its next pull: the booking's change
+        # (private to that kiosk) says `erased` and carries no personal data (docs/sync.md, "Erasure").
+        kiosk_bookings = conn.execute(
+            sa.select(b.c.id).where(b.c.resident_id.in_(part), b.c.device_id.is_not(None)).order_by(b.c.id)
+        ).scalars()
+        for booking_id in list(kiosk_bookings):
+            B.update_booking(conn, booking_id)
         for ident in part:
             conn.execute(
                 sa.update(r)

@@ -18,6 +18,8 @@ Choices where SYNC.md is silent (documented in docs/sync.md):
 - When a booking's last pending op is answered without the booking (a refused create, or `not_found` for a change
   to a booking whose create was refused), the row shows the township's last word: `rejected` with the refusal's
   message, or the newest booking state a result carried. Never a local status the township did not give.
+- A booking change with `"erased": true` erases this kiosk's copy of its resident's personal data
+  (`Store.erase_booking`), even for a booking with pending ops.
 - A rejected create keeps the result (message and alternatives) in the outbox row's `result`;
   `kiosk.sync.apply.booking_alternatives()` reads them for the UI.
 """
@@ -348,6 +350,10 @@ class SyncEngine:
         return int(row[0])
 
     def _change_booking(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
+        if ch.data.get("erased") is True:
+            # The township erased its resident's personal data: so does this kiosk, pending ops or not (they
+            # carry no personal data the erasure touches, and keep their payload until answered).
+            self.store.erase_booking(conn, ch.entity_id)
         if self.store.has_pending_ops(ch.entity_id, conn):
             return  # never overwrite a row with unsent local changes
         row = conn.execute("SELECT id FROM bookings WHERE id = ?", (ch.entity_id,)).fetchone()

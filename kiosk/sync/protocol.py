@@ -227,6 +227,10 @@ class PushResponse(_Response):
 
 
 class Change(_Response):
+    """One row of the township's change log. A booking's `data` is its summary plus `message`, and `"erased": true`
+    once the township has erased its resident's personal data (the kiosk then erases its own copy:
+    `kiosk.store.Store.erase_booking`; docs/sync.md, "Erasure"). No change ever carries personal data."""
+
     seq: int
     entity: ChangeEntity
     entity_id: str
