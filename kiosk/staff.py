@@ -482,10 +482,14 @@ class StaffDesk:
 
     # --- assisted booking -------------------------------------------------------------------------------------------
 
-    def book_for(self, session_id: str, resident: Resident, dependent: Dependent | None = None) -> Booking:
-        """Book on a resident's behalf: recorded with channel `assisted` and this staff id (booking + outbox op)."""
+    def book_for(self, session_id: str, resident: Resident, dependent: Dependent | None = None, *,
+                 consent_at: dt.datetime | None = None) -> Booking:
+        """Book on a resident's behalf: recorded with channel `assisted` and this staff id (booking + outbox op).
+        `consent_at`: when staff confirmed the resident was told the personal-data notice and agreed (the staff
+        desk's notice step, `kiosk.ui.staff.book`), sent with the booking like a resident's own consent."""
         booking = self.bookings.book(session_id=session_id, resident=resident, dependent=dependent,
-                                     channel=Channel.ASSISTED, staff_id=self.actor, now=self.clock())
+                                     channel=Channel.ASSISTED, staff_id=self.actor, now=self.clock(),
+                                     consent_at=consent_at)
         self._flush()
         return booking
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
 from kiosk.accessibility.api import CaptionOnlySpeech, NoVoice
+from kiosk.booking import CONSENT_NOTICE
 from kiosk.identity import id_check_character
 from kiosk.models import Resident, Session
 from kiosk.staff import StaffAccounts
@@ -25,6 +26,7 @@ from kiosk.ui.app import build_window
 from kiosk.ui.context import KioskContext
 from kiosk.ui.ops import SyncOps
 from kiosk.ui.screen import Screen
+from kiosk.ui.screens.consent import notice_text
 from kiosk.ui.staff import open_staff_mode
 from kiosk.ui.staff.state import staff_state
 from kiosk.ui.window import KioskWindow
@@ -239,6 +241,10 @@ def test_assisted_booking_by_touch_records_assisted_and_staff(window: KioskWindo
     assert "姓名" in message(window)  # a resident new to this kiosk needs a name
     type_text(qtbot, window, "assist_name", "孙玉珍")
     click(qtbot, window, "choice_next")
+    # The personal-data notice, the same sentence the resident's own screen shows, read to the resident.
+    assert screen(window).name == "staff_book_consent"
+    assert visible(window, QLabel, "staff_consent_notice").text() == notice_text()
+    click(qtbot, window, "choice_consent_yes")
     assert screen(window).name == "staff_book_confirm"
     summary = visible(window, QLabel, "assist_summary").text()
     assert "孙*珍" in summary and number not in summary and "S01" in summary
@@ -250,10 +256,45 @@ def test_assisted_booking_by_touch_records_assisted_and_staff(window: KioskWindo
     assert booking["channel"] == "assisted" and booking["staff_id"] == "S01"
     op = next(o for o in demo_store.pending_ops() if o["entity_id"] == booking["id"])
     assert op["payload"]["channel"] == "assisted" and op["payload"]["staff_id"] == "S01"
+    # The consent travels with the booking as a resident's own does.
+    assert op["payload"]["consent"]["notice"] == CONSENT_NOTICE and op["payload"]["consent"]["at"]
     assert {"actor": "S01", "action": "booking_created", "detail": code} in audit(demo_store)
     # The resident's details are not kept by the screen once the booking is written.
     draft = staff_state(window).draft
     assert draft.resident is None and draft.id_entry == "" and draft.name == ""
+
+
+def test_assisted_booking_without_the_residents_agreement_is_not_made(window: KioskWindow, qtbot: QtBot,
+                                                                      demo_store: Store) -> None:
+    add_staff(demo_store)
+    sign_in(qtbot, window)
+    click(qtbot, window, "choice_assist")
+    click(qtbot, window, f"choice_{screen(window).visible_choices()[0].key}")
+    click(qtbot, window, f"choice_{screen(window).visible_choices()[0].key}")
+    type_text(qtbot, window, "assist_name", "不同意")
+    type_keys(qtbot, window, _id(7))
+    click(qtbot, window, "choice_family")
+    type_text(qtbot, window, "dep_name", "小孙")
+    type_text(qtbot, window, "dep_year", "2016")
+    click(qtbot, window, "choice_relation_0")
+    click(qtbot, window, "choice_next")
+    assert screen(window).name == "staff_book_consent"  # for a family member too
+    assert visible(window, QLabel, "staff_consent_notice").text() == notice_text()
+    # The confirm step cannot be reached around it: Book now without the answer comes back here.
+    window.show_screen("staff_book_confirm")
+    click(qtbot, window, "choice_book")
+    assert screen(window).name == "staff_book_consent"
+    assert demo_store.query("SELECT count(*) AS n FROM bookings")[0]["n"] == 0
+    click(qtbot, window, "choice_consent_no")
+    assert visible(window, QLabel, "consent_declined").text() == screen(window).announcement()
+    assert demo_store.query("SELECT count(*) AS n FROM bookings")[0]["n"] == 0
+    assert not [o for o in demo_store.pending_ops() if o["entity"] == "booking"]
+    assert demo_store.find_resident(_id(7)) is None
+    draft = staff_state(window).draft
+    assert draft.resident is None and draft.dependent is None and draft.id_entry == "" and draft.name == ""
+    assert draft.dep_name == "" and draft.consent_at is None
+    click(qtbot, window, "choice_another")
+    assert screen(window).name == "staff_book"
 
 
 def _today_session(store: Store) -> Session:
@@ -439,6 +480,7 @@ def test_practice_mode_from_staff_mode(window: KioskWindow, qtbot: QtBot, demo_s
     type_text(qtbot, window, "assist_name", "练习居民")
     type_keys(qtbot, window, _id(3))
     click(qtbot, window, "choice_next")
+    click(qtbot, window, "choice_consent_yes")
     click(qtbot, window, "choice_book")
     assert visible(window, QLabel, "done_code").isVisible()
     assert window.ctx.store is not demo_store and window.ctx.store.query("SELECT count(*) AS n FROM bookings")[0][
@@ -597,6 +639,8 @@ def test_assisted_booking_for_a_grandchild_by_touch(window: KioskWindow, qtbot: 
     assert "出生年份" in message(window)
     type_text(qtbot, window, "dep_year", "2017")
     click(qtbot, window, "choice_next")
+    assert screen(window).name == "staff_book_consent"
+    click(qtbot, window, "choice_consent_yes")
     assert screen(window).name == "staff_book_confirm"
     summary = visible(window, QLabel, "assist_summary").text()
     assert "孙女" in summary and "张*" in summary and "2017" in summary and "张*兰" in summary

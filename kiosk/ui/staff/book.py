@@ -2,8 +2,12 @@
 
 Service → time (open sessions of the next two weeks) → the resident (ID number on the keypad; name and phone only
 for someone the kiosk does not know yet) → for a family member only: their name, relation and year of birth (the
-booking is then the resident's, `for_dependent`, e.g. a grandchild's vaccination) → confirm → the booking code, with its true status. The real booking rules
-run (`StaffDesk.book_for` → `Bookings.book`): full sessions, duplicates and closed sessions are refused kindly.
+booking is then the resident's, `for_dependent`, e.g. a grandchild's vaccination) → the personal-data notice (the
+same sentence the resident's own screen shows, `kiosk.ui.screens.consent`): staff read it to the resident and answer
+yes (the moment is sent with the booking as its `consent`, like a resident's own) or no (nothing is booked and the
+resident's details are dropped); no booking is made without the yes → confirm → the booking code, with its true
+status. The real booking rules run (`StaffDesk.book_for` → `Bookings.book`): full sessions, duplicates and closed
+sessions are refused kindly.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from kiosk.staff import StaffError, mask_name
 from kiosk.store import new_id
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, typed
+from kiosk.ui.screens.consent import notice_text
 from kiosk.ui.screens.who import RELATIONS
 from kiosk.ui.staff.base import StaffScreen
 from kiosk.ui.staff.lookup import grouped_id
@@ -179,7 +184,8 @@ class StaffBookWhoScreen(StaffScreen):
             draft.resident = Resident(new_id(), name, check.number, phone)
         draft.for_family = family
         draft.dependent = None
-        self.go("staff_book_family" if family else "staff_book_confirm")
+        draft.consent_at = None  # asked again for whoever is identified now
+        self.go("staff_book_family" if family else "staff_book_consent")
 
 
 class StaffBookFamilyScreen(StaffScreen):
@@ -240,14 +246,65 @@ class StaffBookFamilyScreen(StaffScreen):
             return
         draft.resident, draft.dependent = resident, dependent
         draft.for_family = True
+        self.go("staff_book_consent")
+
+
+class StaffBookConsentScreen(StaffScreen):
+    """Step 4: the personal-data notice, read to the resident; staff answer whether they heard it and agreed."""
+
+    name = "staff_book_consent"
+    columns = 1
+
+    def title(self) -> str:
+        if self.state.draft.declined:
+            return _("Not booked")
+        return _("Book for a resident: the notice")
+
+    def announcement(self) -> str:
+        if self.state.draft.declined:
+            return _("Nothing was booked, and the resident's details were not kept.")
+        return _("Read this notice to the resident. Did they hear it and agree?")
+
+    def load(self) -> None:
+        draft = self.state.draft
+        if draft.resident is None and not draft.declined:
+            self.win.show_screen("staff_book_who", remember=False)
+
+    def build_body(self, box: QVBoxLayout) -> None:
+        if self.state.draft.declined:
+            box.addWidget(widgets.label(self.announcement(), kind="notice", name="consent_declined"))
+            return
+        box.addWidget(widgets.label(notice_text(), name="staff_consent_notice"))
+        box.addWidget(widgets.label(_("Read this notice to the resident. Did they hear it and agree?"),
+                                    name="staff_consent_question"))
+
+    def choices(self) -> list[Choice]:
+        if self.state.draft.declined:
+            return [Choice("another", _("Book for another resident"), self.another),
+                    Choice("staff_home", _("Staff home"), lambda: self.win.show_screen("staff_home",
+                                                                                       remember=False))]
+        return [Choice("consent_yes", _("Yes, the resident agreed"), self.agree, kind="primary"),
+                Choice("consent_no", _("No, the resident did not agree"), self.decline, kind="secondary")]
+
+    def agree(self) -> None:
+        self.state.draft.consent_at = self.ctx.now()
         self.go("staff_book_confirm")
+
+    def decline(self) -> None:
+        """No booking without the resident's agreement: the draft and everything typed about them are dropped."""
+        self.state.draft = type(self.state.draft)(declined=True)
+        self.win.refresh(announce=True)
+
+    def another(self) -> None:
+        self.state.draft = type(self.state.draft)()
+        self.win.show_screen("staff_book", remember=False)
 
 
 FOR_FAMILY = N_("For: {relation} {name} (born {year}), family member of {resident}, ID {id}")
 
 
 class StaffBookConfirmScreen(StaffScreen):
-    """Step 4: everything in plain words, then Book; afterwards the code in very large digits."""
+    """Step 5: everything in plain words, then Book; afterwards the code in very large digits."""
 
     name = "staff_book_confirm"
     columns = 1
@@ -290,6 +347,8 @@ class StaffBookConfirmScreen(StaffScreen):
             _("Booked by staff member {staff_id} on the resident's behalf.").format(
                 staff_id=member.staff_id if member else ""),
         ]
+        if draft.consent_at is not None:
+            lines.append(_("The resident heard the personal-data notice and agreed."))
         box.addWidget(widgets.label("\n".join(lines), name="assist_summary"))
 
     def choices(self) -> list[Choice]:
@@ -308,16 +367,21 @@ class StaffBookConfirmScreen(StaffScreen):
         if draft.for_family and draft.dependent is None:
             self.go("staff_book_family")
             return
+        consent_at = draft.consent_at
+        if consent_at is None:
+            self.go("staff_book_consent")  # never booked without the resident's agreement to the notice
+            return
         desk = state.desk
         session_id, resident = draft.session_id, draft.resident
         dependent = draft.dependent if draft.for_family else None
-        self.ctx.ops.write(lambda: desk.book_for(session_id, resident, dependent), on_done=self._booked,
-                           on_error=self._refused)
+        self.ctx.ops.write(lambda: desk.book_for(session_id, resident, dependent, consent_at=consent_at),
+                           on_done=self._booked, on_error=self._refused)
 
     def _booked(self, booking: Booking) -> None:
         draft = self.state.draft
         # The resident's details are not kept once the booking is written.
         draft.resident = draft.dependent = None
+        draft.consent_at = None
         draft.id_entry = draft.name = draft.phone = draft.dep_name = draft.dep_year = ""
         draft.done_code = booking.code
         draft.done_status = booking.status.label()

@@ -7,6 +7,7 @@ draft and any look-up result. Staff PINs, settings and the practice switch alway
 
 from __future__ import annotations
 
+import datetime as dt
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,8 @@ class AssistDraft:
     dep_relation: str = ""  # message id from kiosk.ui.screens.who.RELATIONS
     dep_year: str = ""
     dependent: Any = None  # kiosk.models.Dependent once checked
+    consent_at: dt.datetime | None = None  # when staff confirmed the resident heard the notice and agreed
+    declined: bool = False  # the resident did not agree: nothing booked, their details dropped
     done_code: str = ""
     done_status: str = ""
 
