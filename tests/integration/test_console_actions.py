@@ -422,6 +422,16 @@ def test_services_and_providers_reach_kiosks_and_bad_names_are_refused(staffed: 
         assert refused.status_code == 400 and "Please give the service a name" in refused.text
     refused = admin.post("/console/providers", {"name": ""})
     assert refused.status_code == 400 and "Please give the provider" in refused.text
+    # Kiosks show and read these out: a page of text is refused, not published (it kept a blind kiosk silent).
+    for field in ("description", "what_to_bring"):
+        refused = admin.post("/console/services", {"name": "长文", "kind": "clinic", field: "长" * 1_000})
+        assert refused.status_code == 400 and "at most 300 characters" in refused.text
+    for field in ("title", "organisation"):
+        refused = admin.post("/console/providers", {"name": "长文", field: "长" * 1_000})
+        assert refused.status_code == 400 and "at most 100 characters each" in refused.text
+    providers = int(_one(staffed, sa.select(sa.func.count()).select_from(db.providers).where(
+        db.providers.c.name == "长文")))
+    assert providers == 0
     assert int(_one(staffed, sa.select(sa.func.count()).select_from(db.services))) == before
     made = admin.post("/console/services", {"name": "康复理疗", "kind": "clinic", "description": "腰腿痛康复指导",
                                             "what_to_bring": "身份证", "review": "1"})

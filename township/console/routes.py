@@ -234,6 +234,10 @@ def _parse_day(text: str, default: dt.date) -> dt.date:
         return default
 
 
+# What a service or provider says on the kiosks (shown and spoken): a few sentences at most.
+MAX_DESCRIPTION = 300
+MAX_BRING = 200
+MAX_PROVIDER_DETAIL = 100
 MAX_FORM_BYTES = 64 * 1024  # the longest console form (a notice, a session) is a few kilobytes
 
 
@@ -734,6 +738,11 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
             return catalogue_error(request, who, form, {"service_name": tr(
                 N_("Please give the service a name (at most 200 characters) and choose clinic or school."),
                 request)})
+        # Kiosks show and read these out: a page of text would fill the screen and keep a blind resident waiting.
+        if len(description.strip()) > MAX_DESCRIPTION or len(what_to_bring.strip()) > MAX_BRING:
+            return catalogue_error(request, who, form, {"service_name": tr(
+                N_("The description may be at most {description} characters and what to bring at most {bring}."),
+                request).format(description=MAX_DESCRIPTION, bring=MAX_BRING)})
         try:
             actions.save_service(console.db, who.staff, service_id or None, name=name.strip(), kind=kind,
                                  description=description.strip(), what_to_bring=what_to_bring.strip(),
@@ -752,6 +761,10 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
         if not name.strip() or len(name.strip()) > 100:
             return catalogue_error(request, who, form, {"provider_name": tr(
                 N_("Please give the provider's name (at most 100 characters)."), request)})
+        if len(title.strip()) > MAX_PROVIDER_DETAIL or len(organisation.strip()) > MAX_PROVIDER_DETAIL:
+            return catalogue_error(request, who, form, {"provider_name": tr(
+                N_("The title and the organisation may be at most {n} characters each."), request).format(
+                    n=MAX_PROVIDER_DETAIL)})
         try:
             actions.save_provider(console.db, who.staff, provider_id or None, name=name.strip(),
                                   title=title.strip(), organisation=organisation.strip(),
