@@ -89,8 +89,8 @@ def test_time_filled_while_choosing_offers_the_nearest_times(make_kiosk: Any, de
     touch(kiosk, f"choice_{alternatives[0]}")
     assert kiosk.current.name == "who"
     touch(kiosk, "choice_self")
-    assert kiosk.ctx.visit.id_entry == number  # the ID typed before is still there
-    touch(kiosk, "choice_id_known")
+    assert kiosk.ctx.visit.id_entry == number  # the ID typed before is still there: 下一步 goes on with it
+    touch(kiosk, "choice_id_ok")
     touch(kiosk, "choice_confirm")
     assert kiosk.current.name == "done"
     rows = demo_store.query("SELECT session_id FROM bookings")

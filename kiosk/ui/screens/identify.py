@@ -119,7 +119,8 @@ class IdentifyScreen(KeypadEntry):
         display = widgets.label(shown, kind="code", name="id_display")
         display.setAccessibleName(_("ID number, {n} of 18 characters entered").format(n=len(entry)))
         box.addWidget(display)
-        box.addWidget(widgets.label(_("{n} of 18 characters entered").format(n=len(entry)), name="id_count"))
+        if not self.message:  # a problem's message says what is wrong with the count (both do not fit big type)
+            box.addWidget(widgets.label(_("{n} of 18 characters entered").format(n=len(entry)), name="id_count"))
 
     def choices(self) -> list[Choice]:
         result = [Choice("id_ok", _("Next"), self.submit, phrases=("好了", "确定", "下一步"))]
@@ -130,7 +131,7 @@ class IdentifyScreen(KeypadEntry):
                 result.append(Choice("id_reveal", _("Show the number"), self.reveal, kind="secondary",
                                      detail=_("Hidden again after 10 seconds")))
         known = self.visit.resident
-        if known is not None:
+        if known is not None and not self.visit.id_entry:  # instead of typing; with the number typed, 下一步 does it
             result.append(Choice("id_known", _("It is me, as before"), self._continue_known,
                                  detail=_("ID ending {last}").format(last=known.id_number[-4:])))
         return result
