@@ -146,6 +146,9 @@ class _Audit:
             for b, rb in rects[i + 1:]:
                 if a.isAncestorOf(b) or b.isAncestorOf(a):
                     continue
+                if ra.intersects(rb):
+                    self.problem(f"{_name(a)} / {_name(b)}", "layout", "overlap")
+                    continue
                 dx = max(0, rb.left() - ra.right() - 1, ra.left() - rb.right() - 1)
                 dy = max(0, rb.top() - ra.bottom() - 1, ra.top() - rb.bottom() - 1)
                 gap = self.theme.mm((dx * dx + dy * dy) ** 0.5)

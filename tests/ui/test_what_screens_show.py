@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from kiosk import demo
+from kiosk.ui.audit import audit_screen
 from kiosk.ui.tour import tour
 from kiosk.ui.widgets import wrap_text
 from tests.ui.helpers import button, press, shown_text, touch
@@ -140,20 +141,6 @@ def test_labels_break_chinese_between_words_and_qt_breaks_nothing_more(make_kios
             assert metrics.horizontalAdvance(line) <= label.contentsRect().width(), line
 
 
-def _overlapping_controls(kiosk: Any) -> list[str]:
-    """Pairs of visible buttons that overlap, and buttons that reach outside the window."""
-    from PySide6.QtCore import QRect
-    from PySide6.QtWidgets import QAbstractButton, QApplication
-
-    QApplication.processEvents()
-    shown = [b for b in kiosk.findChildren(QAbstractButton) if b.isVisible()]
-    boxes = [(b.objectName(), QRect(b.mapTo(kiosk, b.rect().topLeft()), b.size())) for b in shown]
-    problems = [f"{name} outside" for name, box in boxes if not kiosk.rect().contains(box)]
-    for i, (name, box) in enumerate(boxes):
-        problems += [f"{name} / {other}" for other, box2 in boxes[i + 1:] if box.intersects(box2)]
-    return problems
-
-
 @pytest.mark.parametrize("profile", ["standard", "elder", "low_vision", "blind", "hearing", "motor"])
 def test_the_id_screen_fits_with_a_problem_and_every_choice(make_kiosk: Any, profile: str) -> None:
     # The fullest the ID screen gets: a problem message, and 「还是我本人」 for a resident who came back to it (or
@@ -176,8 +163,8 @@ def test_the_id_screen_fits_with_a_problem_and_every_choice(make_kiosk: Any, pro
     touch(kiosk, "key_clear")
     touch(kiosk, "choice_id_ok")  # nothing typed: a problem message, and 「还是我本人」 offered
     assert kiosk.current.message and "id_known" in [c.key for c in kiosk.current.visible_choices()]
-    assert _overlapping_controls(kiosk) == []
+    assert [str(p) for p in audit_screen(kiosk)] == []  # no control overlaps another or leaves the window
     touch_digits(kiosk, "3301")
     touch(kiosk, "choice_id_ok")  # too short: a problem message, and 「显示号码」
     assert kiosk.current.message and "id_reveal" in [c.key for c in kiosk.current.visible_choices()]
-    assert _overlapping_controls(kiosk) == []
+    assert [str(p) for p in audit_screen(kiosk)] == []

@@ -116,7 +116,8 @@ class IdentifyScreen(KeypadEntry):
             shown = grouped(entry)
         else:
             shown = grouped(masked_entry(entry))
-        display = widgets.label(shown, kind="code", name="id_display")
+        # The digits in the big code type; the empty placeholder in body type (it broke mid-word in large type).
+        display = widgets.label(shown, kind="code" if entry else "page", name="id_display")
         display.setAccessibleName(_("ID number, {n} of 18 characters entered").format(n=len(entry)))
         box.addWidget(display)
         if not self.message:  # a problem's message says what is wrong with the count (both do not fit big type)
