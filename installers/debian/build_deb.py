@@ -34,7 +34,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime import SYSTEM_LIBS, build_runtime, elf_files, glibc_floor, interpreter_info
+from runtime import SYSTEM_LIBS, build_runtime, elf_files, glibc_floor, interpreter_info, run
 
 HERE = Path(__file__).resolve().parent
 # Bump when the way the cached dependency environment is made changes, so stale caches are not reused.
@@ -119,15 +119,6 @@ SPECS: dict[str, Spec] = {
 # What this project's source tree contributes to a wheel; copied to a clean folder so stale build/ output or
 # editable-install leftovers in the working tree never end up in a package.
 SOURCE_ITEMS = ("pyproject.toml", "README.md", "kiosk", "township")
-
-
-def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    """Run a command, failing the build with its output when it fails."""
-    result = subprocess.run(cmd, text=True, capture_output=True, check=False, **kwargs)  # type: ignore[call-overload]
-    if result.returncode != 0:
-        sys.stderr.write(result.stdout + result.stderr)
-        raise SystemExit(f"build_deb: command failed ({result.returncode}): {' '.join(cmd)}")
-    return result  # type: ignore[no-any-return]
 
 
 def project_version(top: Path) -> str:

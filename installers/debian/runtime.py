@@ -61,10 +61,11 @@ DYNLOAD_LEFT_OUT = ("_tkinter.*", "nis.*", "_test*", "xxlimited*", "_xxtestfuzz*
 
 
 def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run a command, failing the build with its output when it fails (the package build uses it too)."""
     result = subprocess.run(cmd, text=True, capture_output=True, check=False, **kwargs)  # type: ignore[call-overload]
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)
-        raise SystemExit(f"runtime: command failed ({result.returncode}): {' '.join(cmd)}")
+        raise SystemExit(f"build: command failed ({result.returncode}): {' '.join(cmd)}")
     return result  # type: ignore[no-any-return]
 
 
