@@ -3,7 +3,7 @@
     python -m township serve [--db URL] [--host 127.0.0.1] [--port 8700] [--demo] [--workers N]
     python -m township enrollment-code [--db URL] --township SLUG        # prints the code as the last line
     python -m township create-staff [--db URL] --township SLUG --username NAME --role reviewer|admin  # password on stdin
-    python -m township compact-log [--db URL] [--keep-days 30]      # also done by `serve` at start
+    python -m township compact-log [--db URL] [--keep-days 30]      # `serve` does it daily
     python -m township backup [--db URL] --out FILE        # SQLite online backup / pg_dump (township.backup)
     python -m township restore [--db URL] --from FILE      # the backend must be stopped
     python -m township retention [--db URL]       # erase residents with no session for N months (serve does it daily)
@@ -124,13 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         import uvicorn
 
+        from township import daily
         from township.app import WORKER_DB_ENV, create_app
+        from township.booking import compact_changes
         from township.retention import start_daily
 
         db.migrate(url)
-        _compact(url, 30)  # a long-lived server is compacted by `compact-log` (e.g. a daily timer)
-        # Residents' data past the township's retention period: now, then daily, in this (the parent) process only.
-        start_daily(db.Database(url, pool_size=2))
+        # Daily jobs, in this (the parent) process only, each run once a day between all processes on the database
+        # (township.daily): residents' data past the retention period, and change-log compaction.
+        maintenance = db.Database(url, pool_size=2)
+        start_daily(maintenance)
+        daily.start(maintenance, "compact-log", lambda: sum(compact_changes(maintenance).values()))
         banner = f"township backend on http://{args.host}:{args.port}/ (database: {url.split('://', 1)[0]}"
         if args.workers == 1:
             app = create_app(url, demo=args.demo)

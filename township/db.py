@@ -310,6 +310,14 @@ signin_throttle = sa.Table(
     sa.Column("locked_until", sa.DateTime(), nullable=True),
 )
 
+# Jobs a server runs daily while it serves (township.daily): when each last ran, so that several processes or hosts
+# on one database run it once a day between them (the claim is one conditional UPDATE: a database-level guard).
+maintenance_runs = sa.Table(
+    "maintenance_runs", metadata,
+    sa.Column("job", sa.String(32), primary_key=True),
+    sa.Column("last_run_at", sa.DateTime(), nullable=False),
+)
+
 holidays = sa.Table(
     "holidays", metadata,
     _id(primary_key=True),

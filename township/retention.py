@@ -15,7 +15,6 @@ resident at its next pull (docs/sync.md, "Erasure"). The console's erasure on re
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import threading
 
 import sqlalchemy as sa
@@ -23,9 +22,7 @@ import sqlalchemy as sa
 from township import booking as B
 from township import db
 
-log = logging.getLogger(__name__)
 ERASED = "erased:"  # id_blind of an erased resident (never a keyed hash: those are hex)
-DAY_S = 24 * 3600
 
 
 def months_before(moment: dt.datetime, months: int) -> dt.datetime:
@@ -121,19 +118,8 @@ def erase_residents(conn: sa.Connection, ids: list[str], moment: dt.datetime) ->
 
 
 def start_daily(database: db.Database) -> threading.Event:
-    """Run `erase_inactive` now and then every day on a daemon thread; set the returned event to stop it."""
-    stop = threading.Event()
+    """Run `erase_inactive` now and then every day on a daemon thread, once a day between all the processes on this
+    database (`township.daily`); set the returned event to stop it."""
+    from township import daily
 
-    def loop() -> None:
-        while True:
-            try:
-                count = erase_inactive(database)
-                if count:
-                    log.info("retention: erased the personal data of %d residents", count)
-            except Exception as exc:  # never stop the backend; try again tomorrow
-                log.warning("retention run failed: %s", type(exc).__name__)
-            if stop.wait(DAY_S):
-                return
-
-    threading.Thread(target=loop, name="retention", daemon=True).start()
-    return stop
+    return daily.start(database, "retention", lambda: erase_inactive(database))
