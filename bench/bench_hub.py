@@ -10,7 +10,8 @@ bench/bench_hub.py` (PostgreSQL comes from $CUNZHAN_TEST_PG_URL; without it only
 Issue 15's figures: `hub_push_ops_per_s_postgresql_4proc` and `hub_push_p95_s` (200 kiosks × 2 gzip pushes of 50
 creates, `serve --workers 4`; p95 of the time from a push's first send to its answer, 503 waits included), and
 `first_pull_s_100k_sessions` / `first_pull_mb_100k_sessions` (a new kiosk's HTTP pull of a township with 100,000
-sessions and 200,000 booking changes after compaction; `python bench/bench_hub.py first-pull` runs only these).
+sessions and 200,000 booking changes after compaction; `python bench/bench_hub.py first-pull` runs only these,
+`python bench/bench_hub.py push-4proc` only the PostgreSQL 4-process push figures).
 """
 
 from __future__ import annotations
@@ -332,10 +333,33 @@ def first_pull_figures(home: Path) -> None:
           f"{after_n} changes", flush=True)
 
 
+def push_4proc_figures(home: Path, admin: str) -> None:
+    """Issue 15's load: 200 kiosks × 2 gzip pushes of 50 creates, released together, 4 `serve` workers."""
+    url, drop = _fresh_pg(admin)
+    try:
+        rate, total, errors, latencies = _measure(url, home, workers=4, pushes=2, ops_per_push=50)
+    finally:
+        drop()
+    latencies.sort()
+    p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
+    print(f"hub_push_ops_per_s_postgresql_4proc: {rate:.0f} ops/s", flush=True)
+    print(f"hub_push_p95_s: {p95:.1f} s", flush=True)
+    print(f"# postgresql 4 workers: {total} ops from {KIOSKS} kiosks × 2 pushes of 50, {errors} answers 503 "
+          f"(retried), {len(latencies)} pushes answered", flush=True)
+
+
 def main() -> int:
     if sys.argv[1:] == ["first-pull"]:
         with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
             first_pull_figures(Path(tmp))
+        return 0
+    if sys.argv[1:] == ["push-4proc"]:  # only the PostgreSQL 4-process push figures (to iterate on the push path)
+        admin = os.environ.get("CUNZHAN_TEST_PG_URL")
+        if not admin:
+            print("# postgresql: CUNZHAN_TEST_PG_URL not set (run under tools/with-services.sh)", flush=True)
+            return 1
+        with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
+            push_4proc_figures(Path(tmp), admin)
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
         first_pull_figures(Path(tmp))
@@ -354,18 +378,7 @@ def main() -> int:
             drop()
         print(f"hub_push_ops_per_s_postgresql: {rate:.0f} ops/s", flush=True)
         print(f"# postgresql: {total} ops from {KIOSKS} kiosks, {errors} retries after 503", flush=True)
-        # Issue 15's load: 200 kiosks × 2 gzip pushes of 50 creates, released together, 4 `serve` workers.
-        url, drop = _fresh_pg(admin)
-        try:
-            rate, total, errors, latencies = _measure(url, home, workers=4, pushes=2, ops_per_push=50)
-        finally:
-            drop()
-        latencies.sort()
-        p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
-        print(f"hub_push_ops_per_s_postgresql_4proc: {rate:.0f} ops/s", flush=True)
-        print(f"hub_push_p95_s: {p95:.1f} s", flush=True)
-        print(f"# postgresql 4 workers: {total} ops from {KIOSKS} kiosks × 2 pushes of 50, {errors} answers 503 "
-              f"(retried), {len(latencies)} pushes answered", flush=True)
+        push_4proc_figures(home, admin)
     return 0
 
 
