@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -157,9 +158,22 @@ def push(database: db.Database, device: Device, body: dict[str, Any], *,
          client_time: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Apply a push body (already checked to be an object with `device_id` and a list `ops`); results in op order.
 
-    One write transaction for the batch: each op runs in a SAVEPOINT, so an op that fails unexpectedly is rolled
-    back alone and answered `invalid`. Ops run in `device_seq` order; replays return the stored result.
+    One write transaction for the batch. Ops run in `device_seq` order; replays return the stored result. A booking
+    create that passes every check on what the push already knows (`_Memo`, `_fast_create`) runs no SQL of its own:
+    its resident and booking rows are inserted with the others in one executemany each. Every other op runs in a
+    SAVEPOINT (after those rows are written), so an op that fails unexpectedly is rolled back alone and answered
+    `invalid`. Should the batched inserts ever fail, the whole push is done again op by op.
     """
+    try:
+        return _push_transaction(database, device, body, client_time=client_time, fast=True)
+    except sa.exc.IntegrityError as exc:  # nothing was committed: redo it the careful way
+        log.warning("push of device %s: batched inserts failed (%s at %s); applying op by op", device.id,
+                    type(exc).__name__, _where(exc))
+        return _push_transaction(database, device, body, client_time=client_time, fast=False)
+
+
+def _push_transaction(database: db.Database, device: Device, body: dict[str, Any], *,
+                      client_time: dt.datetime | None, fast: bool) -> list[dict[str, Any]]:
     raw_ops: list[Any] = body["ops"]
     results: list[dict[str, Any] | None] = [None] * len(raw_ops)
     order = sorted(range(len(raw_ops)), key=lambda i: (_seq_key(raw_ops[i]), i))
@@ -175,9 +189,12 @@ def push(database: db.Database, device: Device, body: dict[str, Any], *,
                     db.op_results.c.op_id.in_(op_ids[chunk:chunk + 400]))).all():
                 stored[row.op_id] = (row.request_hash, dict(row.result))
         batch = _Batch(changes=B.buffer_changes(conn))
+        if fast:
+            batch.memo = _prefetch(conn, device, [raw_ops[i] for i in order], stored, batch)
         with use_locale(town.locale):
             for index in order:
                 results[index] = _push_one(conn, device, raw_ops[index], stored, batch)
+            _write_pending(conn, batch)
             B.flush_sessions(conn, batch.seats)  # the touched sessions' changes join the same executemany
         B.write_buffered_changes(conn)
         if batch.op_rows:
@@ -219,10 +236,171 @@ class _Batch:
     seats: dict[str, tuple[int, int]] = field(default_factory=dict)
     op_rows: list[dict[str, Any]] = field(default_factory=list)
     audit_entries: int = 0  # kiosk audit entries taken in this push (capped)
+    memo: _Memo | None = None  # None: ask the database (no look-ahead, or an op made it stale)
+    new_residents: list[dict[str, Any]] = field(default_factory=list)  # fast creates' rows, not yet inserted
+    new_bookings: list[dict[str, Any]] = field(default_factory=list)
 
     def forget(self) -> None:
         self.sessions.clear()
         self.seats.clear()
+
+
+@dataclass(slots=True)
+class _Memo:
+    """What the database holds for the push's booking creates, read with a few set-based look-ups at its start
+    (issue 15: one query per op per look-up was most of a push's time on PostgreSQL), then kept up to date by the
+    push's own creates. Valid only while the push holds the township lock and no other kind of op has run: any
+    other op, and any op rolled back, drops it (`_Batch.memo = None`) and the rest of the push asks the database.
+    Only what was looked up is known: an id, code or ID number outside the `asked_*` sets is never assumed free."""
+
+    asked_ids: set[str]
+    asked_codes: set[str]
+    asked_blinds: set[str]
+    ids: set[str]  # of those ids, the ones a booking has
+    codes: set[str]  # of those codes, the ones taken in the township
+    residents: dict[str, str]  # blind index → resident id
+    active: set[tuple[str, str, str]]  # (session, resident, dependent key) of those residents' active bookings
+
+    def booked(self, values: dict[str, Any], *, blind: str) -> None:
+        self.residents[blind] = values["resident_id"]
+        self.ids.add(values["id"])
+        self.codes.add(values["code"])
+        if values["status"] in B.ACTIVE:
+            self.active.add((values["session_id"], values["resident_id"], values["dependent_key"]))
+
+
+_MEMO_MIN_CREATES = 2  # one create gains nothing from looking ahead
+
+
+def _prefetch(conn: Connection, device: Device, raws: list[Any],
+              stored: dict[str, tuple[str, dict[str, Any]]], batch: _Batch) -> _Memo | None:
+    """The `_Memo` for the push's booking creates (None when there are too few to gain from it); the sessions
+    they name are locked and counted into `batch` as `_create` would on its first create of each."""
+    ids, codes, blinds, session_ids = _create_keys(raws, stored, keys.cipher_for(conn))
+    if len(ids) < _MEMO_MIN_CREATES:
+        return None
+    for session_id, (session, seats) in B.lock_sessions_with_seats(conn, device.township_id,
+                                                                   sorted(session_ids)).items():
+        batch.sessions[session_id] = session
+        batch.seats[session_id] = seats
+    b, r = db.bookings, db.residents
+    memo = _Memo(asked_ids=ids, asked_codes=codes, asked_blinds=blinds, ids=set(), codes=set(), residents={},
+                 active=set())
+    for part in _chunks(sorted(ids), 400):
+        memo.ids.update(conn.execute(sa.select(b.c.id).where(b.c.id.in_(part))).scalars())
+    for part in _chunks(sorted(codes), 400):
+        memo.codes.update(conn.execute(sa.select(b.c.code).where(
+            b.c.township_id == device.township_id, b.c.code.in_(part))).scalars())
+    for part in _chunks(sorted(blinds), 400):
+        for row in conn.execute(sa.select(r.c.id_blind, r.c.id).where(
+                r.c.township_id == device.township_id, r.c.id_blind.in_(part))):
+            memo.residents[row.id_blind] = row.id
+    for part in _chunks(sorted(memo.residents.values()), 400):
+        for act in conn.execute(sa.select(b.c.session_id, b.c.resident_id, b.c.dependent_key).where(
+                b.c.resident_id.in_(part), b.c.status.in_(B.ACTIVE))):
+            memo.active.add((act.session_id, act.resident_id, act.dependent_key))
+    return memo
+
+
+def _create_keys(raws: list[Any], stored: dict[str, tuple[str, dict[str, Any]]],
+                 cipher: Any) -> tuple[set[str], set[str], set[str], set[str]]:
+    """Booking ids, codes, blind indexes and session ids of the creates not yet stored, as far as they read."""
+    session_ids: set[str] = set()
+    ids: set[str] = set()
+    codes: set[str] = set()
+    blinds: set[str] = set()
+    for raw in raws:
+        if not (isinstance(raw, dict) and raw.get("entity") == "booking" and raw.get("kind") == "create"
+                and raw.get("op_id") not in stored and isinstance(raw.get("payload"), dict)):
+            continue
+        payload, entity_id = raw["payload"], raw.get("entity_id")
+        resident = payload.get("resident")
+        number = resident.get("id_number") if isinstance(resident, dict) else None
+        code = payload.get("code")
+        if not (isinstance(entity_id, str) and isinstance(code, str) and isinstance(number, str)):
+            continue
+        check = check_id_number(number)
+        if not check.ok or check.number is None:
+            continue
+        ids.add(entity_id)
+        codes.add(code)
+        blinds.add(cipher.lookup_hash(check.number))
+        if isinstance(payload.get("session_id"), str):
+            session_ids.add(payload["session_id"])
+    return ids, codes, blinds, session_ids
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _remember(conn: Connection, batch: _Batch, values: dict[str, Any], id_number: str) -> None:
+    """A booking `_create` inserted, noted in the look-ahead so that it stays true."""
+    if batch.memo is not None:
+        batch.memo.booked(values, blind=keys.cipher_for(conn).lookup_hash(id_number))
+
+
+def _write_pending(conn: Connection, batch: _Batch) -> None:
+    """Insert the fast creates' residents, then their bookings (one executemany each)."""
+    if batch.new_residents:
+        conn.execute(_INSERT_RESIDENT, batch.new_residents)
+        batch.new_residents.clear()
+    if batch.new_bookings:
+        conn.execute(_INSERT_BOOKING, batch.new_bookings)
+        batch.new_bookings.clear()
+
+
+def _fast_create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str, *,
+                 batch: _Batch, memo: _Memo) -> dict[str, Any] | None:
+    """A booking create decided on what the push already knows, with no SQL: the result, or None when anything is
+    unknown or the create would not simply be applied from the shared pool (then `_create` decides it). Takes the
+    same checks in the same order as `_create` and ends the same way; its rows are inserted by `_write_pending`."""
+    if p.lease:
+        return None
+    check = check_id_number(p.resident.id_number)
+    if not check.ok or check.number is None:
+        return None
+    if op.entity_id not in memo.asked_ids or p.code not in memo.asked_codes:
+        return None
+    if op.entity_id in memo.ids or p.code in memo.codes:
+        return None
+    session = batch.sessions.get(p.session_id)
+    seats = batch.seats.get(p.session_id)
+    if session is None or seats is None or session.township_id != device.township_id:
+        return None
+    now = db.now_utc()
+    if session.status != "open" or db.utc(session.starts_at) <= now:
+        return None
+    service = B.cached_service(conn, session.service_id)
+    cipher = keys.cipher_for(conn)
+    blind = cipher.lookup_hash(check.number)
+    if service is None or blind not in memo.asked_blinds:
+        return None
+    taken, leased = seats
+    if int(session.capacity) - taken - leased <= 0:
+        return None
+    resident_id = memo.residents.get(blind)
+    dep, key = sealed_dependent(cipher, p.for_dependent.model_dump() if p.for_dependent else None, op.entity_id)
+    if resident_id is not None and (session.id, resident_id, key) in memo.active:
+        return None
+    review = bool(service.review)
+    status = "pending_review" if review else "confirmed"
+    message = _(M.PENDING_REVIEW if review else M.CONFIRMED)
+    _seats_seen(conn, session.id)
+    if resident_id is None:
+        resident = _resident_values(cipher, device, p.resident, check.number)
+        batch.new_residents.append(resident)
+        resident_id = str(resident["id"])
+    values = _booking_values(cipher, device, op, p, session_id=session.id, resident_id=resident_id, status=status,
+                             dep=dep, key=key, lease=False, position=None, message=message, now=now)
+    batch.new_bookings.append(values)
+    memo.booked(values, blind=blind)
+    row = SimpleNamespace(**values)
+    B.log_booking(conn, row)
+    batch.seats[session.id] = (taken + 1, leased)
+    B.touch_session(conn, session.id)
+    return _result(op_id, "applied", message=message, booking=B.booking_summary(row))
 
 
 def _is_uuid(text: str) -> bool:
@@ -258,8 +436,24 @@ def _push_one(conn: Connection, device: Device, raw: Any,
             _store(batch, device, op_id, raw, digest=digest, result=result, stored=stored)
         return result
     op_id = raw_id if isinstance(raw_id, str) else op.op_id  # answer with the id exactly as the kiosk sent it
+    if isinstance(payload, P.BookingCreate) and batch.memo is not None:
+        logged, residents, bookings = len(batch.changes), len(batch.new_residents), len(batch.new_bookings)
+        try:
+            fast = _fast_create(conn, device, op, payload, op_id, batch=batch, memo=batch.memo)
+        except Exception as exc:  # nothing was written: drop what it collected and answer as the slow path would
+            log.warning("op %s (%s/%s) of device %s could not be applied: %s at %s", op_id, op.entity, op.kind,
+                        device.id, type(exc).__name__, _where(exc))
+            del batch.changes[logged:], batch.new_residents[residents:], batch.new_bookings[bookings:]
+            batch.memo = None
+            batch.forget()
+            fast = _rejected(op_id, "invalid", _(M.INVALID))
+        if fast is not None:
+            _store(batch, device, op_id, raw, digest=digest, result=fast, stored=stored)
+            return fast
     if not isinstance(payload, P.BookingCreate):
         batch.seats.clear()  # cancels, moves, check-ins may free seats or promote the waitlist: count afresh
+        batch.memo = None  # and may end bookings the look-ahead counted active
+    _write_pending(conn, batch)  # what follows reads the database
     logged = len(batch.changes)
     try:
         with conn.begin_nested():
@@ -271,6 +465,7 @@ def _push_one(conn: Connection, device: Device, raw: Any,
                     device.id, type(exc).__name__, _where(exc))
         del batch.changes[logged:]  # its change rows were rolled back with it (their seqs stay unused: a gap)
         batch.forget()
+        batch.memo = None  # it may have noted rows that were rolled back
         result = _rejected(op_id, "invalid", _(M.INVALID))
     _store(batch, device, op_id, raw, digest=digest, result=result, stored=stored)
     return result
@@ -421,21 +616,11 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
         message = _(M.WAITLISTED).format(position=int(queued) + 1)  # last in the queue
     if resident_id is None:
         resident_id = _insert_resident(conn, device, p.resident, check.number)
-    cipher = keys.cipher_for(conn)
-    values = {"id": op.entity_id, "township_id": device.township_id, "session_id": session.id,
-              "resident_id": resident_id, "code": p.code, "status": status, "version": 1, "device_id": device.id,
-              "kiosk_number": device.kiosk_number, "channel": p.channel, "staff_id": p.staff_id,
-              "for_dependent": dep, "dependent_key": key, "lease": lease is not None, "waitlist_position": position,
-              "message": message, "created_at": db.naive(now), "updated_at": db.naive(now),
-              # The details this booking was made with: what staff see for it, whatever other kiosks send later.
-              "contact_name_enc": cipher.encrypt(p.resident.name,
-                                                 where=field_ref("bookings", "contact_name_enc", op.entity_id)),
-              "contact_phone_enc": cipher.encrypt(p.resident.phone or None,
-                                                  where=field_ref("bookings", "contact_phone_enc", op.entity_id)),
-              "contact_village": p.resident.village or None,
-              "consent_notice": p.consent.notice if p.consent else None,
-              "consent_at": _kiosk_time(p.consent.at) if p.consent else None}
+    values = _booking_values(keys.cipher_for(conn), device, op, p, session_id=session.id, resident_id=resident_id,
+                             status=status, dep=dep, key=key, lease=lease is not None, position=position,
+                             message=message, now=now)
     conn.execute(_INSERT_BOOKING, values)
+    _remember(conn, batch, values, check.number)
     row = SimpleNamespace(**values)  # what RETURNING would give back: every column is set here
     B.log_booking(conn, row)
     if duplicate is not None:
@@ -450,6 +635,24 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
     if status != "waitlisted" and lease is None:
         B.touch_session(conn, session.id)  # the shared pool shrank
     return _result(op_id, "applied", message=message, booking=B.booking_summary(row))
+
+
+def _booking_values(cipher: Any, device: Device, op: P.Op, p: P.BookingCreate, *, session_id: str,
+                    resident_id: str, status: str, dep: dict[str, Any] | None, key: str, lease: bool,
+                    position: int | None, message: str, now: dt.datetime) -> dict[str, Any]:
+    return {"id": op.entity_id, "township_id": device.township_id, "session_id": session_id,
+            "resident_id": resident_id, "code": p.code, "status": status, "version": 1, "device_id": device.id,
+            "kiosk_number": device.kiosk_number, "channel": p.channel, "staff_id": p.staff_id,
+            "for_dependent": dep, "dependent_key": key, "lease": lease, "waitlist_position": position,
+            "message": message, "created_at": db.naive(now), "updated_at": db.naive(now),
+            # The details this booking was made with: what staff see for it, whatever other kiosks send later.
+            "contact_name_enc": cipher.encrypt(p.resident.name,
+                                               where=field_ref("bookings", "contact_name_enc", op.entity_id)),
+            "contact_phone_enc": cipher.encrypt(p.resident.phone or None,
+                                                where=field_ref("bookings", "contact_phone_enc", op.entity_id)),
+            "contact_village": p.resident.village or None,
+            "consent_notice": p.consent.notice if p.consent else None,
+            "consent_at": _kiosk_time(p.consent.at) if p.consent else None}
 
 
 def _report_lease_duplicate(conn: Connection, device: Device, booking: Any, other_id: str) -> None:
@@ -504,16 +707,23 @@ def _insert_resident(conn: Connection, device: Device, r: P.Resident, id_number:
     Later bookings never rewrite it: each keeps the contact details it was made with (`bookings.contact_*`), so a
     kiosk cannot change what staff see for bookings made elsewhere. The push holds the township's lock (SQLite's
     writer lock), so no other push can insert the same ID number in between."""
+    values = _resident_values(keys.cipher_for(conn), device, r, id_number)
+    conn.execute(_INSERT_RESIDENT, values)
+    return str(values["id"])
+
+
+_INSERT_RESIDENT = sa.insert(db.residents)
+
+
+def _resident_values(cipher: Any, device: Device, r: P.Resident, id_number: str) -> dict[str, Any]:
     now = db.naive(db.now_utc())
     ident = B.new_id()
-    cipher = keys.cipher_for(conn)
-    conn.execute(sa.insert(db.residents).values(
-        id=ident, township_id=device.township_id, id_blind=cipher.lookup_hash(id_number),
-        id_number_enc=cipher.encrypt(id_number, where=field_ref("residents", "id_number_enc", ident)),
-        id_mask=mask_id(id_number), name_enc=cipher.encrypt(r.name, where=field_ref("residents", "name_enc", ident)),
-        phone_enc=cipher.encrypt(r.phone or None, where=field_ref("residents", "phone_enc", ident)),
-        village=r.village or None, created_at=now, updated_at=now))
-    return ident
+    return {"id": ident, "township_id": device.township_id, "id_blind": cipher.lookup_hash(id_number),
+            "id_number_enc": cipher.encrypt(id_number, where=field_ref("residents", "id_number_enc", ident)),
+            "id_mask": mask_id(id_number),
+            "name_enc": cipher.encrypt(r.name, where=field_ref("residents", "name_enc", ident)),
+            "phone_enc": cipher.encrypt(r.phone or None, where=field_ref("residents", "phone_enc", ident)),
+            "village": r.village or None, "created_at": now, "updated_at": now}
 
 
 def _cancel(conn: Connection, device: Device, op: P.Op, p: P.BookingCancel, op_id: str) -> dict[str, Any]:
