@@ -164,7 +164,7 @@ def create_app(db_url: str, *, migrate: bool = True, demo: bool = False, console
 
 WRITE_WAIT_S = 10.0
 SYNC_SLOTS = 8  # pushes and pulls one process runs at once (each a write transaction)
-ADMISSION_WAIT_S = 2.0  # how long a request may wait for a slot before it is answered 503 + Retry-After
+ADMISSION_WAIT_S = 5.0  # how long a request may wait for a slot before it is answered 503 + Retry-After
 
 
 class SyncGate:
