@@ -106,16 +106,22 @@ def _show_problem(text: str) -> None:
 
 
 def _problem_window(text: str) -> object:
-    """A plain window with the problem's words, shown (keep the returned object alive while it is)."""
+    """A plain window with the problem's words, filling the screen (there is no window manager in the kiosk
+    session to place it), shown; keep the returned object alive while it is."""
+    from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QLabel
 
     message = QLabel(text)
     message.setObjectName("startup_problem")
     message.setWordWrap(True)
-    message.setMargin(40)
-    message.setStyleSheet("font-size: 32px;")
+    message.setMargin(60)
+    message.setStyleSheet("font-size: 40px; background: #FFFFFF; color: #000000;")
     message.setWindowTitle("Cunzhan")
-    message.resize(900, 400)
+    screen = QGuiApplication.primaryScreen()
+    if screen is not None:
+        message.setGeometry(screen.geometry())
+    else:
+        message.resize(900, 400)
     message.show()
     return message
 
@@ -309,7 +315,14 @@ def _replace_with_problem(window: KioskWindow, text: str) -> list[object]:
         window.unlock_and_close()
         QApplication.quit()
         return []
-    message = _problem_window(text)  # shown first: closing the last window would end the program
+    # The resident in front of the kiosk is told plainly, on screen and aloud (a blind resident had heard the
+    # greeting and then nothing); the technical words are for the staff member who comes.
+    from kiosk.i18n import gettext
+
+    resident = gettext("This kiosk cannot be used just now. Please ask the staff for help.")
+    window.ctx.speech.say(resident)
+    # shown first: closing the last window would end the program
+    message = _problem_window(resident + "\n\n" + gettext("For staff: {detail}").format(detail=text))
     window.unlock_and_close()
     return [message]
 

@@ -98,3 +98,36 @@ def test_fullscreen_fills_a_screen_without_window_manager(bare_x: str, tmp_path:
         os.killpg(kiosk.pid, signal.SIGTERM)
         kiosk.wait(timeout=30)
         log.close()
+
+
+def test_without_a_keyring_the_resident_is_told_on_screen_and_aloud(bare_x: str, tmp_path: Path) -> None:
+    # No session bus, so no Secret Service: home is shown, then the key cannot be read. The resident (a blind one
+    # too) must hear and see that the kiosk cannot be used, not a greeting followed by silence.
+    log = (tmp_path / "kiosk.log").open("w")
+    speech_log = tmp_path / "speech.jsonl"
+    env = kiosk_env(bare_x, tmp_path / "home")
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    env.update(CUNZHAN_SPEECH_LOG=str(speech_log), CUNZHAN_AUDIO_SINK=str(tmp_path / "sink"))
+    kiosk = subprocess.Popen(
+        [sys.executable, "-m", "kiosk", "run", "--fullscreen", "--demo"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        said = ""
+        while time.monotonic() < deadline and kiosk.poll() is None and "gong1 zuo4 ren2 yuan2" not in said:
+            said = speech_log.read_text(encoding="utf-8") if speech_log.exists() else ""
+            time.sleep(0.3)
+        assert "qing3 zhao3 gong1 zuo4 ren2 yuan2" in said, (tmp_path / "kiosk.log").read_text()[-3000:]
+        tree = subprocess.run(
+            ["xwininfo", "-display", bare_x, "-root", "-children"], capture_output=True, text=True, check=True
+        ).stdout
+        assert re.search(r'"Cunzhan".*?1920x1080\+0\+0', tree), tree  # the message fills the screen
+    finally:
+        os.killpg(kiosk.pid, signal.SIGTERM)
+        kiosk.wait(timeout=30)
+        log.close()
