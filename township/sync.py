@@ -311,13 +311,19 @@ def _create_keys(raws: list[Any], stored: dict[str, tuple[str, dict[str, Any]]],
     blinds: set[str] = set()
     for raw in raws:
         if not (isinstance(raw, dict) and raw.get("entity") == "booking" and raw.get("kind") == "create"
-                and raw.get("op_id") not in stored and isinstance(raw.get("payload"), dict)):
+                and isinstance(raw.get("op_id"), str) and raw["op_id"] not in stored
+                and isinstance(raw.get("payload"), dict)):
             continue
         payload, entity_id = raw["payload"], raw.get("entity_id")
         resident = payload.get("resident")
         number = resident.get("id_number") if isinstance(resident, dict) else None
         code = payload.get("code")
-        if not (isinstance(entity_id, str) and isinstance(code, str) and isinstance(number, str)):
+        session_id = payload.get("session_id")
+        # Only well-formed keys are looked up ahead (a fuzzed NUL or a list must reach the op's own checks, which
+        # answer it `invalid`, not the look-ahead's SQL).
+        if not (isinstance(entity_id, str) and _is_uuid(entity_id) and isinstance(session_id, str)
+                and _is_uuid(session_id) and isinstance(code, str) and isinstance(number, str)
+                and 0 < len(code) <= 32 and code.isprintable()):
             continue
         check = check_id_number(number)
         if not check.ok or check.number is None:
@@ -325,8 +331,7 @@ def _create_keys(raws: list[Any], stored: dict[str, tuple[str, dict[str, Any]]],
         ids.add(entity_id)
         codes.add(code)
         blinds.add(cipher.lookup_hash(check.number))
-        if isinstance(payload.get("session_id"), str):
-            session_ids.add(payload["session_id"])
+        session_ids.add(session_id)
     return ids, codes, blinds, session_ids
 
 

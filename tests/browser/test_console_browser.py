@@ -188,12 +188,15 @@ def test_a_notice_published_in_the_console_reaches_the_kiosk_home_and_goes_away(
     page.fill("#ntitle", "周四门诊调整")
     page.fill("#nbody", "李医生周四休息，高血压随访改到周五上午。")
     page.click("button:has-text('发布')")
+    page.wait_for_url("**done=notice_posted**")  # the post's redirect, then the page it lands on, fully loaded
+    page.wait_for_load_state()
     assert "通知已发布" in page.content() and "周四门诊调整" in page.content()
 
     assert engine.sync_once().ok  # the kiosk's next pull
     assert store.current_notices(utc_now()) == [{"title": "周四门诊调整", "body": "李医生周四休息，高血压随访改到周五上午。"}]
 
     page.click("button:has-text('撤下')")
+    page.locator("text=通知已撤下").wait_for()  # the redirect's page, loaded
     assert "通知已撤下" in page.content() and "村站终端上现在没有通知" in page.content()
     assert engine.sync_once().ok
     assert store.current_notices(utc_now()) == []
