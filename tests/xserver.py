@@ -59,11 +59,14 @@ def kiosk_env(display: str, home: Path) -> dict[str, str]:
     return env
 
 
-def start_kiosk(display: str, home: Path, log: IO[str], *args: str) -> subprocess.Popen[bytes]:
-    """`python -m kiosk run ARGS` on `display`, as its own process group (stop it with os.killpg)."""
+def start_kiosk(
+    display: str, home: Path, log: IO[str], *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m kiosk run ARGS` on `display` (in `env`, default `kiosk_env`), as its own process group (stop it
+    with os.killpg)."""
     return subprocess.Popen(
         [sys.executable, "-m", "kiosk", "run", *args],
-        env=kiosk_env(display, home),
+        env=env if env is not None else kiosk_env(display, home),
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

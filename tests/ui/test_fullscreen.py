@@ -108,14 +108,7 @@ def test_without_a_keyring_the_resident_is_told_on_screen_and_aloud(bare_x: str,
     env = kiosk_env(bare_x, tmp_path / "home")
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
     env.update(CUNZHAN_SPEECH_LOG=str(speech_log), CUNZHAN_AUDIO_SINK=str(tmp_path / "sink"))
-    kiosk = subprocess.Popen(
-        [sys.executable, "-m", "kiosk", "run", "--fullscreen", "--demo"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    kiosk = start_kiosk(bare_x, tmp_path / "home", log, "--fullscreen", "--demo", env=env)
     try:
         deadline = time.monotonic() + 90
         said = ""
