@@ -21,11 +21,11 @@ bench: setup
 	tools/with-services.sh $(PY) bench/run_all.py
 
 lint: venv
-	$(VENV)/bin/ruff check kiosk township tests bench tools
-	$(VENV)/bin/ruff format --check kiosk township tests bench tools || true
+	$(VENV)/bin/ruff check cunzhan kiosk township tests bench tools
+	$(VENV)/bin/ruff format --check cunzhan kiosk township tests bench tools || true
 
 typecheck: venv
-	$(VENV)/bin/mypy kiosk township
+	$(VENV)/bin/mypy cunzhan kiosk township
 
 screenshots: setup
 	$(PY) -m kiosk screenshots --out screenshots
@@ -47,7 +47,7 @@ $(STAMP_VENV): pyproject.toml
 	touch $@
 
 translations: venv
-	$(PY) -m kiosk.i18n compile
+	$(PY) -m cunzhan.i18n compile
 
 package: setup
 	$(MAKE) -C installers package

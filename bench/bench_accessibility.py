@@ -114,9 +114,9 @@ def speech_figures(work: Path) -> dict[str, float]:
 
 
 def mandarin_figures() -> dict[str, float]:
+    from cunzhan.i18n import use_locale
     from kiosk.accessibility.mandarin import engine_text, load_pinyin, spoken_text
     from kiosk.accessibility.phonemes import PINYIN_VOICE, mandarin_share
-    from kiosk.i18n import use_locale
     from kiosk.ui.prompts import kiosk_prompts
 
     with use_locale("zh_CN"):

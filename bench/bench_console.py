@@ -45,8 +45,8 @@ def main() -> None:
         import sqlalchemy as sa
         import uvicorn
 
-        from kiosk.identity import id_check_character
-        from kiosk.sync import protocol as P
+        from cunzhan import protocol as P
+        from cunzhan.identity import id_check_character
         from township import db, services, sync
         from township.app import create_app
 

@@ -50,7 +50,7 @@ def _free_port() -> int:
 
 
 def _id_number(n: int) -> str:
-    from kiosk.identity import id_check_character
+    from cunzhan.identity import id_check_character
 
     day = dt.date(1940, 1, 1) + dt.timedelta(days=n // 1000 % 20000)
     first17 = f"110101{day:%Y%m%d}{n % 1000:03d}"

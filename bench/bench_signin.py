@@ -60,7 +60,7 @@ def main() -> None:
         os.environ["CUNZHAN_HOME"] = tmp
         import uvicorn
 
-        from kiosk.sync import protocol as P
+        from cunzhan import protocol as P
         from township import services, sync
         from township.app import create_app
 

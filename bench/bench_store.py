@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cunzhan.fieldcrypto import FieldCipher
+from cunzhan.identity import id_check_character
+from cunzhan.models import Resident, Session
 from kiosk.booking import Bookings
-from kiosk.crypto import FieldCipher
-from kiosk.identity import id_check_character
-from kiosk.models import Resident, Session
 from kiosk.store import Store, utc_now
 
 

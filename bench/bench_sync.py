@@ -47,7 +47,7 @@ def _free_port() -> int:
 
 def _id_number(rng: random.Random) -> str:
     """A valid GB 11643 number with a random county, birth date (1930–1975) and sequence, like real residents'."""
-    from kiosk.identity import id_check_character
+    from cunzhan.identity import id_check_character
 
     born = dt.date(1930, 1, 1) + dt.timedelta(days=rng.randrange(16000))
     first17 = f"5101{rng.randrange(10, 40):02d}{born:%Y%m%d}{rng.randrange(1000):03d}"
@@ -89,13 +89,13 @@ def _sessions(db_url: str, count: int) -> list[str]:
 
 class _Kiosk:
     def __init__(self, root: Path, name: str, url: str, code: str) -> None:
-        from kiosk.crypto import FieldCipher
+        from kiosk.crypto import store_cipher
         from kiosk.store import Store
         from kiosk.sync.enroll import enroll
 
         self.dir = root / name / "kiosk"
         self.dir.mkdir(parents=True)
-        self.store = Store(self.dir / "kiosk.db", FieldCipher.for_data_dir(str(self.dir)))
+        self.store = Store(self.dir / "kiosk.db", store_cipher(str(self.dir)))
         enroll(url, code, name, store=self.store)
 
     def engine(self, url: str):  # type: ignore[no-untyped-def]
@@ -107,8 +107,8 @@ class _Kiosk:
         return SyncEngine(self.store, TownshipClient(url, token), str(self.store.state("device_id")))
 
     def book(self, sessions: list[str], count: int, offset: int) -> None:
+        from cunzhan.models import Resident
         from kiosk.booking import Bookings
-        from kiosk.models import Resident
 
         bookings = Bookings(self.store)
         rng = random.Random(offset)

@@ -11,10 +11,10 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from kiosk.codes import make_code
-from kiosk.crypto import field_ref
-from kiosk.i18n import N_, gettext
-from kiosk.models import ACTIVE, Booking, BookingStatus, Channel, Dependent, Feedback, Resident, Session
+from cunzhan.codes import make_code
+from cunzhan.fieldcrypto import field_ref
+from cunzhan.i18n import N_, gettext
+from cunzhan.models import ACTIVE, Booking, BookingStatus, Channel, Dependent, Feedback, Resident, Session
 from kiosk.store import Store, new_id, to_text, utc_now
 
 # The version of the personal-data notice a resident agrees to before typing their ID number

@@ -4,10 +4,8 @@ One 256-bit master key per kiosk data directory lives in the keyring (service `c
 an AES-256-GCM key for personal fields (name, ID number, phone, outbox payloads) and an HMAC key for the keyed hash
 of ID numbers, which lets the store look a resident up without keeping the number in clear.
 
-Each ciphertext is bound to where it is stored (`field_ref(table, column, row id)`, AES-GCM associated data, format
-`v2:`): moved to another row or column it no longer decrypts, so fields cannot be swapped unnoticed. Fields written
-before this (`v1:`, no associated data) are re-encrypted in place the first time a store uses its key
-(`kiosk.store`); after that a `v1:` value is refused.
+The cipher itself (and how fields are bound to where they are stored) is `cunzhan.fieldcrypto`, shared with the
+backend; this module holds what only the kiosk does: the keyring, and reading the key after the first frame.
 """
 
 from __future__ import annotations
@@ -16,18 +14,11 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from typing import NamedTuple, Protocol
 
-from kiosk.i18n import N_, gettext
+from cunzhan.fieldcrypto import FieldCipher
+from cunzhan.i18n import N_, gettext
 
 KEYRING_SERVICE = "cunzhan-kiosk"
-_PREFIX = "v1:"  # before associated data: only `decrypt_unbound` reads it (the store's one-time upgrade)
-_BOUND = "v2:"
-
-
-def field_ref(table: str, column: str, row_id: str) -> str:
-    """The associated data that binds a ciphertext to one table, column and row."""
-    return f"{table}\x1f{column}\x1f{row_id}"
 
 
 class KeyringUnavailable(RuntimeError):
@@ -144,22 +135,6 @@ def _keyring_set(service: str, account: str, value: str) -> None:
         raise KeyringUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
-def hkdf_sha256(master: bytes, info: bytes, length: int = 32) -> bytes:
-    """HKDF-SHA256 (RFC 5869) with no salt, on the standard library: the same bytes as `cryptography`'s
-    `HKDF(SHA256(), length, salt=None, info)` (a test holds them equal), without importing `cryptography` at start-up
-    (AES-GCM imports it on the first personal field instead)."""
-    import hashlib
-    import hmac
-
-    prk = hmac.new(b"\0" * hashlib.sha256().digest_size, master, hashlib.sha256).digest()
-    out, block, counter = b"", b"", 1
-    while len(out) < length:
-        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
-        out += block
-        counter += 1
-    return out[:length]
-
-
 def account_for(data_dir: str) -> str:
     """Keyring account name for one kiosk data directory (several stores may share a machine, as in tests)."""
     import hashlib
@@ -167,97 +142,21 @@ def account_for(data_dir: str) -> str:
     return "store-key:" + hashlib.sha256(os.path.abspath(data_dir).encode()).hexdigest()[:16]
 
 
-class Cipher(Protocol):
-    """What the store needs of a cipher: a `FieldCipher`, or a `PendingCipher` whose key is still on its way."""
+def store_cipher(data_dir: str, *, create: bool = True) -> FieldCipher:
+    """The field cipher of one kiosk data directory, its key loaded from the keyring (created on first use)."""
+    import base64
+    import secrets
 
-    def encrypt(self, plain: str | None, *, where: str) -> str | None: ...
-
-    def decrypt(self, sealed: str | None, *, where: str) -> str | None: ...
-
-    def decrypt_unbound(self, sealed: str) -> str: ...
-
-    def lookup_hash(self, value: str) -> str: ...
-
-
-class FieldCipher(NamedTuple):
-    """Encrypts personal fields and computes keyed hashes. Build it with `FieldCipher.for_data_dir`.
-    (A NamedTuple: see kiosk.ui.theme.Palette.)"""
-
-    enc_key: bytes
-    mac_key: bytes
-
-    def __repr__(self) -> str:
-        return "FieldCipher(<keys hidden>)"  # never the key bytes in a log or a traceback
-
-    @classmethod
-    def from_master(cls, master: bytes) -> FieldCipher:
-        return cls(hkdf_sha256(master, b"cunzhan field encryption"), hkdf_sha256(master, b"cunzhan id lookup"))
-
-    @classmethod
-    def for_data_dir(cls, data_dir: str, *, create: bool = True) -> FieldCipher:
-        """Load this data directory's key from the keyring, creating it on first use."""
-        import base64
-        import secrets
-
-        account = account_for(data_dir)
-        stored = _keyring_get(KEYRING_SERVICE, account)
-        if stored is None:
-            if not create:
-                raise KeyringUnavailable("the store key is missing from the keyring")
-            stored = base64.b64encode(secrets.token_bytes(32)).decode()
-            _keyring_set(KEYRING_SERVICE, account, stored)
-            if _keyring_get(KEYRING_SERVICE, account) != stored:
-                raise KeyringUnavailable("the keyring did not keep the store key")
-        return cls.from_master(base64.b64decode(stored))
-
-    def encrypt(self, plain: str | None, *, where: str) -> str | None:
-        """Seal `plain` for the place `where` (`field_ref(...)`) it will be stored."""
-        if plain is None:
-            return None
-        import base64
-        import secrets
-
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        nonce = secrets.token_bytes(12)
-        sealed = AESGCM(self.enc_key).encrypt(nonce, plain.encode("utf-8"), where.encode("utf-8"))
-        return _BOUND + base64.b64encode(nonce + sealed).decode()
-
-    def decrypt(self, sealed: str | None, *, where: str) -> str | None:
-        """Open a field sealed for `where`; raises (cryptography's InvalidTag) for one sealed for anywhere else,
-        and ValueError for anything not sealed this way (including unbound `v1:` values)."""
-        if sealed is None:
-            return None
-        import base64
-
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        if not sealed.startswith(_BOUND):
-            raise ValueError("not a bound encrypted field")
-        raw = base64.b64decode(sealed[len(_BOUND):])
-        return AESGCM(self.enc_key).decrypt(raw[:12], raw[12:], where.encode("utf-8")).decode("utf-8")
-
-    def decrypt_unbound(self, sealed: str) -> str:
-        """Open a field written before associated data (`v1:`), for the store's one-time upgrade only."""
-        import base64
-
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        if not sealed.startswith(_PREFIX):
-            raise ValueError("not an unbound encrypted field")
-        raw = base64.b64decode(sealed[len(_PREFIX):])
-        return AESGCM(self.enc_key).decrypt(raw[:12], raw[12:], None).decode("utf-8")
-
-    @staticmethod
-    def is_unbound(sealed: str | None) -> bool:
-        return bool(sealed) and str(sealed).startswith(_PREFIX)
-
-    def lookup_hash(self, value: str) -> str:
-        """Keyed hash for finding a resident by ID number without storing it in clear."""
-        import hashlib
-        import hmac
-
-        return hmac.new(self.mac_key, value.upper().encode(), hashlib.sha256).hexdigest()
+    account = account_for(data_dir)
+    stored = _keyring_get(KEYRING_SERVICE, account)
+    if stored is None:
+        if not create:
+            raise KeyringUnavailable("the store key is missing from the keyring")
+        stored = base64.b64encode(secrets.token_bytes(32)).decode()
+        _keyring_set(KEYRING_SERVICE, account, stored)
+        if _keyring_get(KEYRING_SERVICE, account) != stored:
+            raise KeyringUnavailable("the keyring did not keep the store key")
+    return FieldCipher.from_master(base64.b64decode(stored))
 
 
 class PendingCipher:

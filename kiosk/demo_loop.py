@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from kiosk.i18n import N_, gettext
+from cunzhan.i18n import N_, gettext
 
 DEMO_STAFF_USER = "demo-admin"
 DEMO_STAFF_PASSWORD = "cunzhan-demo-2026"  # a demo township on one machine: printed on purpose
@@ -157,9 +157,9 @@ def _staff_login(env: dict[str, str]) -> None:
 
 def demo_command(args: argparse.Namespace) -> int:
     """Run the whole loop; returns the kiosk's exit status (0 when all went well)."""
+    from cunzhan.i18n import set_default_locale
     from kiosk import settings as s
     from kiosk.crypto import KeyringUnavailable
-    from kiosk.i18n import set_default_locale
     from kiosk.store import StoreError
 
     set_default_locale(str(s.Settings().get(s.LOCALE)))  # zh_CN unless CUNZHAN_LOCALE says otherwise

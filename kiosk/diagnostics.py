@@ -35,10 +35,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from cunzhan.fieldcrypto import field_ref
+from cunzhan.identity import mask_id, mask_phone
+from cunzhan.paths import private_file, secure_dir
 from kiosk import settings as s
-from kiosk.crypto import field_ref
-from kiosk.identity import mask_id, mask_phone
-from kiosk.paths import private_file, secure_dir
 from kiosk.store import Store, to_text, utc_now
 from kiosk.sync.status import read_status
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.i18n import N_, gettext
+from cunzhan.i18n import N_, gettext
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,7 @@ def keyring_backend() -> Finding:
 
 @check
 def database() -> Finding:
-    from kiosk import paths
+    from cunzhan import paths
     from kiosk.crypto import KeyringUnavailable
     from kiosk.store import Store, StoreError
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from kiosk.i18n import N_, gettext
+from cunzhan.i18n import N_, gettext
 from kiosk.store import Store, to_text, utc_now
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class PracticeSession:
         import tempfile
 
         self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base))
-        from kiosk.crypto import FieldCipher
+        from cunzhan.fieldcrypto import FieldCipher
 
         self.store = Store(self.folder / "practice.db", FieldCipher.from_master(secrets.token_bytes(32)))
         self._closed = False

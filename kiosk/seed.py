@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kiosk import demo
+from cunzhan import demo
 from kiosk.store import Store
 
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from kiosk.i18n import N_
+from cunzhan.i18n import N_
 
 
 class Setting(NamedTuple):

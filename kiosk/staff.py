@@ -35,13 +35,13 @@ from urllib.parse import urlsplit
 from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from cunzhan.codes import format_code, is_valid_code, normalise_code
+from cunzhan.fieldcrypto import field_ref
+from cunzhan.i18n import N_, gettext
+from cunzhan.identity import check_id_number
+from cunzhan.models import Booking, Channel, Dependent, Resident, Session
 from kiosk import settings as s
 from kiosk.booking import Bookings
-from kiosk.codes import format_code, is_valid_code, normalise_code
-from kiosk.crypto import field_ref
-from kiosk.i18n import N_, gettext
-from kiosk.identity import check_id_number
-from kiosk.models import Booking, Channel, Dependent, Resident, Session
 from kiosk.store import Store, from_text, new_id, to_text, utc_now
 
 PIN_LENGTH = 6
@@ -599,7 +599,7 @@ class StaffDesk:
         resident = self.store.resident(resident_id)
         if resident is None:
             return None
-        from kiosk.identity import mask_phone
+        from cunzhan.identity import mask_phone
 
         lines = tuple(self._line(b) for b in self.store.bookings_for_resident(resident_id))
         return Lookup(resident.id, mask_name(resident.name), self.store.resident_masked_id(resident.id),
@@ -783,8 +783,8 @@ def _read_pin_twice(stdin: TextIO) -> str:
 
 def staff_command(args: argparse.Namespace, *, stdin: TextIO | None = None) -> int:
     """`python -m kiosk staff add|reset-pin|list`: console staff management, audited with actor `console`."""
+    from cunzhan.i18n import set_default_locale
     from kiosk.crypto import KeyringUnavailable
-    from kiosk.i18n import set_default_locale
     from kiosk.store import StoreError
 
     set_default_locale(str(s.Settings().get(s.LOCALE)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.i18n import N_
+from cunzhan.i18n import N_
 
 STAFF_CLI_HELP = N_(
     "Set up village staff at the kiosk's own console. Anyone who can run this on the machine can add staff or "

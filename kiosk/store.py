@@ -23,14 +23,15 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.crypto import Cipher, FieldCipher, field_ref
-from kiosk.i18n import N_, gettext
+from cunzhan.fieldcrypto import Cipher, field_ref
+from cunzhan.i18n import N_, gettext
+from kiosk.crypto import store_cipher
 
 if TYPE_CHECKING:
     import sqlite_utils
     from sqlite_utils.migrations import Migrations
 
-    from kiosk.models import (
+    from cunzhan.models import (
         Booking,
         BookingStatus,
         Dependent,
@@ -41,8 +42,8 @@ if TYPE_CHECKING:
         Session,
     )
 
-# kiosk.models is imported where rows become records (`_services`, `_sessions`, `_bookings`, `_resident`, …), not above:
-# the kiosk's home screen reads no records, and creating kiosk.models' dataclasses takes ~10 ms on Python 3.11.
+# cunzhan.models is imported where rows become records (`_services`, `_sessions`, `_bookings`, `_resident`, …), not above:
+# the kiosk's home screen reads no records, and creating cunzhan.models' dataclasses takes ~10 ms on Python 3.11.
 
 MIGRATION_SET = "cunzhan-kiosk"
 
@@ -247,7 +248,7 @@ class Store:
         self._lock = threading.RLock()
         self._db: sqlite_utils.Database | None = None
         try:
-            from kiosk.paths import secure_sqlite_file
+            from cunzhan.paths import secure_sqlite_file
 
             secure_sqlite_file(self.path, folder=False)  # 0600: the folder is the caller's (paths.app_dir: 0700)
             self.conn = conn = sqlite3.connect(str(self.path), timeout=10.0, check_same_thread=False,
@@ -276,10 +277,10 @@ class Store:
     @classmethod
     def open(cls, path: Path | None = None, *, cipher: Cipher | None = None) -> Store:
         """Open (creating if needed) the kiosk database, with the key from the OS keyring unless one is given."""
-        from kiosk import paths
+        from cunzhan import paths
 
         db_path = path or paths.database_path()
-        return cls(db_path, cipher or FieldCipher.for_data_dir(str(Path(db_path).parent)))
+        return cls(db_path, cipher or store_cipher(str(Path(db_path).parent)))
 
     def _bind_unbound_fields(self, cipher: Cipher) -> dict[tuple[str, str], str]:
         """Re-encrypt every `v1:` field (no associated data) bound to its table, column and row, in one
@@ -496,8 +497,8 @@ class Store:
 
     def save_resident(self, resident: Resident, *, conn: sqlite3.Connection | None = None) -> Resident:
         """Insert or update a resident (matched by ID number); returns it with its stored id."""
-        from kiosk import identity
-        from kiosk.models import Dependent, Resident
+        from cunzhan import identity
+        from cunzhan.models import Dependent, Resident
 
         c = self.cipher
         id_hash = c.lookup_hash(resident.id_number)
@@ -546,7 +547,7 @@ class Store:
         return str(rows[0]["id_masked"]) if rows else ""
 
     def _resident(self, row: dict[str, Any]) -> Resident:
-        from kiosk.models import Dependent, Resident
+        from cunzhan.models import Dependent, Resident
 
         c = self.cipher
         deps = tuple(
@@ -565,7 +566,7 @@ class Store:
         if not rows:
             return None
         d = rows[0]
-        from kiosk.models import Dependent
+        from cunzhan.models import Dependent
 
         name = self.cipher.decrypt(d["name_enc"], where=field_ref("dependents", "name_enc", d["id"]))
         return Dependent(d["id"], d["resident_id"], name or "", d["relation"], d["birth_year"])
@@ -749,25 +750,25 @@ _ERASED_OP = ("(entity_id IN (SELECT id FROM bookings WHERE erased = 1) OR entit
               "(SELECT f.id FROM feedback f JOIN bookings b ON b.id = f.booking_id WHERE b.erased = 1))")
 
 
-# Rows become records in batches: kiosk.models is imported once per query (with PySide6 loaded, every import
+# Rows become records in batches: cunzhan.models is imported once per query (with PySide6 loaded, every import
 # statement costs ~6 µs, too much to pay per row of a day's listing).
 
 
 def _services(rows: Sequence[Mapping[str, Any]]) -> list[Service]:
-    from kiosk.models import Service, ServiceKind
+    from cunzhan.models import Service, ServiceKind
 
     return [Service(r["id"], ServiceKind(r["kind"]), r["name"], r["description"], bool(r["review"]),
                     r["what_to_bring"]) for r in rows]
 
 
 def _providers(rows: Sequence[Mapping[str, Any]]) -> list[Provider]:
-    from kiosk.models import Provider
+    from cunzhan.models import Provider
 
     return [Provider(r["id"], r["name"], r["title"], r["organisation"]) for r in rows]
 
 
 def _sessions(rows: Sequence[Mapping[str, Any]]) -> list[Session]:
-    from kiosk.models import Session, SessionStatus
+    from cunzhan.models import Session, SessionStatus
 
     return [Session(r["id"], r["service_id"], r["provider_id"], from_text(r["starts_at"]), from_text(r["ends_at"]),
                     r["capacity"], r["seats_left"], r["room"], r["video_url"], SessionStatus(r["status"]),
@@ -775,7 +776,7 @@ def _sessions(rows: Sequence[Mapping[str, Any]]) -> list[Session]:
 
 
 def _bookings(rows: Sequence[Mapping[str, Any]]) -> list[Booking]:
-    from kiosk.models import Booking, BookingStatus, Channel
+    from cunzhan.models import Booking, BookingStatus, Channel
 
     return [Booking(r["id"], r["code"], r["session_id"], r["resident_id"], BookingStatus(r["status"]),
                     r["dependent_id"], Channel(r["channel"]), r["staff_id"], bool(r["lease"]), bool(r["waitlist"]),

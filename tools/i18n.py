@@ -41,7 +41,7 @@ def extract(paths: Iterable[Path]) -> dict[str, list[str]]:
 
 
 def missing(paths: Iterable[Path]) -> dict[str, list[str]]:
-    from kiosk.i18n import catalog
+    from cunzhan.i18n import catalog
 
     zh = catalog("zh_CN")
     return {m: where for m, where in extract(paths).items() if zh.gettext(m) == m}

@@ -466,7 +466,7 @@ DOCTOR_CHECKS = (
 def doctor_missing(ch: Chroot) -> tuple[set[str], str]:
     """The checks doctor marks as needing a fix, by their English names (doctor speaks the kiosk's language,
     Chinese unless set otherwise: its names are mapped back through the project's own catalog)."""
-    from kiosk.i18n import gettext
+    from cunzhan.i18n import gettext
 
     english = {gettext(name): name for name in DOCTOR_CHECKS} | {name: name for name in DOCTOR_CHECKS}
     result = ch.kiosk("doctor", check=False)

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from kiosk.sync import protocol as P
+from cunzhan import protocol as P
 from township import db
 from township import sync as S
 

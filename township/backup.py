@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from kiosk.paths import private_file, secure_sqlite_file
+from cunzhan.paths import private_file, secure_sqlite_file
 
 
 class BackupError(Exception):

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kiosk.i18n import gettext as _
+from cunzhan.i18n import gettext as _
 from township import db
 from township import messages as M
 

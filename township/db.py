@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from kiosk.paths import secure_sqlite_file
+from cunzhan.paths import secure_sqlite_file
 
 metadata = sa.MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -360,7 +360,7 @@ def iso(value: dt.datetime | None) -> str | None:
 
 def data_dir() -> Path:
     """`$CUNZHAN_HOME/township/`, else the platform's user data directory + `/township` (created)."""
-    from kiosk.paths import app_dir
+    from cunzhan.paths import app_dir
 
     return app_dir("township")
 

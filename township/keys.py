@@ -22,8 +22,8 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from kiosk.crypto import FieldCipher
-from kiosk.paths import secure_dir
+from cunzhan.fieldcrypto import FieldCipher
+from cunzhan.paths import secure_dir
 
 CONSOLE_SECRET_ENV = "CUNZHAN_CONSOLE_SECRET"
 CONSOLE_KEY_FILE = "console.key"

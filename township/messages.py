@@ -1,12 +1,12 @@
 """What the backend tells residents (through the kiosk) and staff, as translatable English message ids.
 
 Per-op messages are written in the township's language (`townships.locale`, default zh_CN) with
-`kiosk.i18n.use_locale`; the kiosk shows them as they are.
+`cunzhan.i18n.use_locale`; the kiosk shows them as they are.
 """
 
 from __future__ import annotations
 
-from kiosk.i18n import N_
+from cunzhan.i18n import N_
 
 CONFIRMED = N_("Your booking is confirmed. Please come on time.")
 CONFIRMED_LEASE = N_("Your booking is confirmed.")

@@ -1,6 +1,6 @@
 """Seed the demo township (`--demo`): 青山镇 with the kiosk's demo catalogue and a two-week schedule.
 
-Uses `kiosk.demo` so the ids are the same stable uuid5 values the kiosk's offline demo uses. Idempotent: rows that
+Uses `cunzhan.demo` so the ids are the same stable uuid5 values the kiosk's offline demo uses. Idempotent: rows that
 exist are left alone; missing days of the schedule are added (running it again tomorrow extends the schedule).
 """
 
@@ -10,7 +10,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from kiosk import demo
+from cunzhan import demo
 from township import booking as B
 from township import db
 from township.services import create_township

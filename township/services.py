@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kiosk.i18n import gettext as _
-from kiosk.i18n import use_locale
+from cunzhan.i18n import gettext as _
+from cunzhan.i18n import use_locale
 from township import booking as B
 from township import db
 from township import messages as M

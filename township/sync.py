@@ -23,11 +23,11 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
-from kiosk.crypto import field_ref
-from kiosk.i18n import gettext as _
-from kiosk.i18n import use_locale
-from kiosk.identity import check_id_number, mask_id
-from kiosk.sync import protocol as P
+from cunzhan import protocol as P
+from cunzhan.fieldcrypto import field_ref
+from cunzhan.i18n import gettext as _
+from cunzhan.i18n import use_locale
+from cunzhan.identity import check_id_number, mask_id
 from township import booking as B
 from township import db, keys
 from township import messages as M

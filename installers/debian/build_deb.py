@@ -118,7 +118,7 @@ SPECS: dict[str, Spec] = {
 
 # What this project's source tree contributes to a wheel; copied to a clean folder so stale build/ output or
 # editable-install leftovers in the working tree never end up in a package.
-SOURCE_ITEMS = ("pyproject.toml", "README.md", "kiosk", "township")
+SOURCE_ITEMS = ("pyproject.toml", "README.md", "cunzhan", "kiosk", "township")
 
 
 def project_version(top: Path) -> str:
@@ -333,7 +333,7 @@ def stage_python(spec: Spec, top: Path, work: Path, deps: Path, prefix_dir: Path
     for direct_url in site.glob("cunzhan-*.dist-info/direct_url.json"):
         direct_url.unlink()  # names the build folder; the package is not an editable or URL install
     # Byte code for this project (the dependencies' was made in the cache), named by the installed path.
-    compile_bytecode([p for p in (site / "kiosk", site / "township") if p.exists()], env, f"{spec.prefix}/python",
+    compile_bytecode([p for p in (site / "cunzhan", site / "kiosk", site / "township") if p.exists()], env, f"{spec.prefix}/python",
                      interpreter(env))
     return env
 
@@ -347,7 +347,7 @@ def stage_assets(spec: Spec, top: Path, prefix_dir: Path, env: Path) -> str:
     schema = "0"
     with tempfile.TemporaryDirectory() as home:
         environ["CUNZHAN_HOME"] = home
-        run([str(interpreter(env)), "-m", "kiosk.i18n", "compile"], env=environ)
+        run([str(interpreter(env)), "-m", "cunzhan.i18n", "compile"], env=environ)
         if spec.extra == "kiosk":
             schema = run([str(interpreter(env)), "-c",
                           "from kiosk.store import KNOWN_MIGRATIONS; print(len(KNOWN_MIGRATIONS))"],

@@ -23,7 +23,7 @@ $venv = Join-Path $top "build\win-venv"
 if (-not (Test-Path "$venv\Scripts\python.exe")) { py -3.11 -m venv $venv }
 & "$venv\Scripts\python.exe" -m pip install --upgrade pip
 & "$venv\Scripts\python.exe" -m pip install ".[kiosk]" "pyinstaller>=6.5" pywin32 comtypes
-& "$venv\Scripts\python.exe" -m kiosk.i18n compile
+& "$venv\Scripts\python.exe" -m cunzhan.i18n compile
 
 & "$venv\Scripts\pyinstaller.exe" --noconfirm --distpath (Join-Path $top "dist\windows") `
     --workpath (Join-Path $top "build\pyinstaller") (Join-Path $here "cunzhan.spec")

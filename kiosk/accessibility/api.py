@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from kiosk.i18n import sentences
+from cunzhan.i18n import sentences
 
 
 class SpeechOut(Protocol):

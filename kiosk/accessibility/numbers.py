@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from kiosk.i18n import N_, current_locale
-from kiosk.i18n import gettext as _
+from cunzhan.i18n import N_, current_locale
+from cunzhan.i18n import gettext as _
 
 ZH_DIGITS = {"0": "零", "1": "幺", "2": "二", "3": "三", "4": "四", "5": "五", "6": "六", "7": "七", "8": "八",
              "9": "九", "X": "叉"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import NamedTuple
 
-from kiosk.i18n import N_, gettext
+from cunzhan.i18n import N_, gettext
 
 
 class Speech(StrEnum):

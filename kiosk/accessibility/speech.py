@@ -40,11 +40,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from kiosk import paths
+from cunzhan import paths
+from cunzhan.i18n import N_, current_locale, sentences
+from cunzhan.i18n import gettext as _
 from kiosk import settings as s
 from kiosk.accessibility.mandarin import is_pinyin_voice, spoken_text
-from kiosk.i18n import N_, current_locale, sentences
-from kiosk.i18n import gettext as _
 from kiosk.settings import Settings
 
 SINK_ENV = "CUNZHAN_AUDIO_SINK"  # folder: play into WAV files there instead of a loudspeaker

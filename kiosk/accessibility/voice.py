@@ -29,11 +29,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from cunzhan.i18n import N_
+from cunzhan.i18n import gettext as _
 from kiosk import settings as s
 from kiosk.accessibility.api import NoVoice, VoiceIn
 from kiosk.accessibility.numbers import DIGIT_WORDS, confirm_digits_prompt, parse_spoken_digits
-from kiosk.i18n import N_
-from kiosk.i18n import gettext as _
 from kiosk.settings import Settings
 
 SAMPLE_RATE = 16000

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from cunzhan import protocol
 from kiosk.store import Store
-from kiosk.sync import protocol
 
 
 def last_result(store: Store, booking_id: str) -> protocol.Result | None:

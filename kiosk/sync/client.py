@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import BaseModel, ValidationError
 
-from kiosk.i18n import N_, gettext
-from kiosk.sync import protocol
+from cunzhan import protocol
+from cunzhan.i18n import N_, gettext
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 30.0

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from types import ModuleType
 
-from kiosk.i18n import N_, gettext
+from cunzhan.i18n import N_, gettext
 
 KEYRING_SERVICE = "cunzhan-device"
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from cunzhan.i18n import N_, gettext
 from kiosk.doctor import Finding, check
-from kiosk.i18n import N_, gettext
 from kiosk.sync.status import SKEW_WARNING_S
 
 

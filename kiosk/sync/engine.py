@@ -35,9 +35,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.models import BookingStatus, Provider, Service, ServiceKind, Session, SessionStatus
+from cunzhan import protocol
+from cunzhan.models import BookingStatus, Provider, Service, ServiceKind, Session, SessionStatus
 from kiosk.store import Store, from_text, to_text, utc_now
-from kiosk.sync import protocol
 from kiosk.sync.client import BadResponse, Busy, CursorExpired, LinkDown, SyncError, TooLarge, TownshipClient
 
 log = logging.getLogger("kiosk.sync")

@@ -23,9 +23,10 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kiosk.i18n import N_, gettext
+from cunzhan import protocol
+from cunzhan.i18n import N_, gettext
 from kiosk.store import Store
-from kiosk.sync import credentials, protocol
+from kiosk.sync import credentials
 from kiosk.sync.client import Forbidden, LinkDown, SyncError, TLSRefused, TownshipClient, check_url
 
 log = logging.getLogger("kiosk.sync")
@@ -267,9 +268,9 @@ def _reject(path: Path, error: EnrollError) -> None:
 
 def enroll_command(args: argparse.Namespace) -> int:
     """`python -m kiosk enroll --server URL --code CODE [--name NAME]`: enrol, then sync once."""
+    from cunzhan.i18n import set_default_locale
     from kiosk import settings as s
     from kiosk.crypto import KeyringUnavailable
-    from kiosk.i18n import set_default_locale
     from kiosk.store import StoreError
 
     set_default_locale(str(s.Settings().get(s.LOCALE)))  # the environment's choice, until the store is open

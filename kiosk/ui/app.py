@@ -138,8 +138,8 @@ def make_speech_out(settings: Settings) -> SpeechOut:
 
 def make_voice_in(settings: Settings) -> VoiceIn:
     """The kiosk's voice commands; if they fail to start, the voice control says so on screen."""
+    from cunzhan.i18n import gettext
     from kiosk.accessibility import NoVoice, make_voice
-    from kiosk.i18n import gettext
 
     try:
         return make_voice(settings=settings)
@@ -164,10 +164,10 @@ def run_command(args: argparse.Namespace) -> int:
     # walk them again and again for nothing (10-20 ms of CPU in our runs). It is switched back on once home is on
     # screen, with what start-up made frozen out of its way (`_collector_back_on`).
     gc.disable()
-    from kiosk import i18n, paths
+    from cunzhan import i18n, paths
     from kiosk import settings as S
     from kiosk.accessibility.profiles import profile as profile_by_name
-    from kiosk.crypto import FieldCipher, PendingCipher
+    from kiosk.crypto import PendingCipher, store_cipher
     from kiosk.settings import Settings
     from kiosk.store import Store, StoreError
 
@@ -181,7 +181,7 @@ def run_command(args: argparse.Namespace) -> int:
     db_path = paths.database_path()
     # The store opens now (SQLite alone: a few milliseconds); its key is read from the keyring once home is on
     # screen (`_read_store_key`), since nothing personal is shown before a resident starts a task.
-    key = PendingCipher(lambda: FieldCipher.for_data_dir(str(db_path.parent)))
+    key = PendingCipher(lambda: store_cipher(str(db_path.parent)))
     try:
         real = Store(db_path, key)
     except StoreError as exc:
@@ -222,8 +222,8 @@ def _run_window(args: argparse.Namespace, store: Store, chosen: Profile | None, 
     app = _qt_app()
     screen = QApplication.primaryScreen()
     ops = ThreadOps()
+    from cunzhan.i18n import gettext
     from kiosk.accessibility import CaptionOnlySpeech, NoVoice
-    from kiosk.i18n import gettext
 
     ctx = KioskContext(store=store, speech=CaptionOnlySpeech(), ops=ops, profile=chosen,
                        voice=NoVoice(gettext("Voice commands are starting. Please wait a moment.")),
@@ -317,7 +317,7 @@ def _replace_with_problem(window: KioskWindow, text: str) -> list[object]:
         return []
     # The resident in front of the kiosk is told plainly, on screen and aloud (a blind resident had heard the
     # greeting and then nothing); the technical words are for the staff member who comes.
-    from kiosk.i18n import gettext
+    from cunzhan.i18n import gettext
 
     resident = gettext("This kiosk cannot be used just now. Please ask the staff for help.")
     window.ctx.speech.say(resident)

@@ -21,8 +21,8 @@ from kiosk.store import Store, utc_now
 from kiosk.ui.ops import OpRunner
 
 if TYPE_CHECKING:
+    from cunzhan.models import Booking, Dependent, Resident, ServiceKind
     from kiosk.booking import Bookings
-    from kiosk.models import Booking, Dependent, Resident, ServiceKind
 
 
 PERSONAL = ("resident", "dependent", "booking", "id_entry", "code_entry", "birth_year", "relation", "for_dependent",

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from cunzhan.i18n import sentences
 from kiosk.accessibility.api import CaptionOnlySpeech
-from kiosk.i18n import sentences
 
 KIOSK_DOMAINS = (
     "ui",
@@ -69,7 +69,7 @@ def catalog_prompts(locale: str = "zh_CN", domains: Iterable[str] = KIOSK_DOMAIN
     """Every translated message of the kiosk's catalogs for `locale`, placeholders left out."""
     from babel.messages.pofile import read_po
 
-    from kiosk.i18n import translations_dir
+    from cunzhan.i18n import translations_dir
 
     found: list[str] = []
     for domain in domains:

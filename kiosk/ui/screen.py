@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from kiosk.i18n import gettext as _
-from kiosk.i18n import sentences
+from cunzhan.i18n import gettext as _
+from cunzhan.i18n import sentences
 from kiosk.ui import widgets
 
 if TYPE_CHECKING:
@@ -472,7 +472,7 @@ def count_words(n: int, *, quantity: bool = False) -> str:
     """A small count as said in the screen's language: 六, 十八 in Chinese (words, not digits: a digit in a public
     prompt would read as a masked number), the number itself otherwise. A `quantity` of 2 before a measure word is
     两 (还有两位); as an ordinal it stays 二 (第二位)."""
-    from kiosk.i18n import current_locale
+    from cunzhan.i18n import current_locale
 
     if not current_locale().startswith("zh") or not 0 <= n < 100:
         return str(n)

@@ -38,10 +38,10 @@ def _environment() -> None:
 @contextmanager
 def demo_window(profile_name: str, *, ops: OpRunner | None = None) -> Iterator[KioskWindow]:
     """A kiosk window at the reference size on a fresh demo store, synchronous ops, captions-only speech."""
+    from cunzhan.fieldcrypto import FieldCipher
+    from cunzhan.i18n import gettext
     from kiosk.accessibility.api import CaptionOnlySpeech, NoVoice
     from kiosk.accessibility.profiles import profile
-    from kiosk.crypto import FieldCipher
-    from kiosk.i18n import gettext
     from kiosk.seed import seed_demo
     from kiosk.store import Store
     from kiosk.ui.app import _qt_app, build_window

@@ -13,9 +13,9 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from kiosk import demo
-from kiosk.identity import id_check_character
-from kiosk.models import ServiceKind
+from cunzhan import demo
+from cunzhan.identity import id_check_character
+from cunzhan.models import ServiceKind
 
 if TYPE_CHECKING:
     from kiosk.ui.window import KioskWindow

@@ -8,8 +8,8 @@ from functools import partial
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
-from kiosk.i18n import N_
-from kiosk.i18n import gettext as _
+from cunzhan.i18n import N_
+from cunzhan.i18n import gettext as _
 from kiosk.ui.theme import FONT_FAMILY
 
 # Home is on screen before PySide6 makes the `Qt` namespace, whose ~100 Python enums cost ~40 ms to create on Python

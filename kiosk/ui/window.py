@@ -41,10 +41,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cunzhan.i18n import gettext as _
 from kiosk import settings as S
 from kiosk.accessibility.api import SpeechOut, VoiceIn
 from kiosk.accessibility.profiles import ELDER, STANDARD, Profile, Speech
-from kiosk.i18n import gettext as _
 from kiosk.ui import widgets
 from kiosk.ui.context import KioskContext
 from kiosk.ui.screen import Screen

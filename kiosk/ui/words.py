@@ -1,12 +1,12 @@
 """Dates, times and places in plain words, the way a clerk would say them (translatable). `sentences` (from
-`kiosk.i18n`) joins them."""
+`cunzhan.i18n`) joins them."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from kiosk.i18n import N_
-from kiosk.i18n import gettext as _
+from cunzhan.i18n import N_
+from cunzhan.i18n import gettext as _
 
 WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
             N_("Sunday"))

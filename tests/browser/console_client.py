@@ -58,7 +58,7 @@ class ConsoleClient:
 
 def id_number(n: int) -> str:
     """A valid resident ID number (GB 11643 check character), distinct per `n` < 10000."""
-    from kiosk.identity import id_check_character
+    from cunzhan.identity import id_check_character
 
     first17 = f"330106{1940 + n % 50}0{1 + n % 9}1{n % 9}{n % 1000:03d}"[:17]
     return first17 + id_check_character(first17)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from kiosk.demo import ZONE
+from cunzhan.demo import ZONE
 from tests.browser.console_client import STAFF_PASSWORD, id_number
 from township import db
 
@@ -43,8 +43,8 @@ def _kiosk(backend: Any, store: Any) -> tuple[Any, int]:
 
 def test_publish_book_confirm_and_the_kiosk_learns_it(console_backend: Any, chromium: Any, store: Any,
                                                      screenshots: Path) -> None:
+    from cunzhan.models import BookingStatus, Resident
     from kiosk.booking import Bookings
-    from kiosk.models import BookingStatus, Resident
     from kiosk.store import new_id
 
     base = console_backend.url

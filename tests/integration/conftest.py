@@ -36,7 +36,7 @@ STAFF_PASSWORD = "correct-horse-battery"
 
 def valid_id_number(n: int, *, born: str = "19500101", region: str = "110101") -> str:
     """A GB 11643 ID number that passes the kiosk's check, distinct for each `n` < 1000 (per birth date)."""
-    from kiosk.identity import id_check_character
+    from cunzhan.identity import id_check_character
 
     first17 = f"{region}{born}{n % 1000:03d}"
     return first17 + id_check_character(first17)

@@ -16,9 +16,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from cunzhan.fieldcrypto import field_ref
+from cunzhan.models import Booking, Resident
 from kiosk.booking import BookingRefused, Bookings
-from kiosk.crypto import FieldCipher, field_ref
-from kiosk.models import Booking, Resident
+from kiosk.crypto import store_cipher
 from kiosk.store import Store, utc_now
 from kiosk.sync import credentials
 from kiosk.sync.client import TownshipClient
@@ -41,7 +42,7 @@ class KioskSim:
         self.name = name
         self.data_dir = root / name / "kiosk"
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.data_dir / "kiosk.db", FieldCipher.for_data_dir(str(self.data_dir)))
+        self.store = Store(self.data_dir / "kiosk.db", store_cipher(str(self.data_dir)))
         self.skew = skew
         self.cursor_seqs: list[int] = []
         self.rng = random.Random(name)
@@ -101,7 +102,7 @@ class KioskSim:
 def _child_sync(data_dir: str, url: str, batch: str) -> int:
     """Child process: open the kiosk store and sync until success (the parent may kill it at any moment)."""
     path = Path(data_dir)
-    store = Store(path / "kiosk.db", FieldCipher.for_data_dir(str(path)))
+    store = Store(path / "kiosk.db", store_cipher(str(path)))
     token = credentials.load_token(path)
     assert token
     engine = SyncEngine(store, TownshipClient(url, token), str(store.state("device_id")), batch_size=int(batch))

@@ -12,7 +12,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from kiosk.sync import protocol as P
+from cunzhan import protocol as P
 from tests.integration.conftest import Backend, create_op, op, valid_id_number
 
 
@@ -425,8 +425,8 @@ def test_messages_are_in_the_townships_language(backend: Backend) -> None:
     assert "约满" in full["message"]
     bad = kiosk.book(session, id_number="110101195001010000")
     assert bad["reason"] == "invalid"
-    from kiosk.i18n import gettext, use_locale
-    from kiosk.identity import ID_MESSAGES, IdProblem
+    from cunzhan.i18n import gettext, use_locale
+    from cunzhan.identity import ID_MESSAGES, IdProblem
 
     with use_locale("zh_CN"):
         expected = gettext(ID_MESSAGES[IdProblem.BAD_CHECK])

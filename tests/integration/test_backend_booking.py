@@ -261,7 +261,7 @@ def _service(backend: Backend, session_id: str) -> str:
 
 
 def test_create_op_helper_is_valid() -> None:
-    from kiosk.sync import protocol as P
+    from cunzhan import protocol as P
 
     built = create_op(str(uuid.uuid4()), device_seq=1)
     parsed = P.Op.model_validate(built)

@@ -58,7 +58,7 @@ def test_serve_demo_then_enrol_with_a_cli_code(tmp_path: Path) -> None:
         token = enrolled.json()["device_token"]
         pulled = requests.get(url + "/v1/sync/pull", params={"limit": 1000}, timeout=30,
                               headers={"Authorization": f"Bearer {token}"}).json()
-        from kiosk import demo
+        from cunzhan import demo
 
         services = {c["entity_id"] for c in pulled["changes"] if c["entity"] == "service"}
         assert services == {s.id for s in demo.SERVICES}  # the kiosk's offline demo ids, the same

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from kiosk.models import BookingStatus
+from cunzhan.models import BookingStatus
 from kiosk.sync.engine import SyncReport
 from tests.integration.conftest import Backend, unique_id_number
 from tests.integration.sync_kiosks import KioskSim

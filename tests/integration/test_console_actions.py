@@ -14,7 +14,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from kiosk.demo import ZONE
+from cunzhan.demo import ZONE
 from tests.browser.console_client import STAFF_PASSWORD, ConsoleClient, booking_op, id_number
 from township import db
 

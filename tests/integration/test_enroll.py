@@ -73,8 +73,8 @@ def test_cli_enrolment_keeps_the_token_only_in_the_keyring(backend: Backend, dat
 
 
 def test_no_token_or_id_number_in_any_file_the_kiosk_writes(backend: Backend, data_home: Path) -> None:
+    from cunzhan.models import Resident
     from kiosk.booking import Bookings
-    from kiosk.models import Resident
     from kiosk.sync.engine import SyncEngine
 
     code = _cli_code(backend, data_home)
@@ -105,7 +105,7 @@ def test_no_token_or_id_number_in_any_file_the_kiosk_writes(backend: Backend, da
         for secret in secrets_:
             assert secret not in content, f"{path.name} holds a secret in clear"
     # …while the backend did receive them (sent in clear over the link, as SYNC.md says).
-    from kiosk.crypto import field_ref
+    from cunzhan.fieldcrypto import field_ref
     from township import db, keys
 
     with backend.database.read() as conn:

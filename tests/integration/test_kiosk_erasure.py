@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from cunzhan.models import Dependent, Resident
 from kiosk.booking import Bookings
-from kiosk.models import Dependent, Resident
 from kiosk.store import SEALED_COLUMNS, Store
 from kiosk.sync.engine import SyncReport
 from tests.browser.console_client import STAFF_PASSWORD, ConsoleClient
@@ -49,7 +49,7 @@ def _erase_in_console(admin: ConsoleClient, id_number: str) -> None:
 
 def _plain_fields(store: Store) -> list[str]:
     """Every encrypted field of the kiosk database, decrypted."""
-    from kiosk.crypto import field_ref
+    from cunzhan.fieldcrypto import field_ref
 
     found = []
     for table, key, column in SEALED_COLUMNS:

@@ -709,7 +709,7 @@ def test_packaged_township_serves(root: Path, tmp_path: Path) -> None:
         text=True,
     )
     try:
-        from kiosk.sync.protocol import API_PREFIX
+        from cunzhan.protocol import API_PREFIX
 
         deadline = time.monotonic() + 120
         answer = None

@@ -34,7 +34,7 @@ def staffed(any_backend: Any) -> Any:
 
 def _resident(backend: Any, id_number: str) -> Any:
     """The resident's record, decrypted (found through the blind index)."""
-    from kiosk.crypto import field_ref
+    from cunzhan.fieldcrypto import field_ref
     from township import keys
 
     with backend.database.read() as conn:
@@ -293,7 +293,7 @@ def test_kiosk_audit_entries_are_sorted_by_receipt_and_cannot_pose_as_console_ac
 
 
 def test_kiosk_audit_entries_per_push_are_capped(staffed: Any) -> None:
-    from kiosk.sync.protocol import MAX_AUDIT_ENTRIES_PER_PUSH
+    from cunzhan.protocol import MAX_AUDIT_ENTRIES_PER_PUSH
 
     kiosk = staffed.enroll("审计上限")
     ops = []
@@ -606,7 +606,7 @@ def test_the_upgrade_encrypts_residents_already_stored(kind: str, tmp_path: Path
     columns are gone, the values encrypted and blind-indexed, the booking keeps its details, no key broken."""
     from alembic import command
 
-    from kiosk.crypto import field_ref
+    from cunzhan.fieldcrypto import field_ref
     from tests.integration.conftest import _fresh_pg_database
     from township import keys
 

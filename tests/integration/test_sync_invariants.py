@@ -15,7 +15,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from kiosk.models import BookingStatus
+from cunzhan.models import BookingStatus
 from kiosk.store import from_text
 from tests.integration.conftest import Backend, unique_id_number
 from tests.integration.sync_kiosks import KioskSim

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from kiosk.models import BookingStatus
+from cunzhan.models import BookingStatus
 from tests.integration.conftest import Backend, unique_id_number
 from tests.integration.sync_kiosks import KioskSim
 from tests.proxy import FaultPlan, FaultProxy

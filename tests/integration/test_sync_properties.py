@@ -32,8 +32,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from cunzhan.models import BookingStatus
 from kiosk.booking import BookingRefused, Bookings
-from kiosk.models import BookingStatus
 from tests.integration.conftest import Backend, unique_id_number
 from tests.integration.sync_kiosks import KioskSim, cursor_seq
 from tests.integration.test_sync_invariants import backend_sessions, kiosk_sessions

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from cunzhan.i18n import gettext, use_locale
+from cunzhan.models import BookingStatus
 from kiosk.booking import Bookings
-from kiosk.i18n import gettext, use_locale
-from kiosk.models import BookingStatus
 from tests.integration.conftest import Backend, unique_id_number
 from tests.integration.sync_kiosks import KioskSim
 from township import messages as M

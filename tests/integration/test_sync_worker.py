@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from PySide6.QtWidgets import QLabel
 
-from kiosk.models import BookingStatus
+from cunzhan.models import BookingStatus
 from kiosk.store import Store
 from kiosk.sync.enroll import enroll
 from kiosk.sync.status import SyncStatus

@@ -14,9 +14,9 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ["CUNZHAN_DPI_OVERRIDE"] = str(25.4 / 0.248)  # the reference panel, 102.4 dpi
 os.environ["CUNZHAN_LOCALE"] = "zh_CN"
 
+from cunzhan.i18n import sentences
+from cunzhan.identity import id_check_character
 from kiosk.accessibility.api import CaptionOnlySpeech, NoVoice
-from kiosk.i18n import sentences
-from kiosk.identity import id_check_character
 
 
 class RecordingSpeech(CaptionOnlySpeech):

@@ -7,12 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from kiosk import demo
+from cunzhan import demo
+from cunzhan.codes import format_code
+from cunzhan.i18n import gettext
+from cunzhan.identity import check_id_number
+from cunzhan.models import BookingStatus, Resident
 from kiosk.booking import REFUSAL_MESSAGES, Bookings, Refusal
-from kiosk.codes import format_code
-from kiosk.i18n import gettext
-from kiosk.identity import check_id_number
-from kiosk.models import BookingStatus, Resident
 from kiosk.store import new_id
 from kiosk.ui.screens.confirm import SAVE_FAILED
 from tests.ui.conftest import valid_id

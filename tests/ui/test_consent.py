@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk import demo
+from cunzhan import demo
 from tests.ui.conftest import valid_id
 from tests.ui.helpers import first_open_choice, shown_text, touch, touch_digits
 

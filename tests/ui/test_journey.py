@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
-from kiosk import demo
-from kiosk.codes import format_code
-from kiosk.models import BookingStatus
+from cunzhan import demo
+from cunzhan.codes import format_code
+from cunzhan.models import BookingStatus
 from tests.ui.conftest import valid_id
 from tests.ui.helpers import first_open_choice, key_to, press, shown_text, touch, touch_digits, type_text
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QLabel
 
-from kiosk import demo
+from cunzhan import demo
 from tests.ui.conftest import valid_id
 from tests.ui.helpers import button, first_open_choice, past_notice, press, touch, type_text
 

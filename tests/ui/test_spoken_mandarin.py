@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from cunzhan.i18n import use_locale
 from kiosk.accessibility.mandarin import engine_text, spoken_text
 from kiosk.accessibility.phonemes import PINYIN_VOICE, mandarin_share, switches
 from kiosk.accessibility.speech import LOG_ENV, FileSinkPlayer, Speaker
-from kiosk.i18n import use_locale
 from kiosk.settings import Settings
 from kiosk.ui.prompts import catalog_prompts, kiosk_prompts
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from kiosk.models import Resident
+from cunzhan.models import Resident
 from kiosk.store import Store, new_id, to_text, utc_now
 from kiosk.sync import credentials
 from kiosk.sync.enroll import EnrollError

@@ -16,10 +16,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
+from cunzhan.identity import id_check_character
+from cunzhan.models import Resident, Session
 from kiosk.accessibility.api import CaptionOnlySpeech, NoVoice
 from kiosk.booking import CONSENT_NOTICE
-from kiosk.identity import id_check_character
-from kiosk.models import Resident, Session
 from kiosk.staff import StaffAccounts
 from kiosk.store import Store, new_id, to_text, utc_now
 from kiosk.ui.app import build_window

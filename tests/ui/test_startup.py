@@ -93,15 +93,15 @@ def test_enum_numbers_set_before_home_are_qts_own(qtbot: QtBot) -> None:
 
 
 # Run in a fresh interpreter: reports, at the ready line, whether PySide6 has made its `Qt` namespace (kiosk.ui.widgets
-# explains why home must not need it) and whether start-up imported sqlite-utils, cryptography, the domain records or
-# dataclasses (kiosk.store, kiosk.crypto and kiosk.ui.theme.Palette say why home needs none of them).
+# explains why home must not need it) and whether start-up imported sqlite-utils, cryptography or the domain records
+# (kiosk.store and kiosk.crypto say why home needs none of them).
 _READY_PROBE = """
 import builtins, sys
 import PySide6.QtCore as core
 real_print = print
 def probe(*args, **kwargs):
     if args and str(args[0]).startswith("ready in"):
-        made = sorted(name for name in ("Qt", "sqlite_utils", "cryptography", "kiosk.models", "dataclasses")
+        made = sorted(name for name in ("Qt", "sqlite_utils", "cryptography", "cunzhan.models")
                       if (name == "Qt" and "Qt" in vars(core)) or name in sys.modules)
         real_print("made before ready: " + (",".join(made) or "none"), file=sys.stderr, flush=True)
     return real_print(*args, **kwargs)

@@ -11,9 +11,9 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
 
-from kiosk.codes import format_code
-from kiosk.identity import mask_id
-from kiosk.models import Booking, Resident
+from cunzhan.codes import format_code
+from cunzhan.identity import mask_id
+from cunzhan.models import Booking, Resident
 from kiosk.ui.tour import DEMO_ID, tour
 from tests.ui.conftest import valid_id
 from tests.ui.helpers import button, first_open_choice, past_notice, press, touch, touch_digits

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
-from kiosk import demo
+from cunzhan import demo
 from kiosk.ui.audit import audit_screen
 from kiosk.ui.tour import tour
 from kiosk.ui.widgets import wrap_text

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from cunzhan.models import BookingStatus, Channel, Dependent, Resident, Session
 from kiosk.booking import BookingRefused, Bookings, Refusal
-from kiosk.models import BookingStatus, Channel, Dependent, Resident, Session
 from kiosk.store import Store, new_id, to_text, utc_now
 
 ID = "11010519491231002X"

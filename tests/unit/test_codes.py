@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.codes import format_code, is_valid_code, make_code, normalise_code
+from cunzhan.codes import format_code, is_valid_code, make_code, normalise_code
 
 
 @given(st.integers(0, 99), st.integers(0, 10**6))

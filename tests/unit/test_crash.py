@@ -16,8 +16,8 @@ from kiosk.store import Store
 WRITER = r"""
 import datetime as dt, sys, uuid
 from kiosk.booking import Bookings
-from kiosk.identity import id_check_character
-from kiosk.models import Resident, Session
+from cunzhan.identity import id_check_character
+from cunzhan.models import Resident, Session
 from kiosk.store import Store, utc_now
 store = Store.open()
 start = utc_now() + dt.timedelta(days=3)

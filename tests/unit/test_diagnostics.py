@@ -11,10 +11,10 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
-from kiosk import paths
+from cunzhan import paths
+from cunzhan.identity import id_check_character
+from cunzhan.models import Dependent, Resident
 from kiosk.diagnostics import Scrubber, export_diagnostics
-from kiosk.identity import id_check_character
-from kiosk.models import Dependent, Resident
 from kiosk.staff import StaffAccounts, StaffDesk
 from kiosk.store import Store, new_id, to_text, utc_now
 from kiosk.sync import credentials

@@ -10,7 +10,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import i18n as tool  # noqa: E402
 
-from kiosk import i18n  # noqa: E402
+from cunzhan import i18n  # noqa: E402
 
 
 def test_every_marked_string_has_a_zh_cn_translation() -> None:

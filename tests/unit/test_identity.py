@@ -5,7 +5,7 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.identity import (
+from cunzhan.identity import (
     PROVINCE_CODES,
     IdProblem,
     PhoneProblem,

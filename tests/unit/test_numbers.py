@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cunzhan.i18n import use_locale
 from kiosk.accessibility.numbers import (
     confirm_digits_prompt,
     digit_words,
@@ -16,7 +17,6 @@ from kiosk.accessibility.numbers import (
     speakable,
     spoken_digits,
 )
-from kiosk.i18n import use_locale
 
 digit_strings = st.text(alphabet="0123456789", min_size=1, max_size=24)
 id_numbers = st.text(alphabet="0123456789", min_size=17, max_size=17).flatmap(

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from cunzhan.identity import id_check_character
+from cunzhan.models import BookingStatus, Channel, Resident
 from kiosk.booking import BookingRefused, Refusal
-from kiosk.identity import id_check_character
-from kiosk.models import BookingStatus, Channel, Resident
 from kiosk.practice import (
     PREFIX,
     PracticeSession,

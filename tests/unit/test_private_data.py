@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from kiosk.crypto import FieldCipher, field_ref
-from kiosk.models import Dependent, Resident
+from cunzhan.fieldcrypto import FieldCipher, field_ref
+from cunzhan.models import Dependent, Resident
 from kiosk.store import Store
 
 
@@ -52,7 +52,7 @@ def test_an_old_readable_database_is_made_private_when_opened(store: Store) -> N
     store.close()
     os.chmod(path, 0o644)
     os.chmod(path.parent, 0o755)
-    from kiosk import paths
+    from cunzhan import paths
 
     again = Store(paths.database_path(), cipher)
     try:

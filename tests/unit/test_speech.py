@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from cunzhan.i18n import use_locale
 from kiosk.accessibility.phonemes import switches
 from kiosk.accessibility.speech import LOG_ENV, FileSinkPlayer, Speaker, choose_voice, find_mandarin_voice
-from kiosk.i18n import use_locale
 from kiosk.settings import Settings
 
 WELCOME = "您好，欢迎来到村站。请选择您要办理的事情。"

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 
+from cunzhan.i18n import use_locale
+from cunzhan.identity import id_check_character
+from cunzhan.models import Channel, Dependent, Resident
 from kiosk import settings as s
-from kiosk.i18n import use_locale
-from kiosk.identity import id_check_character
-from kiosk.models import Channel, Dependent, Resident
 from kiosk.staff import (
     AUDIT_ENTITY,
     LockoutPolicy,
@@ -299,7 +299,7 @@ def test_lookups_are_masked_and_audited_without_the_id_number(demo_store: Store)
 
 def test_todays_sessions_count_bookings_and_check_ins(demo_store: Store) -> None:
     # Put a session 30 minutes from "now" so it is today and open for check-in.
-    from kiosk.models import Session
+    from cunzhan.models import Session
 
     clock = Clock()
     clock.now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -336,7 +336,7 @@ def test_mask_name() -> None:
 
 
 def test_queued_audit_ops_are_valid_on_the_wire(store: Store) -> None:
-    from kiosk.sync import protocol
+    from cunzhan import protocol
 
     store.audit("S01", "staff_signed_in")
     store.audit("S01", "setting_changed", "x" * 500)  # an over-long detail is cut to what the wire allows

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 
+from cunzhan.models import Resident, Session
 from kiosk.booking import BookingRefused, Bookings, Refusal
-from kiosk.models import Resident, Session
 from kiosk.staff import (
     ACTOR_CONSOLE,
     DEMO_STAFF_ID,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.models import Resident
+from cunzhan.models import Resident
 from kiosk.store import KNOWN_MIGRATIONS, Store, StoreError, new_id
 
 ID = "11010519491231002X"
@@ -100,22 +100,20 @@ def test_settings_round_trip(store: Store) -> None:
                                                                      "action": "setting_changed"}
 
 
-def test_hkdf_on_the_standard_library_matches_cryptography() -> None:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+def test_field_keys_derived_from_a_master_key_do_not_change() -> None:
+    """Stores written by earlier releases must still open: the derivation (HKDF-SHA256, no salt) is pinned."""
+    from cunzhan.fieldcrypto import FieldCipher
 
-    from kiosk.crypto import hkdf_sha256
-
-    for master, info, length in ((b"\x00" * 32, b"cunzhan field encryption", 32), (b"k" * 32, b"", 50),
-                                 (bytes(range(32)), b"cunzhan id lookup", 100)):
-        expected = HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(master)
-        assert hkdf_sha256(master, info, length) == expected
+    cipher = FieldCipher.from_master(bytes(range(32)))
+    assert cipher.enc_key.hex() == "21d9aa728d7867fcbe7a24050699b7fdf8f405a5748adaffa112fb729ed3d5ea"
+    assert cipher.mac_key.hex() == "8da4ce404e05142f2e25ff94bf74b3735bb0163c883e9618a0bbc7892137e718"
 
 
 def test_pending_cipher_reads_the_key_once_and_replays_a_failure() -> None:
     import secrets
 
-    from kiosk.crypto import FieldCipher, KeyringUnavailable, PendingCipher
+    from cunzhan.fieldcrypto import FieldCipher
+    from kiosk.crypto import KeyringUnavailable, PendingCipher
 
     calls: list[int] = []
     real = FieldCipher.from_master(secrets.token_bytes(32))

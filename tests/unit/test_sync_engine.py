@@ -6,8 +6,8 @@ import datetime as dt
 import random
 import socket
 
+from cunzhan import protocol
 from kiosk.store import Store, from_text, to_text, utc_now
-from kiosk.sync import protocol
 from kiosk.sync.client import Busy, TownshipClient
 from kiosk.sync.engine import SyncEngine, SyncReport
 

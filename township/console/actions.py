@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from fastapi import Request
 from sqlalchemy.engine import Connection
 
-from kiosk.demo import ZONE
-from kiosk.i18n import N_
+from cunzhan.demo import ZONE
+from cunzhan.i18n import N_
 from township import booking as B
 from township import db, services, signin
 from township.console import queries

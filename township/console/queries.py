@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kiosk.crypto import FieldCipher, field_ref
-from kiosk.demo import ZONE
-from kiosk.identity import mask_phone
+from cunzhan.demo import ZONE
+from cunzhan.fieldcrypto import FieldCipher, field_ref
+from cunzhan.identity import mask_phone
 from township import booking as B
 from township import db, keys
 

@@ -2,7 +2,7 @@
 
 Every page needs a signed-in staff member; every POST checks the form's CSRF token before anything else; admin-only
 actions answer 403 with a page that says why. Handlers are plain (sync) functions: FastAPI runs them in its thread
-pool, so database work never blocks the event loop, and `kiosk.i18n.use_locale` (thread-local) is safe inside.
+pool, so database work never blocks the event loop, and `cunzhan.i18n.use_locale` (thread-local) is safe inside.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kiosk.demo import ZONE
-from kiosk.i18n import LOCALES, N_
+from cunzhan.demo import ZONE
+from cunzhan.i18n import LOCALES, N_
 from township import db
 from township import signin as throttle
 from township.console import actions, queries
@@ -290,7 +290,7 @@ class ConsoleBodyLimit:
 
     @staticmethod
     async def _refuse(send: Any) -> None:
-        from kiosk import i18n
+        from cunzhan import i18n
 
         with i18n.use_locale(i18n.DEFAULT_LOCALE):
             text = i18n.gettext(N_("This form is too large to send. Nothing was changed."))
@@ -925,11 +925,11 @@ def build_router(console: Console) -> APIRouter:  # noqa: PLR0915 - one place li
     @router.post("/residents/find")
     def find_resident(request: Request, csrf_token: str = Form(""), id_number: str = Form("")) -> Response:
         who = console.require(request, csrf=csrf_token, check_csrf=True, admin=True)
-        from kiosk.identity import check_id_number
+        from cunzhan.identity import check_id_number
 
         check = check_id_number(id_number.strip())
         if not check.ok or check.number is None:
-            from kiosk.i18n import use_locale
+            from cunzhan.i18n import use_locale
             from township.console.web import request_locale
 
             with use_locale(request_locale(request)):

@@ -2,7 +2,7 @@
 
 Templates call `{{ _("English text") }}`; the English ids are extracted by tools/i18n.py and translated in the
 `console` catalog. The language is chosen per request (a cookie, Chinese by default) and applied with
-`kiosk.i18n.use_locale` around the render, which is thread-local, so each request sees its own language.
+`cunzhan.i18n.use_locale` around the render, which is thread-local, so each request sees its own language.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from kiosk import i18n
-from kiosk.codes import format_code
-from kiosk.demo import ZONE
+from cunzhan import i18n
+from cunzhan.codes import format_code
+from cunzhan.demo import ZONE
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"

@@ -8,11 +8,11 @@ from functools import partial
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from cunzhan.codes import format_code
+from cunzhan.i18n import gettext as _
+from cunzhan.i18n import sentences
+from cunzhan.models import Booking, BookingStatus
 from kiosk.booking import BookingRefused
-from kiosk.codes import format_code
-from kiosk.i18n import gettext as _
-from kiosk.i18n import sentences
-from kiosk.models import Booking, BookingStatus
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.confirm import SAVE_FAILED, session_words

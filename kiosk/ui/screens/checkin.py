@@ -6,11 +6,11 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from cunzhan.codes import format_code, is_valid_code, normalise_code
+from cunzhan.i18n import gettext as _
+from cunzhan.models import Booking, BookingStatus
 from kiosk import settings as S
 from kiosk.booking import BookingRefused
-from kiosk.codes import format_code, is_valid_code, normalise_code
-from kiosk.i18n import gettext as _
-from kiosk.models import Booking, BookingStatus
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, KeypadEntry, Screen, typed
 from kiosk.ui.screens.confirm import SAVE_FAILED, session_words

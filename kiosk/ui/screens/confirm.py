@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QVBoxLayout
 
+from cunzhan.i18n import N_, sentences
+from cunzhan.i18n import gettext as _
+from cunzhan.models import Booking, Dependent, Resident, ServiceKind, Session
 from kiosk.booking import BookingRefused, Refusal
-from kiosk.i18n import N_, sentences
-from kiosk.i18n import gettext as _
-from kiosk.models import Booking, Dependent, Resident, ServiceKind, Session
 from kiosk.store import StoreError, new_id
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen

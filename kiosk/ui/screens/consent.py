@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QVBoxLayout
 
-from kiosk.i18n import gettext as _
+from cunzhan.i18n import gettext as _
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 

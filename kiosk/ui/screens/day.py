@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from functools import partial
 
-from kiosk.i18n import gettext as _
-from kiosk.models import Session
+from cunzhan.i18n import gettext as _
+from cunzhan.models import Session
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.words import day_words
 

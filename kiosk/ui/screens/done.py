@@ -5,10 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from kiosk.codes import format_code
-from kiosk.i18n import gettext as _
-from kiosk.i18n import sentences
-from kiosk.models import Booking, BookingStatus
+from cunzhan.codes import format_code
+from cunzhan.i18n import gettext as _
+from cunzhan.i18n import sentences
+from cunzhan.models import Booking, BookingStatus
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.confirm import session_words

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from kiosk.i18n import gettext as _
+from cunzhan.i18n import gettext as _
 from kiosk.ui import widgets
 from kiosk.ui.lockdown import check_exit_pin
 from kiosk.ui.screen import Choice, KeypadEntry, typed

@@ -8,9 +8,9 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
+from cunzhan.i18n import N_
+from cunzhan.i18n import gettext as _
 from kiosk.booking import BookingRefused
-from kiosk.i18n import N_
-from kiosk.i18n import gettext as _
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.confirm import SAVE_FAILED

@@ -14,9 +14,9 @@ from functools import partial
 
 from PySide6.QtWidgets import QVBoxLayout
 
+from cunzhan.i18n import gettext as _
+from cunzhan.models import Booking, BookingStatus, Resident, ServiceKind, Session
 from kiosk.booking import BookingRefused
-from kiosk.i18n import gettext as _
-from kiosk.models import Booking, BookingStatus, Resident, ServiceKind, Session
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.confirm import SAVE_FAILED, session_words

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QVBoxLayout
 
-from kiosk.i18n import gettext as _
-from kiosk.i18n import sentences
+from cunzhan.i18n import gettext as _
+from cunzhan.i18n import sentences
 from kiosk.sync.status import SyncStatus, read_status
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
@@ -43,7 +43,7 @@ class HomeScreen(Screen):
         ]
 
     def _book(self, kind_name: str) -> None:
-        from kiosk.models import ServiceKind  # on the first touch, not at start-up (kiosk.store says why)
+        from cunzhan.models import ServiceKind  # on the first touch, not at start-up (kiosk.store says why)
 
         kind = ServiceKind(kind_name)
         visit = self.visit

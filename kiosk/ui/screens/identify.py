@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from cunzhan.i18n import gettext as _
+from cunzhan.i18n import sentences
+from cunzhan.identity import check_id_number, mask_id
+from cunzhan.models import Resident
 from kiosk import settings as S
 from kiosk.accessibility.profiles import Profile
-from kiosk.i18n import gettext as _
-from kiosk.i18n import sentences
-from kiosk.identity import check_id_number, mask_id
-from kiosk.models import Resident
 from kiosk.store import new_id
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, KeypadEntry, Screen, typed

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
+from cunzhan.i18n import N_
+from cunzhan.i18n import gettext as _
 from kiosk.accessibility.profiles import PROFILES, Profile
-from kiosk.i18n import N_
-from kiosk.i18n import gettext as _
 from kiosk.ui.screen import Choice, Screen
 
 MODE_LABELS = (

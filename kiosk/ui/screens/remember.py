@@ -12,10 +12,10 @@ from dataclasses import replace
 
 from PySide6.QtWidgets import QVBoxLayout
 
+from cunzhan.i18n import gettext as _
+from cunzhan.models import Resident
 from kiosk.accessibility.profiles import Profile
 from kiosk.accessibility.profiles import profile as profile_by_name
-from kiosk.i18n import gettext as _
-from kiosk.models import Resident
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from kiosk.i18n import gettext as _
-from kiosk.models import ServiceKind
+from cunzhan.i18n import gettext as _
+from cunzhan.models import ServiceKind
 from kiosk.ui.screen import Choice, Screen
 
 

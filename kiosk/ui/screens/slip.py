@@ -15,10 +15,10 @@ from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, QPixmap
 from PySide6.QtWidgets import QLabel, QWidget
 
-from kiosk import paths
+from cunzhan import paths
+from cunzhan.codes import format_code
+from cunzhan.i18n import gettext as _
 from kiosk import settings as S
-from kiosk.codes import format_code
-from kiosk.i18n import gettext as _
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.confirm import session_words
 from kiosk.ui.screens.done import status_words

@@ -8,8 +8,8 @@ from functools import partial
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from kiosk.i18n import N_
-from kiosk.i18n import gettext as _
+from cunzhan.i18n import N_
+from cunzhan.i18n import gettext as _
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, KeypadEntry, Screen, typed
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout
 
-from kiosk.i18n import gettext as _
+from cunzhan.i18n import gettext as _
 from kiosk.ui import widgets
 from kiosk.ui.screen import Screen
 from kiosk.ui.staff.state import StaffState, staff_state

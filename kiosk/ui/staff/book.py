@@ -17,12 +17,12 @@ from functools import partial
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from cunzhan.codes import format_code
+from cunzhan.i18n import N_
+from cunzhan.i18n import gettext as _
+from cunzhan.identity import check_id_number, check_phone, mask_id
+from cunzhan.models import Booking, Resident, Session
 from kiosk.booking import BookingRefused
-from kiosk.codes import format_code
-from kiosk.i18n import N_
-from kiosk.i18n import gettext as _
-from kiosk.identity import check_id_number, check_phone, mask_id
-from kiosk.models import Booking, Resident, Session
 from kiosk.staff import StaffError, mask_name
 from kiosk.store import new_id
 from kiosk.ui import widgets

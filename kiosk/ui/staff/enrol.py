@@ -15,8 +15,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QVBoxLayout
 
+from cunzhan.i18n import gettext as _
 from kiosk import settings as s
-from kiosk.i18n import gettext as _
 from kiosk.staff import ACTOR_ENROLMENT, queue_audit
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QVBoxLayout
 
-from kiosk.i18n import gettext as _
+from cunzhan.i18n import gettext as _
 from kiosk.sync.status import read_status
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice

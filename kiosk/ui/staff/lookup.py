@@ -8,10 +8,10 @@ from functools import partial
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from cunzhan.codes import format_code
+from cunzhan.i18n import gettext as _
+from cunzhan.models import Booking, BookingStatus
 from kiosk.booking import BookingRefused
-from kiosk.codes import format_code
-from kiosk.i18n import gettext as _
-from kiosk.models import Booking, BookingStatus
 from kiosk.staff import BookingLine, Lookup, StaffError
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, typed

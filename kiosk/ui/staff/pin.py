@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from kiosk.i18n import gettext as _
+from cunzhan.i18n import gettext as _
 from kiosk.staff import (
     ACTOR_ENROLMENT,
     NO_STAFF_TEXT,

@@ -8,10 +8,10 @@ from typing import Any
 
 from PySide6.QtWidgets import QVBoxLayout
 
+from cunzhan.i18n import N_
+from cunzhan.i18n import gettext as _
 from kiosk import settings as s
 from kiosk.accessibility.profiles import ORDER, PROFILES
-from kiosk.i18n import N_
-from kiosk.i18n import gettext as _
 from kiosk.staff import STAFF_SETTINGS, StaffError
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice

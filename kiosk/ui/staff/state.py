@@ -30,12 +30,12 @@ class AssistDraft:
     id_entry: str = ""
     name: str = ""
     phone: str = ""
-    resident: Any = None  # kiosk.models.Resident once identified (with the dependent added when booking for one)
+    resident: Any = None  # cunzhan.models.Resident once identified (with the dependent added when booking for one)
     for_family: bool = False  # booking for the resident's family member (a grandchild, …)
     dep_name: str = ""
     dep_relation: str = ""  # message id from kiosk.ui.screens.who.RELATIONS
     dep_year: str = ""
-    dependent: Any = None  # kiosk.models.Dependent once checked
+    dependent: Any = None  # cunzhan.models.Dependent once checked
     consent_at: dt.datetime | None = None  # when staff confirmed the resident heard the notice and agreed
     declined: bool = False  # the resident did not agree: nothing booked, their details dropped
     done_code: str = ""

@@ -6,9 +6,9 @@ from functools import partial
 
 from PySide6.QtWidgets import QVBoxLayout
 
+from cunzhan.i18n import gettext as _
+from cunzhan.models import Booking, BookingStatus
 from kiosk.booking import BookingRefused
-from kiosk.i18n import gettext as _
-from kiosk.models import Booking, BookingStatus
 from kiosk.staff import BookingLine, SessionDay
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice

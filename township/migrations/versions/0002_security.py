@@ -65,7 +65,7 @@ def upgrade() -> None:
 def _encrypt_existing() -> None:
     """Residents' clear fields → encrypted and blind-indexed; each booking gets its resident's details as the ones
     it was made with (the best there is for bookings made before)."""
-    from kiosk.crypto import field_ref
+    from cunzhan.fieldcrypto import field_ref
     from township import keys
 
     bind = op.get_bind()

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kiosk.i18n import N_
+from cunzhan.i18n import N_
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
@@ -61,7 +61,7 @@ class IdCheck:
 
     def message(self) -> str:
         """The problem in the current UI language."""
-        from kiosk.i18n import gettext
+        from cunzhan.i18n import gettext
 
         if self.problem is None:
             return ""
@@ -148,7 +148,7 @@ class PhoneCheck:
 
     def message(self) -> str:
         """The problem in the current UI language."""
-        from kiosk.i18n import gettext
+        from cunzhan.i18n import gettext
 
         if self.problem is None:
             return ""

@@ -11,7 +11,7 @@ import uuid
 import zoneinfo
 from dataclasses import dataclass
 
-from kiosk.models import Provider, Service, ServiceKind, Session
+from cunzhan.models import Provider, Service, ServiceKind, Session
 
 _NS = uuid.UUID("5b0c7a52-2f7e-4c1b-9d55-0c0a7e1c1a11")
 TOWNSHIP_SLUG = "demo"

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from kiosk.i18n import N_
+from cunzhan.i18n import N_
 
 
 class ServiceKind(StrEnum):
@@ -45,7 +45,7 @@ class BookingStatus(StrEnum):
 
     def label(self) -> str:
         """Plain words for the resident, translated."""
-        from kiosk.i18n import gettext
+        from cunzhan.i18n import gettext
 
         return gettext(STATUS_LABELS[self])
 

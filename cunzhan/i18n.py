@@ -3,7 +3,7 @@
 Message ids are English; `zh_CN` is the default language and every user-facing string must have a `zh_CN`
 translation (a test enforces it). Catalogs live in `assets/translations/<locale>/LC_MESSAGES/<domain>.po`, one domain
 per area of the code (core, ui, accessibility, staff, sync, township, console) so each area owns its file; all domains
-of a locale are merged at load time. `python -m kiosk.i18n compile` writes the `.mo` files (`make` runs it); when a
+of a locale are merged at load time. `python -m cunzhan.i18n compile` writes the `.mo` files (`make` runs it); when a
 `.mo` is missing or older than its `.po`, the `.po` is read directly.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from kiosk.paths import assets_dir
+from cunzhan.paths import assets_dir
 
 DEFAULT_LOCALE = "zh_CN"
 LOCALES = ("zh_CN", "en")
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         count = len(compile_catalogs())
         print(f"compiled {count} catalogs")
         return 0
-    print("usage: python -m kiosk.i18n compile", file=sys.stderr)
+    print("usage: python -m cunzhan.i18n compile", file=sys.stderr)
     return 2
 
 
