@@ -22,7 +22,7 @@ bench: setup
 
 lint: venv
 	$(VENV)/bin/ruff check cunzhan kiosk township tests bench tools
-	$(VENV)/bin/ruff format --check cunzhan kiosk township tests bench tools || true
+	$(VENV)/bin/ruff format --check cunzhan kiosk township tests bench tools
 
 typecheck: venv
 	$(VENV)/bin/mypy cunzhan kiosk township

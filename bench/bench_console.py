@@ -55,25 +55,51 @@ def main() -> None:
         database: db.Database = app.state.db
         services.create_staff(database, "demo", "bench", "reviewer", "bench-password-1")
         code = services.create_enrollment_code(database, "demo")
-        enrolled = sync.enroll(database, P.EnrollRequest(enrollment_code=code, kiosk_name="bench", app_version="b"))
+        enrolled = sync.enroll(
+            database, P.EnrollRequest(enrollment_code=code, kiosk_name="bench", app_version="b")
+        )
         device = sync.authenticate(database, "Bearer " + enrolled["device_token"])
         with database.read() as conn:
-            sessions = [r.id for r in conn.execute(sa.select(db.sessions.c.id).where(
-                db.sessions.c.starts_at > db.naive(db.now_utc())).order_by(db.sessions.c.starts_at))]
+            sessions = [
+                r.id
+                for r in conn.execute(
+                    sa.select(db.sessions.c.id)
+                    .where(db.sessions.c.starts_at > db.naive(db.now_utc()))
+                    .order_by(db.sessions.c.starts_at)
+                )
+            ]
         ops = []
         for n in range(BOOKINGS):
             first17 = f"3301061950{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
-            ops.append({"op_id": str(uuid.uuid4()), "device_seq": n + 1, "entity": "booking",
-                        "entity_id": str(uuid.uuid4()), "kind": "create", "base_version": None,
-                        "payload": {"session_id": sessions[n % len(sessions)], "code": f"B{n:07d}",
-                                    "resident": {"id": str(uuid.uuid4()), "name": "居民", "phone": "13900000000",
-                                                 "id_number": first17 + id_check_character(first17),
-                                                 "village": "上坪村"},
-                                    "for_dependent": None, "channel": "self", "staff_id": None, "lease": False,
-                                    "waitlist": True},
-                        "created_at": "2026-01-01T00:00:00+00:00"})
+            ops.append(
+                {
+                    "op_id": str(uuid.uuid4()),
+                    "device_seq": n + 1,
+                    "entity": "booking",
+                    "entity_id": str(uuid.uuid4()),
+                    "kind": "create",
+                    "base_version": None,
+                    "payload": {
+                        "session_id": sessions[n % len(sessions)],
+                        "code": f"B{n:07d}",
+                        "resident": {
+                            "id": str(uuid.uuid4()),
+                            "name": "居民",
+                            "phone": "13900000000",
+                            "id_number": first17 + id_check_character(first17),
+                            "village": "上坪村",
+                        },
+                        "for_dependent": None,
+                        "channel": "self",
+                        "staff_id": None,
+                        "lease": False,
+                        "waitlist": True,
+                    },
+                    "created_at": "2026-01-01T00:00:00+00:00",
+                }
+            )
         for chunk in range(0, len(ops), 400):
-            sync.push(database, device, {"device_id": device.id, "ops": ops[chunk:chunk + 400]})
+            sync.push(database, device, {"device_id": device.id, "ops": ops[chunk : chunk + 400]})
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -87,8 +113,11 @@ def main() -> None:
         form = http.get(base + "/console/signin", timeout=30)
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
         assert token is not None
-        signed = http.post(base + "/console/signin", timeout=30, data={
-            "username": "bench", "password": "bench-password-1", "csrf_token": token.group(1)})
+        signed = http.post(
+            base + "/console/signin",
+            timeout=30,
+            data={"username": "bench", "password": "bench-password-1", "csrf_token": token.group(1)},
+        )
         assert signed.url.endswith("/console/"), signed.status_code
         print(f"health_probe_median: {_median_ms(http, base + '/v1/health'):.1f} ms")
         print(f"review_queue_median: {_median_ms(http, base + '/console/review?status='):.1f} ms")

@@ -79,16 +79,29 @@ def _prepare(db_url: str) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
             now = db.naive(db.now_utc())
             with database.write() as conn:
                 db.lock_township(conn, town)
-                conn.execute(sa.insert(db.services).values(id=service, township_id=town, kind="clinic",
-                                                           name="全科门诊", updated_at=now))
-                conn.execute(sa.insert(db.providers).values(id=provider, township_id=town, name="医生",
-                                                            updated_at=now))
+                conn.execute(
+                    sa.insert(db.services).values(
+                        id=service, township_id=town, kind="clinic", name="全科门诊", updated_at=now
+                    )
+                )
+                conn.execute(
+                    sa.insert(db.providers).values(id=provider, township_id=town, name="医生", updated_at=now)
+                )
                 B.emit_service(conn, service)
                 B.emit_provider(conn, provider)
-            sessions[slug] = [create_session(database, staff_id=None, township_slug=slug, service_id=service,
-                                             provider_id=provider, starts_at=start + dt.timedelta(hours=i),
-                                             ends_at=start + dt.timedelta(hours=i, minutes=30),
-                                             capacity=CAPACITY) for i in range(SESSIONS)]
+            sessions[slug] = [
+                create_session(
+                    database,
+                    staff_id=None,
+                    township_slug=slug,
+                    service_id=service,
+                    provider_id=provider,
+                    starts_at=start + dt.timedelta(hours=i),
+                    ends_at=start + dt.timedelta(hours=i, minutes=30),
+                    capacity=CAPACITY,
+                )
+                for i in range(SESSIONS)
+            ]
             codes += [(slug, create_enrollment_code(database, slug)) for _ in range(KIOSKS // TOWNSHIPS)]
     finally:
         database.dispose()
@@ -98,10 +111,24 @@ def _prepare(db_url: str) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
 def _serve(db_url: str, home: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = os.environ | {"CUNZHAN_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "township", "serve", "--db", db_url, "--port", str(port),
-                             "--workers", str(workers)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=(home / f"serve-{port}.log").open("wb"))  # a pipe nobody reads would fill
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "township",
+            "serve",
+            "--db",
+            db_url,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(home / f"serve-{port}.log").open("wb"),
+    )  # a pipe nobody reads would fill
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -114,16 +141,21 @@ def _serve(db_url: str, home: Path, workers: int = 1) -> tuple[subprocess.Popen[
     raise RuntimeError("backend did not start")
 
 
-def _measure(db_url: str, home: Path, *, workers: int = 1, pushes: int = 1,
-             ops_per_push: int = OPS_PER_KIOSK) -> tuple[float, int, int, list[float]]:
+def _measure(
+    db_url: str, home: Path, *, workers: int = 1, pushes: int = 1, ops_per_push: int = OPS_PER_KIOSK
+) -> tuple[float, int, int, list[float]]:
     """(ops/s, ops answered, retries after 503, seconds per push from its first send to its answer)."""
     sessions, codes = _prepare(db_url)
     proc, url = _serve(db_url, home, workers)
     try:
+
         def enrol(slug_code: tuple[str, str]) -> dict[str, Any]:
             for _attempt in range(20):
-                response = requests.post(url + "/v1/enroll", timeout=120, json={
-                    "enrollment_code": slug_code[1], "kiosk_name": "bench", "app_version": "bench"})
+                response = requests.post(
+                    url + "/v1/enroll",
+                    timeout=120,
+                    json={"enrollment_code": slug_code[1], "kiosk_name": "bench", "app_version": "bench"},
+                )
                 if response.status_code == 201:
                     return dict(response.json()) | {"slug": slug_code[0]}
                 time.sleep(1)
@@ -143,29 +175,52 @@ def _measure(db_url: str, home: Path, *, workers: int = 1, pushes: int = 1,
             ops = []
             for seq in range(1, pushes * ops_per_push + 1):
                 n = index * pushes * ops_per_push + seq
-                ops.append({"op_id": str(uuid.uuid4()), "device_seq": seq, "entity": "booking",
-                            "entity_id": str(uuid.uuid4()), "kind": "create", "base_version": None,
-                            "created_at": dt.datetime.now(dt.UTC).isoformat(), "payload": {
-                                "session_id": sessions[device["slug"]][n % SESSIONS],
-                                "code": f"{n:09d}",
-                                "resident": {"id": str(uuid.uuid4()), "name": "居民", "id_number": _id_number(n),
-                                             "phone": None, "village": None},
-                                "for_dependent": None, "channel": "self", "staff_id": None,
-                                "lease": False, "waitlist": False}})
+                ops.append(
+                    {
+                        "op_id": str(uuid.uuid4()),
+                        "device_seq": seq,
+                        "entity": "booking",
+                        "entity_id": str(uuid.uuid4()),
+                        "kind": "create",
+                        "base_version": None,
+                        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+                        "payload": {
+                            "session_id": sessions[device["slug"]][n % SESSIONS],
+                            "code": f"{n:09d}",
+                            "resident": {
+                                "id": str(uuid.uuid4()),
+                                "name": "居民",
+                                "id_number": _id_number(n),
+                                "phone": None,
+                                "village": None,
+                            },
+                            "for_dependent": None,
+                            "channel": "self",
+                            "staff_id": None,
+                            "lease": False,
+                            "waitlist": False,
+                        },
+                    }
+                )
             retries = answered = 0
             with requests.Session() as http:
                 barrier.wait(timeout=300)
                 for batch in range(pushes):
-                    body = json.dumps({"device_id": device["device_id"],
-                                       "ops": ops[batch * ops_per_push:(batch + 1) * ops_per_push]}).encode()
+                    body = json.dumps(
+                        {
+                            "device_id": device["device_id"],
+                            "ops": ops[batch * ops_per_push : (batch + 1) * ops_per_push],
+                        }
+                    ).encode()
                     sent = {"Content-Type": "application/json"}
                     if pushes > 1:
                         body, sent = gzip.compress(body), sent | {"Content-Encoding": "gzip"}
                     first = time.monotonic()
                     while True:
                         try:
-                            response = http.post(url + "/v1/sync/push", data=body, headers=headers | sent,
-                                                 timeout=300)
+                            response = http.post(
+                                url + "/v1/sync/push", data=body, headers=headers | sent, timeout=300
+                            )
                         except requests.ConnectionError:  # as the kiosk: the link failed, try again
                             retries += 1
                             time.sleep(1)
@@ -215,7 +270,9 @@ def _fresh_pg(admin_url: str) -> tuple[str, Any]:
 
 
 BIG_SESSIONS = 100_000
-SESSION_VERSIONS = 3  # each session logged when made and twice more as its seats changed: 300,000 session changes
+SESSION_VERSIONS = (
+    3  # each session logged when made and twice more as its seats changed: 300,000 session changes
+)
 BOOKING_CHANGES = 200_000  # other kiosks' bookings: in the log, never sent to a new kiosk
 
 
@@ -239,33 +296,82 @@ def _big_township(db_url: str) -> str:
         for i in range(BIG_SESSIONS):
             at = start + dt.timedelta(minutes=30 * i)
             ident = str(uuid.uuid4())
-            sessions.append({"id": ident, "township_id": town, "service_id": service, "provider_id": provider,
-                             "starts_at": db.naive(at), "ends_at": db.naive(at + dt.timedelta(minutes=30)),
-                             "capacity": 20, "version": SESSION_VERSIONS, "updated_at": old})
+            sessions.append(
+                {
+                    "id": ident,
+                    "township_id": town,
+                    "service_id": service,
+                    "provider_id": provider,
+                    "starts_at": db.naive(at),
+                    "ends_at": db.naive(at + dt.timedelta(minutes=30)),
+                    "capacity": 20,
+                    "version": SESSION_VERSIONS,
+                    "updated_at": old,
+                }
+            )
             for version in range(1, SESSION_VERSIONS + 1):
                 seq += 1
-                changes.append({"township_id": town, "seq": seq, "entity": "session", "entity_id": ident,
-                                "op": "upsert", "version": version, "scope": None, "created_at": old, "data": {
-                                    "service_id": service, "provider_id": provider, "starts_at": db.iso(at),
-                                    "ends_at": db.iso(at + dt.timedelta(minutes=30)), "capacity": 20,
-                                    "seats_left": 20 - version + 1, "room": "", "video_url": "", "status": "open"}})
+                changes.append(
+                    {
+                        "township_id": town,
+                        "seq": seq,
+                        "entity": "session",
+                        "entity_id": ident,
+                        "op": "upsert",
+                        "version": version,
+                        "scope": None,
+                        "created_at": old,
+                        "data": {
+                            "service_id": service,
+                            "provider_id": provider,
+                            "starts_at": db.iso(at),
+                            "ends_at": db.iso(at + dt.timedelta(minutes=30)),
+                            "capacity": 20,
+                            "seats_left": 20 - version + 1,
+                            "room": "",
+                            "video_url": "",
+                            "status": "open",
+                        },
+                    }
+                )
             for _ in range(BOOKING_CHANGES // BIG_SESSIONS):
                 seq += 1
                 booking = str(uuid.uuid4())
-                changes.append({"township_id": town, "seq": seq, "entity": "booking", "entity_id": booking,
-                                "op": "upsert", "version": 1, "scope": other_device, "created_at": old, "data": {
-                                    "id": booking, "status": "confirmed", "code": f"{seq:09d}", "session_id": ident,
-                                    "version": 1, "message": "预约成功"}})
+                changes.append(
+                    {
+                        "township_id": town,
+                        "seq": seq,
+                        "entity": "booking",
+                        "entity_id": booking,
+                        "op": "upsert",
+                        "version": 1,
+                        "scope": other_device,
+                        "created_at": old,
+                        "data": {
+                            "id": booking,
+                            "status": "confirmed",
+                            "code": f"{seq:09d}",
+                            "session_id": ident,
+                            "version": 1,
+                            "message": "预约成功",
+                        },
+                    }
+                )
         now = db.naive(db.now_utc())
         with database.write() as conn:
             db.lock_township(conn, town)
-            conn.execute(sa.insert(db.services).values(id=service, township_id=town, kind="clinic", name="全科门诊",
-                                                       updated_at=now))
-            conn.execute(sa.insert(db.providers).values(id=provider, township_id=town, name="医生", updated_at=now))
+            conn.execute(
+                sa.insert(db.services).values(
+                    id=service, township_id=town, kind="clinic", name="全科门诊", updated_at=now
+                )
+            )
+            conn.execute(
+                sa.insert(db.providers).values(id=provider, township_id=town, name="医生", updated_at=now)
+            )
             for chunk in range(0, len(sessions), 5000):
-                conn.execute(sa.insert(db.sessions), sessions[chunk:chunk + 5000])
+                conn.execute(sa.insert(db.sessions), sessions[chunk : chunk + 5000])
             for chunk in range(0, len(changes), 5000):
-                conn.execute(sa.insert(db.changes), changes[chunk:chunk + 5000])
+                conn.execute(sa.insert(db.changes), changes[chunk : chunk + 5000])
         with database.write() as conn:  # not under lock_township: it writes back the seq it counted itself
             conn.execute(sa.update(db.townships).where(db.townships.c.id == town).values(last_seq=seq))
         return create_enrollment_code(database, "big")
@@ -276,15 +382,20 @@ def _big_township(db_url: str) -> str:
 def _first_pull(url: str, code: str) -> tuple[float, int, int]:
     """A new kiosk's first pull of the whole township, pages of 1000 as the kiosk asks, gzip: (seconds, bytes on
     the wire, changes)."""
-    enrolled = requests.post(url + "/v1/enroll", timeout=120, json={
-        "enrollment_code": code, "kiosk_name": "new", "app_version": "bench"}).json()
+    enrolled = requests.post(
+        url + "/v1/enroll",
+        timeout=120,
+        json={"enrollment_code": code, "kiosk_name": "new", "app_version": "bench"},
+    ).json()
     headers = {"Authorization": f"Bearer {enrolled['device_token']}", "Accept-Encoding": "gzip"}
     cursor, wire, count = None, 0, 0
     started = time.monotonic()
     with requests.Session() as http:
         while True:
             params: dict[str, Any] = {"limit": 1000} | ({"cursor": cursor} if cursor else {})
-            response = http.get(url + "/v1/sync/pull", params=params, headers=headers, timeout=300, stream=True)
+            response = http.get(
+                url + "/v1/sync/pull", params=params, headers=headers, timeout=300, stream=True
+            )
             raw = response.raw.read(decode_content=False)
             wire += len(raw)
             body = gzip.decompress(raw) if response.headers.get("content-encoding") == "gzip" else raw
@@ -317,7 +428,9 @@ def first_pull_figures(home: Path) -> None:
     database = db.Database(db_url, pool_size=1)
     try:
         with database.write() as conn:
-            conn.execute(sa.update(db.changes).values(created_at=db.naive(db.now_utc() - dt.timedelta(days=40))))
+            conn.execute(
+                sa.update(db.changes).values(created_at=db.naive(db.now_utc() - dt.timedelta(days=40)))
+            )
         code = create_enrollment_code(database, "big")
     finally:
         database.dispose()
@@ -329,8 +442,11 @@ def first_pull_figures(home: Path) -> None:
         proc.wait(timeout=30)
     print(f"first_pull_s_100k_sessions: {after_s:.1f} s", flush=True)
     print(f"first_pull_mb_100k_sessions: {after_bytes / 1e6:.1f} MB", flush=True)
-    print(f"# before compaction: {before_s:.1f} s, {before_bytes / 1e6:.1f} MB, {before_n} changes; after: "
-          f"{after_n} changes", flush=True)
+    print(
+        f"# before compaction: {before_s:.1f} s, {before_bytes / 1e6:.1f} MB, {before_n} changes; after: "
+        f"{after_n} changes",
+        flush=True,
+    )
 
 
 def push_4proc_figures(home: Path, admin: str) -> None:
@@ -344,8 +460,11 @@ def push_4proc_figures(home: Path, admin: str) -> None:
     p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
     print(f"hub_push_ops_per_s_postgresql_4proc: {rate:.0f} ops/s", flush=True)
     print(f"hub_push_p95_s: {p95:.1f} s", flush=True)
-    print(f"# postgresql 4 workers: {total} ops from {KIOSKS} kiosks × 2 pushes of 50, {errors} answers 503 "
-          f"(retried), {len(latencies)} pushes answered", flush=True)
+    print(
+        f"# postgresql 4 workers: {total} ops from {KIOSKS} kiosks × 2 pushes of 50, {errors} answers 503 "
+        f"(retried), {len(latencies)} pushes answered",
+        flush=True,
+    )
 
 
 def main() -> int:
@@ -353,7 +472,9 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
             first_pull_figures(Path(tmp))
         return 0
-    if sys.argv[1:] == ["push-4proc"]:  # only the PostgreSQL 4-process push figures (to iterate on the push path)
+    if sys.argv[1:] == [
+        "push-4proc"
+    ]:  # only the PostgreSQL 4-process push figures (to iterate on the push path)
         admin = os.environ.get("CUNZHAN_TEST_PG_URL")
         if not admin:
             print("# postgresql: CUNZHAN_TEST_PG_URL not set (run under tools/with-services.sh)", flush=True)

@@ -47,8 +47,12 @@ def _sign_in_loop(base: str, stop: threading.Event, done: list[int]) -> None:
         form = http.get(base + "/console/signin", timeout=120)
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
         assert token is not None
-        answer = http.post(base + "/console/signin", timeout=120, allow_redirects=False, data={
-            "username": "bench", "password": PASSWORD, "csrf_token": token.group(1)})
+        answer = http.post(
+            base + "/console/signin",
+            timeout=120,
+            allow_redirects=False,
+            data={"username": "bench", "password": PASSWORD, "csrf_token": token.group(1)},
+        )
         if answer.status_code == 303:
             done.append(1)
         http.cookies.clear()
@@ -68,7 +72,9 @@ def main() -> None:
         database = app.state.db
         services.create_staff(database, "demo", "bench", "reviewer", PASSWORD)
         code = services.create_enrollment_code(database, "demo")
-        enrolled = sync.enroll(database, P.EnrollRequest(enrollment_code=code, kiosk_name="bench", app_version="b"))
+        enrolled = sync.enroll(
+            database, P.EnrollRequest(enrollment_code=code, kiosk_name="bench", app_version="b")
+        )
         headers = {"Authorization": "Bearer " + enrolled["device_token"]}
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
@@ -82,8 +88,10 @@ def main() -> None:
         for clients in (0, 8, 40):
             stop = threading.Event()
             done: list[int] = []
-            loaders = [threading.Thread(target=_sign_in_loop, args=(base, stop, done), daemon=True)
-                       for _ in range(clients)]
+            loaders = [
+                threading.Thread(target=_sign_in_loop, args=(base, stop, done), daemon=True)
+                for _ in range(clients)
+            ]
             for loader in loaders:
                 loader.start()
             time.sleep(1.0 if clients else 0)  # let the load build up

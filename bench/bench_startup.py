@@ -43,8 +43,9 @@ EMPTY_WINDOW = (
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Seconds from start to the first line beginning with `ready`, and to the process's exit."""
     started = time.perf_counter()
-    with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as child:
+    with subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as child:
         assert child.stdout is not None and child.stderr is not None
         ready_at = None
         for line in child.stdout:

@@ -50,7 +50,9 @@ def main() -> None:
             base.append((time.perf_counter() - t0) * 1000)
 
         start = utc_now() + dt.timedelta(days=2)
-        session = Session(str(uuid.uuid4()), "svc", "prov", start, start + dt.timedelta(minutes=30), 10**6, 10**6)
+        session = Session(
+            str(uuid.uuid4()), "svc", "prov", start, start + dt.timedelta(minutes=30), 10**6, 10**6
+        )
         store.upsert_session(session)
         rules = Bookings(store)
         writes = []
@@ -66,14 +68,25 @@ def main() -> None:
         rows = []
         for i in range(100_000):
             begins = day0 + dt.timedelta(minutes=15 * i // 3)
-            rows.append(Session(str(uuid.uuid4()), services[i % 8], "prov", begins,
-                                begins + dt.timedelta(minutes=30), 6, (i % 7)))
+            rows.append(
+                Session(
+                    str(uuid.uuid4()),
+                    services[i % 8],
+                    "prov",
+                    begins,
+                    begins + dt.timedelta(minutes=30),
+                    6,
+                    (i % 7),
+                )
+            )
         store.upsert_sessions(rows)
         listings = []
         for d in range(50):
             day = day0 + dt.timedelta(days=3 * d)
             t0 = time.perf_counter()
-            found = store.sessions_between(day, day + dt.timedelta(days=1), service_id="svc-3", open_only=True)
+            found = store.sessions_between(
+                day, day + dt.timedelta(days=1), service_id="svc-3", open_only=True
+            )
             listings.append((time.perf_counter() - t0) * 1000)
             assert found is not None
         total = store.query("SELECT count(*) AS n FROM sessions")[0]["n"]

@@ -69,20 +69,41 @@ def _sessions(db_url: str, count: int) -> list[str]:
     made = []
     with database.write() as conn:
         db.lock_township(conn, tid)
-        conn.execute(sa.insert(db.services).values(id=service_id, township_id=tid, kind="clinic", name="慢病复诊",
-                                                   description="", review=False, what_to_bring="", updated_at=now))
+        conn.execute(
+            sa.insert(db.services).values(
+                id=service_id,
+                township_id=tid,
+                kind="clinic",
+                name="慢病复诊",
+                description="",
+                review=False,
+                what_to_bring="",
+                updated_at=now,
+            )
+        )
         B.emit_service(conn, service_id)
         providers = []
         for i in range(count):
             pid = str(uuid.uuid4())
-            conn.execute(sa.insert(db.providers).values(id=pid, township_id=tid, name=f"医生{i}", updated_at=now))
+            conn.execute(
+                sa.insert(db.providers).values(id=pid, township_id=tid, name=f"医生{i}", updated_at=now)
+            )
             B.emit_provider(conn, pid)
             providers.append(pid)
     start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=21)
     for pid in providers:
-        made.append(create_session(database, staff_id=None, township_slug="demo", service_id=service_id,
-                                   provider_id=pid, starts_at=start, ends_at=start + dt.timedelta(hours=4),
-                                   capacity=500))
+        made.append(
+            create_session(
+                database,
+                staff_id=None,
+                township_slug="demo",
+                service_id=service_id,
+                provider_id=pid,
+                starts_at=start,
+                ends_at=start + dt.timedelta(hours=4),
+                capacity=500,
+            )
+        )
     database.dispose()
     return made
 
@@ -116,10 +137,12 @@ class _Kiosk:
         for i in range(count):
             n = offset + i
             given = rng.randrange(len(GIVEN) // 2) * 2
-            name = rng.choice(SURNAMES) + GIVEN[given: given + 2]
+            name = rng.choice(SURNAMES) + GIVEN[given : given + 2]
             phone = rng.choice((None, f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"))
-            bookings.book(session_id=sessions[n % len(sessions)],
-                          resident=Resident(str(uuid.uuid4()), name, _id_number(rng), phone, rng.choice(villages)))
+            bookings.book(
+                session_id=sessions[n % len(sessions)],
+                resident=Resident(str(uuid.uuid4()), name, _id_number(rng), phone, rng.choice(villages)),
+            )
 
 
 def main() -> int:
@@ -130,8 +153,12 @@ def main() -> int:
     port = _free_port()
     db_url = f"sqlite:///{work / 'township.db'}"
     log = (work / "serve.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "township", "serve", "--db", db_url, "--port", str(port),
-                               "--demo"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "township", "serve", "--db", db_url, "--port", str(port), "--demo"],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         import requests
@@ -182,10 +209,15 @@ def main() -> int:
             device = naive.store.state("device_id")
             t0 = time.perf_counter()
             for op in ops:
-                body = json.dumps({"device_id": device, "ops": [op], "app_version": __version__},
-                                  ensure_ascii=False).encode()
-                r = session.post(proxy.url + "/v1/sync/push", data=body, timeout=60,
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+                body = json.dumps(
+                    {"device_id": device, "ops": [op], "app_version": __version__}, ensure_ascii=False
+                ).encode()
+                r = session.post(
+                    proxy.url + "/v1/sync/push",
+                    data=body,
+                    timeout=60,
+                    headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                )
                 assert r.status_code == 200 and r.json()["results"][0]["outcome"] == "applied", r.text
             naive_s = (time.perf_counter() - t0) * BACKLOG / len(ops)
         print(f"sync_backlog_s: {sync_s:.1f} s")

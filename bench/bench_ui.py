@@ -41,6 +41,8 @@ def bench_ops() -> OpRunner:
             self.background.shutdown()
 
     return BenchOps()
+
+
 PROFILES = ("standard", "elder")
 
 
@@ -61,7 +63,9 @@ def main() -> None:
     samples: list[float] = []
     slowest: dict[str, float] = {}
     by_screen: dict[str, list[float]] = {}
-    cpu_samples: list[float] = []  # the main thread's own CPU time: what the transition costs without a busy box
+    cpu_samples: list[
+        float
+    ] = []  # the main thread's own CPU time: what the transition costs without a busy box
     for profile in PROFILES:
         for _round in range(ROUNDS):
             with demo_window(profile, ops=bench_ops()) as window:
@@ -85,7 +89,9 @@ def main() -> None:
     print(f"screen_transition_ms_max: {slowest[worst]:.1f} ms ({worst})")
     print(f"screen_transitions_measured: {len(samples)} transitions")
     heavy = sorted(by_screen, key=lambda n: -statistics.median(by_screen[n]))[:3]
-    print("slowest_screens_median_ms: " + ", ".join(f"{n} {statistics.median(by_screen[n]):.0f}" for n in heavy))
+    print(
+        "slowest_screens_median_ms: " + ", ".join(f"{n} {statistics.median(by_screen[n]):.0f}" for n in heavy)
+    )
     keypad_feedback()
 
 
@@ -103,8 +109,11 @@ def keypad_feedback() -> None:
     from kiosk.ui.tour import DEMO_ID
 
     work = Path(tempfile.mkdtemp(prefix="cunzhan-keypad-"))
-    speaker = Speaker(settings=Settings({"speech_rate": "170"}), player=FileSinkPlayer(work / "sink"),
-                      cache_dir=work / "cache")
+    speaker = Speaker(
+        settings=Settings({"speech_rate": "170"}),
+        player=FileSinkPlayer(work / "sink"),
+        cache_dir=work / "cache",
+    )
     speaker.say("好")  # the renderer started and the voices looked up, as the kiosk does at start-up
     speaker.wait_idle(30)
     first: list[float] = []

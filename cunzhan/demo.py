@@ -38,22 +38,70 @@ class _Plan:
 
 
 SERVICES: tuple[Service, ...] = (
-    Service(stable_id("service", "gp"), ServiceKind.CLINIC, "全科门诊",
-            "乡镇卫生院全科医生远程问诊：头疼发热、身体不适，先问问医生。", False, "身份证、医保卡、正在吃的药"),
-    Service(stable_id("service", "chronic"), ServiceKind.CLINIC, "慢病随访（高血压、糖尿病）",
-            "县医院医生远程复查血压、血糖，调整用药。", True, "身份证、医保卡、血压血糖记录本、药盒"),
-    Service(stable_id("service", "tcm"), ServiceKind.CLINIC, "中医问诊",
-            "中医师远程看舌象、问病情，开调理方子。", False, "身份证、医保卡"),
-    Service(stable_id("service", "mch"), ServiceKind.CLINIC, "妇幼保健",
-            "孕产妇、儿童保健医生远程咨询：产检、疫苗、喂养。", True, "身份证、母子健康手册"),
-    Service(stable_id("service", "math"), ServiceKind.SCHOOL, "课后辅导：数学",
-            "县城学校老师远程辅导小学数学作业。", False, "作业本、铅笔"),
-    Service(stable_id("service", "chinese"), ServiceKind.SCHOOL, "课后辅导：语文",
-            "县城学校老师远程辅导语文阅读和写字。", False, "语文书、作业本"),
-    Service(stable_id("service", "phone"), ServiceKind.SCHOOL, "长辈智能手机课",
-            "手把手教长辈用手机：视频通话、扫码、防诈骗。", False, "自己的手机（充好电）"),
-    Service(stable_id("service", "farming"), ServiceKind.SCHOOL, "农技课堂",
-            "农技专家远程讲种植、养殖和病虫害防治。", False, "想问的问题，可以带叶子或照片"),
+    Service(
+        stable_id("service", "gp"),
+        ServiceKind.CLINIC,
+        "全科门诊",
+        "乡镇卫生院全科医生远程问诊：头疼发热、身体不适，先问问医生。",
+        False,
+        "身份证、医保卡、正在吃的药",
+    ),
+    Service(
+        stable_id("service", "chronic"),
+        ServiceKind.CLINIC,
+        "慢病随访（高血压、糖尿病）",
+        "县医院医生远程复查血压、血糖，调整用药。",
+        True,
+        "身份证、医保卡、血压血糖记录本、药盒",
+    ),
+    Service(
+        stable_id("service", "tcm"),
+        ServiceKind.CLINIC,
+        "中医问诊",
+        "中医师远程看舌象、问病情，开调理方子。",
+        False,
+        "身份证、医保卡",
+    ),
+    Service(
+        stable_id("service", "mch"),
+        ServiceKind.CLINIC,
+        "妇幼保健",
+        "孕产妇、儿童保健医生远程咨询：产检、疫苗、喂养。",
+        True,
+        "身份证、母子健康手册",
+    ),
+    Service(
+        stable_id("service", "math"),
+        ServiceKind.SCHOOL,
+        "课后辅导：数学",
+        "县城学校老师远程辅导小学数学作业。",
+        False,
+        "作业本、铅笔",
+    ),
+    Service(
+        stable_id("service", "chinese"),
+        ServiceKind.SCHOOL,
+        "课后辅导：语文",
+        "县城学校老师远程辅导语文阅读和写字。",
+        False,
+        "语文书、作业本",
+    ),
+    Service(
+        stable_id("service", "phone"),
+        ServiceKind.SCHOOL,
+        "长辈智能手机课",
+        "手把手教长辈用手机：视频通话、扫码、防诈骗。",
+        False,
+        "自己的手机（充好电）",
+    ),
+    Service(
+        stable_id("service", "farming"),
+        ServiceKind.SCHOOL,
+        "农技课堂",
+        "农技专家远程讲种植、养殖和病虫害防治。",
+        False,
+        "想问的问题，可以带叶子或照片",
+    ),
 )
 
 PROVIDERS: tuple[Provider, ...] = (
@@ -103,10 +151,19 @@ def demo_sessions(start: dt.date, days: int = 14) -> list[Session]:
                 starts = local.astimezone(dt.UTC)
                 ident = stable_id("session", plan.service, plan.provider, local.isoformat())
                 video = f"https://meet.qingshan.example/{plan.service}-{day:%m%d}-{hour:02d}{minute:02d}"
-                sessions.append(Session(
-                    id=ident, service_id=_sid(plan.service), provider_id=_pid(plan.provider),
-                    starts_at=starts, ends_at=starts + dt.timedelta(minutes=plan.minutes),
-                    capacity=plan.capacity, seats_left=plan.capacity, room=plan.room, video_url=video))
+                sessions.append(
+                    Session(
+                        id=ident,
+                        service_id=_sid(plan.service),
+                        provider_id=_pid(plan.provider),
+                        starts_at=starts,
+                        ends_at=starts + dt.timedelta(minutes=plan.minutes),
+                        capacity=plan.capacity,
+                        seats_left=plan.capacity,
+                        room=plan.room,
+                        video_url=video,
+                    )
+                )
     return sessions
 
 

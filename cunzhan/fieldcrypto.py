@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-_PREFIX = "v1:"  # before associated data: only `decrypt_unbound` reads it (the kiosk store's one-time upgrade)
+_PREFIX = (
+    "v1:"  # before associated data: only `decrypt_unbound` reads it (the kiosk store's one-time upgrade)
+)
 _BOUND = "v2:"
 
 
@@ -81,7 +83,7 @@ class FieldCipher:
 
         if not sealed.startswith(_BOUND):
             raise ValueError("not a bound encrypted field")
-        raw = base64.b64decode(sealed[len(_BOUND):])
+        raw = base64.b64decode(sealed[len(_BOUND) :])
         return AESGCM(self.enc_key).decrypt(raw[:12], raw[12:], where.encode("utf-8")).decode("utf-8")
 
     def decrypt_unbound(self, sealed: str) -> str:
@@ -92,7 +94,7 @@ class FieldCipher:
 
         if not sealed.startswith(_PREFIX):
             raise ValueError("not an unbound encrypted field")
-        raw = base64.b64decode(sealed[len(_PREFIX):])
+        raw = base64.b64decode(sealed[len(_PREFIX) :])
         return AESGCM(self.enc_key).decrypt(raw[:12], raw[12:], None).decode("utf-8")
 
     @staticmethod

@@ -69,14 +69,15 @@ def _read_mo(data: bytes) -> dict[str, str] | None:
     originals = struct.unpack_from(f"{order}{2 * count}I", data, originals_at)
     translations = struct.unpack_from(f"{order}{2 * count}I", data, translations_at)
     messages: dict[str, str] = {}
-    for length, start, t_length, t_start in zip(originals[0::2], originals[1::2], translations[0::2],
-                                                translations[1::2], strict=True):
+    for length, start, t_length, t_start in zip(
+        originals[0::2], originals[1::2], translations[0::2], translations[1::2], strict=True
+    ):
         if not length:
             continue  # the header entry
-        key = data[start:start + length]
+        key = data[start : start + length]
         if b"\0" in key or b"\x04" in key:
             return None
-        messages[key.decode()] = data[t_start:t_start + t_length].decode()
+        messages[key.decode()] = data[t_start : t_start + t_length].decode()
     return messages
 
 

@@ -16,8 +16,44 @@ _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 # First two digits of the administrative division code (GB/T 2260): provinces, municipalities, regions, SARs.
 PROVINCE_CODES = frozenset(
-    {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
-     50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83, 91}
+    {
+        11,
+        12,
+        13,
+        14,
+        15,
+        21,
+        22,
+        23,
+        31,
+        32,
+        33,
+        34,
+        35,
+        36,
+        37,
+        41,
+        42,
+        43,
+        44,
+        45,
+        46,
+        50,
+        51,
+        52,
+        53,
+        54,
+        61,
+        62,
+        63,
+        64,
+        65,
+        71,
+        81,
+        82,
+        83,
+        91,
+    }
 )
 _FULLWIDTH = re.compile("[\uff10-\uff19\uff38\uff58]")
 
@@ -37,13 +73,21 @@ class IdProblem(StrEnum):
 
 ID_MESSAGES: dict[IdProblem, str] = {
     IdProblem.EMPTY: N_("Please enter the ID card number."),
-    IdProblem.FULLWIDTH: N_("The ID number contains full-width characters. Please type it again with the keypad."),
+    IdProblem.FULLWIDTH: N_(
+        "The ID number contains full-width characters. Please type it again with the keypad."
+    ),
     IdProblem.BAD_CHARACTERS: N_("An ID number has only digits and, at the end, the letter X."),
     IdProblem.WRONG_LENGTH: N_("An ID number has 18 characters. You entered {count}."),
     IdProblem.BAD_REGION: N_("The first digits of this ID number are not a region code. Please check them."),
-    IdProblem.BAD_DATE: N_("The birth date in this ID number is not a real date. Please check digits 7 to 14."),
-    IdProblem.FUTURE_DATE: N_("The birth date in this ID number is in the future. Please check digits 7 to 14."),
-    IdProblem.BAD_CHECK: N_("The last character does not match the others. Please check the number on your card."),
+    IdProblem.BAD_DATE: N_(
+        "The birth date in this ID number is not a real date. Please check digits 7 to 14."
+    ),
+    IdProblem.FUTURE_DATE: N_(
+        "The birth date in this ID number is in the future. Please check digits 7 to 14."
+    ),
+    IdProblem.BAD_CHECK: N_(
+        "The last character does not match the others. Please check the number on your card."
+    ),
 }
 
 
@@ -103,11 +147,6 @@ def check_id_number(raw: str, *, today: dt.date | None = None) -> IdCheck:
     return IdCheck(text)
 
 
-def birth_date(id_number: str) -> dt.date:
-    """Birth date encoded in a valid ID number."""
-    return dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-
-
 def mask_id(id_number: str) -> str:
     """`3301**********123X`: region prefix and last four only."""
     if len(id_number) < 8:
@@ -127,7 +166,9 @@ class PhoneProblem(StrEnum):
 
 PHONE_MESSAGES: dict[PhoneProblem, str] = {
     PhoneProblem.EMPTY: N_("Please enter a mobile number."),
-    PhoneProblem.FULLWIDTH: N_("The number contains full-width digits. Please type it again with the keypad."),
+    PhoneProblem.FULLWIDTH: N_(
+        "The number contains full-width digits. Please type it again with the keypad."
+    ),
     PhoneProblem.BAD_CHARACTERS: N_("A mobile number has only digits."),
     PhoneProblem.WRONG_LENGTH: N_("A mobile number has 11 digits. You entered {count}."),
     PhoneProblem.NOT_MOBILE: N_("This is not a mainland mobile number. It should start with 13 to 19."),

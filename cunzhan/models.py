@@ -51,8 +51,15 @@ class BookingStatus(StrEnum):
 
 
 HOLDS_SEAT = frozenset({BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.ATTENDED})
-ACTIVE = frozenset({BookingStatus.REQUESTED, BookingStatus.PENDING_REVIEW, BookingStatus.CONFIRMED,
-                    BookingStatus.WAITLISTED, BookingStatus.CHECKED_IN})
+ACTIVE = frozenset(
+    {
+        BookingStatus.REQUESTED,
+        BookingStatus.PENDING_REVIEW,
+        BookingStatus.CONFIRMED,
+        BookingStatus.WAITLISTED,
+        BookingStatus.CHECKED_IN,
+    }
+)
 
 STATUS_LABELS: dict[BookingStatus, str] = {
     BookingStatus.REQUESTED: N_("Requested, waiting for the township to confirm"),

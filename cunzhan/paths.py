@@ -48,8 +48,12 @@ def secure_sqlite_file(path: Path, *, folder: bool = True) -> None:
         pass
     else:
         os.close(fd)
-    for extra in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
-                  path.with_name(path.name + "-journal")):
+    for extra in (
+        path,
+        path.with_name(path.name + "-wal"),
+        path.with_name(path.name + "-shm"),
+        path.with_name(path.name + "-journal"),
+    ):
         if extra.exists():
             extra.chmod(0o600)
 

@@ -22,23 +22,56 @@ MAX_PENDING_OPS = 2**31 - 1
 MAX_AUDIT_ENTRIES_PER_PUSH = 1000
 # The actions a kiosk may report in its audit batches (kiosk.staff, kiosk.booking, kiosk.ui): anything else is kept
 # as `kiosk_other`, so that a kiosk cannot write a console action (such as `booking_confirmed`) into the trail.
-KIOSK_AUDIT_ACTIONS = frozenset({
-    "booking_cancelled", "booking_checked_in", "booking_created", "booking_rescheduled", "diagnostics_exported",
-    "kiosk_enrol_failed", "kiosk_enrolled", "kiosk_exit", "kiosk_reenrolled", "left_kiosk", "practice_on",
-    "practice_off", "resident_lookup", "session_bookings_viewed", "setting_changed", "staff_added",
-    "staff_called", "staff_cancel_late", "staff_deactivated", "staff_lockout_cleared", "staff_pin_changed",
-    "staff_pin_locked", "staff_pin_revoked", "staff_pin_wrong", "staff_provision_skipped", "staff_signed_in", "staff_signed_out",
-    "sync_now",
-})
+KIOSK_AUDIT_ACTIONS = frozenset(
+    {
+        "booking_cancelled",
+        "booking_checked_in",
+        "booking_created",
+        "booking_rescheduled",
+        "diagnostics_exported",
+        "kiosk_enrol_failed",
+        "kiosk_enrolled",
+        "kiosk_exit",
+        "kiosk_reenrolled",
+        "left_kiosk",
+        "practice_on",
+        "practice_off",
+        "resident_lookup",
+        "session_bookings_viewed",
+        "setting_changed",
+        "staff_added",
+        "staff_called",
+        "staff_cancel_late",
+        "staff_deactivated",
+        "staff_lockout_cleared",
+        "staff_pin_changed",
+        "staff_pin_locked",
+        "staff_pin_revoked",
+        "staff_pin_wrong",
+        "staff_provision_skipped",
+        "staff_signed_in",
+        "staff_signed_out",
+        "sync_now",
+    }
+)
 
 Entity = Literal["booking", "feedback", "audit"]
 OpKind = Literal["create", "cancel", "reschedule", "check_in", "submit", "batch"]
 Outcome = Literal["applied", "rejected"]
-Reason = Literal["slot_full", "session_cancelled", "session_closed", "not_found", "invalid", "op_id_reused",
-                 "duplicate_booking", "too_late"]
+Reason = Literal[
+    "slot_full",
+    "session_cancelled",
+    "session_closed",
+    "not_found",
+    "invalid",
+    "op_id_reused",
+    "duplicate_booking",
+    "too_late",
+]
 ChangeEntity = Literal["service", "provider", "session", "booking", "lease", "notice"]
-BookingStatusWire = Literal["pending_review", "confirmed", "waitlisted", "rejected", "cancelled", "checked_in",
-                            "attended", "no_show"]
+BookingStatusWire = Literal[
+    "pending_review", "confirmed", "waitlisted", "rejected", "cancelled", "checked_in", "attended", "no_show"
+]
 
 # Which payload each (entity, kind) carries.
 ALLOWED_KINDS: dict[str, frozenset[str]] = {
@@ -55,7 +88,7 @@ class _Request(BaseModel):
     @classmethod
     def _plain_text(cls, value: Any) -> Any:
         """No NUL characters (PostgreSQL text cannot hold them) and no lone surrogates (not Unicode text)."""
-        for text in (value if isinstance(value, list) else [value]):
+        for text in value if isinstance(value, list) else [value]:
             if isinstance(text, str) and not is_plain_text(text):
                 raise ValueError("text with a NUL character or a lone surrogate")
         return value
@@ -132,7 +165,9 @@ class BookingCheckIn(_Request):
 class FeedbackSubmit(_Request):
     booking_id: _Id
     rating: Annotated[int, Field(ge=1, le=5)]
-    reasons: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] = Field(default_factory=list)
+    reasons: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] = Field(
+        default_factory=list
+    )
     comment: Annotated[str, Field(max_length=500)] | None = None
 
 
@@ -141,7 +176,9 @@ class AuditEntry(_Request):
 
     seq: Annotated[int, Field(ge=1, lt=2**63)]  # the kiosk's audit_log id: unique per kiosk, increasing
     at: Annotated[str, Field(max_length=40)]  # kiosk clock, UTC ISO-8601 (display only)
-    actor: Annotated[str, Field(min_length=1, max_length=64)]  # staff number, `system`, `unknown`, `enrolment`
+    actor: Annotated[
+        str, Field(min_length=1, max_length=64)
+    ]  # staff number, `system`, `unknown`, `enrolment`
     action: Annotated[str, Field(min_length=1, max_length=64)]
     detail: Annotated[str, Field(max_length=200)] = ""
 

@@ -10,25 +10,39 @@ from typing import Any
 
 def _add_run(sub: Any) -> None:
     run = sub.add_parser("run", help="open the kiosk window on the home screen")
-    run.add_argument("--demo", action="store_true", help="load the demo township's schedule if the store is empty")
+    run.add_argument(
+        "--demo", action="store_true", help="load the demo township's schedule if the store is empty"
+    )
     run.add_argument("--profile", default=None, help="accessibility profile, e.g. elder or elder+hearing")
-    run.add_argument("--fullscreen", action="store_true", help="full screen, locked down (staff PIN to leave)")
-    run.add_argument("--quit-after-ready", action="store_true",
-                     help="exit 0 once the home screen is shown and accepts input, printing the start-up time")
+    run.add_argument(
+        "--fullscreen", action="store_true", help="full screen, locked down (staff PIN to leave)"
+    )
+    run.add_argument(
+        "--quit-after-ready",
+        action="store_true",
+        help="exit 0 once the home screen is shown and accepts input, printing the start-up time",
+    )
     run.add_argument("--practice", action="store_true", help="practice mode: nothing stored or synced")
 
 
 def _add_demo(sub: Any) -> None:
     demo = sub.add_parser("demo", help="the whole loop on one machine: local backend, enrolment, sync, kiosk")
     demo.add_argument("--port", type=int, default=0, help="port for the local township backend (0: any free)")
-    demo.add_argument("--no-window", action="store_true", help="render screenshots instead of opening a window")
+    demo.add_argument(
+        "--no-window", action="store_true", help="render screenshots instead of opening a window"
+    )
 
 
 def _add_screenshots(sub: Any) -> None:
     shots = sub.add_parser("screenshots", help="render every screen of the journey to PNG files, offscreen")
     shots.add_argument("--out", required=True, help="folder for <profile>-<screen>.png")
-    shots.add_argument("--profile", nargs="+", action="extend", default=None,
-                       help="profiles to render, repeatable: --profile standard --profile elder (default: all)")
+    shots.add_argument(
+        "--profile",
+        nargs="+",
+        action="extend",
+        default=None,
+        help="profiles to render, repeatable: --profile standard --profile elder (default: all)",
+    )
 
 
 def _add_doctor(sub: Any) -> None:
@@ -37,13 +51,19 @@ def _add_doctor(sub: Any) -> None:
 
 def _add_enroll(sub: Any) -> None:
     enroll = sub.add_parser("enroll", help="enrol this kiosk with a township backend")
-    enroll.add_argument("--server", required=True, help="township backend address, e.g. https://hall.example:8700")
+    enroll.add_argument(
+        "--server", required=True, help="township backend address, e.g. https://hall.example:8700"
+    )
     enroll.add_argument("--code", required=True, help="enrolment code from the township console")
-    enroll.add_argument("--name", default=None, help="kiosk name (default: the kiosk_name setting or host name)")
+    enroll.add_argument(
+        "--name", default=None, help="kiosk name (default: the kiosk_name setting or host name)"
+    )
 
 
 def _add_diagnostics(sub: Any) -> None:
-    diag = sub.add_parser("diagnostics", help="export logs and state for the township technician, without personal data")
+    diag = sub.add_parser(
+        "diagnostics", help="export logs and state for the township technician, without personal data"
+    )
     diag.add_argument("--out", default=None, help="folder for the zip (default: the kiosk data directory)")
 
 
@@ -58,8 +78,14 @@ def _add_staff(sub: Any) -> None:
 
 
 _COMMANDS: dict[str, Callable[[Any], None]] = {
-    "run": _add_run, "demo": _add_demo, "screenshots": _add_screenshots, "doctor": _add_doctor,
-    "enroll": _add_enroll, "diagnostics": _add_diagnostics, "seed-demo": _add_seed_demo, "staff": _add_staff,
+    "run": _add_run,
+    "demo": _add_demo,
+    "screenshots": _add_screenshots,
+    "doctor": _add_doctor,
+    "enroll": _add_enroll,
+    "diagnostics": _add_diagnostics,
+    "seed-demo": _add_seed_demo,
+    "staff": _add_staff,
 }
 
 

@@ -21,6 +21,7 @@ from kiosk.store import Store, new_id, to_text, utc_now
 # (kiosk/ui/screens/consent.py); sent with each booking they make, kept with it at the township.
 CONSENT_NOTICE = "2026-12"
 
+
 class Refusal(StrEnum):
     SLOT_FULL = "slot_full"
     SESSION_CLOSED = "session_closed"
@@ -41,8 +42,10 @@ REFUSAL_MESSAGES: dict[Refusal, str] = {
     Refusal.SESSION_CLOSED: N_("Sorry, this session is no longer open for booking."),
     Refusal.SESSION_STARTED: N_("This session has already started. Please choose a later time."),
     Refusal.DUPLICATE: N_("You already have a booking for this session. You do not need to book it again."),
-    Refusal.TOO_LATE: N_("It is too close to the start time to change this booking here. "
-                         "Please ask the staff at the service centre."),
+    Refusal.TOO_LATE: N_(
+        "It is too close to the start time to change this booking here. "
+        "Please ask the staff at the service centre."
+    ),
     Refusal.NOT_ACTIVE: N_("This booking is no longer active, so it cannot be changed."),
     Refusal.NOT_TODAY: N_("Check-in opens on the day, shortly before the session starts."),
     Refusal.NOT_FOUND: N_("We could not find this booking. Please check the code on your slip."),
@@ -76,7 +79,9 @@ class BookingRules:
 class Bookings:
     """The booking rules over one store. `actor` is recorded in the audit log (a staff id or `resident`)."""
 
-    def __init__(self, store: Store, *, rules: BookingRules | None = None, kiosk_number: int | None = None) -> None:
+    def __init__(
+        self, store: Store, *, rules: BookingRules | None = None, kiosk_number: int | None = None
+    ) -> None:
         self.store = store
         self.rules = rules or BookingRules()
         self._kiosk_number = kiosk_number
@@ -87,15 +92,26 @@ class Bookings:
             return self._kiosk_number
         return int(self.store.state("kiosk_number", "0") or 0)
 
-    def book(self, *, session_id: str, resident: Resident, dependent: Dependent | None = None,
-             channel: Channel = Channel.SELF, staff_id: str | None = None, waitlist: bool = False,
-             now: dt.datetime | None = None, consent_at: dt.datetime | None = None) -> Booking:
+    def book(
+        self,
+        *,
+        session_id: str,
+        resident: Resident,
+        dependent: Dependent | None = None,
+        channel: Channel = Channel.SELF,
+        staff_id: str | None = None,
+        waitlist: bool = False,
+        now: dt.datetime | None = None,
+        consent_at: dt.datetime | None = None,
+    ) -> Booking:
         """Book `session_id` for `resident` (or their dependent). Durable when this returns. `consent_at`: when the
         resident agreed to the personal-data notice (`CONSENT_NOTICE`), recorded with the booking."""
         at = now or utc_now()
         with self.store.transaction() as conn:
-            row = conn.execute("SELECT status, seats_left, starts_at, service_id FROM sessions "
-                               "WHERE id = ? AND deleted = 0", (session_id,)).fetchone()
+            row = conn.execute(
+                "SELECT status, seats_left, starts_at, service_id FROM sessions WHERE id = ? AND deleted = 0",
+                (session_id,),
+            ).fetchone()
             if row is None:
                 raise BookingRefused(Refusal.NOT_FOUND)
             status, seats_left, starts_at, _service_id = row
@@ -109,7 +125,8 @@ class Bookings:
             dup = conn.execute(
                 f"SELECT 1 FROM bookings WHERE session_id = ? AND resident_id = ? AND coalesce(dependent_id, '') = ? "
                 f"AND status IN ({','.join('?' * len(active))})",
-                (session_id, saved.id, dependent_id or "", *active)).fetchone()
+                (session_id, saved.id, dependent_id or "", *active),
+            ).fetchone()
             if dup:
                 raise BookingRefused(Refusal.DUPLICATE)
             leased = self.store.lease_seats_free(session_id, now=at, conn=conn) > 0
@@ -121,34 +138,67 @@ class Bookings:
             sequence = self.store.next_counter(conn, "booking_code")
             # `waitlist` on the row: queued without a seat here (the session was full). The township is asked to
             # waitlist rather than refuse whenever the resident chose it (the payload below).
-            booking = Booking(id=new_id(), code=make_code(self.kiosk_number, sequence), session_id=session_id,
-                              resident_id=saved.id, status=state, dependent_id=dependent_id, channel=channel,
-                              staff_id=staff_id, lease=leased, waitlist=waitlist and not leased and seats_left <= 0,
-                              created_at=at)
+            booking = Booking(
+                id=new_id(),
+                code=make_code(self.kiosk_number, sequence),
+                session_id=session_id,
+                resident_id=saved.id,
+                status=state,
+                dependent_id=dependent_id,
+                channel=channel,
+                staff_id=staff_id,
+                lease=leased,
+                waitlist=waitlist and not leased and seats_left <= 0,
+                created_at=at,
+            )
             self.store.insert_booking(conn, booking)
             if seats_left > 0 and not leased:  # a lease booking uses the lease's seat, not the shared pool
                 conn.execute("UPDATE sessions SET seats_left = seats_left - 1 WHERE id = ?", (session_id,))
             for_dependent = None
             if dependent is not None:
-                for_dependent = {"name": dependent.name, "relation": dependent.relation,
-                                 "birth_year": dependent.birth_year}
-            self.store.enqueue(conn, entity="booking", entity_id=booking.id, kind="create", payload={
-                "session_id": session_id, "code": booking.code,
-                "resident": {"id": saved.id, "name": saved.name, "id_number": saved.id_number,
-                             "phone": saved.phone, "village": saved.village},
-                "for_dependent": for_dependent, "channel": channel.value, "staff_id": staff_id,
-                "lease": leased, "waitlist": waitlist and not leased,
-                "consent": {"notice": CONSENT_NOTICE, "at": to_text(consent_at)} if consent_at else None})
+                for_dependent = {
+                    "name": dependent.name,
+                    "relation": dependent.relation,
+                    "birth_year": dependent.birth_year,
+                }
+            self.store.enqueue(
+                conn,
+                entity="booking",
+                entity_id=booking.id,
+                kind="create",
+                payload={
+                    "session_id": session_id,
+                    "code": booking.code,
+                    "resident": {
+                        "id": saved.id,
+                        "name": saved.name,
+                        "id_number": saved.id_number,
+                        "phone": saved.phone,
+                        "village": saved.village,
+                    },
+                    "for_dependent": for_dependent,
+                    "channel": channel.value,
+                    "staff_id": staff_id,
+                    "lease": leased,
+                    "waitlist": waitlist and not leased,
+                    "consent": {"notice": CONSENT_NOTICE, "at": to_text(consent_at)} if consent_at else None,
+                },
+            )
             self.store._audit(conn, staff_id or "resident", "booking_created", booking.code)
         return booking
 
-    def _changeable(self, booking_id: str, at: dt.datetime, *,
-                    override_window: bool = False) -> tuple[Booking, Session]:
+    def _changeable(
+        self, booking_id: str, at: dt.datetime, *, override_window: bool = False
+    ) -> tuple[Booking, Session]:
         booking = self.store.booking(booking_id)
         if booking is None:
             raise BookingRefused(Refusal.NOT_FOUND)
-        if booking.status not in {BookingStatus.REQUESTED, BookingStatus.PENDING_REVIEW,
-                                  BookingStatus.CONFIRMED, BookingStatus.WAITLISTED}:
+        if booking.status not in {
+            BookingStatus.REQUESTED,
+            BookingStatus.PENDING_REVIEW,
+            BookingStatus.CONFIRMED,
+            BookingStatus.WAITLISTED,
+        }:
             raise BookingRefused(Refusal.NOT_ACTIVE)
         session = self.store.session(booking.session_id)
         if session is None:
@@ -160,8 +210,15 @@ class Bookings:
             raise BookingRefused(Refusal.TOO_LATE)
         return booking, session
 
-    def cancel(self, booking_id: str, *, reason: str | None = None, actor: str = "resident",
-               now: dt.datetime | None = None, override_window: bool = False) -> Booking:
+    def cancel(
+        self,
+        booking_id: str,
+        *,
+        reason: str | None = None,
+        actor: str = "resident",
+        now: dt.datetime | None = None,
+        override_window: bool = False,
+    ) -> Booking:
         """Cancel an active booking. `override_window=True` (staff only) allows it inside the resident's
         cancellation window, up to the session's start."""
         at = now or utc_now()
@@ -169,15 +226,24 @@ class Bookings:
         with self.store.transaction() as conn:
             self.store.set_booking_status(conn, booking.id, BookingStatus.CANCELLED)
             if _holds_seat(booking):
-                conn.execute("UPDATE sessions SET seats_left = min(capacity, seats_left + 1) WHERE id = ?",
-                             (booking.session_id,))
-            self.store.enqueue(conn, entity="booking", entity_id=booking.id, kind="cancel",
-                               payload={"reason": reason}, base_version=booking.version)
+                conn.execute(
+                    "UPDATE sessions SET seats_left = min(capacity, seats_left + 1) WHERE id = ?",
+                    (booking.session_id,),
+                )
+            self.store.enqueue(
+                conn,
+                entity="booking",
+                entity_id=booking.id,
+                kind="cancel",
+                payload={"reason": reason},
+                base_version=booking.version,
+            )
             self.store._audit(conn, actor, "booking_cancelled", booking.code)
         return replace(booking, status=BookingStatus.CANCELLED)
 
-    def reschedule(self, booking_id: str, new_session_id: str, *, actor: str = "resident",
-                   now: dt.datetime | None = None) -> Booking:
+    def reschedule(
+        self, booking_id: str, new_session_id: str, *, actor: str = "resident", now: dt.datetime | None = None
+    ) -> Booking:
         """Move a booking to another session of the same service. The township confirms the new time."""
         at = now or utc_now()
         booking, old = self._changeable(booking_id, at)
@@ -193,19 +259,31 @@ class Bookings:
         if not new.bookable:
             raise BookingRefused(Refusal.SLOT_FULL, tuple(self.store.nearest_open_sessions(new)))
         with self.store.transaction() as conn:
-            self.store.set_booking_status(conn, booking.id, BookingStatus.REQUESTED, session_id=new.id,
-                                          message="")
+            self.store.set_booking_status(
+                conn, booking.id, BookingStatus.REQUESTED, session_id=new.id, message=""
+            )
             if _holds_seat(booking):
-                conn.execute("UPDATE sessions SET seats_left = min(capacity, seats_left + 1) WHERE id = ?",
-                             (old.id,))
+                conn.execute(
+                    "UPDATE sessions SET seats_left = min(capacity, seats_left + 1) WHERE id = ?", (old.id,)
+                )
             conn.execute("UPDATE sessions SET seats_left = seats_left - 1 WHERE id = ?", (new.id,))
-            conn.execute("UPDATE bookings SET waitlist = 0 WHERE id = ?", (booking.id,))  # it holds a seat now
-            self.store.enqueue(conn, entity="booking", entity_id=booking.id, kind="reschedule",
-                               payload={"session_id": new.id}, base_version=booking.version)
+            conn.execute(
+                "UPDATE bookings SET waitlist = 0 WHERE id = ?", (booking.id,)
+            )  # it holds a seat now
+            self.store.enqueue(
+                conn,
+                entity="booking",
+                entity_id=booking.id,
+                kind="reschedule",
+                payload={"session_id": new.id},
+                base_version=booking.version,
+            )
             self.store._audit(conn, actor, "booking_rescheduled", booking.code)
         return replace(booking, session_id=new.id, status=BookingStatus.REQUESTED)
 
-    def check_in(self, booking_id: str, *, actor: str = "resident", now: dt.datetime | None = None) -> Booking:
+    def check_in(
+        self, booking_id: str, *, actor: str = "resident", now: dt.datetime | None = None
+    ) -> Booking:
         """Check in on the day: from `check_in_early` before the start until the session ends."""
         at = now or utc_now()
         booking = self.store.booking(booking_id)
@@ -213,7 +291,11 @@ class Bookings:
             raise BookingRefused(Refusal.NOT_FOUND)
         if booking.status is BookingStatus.CHECKED_IN:
             return booking
-        if booking.status not in {BookingStatus.CONFIRMED, BookingStatus.PENDING_REVIEW, BookingStatus.REQUESTED}:
+        if booking.status not in {
+            BookingStatus.CONFIRMED,
+            BookingStatus.PENDING_REVIEW,
+            BookingStatus.REQUESTED,
+        }:
             raise BookingRefused(Refusal.NOT_ACTIVE)
         session = self.store.session(booking.session_id)
         if session is None:
@@ -222,13 +304,20 @@ class Bookings:
             raise BookingRefused(Refusal.NOT_TODAY)
         with self.store.transaction() as conn:
             self.store.set_booking_status(conn, booking.id, BookingStatus.CHECKED_IN)
-            self.store.enqueue(conn, entity="booking", entity_id=booking.id, kind="check_in", payload={},
-                               base_version=booking.version)
+            self.store.enqueue(
+                conn,
+                entity="booking",
+                entity_id=booking.id,
+                kind="check_in",
+                payload={},
+                base_version=booking.version,
+            )
             self.store._audit(conn, actor, "booking_checked_in", booking.code)
         return replace(booking, status=BookingStatus.CHECKED_IN)
 
-    def rate(self, booking_id: str, rating: int, *, reasons: tuple[str, ...] = (),
-             comment: str | None = None) -> Feedback:
+    def rate(
+        self, booking_id: str, rating: int, *, reasons: tuple[str, ...] = (), comment: str | None = None
+    ) -> Feedback:
         booking = self.store.booking(booking_id)
         if booking is None:
             raise BookingRefused(Refusal.NOT_FOUND)
@@ -240,13 +329,32 @@ class Bookings:
         import json
 
         with self.store.transaction() as conn:
-            conn.execute("INSERT INTO feedback (id, booking_id, rating, reasons, comment_enc, created_at) "
-                         "VALUES (?,?,?,?,?,?)",
-                         (feedback.id, booking.id, rating, json.dumps(list(reasons), ensure_ascii=False),
-                          self.store.cipher.encrypt(comment, where=field_ref("feedback", "comment_enc", feedback.id)),
-                          to_text(utc_now())))
-            self.store.enqueue(conn, entity="feedback", entity_id=feedback.id, kind="submit", payload={
-                "booking_id": booking.id, "rating": rating, "reasons": list(reasons), "comment": comment})
+            conn.execute(
+                "INSERT INTO feedback (id, booking_id, rating, reasons, comment_enc, created_at) "
+                "VALUES (?,?,?,?,?,?)",
+                (
+                    feedback.id,
+                    booking.id,
+                    rating,
+                    json.dumps(list(reasons), ensure_ascii=False),
+                    self.store.cipher.encrypt(
+                        comment, where=field_ref("feedback", "comment_enc", feedback.id)
+                    ),
+                    to_text(utc_now()),
+                ),
+            )
+            self.store.enqueue(
+                conn,
+                entity="feedback",
+                entity_id=feedback.id,
+                kind="submit",
+                payload={
+                    "booking_id": booking.id,
+                    "rating": rating,
+                    "reasons": list(reasons),
+                    "comment": comment,
+                },
+            )
         return feedback
 
 

@@ -29,9 +29,12 @@ class KeyringUnavailable(RuntimeError):
         super().__init__(detail)
 
     def message(self) -> str:
-        return gettext(N_("No secure keyring is available on this computer ({detail}). "
-                          "Start the system keyring service (for example gnome-keyring) and try again.")).format(
-            detail=self.detail)
+        return gettext(
+            N_(
+                "No secure keyring is available on this computer ({detail}). "
+                "Start the system keyring service (for example gnome-keyring) and try again."
+            )
+        ).format(detail=self.detail)
 
 
 def keyring_status() -> tuple[bool, str]:
@@ -61,9 +64,13 @@ def _keyring_configured() -> bool:
     if os.environ.get("PYTHON_KEYRING_BACKEND") or any(k.startswith("KEYRING_PROPERTY_") for k in os.environ):
         return True
     if sys.platform == "win32":  # keyring's config root on Windows (keyring.util.platform_)
-        root = os.path.join(os.environ.get("LOCALAPPDATA", os.environ.get("ProgramData", ".")), "Python Keyring")
+        root = os.path.join(
+            os.environ.get("LOCALAPPDATA", os.environ.get("ProgramData", ".")), "Python Keyring"
+        )
     else:
-        root = os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"), "python_keyring")
+        root = os.path.join(
+            os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"), "python_keyring"
+        )
     return os.path.exists(os.path.join(root, "keyringrc.cfg"))
 
 

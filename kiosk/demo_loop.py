@@ -56,8 +56,12 @@ class _Backend:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / "serve.log"
         self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "township", "serve", "--demo", "--port", str(port)],
-                                        env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "township", "serve", "--demo", "--port", str(port)],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         import requests
@@ -76,7 +80,9 @@ class _Backend:
 
     def log_tail(self, lines: int = 20) -> str:
         try:
-            return "\n".join(self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+            return "\n".join(
+                self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+            )
         except OSError:
             return ""
 
@@ -91,9 +97,18 @@ class _Backend:
         self._log.close()
 
 
-def _township_cli(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "township", *args], env=env, input=stdin, capture_output=True,
-                          text=True, timeout=120, check=False)
+def _township_cli(
+    args: list[str], env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "township", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _enrol_and_sync(url: str, env: dict[str, str]) -> bool:
@@ -119,7 +134,9 @@ def _enrol_and_sync(url: str, env: dict[str, str]) -> bool:
                 _say(gettext(N_("Sync did not finish: {message}")).format(message=report.error.message()))
                 return False
             else:
-                _say(gettext(N_("Synced with the township: {changes} updates.")).format(changes=report.pulled))
+                _say(
+                    gettext(N_("Synced with the township: {changes} updates.")).format(changes=report.pulled)
+                )
                 return True
         made = _township_cli(["enrollment-code", "--township", "demo"], env)
         if made.returncode != 0 or not made.stdout.strip():
@@ -131,8 +148,11 @@ def _enrol_and_sync(url: str, env: dict[str, str]) -> bool:
         except EnrollError as exc:
             _say(exc.message())
             return False
-        _say(gettext(N_("Kiosk enrolled with the township as kiosk number {number}.")).format(
-            number=result.kiosk_number))
+        _say(
+            gettext(N_("Kiosk enrolled with the township as kiosk number {number}.")).format(
+                number=result.kiosk_number
+            )
+        )
         engine = SyncEngine.from_store(store)
         if engine is None:
             return False
@@ -148,10 +168,17 @@ def _enrol_and_sync(url: str, env: dict[str, str]) -> bool:
 
 
 def _staff_login(env: dict[str, str]) -> None:
-    made = _township_cli(["create-staff", "--township", "demo", "--username", DEMO_STAFF_USER, "--role", "admin"],
-                         env, stdin=DEMO_STAFF_PASSWORD + "\n")
-    if made.returncode != 0 and "taken" not in (made.stderr + made.stdout).lower() and \
-            "exists" not in (made.stderr + made.stdout).lower() and "已" not in made.stderr:
+    made = _township_cli(
+        ["create-staff", "--township", "demo", "--username", DEMO_STAFF_USER, "--role", "admin"],
+        env,
+        stdin=DEMO_STAFF_PASSWORD + "\n",
+    )
+    if (
+        made.returncode != 0
+        and "taken" not in (made.stderr + made.stdout).lower()
+        and "exists" not in (made.stderr + made.stdout).lower()
+        and "已" not in made.stderr
+    ):
         _say(gettext(N_("Could not create the staff login:")) + " " + made.stderr.strip()[-300:])
 
 
@@ -186,13 +213,18 @@ def demo_command(args: argparse.Namespace) -> int:
         _staff_login(env)
         _say("")
         _say(gettext(N_("Township console: {url}")).format(url=backend.url + "/console/"))
-        _say(gettext(N_("Staff login: {user} / {password} (township: demo)")).format(
-            user=DEMO_STAFF_USER, password=DEMO_STAFF_PASSWORD))
+        _say(
+            gettext(N_("Staff login: {user} / {password} (township: demo)")).format(
+                user=DEMO_STAFF_USER, password=DEMO_STAFF_PASSWORD
+            )
+        )
         _say("")
         if getattr(args, "no_window", False) or not _has_display():
             return _screenshots(home, env, asked=bool(getattr(args, "no_window", False)))
         _say(gettext(N_("Opening the kiosk window. Close it to stop the demo.")))
-        return subprocess.run([sys.executable, "-m", "kiosk", "run", "--demo"], env=env, check=False).returncode
+        return subprocess.run(
+            [sys.executable, "-m", "kiosk", "run", "--demo"], env=env, check=False
+        ).returncode
     except KeyboardInterrupt:
         return 130
     finally:
@@ -205,10 +237,19 @@ def _screenshots(home: Path, env: dict[str, str], *, asked: bool) -> int:
     if asked:
         _say(gettext(N_("Rendering every screen to pictures instead of opening the window…")))
     else:
-        _say(gettext(N_("There is no display here (no DISPLAY or WAYLAND_DISPLAY), so the kiosk window cannot "
-                        "open. Rendering every screen to pictures instead…")))
-    done = subprocess.run([sys.executable, "-m", "kiosk", "screenshots", "--out", str(out)],
-                          env={**env, "QT_QPA_PLATFORM": "offscreen"}, check=False)
+        _say(
+            gettext(
+                N_(
+                    "There is no display here (no DISPLAY or WAYLAND_DISPLAY), so the kiosk window cannot "
+                    "open. Rendering every screen to pictures instead…"
+                )
+            )
+        )
+    done = subprocess.run(
+        [sys.executable, "-m", "kiosk", "screenshots", "--out", str(out)],
+        env={**env, "QT_QPA_PLATFORM": "offscreen"},
+        check=False,
+    )
     pngs = sorted(out.glob("*.png")) if out.exists() else []
     if done.returncode != 0 or not pngs:
         _say(gettext(N_("The screens could not be rendered.")))

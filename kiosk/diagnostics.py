@@ -45,8 +45,19 @@ from kiosk.sync.status import read_status
 AUDIT_LIMIT = 300
 LOG_TAIL_BYTES = 1024 * 1024
 # sync_state keys safe to export (never the token: that lives only in the keyring, and is scrubbed anyway).
-SYNC_KEYS = ("link", "last_success_at", "last_attempt_at", "last_error", "clock_skew_s", "kiosk_number",
-             "device_id", "township_id", "township_url", "catalogue_cursor", "audit_queued_upto")
+SYNC_KEYS = (
+    "link",
+    "last_success_at",
+    "last_attempt_at",
+    "last_error",
+    "clock_skew_s",
+    "kiosk_number",
+    "device_id",
+    "township_id",
+    "township_url",
+    "catalogue_cursor",
+    "audit_queued_upto",
+)
 MASKED_SETTINGS = {s.KIOSK_PHONE.key}
 
 ID_RE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
@@ -60,8 +71,9 @@ TOKENISH_RE = re.compile(r"[A-Za-z0-9_\-+=]{32,}")
 class Scrubber:
     """Removes personal data and secrets from text. Built from the store, so it knows the names it holds."""
 
-    def __init__(self, *, names: Iterable[str] = (), numbers: Iterable[str] = (),
-                 secrets: Iterable[str] = ()) -> None:
+    def __init__(
+        self, *, names: Iterable[str] = (), numbers: Iterable[str] = (), secrets: Iterable[str] = ()
+    ) -> None:
         # Longest first, so 欧阳春花 is removed before a shorter name inside it.
         self.names = sorted({n.strip() for n in names if len(n.strip()) >= 2}, key=len, reverse=True)
         self.numbers = sorted({n for n in numbers if n}, key=len, reverse=True)
@@ -74,13 +86,21 @@ class Scrubber:
         names: list[str] = []
         numbers: list[str] = []
         for row in store.query("SELECT id, name_enc, id_number_enc, phone_enc FROM residents"):
-            names.append(cipher.decrypt(row["name_enc"], where=field_ref("residents", "name_enc", row["id"])) or "")
+            names.append(
+                cipher.decrypt(row["name_enc"], where=field_ref("residents", "name_enc", row["id"])) or ""
+            )
             for column in ("id_number_enc", "phone_enc"):
-                numbers.append(cipher.decrypt(row[column], where=field_ref("residents", column, row["id"])) or "")
-        names += [cipher.decrypt(r["name_enc"], where=field_ref("dependents", "name_enc", r["id"])) or ""
-                  for r in store.query("SELECT id, name_enc FROM dependents")]
-        names += [cipher.decrypt(r["name_enc"], where=field_ref("staff", "name_enc", r["staff_id"])) or ""
-                  for r in store.query("SELECT staff_id, name_enc FROM staff")]
+                numbers.append(
+                    cipher.decrypt(row[column], where=field_ref("residents", column, row["id"])) or ""
+                )
+        names += [
+            cipher.decrypt(r["name_enc"], where=field_ref("dependents", "name_enc", r["id"])) or ""
+            for r in store.query("SELECT id, name_enc FROM dependents")
+        ]
+        names += [
+            cipher.decrypt(r["name_enc"], where=field_ref("staff", "name_enc", r["staff_id"])) or ""
+            for r in store.query("SELECT staff_id, name_enc FROM staff")
+        ]
         secrets: list[str] = []
         try:
             from kiosk.sync import credentials
@@ -123,10 +143,26 @@ def manifest(store: Store) -> dict[str, Any]:
 
     url = store.state("township_url") or ""
     return {
-        "app": "cunzhan-kiosk", "version": __version__, "created_at": to_text(utc_now()),
-        "python": sys.version.split()[0], "platform": platform.platform(), "machine": platform.machine(),
-        "libraries": {d: _version(d) for d in ("PySide6-Essentials", "sqlite-utils", "argon2-cffi", "keyring",
-                                                "requests", "vosk", "pyttsx3", "cryptography", "pydantic")},
+        "app": "cunzhan-kiosk",
+        "version": __version__,
+        "created_at": to_text(utc_now()),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "libraries": {
+            d: _version(d)
+            for d in (
+                "PySide6-Essentials",
+                "sqlite-utils",
+                "argon2-cffi",
+                "keyring",
+                "requests",
+                "vosk",
+                "pyttsx3",
+                "cryptography",
+                "pydantic",
+            )
+        },
         "sqlite": __import__("sqlite3").sqlite_version,
         "kiosk_number": store.state("kiosk_number"),
         "township_host": urlsplit(url).hostname if url else None,
@@ -151,8 +187,11 @@ def settings_report(store: Store) -> dict[str, Any]:
         if setting.secret:
             value = "<hidden>"
         elif key in MASKED_SETTINGS and value:
-            value = mask_phone(re.sub(r"\D", "", str(value))[-11:]) if len(re.sub(r"\D", "", str(value))) >= 11 \
+            value = (
+                mask_phone(re.sub(r"\D", "", str(value))[-11:])
+                if len(re.sub(r"\D", "", str(value))) >= 11
                 else "<hidden>"
+            )
         out[key] = {"value": value, "source": source}
     others = sorted(k for k in stored if k not in s.declared())
     return {"settings": out, "other_stored_keys": others}
@@ -162,18 +201,27 @@ def sync_report(store: Store) -> dict[str, Any]:
     status = read_status(store)
     state = {r["key"]: r["value"] for r in store.query("SELECT key, value FROM sync_state")}
     return {
-        "status": {"enrolled": status.enrolled, "online": status.online,
-                   "last_success_at": to_text(status.last_success_at) if status.last_success_at else None,
-                   "last_error": status.last_error, "pending_ops": status.pending_ops,
-                   "clock_skew_s": status.clock_skew_s, "skew_warning": status.skew_warning},
+        "status": {
+            "enrolled": status.enrolled,
+            "online": status.online,
+            "last_success_at": to_text(status.last_success_at) if status.last_success_at else None,
+            "last_error": status.last_error,
+            "pending_ops": status.pending_ops,
+            "clock_skew_s": status.clock_skew_s,
+            "skew_warning": status.skew_warning,
+        },
         "state": {k: state[k] for k in SYNC_KEYS if k in state},
         "other_state_keys": sorted(k for k in state if k not in SYNC_KEYS),
     }
 
 
 def counts_report(store: Store) -> dict[str, Any]:
-    tables = [r["name"] for r in store.query(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    tables = [
+        r["name"]
+        for r in store.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
     rows = {t: int(store.query(f'SELECT count(*) AS n FROM "{t}"')[0]["n"]) for t in tables}
 
     def grouped(sql: str) -> list[dict[str, Any]]:
@@ -183,20 +231,29 @@ def counts_report(store: Store) -> dict[str, Any]:
     return {
         "rows": rows,
         "bookings": grouped("SELECT status, channel, count(*) AS n FROM bookings GROUP BY status, channel"),
-        "outbox": grouped("SELECT entity, kind, state, count(*) AS n, min(created_at) AS oldest FROM outbox "
-                          "GROUP BY entity, kind, state"),
+        "outbox": grouped(
+            "SELECT entity, kind, state, count(*) AS n, min(created_at) AS oldest FROM outbox "
+            "GROUP BY entity, kind, state"
+        ),
         "rejected_reasons": grouped(
             "SELECT json_extract(result, '$.reason') AS reason, count(*) AS n FROM outbox "
-            "WHERE state = 'rejected' GROUP BY reason"),
-        "sessions_upcoming": int(store.query("SELECT count(*) AS n FROM sessions WHERE deleted = 0 AND "
-                                             "starts_at >= ?", (to_text(utc_now()),))[0]["n"]),
+            "WHERE state = 'rejected' GROUP BY reason"
+        ),
+        "sessions_upcoming": int(
+            store.query(
+                "SELECT count(*) AS n FROM sessions WHERE deleted = 0 AND starts_at >= ?",
+                (to_text(utc_now()),),
+            )[0]["n"]
+        ),
         "staff": grouped("SELECT active, count(*) AS n FROM staff GROUP BY active"),
         "pin_lockout": lock[0] if lock else {"failures": 0, "locked_until": None},
     }
 
 
 def audit_report(store: Store, limit: int = AUDIT_LIMIT) -> list[dict[str, Any]]:
-    rows = store.query("SELECT id, at, actor, action, detail FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))
+    rows = store.query(
+        "SELECT id, at, actor, action, detail FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
+    )
     return list(reversed(rows))
 
 
@@ -222,8 +279,9 @@ def _tail(path: Path) -> str:
         return fh.read().decode("utf-8", errors="replace")
 
 
-def export_diagnostics(store: Store, out_dir: Path | None = None, *,
-                       doctor: list[dict[str, Any]] | None = None) -> Path:
+def export_diagnostics(
+    store: Store, out_dir: Path | None = None, *, doctor: list[dict[str, Any]] | None = None
+) -> Path:
     """Write the diagnostics zip into `out_dir` (default: `<data dir>/diagnostics/`); returns its path.
 
     `doctor`: findings already gathered (the staff screen runs the checks in the background); None runs them."""
@@ -243,8 +301,10 @@ def export_diagnostics(store: Store, out_dir: Path | None = None, *,
         "doctor.json": doctor if doctor is not None else doctor_report(),
     }
     partial = path.with_suffix(".zip.partial")
-    with os.fdopen(private_file(partial), "wb") as raw, \
-            zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+    with (
+        os.fdopen(private_file(partial), "wb") as raw,
+        zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as bundle,
+    ):
         for name, content in parts.items():
             text = json.dumps(content, ensure_ascii=False, indent=2, default=str)
             bundle.writestr(name, scrub.text(text))
@@ -259,8 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     from kiosk.crypto import KeyringUnavailable
     from kiosk.store import StoreError
 
-    parser = argparse.ArgumentParser(prog="python -m kiosk.diagnostics",
-                                     description="export kiosk diagnostics without personal data")
+    parser = argparse.ArgumentParser(
+        prog="python -m kiosk.diagnostics", description="export kiosk diagnostics without personal data"
+    )
     parser.add_argument("--out", default=None, help="folder for the zip (default: the kiosk data directory)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:

@@ -37,13 +37,23 @@ def check(fn: Check) -> Check:
 def fonts() -> Finding:
     name = gettext(N_("Chinese fonts"))
     if not shutil.which("fc-list"):
-        return Finding(name, False, gettext(N_("fontconfig is not installed")),
-                       gettext(N_("Install fontconfig and fonts-noto-cjk.")))
-    out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False).stdout
+        return Finding(
+            name,
+            False,
+            gettext(N_("fontconfig is not installed")),
+            gettext(N_("Install fontconfig and fonts-noto-cjk.")),
+        )
+    out = subprocess.run(
+        ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False
+    ).stdout
     families = sorted({line.split(",")[0].strip() for line in out.splitlines() if line.strip()})
     if not families:
-        return Finding(name, False, gettext(N_("no font can show Chinese characters")),
-                       gettext(N_("Install a CJK font, for example: apt-get install fonts-noto-cjk")))
+        return Finding(
+            name,
+            False,
+            gettext(N_("no font can show Chinese characters")),
+            gettext(N_("Install a CJK font, for example: apt-get install fonts-noto-cjk")),
+        )
     return Finding(name, True, ", ".join(families[:3]))
 
 
@@ -55,9 +65,14 @@ def speech_voice() -> Finding:
     voice, problem = find_mandarin_voice()
     if voice:
         return Finding(name, True, voice)
-    return Finding(name, False, problem,
-                   gettext(N_("Install espeak-ng (Linux: apt-get install espeak-ng) or a Chinese SAPI5 voice "
-                              "(Windows).")))
+    return Finding(
+        name,
+        False,
+        problem,
+        gettext(
+            N_("Install espeak-ng (Linux: apt-get install espeak-ng) or a Chinese SAPI5 voice (Windows).")
+        ),
+    )
 
 
 @check
@@ -71,15 +86,26 @@ def voice_model() -> Finding:
     try:
         import vosk  # noqa: F401
     except ImportError:
-        return Finding(name, False, gettext(N_("the Vosk library is not installed")),
-                       gettext(N_("Install it: pip install vosk")))
+        return Finding(
+            name,
+            False,
+            gettext(N_("the Vosk library is not installed")),
+            gettext(N_("Install it: pip install vosk")),
+        )
     if not path:
-        return Finding(name, False, gettext(N_("no voice model folder is set; voice commands are off")),
-                       gettext(N_("Copy a Vosk Chinese model to the kiosk and set voice_model_path in staff "
-                                  "settings.")))
+        return Finding(
+            name,
+            False,
+            gettext(N_("no voice model folder is set; voice commands are off")),
+            gettext(N_("Copy a Vosk Chinese model to the kiosk and set voice_model_path in staff settings.")),
+        )
     if not (Path(path) / "am").exists() and not (Path(path) / "conf").exists():
-        return Finding(name, False, gettext(N_("the folder {path} is not a Vosk model")).format(path=path),
-                       gettext(N_("Point voice_model_path at the unpacked model folder.")))
+        return Finding(
+            name,
+            False,
+            gettext(N_("the folder {path} is not a Vosk model")).format(path=path),
+            gettext(N_("Point voice_model_path at the unpacked model folder.")),
+        )
     return Finding(name, True, path)
 
 
@@ -91,9 +117,17 @@ def keyring_backend() -> Finding:
     ok, detail = keyring_status()
     if ok:
         return Finding(name, True, detail)
-    return Finding(name, False, detail,
-                   gettext(N_("Start the system keyring service (gnome-keyring on Linux, Credential Manager on "
-                              "Windows). Without it the kiosk cannot protect residents' data.")))
+    return Finding(
+        name,
+        False,
+        detail,
+        gettext(
+            N_(
+                "Start the system keyring service (gnome-keyring on Linux, Credential Manager on "
+                "Windows). Without it the kiosk cannot protect residents' data."
+            )
+        ),
+    )
 
 
 @check
@@ -107,17 +141,24 @@ def database() -> Finding:
     try:
         store = Store.open(path)
     except (StoreError, KeyringUnavailable) as exc:
-        return Finding(name, False, exc.message(), gettext(N_("Ask the township technician; the file is kept.")))
+        return Finding(
+            name, False, exc.message(), gettext(N_("Ask the township technician; the file is kept."))
+        )
     try:
         result = store.query("PRAGMA integrity_check")[0]
         verdict = str(next(iter(result.values())))
         if verdict != "ok":
-            return Finding(name, False, verdict, gettext(N_("Ask the township technician; the file is kept.")))
+            return Finding(
+                name, False, verdict, gettext(N_("Ask the township technician; the file is kept."))
+            )
         pending = store.pending_count()
     finally:
         store.close()
-    return Finding(name, True, gettext(N_("{path}: intact, {pending} changes waiting to sync")).format(
-        path=path, pending=pending))
+    return Finding(
+        name,
+        True,
+        gettext(N_("{path}: intact, {pending} changes waiting to sync")).format(path=path, pending=pending),
+    )
 
 
 def _stored_settings() -> dict[str, str]:

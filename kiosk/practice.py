@@ -69,7 +69,7 @@ def remove_leftovers(root: Path | None = None) -> int:
     removed = 0
     for folder in (root or scratch_root()).glob(PREFIX + "*"):
         try:
-            pid = int(folder.name[len(PREFIX):].split("-", 1)[0])
+            pid = int(folder.name[len(PREFIX) :].split("-", 1)[0])
         except ValueError:
             continue
         if pid != os.getpid() and not _pid_alive(pid):
@@ -115,15 +115,21 @@ class PracticeSession:
             "notices": real.query("SELECT * FROM notices"),
             "settings": real.query("SELECT * FROM settings"),
         }
-        state = {r["key"]: r["value"] for r in real.query(
-            f"SELECT key, value FROM sync_state WHERE key IN ({','.join('?' * len(_COPIED_STATE))})",
-            _COPIED_STATE)}
+        state = {
+            r["key"]: r["value"]
+            for r in real.query(
+                f"SELECT key, value FROM sync_state WHERE key IN ({','.join('?' * len(_COPIED_STATE))})",
+                _COPIED_STATE,
+            )
+        }
         with self.store.transaction() as conn:
             for table, rows in tables.items():
                 for row in rows:
                     cols = ", ".join(row)
-                    conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(row))})",
-                                 tuple(row.values()))
+                    conn.execute(
+                        f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(row))})",
+                        tuple(row.values()),
+                    )
             for key, value in state.items():
                 self.store.set_state(key, value, conn)
             self.store.set_state(PRACTICE_STATE_KEY, "1", conn)
@@ -151,8 +157,9 @@ class PracticeSession:
     def __enter__(self) -> PracticeSession:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 

@@ -2,14 +2,13 @@
 
 Values set by staff are stored in the local database's `settings` table (see `kiosk.store`); anything not stored takes
 the default declared here. An environment variable `CUNZHAN_<KEY>` overrides a value for one run (tests, demos).
-Upgrades that rename or reinterpret a setting are registered with `@upgrade` and run once, in order.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from cunzhan.i18n import N_
@@ -40,31 +39,57 @@ def declare(key: str, type_: type, default: Any, description: str) -> Setting:
 LOCALE = declare("locale", str, "zh_CN", N_("Language of the kiosk screens and speech (zh_CN or en)."))
 TIMEZONE = declare("timezone", str, "Asia/Shanghai", N_("Time zone the kiosk shows times in."))
 KIOSK_NAME = declare("kiosk_name", str, "", N_("Name of this kiosk, usually its village service centre."))
-KIOSK_PHONE = declare("kiosk_phone", str, "", N_("Phone number of the village service centre, printed on slips."))
+KIOSK_PHONE = declare(
+    "kiosk_phone", str, "", N_("Phone number of the village service centre, printed on slips.")
+)
 VILLAGE = declare("village", str, "", N_("Village this kiosk serves."))
-PROFILE_DEFAULT = declare("profile_default", str, "standard",
-                          N_("Accessibility profile a new resident session starts in."))
+PROFILE_DEFAULT = declare(
+    "profile_default", str, "standard", N_("Accessibility profile a new resident session starts in.")
+)
 VOLUME = declare("volume", float, 0.8, N_("Speech volume at the start of each session, 0 to 1."))
 SPEECH_RATE = declare("speech_rate", int, 170, N_("Speech rate in words per minute in the standard profile."))
-PRIVATE_AUDIO = declare("private_audio", bool, False,
-                        N_("Whether a headphone jack gives private audio; only then are ID and phone numbers spoken."))
-VOICE_MODEL_PATH = declare("voice_model_path", str, "",
-                           N_("Folder of the Vosk speech model used for voice commands (Chinese model)."))
+PRIVATE_AUDIO = declare(
+    "private_audio",
+    bool,
+    False,
+    N_("Whether a headphone jack gives private audio; only then are ID and phone numbers spoken."),
+)
+VOICE_MODEL_PATH = declare(
+    "voice_model_path",
+    str,
+    "",
+    N_("Folder of the Vosk speech model used for voice commands (Chinese model)."),
+)
 VOICE_ENABLED = declare("voice_enabled", bool, True, N_("Whether residents may use voice commands."))
-PRINTER = declare("printer", str, "", N_("Printer for booking slips; empty means the system default printer."))
+PRINTER = declare(
+    "printer", str, "", N_("Printer for booking slips; empty means the system default printer.")
+)
 TOWNSHIP_URL = declare("township_url", str, "", N_("Address of the township service-hall backend."))
-CANCEL_WINDOW_HOURS = declare("cancel_window_hours", int, 2,
-                              N_("A booking can be cancelled or changed until this many hours before it starts."))
-CHECK_IN_EARLY_MINUTES = declare("check_in_early_minutes", int, 120,
-                                 N_("How many minutes before a session starts check-in opens."))
-DPI_OVERRIDE = declare("dpi_override", float, 0.0,
-                       N_("Screen pixels per inch, for a panel that reports its size wrongly; 0 means ask the screen."))
-IDLE_SCALE = declare("idle_scale", float, 1.0, N_("Multiplier for every idle time limit, for kiosks that need more."))
+CANCEL_WINDOW_HOURS = declare(
+    "cancel_window_hours",
+    int,
+    2,
+    N_("A booking can be cancelled or changed until this many hours before it starts."),
+)
+CHECK_IN_EARLY_MINUTES = declare(
+    "check_in_early_minutes", int, 120, N_("How many minutes before a session starts check-in opens.")
+)
+DPI_OVERRIDE = declare(
+    "dpi_override",
+    float,
+    0.0,
+    N_("Screen pixels per inch, for a panel that reports its size wrongly; 0 means ask the screen."),
+)
+IDLE_SCALE = declare(
+    "idle_scale", float, 1.0, N_("Multiplier for every idle time limit, for kiosks that need more.")
+)
 SYNC_INTERVAL_S = declare("sync_interval_s", int, 60, N_("Seconds between automatic sync attempts."))
-VIDEO_HOSTED = declare("video_hosted", bool, False,
-                       N_("Whether this kiosk opens the video session itself at check-in."))
-PRACTICE_MODE = declare("practice_mode", bool, False,
-                        N_("Practice mode: try every screen with nothing stored or synced."))
+VIDEO_HOSTED = declare(
+    "video_hosted", bool, False, N_("Whether this kiosk opens the video session itself at check-in.")
+)
+PRACTICE_MODE = declare(
+    "practice_mode", bool, False, N_("Practice mode: try every screen with nothing stored or synced.")
+)
 
 
 def declared() -> Mapping[str, Setting]:
@@ -121,22 +146,3 @@ class Settings:
         stored = dict(self._stored)
         stored[setting.key] = render(setting, value)
         return Settings(stored)
-
-
-Upgrade = Callable[[dict[str, str]], None]
-_UPGRADES: list[tuple[int, Upgrade]] = []
-
-
-def upgrade(version: int) -> Callable[[Upgrade], Upgrade]:
-    """Register a function that rewrites stored settings from before `version` (runs once, in order)."""
-
-    def register(fn: Upgrade) -> Upgrade:
-        _UPGRADES.append((version, fn))
-        _UPGRADES.sort(key=lambda item: item[0])
-        return fn
-
-    return register
-
-
-def upgrades_after(version: int) -> list[tuple[int, Upgrade]]:
-    return [(v, fn) for v, fn in _UPGRADES if v > version]

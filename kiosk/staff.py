@@ -71,7 +71,7 @@ class LockoutPolicy:
         if failures < self.free_tries:
             return dt.timedelta(0)
         doublings = min(failures - self.free_tries, 20)  # 2**20 × 30 s is far past any cap
-        delay: dt.timedelta = min(self.first_delay * (2 ** doublings), self.max_delay)
+        delay: dt.timedelta = min(self.first_delay * (2**doublings), self.max_delay)
         return delay
 
 
@@ -96,7 +96,9 @@ class StaffError(Exception):
         "dependent_name": N_("Please type the family member's name."),
         "dependent_relation": N_("Please choose how the family member is related to the resident."),
         "dependent_year": N_("Please type the family member's year of birth, for example 2016."),
-        "first_exists": N_("This kiosk already has a staff member. A staff member who is signed in can add more."),
+        "first_exists": N_(
+            "This kiosk already has a staff member. A staff member who is signed in can add more."
+        ),
         "provision_staff": N_("The staff entry must have an id, a name and a 6-digit PIN."),
     }
 
@@ -138,13 +140,16 @@ class PinResult:
             return gettext(NO_STAFF_TEXT)
         if self.locked_for_s > 0:
             return gettext(N_("Too many wrong PINs. Please wait {wait} and try again.")).format(
-                wait=wait_text(self.locked_for_s))
+                wait=wait_text(self.locked_for_s)
+            )
         return gettext(N_("Wrong PIN. {n} more tries before a short wait.")).format(n=self.tries_left)
 
 
-NO_STAFF_TEXT = N_("No staff member is set up on this kiosk yet. To set one up, enrol the kiosk with a code "
-                   "from the township (touch Enrol kiosk), or ask the technician to run "
-                   "\"python -m kiosk staff add\" at the kiosk computer.")
+NO_STAFF_TEXT = N_(
+    "No staff member is set up on this kiosk yet. To set one up, enrol the kiosk with a code "
+    "from the township (touch Enrol kiosk), or ask the technician to run "
+    '"python -m kiosk staff add" at the kiosk computer.'
+)
 
 
 def wait_text(seconds: int) -> str:
@@ -171,8 +176,14 @@ def default_hasher() -> PasswordHasher:
 class StaffAccounts:
     """Staff accounts and PIN checks over one store. `clock` is injectable so tests never sleep."""
 
-    def __init__(self, store: Store, *, hasher: PasswordHasher | None = None, clock: Clock | None = None,
-                 policy: LockoutPolicy | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        hasher: PasswordHasher | None = None,
+        clock: Clock | None = None,
+        policy: LockoutPolicy | None = None,
+    ) -> None:
         self.store = store
         self.hasher = hasher or default_hasher()
         self.clock: Clock = clock or utc_now
@@ -185,11 +196,12 @@ class StaffAccounts:
 
     def members(self) -> list[StaffMember]:
         rows = self.store.query("SELECT staff_id, name_enc, active FROM staff ORDER BY staff_id")
-        return [StaffMember(r["staff_id"], self._name(r) or "", bool(r["active"]))
-                for r in rows]
+        return [StaffMember(r["staff_id"], self._name(r) or "", bool(r["active"])) for r in rows]
 
     def _name(self, row: Any) -> str | None:
-        return self.store.cipher.decrypt(row["name_enc"], where=field_ref("staff", "name_enc", row["staff_id"]))
+        return self.store.cipher.decrypt(
+            row["name_enc"], where=field_ref("staff", "name_enc", row["staff_id"])
+        )
 
     def member(self, staff_id: str) -> StaffMember | None:
         return next((m for m in self.members() if m.staff_id == staff_id), None)
@@ -209,10 +221,17 @@ class StaffAccounts:
         pin_hash = self.hasher.hash(pin)
         now = to_text(self.clock())
         with self.store.transaction() as conn:
-            conn.execute("INSERT INTO staff (staff_id, name_enc, pin_hash, active, created_at, updated_at) "
-                         "VALUES (?, ?, ?, 1, ?, ?)",
-                         (staff_id, self.store.cipher.encrypt(name, where=field_ref("staff", "name_enc", staff_id)),
-                          pin_hash, now, now))
+            conn.execute(
+                "INSERT INTO staff (staff_id, name_enc, pin_hash, active, created_at, updated_at) "
+                "VALUES (?, ?, ?, 1, ?, ?)",
+                (
+                    staff_id,
+                    self.store.cipher.encrypt(name, where=field_ref("staff", "name_enc", staff_id)),
+                    pin_hash,
+                    now,
+                    now,
+                ),
+            )
             self.store._audit(conn, actor, "staff_added", staff_id)
         return StaffMember(staff_id, name)
 
@@ -224,8 +243,10 @@ class StaffAccounts:
         # The console's reset path is how a locked keypad is cleared: the lock does not stop it.
         self._refuse_shared_pin(new_pin, except_id=staff_id, guard=False)
         with self.store.transaction() as conn:
-            conn.execute("UPDATE staff SET pin_hash = ?, updated_at = ? WHERE staff_id = ?",
-                         (self.hasher.hash(new_pin), to_text(self.clock()), staff_id))
+            conn.execute(
+                "UPDATE staff SET pin_hash = ?, updated_at = ? WHERE staff_id = ?",
+                (self.hasher.hash(new_pin), to_text(self.clock()), staff_id),
+            )
             self.store._audit(conn, actor, "staff_pin_changed", staff_id)
 
     def deactivate(self, staff_id: str, *, actor: str) -> None:
@@ -236,8 +257,10 @@ class StaffAccounts:
         if len(active) == 1:
             raise StaffError("last_staff")
         with self.store.transaction() as conn:
-            conn.execute("UPDATE staff SET active = 0, updated_at = ? WHERE staff_id = ?",
-                         (to_text(self.clock()), staff_id))
+            conn.execute(
+                "UPDATE staff SET active = 0, updated_at = ? WHERE staff_id = ?",
+                (to_text(self.clock()), staff_id),
+            )
             self.store._audit(conn, actor, "staff_deactivated", staff_id)
 
     def _refuse_shared_pin(self, pin: str, *, except_id: str | None, guard: bool = True) -> None:
@@ -251,9 +274,10 @@ class StaffAccounts:
         for row in self.store.query("SELECT staff_id, pin_hash FROM staff WHERE active = 1"):
             if row["staff_id"] != except_id and self._matches(row["pin_hash"], pin):
                 with self.store.transaction() as conn:
-                    conn.execute("UPDATE staff SET pin_hash = ?, updated_at = ? WHERE staff_id = ?",
-                                 (self.hasher.hash(secrets.token_hex(16)), to_text(self.clock()),
-                                  row["staff_id"]))
+                    conn.execute(
+                        "UPDATE staff SET pin_hash = ?, updated_at = ? WHERE staff_id = ?",
+                        (self.hasher.hash(secrets.token_hex(16)), to_text(self.clock()), row["staff_id"]),
+                    )
                     self.store._audit(conn, ACTOR_UNKNOWN, "staff_pin_revoked", row["staff_id"])
                 self._wrong()
                 raise StaffError("pin_taken")
@@ -284,7 +308,9 @@ class StaffAccounts:
         locked = self.locked_for()
         if locked > 0:
             return PinResult(None, locked_for_s=locked)
-        rows = self.store.query("SELECT staff_id, name_enc, pin_hash FROM staff WHERE active = 1 ORDER BY staff_id")
+        rows = self.store.query(
+            "SELECT staff_id, name_enc, pin_hash FROM staff WHERE active = 1 ORDER BY staff_id"
+        )
         if not rows:
             return PinResult(None, no_staff=True)
         for row in rows:
@@ -293,8 +319,10 @@ class StaffAccounts:
                 with self.store.transaction() as conn:
                     conn.execute("DELETE FROM staff_lockout WHERE scope = ?", (LOCK_SCOPE,))
                     if self.hasher.check_needs_rehash(row["pin_hash"]):
-                        conn.execute("UPDATE staff SET pin_hash = ? WHERE staff_id = ?",
-                                     (self.hasher.hash(pin), member.staff_id))
+                        conn.execute(
+                            "UPDATE staff SET pin_hash = ? WHERE staff_id = ?",
+                            (self.hasher.hash(pin), member.staff_id),
+                        )
                     self.store._audit(conn, member.staff_id, "staff_signed_in")
                 return PinResult(member)
         return self._wrong()
@@ -302,15 +330,22 @@ class StaffAccounts:
     def _wrong(self) -> PinResult:
         now = self.clock()
         with self.store.transaction() as conn:
-            conn.execute("INSERT INTO staff_lockout (scope, failures) VALUES (?, 0) ON CONFLICT(scope) DO NOTHING",
-                         (LOCK_SCOPE,))
+            conn.execute(
+                "INSERT INTO staff_lockout (scope, failures) VALUES (?, 0) ON CONFLICT(scope) DO NOTHING",
+                (LOCK_SCOPE,),
+            )
             conn.execute("UPDATE staff_lockout SET failures = failures + 1 WHERE scope = ?", (LOCK_SCOPE,))
-            failures = int(conn.execute("SELECT failures FROM staff_lockout WHERE scope = ?",
-                                        (LOCK_SCOPE,)).fetchone()[0])
+            failures = int(
+                conn.execute("SELECT failures FROM staff_lockout WHERE scope = ?", (LOCK_SCOPE,)).fetchone()[
+                    0
+                ]
+            )
             delay = self.policy.delay_after(failures)
             if delay:
-                conn.execute("UPDATE staff_lockout SET locked_until = ? WHERE scope = ?",
-                             (to_text(now + delay), LOCK_SCOPE))
+                conn.execute(
+                    "UPDATE staff_lockout SET locked_until = ? WHERE scope = ?",
+                    (to_text(now + delay), LOCK_SCOPE),
+                )
                 self.store._audit(conn, ACTOR_UNKNOWN, "staff_pin_locked", f"{int(delay.total_seconds())}s")
             else:
                 self.store._audit(conn, ACTOR_UNKNOWN, "staff_pin_wrong")
@@ -350,15 +385,26 @@ def queue_audit(store: Store, *, exclude_actors: tuple[str, ...] = ("resident",)
         marks = ",".join("?" * len(exclude_actors)) or "''"
         rows = conn.execute(
             f"SELECT id, at, actor, action, detail FROM audit_log WHERE id > ? AND actor NOT IN ({marks}) "
-            "ORDER BY id", (cursor, *exclude_actors)).fetchall()
+            "ORDER BY id",
+            (cursor, *exclude_actors),
+        ).fetchall()
         last = conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()[0]
         for start in range(0, len(rows), AUDIT_BATCH_MAX):
-            chunk = rows[start:start + AUDIT_BATCH_MAX]
+            chunk = rows[start : start + AUDIT_BATCH_MAX]
             # Sizes as the wire model (protocol.AuditEntry) allows; audit rows are short by design anyway.
-            entries = [{"seq": r[0], "at": r[1], "actor": str(r[2])[:64] or ACTOR_UNKNOWN, "action": str(r[3])[:64],
-                        "detail": str(r[4] or "")[:200]} for r in chunk]
-            store.enqueue(conn, entity=AUDIT_ENTITY, entity_id=new_id(), kind=AUDIT_KIND,
-                          payload={"entries": entries})
+            entries = [
+                {
+                    "seq": r[0],
+                    "at": r[1],
+                    "actor": str(r[2])[:64] or ACTOR_UNKNOWN,
+                    "action": str(r[3])[:64],
+                    "detail": str(r[4] or "")[:200],
+                }
+                for r in chunk
+            ]
+            store.enqueue(
+                conn, entity=AUDIT_ENTITY, entity_id=new_id(), kind=AUDIT_KIND, payload={"entries": entries}
+            )
             queued += len(chunk)
         if last > cursor:
             store.set_state(AUDIT_CURSOR_KEY, str(last), conn)
@@ -370,7 +416,13 @@ def queue_audit(store: Store, *, exclude_actors: tuple[str, ...] = ("resident",)
 
 
 STAFF_SETTINGS: tuple[s.Setting, ...] = (
-    s.PROFILE_DEFAULT, s.VOLUME, s.IDLE_SCALE, s.PRIVATE_AUDIO, s.VOICE_MODEL_PATH, s.PRINTER, s.TOWNSHIP_URL,
+    s.PROFILE_DEFAULT,
+    s.VOLUME,
+    s.IDLE_SCALE,
+    s.PRIVATE_AUDIO,
+    s.VOICE_MODEL_PATH,
+    s.PRINTER,
+    s.TOWNSHIP_URL,
 )
 
 
@@ -457,8 +509,16 @@ class StaffDesk:
     assisted bookings and look-ups of a trainee vanish with it). `kiosk_store` (default: `store`) is always the real
     one: settings, practice on/off and signing out are kiosk actions and are audited there."""
 
-    def __init__(self, store: Store, staff: StaffMember, *, kiosk_store: Store | None = None,
-                 bookings: Bookings | None = None, zone: str = "Asia/Shanghai", clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        staff: StaffMember,
+        *,
+        kiosk_store: Store | None = None,
+        bookings: Bookings | None = None,
+        zone: str = "Asia/Shanghai",
+        clock: Clock | None = None,
+    ) -> None:
         self.store = store
         self.kiosk_store = kiosk_store or store
         self.staff = staff
@@ -482,14 +542,26 @@ class StaffDesk:
 
     # --- assisted booking -------------------------------------------------------------------------------------------
 
-    def book_for(self, session_id: str, resident: Resident, dependent: Dependent | None = None, *,
-                 consent_at: dt.datetime | None = None) -> Booking:
+    def book_for(
+        self,
+        session_id: str,
+        resident: Resident,
+        dependent: Dependent | None = None,
+        *,
+        consent_at: dt.datetime | None = None,
+    ) -> Booking:
         """Book on a resident's behalf: recorded with channel `assisted` and this staff id (booking + outbox op).
         `consent_at`: when staff confirmed the resident was told the personal-data notice and agreed (the staff
         desk's notice step, `kiosk.ui.staff.book`), sent with the booking like a resident's own consent."""
-        booking = self.bookings.book(session_id=session_id, resident=resident, dependent=dependent,
-                                     channel=Channel.ASSISTED, staff_id=self.actor, now=self.clock(),
-                                     consent_at=consent_at)
+        booking = self.bookings.book(
+            session_id=session_id,
+            resident=resident,
+            dependent=dependent,
+            channel=Channel.ASSISTED,
+            staff_id=self.actor,
+            now=self.clock(),
+            consent_at=consent_at,
+        )
         self._flush()
         return booking
 
@@ -498,8 +570,9 @@ class StaffDesk:
         self._flush()
         return booking
 
-    def dependent_for(self, resident: Resident, name: str, relation: str,
-                      birth_year: int | str) -> tuple[Resident, Dependent]:
+    def dependent_for(
+        self, resident: Resident, name: str, relation: str, birth_year: int | str
+    ) -> tuple[Resident, Dependent]:
         """The resident's family member (e.g. a grandchild) staff book for: an existing one with the same name,
         relation and birth year, or a new one added to the resident. Raises `StaffError` for a missing name or
         relation or an impossible birth year."""
@@ -533,8 +606,9 @@ class StaffDesk:
         now = self.clock()
         before = self.store.booking(booking_id)
         session = self.store.session(before.session_id) if before else None
-        booking = self.bookings.cancel(booking_id, reason="cancelled by village staff", actor=self.actor,
-                                       now=now, override_window=True)
+        booking = self.bookings.cancel(
+            booking_id, reason="cancelled by village staff", actor=self.actor, now=now, override_window=True
+        )
         if session is not None and session.starts_at - now < self.bookings.rules.cancel_window:
             self.store.audit(self.actor, "staff_cancel_late", booking.code)
         self._flush()
@@ -548,26 +622,40 @@ class StaffDesk:
         start = dt.datetime(local.year, local.month, local.day, tzinfo=self.zone)
         end = start + dt.timedelta(days=1)
         sessions = self.store.sessions_between(start.astimezone(dt.UTC), end.astimezone(dt.UTC))
-        counts = {r["session_id"]: r for r in self.store.query(
-            "SELECT session_id, sum(status IN ('requested','pending_review','confirmed','checked_in','attended')) "
-            "AS booked, sum(status IN ('checked_in','attended')) AS checked_in FROM bookings "
-            "WHERE session_id IN (SELECT id FROM sessions WHERE starts_at >= ? AND starts_at < ?) "
-            "GROUP BY session_id", (to_text(start), to_text(end)))}
+        counts = {
+            r["session_id"]: r
+            for r in self.store.query(
+                "SELECT session_id, sum(status IN ('requested','pending_review','confirmed','checked_in','attended')) "
+                "AS booked, sum(status IN ('checked_in','attended')) AS checked_in FROM bookings "
+                "WHERE session_id IN (SELECT id FROM sessions WHERE starts_at >= ? AND starts_at < ?) "
+                "GROUP BY session_id",
+                (to_text(start), to_text(end)),
+            )
+        }
         out = []
         for sess in sessions:
             service = self.store.service(sess.service_id)
             provider = self.store.provider(sess.provider_id)
             c = counts.get(sess.id, {})
-            out.append(SessionDay(sess, service.name if service else "", provider.name if provider else "",
-                                  int(c.get("booked") or 0), int(c.get("checked_in") or 0)))
+            out.append(
+                SessionDay(
+                    sess,
+                    service.name if service else "",
+                    provider.name if provider else "",
+                    int(c.get("booked") or 0),
+                    int(c.get("checked_in") or 0),
+                )
+            )
         return out
 
     def help_calls_today(self) -> tuple[int, dt.datetime | None]:
         """How often residents touched 「呼叫工作人员」 today (kiosk's zone), and when last."""
         local = self.clock().astimezone(self.zone)
         start = dt.datetime(local.year, local.month, local.day, tzinfo=self.zone)
-        rows = self.kiosk_store.query("SELECT count(*) AS n, max(at) AS last FROM audit_log "
-                                      "WHERE action = 'staff_called' AND at >= ?", (to_text(start),))
+        rows = self.kiosk_store.query(
+            "SELECT count(*) AS n, max(at) AS last FROM audit_log WHERE action = 'staff_called' AND at >= ?",
+            (to_text(start),),
+        )
         last = rows[0]["last"]
         return int(rows[0]["n"] or 0), from_text(last) if last else None
 
@@ -602,19 +690,30 @@ class StaffDesk:
         from cunzhan.identity import mask_phone
 
         lines = tuple(self._line(b) for b in self.store.bookings_for_resident(resident_id))
-        return Lookup(resident.id, mask_name(resident.name), self.store.resident_masked_id(resident.id),
-                      mask_phone(resident.phone) if resident.phone else "", lines)
+        return Lookup(
+            resident.id,
+            mask_name(resident.name),
+            self.store.resident_masked_id(resident.id),
+            mask_phone(resident.phone) if resident.phone else "",
+            lines,
+        )
 
     def _line(self, booking: Booking) -> BookingLine:
         session = self.store.session(booking.session_id)
         service = self.store.service(session.service_id) if session else None
         resident = self.store.resident(booking.resident_id)
         dependent = self.store.dependent(booking.dependent_id) if booking.dependent_id else None
-        return BookingLine(booking, format_code(booking.code), mask_name(resident.name) if resident else "",
-                           self.store.resident_masked_id(booking.resident_id),
-                           dependent.relation if dependent else None, service.name if service else "",
-                           session.starts_at if session else None, booking.status.label(),
-                           booking.channel is Channel.ASSISTED)
+        return BookingLine(
+            booking,
+            format_code(booking.code),
+            mask_name(resident.name) if resident else "",
+            self.store.resident_masked_id(booking.resident_id),
+            dependent.relation if dependent else None,
+            service.name if service else "",
+            session.starts_at if session else None,
+            booking.status.label(),
+            booking.channel is Channel.ASSISTED,
+        )
 
     # --- settings and kiosk ---------------------------------------------------------------------------------------
 
@@ -655,8 +754,15 @@ DEMO_STAFF_ID = "DEMO"
 DEMO_STAFF_NAME = "演示工作人员"
 
 
-def add_first_staff(store: Store, staff_id: str, name: str, pin: str, *, actor: str = ACTOR_ENROLMENT,
-                    hasher: PasswordHasher | None = None) -> StaffMember:
+def add_first_staff(
+    store: Store,
+    staff_id: str,
+    name: str,
+    pin: str,
+    *,
+    actor: str = ACTOR_ENROLMENT,
+    hasher: PasswordHasher | None = None,
+) -> StaffMember:
     """Set up the kiosk's FIRST staff member (after the township accepted an enrolment code). Refused with
     `staff_exists` once any active member exists: later members are added by a signed-in member."""
     accounts = StaffAccounts(store, hasher=hasher)
@@ -682,7 +788,7 @@ def ensure_demo_staff(store: Store) -> tuple[str, str] | None:
     if others:
         return None
     while True:  # a random PIN the rules accept (retry the rare too-simple one)
-        pin = f"{secrets.randbelow(10 ** PIN_LENGTH):0{PIN_LENGTH}d}"
+        pin = f"{secrets.randbelow(10**PIN_LENGTH):0{PIN_LENGTH}d}"
         try:
             check_new_pin(pin)
             break
@@ -750,11 +856,17 @@ def apply_provisioned_staff(store: Store, staff: ProvisionedStaff) -> StaffMembe
             store._audit(conn, ACTOR_PROVISIONING, "staff_provision_skipped", staff.staff_id)
             added = None
         else:
-            conn.execute("INSERT INTO staff (staff_id, name_enc, pin_hash, active, created_at, updated_at) "
-                         "VALUES (?, ?, ?, 1, ?, ?)",
-                         (staff.staff_id,
-                          store.cipher.encrypt(staff.name, where=field_ref("staff", "name_enc", staff.staff_id)),
-                          staff.pin_hash, to_text(now), to_text(now)))
+            conn.execute(
+                "INSERT INTO staff (staff_id, name_enc, pin_hash, active, created_at, updated_at) "
+                "VALUES (?, ?, ?, 1, ?, ?)",
+                (
+                    staff.staff_id,
+                    store.cipher.encrypt(staff.name, where=field_ref("staff", "name_enc", staff.staff_id)),
+                    staff.pin_hash,
+                    to_text(now),
+                    to_text(now),
+                ),
+            )
             store._audit(conn, ACTOR_PROVISIONING, "staff_added", staff.staff_id)
             added = StaffMember(staff.staff_id, staff.name)
     queue_audit(store)

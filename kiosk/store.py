@@ -58,10 +58,14 @@ class StoreError(RuntimeError):
 
     def message(self) -> str:
         texts = {
-            "newer_schema": N_("This kiosk database was written by a newer version of Cunzhan. "
-                               "Install that version again; the file has not been changed."),
-            "not_a_database": N_("The kiosk database file is damaged or is not a Cunzhan database. "
-                                 "It has not been changed. Ask the township technician for help."),
+            "newer_schema": N_(
+                "This kiosk database was written by a newer version of Cunzhan. "
+                "Install that version again; the file has not been changed."
+            ),
+            "not_a_database": N_(
+                "The kiosk database file is damaged or is not a Cunzhan database. "
+                "It has not been changed. Ask the township technician for help."
+            ),
             "busy": N_("The kiosk database is busy. Please try again in a moment."),
         }
         return gettext(texts.get(self.kind, N_("The kiosk database cannot be used.")))
@@ -200,8 +204,12 @@ def migrations() -> Migrations:
 
 # Every encrypted column, with the column that identifies its row (the row id in the associated data).
 SEALED_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("residents", "id", "name_enc"), ("residents", "id", "id_number_enc"), ("residents", "id", "phone_enc"),
-    ("dependents", "id", "name_enc"), ("outbox", "op_id", "payload_enc"), ("feedback", "id", "comment_enc"),
+    ("residents", "id", "name_enc"),
+    ("residents", "id", "id_number_enc"),
+    ("residents", "id", "phone_enc"),
+    ("dependents", "id", "name_enc"),
+    ("outbox", "op_id", "payload_enc"),
+    ("feedback", "id", "comment_enc"),
     ("staff", "staff_id", "name_enc"),
 )
 
@@ -250,9 +258,12 @@ class Store:
         try:
             from cunzhan.paths import secure_sqlite_file
 
-            secure_sqlite_file(self.path, folder=False)  # 0600: the folder is the caller's (paths.app_dir: 0700)
-            self.conn = conn = sqlite3.connect(str(self.path), timeout=10.0, check_same_thread=False,
-                                               isolation_level=None)
+            secure_sqlite_file(
+                self.path, folder=False
+            )  # 0600: the folder is the caller's (paths.app_dir: 0700)
+            self.conn = conn = sqlite3.connect(
+                str(self.path), timeout=10.0, check_same_thread=False, isolation_level=None
+            )
             conn.execute("PRAGMA busy_timeout = 10000")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -288,10 +299,13 @@ class Store:
         (place, old value) → new value."""
         done: dict[tuple[str, str], str] = {}
         with self._lock:
-            found = [(table, key, column, row[0], row[1])
-                     for table, key, column in SEALED_COLUMNS
-                     for row in self.conn.execute(f"SELECT {key}, {column} FROM {table} "
-                                                  f"WHERE {column} LIKE 'v1:%'").fetchall()]
+            found = [
+                (table, key, column, row[0], row[1])
+                for table, key, column in SEALED_COLUMNS
+                for row in self.conn.execute(
+                    f"SELECT {key}, {column} FROM {table} WHERE {column} LIKE 'v1:%'"
+                ).fetchall()
+            ]
             if not found:
                 return done
             with self.transaction() as conn:
@@ -315,8 +329,12 @@ class Store:
             if names - {"sqlite_sequence"}:
                 raise StoreError("not_a_database", "unknown tables")
             return False
-        applied = {r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = ?",
-                                              (MIGRATION_SET,))}
+        applied = {
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (MIGRATION_SET,)
+            )
+        }
         unknown = applied - set(KNOWN_MIGRATIONS)
         if unknown:
             raise StoreError("newer_schema", ", ".join(sorted(unknown)))
@@ -351,8 +369,11 @@ class Store:
 
     def set_setting(self, key: str, value: str, *, actor: str = "system") -> None:
         with self.transaction() as conn:
-            conn.execute("INSERT INTO settings(key, value) VALUES (?, ?) "
-                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+            conn.execute(
+                "INSERT INTO settings(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
             self._audit(conn, actor, "setting_changed", key)
 
     def state(self, key: str, default: str | None = None) -> str | None:
@@ -389,8 +410,10 @@ class Store:
     # --- audit ------------------------------------------------------------------------------------------------------
 
     def _audit(self, conn: sqlite3.Connection, actor: str, action: str, detail: str = "") -> None:
-        conn.execute("INSERT INTO audit_log(at, actor, action, detail) VALUES (?, ?, ?, ?)",
-                     (to_text(utc_now()), actor, action, detail))
+        conn.execute(
+            "INSERT INTO audit_log(at, actor, action, detail) VALUES (?, ?, ?, ?)",
+            (to_text(utc_now()), actor, action, detail),
+        )
 
     def audit(self, actor: str, action: str, detail: str = "") -> None:
         """Record an action (never with personal data in `detail`)."""
@@ -400,20 +423,56 @@ class Store:
     # --- catalogue --------------------------------------------------------------------------------------------------
 
     def upsert_service(self, s: Service, *, version: int = 0, conn: sqlite3.Connection | None = None) -> None:
-        self._upsert(conn, "services", {"id": s.id, "kind": s.kind.value, "name": s.name,
-                                        "description": s.description, "review": int(s.review),
-                                        "what_to_bring": s.what_to_bring, "version": version, "deleted": 0})
+        self._upsert(
+            conn,
+            "services",
+            {
+                "id": s.id,
+                "kind": s.kind.value,
+                "name": s.name,
+                "description": s.description,
+                "review": int(s.review),
+                "what_to_bring": s.what_to_bring,
+                "version": version,
+                "deleted": 0,
+            },
+        )
 
-    def upsert_provider(self, p: Provider, *, version: int = 0, conn: sqlite3.Connection | None = None) -> None:
-        self._upsert(conn, "providers", {"id": p.id, "name": p.name, "title": p.title,
-                                         "organisation": p.organisation, "version": version, "deleted": 0})
+    def upsert_provider(
+        self, p: Provider, *, version: int = 0, conn: sqlite3.Connection | None = None
+    ) -> None:
+        self._upsert(
+            conn,
+            "providers",
+            {
+                "id": p.id,
+                "name": p.name,
+                "title": p.title,
+                "organisation": p.organisation,
+                "version": version,
+                "deleted": 0,
+            },
+        )
 
     def upsert_session(self, s: Session, *, conn: sqlite3.Connection | None = None) -> None:
-        self._upsert(conn, "sessions", {
-            "id": s.id, "service_id": s.service_id, "provider_id": s.provider_id,
-            "starts_at": to_text(s.starts_at), "ends_at": to_text(s.ends_at), "capacity": s.capacity,
-            "seats_left": s.seats_left, "room": s.room, "video_url": s.video_url, "status": s.status.value,
-            "version": s.version, "deleted": 0})
+        self._upsert(
+            conn,
+            "sessions",
+            {
+                "id": s.id,
+                "service_id": s.service_id,
+                "provider_id": s.provider_id,
+                "starts_at": to_text(s.starts_at),
+                "ends_at": to_text(s.ends_at),
+                "capacity": s.capacity,
+                "seats_left": s.seats_left,
+                "room": s.room,
+                "video_url": s.video_url,
+                "status": s.status.value,
+                "version": s.version,
+                "deleted": 0,
+            },
+        )
 
     def upsert_sessions(self, sessions: Sequence[Session]) -> None:
         with self.transaction() as conn:
@@ -456,15 +515,23 @@ class Store:
         rows = self.query(
             "SELECT DISTINCT p.* FROM providers p JOIN sessions s ON s.provider_id = p.id "
             "WHERE s.service_id = ? AND s.deleted = 0 AND p.deleted = 0 AND s.starts_at >= ? ORDER BY p.name",
-            (service_id, to_text(after or utc_now())))
+            (service_id, to_text(after or utc_now())),
+        )
         return _providers(rows)
 
     def session(self, session_id: str) -> Session | None:
         rows = self.query("SELECT * FROM sessions WHERE id = ?", (session_id,))
         return _sessions(rows)[0] if rows else None
 
-    def sessions_between(self, start: dt.datetime, end: dt.datetime, *, service_id: str | None = None,
-                         provider_id: str | None = None, open_only: bool = False) -> list[Session]:
+    def sessions_between(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        service_id: str | None = None,
+        provider_id: str | None = None,
+        open_only: bool = False,
+    ) -> list[Session]:
         """Sessions starting in [start, end), by start time. Uses the start-time index."""
         sql = "SELECT * FROM sessions WHERE starts_at >= ? AND starts_at < ? AND deleted = 0"
         params: list[Any] = [to_text(start), to_text(end)]
@@ -478,19 +545,14 @@ class Store:
             sql += " AND status = 'open' AND seats_left > 0"
         return _sessions(self.query(sql + " ORDER BY starts_at", params))
 
-    def session_counts_by_start(self, service_id: str, after: dt.datetime) -> list[dt.datetime]:
-        """Start times of the service's open sessions from `after` on (the book screen groups them by day)."""
-        rows = self.query("SELECT starts_at FROM sessions WHERE service_id = ? AND starts_at >= ? AND deleted = 0 "
-                          "AND status = 'open' ORDER BY starts_at", (service_id, to_text(after)))
-        return [from_text(r["starts_at"]) for r in rows]
-
     def nearest_open_sessions(self, session: Session, *, limit: int = 3) -> list[Session]:
         """Open sessions of the same service with seats, nearest in time to `session` (the alternatives shown)."""
         rows = self.query(
             "SELECT * FROM sessions WHERE service_id = ? AND id != ? AND deleted = 0 AND status = 'open' "
             "AND seats_left > 0 AND starts_at >= ? "
             "ORDER BY abs(julianday(starts_at) - julianday(?)) LIMIT ?",
-            (session.service_id, session.id, to_text(utc_now()), to_text(session.starts_at), limit))
+            (session.service_id, session.id, to_text(utc_now()), to_text(session.starts_at), limit),
+        )
         return _sessions(rows)
 
     # --- residents --------------------------------------------------------------------------------------------------
@@ -512,22 +574,43 @@ class Store:
                 "ON CONFLICT(id) DO UPDATE SET name_enc = excluded.name_enc, phone_enc = excluded.phone_enc, "
                 "phone_masked = excluded.phone_masked, village = excluded.village, "
                 "suggestions_consent = excluded.suggestions_consent, remembered_profile = excluded.remembered_profile",
-                (rid, id_hash, identity.mask_id(resident.id_number),
-                 c.encrypt(resident.name, where=field_ref("residents", "name_enc", rid)),
-                 c.encrypt(resident.id_number, where=field_ref("residents", "id_number_enc", rid)),
-                 c.encrypt(resident.phone, where=field_ref("residents", "phone_enc", rid)),
-                 identity.mask_phone(resident.phone) if resident.phone else None, resident.village,
-                 int(resident.suggestions_consent), resident.remembered_profile, to_text(utc_now())))
+                (
+                    rid,
+                    id_hash,
+                    identity.mask_id(resident.id_number),
+                    c.encrypt(resident.name, where=field_ref("residents", "name_enc", rid)),
+                    c.encrypt(resident.id_number, where=field_ref("residents", "id_number_enc", rid)),
+                    c.encrypt(resident.phone, where=field_ref("residents", "phone_enc", rid)),
+                    identity.mask_phone(resident.phone) if resident.phone else None,
+                    resident.village,
+                    int(resident.suggestions_consent),
+                    resident.remembered_profile,
+                    to_text(utc_now()),
+                ),
+            )
             for d in resident.dependents:
-                cx.execute("INSERT INTO dependents (id, resident_id, name_enc, relation, birth_year) "
-                           "VALUES (?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET name_enc = excluded.name_enc, "
-                           "relation = excluded.relation, birth_year = excluded.birth_year",
-                           (d.id, rid, c.encrypt(d.name, where=field_ref("dependents", "name_enc", d.id)),
-                            d.relation, d.birth_year))
-            return Resident(rid, resident.name, resident.id_number, resident.phone, resident.village,
-                            resident.suggestions_consent, resident.remembered_profile,
-                            tuple(Dependent(d.id, rid, d.name, d.relation, d.birth_year)
-                                  for d in resident.dependents))
+                cx.execute(
+                    "INSERT INTO dependents (id, resident_id, name_enc, relation, birth_year) "
+                    "VALUES (?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET name_enc = excluded.name_enc, "
+                    "relation = excluded.relation, birth_year = excluded.birth_year",
+                    (
+                        d.id,
+                        rid,
+                        c.encrypt(d.name, where=field_ref("dependents", "name_enc", d.id)),
+                        d.relation,
+                        d.birth_year,
+                    ),
+                )
+            return Resident(
+                rid,
+                resident.name,
+                resident.id_number,
+                resident.phone,
+                resident.village,
+                resident.suggestions_consent,
+                resident.remembered_profile,
+                tuple(Dependent(d.id, rid, d.name, d.relation, d.birth_year) for d in resident.dependents),
+            )
 
         if conn is not None:
             return write(conn)
@@ -551,15 +634,26 @@ class Store:
 
         c = self.cipher
         deps = tuple(
-            Dependent(d["id"], d["resident_id"],
-                      c.decrypt(d["name_enc"], where=field_ref("dependents", "name_enc", d["id"])) or "",
-                      d["relation"], d["birth_year"])
-            for d in self.query("SELECT * FROM dependents WHERE resident_id = ? ORDER BY rowid", (row["id"],)))
+            Dependent(
+                d["id"],
+                d["resident_id"],
+                c.decrypt(d["name_enc"], where=field_ref("dependents", "name_enc", d["id"])) or "",
+                d["relation"],
+                d["birth_year"],
+            )
+            for d in self.query("SELECT * FROM dependents WHERE resident_id = ? ORDER BY rowid", (row["id"],))
+        )
         rid = row["id"]
-        return Resident(rid, c.decrypt(row["name_enc"], where=field_ref("residents", "name_enc", rid)) or "",
-                        c.decrypt(row["id_number_enc"], where=field_ref("residents", "id_number_enc", rid)) or "",
-                        c.decrypt(row["phone_enc"], where=field_ref("residents", "phone_enc", rid)), row["village"], bool(row["suggestions_consent"]),
-                        row["remembered_profile"], deps)
+        return Resident(
+            rid,
+            c.decrypt(row["name_enc"], where=field_ref("residents", "name_enc", rid)) or "",
+            c.decrypt(row["id_number_enc"], where=field_ref("residents", "id_number_enc", rid)) or "",
+            c.decrypt(row["phone_enc"], where=field_ref("residents", "phone_enc", rid)),
+            row["village"],
+            bool(row["suggestions_consent"]),
+            row["remembered_profile"],
+            deps,
+        )
 
     def dependent(self, dependent_id: str) -> Dependent | None:
         rows = self.query("SELECT * FROM dependents WHERE id = ?", (dependent_id,))
@@ -573,17 +667,34 @@ class Store:
 
     # --- bookings and the outbox ------------------------------------------------------------------------------------
 
-    def enqueue(self, conn: sqlite3.Connection, *, entity: str, entity_id: str, kind: str,
-                payload: Mapping[str, Any], base_version: int | None = None) -> str:
+    def enqueue(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        entity: str,
+        entity_id: str,
+        kind: str,
+        payload: Mapping[str, Any],
+        base_version: int | None = None,
+    ) -> str:
         """Append one op to the outbox inside the caller's transaction; returns its op_id."""
         op_id = new_id()
         conn.execute(
             "INSERT INTO outbox (op_id, entity, entity_id, kind, base_version, payload_enc, created_at) "
             "VALUES (?,?,?,?,?,?,?)",
-            (op_id, entity, entity_id, kind, base_version,
-             self.cipher.encrypt(json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-                                 where=field_ref("outbox", "payload_enc", op_id)),
-             to_text(utc_now())))
+            (
+                op_id,
+                entity,
+                entity_id,
+                kind,
+                base_version,
+                self.cipher.encrypt(
+                    json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                    where=field_ref("outbox", "payload_enc", op_id),
+                ),
+                to_text(utc_now()),
+            ),
+        )
         return op_id
 
     def insert_booking(self, conn: sqlite3.Connection, booking: Booking) -> None:
@@ -591,13 +702,34 @@ class Store:
         conn.execute(
             "INSERT INTO bookings (id, code, session_id, resident_id, dependent_id, status, channel, staff_id, "
             "lease, waitlist, version, message, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (booking.id, booking.code, booking.session_id, booking.resident_id, booking.dependent_id,
-             booking.status.value, booking.channel.value, booking.staff_id, int(booking.lease),
-             int(booking.waitlist), booking.version, booking.message, to_text(booking.created_at), now))
+            (
+                booking.id,
+                booking.code,
+                booking.session_id,
+                booking.resident_id,
+                booking.dependent_id,
+                booking.status.value,
+                booking.channel.value,
+                booking.staff_id,
+                int(booking.lease),
+                int(booking.waitlist),
+                booking.version,
+                booking.message,
+                to_text(booking.created_at),
+                now,
+            ),
+        )
 
-    def set_booking_status(self, conn: sqlite3.Connection, booking_id: str, status: BookingStatus, *,
-                           message: str | None = None, session_id: str | None = None,
-                           version: int | None = None) -> None:
+    def set_booking_status(
+        self,
+        conn: sqlite3.Connection,
+        booking_id: str,
+        status: BookingStatus,
+        *,
+        message: str | None = None,
+        session_id: str | None = None,
+        version: int | None = None,
+    ) -> None:
         sets = ["status = ?", "updated_at = ?"]
         params: list[Any] = [status.value, to_text(utc_now())]
         if message is not None:
@@ -620,8 +752,11 @@ class Store:
         return _bookings(rows)[0] if rows else None
 
     def bookings_for_resident(self, resident_id: str) -> list[Booking]:
-        rows = self.query("SELECT b.* FROM bookings b LEFT JOIN sessions s ON s.id = b.session_id "
-                          "WHERE b.resident_id = ? ORDER BY s.starts_at DESC", (resident_id,))
+        rows = self.query(
+            "SELECT b.* FROM bookings b LEFT JOIN sessions s ON s.id = b.session_id "
+            "WHERE b.resident_id = ? ORDER BY s.starts_at DESC",
+            (resident_id,),
+        )
         return _bookings(rows)
 
     def bookings_for_session(self, session_id: str) -> list[Booking]:
@@ -629,12 +764,27 @@ class Store:
 
     def pending_ops(self, limit: int = 200) -> list[dict[str, Any]]:
         """Unfinished outbox ops in device_seq order, payloads decrypted, ready for the wire."""
-        rows = self.query("SELECT * FROM outbox WHERE state = 'pending' ORDER BY device_seq LIMIT ?", (limit,))
-        return [{"op_id": r["op_id"], "device_seq": r["device_seq"], "entity": r["entity"],
-                 "entity_id": r["entity_id"], "kind": r["kind"], "base_version": r["base_version"],
-                 "payload": json.loads(self.cipher.decrypt(
-                     r["payload_enc"], where=field_ref("outbox", "payload_enc", r["op_id"])) or "{}"),
-                 "created_at": r["created_at"]} for r in rows]
+        rows = self.query(
+            "SELECT * FROM outbox WHERE state = 'pending' ORDER BY device_seq LIMIT ?", (limit,)
+        )
+        return [
+            {
+                "op_id": r["op_id"],
+                "device_seq": r["device_seq"],
+                "entity": r["entity"],
+                "entity_id": r["entity_id"],
+                "kind": r["kind"],
+                "base_version": r["base_version"],
+                "payload": json.loads(
+                    self.cipher.decrypt(
+                        r["payload_enc"], where=field_ref("outbox", "payload_enc", r["op_id"])
+                    )
+                    or "{}"
+                ),
+                "created_at": r["created_at"],
+            }
+            for r in rows
+        ]
 
     def pending_count(self) -> int:
         return int(self.query("SELECT count(*) AS n FROM outbox WHERE state = 'pending'")[0]["n"])
@@ -645,17 +795,23 @@ class Store:
             return conn.execute(sql, (entity_id,)).fetchone() is not None
         return bool(self.query(sql, (entity_id,)))
 
-    def finish_op(self, conn: sqlite3.Connection, op_id: str, *, state: str, result: Mapping[str, Any]) -> None:
+    def finish_op(
+        self, conn: sqlite3.Connection, op_id: str, *, state: str, result: Mapping[str, Any]
+    ) -> None:
         """Record an op's final result (state `done` or `rejected`). An op about a booking the township has erased
         meanwhile (sent again after its answer was lost) loses its payload now that it will not be sent again."""
-        conn.execute("UPDATE outbox SET state = ?, result = ?, attempts = attempts + 1 WHERE op_id = ?",
-                     (state, json.dumps(result, ensure_ascii=False), op_id))
+        conn.execute(
+            "UPDATE outbox SET state = ?, result = ?, attempts = attempts + 1 WHERE op_id = ?",
+            (state, json.dumps(result, ensure_ascii=False), op_id),
+        )
         if conn.execute(f"SELECT 1 FROM outbox WHERE op_id = ? AND {_ERASED_OP}", (op_id,)).fetchone():
             self._scrub_op(conn, op_id)
 
     def _scrub_op(self, conn: sqlite3.Connection, op_id: str) -> None:
-        conn.execute("UPDATE outbox SET payload_enc = ? WHERE op_id = ?",
-                     (self.cipher.encrypt("{}", where=field_ref("outbox", "payload_enc", op_id)), op_id))
+        conn.execute(
+            "UPDATE outbox SET payload_enc = ? WHERE op_id = ?",
+            (self.cipher.encrypt("{}", where=field_ref("outbox", "payload_enc", op_id)), op_id),
+        )
 
     # --- erasure ----------------------------------------------------------------------------------------------------
 
@@ -672,56 +828,78 @@ class Store:
         keeps its resident's record: they came back, agreed to the notice again, and the township holds those
         details again under a new record; only the erased booking's dependent goes, unless a live booking names
         them. Idempotent."""
-        row = conn.execute("SELECT resident_id, dependent_id FROM bookings WHERE id = ?", (booking_id,)).fetchone()
+        row = conn.execute(
+            "SELECT resident_id, dependent_id FROM bookings WHERE id = ?", (booking_id,)
+        ).fetchone()
         if row is None:
             return
         resident_id, dependent_id = row
         # Left un-erased: a booking the township holds with its details, or one still to send. (A booking whose
         # create the township refused exists only here: it goes with its resident.)
-        live = ("SELECT 1 FROM bookings b WHERE {} AND b.erased = 0 AND NOT EXISTS (SELECT 1 FROM outbox o WHERE "
-                "o.entity_id = b.id AND o.kind = 'create' AND o.state = 'rejected') LIMIT 1")
+        live = (
+            "SELECT 1 FROM bookings b WHERE {} AND b.erased = 0 AND NOT EXISTS (SELECT 1 FROM outbox o WHERE "
+            "o.entity_id = b.id AND o.kind = 'create' AND o.state = 'rejected') LIMIT 1"
+        )
         c = self.cipher
         dependents: list[str] = []
         if conn.execute(live.format("b.resident_id = ? AND b.id != ?"), (resident_id, booking_id)).fetchone():
             conn.execute("UPDATE bookings SET erased = 1 WHERE id = ?", (booking_id,))
-            if dependent_id is not None and not conn.execute(live.format("b.dependent_id = ?"),
-                                                             (dependent_id,)).fetchone():
+            if (
+                dependent_id is not None
+                and not conn.execute(live.format("b.dependent_id = ?"), (dependent_id,)).fetchone()
+            ):
                 dependents = [dependent_id]
         else:
             conn.execute("UPDATE bookings SET erased = 1 WHERE resident_id = ?", (resident_id,))
-            dependents = [r[0] for r in conn.execute("SELECT id FROM dependents WHERE resident_id = ?",
-                                                     (resident_id,))]
+            dependents = [
+                r[0] for r in conn.execute("SELECT id FROM dependents WHERE resident_id = ?", (resident_id,))
+            ]
             conn.execute(
                 "UPDATE residents SET id_hash = ?, id_masked = '', name_enc = ?, id_number_enc = ?, phone_enc = NULL, "
                 "phone_masked = NULL, village = NULL, suggestions_consent = 0, remembered_profile = NULL WHERE id = ?",
-                (ERASED + resident_id, c.encrypt("", where=field_ref("residents", "name_enc", resident_id)),
-                 c.encrypt("", where=field_ref("residents", "id_number_enc", resident_id)), resident_id))
-        conn.execute("UPDATE feedback SET comment_enc = NULL WHERE booking_id IN "
-                     "(SELECT id FROM bookings WHERE resident_id = ? AND erased = 1)", (resident_id,))
+                (
+                    ERASED + resident_id,
+                    c.encrypt("", where=field_ref("residents", "name_enc", resident_id)),
+                    c.encrypt("", where=field_ref("residents", "id_number_enc", resident_id)),
+                    resident_id,
+                ),
+            )
+        conn.execute(
+            "UPDATE feedback SET comment_enc = NULL WHERE booking_id IN "
+            "(SELECT id FROM bookings WHERE resident_id = ? AND erased = 1)",
+            (resident_id,),
+        )
         for (op_id,) in conn.execute(
-                "SELECT op_id FROM outbox WHERE state != 'pending' AND (entity_id IN (SELECT id FROM bookings WHERE "
-                "resident_id = ?1 AND erased = 1) OR entity_id IN (SELECT f.id FROM feedback f JOIN bookings b ON "
-                "b.id = f.booking_id WHERE b.resident_id = ?1 AND b.erased = 1))", (resident_id,)).fetchall():
+            "SELECT op_id FROM outbox WHERE state != 'pending' AND (entity_id IN (SELECT id FROM bookings WHERE "
+            "resident_id = ?1 AND erased = 1) OR entity_id IN (SELECT f.id FROM feedback f JOIN bookings b ON "
+            "b.id = f.booking_id WHERE b.resident_id = ?1 AND b.erased = 1))",
+            (resident_id,),
+        ).fetchall():
             self._scrub_op(conn, op_id)
         for dep in dependents:
-            conn.execute("UPDATE dependents SET name_enc = ? WHERE id = ?",
-                         (self.cipher.encrypt("", where=field_ref("dependents", "name_enc", dep)), dep))
+            conn.execute(
+                "UPDATE dependents SET name_enc = ? WHERE id = ?",
+                (self.cipher.encrypt("", where=field_ref("dependents", "name_enc", dep)), dep),
+            )
 
     # --- leases -----------------------------------------------------------------------------------------------------
 
-    def lease_seats_free(self, session_id: str, *, now: dt.datetime | None = None,
-                         conn: sqlite3.Connection | None = None) -> int:
+    def lease_seats_free(
+        self, session_id: str, *, now: dt.datetime | None = None, conn: sqlite3.Connection | None = None
+    ) -> int:
         """Seats this kiosk may still confirm offline for `session_id`: unexpired leased seats minus those used."""
         at = to_text(now or utc_now())
         sql_leased = "SELECT coalesce(sum(seats), 0) FROM leases WHERE session_id = ? AND expires_at > ?"
         # Used = lease bookings the township had not yet counted when it sent the lease's `seats`: those still to
         # push, and (when it lists what it counted, `lease_counted:<session>`) those pushed since — a kiosk that
         # pushed but has not pulled the lease again must not count their seats twice (docs/sync.md, "Seat leases").
-        sql_used = ("SELECT count(*) FROM bookings WHERE session_id = ?2 AND lease = 1 "
-                    "AND status IN ('confirmed', 'checked_in', 'attended') AND (id IN "
-                    "(SELECT entity_id FROM outbox WHERE kind = 'create' AND state = 'pending') OR "
-                    "(EXISTS (SELECT 1 FROM sync_state WHERE key = ?1) AND id NOT IN (SELECT j.value FROM "
-                    "json_each((SELECT value FROM sync_state WHERE key = ?1)) AS j)))")
+        sql_used = (
+            "SELECT count(*) FROM bookings WHERE session_id = ?2 AND lease = 1 "
+            "AND status IN ('confirmed', 'checked_in', 'attended') AND (id IN "
+            "(SELECT entity_id FROM outbox WHERE kind = 'create' AND state = 'pending') OR "
+            "(EXISTS (SELECT 1 FROM sync_state WHERE key = ?1) AND id NOT IN (SELECT j.value FROM "
+            "json_each((SELECT value FROM sync_state WHERE key = ?1)) AS j)))"
+        )
         args = (LEASE_COUNTED_KEY + session_id, session_id)
         if conn is None:
             with self._lock:
@@ -746,8 +924,10 @@ class Store:
 LEASE_COUNTED_KEY = "lease_counted:"  # + session id: sync_state row, JSON list of booking ids
 ERASED = "erased:"  # + resident id: the id_hash of an erased resident (never a keyed hash: those are hex)
 # An outbox row about an erased booking (the booking's own ops, or its feedback's).
-_ERASED_OP = ("(entity_id IN (SELECT id FROM bookings WHERE erased = 1) OR entity_id IN "
-              "(SELECT f.id FROM feedback f JOIN bookings b ON b.id = f.booking_id WHERE b.erased = 1))")
+_ERASED_OP = (
+    "(entity_id IN (SELECT id FROM bookings WHERE erased = 1) OR entity_id IN "
+    "(SELECT f.id FROM feedback f JOIN bookings b ON b.id = f.booking_id WHERE b.erased = 1))"
+)
 
 
 # Rows become records in batches: cunzhan.models is imported once per query (with PySide6 loaded, every import
@@ -757,8 +937,17 @@ _ERASED_OP = ("(entity_id IN (SELECT id FROM bookings WHERE erased = 1) OR entit
 def _services(rows: Sequence[Mapping[str, Any]]) -> list[Service]:
     from cunzhan.models import Service, ServiceKind
 
-    return [Service(r["id"], ServiceKind(r["kind"]), r["name"], r["description"], bool(r["review"]),
-                    r["what_to_bring"]) for r in rows]
+    return [
+        Service(
+            r["id"],
+            ServiceKind(r["kind"]),
+            r["name"],
+            r["description"],
+            bool(r["review"]),
+            r["what_to_bring"],
+        )
+        for r in rows
+    ]
 
 
 def _providers(rows: Sequence[Mapping[str, Any]]) -> list[Provider]:
@@ -770,14 +959,42 @@ def _providers(rows: Sequence[Mapping[str, Any]]) -> list[Provider]:
 def _sessions(rows: Sequence[Mapping[str, Any]]) -> list[Session]:
     from cunzhan.models import Session, SessionStatus
 
-    return [Session(r["id"], r["service_id"], r["provider_id"], from_text(r["starts_at"]), from_text(r["ends_at"]),
-                    r["capacity"], r["seats_left"], r["room"], r["video_url"], SessionStatus(r["status"]),
-                    r["version"]) for r in rows]
+    return [
+        Session(
+            r["id"],
+            r["service_id"],
+            r["provider_id"],
+            from_text(r["starts_at"]),
+            from_text(r["ends_at"]),
+            r["capacity"],
+            r["seats_left"],
+            r["room"],
+            r["video_url"],
+            SessionStatus(r["status"]),
+            r["version"],
+        )
+        for r in rows
+    ]
 
 
 def _bookings(rows: Sequence[Mapping[str, Any]]) -> list[Booking]:
     from cunzhan.models import Booking, BookingStatus, Channel
 
-    return [Booking(r["id"], r["code"], r["session_id"], r["resident_id"], BookingStatus(r["status"]),
-                    r["dependent_id"], Channel(r["channel"]), r["staff_id"], bool(r["lease"]), bool(r["waitlist"]),
-                    r["version"], r["message"], from_text(r["created_at"])) for r in rows]
+    return [
+        Booking(
+            r["id"],
+            r["code"],
+            r["session_id"],
+            r["resident_id"],
+            BookingStatus(r["status"]),
+            r["dependent_id"],
+            Channel(r["channel"]),
+            r["staff_id"],
+            bool(r["lease"]),
+            bool(r["waitlist"]),
+            r["version"],
+            r["message"],
+            from_text(r["created_at"]),
+        )
+        for r in rows
+    ]

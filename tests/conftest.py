@@ -45,8 +45,11 @@ def keyring_ready() -> None:
 
     ok, detail = keyring_status()
     if not ok:
-        pytest.fail(f"no real keyring backend ({detail}); run the suite with `make test` "
-                    "(tools/with-services.sh starts gnome-keyring)", pytrace=False)
+        pytest.fail(
+            f"no real keyring backend ({detail}); run the suite with `make test` "
+            "(tools/with-services.sh starts gnome-keyring)",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

@@ -27,10 +27,30 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAULTS = ("drop_request", "drop_response", "duplicate", "reorder", "truncate_response", "corrupt_response",
-          "truncate_request", "corrupt_request", "error_status")
-_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
-        "proxy-authorization", "proxy-authenticate", "host", "content-length"}
+FAULTS = (
+    "drop_request",
+    "drop_response",
+    "duplicate",
+    "reorder",
+    "truncate_response",
+    "corrupt_response",
+    "truncate_request",
+    "corrupt_request",
+    "error_status",
+)
+_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "host",
+    "content-length",
+}
 
 
 @dataclass
@@ -85,8 +105,14 @@ class _Link:
 class FaultProxy:
     """`with FaultProxy(upstream_port, plan, seed=1) as proxy:` → kiosks talk to `proxy.url`."""
 
-    def __init__(self, upstream_port: int, plan: FaultPlan | None = None, *, seed: int = 0,
-                 upstream_host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        upstream_port: int,
+        plan: FaultPlan | None = None,
+        *,
+        seed: int = 0,
+        upstream_host: str = "127.0.0.1",
+    ) -> None:
         self.upstream = (upstream_host, upstream_port)
         self.plan = plan or FaultPlan()
         self.rng = random.Random(seed)
@@ -189,8 +215,11 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "error_status":
             with owner._rng_lock:
                 status = owner.rng.choice((502, 503, 429))
-            self._answer(status, {"Retry-After": str(plan.retry_after_s), "Content-Type": "application/json"},
-                         b'{"error":"busy","message":"proxy fault"}')
+            self._answer(
+                status,
+                {"Retry-After": str(plan.retry_after_s), "Content-Type": "application/json"},
+                b'{"error":"busy","message":"proxy fault"}',
+            )
             return
         if fault == "truncate_request":
             body = owner.mangle(body, "truncate")
@@ -204,7 +233,9 @@ class _Handler(BaseHTTPRequestHandler):
             if stale is not None:
                 self._forward(*stale)  # the old copy arrives after a newer request
         except OSError:
-            self._answer(502, {"Content-Type": "application/json"}, b'{"error":"bad_gateway","message":"upstream"}')
+            self._answer(
+                502, {"Content-Type": "application/json"}, b'{"error":"bad_gateway","message":"upstream"}'
+            )
             return
         if fault == "reorder":
             owner._stale.append((self.command, self.path, headers, body))
@@ -219,8 +250,9 @@ class _Handler(BaseHTTPRequestHandler):
             rbody = owner.mangle(rbody, "corrupt")
         self._answer(status, rheaders, rbody)
 
-    def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str],
-                                                                                                bytes]:
+    def _forward(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         for attempt in range(2):
             conn = self._upstream
             if conn is None:
@@ -242,7 +274,9 @@ class _Handler(BaseHTTPRequestHandler):
                     raise
         raise OSError("unreachable")
 
-    def _answer(self, status: int, headers: dict[str, str], body: bytes, *, claimed: int | None = None) -> None:
+    def _answer(
+        self, status: int, headers: dict[str, str], body: bytes, *, claimed: int | None = None
+    ) -> None:
         owner = self.owner
         try:
             self.send_response_only(status)
@@ -263,7 +297,9 @@ class _Handler(BaseHTTPRequestHandler):
         """Close the client's connection abruptly (RST), as a link that drops does."""
         self.close_connection = True
         try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass

@@ -73,9 +73,11 @@ def main(argv: list[str]) -> int:
     new = not po.exists()
     with po.open("a", encoding="utf-8") as fh:
         if new:
-            fh.write('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n"Language: zh_CN\\n"\n\n')
+            fh.write(
+                'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n"Language: zh_CN\\n"\n\n'
+            )
         for msgid, where in gaps.items():
-            fh.write(f"#: {where[0]}\nmsgid \"{_escape(msgid)}\"\nmsgstr \"\"\n\n")
+            fh.write(f'#: {where[0]}\nmsgid "{_escape(msgid)}"\nmsgstr ""\n\n')
     print(f"appended {len(gaps)} entries to {po.relative_to(ROOT)}")
     return 0
 

@@ -30,8 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8700)
     serve.add_argument("--demo", action="store_true", help="seed the demo township (slug 'demo')")
-    serve.add_argument("--workers", type=_workers, default=1, metavar="N",
-                       help="worker processes on one port (uvicorn's supervisor), for PostgreSQL; default 1")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="worker processes on one port (uvicorn's supervisor), for PostgreSQL; default 1",
+    )
 
     code = sub.add_parser("enrollment-code", help="make a single-use kiosk enrolment code (valid 24 h)")
     code.add_argument("--db", default=None)
@@ -43,8 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     staff.add_argument("--username", required=True)
     staff.add_argument("--role", required=True, choices=("reviewer", "admin"))
 
-    compact = sub.add_parser("compact-log", help="keep only each entity's latest change beyond the horizon "
-                             "(older kiosk cursors then get a fresh snapshot)")
+    compact = sub.add_parser(
+        "compact-log",
+        help="keep only each entity's latest change beyond the horizon "
+        "(older kiosk cursors then get a fresh snapshot)",
+    )
     compact.add_argument("--db", default=None)
     compact.add_argument("--keep-days", type=_keep_days, default=30, metavar="DAYS")
     save = sub.add_parser("backup", help="write a backup of the database (personal fields stay encrypted)")
@@ -53,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     back = sub.add_parser("restore", help="replace the database with a backup (stop the backend first)")
     back.add_argument("--db", default=None)
     back.add_argument("--from", dest="source", required=True, metavar="FILE")
-    keep = sub.add_parser("retention", help="erase the personal data of residents with no session for N months")
+    keep = sub.add_parser(
+        "retention", help="erase the personal data of residents with no session for N months"
+    )
     keep.add_argument("--db", default=None)
     return parser
 
@@ -139,17 +149,30 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers == 1:
             app = create_app(url, demo=args.demo)
             print(banner + ")", flush=True)
-            uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5,
-                    timeout_keep_alive=KEEP_ALIVE_S)
+            uvicorn.run(
+                app,
+                host=args.host,
+                port=args.port,
+                log_level="warning",
+                timeout_graceful_shutdown=5,
+                timeout_keep_alive=KEEP_ALIVE_S,
+            )
             return 0
         # Several processes on one listening socket: migrate and seed once here, then each worker builds its app
         # from the URL (nothing correct lives in a process's memory: see docs/sync.md, "Several processes").
         create_app(url, demo=args.demo, console=False).state.db.dispose()
         os.environ[WORKER_DB_ENV] = url
         print(banner + f", {args.workers} worker processes)", flush=True)
-        uvicorn.run("township.app:worker_app", factory=True, workers=args.workers, host=args.host, port=args.port,
-                    log_level="warning", timeout_graceful_shutdown=5,
-                    timeout_keep_alive=KEEP_ALIVE_S)
+        uvicorn.run(
+            "township.app:worker_app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+            timeout_keep_alive=KEEP_ALIVE_S,
+        )
         return 0
 
     if args.command in ("backup", "restore"):

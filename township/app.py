@@ -39,16 +39,27 @@ log = logging.getLogger(__name__)
 CLIENT_TIME_HEADER = P.CLIENT_TIME_HEADER  # optional: the kiosk's clock, for the skew shown to staff
 RETRY_AFTER_BUSY_S = 5
 _PUSH_KEYS = frozenset({"device_id", "ops", "pending_ops", "app_version"})
-_STATUS_CODES = {400: P.ERROR_MALFORMED, 401: P.ERROR_UNAUTHORIZED, 403: P.ERROR_FORBIDDEN, 404: "not_found",
-                 405: "method_not_allowed", 410: P.ERROR_CURSOR_EXPIRED, 413: P.ERROR_TOO_LARGE,
-                 429: P.ERROR_BUSY, 503: P.ERROR_BUSY}
+_STATUS_CODES = {
+    400: P.ERROR_MALFORMED,
+    401: P.ERROR_UNAUTHORIZED,
+    403: P.ERROR_FORBIDDEN,
+    404: "not_found",
+    405: "method_not_allowed",
+    410: P.ERROR_CURSOR_EXPIRED,
+    413: P.ERROR_TOO_LARGE,
+    429: P.ERROR_BUSY,
+    503: P.ERROR_BUSY,
+}
 
 
 def error_response(status: int, code: str, message: str, *, retry_after: int | None = None) -> JSONResponse:
     """The protocol's error body (with `server_time`, like every response)."""
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return JSONResponse({"error": code, "message": message, "server_time": P.utc_now_text()},
-                        status_code=status, headers=headers)
+    return JSONResponse(
+        {"error": code, "message": message, "server_time": P.utc_now_text()},
+        status_code=status,
+        headers=headers,
+    )
 
 
 async def read_body(request: Request, limit: int = P.MAX_BODY_BYTES) -> bytes:
@@ -64,7 +75,9 @@ async def read_body(request: Request, limit: int = P.MAX_BODY_BYTES) -> bytes:
             chunks.append(chunk)
     except ClientDisconnect:
         # The kiosk gave up (its read timeout) or lost the link mid-body: nothing was done, nobody to answer.
-        raise S.SyncError(400, P.ERROR_MALFORMED, "the client went away before sending its whole body") from None
+        raise S.SyncError(
+            400, P.ERROR_MALFORMED, "the client went away before sending its whole body"
+        ) from None
     raw = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
@@ -122,9 +135,12 @@ def check_push_envelope(body: Any) -> dict[str, Any]:
     if not isinstance(body.get("ops"), list):
         raise S.SyncError(400, P.ERROR_MALFORMED, "ops must be a list")
     pending = body.get("pending_ops")
-    if pending is not None and (not isinstance(pending, int) or isinstance(pending, bool)
-                                or not 0 <= pending <= P.MAX_PENDING_OPS):
-        raise S.SyncError(400, P.ERROR_MALFORMED, f"pending_ops must be an integer from 0 to {P.MAX_PENDING_OPS}")
+    if pending is not None and (
+        not isinstance(pending, int) or isinstance(pending, bool) or not 0 <= pending <= P.MAX_PENDING_OPS
+    ):
+        raise S.SyncError(
+            400, P.ERROR_MALFORMED, f"pending_ops must be an integer from 0 to {P.MAX_PENDING_OPS}"
+        )
     version = body.get("app_version")
     if version is not None and not isinstance(version, str):
         raise S.SyncError(400, P.ERROR_MALFORMED, "app_version must be a string")
@@ -218,15 +234,17 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(db.Busy)
     async def _busy(_request: Request, _exc: db.Busy) -> JSONResponse:
-        return error_response(503, P.ERROR_BUSY, "the backend is busy; try again shortly",
-                              retry_after=RETRY_AFTER_BUSY_S)
+        return error_response(
+            503, P.ERROR_BUSY, "the backend is busy; try again shortly", retry_after=RETRY_AFTER_BUSY_S
+        )
 
     @app.exception_handler(sa.exc.OperationalError)
     async def _db_trouble(_request: Request, exc: sa.exc.OperationalError) -> JSONResponse:
         # A locked SQLite file, a lock or statement timeout, a restarting PostgreSQL: all pass; ask for a retry.
         log.warning("database operational error: %s", type(exc.orig).__name__)
-        return error_response(503, P.ERROR_BUSY, "the database is busy; try again shortly",
-                              retry_after=RETRY_AFTER_BUSY_S)
+        return error_response(
+            503, P.ERROR_BUSY, "the database is busy; try again shortly", retry_after=RETRY_AFTER_BUSY_S
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, _exc: RequestValidationError) -> JSONResponse:
@@ -246,23 +264,33 @@ def _install_routes(app: FastAPI, database: db.Database) -> None:
         """Cheap connectivity probe."""
         return {"status": "ok", "server_time": P.utc_now_text()}
 
-    @app.post(prefix + "/enroll", status_code=201, response_model=P.EnrollResponse, tags=["sync"],
-              openapi_extra=_body_schema(P.EnrollRequest),
-              responses={403: {"model": P.ErrorBody}, 400: {"model": P.ErrorBody}})
+    @app.post(
+        prefix + "/enroll",
+        status_code=201,
+        response_model=P.EnrollResponse,
+        tags=["sync"],
+        openapi_extra=_body_schema(P.EnrollRequest),
+        responses={403: {"model": P.ErrorBody}, 400: {"model": P.ErrorBody}},
+    )
     async def enroll(request: Request) -> JSONResponse:
         """Exchange a single-use enrolment code for a device id and token."""
         body = parse_json(await read_body(request, 64 * 1024))
         try:
             parsed = P.EnrollRequest.model_validate(body)
         except ValidationError:
-            raise S.SyncError(400, P.ERROR_MALFORMED, "enrol needs enrollment_code, kiosk_name, app_version") \
-                from None
+            raise S.SyncError(
+                400, P.ERROR_MALFORMED, "enrol needs enrollment_code, kiosk_name, app_version"
+            ) from None
         result = await run_in_threadpool(S.enroll, database, parsed)
         return JSONResponse(result | {"server_time": P.utc_now_text()}, status_code=201)
 
-    @app.post(prefix + "/sync/push", response_model=P.PushResponse, tags=["sync"],
-              openapi_extra=_body_schema(P.PushRequest),
-              responses={code: {"model": P.ErrorBody} for code in (400, 401, 403, 413, 503)})
+    @app.post(
+        prefix + "/sync/push",
+        response_model=P.PushResponse,
+        tags=["sync"],
+        openapi_extra=_body_schema(P.PushRequest),
+        responses={code: {"model": P.ErrorBody} for code in (400, 401, 403, 413, 503)},
+    )
     async def push(request: Request) -> dict[str, Any]:
         """Apply a batch of outbox ops; one result per op, in op order."""
         device = await run_in_threadpool(S.authenticate, database, request.headers.get("authorization"))
@@ -270,11 +298,17 @@ def _install_routes(app: FastAPI, database: db.Database) -> None:
         if body["device_id"] != device.id:
             raise S.SyncError(403, P.ERROR_FORBIDDEN, "device_id does not match the token")
         async with request.app.state.sync_gate.admit():
-            results = await run_in_threadpool(S.push, database, device, body, client_time=client_time(request))
+            results = await run_in_threadpool(
+                S.push, database, device, body, client_time=client_time(request)
+            )
         return {"results": results, "server_time": P.utc_now_text()}
 
-    @app.get(prefix + "/sync/pull", response_model=P.PullResponse, tags=["sync"],
-             responses={code: {"model": P.ErrorBody} for code in (400, 401, 403, 410, 503)})
+    @app.get(
+        prefix + "/sync/pull",
+        response_model=P.PullResponse,
+        tags=["sync"],
+        responses={code: {"model": P.ErrorBody} for code in (400, 401, 403, 410, 503)},
+    )
     async def pull(request: Request, cursor: str | None = None, limit: str | None = None) -> dict[str, Any]:
         """One page of changes after `cursor` (none: from the start); `limit` 1–1000, default 500."""
         device = await run_in_threadpool(S.authenticate, database, request.headers.get("authorization"))
@@ -288,23 +322,32 @@ def _install_routes(app: FastAPI, database: db.Database) -> None:
         if cursor is not None and len(cursor) > 512:
             raise S.SyncError(410, P.ERROR_CURSOR_EXPIRED, "unknown cursor")
         async with request.app.state.sync_gate.admit():
-            page = await run_in_threadpool(S.pull, database, device, cursor or None, size,
-                                           client_time=client_time(request))
+            page = await run_in_threadpool(
+                S.pull, database, device, cursor or None, size, client_time=client_time(request)
+            )
         return page | {"server_time": P.utc_now_text()}
 
 
 def _body_schema(model: type[Any]) -> dict[str, Any]:
     """OpenAPI request body for endpoints that read the raw body themselves (for gzip and per-op checks)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        }
+    }
 
 
 def _install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
-                             description="Kiosk ⇄ township sync protocol v1 (docs/sync.md).")
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            routes=app.routes,
+            description="Kiosk ⇄ township sync protocol v1 (docs/sync.md).",
+        )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for model in (P.PushRequest, P.EnrollRequest):
             full = model.model_json_schema(ref_template="#/components/schemas/{model}")

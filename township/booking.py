@@ -38,16 +38,40 @@ def new_id() -> str:
 
 # --- change log ------------------------------------------------------------------------------------------------------
 
-def append_change(conn: Connection, township_id: str, entity: str, entity_id: str, op: str, *, version: int,
-                  data: dict[str, Any], scope: str | None = None) -> int:
+
+def append_change(
+    conn: Connection,
+    township_id: str,
+    entity: str,
+    entity_id: str,
+    op: str,
+    *,
+    version: int,
+    data: dict[str, Any],
+    scope: str | None = None,
+) -> int:
     """Append one change with the township's next `server_seq` and return that seq."""
     seq = db.next_seq(conn, township_id)
     if seq is None:  # not locked in this transaction: the UPDATE takes the row lock itself
-        seq = int(conn.execute(
-            sa.update(db.townships).where(db.townships.c.id == township_id)
-            .values(last_seq=db.townships.c.last_seq + 1).returning(db.townships.c.last_seq)).scalar_one())
-    values = {"township_id": township_id, "seq": seq, "entity": entity, "entity_id": entity_id, "op": op,
-              "version": version, "data": data, "scope": scope, "created_at": db.naive(db.now_utc())}
+        seq = int(
+            conn.execute(
+                sa.update(db.townships)
+                .where(db.townships.c.id == township_id)
+                .values(last_seq=db.townships.c.last_seq + 1)
+                .returning(db.townships.c.last_seq)
+            ).scalar_one()
+        )
+    values = {
+        "township_id": township_id,
+        "seq": seq,
+        "entity": entity,
+        "entity_id": entity_id,
+        "op": op,
+        "version": version,
+        "data": data,
+        "scope": scope,
+        "created_at": db.naive(db.now_utc()),
+    }
     buffer: list[dict[str, Any]] | None = conn.info.get(_CHANGE_BUFFER)
     if buffer is not None:
         buffer.append(values)  # written in one executemany by `write_buffered_changes`, before commit
@@ -59,8 +83,9 @@ def append_change(conn: Connection, township_id: str, entity: str, entity_id: st
 LOG_HORIZON = dt.timedelta(days=30)  # changes older than this keep only each entity's latest version
 
 
-def compact_changes(database: db.Database, *, horizon: dt.timedelta = LOG_HORIZON,
-                    now: dt.datetime | None = None) -> dict[str, int]:
+def compact_changes(
+    database: db.Database, *, horizon: dt.timedelta = LOG_HORIZON, now: dt.datetime | None = None
+) -> dict[str, int]:
     """Compact every township's change log: of the changes made before `now − horizon`, drop each one that a later
     change of the same entity supersedes, and raise the township's `log_floor` to the newest such change. A cursor
     below the floor is then answered 410 `cursor_expired` and its kiosk takes a fresh snapshot, which still finds
@@ -74,15 +99,22 @@ def compact_changes(database: db.Database, *, horizon: dt.timedelta = LOG_HORIZO
     for township_id in township_ids:
         with database.write() as conn:
             town = db.lock_township(conn, township_id)
-            floor = conn.execute(sa.select(sa.func.max(c.c.seq)).where(
-                c.c.township_id == township_id, c.c.created_at < cutoff)).scalar()
+            floor = conn.execute(
+                sa.select(sa.func.max(c.c.seq)).where(c.c.township_id == township_id, c.c.created_at < cutoff)
+            ).scalar()
             if floor is None or floor <= town.log_floor:
                 continue
-            latest = sa.select(sa.func.max(c.c.seq)).where(c.c.township_id == township_id).group_by(
-                c.c.entity, c.c.entity_id)
-            gone = conn.execute(sa.delete(c).where(c.c.township_id == township_id, c.c.seq <= floor,
-                                                   c.c.seq.not_in(latest))).rowcount
-            conn.execute(sa.update(db.townships).where(db.townships.c.id == township_id).values(log_floor=floor))
+            latest = (
+                sa.select(sa.func.max(c.c.seq))
+                .where(c.c.township_id == township_id)
+                .group_by(c.c.entity, c.c.entity_id)
+            )
+            gone = conn.execute(
+                sa.delete(c).where(c.c.township_id == township_id, c.c.seq <= floor, c.c.seq.not_in(latest))
+            ).rowcount
+            conn.execute(
+                sa.update(db.townships).where(db.townships.c.id == township_id).values(log_floor=floor)
+            )
             removed[township_id] = int(gone)
     return removed
 
@@ -108,12 +140,20 @@ def write_buffered_changes(conn: Connection) -> None:
 
 # --- seats -----------------------------------------------------------------------------------------------------------
 
+
 def _seat_counts_statement() -> sa.Select[Any]:
     session_id: sa.BindParameter[str] = sa.bindparam("session_id", type_=sa.String())
-    taken = sa.select(sa.func.count()).select_from(db.bookings).where(
-        db.bookings.c.session_id == session_id, db.bookings.c.status.in_(HOLDS_SEAT)).scalar_subquery()
-    leased = sa.select(sa.func.coalesce(sa.func.sum(db.leases.c.seats - db.leases.c.used), 0)).where(
-        db.leases.c.session_id == session_id, db.leases.c.state.in_(LIVE_LEASE)).scalar_subquery()
+    taken = (
+        sa.select(sa.func.count())
+        .select_from(db.bookings)
+        .where(db.bookings.c.session_id == session_id, db.bookings.c.status.in_(HOLDS_SEAT))
+        .scalar_subquery()
+    )
+    leased = (
+        sa.select(sa.func.coalesce(sa.func.sum(db.leases.c.seats - db.leases.c.used), 0))
+        .where(db.leases.c.session_id == session_id, db.leases.c.state.in_(LIVE_LEASE))
+        .scalar_subquery()
+    )
     return sa.select(taken, leased)
 
 
@@ -133,24 +173,43 @@ def seats_left(conn: Connection, session: sa.Row[Any], counts: tuple[int, int] |
     return max(0, int(session.capacity) - taken - leased)
 
 
-def session_data(conn: Connection, session: sa.Row[Any], counts: tuple[int, int] | None = None) -> dict[str, Any]:
+def session_data(
+    conn: Connection, session: sa.Row[Any], counts: tuple[int, int] | None = None
+) -> dict[str, Any]:
     """A session as a change's `data`."""
-    return {"service_id": session.service_id, "provider_id": session.provider_id,
-            "starts_at": db.iso(session.starts_at), "ends_at": db.iso(session.ends_at),
-            "capacity": session.capacity, "seats_left": seats_left(conn, session, counts), "room": session.room,
-            "video_url": session.video_url, "status": session.status}
+    return {
+        "service_id": session.service_id,
+        "provider_id": session.provider_id,
+        "starts_at": db.iso(session.starts_at),
+        "ends_at": db.iso(session.ends_at),
+        "capacity": session.capacity,
+        "seats_left": seats_left(conn, session, counts),
+        "room": session.room,
+        "video_url": session.video_url,
+        "status": session.status,
+    }
 
 
-_BUMP_SESSION = (sa.update(db.sessions).where(db.sessions.c.id == sa.bindparam("session_id"))
-                 .values(version=db.sessions.c.version + 1, updated_at=sa.bindparam("now"))
-                 .returning(*db.sessions.c))
+_BUMP_SESSION = (
+    sa.update(db.sessions)
+    .where(db.sessions.c.id == sa.bindparam("session_id"))
+    .values(version=db.sessions.c.version + 1, updated_at=sa.bindparam("now"))
+    .returning(*db.sessions.c)
+)
 
 
 def emit_session(conn: Connection, session_id: str, counts: tuple[int, int] | None = None) -> None:
     """Bump a session's version and log it (its status or seats_left changed)."""
     row = conn.execute(_BUMP_SESSION, {"session_id": session_id, "now": db.naive(db.now_utc())}).one()
-    append_change(conn, row.township_id, "session", row.id, "upsert", version=row.version,
-                  data=session_data(conn, row, counts))
+    append_change(
+        conn,
+        row.township_id,
+        "session",
+        row.id,
+        "upsert",
+        version=row.version,
+        data=session_data(conn, row, counts),
+    )
 
 
 _TOUCHED = "cunzhan_touched_sessions"
@@ -177,44 +236,74 @@ def emit_service(conn: Connection, service_id: str) -> None:
     """Log a service's current state (catalogue, whole township)."""
     row = conn.execute(sa.select(db.services).where(db.services.c.id == service_id)).one()
     op = "upsert" if row.active else "delete"
-    append_change(conn, row.township_id, "service", row.id, op, version=row.version, data={
-        "kind": row.kind, "name": row.name, "description": row.description, "review": bool(row.review),
-        "what_to_bring": row.what_to_bring})
+    append_change(
+        conn,
+        row.township_id,
+        "service",
+        row.id,
+        op,
+        version=row.version,
+        data={
+            "kind": row.kind,
+            "name": row.name,
+            "description": row.description,
+            "review": bool(row.review),
+            "what_to_bring": row.what_to_bring,
+        },
+    )
 
 
 def emit_provider(conn: Connection, provider_id: str) -> None:
     """Log a provider's current state (catalogue, whole township)."""
     row = conn.execute(sa.select(db.providers).where(db.providers.c.id == provider_id)).one()
     op = "upsert" if row.active else "delete"
-    append_change(conn, row.township_id, "provider", row.id, op, version=row.version, data={
-        "name": row.name, "title": row.title, "organisation": row.organisation})
+    append_change(
+        conn,
+        row.township_id,
+        "provider",
+        row.id,
+        op,
+        version=row.version,
+        data={"name": row.name, "title": row.title, "organisation": row.organisation},
+    )
 
 
 def emit_notice(conn: Connection, notice_id: str) -> None:
     """Log a notice (whole township)."""
     row = conn.execute(sa.select(db.notices).where(db.notices.c.id == notice_id)).one()
     op = "upsert" if row.active else "delete"
-    append_change(conn, row.township_id, "notice", row.id, op, version=row.version, data={
-        "title": row.title, "body": row.body, "starts_at": db.iso(row.starts_at), "ends_at": db.iso(row.ends_at)})
+    append_change(
+        conn,
+        row.township_id,
+        "notice",
+        row.id,
+        op,
+        version=row.version,
+        data={
+            "title": row.title,
+            "body": row.body,
+            "starts_at": db.iso(row.starts_at),
+            "ends_at": db.iso(row.ends_at),
+        },
+    )
 
 
 # --- bookings --------------------------------------------------------------------------------------------------------
 
+
 def booking_summary(row: Any) -> dict[str, Any]:
     """The Result's `booking` object."""
-    return {"id": row.id, "status": row.status, "code": row.code, "session_id": row.session_id,
-            "version": row.version}
+    return {
+        "id": row.id,
+        "status": row.status,
+        "code": row.code,
+        "session_id": row.session_id,
+        "version": row.version,
+    }
 
 
 def get_booking(conn: Connection, booking_id: str) -> sa.Row[Any] | None:
     return conn.execute(sa.select(db.bookings).where(db.bookings.c.id == booking_id)).first()
-
-
-def emit_booking(conn: Connection, booking_id: str) -> sa.Row[Any]:
-    """Log a booking for its own kiosk only (private scope) and return the row."""
-    row = conn.execute(sa.select(db.bookings).where(db.bookings.c.id == booking_id)).one()
-    log_booking(conn, row)
-    return row
 
 
 def log_booking(conn: Connection, row: Any) -> None:
@@ -224,15 +313,26 @@ def log_booking(conn: Connection, row: Any) -> None:
         # Its resident's personal data was erased (on request or by retention, township.retention): its kiosk
         # erases its own copy. Kept on every later change of the booking, so compaction never loses it.
         data["erased"] = True
-    append_change(conn, row.township_id, "booking", row.id, "upsert", version=row.version, data=data,
-                  scope=row.device_id or STAFF_SCOPE)
+    append_change(
+        conn,
+        row.township_id,
+        "booking",
+        row.id,
+        "upsert",
+        version=row.version,
+        data=data,
+        scope=row.device_id or STAFF_SCOPE,
+    )
 
 
 def update_booking(conn: Connection, booking_id: str, **values: Any) -> sa.Row[Any]:
     """Change a booking, bump its version, log it; returns the new row."""
-    row = conn.execute(sa.update(db.bookings).where(db.bookings.c.id == booking_id).values(
-        version=db.bookings.c.version + 1, updated_at=db.naive(db.now_utc()), **values)
-        .returning(*db.bookings.c)).one()
+    row = conn.execute(
+        sa.update(db.bookings)
+        .where(db.bookings.c.id == booking_id)
+        .values(version=db.bookings.c.version + 1, updated_at=db.naive(db.now_utc()), **values)
+        .returning(*db.bookings.c)
+    ).one()
     log_booking(conn, row)
     return row
 
@@ -248,15 +348,18 @@ def service_of(conn: Connection, session: sa.Row[Any]) -> sa.Row[Any]:
     return found
 
 
-def lock_sessions_with_seats(conn: Connection, township_id: str,
-                             session_ids: list[str]) -> dict[str, tuple[sa.Row[Any], tuple[int, int]]]:
+def lock_sessions_with_seats(
+    conn: Connection, township_id: str, session_ids: list[str]
+) -> dict[str, tuple[sa.Row[Any], tuple[int, int]]]:
     """The township's sessions among `session_ids`, locked FOR UPDATE on PostgreSQL (in id order), each with its
     (taken, leased) as `seat_counts` gives them, and their services cached for `service_of`: a few statements for a
     whole push instead of two per session."""
     s, b, le = db.sessions, db.bookings, db.leases
     found: dict[str, sa.Row[Any]] = {}
     for start in range(0, len(session_ids), 400):
-        query = sa.select(s).where(s.c.id.in_(session_ids[start:start + 400]), s.c.township_id == township_id)
+        query = sa.select(s).where(
+            s.c.id.in_(session_ids[start : start + 400]), s.c.township_id == township_id
+        )
         if conn.dialect.name == "postgresql":
             query = query.order_by(s.c.id).with_for_update()
         found.update((row.id, row) for row in conn.execute(query))
@@ -266,17 +369,29 @@ def lock_sessions_with_seats(conn: Connection, township_id: str,
     taken: dict[str, int] = {}
     leased: dict[str, int] = {}
     for start in range(0, len(ids), 400):
-        part = ids[start:start + 400]
-        taken.update((r[0], int(r[1])) for r in conn.execute(
-            sa.select(b.c.session_id, sa.func.count()).where(b.c.session_id.in_(part), b.c.status.in_(HOLDS_SEAT))
-            .group_by(b.c.session_id)))
-        leased.update((r[0], int(r[1] or 0)) for r in conn.execute(
-            sa.select(le.c.session_id, sa.func.sum(le.c.seats - le.c.used)).where(
-                le.c.session_id.in_(part), le.c.state.in_(LIVE_LEASE)).group_by(le.c.session_id)))
+        part = ids[start : start + 400]
+        taken.update(
+            (r[0], int(r[1]))
+            for r in conn.execute(
+                sa.select(b.c.session_id, sa.func.count())
+                .where(b.c.session_id.in_(part), b.c.status.in_(HOLDS_SEAT))
+                .group_by(b.c.session_id)
+            )
+        )
+        leased.update(
+            (r[0], int(r[1] or 0))
+            for r in conn.execute(
+                sa.select(le.c.session_id, sa.func.sum(le.c.seats - le.c.used))
+                .where(le.c.session_id.in_(part), le.c.state.in_(LIVE_LEASE))
+                .group_by(le.c.session_id)
+            )
+        )
     cache: dict[str, sa.Row[Any]] = conn.info.setdefault(_SERVICES, {})
     wanted = sorted({row.service_id for row in found.values()} - set(cache))
     if wanted:
-        cache.update((row.id, row) for row in conn.execute(sa.select(db.services).where(db.services.c.id.in_(wanted))))
+        cache.update(
+            (row.id, row) for row in conn.execute(sa.select(db.services).where(db.services.c.id.in_(wanted)))
+        )
         db.before_commit(conn, "forget_services", lambda c: c.info.pop(_SERVICES, None))
     return {i: (found[i], (taken.get(i, 0), leased.get(i, 0))) for i in ids}
 
@@ -288,16 +403,23 @@ def cached_service(conn: Connection, service_id: str) -> sa.Row[Any] | None:
 
 
 def next_waitlist_position(conn: Connection, session_id: str) -> int:
-    top = conn.execute(sa.select(sa.func.max(db.bookings.c.waitlist_position)).where(
-        db.bookings.c.session_id == session_id)).scalar_one()
+    top = conn.execute(
+        sa.select(sa.func.max(db.bookings.c.waitlist_position)).where(db.bookings.c.session_id == session_id)
+    ).scalar_one()
     return int(top or 0) + 1
 
 
 def waitlist_rank(conn: Connection, booking: sa.Row[Any]) -> int:
     """1-based place in the queue of a waitlisted booking."""
-    ahead = conn.execute(sa.select(sa.func.count()).select_from(db.bookings).where(
-        db.bookings.c.session_id == booking.session_id, db.bookings.c.status == "waitlisted",
-        db.bookings.c.waitlist_position < booking.waitlist_position)).scalar_one()
+    ahead = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(db.bookings)
+        .where(
+            db.bookings.c.session_id == booking.session_id,
+            db.bookings.c.status == "waitlisted",
+            db.bookings.c.waitlist_position < booking.waitlist_position,
+        )
+    ).scalar_one()
     return int(ahead) + 1
 
 
@@ -309,18 +431,29 @@ def promote_waitlist(conn: Connection, session_id: str) -> list[str]:
     review = bool(service_of(conn, session).review)
     promoted: list[str] = []
     while seats_left(conn, session) > 0:
-        nxt = conn.execute(sa.select(db.bookings).where(
-            db.bookings.c.session_id == session_id, db.bookings.c.status == "waitlisted")
-            .order_by(db.bookings.c.waitlist_position, db.bookings.c.created_at).limit(1)).first()
+        nxt = conn.execute(
+            sa.select(db.bookings)
+            .where(db.bookings.c.session_id == session_id, db.bookings.c.status == "waitlisted")
+            .order_by(db.bookings.c.waitlist_position, db.bookings.c.created_at)
+            .limit(1)
+        ).first()
         if nxt is None:
             break
-        update_booking(conn, nxt.id, status="pending_review" if review else "confirmed", waitlist_position=None,
-                       message=_(M.PROMOTED_REVIEW if review else M.PROMOTED))
+        update_booking(
+            conn,
+            nxt.id,
+            status="pending_review" if review else "confirmed",
+            waitlist_position=None,
+            message=_(M.PROMOTED_REVIEW if review else M.PROMOTED),
+        )
         promoted.append(nxt.id)
     if promoted:
         # Tell the others their new place in the queue.
-        for row in conn.execute(sa.select(db.bookings).where(
-                db.bookings.c.session_id == session_id, db.bookings.c.status == "waitlisted")).all():
+        for row in conn.execute(
+            sa.select(db.bookings).where(
+                db.bookings.c.session_id == session_id, db.bookings.c.status == "waitlisted"
+            )
+        ).all():
             message = _(M.WAITLISTED).format(position=waitlist_rank(conn, row))
             if message != row.message:
                 update_booking(conn, row.id, message=message)
@@ -333,13 +466,24 @@ def release_seat(conn: Connection, session_id: str) -> None:
     touch_session(conn, session_id)
 
 
-def alternatives(conn: Connection, session: sa.Row[Any], *, now: dt.datetime,
-                 limit: int = MAX_ALTERNATIVES) -> list[dict[str, Any]]:
+def alternatives(
+    conn: Connection, session: sa.Row[Any], *, now: dt.datetime, limit: int = MAX_ALTERNATIVES
+) -> list[dict[str, Any]]:
     """Up to `limit` open sessions of the same service with seats left, nearest in time to `session`."""
-    rows = list(conn.execute(sa.select(db.sessions).where(
-        db.sessions.c.township_id == session.township_id, db.sessions.c.service_id == session.service_id,
-        db.sessions.c.id != session.id, db.sessions.c.status == "open",
-        db.sessions.c.starts_at > db.naive(now)).order_by(db.sessions.c.starts_at).limit(200)).all())
+    rows = list(
+        conn.execute(
+            sa.select(db.sessions)
+            .where(
+                db.sessions.c.township_id == session.township_id,
+                db.sessions.c.service_id == session.service_id,
+                db.sessions.c.id != session.id,
+                db.sessions.c.status == "open",
+                db.sessions.c.starts_at > db.naive(now),
+            )
+            .order_by(db.sessions.c.starts_at)
+            .limit(200)
+        ).all()
+    )
     target = db.utc(session.starts_at)
     rows.sort(key=lambda r: (abs((db.utc(r.starts_at) - target).total_seconds()), r.starts_at))
     found: list[dict[str, Any]] = []
@@ -352,12 +496,16 @@ def alternatives(conn: Connection, session: sa.Row[Any], *, now: dt.datetime,
     return found
 
 
-def active_duplicate(conn: Connection, session_id: str, resident_id: str, dependent_key: str,
-                     exclude: str | None = None) -> bool:
+def active_duplicate(
+    conn: Connection, session_id: str, resident_id: str, dependent_key: str, exclude: str | None = None
+) -> bool:
     """Whether this resident (or the same dependent of theirs) already holds an active booking for the session."""
     query = sa.select(db.bookings.c.id).where(
-        db.bookings.c.session_id == session_id, db.bookings.c.resident_id == resident_id,
-        db.bookings.c.dependent_key == dependent_key, db.bookings.c.status.in_(ACTIVE))
+        db.bookings.c.session_id == session_id,
+        db.bookings.c.resident_id == resident_id,
+        db.bookings.c.dependent_key == dependent_key,
+        db.bookings.c.status.in_(ACTIVE),
+    )
     if exclude is not None:
         query = query.where(db.bookings.c.id != exclude)
     return conn.execute(query.limit(1)).first() is not None
@@ -372,26 +520,51 @@ def dependent_key(for_dependent: dict[str, Any] | None) -> str:
 
 # --- leases ----------------------------------------------------------------------------------------------------------
 
+
 def lease_data(row: sa.Row[Any], counted: list[str] | None = None) -> dict[str, Any]:
     """A lease as a change's `data`; `seats` is what the kiosk may still confirm offline (granted minus used), and
     `bookings` the ids of the device's lease-backed bookings for the session that the backend had received when
     this change was made (docs/sync.md, "Seat leases": the kiosk subtracts its lease bookings *not* in it)."""
-    return {"session_id": row.session_id, "seats": max(0, row.seats - row.used), "granted": row.seats,
-            "used": row.used, "expires_at": db.iso(row.expires_at), "bookings": counted or []}
+    return {
+        "session_id": row.session_id,
+        "seats": max(0, row.seats - row.used),
+        "granted": row.seats,
+        "used": row.used,
+        "expires_at": db.iso(row.expires_at),
+        "bookings": counted or [],
+    }
 
 
-_LEASE_BOOKINGS = sa.select(db.bookings.c.id).where(
-    db.bookings.c.device_id == sa.bindparam("device_id"), db.bookings.c.session_id == sa.bindparam("session_id"),
-    db.bookings.c.lease.is_(True)).order_by(db.bookings.c.id)
+_LEASE_BOOKINGS = (
+    sa.select(db.bookings.c.id)
+    .where(
+        db.bookings.c.device_id == sa.bindparam("device_id"),
+        db.bookings.c.session_id == sa.bindparam("session_id"),
+        db.bookings.c.lease.is_(True),
+    )
+    .order_by(db.bookings.c.id)
+)
 
 
 def emit_lease(conn: Connection, lease_id: str, *, delete: bool = False) -> int:
     """Log a lease for its own kiosk only, with the lease-backed bookings counted so far (see `lease_data`)."""
     row = conn.execute(sa.select(db.leases).where(db.leases.c.id == lease_id)).one()
-    counted = [str(b) for b in conn.execute(_LEASE_BOOKINGS, {"device_id": row.device_id,
-                                                                "session_id": row.session_id}).scalars()]
-    return append_change(conn, row.township_id, "lease", row.id, "delete" if delete else "upsert",
-                         version=row.version, data=lease_data(row, counted), scope=row.device_id)
+    counted = [
+        str(b)
+        for b in conn.execute(
+            _LEASE_BOOKINGS, {"device_id": row.device_id, "session_id": row.session_id}
+        ).scalars()
+    ]
+    return append_change(
+        conn,
+        row.township_id,
+        "lease",
+        row.id,
+        "delete" if delete else "upsert",
+        version=row.version,
+        data=lease_data(row, counted),
+        scope=row.device_id,
+    )
 
 
 def return_lease(conn: Connection, lease_id: str) -> None:
@@ -400,10 +573,14 @@ def return_lease(conn: Connection, lease_id: str) -> None:
     if row.state == "returned":
         return
     if row.state == "active":
-        conn.execute(sa.update(db.leases).where(db.leases.c.id == lease_id).values(
-            version=db.leases.c.version + 1))
+        conn.execute(
+            sa.update(db.leases).where(db.leases.c.id == lease_id).values(version=db.leases.c.version + 1)
+        )
         emit_lease(conn, lease_id, delete=True)
-    conn.execute(sa.update(db.leases).where(db.leases.c.id == lease_id).values(
-        state="returned", updated_at=db.naive(db.now_utc())))
+    conn.execute(
+        sa.update(db.leases)
+        .where(db.leases.c.id == lease_id)
+        .values(state="returned", updated_at=db.naive(db.now_utc()))
+    )
     if row.seats > row.used:
         release_seat(conn, row.session_id)

@@ -25,12 +25,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from cunzhan.paths import secure_sqlite_file
 
-metadata = sa.MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
 
 _ID = 36  # a UUID in text form
 
@@ -48,7 +50,8 @@ def _now_col(name: str) -> sa.Column[dt.datetime]:
 
 
 townships = sa.Table(
-    "townships", metadata,
+    "townships",
+    metadata,
     _id(primary_key=True),
     sa.Column("slug", sa.String(64), nullable=False, unique=True),
     sa.Column("name", sa.String(200), nullable=False),
@@ -64,7 +67,8 @@ townships = sa.Table(
 )
 
 villages = sa.Table(
-    "villages", metadata,
+    "villages",
+    metadata,
     _id(primary_key=True),
     _township_fk(),
     sa.Column("name", sa.String(100), nullable=False),
@@ -72,13 +76,16 @@ villages = sa.Table(
 )
 
 services = sa.Table(
-    "services", metadata,
+    "services",
+    metadata,
     _id(primary_key=True),
     _township_fk(),
     sa.Column("kind", sa.String(16), nullable=False),  # clinic | school
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("description", sa.Text(), nullable=False, server_default=""),
-    sa.Column("review", sa.Boolean(), nullable=False, server_default=sa.false()),  # staff review before confirming
+    sa.Column(
+        "review", sa.Boolean(), nullable=False, server_default=sa.false()
+    ),  # staff review before confirming
     sa.Column("what_to_bring", sa.Text(), nullable=False, server_default=""),
     sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
     sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
@@ -86,7 +93,8 @@ services = sa.Table(
 )
 
 providers = sa.Table(
-    "providers", metadata,
+    "providers",
+    metadata,
     _id(primary_key=True),
     _township_fk(),
     sa.Column("name", sa.String(100), nullable=False),
@@ -98,7 +106,8 @@ providers = sa.Table(
 )
 
 sessions = sa.Table(
-    "sessions", metadata,
+    "sessions",
+    metadata,
     _id(primary_key=True),
     _township_fk(),
     sa.Column("service_id", sa.String(_ID), sa.ForeignKey("services.id"), nullable=False),
@@ -117,7 +126,8 @@ sessions = sa.Table(
 )
 
 residents = sa.Table(
-    "residents", metadata,
+    "residents",
+    metadata,
     _id(primary_key=True),
     _township_fk(),
     # Personal fields are encrypted with the key outside the database (township.keys.data_cipher), each bound to
@@ -134,7 +144,8 @@ residents = sa.Table(
 )
 
 bookings = sa.Table(
-    "bookings", metadata,
+    "bookings",
+    metadata,
     _id(primary_key=True),  # made on the kiosk (the op's entity_id)
     _township_fk(),
     sa.Column("session_id", sa.String(_ID), sa.ForeignKey("sessions.id"), nullable=False),
@@ -148,7 +159,9 @@ bookings = sa.Table(
     sa.Column("staff_id", sa.String(64), nullable=True),  # the kiosk staff member who helped (assisted)
     sa.Column("for_dependent", sa.JSON(), nullable=True),  # {"name", "relation", "birth_year"}
     sa.Column("dependent_key", sa.String(64), nullable=False, server_default=""),  # for duplicate detection
-    sa.Column("lease", sa.Boolean(), nullable=False, server_default=sa.false()),  # confirmed offline on a lease
+    sa.Column(
+        "lease", sa.Boolean(), nullable=False, server_default=sa.false()
+    ),  # confirmed offline on a lease
     sa.Column("waitlist_position", sa.BigInteger(), nullable=True),  # promotion order while waitlisted
     sa.Column("message", sa.Text(), nullable=False, server_default=""),  # for the resident, latest decision
     sa.Column("decided_by", sa.String(_ID), nullable=True),  # staff user who confirmed/rejected/reassigned
@@ -167,7 +180,8 @@ bookings = sa.Table(
 )
 
 feedback = sa.Table(
-    "feedback", metadata,
+    "feedback",
+    metadata,
     _id(primary_key=True),
     _township_fk(),
     sa.Column("booking_id", sa.String(_ID), sa.ForeignKey("bookings.id"), nullable=False, index=True),
@@ -179,7 +193,8 @@ feedback = sa.Table(
 )
 
 devices = sa.Table(
-    "devices", metadata,
+    "devices",
+    metadata,
     _id(primary_key=True),
     _township_fk(),
     sa.Column("kiosk_number", sa.Integer(), nullable=False),
@@ -196,7 +211,8 @@ devices = sa.Table(
 )
 
 enrollment_codes = sa.Table(
-    "enrollment_codes", metadata,
+    "enrollment_codes",
+    metadata,
     _id(primary_key=True),
     _township_fk(),
     sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
@@ -208,7 +224,8 @@ enrollment_codes = sa.Table(
 )
 
 op_results = sa.Table(
-    "op_results", metadata,
+    "op_results",
+    metadata,
     sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
     sa.Column("device_id", sa.String(_ID), nullable=False),
     sa.Column("op_id", sa.String(100), nullable=False),
@@ -220,7 +237,8 @@ op_results = sa.Table(
 )
 
 changes = sa.Table(
-    "changes", metadata,
+    "changes",
+    metadata,
     _township_fk(),
     sa.Column("seq", sa.BigInteger(), nullable=False),
     sa.Column("entity", sa.String(16), nullable=False),
@@ -228,13 +246,16 @@ changes = sa.Table(
     sa.Column("op", sa.String(8), nullable=False),  # upsert | delete
     sa.Column("version", sa.Integer(), nullable=False),
     sa.Column("data", sa.JSON(), nullable=False),
-    sa.Column("scope", sa.String(_ID), nullable=True),  # NULL: the whole township; else only this device sees it
+    sa.Column(
+        "scope", sa.String(_ID), nullable=True
+    ),  # NULL: the whole township; else only this device sees it
     _now_col("created_at"),
     sa.PrimaryKeyConstraint("township_id", "seq", name="pk_changes"),
 )
 
 leases = sa.Table(
-    "leases", metadata,
+    "leases",
+    metadata,
     _id(primary_key=True),
     _township_fk(),
     sa.Column("device_id", sa.String(_ID), sa.ForeignKey("devices.id"), nullable=False),
@@ -253,7 +274,8 @@ leases = sa.Table(
 )
 
 notices = sa.Table(
-    "notices", metadata,
+    "notices",
+    metadata,
     _id(primary_key=True),
     _township_fk(),
     sa.Column("title", sa.String(200), nullable=False),
@@ -266,7 +288,8 @@ notices = sa.Table(
 )
 
 staff_users = sa.Table(
-    "staff_users", metadata,
+    "staff_users",
+    metadata,
     _id(primary_key=True),
     _township_fk(),
     sa.Column("username", sa.String(64), nullable=False),
@@ -280,7 +303,8 @@ staff_users = sa.Table(
 )
 
 staff_audit = sa.Table(
-    "staff_audit", metadata,
+    "staff_audit",
+    metadata,
     sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
     _township_fk(),
     sa.Column("staff_id", sa.String(_ID), nullable=True),  # NULL: the command line / system
@@ -289,13 +313,16 @@ staff_audit = sa.Table(
     sa.Column("target", sa.String(100), nullable=False, server_default=""),
     sa.Column("at", sa.DateTime(), nullable=False),  # when the backend recorded it (sorts the trail)
     sa.Column("detail", sa.JSON(), nullable=False),
-    sa.Column("client_at", sa.DateTime(), nullable=True),  # a kiosk's own clock for its entries (shown, never sorted)
+    sa.Column(
+        "client_at", sa.DateTime(), nullable=True
+    ),  # a kiosk's own clock for its entries (shown, never sorted)
 )
 
 # Console sessions ended by signing out, until they would have expired anyway: in the database, so that every
 # backend process refuses a signed-out cookie, also after a restart.
 console_revoked = sa.Table(
-    "console_revoked", metadata,
+    "console_revoked",
+    metadata,
     sa.Column("sid", sa.String(64), primary_key=True),
     sa.Column("expires_at", sa.DateTime(), nullable=False, index=True),
 )
@@ -303,7 +330,8 @@ console_revoked = sa.Table(
 # Sign-in throttling and lock-out (township.signin): one row per key, a keyed hash of a client address, an account,
 # or the pair; never the address or user name in clear.
 signin_throttle = sa.Table(
-    "signin_throttle", metadata,
+    "signin_throttle",
+    metadata,
     sa.Column("key", sa.String(80), primary_key=True),
     sa.Column("failures", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("window_start", sa.DateTime(), nullable=False),
@@ -313,13 +341,15 @@ signin_throttle = sa.Table(
 # Jobs a server runs daily while it serves (township.daily): when each last ran, so that several processes or hosts
 # on one database run it once a day between them (the claim is one conditional UPDATE: a database-level guard).
 maintenance_runs = sa.Table(
-    "maintenance_runs", metadata,
+    "maintenance_runs",
+    metadata,
     sa.Column("job", sa.String(32), primary_key=True),
     sa.Column("last_run_at", sa.DateTime(), nullable=False),
 )
 
 holidays = sa.Table(
-    "holidays", metadata,
+    "holidays",
+    metadata,
     _id(primary_key=True),
     _township_fk(),
     sa.Column("day", sa.Date(), nullable=False),
@@ -329,6 +359,7 @@ holidays = sa.Table(
 
 
 # --- time ------------------------------------------------------------------------------------------------------------
+
 
 def now_utc() -> dt.datetime:
     """The current time, aware UTC, to the second's fraction."""
@@ -357,6 +388,7 @@ def iso(value: dt.datetime | None) -> str | None:
 
 
 # --- locations -------------------------------------------------------------------------------------------------------
+
 
 def data_dir() -> Path:
     """`$CUNZHAN_HOME/township/`, else the platform's user data directory + `/township` (created)."""
@@ -393,15 +425,20 @@ class Database:
                 secure_sqlite_file(Path(path))
             # hide_parameters: a failing statement's error (and so any log) never carries residents' data.
             self.engine: Engine = sa.create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30},
-                pool_size=pool_size, max_overflow=pool_size, hide_parameters=True)
+                url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                hide_parameters=True,
+            )
             _configure_sqlite(self.engine)
             key = str(Path(path).resolve()) if path and path != ":memory:" else url
             with _sqlite_locks_guard:
                 self._lock = _sqlite_locks.setdefault(key, threading.Lock())
         else:
-            self.engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2,
-                                           pool_pre_ping=True, hide_parameters=True)
+            self.engine = sa.create_engine(
+                url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True, hide_parameters=True
+            )
             self._lock = threading.Lock()  # unused on PostgreSQL: row locks do the work
 
     @contextmanager
@@ -431,7 +468,9 @@ class Database:
                 try:
                     with conn.begin():
                         # Waiting longer than this for a row lock fails the request with 503 + Retry-After.
-                        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(self.write_timeout_s * 1000)}ms'")
+                        conn.exec_driver_sql(
+                            f"SET LOCAL lock_timeout = '{int(self.write_timeout_s * 1000)}ms'"
+                        )
                         yield conn
                         run_before_commit(conn)
                         _write_back_seqs(conn)
@@ -479,7 +518,9 @@ def _configure_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (the pysqlite recipe).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL must wait for a process doing the same
+        cur.execute(
+            "PRAGMA busy_timeout=30000"
+        )  # first: switching to WAL must wait for a process doing the same
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")

@@ -102,7 +102,8 @@ def data_cipher(db_url: str) -> FieldCipher:
     cipher = _ciphers.get(db_url)
     if cipher is None:
         cipher = _ciphers[db_url] = FieldCipher.from_master(
-            bytes.fromhex(read_or_create(key_dir(db_url) / DATA_KEY_FILE)))
+            bytes.fromhex(read_or_create(key_dir(db_url) / DATA_KEY_FILE))
+        )
     return cipher
 
 

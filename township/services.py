@@ -68,6 +68,7 @@ class _Actor:
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
 
+
 def hash_secret(text: str) -> str:
     """sha256 hex of a high-entropy secret (device tokens, enrolment codes): no slow KDF needed for those."""
     return hashlib.sha256(text.encode()).hexdigest()
@@ -85,8 +86,9 @@ def _township_by_slug(conn: Connection, slug: str) -> sa.Row[Any]:
     return row
 
 
-def _actor(conn: Connection, staff_id: str | None, *, township_id: str | None = None,
-           need_admin: bool = False) -> _Actor:
+def _actor(
+    conn: Connection, staff_id: str | None, *, township_id: str | None = None, need_admin: bool = False
+) -> _Actor:
     """Who acts, in which township; checks the role. `staff_id=None` is the command line."""
     if staff_id is None:
         if township_id is None:
@@ -105,13 +107,22 @@ def _actor(conn: Connection, staff_id: str | None, *, township_id: str | None = 
 
 
 def _audit(conn: Connection, actor: _Actor, action: str, target: str, **detail: Any) -> None:
-    conn.execute(sa.insert(db.staff_audit).values(
-        township_id=actor.township_id, staff_id=actor.staff_id, who=actor.who, action=action, target=target,
-        at=db.naive(db.now_utc()), detail=detail))
+    conn.execute(
+        sa.insert(db.staff_audit).values(
+            township_id=actor.township_id,
+            staff_id=actor.staff_id,
+            who=actor.who,
+            action=action,
+            target=target,
+            at=db.naive(db.now_utc()),
+            detail=detail,
+        )
+    )
 
 
-def _booking_for(conn: Connection, booking_id: str, staff_id: str | None, *,
-                 need_admin: bool = False) -> tuple[_Actor, sa.Row[Any]]:
+def _booking_for(
+    conn: Connection, booking_id: str, staff_id: str | None, *, need_admin: bool = False
+) -> tuple[_Actor, sa.Row[Any]]:
     row = B.get_booking(conn, booking_id)
     if row is None:
         raise ServiceError("not_found", M.ERR_NOT_FOUND)
@@ -122,8 +133,9 @@ def _booking_for(conn: Connection, booking_id: str, staff_id: str | None, *,
     return actor, row
 
 
-def _session_for(conn: Connection, session_id: str, staff_id: str | None, *,
-                 need_admin: bool = False) -> tuple[_Actor, sa.Row[Any]]:
+def _session_for(
+    conn: Connection, session_id: str, staff_id: str | None, *, need_admin: bool = False
+) -> tuple[_Actor, sa.Row[Any]]:
     row = conn.execute(sa.select(db.sessions).where(db.sessions.c.id == session_id)).first()
     if row is None:
         raise ServiceError("not_found", M.ERR_NOT_FOUND)
@@ -142,17 +154,27 @@ def local_time_text(value: dt.datetime, zone: str) -> str:
 
 # --- township set-up -------------------------------------------------------------------------------------------------
 
-def create_township(database: db.Database, slug: str, name: str, *, locale: str = "zh_CN",
-                    zone: str = "Asia/Shanghai") -> str:
+
+def create_township(
+    database: db.Database, slug: str, name: str, *, locale: str = "zh_CN", zone: str = "Asia/Shanghai"
+) -> str:
     """Create a township (idempotent on `slug`) and return its id."""
     with database.write() as conn:
         row = conn.execute(sa.select(db.townships.c.id).where(db.townships.c.slug == slug)).first()
         if row is not None:
             return str(row.id)
         ident = B.new_id()
-        conn.execute(sa.insert(db.townships).values(
-            id=ident, slug=slug, name=name, locale=locale, zone=zone, cursor_secret=secrets.token_hex(32),
-            created_at=db.naive(db.now_utc())))
+        conn.execute(
+            sa.insert(db.townships).values(
+                id=ident,
+                slug=slug,
+                name=name,
+                locale=locale,
+                zone=zone,
+                cursor_secret=secrets.token_hex(32),
+                created_at=db.naive(db.now_utc()),
+            )
+        )
         return ident
 
 
@@ -162,8 +184,13 @@ def township_id(database: db.Database, slug: str) -> str:
         return str(_township_by_slug(conn, slug).id)
 
 
-def create_enrollment_code(database: db.Database, township_slug: str, *, staff_id: str | None = None,
-                           ttl: dt.timedelta = ENROLLMENT_TTL) -> str:
+def create_enrollment_code(
+    database: db.Database,
+    township_slug: str,
+    *,
+    staff_id: str | None = None,
+    ttl: dt.timedelta = ENROLLMENT_TTL,
+) -> str:
     """A new single-use enrolment code (12 digits, shown as `1234-5678-9012`) valid for `ttl`. Only its hash is
     stored. Admins only (or the command line)."""
     digits = "".join(secrets.choice("0123456789") for _ in range(12))
@@ -171,9 +198,16 @@ def create_enrollment_code(database: db.Database, township_slug: str, *, staff_i
         town = _township_by_slug(conn, township_slug)
         actor = _actor(conn, staff_id, township_id=town.id, need_admin=True)
         now = db.naive(db.now_utc())
-        conn.execute(sa.insert(db.enrollment_codes).values(
-            id=B.new_id(), township_id=town.id, code_hash=hash_secret(digits), created_at=now,
-            expires_at=now + ttl, created_by=staff_id))
+        conn.execute(
+            sa.insert(db.enrollment_codes).values(
+                id=B.new_id(),
+                township_id=town.id,
+                code_hash=hash_secret(digits),
+                created_at=now,
+                expires_at=now + ttl,
+                created_by=staff_id,
+            )
+        )
         _audit(conn, actor, "enrollment_code_created", township_slug, expires_in_s=int(ttl.total_seconds()))
     return f"{digits[:4]}-{digits[4:8]}-{digits[8:]}"
 
@@ -186,16 +220,23 @@ def revoke_device(database: db.Database, device_id: str, *, staff_id: str | None
             raise ServiceError("not_found", M.ERR_NOT_FOUND)
         actor = _actor(conn, staff_id, township_id=dev.township_id, need_admin=True)
         if dev.revoked_at is None:
-            conn.execute(sa.update(db.devices).where(db.devices.c.id == device_id).values(
-                revoked_at=db.naive(db.now_utc())))
+            conn.execute(
+                sa.update(db.devices)
+                .where(db.devices.c.id == device_id)
+                .values(revoked_at=db.naive(db.now_utc()))
+            )
         with use_locale(actor.locale):
-            for lease in conn.execute(sa.select(db.leases.c.id).where(
-                    db.leases.c.device_id == device_id, db.leases.c.state.in_(B.LIVE_LEASE))).all():
+            for lease in conn.execute(
+                sa.select(db.leases.c.id).where(
+                    db.leases.c.device_id == device_id, db.leases.c.state.in_(B.LIVE_LEASE)
+                )
+            ).all():
                 B.return_lease(conn, lease.id)
         _audit(conn, actor, "device_revoked", device_id, kiosk_number=dev.kiosk_number)
 
 
 # --- staff accounts --------------------------------------------------------------------------------------------------
+
 
 def _hasher() -> Any:
     from argon2 import PasswordHasher
@@ -203,8 +244,15 @@ def _hasher() -> Any:
     return PasswordHasher()
 
 
-def create_staff(database: db.Database, township_slug: str, username: str, role: str, password: str, *,
-                 staff_id: str | None = None) -> str:
+def create_staff(
+    database: db.Database,
+    township_slug: str,
+    username: str,
+    role: str,
+    password: str,
+    *,
+    staff_id: str | None = None,
+) -> str:
     """Create a staff account (argon2id password hash) and return its id. Admins only (or the command line)."""
     if role not in ROLES:
         raise ServiceError("invalid", M.ERR_ROLE)
@@ -217,19 +265,30 @@ def create_staff(database: db.Database, township_slug: str, username: str, role:
     with database.write() as conn:
         town = _township_by_slug(conn, township_slug)
         actor = _actor(conn, staff_id, township_id=town.id, need_admin=True)
-        taken = conn.execute(sa.select(db.staff_users.c.id).where(
-            db.staff_users.c.township_id == town.id, db.staff_users.c.username == username)).first()
+        taken = conn.execute(
+            sa.select(db.staff_users.c.id).where(
+                db.staff_users.c.township_id == town.id, db.staff_users.c.username == username
+            )
+        ).first()
         if taken is not None:
             raise ServiceError("invalid", M.ERR_USERNAME_TAKEN)
         ident = B.new_id()
-        conn.execute(sa.insert(db.staff_users).values(
-            id=ident, township_id=town.id, username=username, role=role, password_hash=digest,
-            created_at=db.naive(db.now_utc())))
+        conn.execute(
+            sa.insert(db.staff_users).values(
+                id=ident,
+                township_id=town.id,
+                username=username,
+                role=role,
+                password_hash=digest,
+                created_at=db.naive(db.now_utc()),
+            )
+        )
         _audit(conn, actor, "staff_created", username, role=role)
         return ident
 
 
 # --- bookings --------------------------------------------------------------------------------------------------------
+
 
 def confirm_booking(database: db.Database, booking_id: str, *, staff_id: str | None) -> dict[str, Any]:
     """Confirm a booking awaiting review. Its seat was held since it arrived, so capacity cannot be exceeded."""
@@ -238,13 +297,16 @@ def confirm_booking(database: db.Database, booking_id: str, *, staff_id: str | N
         if row.status != "pending_review":
             raise ServiceError("status", M.ERR_STATUS)
         with use_locale(actor.locale):
-            new = B.update_booking(conn, booking_id, status="confirmed", message=_(M.STAFF_CONFIRMED),
-                                   decided_by=actor.staff_id)
+            new = B.update_booking(
+                conn, booking_id, status="confirmed", message=_(M.STAFF_CONFIRMED), decided_by=actor.staff_id
+            )
         _audit(conn, actor, "booking_confirmed", row.code)
         return B.booking_summary(new)
 
 
-def reject_booking(database: db.Database, booking_id: str, reason: str, *, staff_id: str | None) -> dict[str, Any]:
+def reject_booking(
+    database: db.Database, booking_id: str, reason: str, *, staff_id: str | None
+) -> dict[str, Any]:
     """Refuse a booking awaiting review (or waitlisted); `reason` is shown to the resident. Frees its seat."""
     with database.write() as conn:
         actor, row = _booking_for(conn, booking_id, staff_id)
@@ -253,16 +315,23 @@ def reject_booking(database: db.Database, booking_id: str, reason: str, *, staff
         reason = reason.strip()
         with use_locale(actor.locale):
             text = _(M.STAFF_REJECTED).format(reason=reason) if reason else _(M.STAFF_REJECTED_NO_REASON)
-            new = B.update_booking(conn, booking_id, status="rejected", message=text, waitlist_position=None,
-                                   decided_by=actor.staff_id)
+            new = B.update_booking(
+                conn,
+                booking_id,
+                status="rejected",
+                message=text,
+                waitlist_position=None,
+                decided_by=actor.staff_id,
+            )
             if row.status in B.HOLDS_SEAT:
                 B.release_seat(conn, row.session_id)
         _audit(conn, actor, "booking_rejected", row.code, reason=reason)
         return B.booking_summary(new)
 
 
-def reassign_booking(database: db.Database, booking_id: str, new_session_id: str, *,
-                     staff_id: str | None) -> dict[str, Any]:
+def reassign_booking(
+    database: db.Database, booking_id: str, new_session_id: str, *, staff_id: str | None
+) -> dict[str, Any]:
     """Move a booking to another open session of the township (a staff decision: it becomes `confirmed`).
     Refused when that session is full; the old seat goes to the old session's waitlist."""
     with database.write() as conn:
@@ -279,18 +348,33 @@ def reassign_booking(database: db.Database, booking_id: str, new_session_id: str
         if B.seats_left(conn, new_session) <= 0:
             raise ServiceError("full", M.ERR_FULL)
         with use_locale(actor.locale):
-            new = B.update_booking(conn, booking_id, session_id=new_session_id, status="confirmed", lease=False,
-                                   waitlist_position=None, message=_(M.STAFF_REASSIGNED),
-                                   decided_by=actor.staff_id)
+            new = B.update_booking(
+                conn,
+                booking_id,
+                session_id=new_session_id,
+                status="confirmed",
+                lease=False,
+                waitlist_position=None,
+                message=_(M.STAFF_REASSIGNED),
+                decided_by=actor.staff_id,
+            )
             if row.status in B.HOLDS_SEAT:
                 B.release_seat(conn, row.session_id)
             B.touch_session(conn, new_session_id)
-        _audit(conn, actor, "booking_reassigned", row.code, from_session=row.session_id, to_session=new_session_id)
+        _audit(
+            conn,
+            actor,
+            "booking_reassigned",
+            row.code,
+            from_session=row.session_id,
+            to_session=new_session_id,
+        )
         return B.booking_summary(new)
 
 
-def mark_attendance(database: db.Database, booking_id: str, attended: bool, *,
-                    staff_id: str | None) -> dict[str, Any]:
+def mark_attendance(
+    database: db.Database, booking_id: str, attended: bool, *, staff_id: str | None
+) -> dict[str, Any]:
     """Record whether the resident came: `attended` or `no_show` (from confirmed or checked_in)."""
     with database.write() as conn:
         actor, row = _booking_for(conn, booking_id, staff_id)
@@ -300,7 +384,9 @@ def mark_attendance(database: db.Database, booking_id: str, attended: bool, *,
         if row.status == status:
             return B.booking_summary(row)
         with use_locale(actor.locale):
-            new = B.update_booking(conn, booking_id, status=status, message=_(M.ATTENDED if attended else M.NO_SHOW))
+            new = B.update_booking(
+                conn, booking_id, status=status, message=_(M.ATTENDED if attended else M.NO_SHOW)
+            )
             if (row.status in B.HOLDS_SEAT) != (status in B.HOLDS_SEAT):
                 B.touch_session(conn, row.session_id)
         _audit(conn, actor, "attendance_marked", row.code, status=status)
@@ -309,23 +395,45 @@ def mark_attendance(database: db.Database, booking_id: str, attended: bool, *,
 
 # --- sessions --------------------------------------------------------------------------------------------------------
 
-def _check_times_and_overlap(conn: Connection, township: str, provider_id: str, *, starts_at: dt.datetime,
-                             ends_at: dt.datetime, exclude: str | None) -> None:
+
+def _check_times_and_overlap(
+    conn: Connection,
+    township: str,
+    provider_id: str,
+    *,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    exclude: str | None,
+) -> None:
     if ends_at <= starts_at:
         raise ServiceError("invalid", M.ERR_TIMES)
     query = sa.select(db.sessions.c.id).where(
-        db.sessions.c.township_id == township, db.sessions.c.provider_id == provider_id,
+        db.sessions.c.township_id == township,
+        db.sessions.c.provider_id == provider_id,
         db.sessions.c.status != "cancelled",
-        db.sessions.c.starts_at < db.naive(ends_at), db.sessions.c.ends_at > db.naive(starts_at))
+        db.sessions.c.starts_at < db.naive(ends_at),
+        db.sessions.c.ends_at > db.naive(starts_at),
+    )
     if exclude is not None:
         query = query.where(db.sessions.c.id != exclude)
     if conn.execute(query.limit(1)).first() is not None:
         raise ServiceError("overlap", M.ERR_OVERLAP)
 
 
-def create_session(database: db.Database, *, staff_id: str | None, township_slug: str, service_id: str,
-                   provider_id: str, starts_at: dt.datetime, ends_at: dt.datetime, capacity: int, room: str = "",
-                   video_url: str = "", session_id: str | None = None) -> str:
+def create_session(
+    database: db.Database,
+    *,
+    staff_id: str | None,
+    township_slug: str,
+    service_id: str,
+    provider_id: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    capacity: int,
+    room: str = "",
+    video_url: str = "",
+    session_id: str | None = None,
+) -> str:
     """Add a bookable session (aware datetimes). Refuses a provider's overlapping sessions. Admins only."""
     if not 1 <= capacity <= MAX_CAPACITY:
         raise ServiceError("capacity", M.ERR_CAPACITY)
@@ -333,25 +441,48 @@ def create_session(database: db.Database, *, staff_id: str | None, township_slug
         town = _township_by_slug(conn, township_slug)
         actor = _actor(conn, staff_id, township_id=town.id, need_admin=True)
         for table, ident in ((db.services, service_id), (db.providers, provider_id)):
-            found = conn.execute(sa.select(table.c.id).where(table.c.id == ident,
-                                                             table.c.township_id == town.id)).first()
+            found = conn.execute(
+                sa.select(table.c.id).where(table.c.id == ident, table.c.township_id == town.id)
+            ).first()
             if found is None:
                 raise ServiceError("not_found", M.ERR_NOT_FOUND)
-        _check_times_and_overlap(conn, town.id, provider_id, starts_at=starts_at, ends_at=ends_at, exclude=None)
+        _check_times_and_overlap(
+            conn, town.id, provider_id, starts_at=starts_at, ends_at=ends_at, exclude=None
+        )
         ident = session_id or B.new_id()
-        conn.execute(sa.insert(db.sessions).values(
-            id=ident, township_id=town.id, service_id=service_id, provider_id=provider_id,
-            starts_at=db.naive(starts_at), ends_at=db.naive(ends_at), capacity=capacity, room=room,
-            video_url=video_url, status="open", version=0, updated_at=db.naive(db.now_utc())))
+        conn.execute(
+            sa.insert(db.sessions).values(
+                id=ident,
+                township_id=town.id,
+                service_id=service_id,
+                provider_id=provider_id,
+                starts_at=db.naive(starts_at),
+                ends_at=db.naive(ends_at),
+                capacity=capacity,
+                room=room,
+                video_url=video_url,
+                status="open",
+                version=0,
+                updated_at=db.naive(db.now_utc()),
+            )
+        )
         B.touch_session(conn, ident)
         _audit(conn, actor, "session_created", ident, capacity=capacity)
         return ident
 
 
-def edit_session(database: db.Database, session_id: str, *, staff_id: str | None,
-                 starts_at: dt.datetime | None = None, ends_at: dt.datetime | None = None,
-                 capacity: int | None = None, room: str | None = None, video_url: str | None = None,
-                 closed: bool | None = None) -> None:
+def edit_session(
+    database: db.Database,
+    session_id: str,
+    *,
+    staff_id: str | None,
+    starts_at: dt.datetime | None = None,
+    ends_at: dt.datetime | None = None,
+    capacity: int | None = None,
+    room: str | None = None,
+    video_url: str | None = None,
+    closed: bool | None = None,
+) -> None:
     """Change a session. Capacity may not go below the seats already taken or leased to kiosks; times may not
     overlap another session of the provider; `closed=True` stops new bookings (existing ones stand). Admins only."""
     with database.write() as conn:
@@ -362,8 +493,14 @@ def edit_session(database: db.Database, session_id: str, *, staff_id: str | None
         new_start = starts_at or db.utc(row.starts_at)
         new_end = ends_at or db.utc(row.ends_at)
         if starts_at is not None or ends_at is not None:
-            _check_times_and_overlap(conn, row.township_id, row.provider_id, starts_at=new_start, ends_at=new_end,
-                                     exclude=session_id)
+            _check_times_and_overlap(
+                conn,
+                row.township_id,
+                row.provider_id,
+                starts_at=new_start,
+                ends_at=new_end,
+                exclude=session_id,
+            )
             values |= {"starts_at": db.naive(new_start), "ends_at": db.naive(new_end)}
         if capacity is not None:
             if not 1 <= capacity <= MAX_CAPACITY:
@@ -384,8 +521,13 @@ def edit_session(database: db.Database, session_id: str, *, staff_id: str | None
             if capacity is not None and capacity > row.capacity:
                 B.promote_waitlist(conn, session_id)
             B.touch_session(conn, session_id)
-        _audit(conn, actor, "session_edited", session_id,
-               **{k: (db.iso(v) if isinstance(v, dt.datetime) else v) for k, v in values.items()})
+        _audit(
+            conn,
+            actor,
+            "session_edited",
+            session_id,
+            **{k: (db.iso(v) if isinstance(v, dt.datetime) else v) for k, v in values.items()},
+        )
 
 
 def cancel_session(database: db.Database, session_id: str, reason: str, *, staff_id: str | None) -> int:
@@ -395,24 +537,37 @@ def cancel_session(database: db.Database, session_id: str, reason: str, *, staff
         actor, row = _session_for(conn, session_id, staff_id, need_admin=True)
         if row.status == "cancelled":
             return 0
-        conn.execute(sa.update(db.sessions).where(db.sessions.c.id == session_id).values(
-            status="cancelled", cancel_reason=reason.strip() or None))
+        conn.execute(
+            sa.update(db.sessions)
+            .where(db.sessions.c.id == session_id)
+            .values(status="cancelled", cancel_reason=reason.strip() or None)
+        )
         told = 0
         with use_locale(actor.locale):
             alts = B.alternatives(conn, row, now=db.now_utc())
             text = _(M.STAFF_SESSION_CANCELLED).format(reason=reason.strip()).strip()
             if alts:
-                times = ", ".join(local_time_text(dt.datetime.fromisoformat(str(a["starts_at"])), actor.zone)
-                                  for a in alts)
+                times = ", ".join(
+                    local_time_text(dt.datetime.fromisoformat(str(a["starts_at"])), actor.zone) for a in alts
+                )
                 text += " " + _(M.STAFF_SESSION_CANCELLED_ALTERNATIVES).format(times=times)
-            for booking in conn.execute(sa.select(db.bookings.c.id).where(
-                    db.bookings.c.session_id == session_id, db.bookings.c.status.in_(B.ACTIVE))).all():
+            for booking in conn.execute(
+                sa.select(db.bookings.c.id).where(
+                    db.bookings.c.session_id == session_id, db.bookings.c.status.in_(B.ACTIVE)
+                )
+            ).all():
                 B.update_booking(conn, booking.id, status="cancelled", message=text, waitlist_position=None)
                 told += 1
-            for lease in conn.execute(sa.select(db.leases.c.id).where(
-                    db.leases.c.session_id == session_id, db.leases.c.state.in_(B.LIVE_LEASE))).all():
-                conn.execute(sa.update(db.leases).where(db.leases.c.id == lease.id).values(
-                    state="returned", version=db.leases.c.version + 1))
+            for lease in conn.execute(
+                sa.select(db.leases.c.id).where(
+                    db.leases.c.session_id == session_id, db.leases.c.state.in_(B.LIVE_LEASE)
+                )
+            ).all():
+                conn.execute(
+                    sa.update(db.leases)
+                    .where(db.leases.c.id == lease.id)
+                    .values(state="returned", version=db.leases.c.version + 1)
+                )
                 B.emit_lease(conn, lease.id, delete=True)
             B.touch_session(conn, session_id)
         _audit(conn, actor, "session_cancelled", session_id, reason=reason, bookings=told)
@@ -421,17 +576,33 @@ def cancel_session(database: db.Database, session_id: str, reason: str, *, staff
 
 # --- notices ---------------------------------------------------------------------------------------------------------
 
-def post_notice(database: db.Database, *, staff_id: str | None, township_slug: str, title: str, body: str = "",
-                ends_at: dt.datetime | None = None) -> str:
+
+def post_notice(
+    database: db.Database,
+    *,
+    staff_id: str | None,
+    township_slug: str,
+    title: str,
+    body: str = "",
+    ends_at: dt.datetime | None = None,
+) -> str:
     """Publish a notice to every kiosk of the township. Admins only."""
     with database.write() as conn:
         town = _township_by_slug(conn, township_slug)
         actor = _actor(conn, staff_id, township_id=town.id, need_admin=True)
         ident = B.new_id()
         now = db.naive(db.now_utc())
-        conn.execute(sa.insert(db.notices).values(
-            id=ident, township_id=town.id, title=title, body=body, starts_at=now,
-            ends_at=db.naive(ends_at) if ends_at else None, created_at=now))
+        conn.execute(
+            sa.insert(db.notices).values(
+                id=ident,
+                township_id=town.id,
+                title=title,
+                body=body,
+                starts_at=now,
+                ends_at=db.naive(ends_at) if ends_at else None,
+                created_at=now,
+            )
+        )
         B.emit_notice(conn, ident)
         _audit(conn, actor, "notice_posted", ident)
         return ident
@@ -444,7 +615,10 @@ def withdraw_notice(database: db.Database, notice_id: str, *, staff_id: str | No
         if row is None:
             raise ServiceError("not_found", M.ERR_NOT_FOUND)
         actor = _actor(conn, staff_id, township_id=row.township_id, need_admin=True)
-        conn.execute(sa.update(db.notices).where(db.notices.c.id == notice_id).values(
-            active=False, version=db.notices.c.version + 1))
+        conn.execute(
+            sa.update(db.notices)
+            .where(db.notices.c.id == notice_id)
+            .values(active=False, version=db.notices.c.version + 1)
+        )
         B.emit_notice(conn, notice_id)
         _audit(conn, actor, "notice_withdrawn", notice_id)

@@ -63,6 +63,7 @@ class Device:
 
 # --- enrolment and auth ----------------------------------------------------------------------------------------------
 
+
 def enroll(database: db.Database, request: P.EnrollRequest) -> dict[str, Any]:
     """Use a single-use enrolment code: make a device with a fresh token (only its hash is kept)."""
     if "\x00" in request.kiosk_name + request.app_version:
@@ -71,38 +72,68 @@ def enroll(database: db.Database, request: P.EnrollRequest) -> dict[str, Any]:
     token = secrets.token_urlsafe(32)
     now = db.naive(db.now_utc())
     with database.write() as conn:
-        code = conn.execute(sa.select(db.enrollment_codes).where(
-            db.enrollment_codes.c.code_hash == code_hash)).first()
+        code = conn.execute(
+            sa.select(db.enrollment_codes).where(db.enrollment_codes.c.code_hash == code_hash)
+        ).first()
         if code is None or code.used_at is not None or code.expires_at <= now:
             raise SyncError(403, P.ERROR_FORBIDDEN, "enrolment code unknown, used or expired")
         town = db.lock_township(conn, code.township_id)
-        used = conn.execute(sa.update(db.enrollment_codes).where(
-            db.enrollment_codes.c.id == code.id, db.enrollment_codes.c.used_at.is_(None)).values(used_at=now))
+        used = conn.execute(
+            sa.update(db.enrollment_codes)
+            .where(db.enrollment_codes.c.id == code.id, db.enrollment_codes.c.used_at.is_(None))
+            .values(used_at=now)
+        )
         if used.rowcount != 1:
             raise SyncError(403, P.ERROR_FORBIDDEN, "enrolment code unknown, used or expired")
         # Kiosk numbers are part of booking codes (2 digits): never reused within a township.
         number = int(town.next_kiosk_number)
         if number > 99:
             raise SyncError(403, P.ERROR_FORBIDDEN, "this township has no kiosk numbers left")
-        conn.execute(sa.update(db.townships).where(db.townships.c.id == town.id).values(
-            next_kiosk_number=number + 1))
+        conn.execute(
+            sa.update(db.townships).where(db.townships.c.id == town.id).values(next_kiosk_number=number + 1)
+        )
         device_id = B.new_id()
-        conn.execute(sa.insert(db.devices).values(
-            id=device_id, township_id=town.id, kiosk_number=number, name=request.kiosk_name,
-            token_hash=hash_secret(token), created_at=now, app_version=request.app_version, last_sync_at=now))
-        conn.execute(sa.update(db.enrollment_codes).where(db.enrollment_codes.c.id == code.id).values(
-            device_id=device_id))
-        conn.execute(sa.insert(db.staff_audit).values(
-            township_id=town.id, staff_id=None, who="system", action="device_enrolled", target=device_id,
-            at=now, detail={"kiosk_number": number}))
-        return {"device_id": device_id, "device_token": token, "township_id": town.slug, "kiosk_number": number}
+        conn.execute(
+            sa.insert(db.devices).values(
+                id=device_id,
+                township_id=town.id,
+                kiosk_number=number,
+                name=request.kiosk_name,
+                token_hash=hash_secret(token),
+                created_at=now,
+                app_version=request.app_version,
+                last_sync_at=now,
+            )
+        )
+        conn.execute(
+            sa.update(db.enrollment_codes)
+            .where(db.enrollment_codes.c.id == code.id)
+            .values(device_id=device_id)
+        )
+        conn.execute(
+            sa.insert(db.staff_audit).values(
+                township_id=town.id,
+                staff_id=None,
+                who="system",
+                action="device_enrolled",
+                target=device_id,
+                at=now,
+                detail={"kiosk_number": number},
+            )
+        )
+        return {
+            "device_id": device_id,
+            "device_token": token,
+            "township_id": town.slug,
+            "kiosk_number": number,
+        }
 
 
 def authenticate(database: db.Database, authorization: str | None) -> Device:
     """The device behind `Authorization: Bearer <token>`: 401 when missing or unknown, 403 when revoked."""
     if not authorization or not authorization.startswith("Bearer "):
         raise SyncError(401, P.ERROR_UNAUTHORIZED, "missing bearer token")
-    token = authorization[len("Bearer "):].strip()
+    token = authorization[len("Bearer ") :].strip()
     if not token:
         raise SyncError(401, P.ERROR_UNAUTHORIZED, "missing bearer token")
     with database.read() as conn:
@@ -114,9 +145,15 @@ def authenticate(database: db.Database, authorization: str | None) -> Device:
     return Device(row.id, row.township_id, row.kiosk_number)
 
 
-def _record_device(conn: Connection, device: Device, *, client_time: dt.datetime | None,
-                   pending_ops: int | None = None, app_version: str | None = None,
-                   set_pending: bool = False) -> None:
+def _record_device(
+    conn: Connection,
+    device: Device,
+    *,
+    client_time: dt.datetime | None,
+    pending_ops: int | None = None,
+    app_version: str | None = None,
+    set_pending: bool = False,
+) -> None:
     now = db.now_utc()
     values: dict[str, Any] = {"last_sync_at": db.naive(now)}
     if client_time is not None:
@@ -129,12 +166,15 @@ def _record_device(conn: Connection, device: Device, *, client_time: dt.datetime
 
 
 def _check_not_revoked(conn: Connection, device: Device) -> None:
-    revoked = conn.execute(sa.select(db.devices.c.revoked_at).where(db.devices.c.id == device.id)).scalar_one()
+    revoked = conn.execute(
+        sa.select(db.devices.c.revoked_at).where(db.devices.c.id == device.id)
+    ).scalar_one()
     if revoked is not None:
         raise SyncError(403, P.ERROR_FORBIDDEN, "this kiosk has been revoked")
 
 
 # --- push ------------------------------------------------------------------------------------------------------------
+
 
 def request_hash(raw: Any) -> str:
     """What "the same op" means for idempotency: the op without `created_at` (display only), canonical JSON."""
@@ -144,18 +184,33 @@ def request_hash(raw: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _result(op_id: str, outcome: str, *, reason: str | None = None, message: str = "",
-            booking: dict[str, Any] | None = None, alternatives: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"op_id": op_id, "outcome": outcome, "replayed": False, "reason": reason, "message": message,
-            "booking": booking, "alternatives": alternatives or []}
+def _result(
+    op_id: str,
+    outcome: str,
+    *,
+    reason: str | None = None,
+    message: str = "",
+    booking: dict[str, Any] | None = None,
+    alternatives: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "op_id": op_id,
+        "outcome": outcome,
+        "replayed": False,
+        "reason": reason,
+        "message": message,
+        "booking": booking,
+        "alternatives": alternatives or [],
+    }
 
 
 def _rejected(op_id: str, reason: str, message: str, **kw: Any) -> dict[str, Any]:
     return _result(op_id, "rejected", reason=reason, message=message, **kw)
 
 
-def push(database: db.Database, device: Device, body: dict[str, Any], *,
-         client_time: dt.datetime | None = None) -> list[dict[str, Any]]:
+def push(
+    database: db.Database, device: Device, body: dict[str, Any], *, client_time: dt.datetime | None = None
+) -> list[dict[str, Any]]:
     """Apply a push body (already checked to be an object with `device_id` and a list `ops`); results in op order.
 
     One write transaction for the batch. Ops run in `device_seq` order; replays return the stored result. A booking
@@ -167,26 +222,42 @@ def push(database: db.Database, device: Device, body: dict[str, Any], *,
     try:
         return _push_transaction(database, device, body, client_time=client_time, fast=True)
     except sa.exc.IntegrityError as exc:  # nothing was committed: redo it the careful way
-        log.warning("push of device %s: batched inserts failed (%s at %s); applying op by op", device.id,
-                    type(exc).__name__, _where(exc))
+        log.warning(
+            "push of device %s: batched inserts failed (%s at %s); applying op by op",
+            device.id,
+            type(exc).__name__,
+            _where(exc),
+        )
         return _push_transaction(database, device, body, client_time=client_time, fast=False)
 
 
-def _push_transaction(database: db.Database, device: Device, body: dict[str, Any], *,
-                      client_time: dt.datetime | None, fast: bool) -> list[dict[str, Any]]:
+def _push_transaction(
+    database: db.Database,
+    device: Device,
+    body: dict[str, Any],
+    *,
+    client_time: dt.datetime | None,
+    fast: bool,
+) -> list[dict[str, Any]]:
     raw_ops: list[Any] = body["ops"]
     results: list[dict[str, Any] | None] = [None] * len(raw_ops)
     order = sorted(range(len(raw_ops)), key=lambda i: (_seq_key(raw_ops[i]), i))
     with database.write() as conn:
         town = db.lock_township(conn, device.township_id)
         _check_not_revoked(conn, device)
-        op_ids = [o["op_id"] for o in raw_ops
-                  if isinstance(o, dict) and isinstance(o.get("op_id"), str) and _is_uuid(o["op_id"])]
+        op_ids = [
+            o["op_id"]
+            for o in raw_ops
+            if isinstance(o, dict) and isinstance(o.get("op_id"), str) and _is_uuid(o["op_id"])
+        ]
         stored: dict[str, tuple[str, dict[str, Any]]] = {}
         for chunk in range(0, len(op_ids), 400):
-            for row in conn.execute(sa.select(db.op_results).where(
+            for row in conn.execute(
+                sa.select(db.op_results).where(
                     db.op_results.c.device_id == device.id,
-                    db.op_results.c.op_id.in_(op_ids[chunk:chunk + 400]))).all():
+                    db.op_results.c.op_id.in_(op_ids[chunk : chunk + 400]),
+                )
+            ).all():
                 stored[row.op_id] = (row.request_hash, dict(row.result))
         batch = _Batch(changes=B.buffer_changes(conn))
         if fast:
@@ -199,8 +270,14 @@ def _push_transaction(database: db.Database, device: Device, body: dict[str, Any
         B.write_buffered_changes(conn)
         if batch.op_rows:
             conn.execute(_INSERT_OP_RESULT, batch.op_rows)
-        _record_device(conn, device, client_time=client_time, pending_ops=body.get("pending_ops"),
-                       app_version=body.get("app_version"), set_pending=True)
+        _record_device(
+            conn,
+            device,
+            client_time=client_time,
+            pending_ops=body.get("pending_ops"),
+            app_version=body.get("app_version"),
+            set_pending=True,
+        )
     return [r for r in results if r is not None]
 
 
@@ -208,15 +285,33 @@ _INSERT_OP_RESULT = sa.insert(db.op_results)
 _INSERT_BOOKING = sa.insert(db.bookings)
 # Built once with bind parameters: building and cache-keying a SQLAlchemy statement costs more per op than SQLite
 # takes to run it.
-_FIND_BOOKING = sa.select(db.bookings).where(sa.or_(
-    db.bookings.c.id == sa.bindparam("booking_id"),
-    sa.and_(db.bookings.c.township_id == sa.bindparam("township_id"),
-            db.bookings.c.code == sa.bindparam("code")))).limit(2)
-_DUPLICATE = sa.select(db.bookings.c.id).where(
-    db.bookings.c.session_id == sa.bindparam("session_id"), db.bookings.c.resident_id == sa.bindparam("resident_id"),
-    db.bookings.c.dependent_key == sa.bindparam("dependent_key"), db.bookings.c.status.in_(B.ACTIVE)).limit(1)
+_FIND_BOOKING = (
+    sa.select(db.bookings)
+    .where(
+        sa.or_(
+            db.bookings.c.id == sa.bindparam("booking_id"),
+            sa.and_(
+                db.bookings.c.township_id == sa.bindparam("township_id"),
+                db.bookings.c.code == sa.bindparam("code"),
+            ),
+        )
+    )
+    .limit(2)
+)
+_DUPLICATE = (
+    sa.select(db.bookings.c.id)
+    .where(
+        db.bookings.c.session_id == sa.bindparam("session_id"),
+        db.bookings.c.resident_id == sa.bindparam("resident_id"),
+        db.bookings.c.dependent_key == sa.bindparam("dependent_key"),
+        db.bookings.c.status.in_(B.ACTIVE),
+    )
+    .limit(1)
+)
 _FIND_RESIDENT = sa.select(db.residents.c.id).where(
-    db.residents.c.township_id == sa.bindparam("township_id"), db.residents.c.id_blind == sa.bindparam("id_blind"))
+    db.residents.c.township_id == sa.bindparam("township_id"),
+    db.residents.c.id_blind == sa.bindparam("id_blind"),
+)
 
 
 @dataclass(slots=True)
@@ -259,7 +354,9 @@ class _Memo:
     ids: set[str]  # of those ids, the ones a booking has
     codes: set[str]  # of those codes, the ones taken in the township
     residents: dict[str, str]  # blind index → resident id
-    active: set[tuple[str, str, str]]  # (session, resident, dependent key) of those residents' active bookings
+    active: set[
+        tuple[str, str, str]
+    ]  # (session, resident, dependent key) of those residents' active bookings
 
     def booked(self, values: dict[str, Any], *, blind: str) -> None:
         self.residents[blind] = values["resident_id"]
@@ -272,47 +369,75 @@ class _Memo:
 _MEMO_MIN_CREATES = 2  # one create gains nothing from looking ahead
 
 
-def _prefetch(conn: Connection, device: Device, raws: list[Any],
-              stored: dict[str, tuple[str, dict[str, Any]]], batch: _Batch) -> _Memo | None:
+def _prefetch(
+    conn: Connection,
+    device: Device,
+    raws: list[Any],
+    stored: dict[str, tuple[str, dict[str, Any]]],
+    batch: _Batch,
+) -> _Memo | None:
     """The `_Memo` for the push's booking creates (None when there are too few to gain from it); the sessions
     they name are locked and counted into `batch` as `_create` would on its first create of each."""
     ids, codes, blinds, session_ids = _create_keys(raws, stored, keys.cipher_for(conn))
     if len(ids) < _MEMO_MIN_CREATES:
         return None
-    for session_id, (session, seats) in B.lock_sessions_with_seats(conn, device.township_id,
-                                                                   sorted(session_ids)).items():
+    for session_id, (session, seats) in B.lock_sessions_with_seats(
+        conn, device.township_id, sorted(session_ids)
+    ).items():
         batch.sessions[session_id] = session
         batch.seats[session_id] = seats
     b, r = db.bookings, db.residents
-    memo = _Memo(asked_ids=ids, asked_codes=codes, asked_blinds=blinds, ids=set(), codes=set(), residents={},
-                 active=set())
+    memo = _Memo(
+        asked_ids=ids,
+        asked_codes=codes,
+        asked_blinds=blinds,
+        ids=set(),
+        codes=set(),
+        residents={},
+        active=set(),
+    )
     for part in _chunks(sorted(ids), 400):
         memo.ids.update(conn.execute(sa.select(b.c.id).where(b.c.id.in_(part))).scalars())
     for part in _chunks(sorted(codes), 400):
-        memo.codes.update(conn.execute(sa.select(b.c.code).where(
-            b.c.township_id == device.township_id, b.c.code.in_(part))).scalars())
+        memo.codes.update(
+            conn.execute(
+                sa.select(b.c.code).where(b.c.township_id == device.township_id, b.c.code.in_(part))
+            ).scalars()
+        )
     for part in _chunks(sorted(blinds), 400):
-        for row in conn.execute(sa.select(r.c.id_blind, r.c.id).where(
-                r.c.township_id == device.township_id, r.c.id_blind.in_(part))):
+        for row in conn.execute(
+            sa.select(r.c.id_blind, r.c.id).where(
+                r.c.township_id == device.township_id, r.c.id_blind.in_(part)
+            )
+        ):
             memo.residents[row.id_blind] = row.id
     for part in _chunks(sorted(memo.residents.values()), 400):
-        for act in conn.execute(sa.select(b.c.session_id, b.c.resident_id, b.c.dependent_key).where(
-                b.c.resident_id.in_(part), b.c.status.in_(B.ACTIVE))):
+        for act in conn.execute(
+            sa.select(b.c.session_id, b.c.resident_id, b.c.dependent_key).where(
+                b.c.resident_id.in_(part), b.c.status.in_(B.ACTIVE)
+            )
+        ):
             memo.active.add((act.session_id, act.resident_id, act.dependent_key))
     return memo
 
 
-def _create_keys(raws: list[Any], stored: dict[str, tuple[str, dict[str, Any]]],
-                 cipher: Any) -> tuple[set[str], set[str], set[str], set[str]]:
+def _create_keys(
+    raws: list[Any], stored: dict[str, tuple[str, dict[str, Any]]], cipher: Any
+) -> tuple[set[str], set[str], set[str], set[str]]:
     """Booking ids, codes, blind indexes and session ids of the creates not yet stored, as far as they read."""
     session_ids: set[str] = set()
     ids: set[str] = set()
     codes: set[str] = set()
     blinds: set[str] = set()
     for raw in raws:
-        if not (isinstance(raw, dict) and raw.get("entity") == "booking" and raw.get("kind") == "create"
-                and isinstance(raw.get("op_id"), str) and raw["op_id"] not in stored
-                and isinstance(raw.get("payload"), dict)):
+        if not (
+            isinstance(raw, dict)
+            and raw.get("entity") == "booking"
+            and raw.get("kind") == "create"
+            and isinstance(raw.get("op_id"), str)
+            and raw["op_id"] not in stored
+            and isinstance(raw.get("payload"), dict)
+        ):
             continue
         payload, entity_id = raw["payload"], raw.get("entity_id")
         resident = payload.get("resident")
@@ -321,9 +446,16 @@ def _create_keys(raws: list[Any], stored: dict[str, tuple[str, dict[str, Any]]],
         session_id = payload.get("session_id")
         # Only well-formed keys are looked up ahead (a fuzzed NUL or a list must reach the op's own checks, which
         # answer it `invalid`, not the look-ahead's SQL).
-        if not (isinstance(entity_id, str) and _is_uuid(entity_id) and isinstance(session_id, str)
-                and _is_uuid(session_id) and isinstance(code, str) and isinstance(number, str)
-                and 0 < len(code) <= 32 and code.isprintable()):
+        if not (
+            isinstance(entity_id, str)
+            and _is_uuid(entity_id)
+            and isinstance(session_id, str)
+            and _is_uuid(session_id)
+            and isinstance(code, str)
+            and isinstance(number, str)
+            and 0 < len(code) <= 32
+            and code.isprintable()
+        ):
             continue
         check = check_id_number(number)
         if not check.ok or check.number is None:
@@ -337,7 +469,7 @@ def _create_keys(raws: list[Any], stored: dict[str, tuple[str, dict[str, Any]]],
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _remember(conn: Connection, batch: _Batch, values: dict[str, Any], id_number: str) -> None:
@@ -356,8 +488,9 @@ def _write_pending(conn: Connection, batch: _Batch) -> None:
         batch.new_bookings.clear()
 
 
-def _fast_create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str, *,
-                 batch: _Batch, memo: _Memo) -> dict[str, Any] | None:
+def _fast_create(
+    conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str, *, batch: _Batch, memo: _Memo
+) -> dict[str, Any] | None:
     """A booking create decided on what the push already knows, with no SQL: the result, or None when anything is
     unknown or the create would not simply be applied from the shared pool (then `_create` decides it). Takes the
     same checks in the same order as `_create` and ends the same way; its rows are inserted by `_write_pending`."""
@@ -386,7 +519,9 @@ def _fast_create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate,
     if int(session.capacity) - taken - leased <= 0:
         return None
     resident_id = memo.residents.get(blind)
-    dep, key = sealed_dependent(cipher, p.for_dependent.model_dump() if p.for_dependent else None, op.entity_id)
+    dep, key = sealed_dependent(
+        cipher, p.for_dependent.model_dump() if p.for_dependent else None, op.entity_id
+    )
     if resident_id is not None and (session.id, resident_id, key) in memo.active:
         return None
     review = bool(service.review)
@@ -397,8 +532,21 @@ def _fast_create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate,
         resident = _resident_values(cipher, device, p.resident, check.number)
         batch.new_residents.append(resident)
         resident_id = str(resident["id"])
-    values = _booking_values(cipher, device, op, p, session_id=session.id, resident_id=resident_id, status=status,
-                             dep=dep, key=key, lease=False, position=None, message=message, now=now)
+    values = _booking_values(
+        cipher,
+        device,
+        op,
+        p,
+        session_id=session.id,
+        resident_id=resident_id,
+        status=status,
+        dep=dep,
+        key=key,
+        lease=False,
+        position=None,
+        message=message,
+        now=now,
+    )
     batch.new_bookings.append(values)
     memo.booked(values, blind=blind)
     row = SimpleNamespace(**values)
@@ -417,13 +565,18 @@ def _is_uuid(text: str) -> bool:
 
 
 def _seq_key(raw: Any) -> int:
-    if isinstance(raw, dict) and isinstance(raw.get("device_seq"), int) and not isinstance(raw["device_seq"], bool):
+    if (
+        isinstance(raw, dict)
+        and isinstance(raw.get("device_seq"), int)
+        and not isinstance(raw["device_seq"], bool)
+    ):
         return int(raw["device_seq"])
     return 2**62
 
 
-def _push_one(conn: Connection, device: Device, raw: Any,
-              stored: dict[str, tuple[str, dict[str, Any]]], batch: _Batch) -> dict[str, Any]:
+def _push_one(
+    conn: Connection, device: Device, raw: Any, stored: dict[str, tuple[str, dict[str, Any]]], batch: _Batch
+) -> dict[str, Any]:
     raw_id = raw.get("op_id") if isinstance(raw, dict) else None
     op_id = raw_id if isinstance(raw_id, str) else ""
     digest = request_hash(raw)
@@ -445,9 +598,18 @@ def _push_one(conn: Connection, device: Device, raw: Any,
         logged, residents, bookings = len(batch.changes), len(batch.new_residents), len(batch.new_bookings)
         try:
             fast = _fast_create(conn, device, op, payload, op_id, batch=batch, memo=batch.memo)
-        except Exception as exc:  # nothing was written: drop what it collected and answer as the slow path would
-            log.warning("op %s (%s/%s) of device %s could not be applied: %s at %s", op_id, op.entity, op.kind,
-                        device.id, type(exc).__name__, _where(exc))
+        except (
+            Exception
+        ) as exc:  # nothing was written: drop what it collected and answer as the slow path would
+            log.warning(
+                "op %s (%s/%s) of device %s could not be applied: %s at %s",
+                op_id,
+                op.entity,
+                op.kind,
+                device.id,
+                type(exc).__name__,
+                _where(exc),
+            )
             del batch.changes[logged:], batch.new_residents[residents:], batch.new_bookings[bookings:]
             batch.memo = None
             batch.forget()
@@ -463,11 +625,20 @@ def _push_one(conn: Connection, device: Device, raw: Any,
     try:
         with conn.begin_nested():
             result = _apply(conn, device, op, payload, op_id, batch=batch)
-    except Exception as exc:  # a rejected op must never block the others: roll it back alone, answer `invalid`
+    except (
+        Exception
+    ) as exc:  # a rejected op must never block the others: roll it back alone, answer `invalid`
         # No exception text and no traceback text: a database error quotes the values it refused (ID numbers,
         # names, phones). The type and the line are enough to find the fault.
-        log.warning("op %s (%s/%s) of device %s could not be applied: %s at %s", op_id, op.entity, op.kind,
-                    device.id, type(exc).__name__, _where(exc))
+        log.warning(
+            "op %s (%s/%s) of device %s could not be applied: %s at %s",
+            op_id,
+            op.entity,
+            op.kind,
+            device.id,
+            type(exc).__name__,
+            _where(exc),
+        )
         del batch.changes[logged:]  # its change rows were rolled back with it (their seqs stay unused: a gap)
         batch.forget()
         batch.memo = None  # it may have noted rows that were rolled back
@@ -488,19 +659,34 @@ def _where(exc: BaseException) -> str:
     return place
 
 
-def _store(batch: _Batch, device: Device, op_id: str, raw: Any, *, digest: str, result: dict[str, Any],
-           stored: dict[str, tuple[str, dict[str, Any]]]) -> None:
+def _store(
+    batch: _Batch,
+    device: Device,
+    op_id: str,
+    raw: Any,
+    *,
+    digest: str,
+    result: dict[str, Any],
+    stored: dict[str, tuple[str, dict[str, Any]]],
+) -> None:
     seq = raw.get("device_seq") if isinstance(raw, dict) else None
     if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**63:
         seq = None  # only kept for the console; never let a silly number fail the batch
-    values = {"device_id": device.id, "op_id": op_id, "device_seq": seq,
-              "request_hash": digest, "result": result, "created_at": db.naive(db.now_utc())}
+    values = {
+        "device_id": device.id,
+        "op_id": op_id,
+        "device_seq": seq,
+        "request_hash": digest,
+        "result": result,
+        "created_at": db.naive(db.now_utc()),
+    }
     batch.op_rows.append(values)  # inserted with the others before commit (`push`)
     stored[op_id] = (digest, result)  # a later copy of this op in the same batch is a replay
 
 
-def _apply(conn: Connection, device: Device, op: P.Op, payload: Any, op_id: str, *,
-           batch: _Batch) -> dict[str, Any]:
+def _apply(
+    conn: Connection, device: Device, op: P.Op, payload: Any, op_id: str, *, batch: _Batch
+) -> dict[str, Any]:
     if isinstance(payload, P.BookingCreate):
         return _create(conn, device, op, payload, op_id, batch=batch)
     if isinstance(payload, P.BookingCancel):
@@ -516,7 +702,9 @@ def _apply(conn: Connection, device: Device, op: P.Op, payload: Any, op_id: str,
     return _rejected(op_id, "invalid", _(M.INVALID))
 
 
-def _session(conn: Connection, device: Device, session_id: str, batch: _Batch | None = None) -> sa.Row[Any] | None:
+def _session(
+    conn: Connection, device: Device, session_id: str, batch: _Batch | None = None
+) -> sa.Row[Any] | None:
     row = batch.sessions.get(session_id) if batch is not None else None
     if row is None:
         row = db.lock_session(conn, session_id)
@@ -547,18 +735,27 @@ def _applied(op_id: str, row: sa.Row[Any]) -> dict[str, Any]:
     return _result(op_id, "applied", message=row.message, booking=B.booking_summary(row))
 
 
-def _create_refusal(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str, *,
-                    batch: _Batch) -> tuple[dict[str, Any] | None, sa.Row[Any] | None, sa.Row[Any] | None]:
+def _create_refusal(
+    conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str, *, batch: _Batch
+) -> tuple[dict[str, Any] | None, sa.Row[Any] | None, sa.Row[Any] | None]:
     """Checks before a create takes a seat: (a result that ends the op, the locked session, a usable lease)."""
     # One look-up for both "this booking id exists" and "this code is taken".
-    found = conn.execute(_FIND_BOOKING, {"booking_id": op.entity_id, "township_id": device.township_id,
-                                         "code": p.code}).all()
+    found = conn.execute(
+        _FIND_BOOKING, {"booking_id": op.entity_id, "township_id": device.township_id, "code": p.code}
+    ).all()
     existing = next((r for r in found if r.id == op.entity_id), None)
     code_taken = any(r.id != op.entity_id for r in found)
     if existing is not None:
-        if existing.device_id == device.id and existing.code == p.code and existing.session_id == p.session_id:
-            return (_result(op_id, "applied", message=_(M.BOOKING_EXISTS), booking=B.booking_summary(existing)),
-                    None, None)
+        if (
+            existing.device_id == device.id
+            and existing.code == p.code
+            and existing.session_id == p.session_id
+        ):
+            return (
+                _result(op_id, "applied", message=_(M.BOOKING_EXISTS), booking=B.booking_summary(existing)),
+                None,
+                None,
+            )
         return _rejected(op_id, "invalid", _(M.INVALID)), None, None
     session = _session(conn, device, p.session_id, batch)
     if session is None:
@@ -578,8 +775,9 @@ def _create_refusal(conn: Connection, device: Device, op: P.Op, p: P.BookingCrea
     return None, session, lease
 
 
-def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str, *,
-            batch: _Batch) -> dict[str, Any]:
+def _create(
+    conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str, *, batch: _Batch
+) -> dict[str, Any]:
     check = check_id_number(p.resident.id_number)
     if not check.ok or check.number is None:
         return _rejected(op_id, "invalid", check.message())
@@ -590,11 +788,17 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
     now = db.now_utc()
     # Nothing is written before every check has passed: a rejected op changes nothing (not even the resident).
     resident_id = _find_resident(conn, device, check.number)
-    dep, key = sealed_dependent(keys.cipher_for(conn), p.for_dependent.model_dump() if p.for_dependent else None,
-                                op.entity_id)
+    dep, key = sealed_dependent(
+        keys.cipher_for(conn), p.for_dependent.model_dump() if p.for_dependent else None, op.entity_id
+    )
     # A resident not yet known has no booking to duplicate.
-    duplicate = conn.execute(_DUPLICATE, {"session_id": session.id, "resident_id": resident_id,
-                                          "dependent_key": key}).first() if resident_id is not None else None
+    duplicate = (
+        conn.execute(
+            _DUPLICATE, {"session_id": session.id, "resident_id": resident_id, "dependent_key": key}
+        ).first()
+        if resident_id is not None
+        else None
+    )
     if duplicate is not None and lease is None:
         return _rejected(op_id, "duplicate_booking", _(M.DUPLICATE))
     review = bool(B.service_of(conn, session).review)
@@ -607,23 +811,42 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
     taken, leased = seats
     if lease is not None:
         # The seat was set aside for this kiosk: honoured whatever the shared pool holds now (invariant 5).
-        conn.execute(sa.update(db.leases).where(db.leases.c.id == lease.id).values(
-            used=db.leases.c.used + 1, version=db.leases.c.version + 1, updated_at=db.naive(now)))
+        conn.execute(
+            sa.update(db.leases)
+            .where(db.leases.c.id == lease.id)
+            .values(used=db.leases.c.used + 1, version=db.leases.c.version + 1, updated_at=db.naive(now))
+        )
         leased -= 1  # the seat moves from the lease to the booking: the shared pool is unchanged
     elif int(session.capacity) - taken - leased <= 0:
         if not p.waitlist:
-            return _rejected(op_id, "slot_full", _(M.SLOT_FULL),
-                             alternatives=B.alternatives(conn, session, now=now))
+            return _rejected(
+                op_id, "slot_full", _(M.SLOT_FULL), alternatives=B.alternatives(conn, session, now=now)
+            )
         status = "waitlisted"
         position = B.next_waitlist_position(conn, session.id)
-        queued = conn.execute(sa.select(sa.func.count()).select_from(db.bookings).where(
-            db.bookings.c.session_id == session.id, db.bookings.c.status == "waitlisted")).scalar_one()
+        queued = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(db.bookings)
+            .where(db.bookings.c.session_id == session.id, db.bookings.c.status == "waitlisted")
+        ).scalar_one()
         message = _(M.WAITLISTED).format(position=int(queued) + 1)  # last in the queue
     if resident_id is None:
         resident_id = _insert_resident(conn, device, p.resident, check.number)
-    values = _booking_values(keys.cipher_for(conn), device, op, p, session_id=session.id, resident_id=resident_id,
-                             status=status, dep=dep, key=key, lease=lease is not None, position=position,
-                             message=message, now=now)
+    values = _booking_values(
+        keys.cipher_for(conn),
+        device,
+        op,
+        p,
+        session_id=session.id,
+        resident_id=resident_id,
+        status=status,
+        dep=dep,
+        key=key,
+        lease=lease is not None,
+        position=position,
+        message=message,
+        now=now,
+    )
     conn.execute(_INSERT_BOOKING, values)
     _remember(conn, batch, values, check.number)
     row = SimpleNamespace(**values)  # what RETURNING would give back: every column is set here
@@ -642,22 +865,52 @@ def _create(conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_i
     return _result(op_id, "applied", message=message, booking=B.booking_summary(row))
 
 
-def _booking_values(cipher: Any, device: Device, op: P.Op, p: P.BookingCreate, *, session_id: str,
-                    resident_id: str, status: str, dep: dict[str, Any] | None, key: str, lease: bool,
-                    position: int | None, message: str, now: dt.datetime) -> dict[str, Any]:
-    return {"id": op.entity_id, "township_id": device.township_id, "session_id": session_id,
-            "resident_id": resident_id, "code": p.code, "status": status, "version": 1, "device_id": device.id,
-            "kiosk_number": device.kiosk_number, "channel": p.channel, "staff_id": p.staff_id,
-            "for_dependent": dep, "dependent_key": key, "lease": lease, "waitlist_position": position,
-            "message": message, "created_at": db.naive(now), "updated_at": db.naive(now),
-            # The details this booking was made with: what staff see for it, whatever other kiosks send later.
-            "contact_name_enc": cipher.encrypt(p.resident.name,
-                                               where=field_ref("bookings", "contact_name_enc", op.entity_id)),
-            "contact_phone_enc": cipher.encrypt(p.resident.phone or None,
-                                                where=field_ref("bookings", "contact_phone_enc", op.entity_id)),
-            "contact_village": p.resident.village or None,
-            "consent_notice": p.consent.notice if p.consent else None,
-            "consent_at": _kiosk_time(p.consent.at) if p.consent else None}
+def _booking_values(
+    cipher: Any,
+    device: Device,
+    op: P.Op,
+    p: P.BookingCreate,
+    *,
+    session_id: str,
+    resident_id: str,
+    status: str,
+    dep: dict[str, Any] | None,
+    key: str,
+    lease: bool,
+    position: int | None,
+    message: str,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    return {
+        "id": op.entity_id,
+        "township_id": device.township_id,
+        "session_id": session_id,
+        "resident_id": resident_id,
+        "code": p.code,
+        "status": status,
+        "version": 1,
+        "device_id": device.id,
+        "kiosk_number": device.kiosk_number,
+        "channel": p.channel,
+        "staff_id": p.staff_id,
+        "for_dependent": dep,
+        "dependent_key": key,
+        "lease": lease,
+        "waitlist_position": position,
+        "message": message,
+        "created_at": db.naive(now),
+        "updated_at": db.naive(now),
+        # The details this booking was made with: what staff see for it, whatever other kiosks send later.
+        "contact_name_enc": cipher.encrypt(
+            p.resident.name, where=field_ref("bookings", "contact_name_enc", op.entity_id)
+        ),
+        "contact_phone_enc": cipher.encrypt(
+            p.resident.phone or None, where=field_ref("bookings", "contact_phone_enc", op.entity_id)
+        ),
+        "contact_village": p.resident.village or None,
+        "consent_notice": p.consent.notice if p.consent else None,
+        "consent_at": _kiosk_time(p.consent.at) if p.consent else None,
+    }
 
 
 def _report_lease_duplicate(conn: Connection, device: Device, booking: Any, other_id: str) -> None:
@@ -665,10 +918,17 @@ def _report_lease_duplicate(conn: Connection, device: Device, booking: Any, othe
     bookings for one session, one of them confirmed offline on a lease. Codes and ids only, no personal data."""
     other_code = conn.execute(sa.select(db.bookings.c.code).where(db.bookings.c.id == other_id)).scalar_one()
     for target, other in ((booking.code, other_code), (other_code, booking.code)):
-        conn.execute(sa.insert(db.staff_audit).values(
-            township_id=device.township_id, staff_id=None, who=f"kiosk {device.kiosk_number}",
-            action="duplicate_lease_booking", target=target, at=db.naive(db.now_utc()),
-            detail={"booking_id": booking.id, "other_booking_id": other_id, "other_code": other}))
+        conn.execute(
+            sa.insert(db.staff_audit).values(
+                township_id=device.township_id,
+                staff_id=None,
+                who=f"kiosk {device.kiosk_number}",
+                action="duplicate_lease_booking",
+                target=target,
+                at=db.naive(db.now_utc()),
+                detail={"booking_id": booking.id, "other_booking_id": other_id, "other_code": other},
+            )
+        )
 
 
 def _kiosk_time(text: str) -> dt.datetime | None:
@@ -683,21 +943,35 @@ def _kiosk_time(text: str) -> dt.datetime | None:
 def _usable_lease(conn: Connection, device: Device, session_id: str) -> sa.Row[Any] | None:
     """This device's live lease on the session with a seat still unused (active, or returning but not yet
     acknowledged: the kiosk may have confirmed on it before it learned of the expiry)."""
-    return conn.execute(sa.select(db.leases).where(
-        db.leases.c.device_id == device.id, db.leases.c.session_id == session_id,
-        db.leases.c.state.in_(B.LIVE_LEASE), db.leases.c.used < db.leases.c.seats)
-        .order_by(db.leases.c.created_at).limit(1)).first()
+    return conn.execute(
+        sa.select(db.leases)
+        .where(
+            db.leases.c.device_id == device.id,
+            db.leases.c.session_id == session_id,
+            db.leases.c.state.in_(B.LIVE_LEASE),
+            db.leases.c.used < db.leases.c.seats,
+        )
+        .order_by(db.leases.c.created_at)
+        .limit(1)
+    ).first()
 
 
-def sealed_dependent(cipher: Any, dep: dict[str, Any] | None,
-                     booking_id: str) -> tuple[dict[str, Any] | None, str]:
+def sealed_dependent(
+    cipher: Any, dep: dict[str, Any] | None, booking_id: str
+) -> tuple[dict[str, Any] | None, str]:
     """Who a booking is for, as stored: the dependent's name encrypted (bound to the booking), and the duplicate
     key as a keyed hash of that name ('' for the resident themselves)."""
     if not dep:
         return None, ""
     name = B.dependent_key(dep)
-    return ({"name_enc": cipher.encrypt(name, where=field_ref("bookings", "for_dependent.name", booking_id)),
-             "relation": dep.get("relation"), "birth_year": dep.get("birth_year")}, cipher.lookup_hash(name))
+    return (
+        {
+            "name_enc": cipher.encrypt(name, where=field_ref("bookings", "for_dependent.name", booking_id)),
+            "relation": dep.get("relation"),
+            "birth_year": dep.get("birth_year"),
+        },
+        cipher.lookup_hash(name),
+    )
 
 
 def _find_resident(conn: Connection, device: Device, id_number: str) -> str | None:
@@ -723,12 +997,18 @@ _INSERT_RESIDENT = sa.insert(db.residents)
 def _resident_values(cipher: Any, device: Device, r: P.Resident, id_number: str) -> dict[str, Any]:
     now = db.naive(db.now_utc())
     ident = B.new_id()
-    return {"id": ident, "township_id": device.township_id, "id_blind": cipher.lookup_hash(id_number),
-            "id_number_enc": cipher.encrypt(id_number, where=field_ref("residents", "id_number_enc", ident)),
-            "id_mask": mask_id(id_number),
-            "name_enc": cipher.encrypt(r.name, where=field_ref("residents", "name_enc", ident)),
-            "phone_enc": cipher.encrypt(r.phone or None, where=field_ref("residents", "phone_enc", ident)),
-            "village": r.village or None, "created_at": now, "updated_at": now}
+    return {
+        "id": ident,
+        "township_id": device.township_id,
+        "id_blind": cipher.lookup_hash(id_number),
+        "id_number_enc": cipher.encrypt(id_number, where=field_ref("residents", "id_number_enc", ident)),
+        "id_mask": mask_id(id_number),
+        "name_enc": cipher.encrypt(r.name, where=field_ref("residents", "name_enc", ident)),
+        "phone_enc": cipher.encrypt(r.phone or None, where=field_ref("residents", "phone_enc", ident)),
+        "village": r.village or None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _cancel(conn: Connection, device: Device, op: P.Op, p: P.BookingCancel, op_id: str) -> dict[str, Any]:
@@ -754,7 +1034,9 @@ def _cancel(conn: Connection, device: Device, op: P.Op, p: P.BookingCancel, op_i
     return _applied(op_id, new)
 
 
-def _reschedule(conn: Connection, device: Device, op: P.Op, p: P.BookingReschedule, op_id: str) -> dict[str, Any]:
+def _reschedule(
+    conn: Connection, device: Device, op: P.Op, p: P.BookingReschedule, op_id: str
+) -> dict[str, Any]:
     row = _own_booking(conn, device, op.entity_id)
     if row is None:
         return _rejected(op_id, "not_found", _(M.NOT_FOUND))
@@ -783,12 +1065,23 @@ def _reschedule(conn: Connection, device: Device, op: P.Op, p: P.BookingReschedu
     if B.active_duplicate(conn, new.id, row.resident_id, row.dependent_key, exclude=row.id):
         return _rejected(op_id, "duplicate_booking", _(M.DUPLICATE), booking=B.booking_summary(row))
     if B.seats_left(conn, new) <= 0:
-        return _rejected(op_id, "slot_full", _(M.SLOT_FULL), booking=B.booking_summary(row),
-                         alternatives=B.alternatives(conn, new, now=now))
+        return _rejected(
+            op_id,
+            "slot_full",
+            _(M.SLOT_FULL),
+            booking=B.booking_summary(row),
+            alternatives=B.alternatives(conn, new, now=now),
+        )
     review = bool(B.service_of(conn, new).review)
-    moved = B.update_booking(conn, row.id, session_id=new.id, lease=False, waitlist_position=None,
-                             status="pending_review" if review else "confirmed",
-                             message=_(M.RESCHEDULED) if not review else _(M.PENDING_REVIEW))
+    moved = B.update_booking(
+        conn,
+        row.id,
+        session_id=new.id,
+        lease=False,
+        waitlist_position=None,
+        status="pending_review" if review else "confirmed",
+        message=_(M.RESCHEDULED) if not review else _(M.PENDING_REVIEW),
+    )
     if row.status in B.HOLDS_SEAT:
         B.release_seat(conn, old.id)
     B.touch_session(conn, new.id)
@@ -818,14 +1111,24 @@ def _feedback(conn: Connection, device: Device, op: P.Op, p: P.FeedbackSubmit, o
     row = _own_booking(conn, device, p.booking_id)
     if row is None:
         return _rejected(op_id, "not_found", _(M.NOT_FOUND))
-    conn.execute(sa.insert(db.feedback).values(
-        id=op.entity_id, township_id=device.township_id, booking_id=row.id, device_id=device.id, rating=p.rating,
-        reasons=[str(r)[:64] for r in p.reasons][:20], comment=(p.comment or None),
-        created_at=db.naive(db.now_utc())))
+    conn.execute(
+        sa.insert(db.feedback).values(
+            id=op.entity_id,
+            township_id=device.township_id,
+            booking_id=row.id,
+            device_id=device.id,
+            rating=p.rating,
+            reasons=[str(r)[:64] for r in p.reasons][:20],
+            comment=(p.comment or None),
+            created_at=db.naive(db.now_utc()),
+        )
+    )
     return _result(op_id, "applied", message=_(M.FEEDBACK_THANKS))
 
 
-def _kiosk_audit(conn: Connection, device: Device, p: P.AuditBatch, op_id: str, batch: _Batch) -> dict[str, Any]:
+def _kiosk_audit(
+    conn: Connection, device: Device, p: P.AuditBatch, op_id: str, batch: _Batch
+) -> dict[str, Any]:
     """Village staff actions audited on a kiosk (kiosk.staff), kept beside the township staff's own audit trail.
     Stored once: a replayed op returns its stored result without coming here again.
 
@@ -845,19 +1148,32 @@ def _kiosk_audit(conn: Connection, device: Device, p: P.AuditBatch, op_id: str, 
         except (ValueError, OverflowError):
             client_at = None
         known = entry.action in P.KIOSK_AUDIT_ACTIONS
-        detail: dict[str, Any] = {"source": "kiosk", "device_id": device.id, "seq": entry.seq,
-                                  "detail": entry.detail}
+        detail: dict[str, Any] = {
+            "source": "kiosk",
+            "device_id": device.id,
+            "seq": entry.seq,
+            "detail": entry.detail,
+        }
         if not known:
             detail["action"] = entry.action
-        rows.append({"township_id": device.township_id, "staff_id": None,
-                     "who": f"kiosk {device.kiosk_number}: {entry.actor}"[:64],
-                     "action": entry.action if known else "kiosk_other", "target": entry.detail[:100],
-                     "at": now, "client_at": client_at, "detail": detail})
+        rows.append(
+            {
+                "township_id": device.township_id,
+                "staff_id": None,
+                "who": f"kiosk {device.kiosk_number}: {entry.actor}"[:64],
+                "action": entry.action if known else "kiosk_other",
+                "target": entry.detail[:100],
+                "at": now,
+                "client_at": client_at,
+                "detail": detail,
+            }
+        )
     conn.execute(sa.insert(db.staff_audit), rows)
     return _result(op_id, "applied")
 
 
 # --- pull ------------------------------------------------------------------------------------------------------------
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
@@ -899,14 +1215,21 @@ def read_cursor(secret: str, township_id: str, device_id: str, cursor: str) -> t
     return seq, floor
 
 
-def pull(database: db.Database, device: Device, cursor: str | None, limit: int, *,
-         client_time: dt.datetime | None = None) -> dict[str, Any]:
+def pull(
+    database: db.Database,
+    device: Device,
+    cursor: str | None,
+    limit: int,
+    *,
+    client_time: dt.datetime | None = None,
+) -> dict[str, Any]:
     """One page of this device's view of the change log, after lease upkeep for it."""
     with database.write() as conn:
         town = db.lock_township(conn, device.township_id)
         _check_not_revoked(conn, device)
-        since, floor = (0, town.log_floor) if not cursor else read_cursor(
-            town.cursor_secret, town.id, device.id, cursor)
+        since, floor = (
+            (0, town.log_floor) if not cursor else read_cursor(town.cursor_secret, town.id, device.id, cursor)
+        )
         if since > town.last_seq or (since < town.log_floor and floor != town.log_floor):
             # From another database (restored backup, reset), or made before the log was compacted past it. (A
             # cursor below the floor made since the last compaction is a snapshot under way over the compacted log:
@@ -916,18 +1239,36 @@ def pull(database: db.Database, device: Device, cursor: str | None, limit: int, 
             _lease_upkeep(conn, device, since)
             B.flush_sessions(conn)  # so this page already shows what the upkeep changed
         _record_device(conn, device, client_time=client_time)
-        rows = conn.execute(sa.select(db.changes).where(
-            db.changes.c.township_id == town.id, db.changes.c.seq > since,
-            sa.or_(db.changes.c.scope.is_(None), db.changes.c.scope == device.id))
-            .order_by(db.changes.c.seq).limit(limit + 1)).all()
+        rows = conn.execute(
+            sa.select(db.changes)
+            .where(
+                db.changes.c.township_id == town.id,
+                db.changes.c.seq > since,
+                sa.or_(db.changes.c.scope.is_(None), db.changes.c.scope == device.id),
+            )
+            .order_by(db.changes.c.seq)
+            .limit(limit + 1)
+        ).all()
         has_more = len(rows) > limit
         rows = rows[:limit]
         last = rows[-1].seq if rows else since
         secret, town_id, floor = town.cursor_secret, town.id, int(town.log_floor)
-    changes = [{"seq": r.seq, "entity": r.entity, "entity_id": r.entity_id, "op": r.op, "version": r.version,
-                "data": r.data} for r in rows]
-    return {"changes": changes, "next_cursor": make_cursor(secret, town_id, device.id, int(last), floor),
-            "has_more": has_more}
+    changes = [
+        {
+            "seq": r.seq,
+            "entity": r.entity,
+            "entity_id": r.entity_id,
+            "op": r.op,
+            "version": r.version,
+            "data": r.data,
+        }
+        for r in rows
+    ]
+    return {
+        "changes": changes,
+        "next_cursor": make_cursor(secret, town_id, device.id, int(last), floor),
+        "has_more": has_more,
+    }
 
 
 def _lease_upkeep(conn: Connection, device: Device, acked_seq: int) -> None:
@@ -939,45 +1280,82 @@ def _lease_upkeep(conn: Connection, device: Device, acked_seq: int) -> None:
     now = db.now_utc()
     dev = conn.execute(sa.select(db.devices).where(db.devices.c.id == device.id)).one()
     if not dev.pending_ops:
-        for lease in conn.execute(sa.select(db.leases).where(
-                db.leases.c.device_id == device.id, db.leases.c.state == "returning",
-                db.leases.c.return_seq <= acked_seq)).all():
+        for lease in conn.execute(
+            sa.select(db.leases).where(
+                db.leases.c.device_id == device.id,
+                db.leases.c.state == "returning",
+                db.leases.c.return_seq <= acked_seq,
+            )
+        ).all():
             B.return_lease(conn, lease.id)
-    for lease in conn.execute(sa.select(db.leases).where(
-            db.leases.c.device_id == device.id, db.leases.c.state == "active",
-            db.leases.c.expires_at <= db.naive(now))).all():
-        conn.execute(sa.update(db.leases).where(db.leases.c.id == lease.id).values(
-            state="returning", version=db.leases.c.version + 1, updated_at=db.naive(now)))
+    for lease in conn.execute(
+        sa.select(db.leases).where(
+            db.leases.c.device_id == device.id,
+            db.leases.c.state == "active",
+            db.leases.c.expires_at <= db.naive(now),
+        )
+    ).all():
+        conn.execute(
+            sa.update(db.leases)
+            .where(db.leases.c.id == lease.id)
+            .values(state="returning", version=db.leases.c.version + 1, updated_at=db.naive(now))
+        )
         seq = B.emit_lease(conn, lease.id, delete=True)
         conn.execute(sa.update(db.leases).where(db.leases.c.id == lease.id).values(return_seq=seq))
     if dev.leases_checked_at is not None and db.utc(dev.leases_checked_at) + LEASE_CHECK_EVERY > now:
         return
-    conn.execute(sa.update(db.devices).where(db.devices.c.id == device.id).values(
-        leases_checked_at=db.naive(now)))
+    conn.execute(
+        sa.update(db.devices).where(db.devices.c.id == device.id).values(leases_checked_at=db.naive(now))
+    )
     _renew_and_grant(conn, device, now)
 
 
 def _renew_and_grant(conn: Connection, device: Device, now: dt.datetime) -> None:
-    live = {r.session_id: r for r in conn.execute(sa.select(db.leases).where(
-        db.leases.c.device_id == device.id, db.leases.c.state == "active")).all()}
-    upcoming = conn.execute(sa.select(db.sessions, db.services.c.review).join(
-        db.services, db.services.c.id == db.sessions.c.service_id).where(
-        db.sessions.c.township_id == device.township_id, db.sessions.c.status == "open",
-        db.services.c.active.is_(True),
-        db.sessions.c.starts_at > db.naive(now + LEASE_MIN_LEAD),
-        db.sessions.c.starts_at <= db.naive(now + LEASE_HORIZON)).order_by(db.sessions.c.starts_at)).all()
-    demand: dict[str, int] = dict(conn.execute(sa.select(db.sessions.c.service_id, sa.func.count()).select_from(db.bookings).join(
-        db.sessions, db.sessions.c.id == db.bookings.c.session_id).where(
-        db.bookings.c.township_id == device.township_id,
-        db.bookings.c.created_at > db.naive(now - DEMAND_WINDOW)).group_by(db.sessions.c.service_id)).all())
+    live = {
+        r.session_id: r
+        for r in conn.execute(
+            sa.select(db.leases).where(db.leases.c.device_id == device.id, db.leases.c.state == "active")
+        ).all()
+    }
+    upcoming = conn.execute(
+        sa.select(db.sessions, db.services.c.review)
+        .join(db.services, db.services.c.id == db.sessions.c.service_id)
+        .where(
+            db.sessions.c.township_id == device.township_id,
+            db.sessions.c.status == "open",
+            db.services.c.active.is_(True),
+            db.sessions.c.starts_at > db.naive(now + LEASE_MIN_LEAD),
+            db.sessions.c.starts_at <= db.naive(now + LEASE_HORIZON),
+        )
+        .order_by(db.sessions.c.starts_at)
+    ).all()
+    demand: dict[str, int] = dict(
+        conn.execute(
+            sa.select(db.sessions.c.service_id, sa.func.count())
+            .select_from(db.bookings)
+            .join(db.sessions, db.sessions.c.id == db.bookings.c.session_id)
+            .where(
+                db.bookings.c.township_id == device.township_id,
+                db.bookings.c.created_at > db.naive(now - DEMAND_WINDOW),
+            )
+            .group_by(db.sessions.c.service_id)
+        ).all()
+    )
     for session in upcoming:
         expires = min(now + LEASE_TTL, db.utc(session.starts_at))
         lease = live.get(session.id)
         if lease is not None:
             # Renew while the kiosk keeps syncing, once half the lease has run, so it never lapses online.
             if db.utc(lease.expires_at) - now < LEASE_TTL / 2 and db.utc(lease.expires_at) < expires:
-                conn.execute(sa.update(db.leases).where(db.leases.c.id == lease.id).values(
-                    expires_at=db.naive(expires), version=db.leases.c.version + 1, updated_at=db.naive(now)))
+                conn.execute(
+                    sa.update(db.leases)
+                    .where(db.leases.c.id == lease.id)
+                    .values(
+                        expires_at=db.naive(expires),
+                        version=db.leases.c.version + 1,
+                        updated_at=db.naive(now),
+                    )
+                )
                 B.emit_lease(conn, lease.id)
             continue
         if session.review:
@@ -991,9 +1369,20 @@ def _renew_and_grant(conn: Connection, device: Device, now: dt.datetime) -> None
         if seats <= 0:
             continue
         ident = B.new_id()
-        conn.execute(sa.insert(db.leases).values(
-            id=ident, township_id=device.township_id, device_id=device.id, session_id=session.id, seats=seats,
-            used=0, expires_at=db.naive(expires), state="active", version=1, created_at=db.naive(now),
-            updated_at=db.naive(now)))
+        conn.execute(
+            sa.insert(db.leases).values(
+                id=ident,
+                township_id=device.township_id,
+                device_id=device.id,
+                session_id=session.id,
+                seats=seats,
+                used=0,
+                expires_at=db.naive(expires),
+                state="active",
+                version=1,
+                created_at=db.naive(now),
+                updated_at=db.naive(now),
+            )
+        )
         B.emit_lease(conn, ident)
         B.touch_session(conn, session.id)

@@ -13,7 +13,9 @@ from cunzhan.i18n import sentences
 class SpeechOut(Protocol):
     """Speech out. Every method returns at once; synthesis and playback run elsewhere."""
 
-    on_caption: Callable[[str], None] | None  # called with every prompt's text (captions in the hearing profile)
+    on_caption: (
+        Callable[[str], None] | None
+    )  # called with every prompt's text (captions in the hearing profile)
 
     def say(self, text: str) -> None:
         """Speak `text` (replacing whatever is being spoken) and remember it for `repeat()`."""
@@ -40,7 +42,9 @@ class VoiceIn(Protocol):
 
     available: bool
     problem: str  # why voice is unavailable, in the UI language ("" when available)
-    on_command: Callable[[str], None] | None  # called on the Qt main thread with the phrase (or digits) recognised
+    on_command: (
+        Callable[[str], None] | None
+    )  # called on the Qt main thread with the phrase (or digits) recognised
 
     def set_grammar(self, phrases: Sequence[str]) -> None:
         """The current screen's choices; global commands and digits are always added."""

@@ -17,14 +17,52 @@ from collections.abc import Sequence
 from cunzhan.i18n import N_, current_locale
 from cunzhan.i18n import gettext as _
 
-ZH_DIGITS = {"0": "零", "1": "幺", "2": "二", "3": "三", "4": "四", "5": "五", "6": "六", "7": "七", "8": "八",
-             "9": "九", "X": "叉"}
-EN_DIGITS = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six",
-             "7": "seven", "8": "eight", "9": "nine", "X": "X"}
+ZH_DIGITS = {
+    "0": "零",
+    "1": "幺",
+    "2": "二",
+    "3": "三",
+    "4": "四",
+    "5": "五",
+    "6": "六",
+    "7": "七",
+    "8": "八",
+    "9": "九",
+    "X": "叉",
+}
+EN_DIGITS = {
+    "0": "zero",
+    "1": "one",
+    "2": "two",
+    "3": "three",
+    "4": "four",
+    "5": "five",
+    "6": "six",
+    "7": "seven",
+    "8": "eight",
+    "9": "nine",
+    "X": "X",
+}
 
 # Every way a recognised Chinese digit may be written (Vosk returns characters; people say 两 and 幺).
-_PARSE = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5",
-          "六": "6", "七": "7", "八": "8", "九": "9", "X": "X", "x": "X", "叉": "X"}
+_PARSE = {
+    "零": "0",
+    "〇": "0",
+    "一": "1",
+    "幺": "1",
+    "二": "2",
+    "两": "2",
+    "三": "3",
+    "四": "4",
+    "五": "5",
+    "六": "6",
+    "七": "7",
+    "八": "8",
+    "九": "9",
+    "X": "X",
+    "x": "X",
+    "叉": "X",
+}
 # The words a voice grammar needs for digits (Vosk vocabulary words).
 DIGIT_WORDS: tuple[str, ...] = ("零", "一", "幺", "二", "两", "三", "四", "五", "六", "七", "八", "九", "叉")
 _SEPARATORS = re.compile(r"[\s,，、.。\-]+")
@@ -38,10 +76,10 @@ def group_digits(kind: str, digits: str) -> list[str]:
     if kind == "booking" and len(digits) >= 4:
         sizes = (2, len(digits) - 3, 1)
     if sizes is None or sum(sizes) != len(digits):
-        return [digits[i:i + 4] for i in range(0, len(digits), 4)] or [""]
+        return [digits[i : i + 4] for i in range(0, len(digits), 4)] or [""]
     groups, start = [], 0
     for size in sizes:
-        groups.append(digits[start:start + size])
+        groups.append(digits[start : start + size])
         start += size
     return groups
 
@@ -99,7 +137,8 @@ def confirm_digits_prompt(kind: str, digits: str) -> str:
     masked_confirm_prompt())`, so the loudspeaker only ever says the masked question.
     """
     return _(N_("You said {digits}. Is that right? Please say yes or no.")).format(
-        digits=spoken_digits(digits, kind))
+        digits=spoken_digits(digits, kind)
+    )
 
 
 def masked_confirm_prompt() -> str:
@@ -131,4 +170,3 @@ def speakable(text: str, locale: str | None = None) -> str:
         return spoken_digits(raw, _KIND_BY_LENGTH.get(len(raw), ""), locale)
 
     return _DIGIT_RUN.sub(one, text)
-

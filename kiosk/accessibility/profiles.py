@@ -21,7 +21,13 @@ class Speech(StrEnum):
     OFF = "off"
 
 
-_SPEECH_ORDER = (Speech.OFF, Speech.ON_REQUEST, Speech.EVERY_SCREEN, Speech.SCREEN_AND_FOCUS, Speech.EVERYTHING)
+_SPEECH_ORDER = (
+    Speech.OFF,
+    Speech.ON_REQUEST,
+    Speech.EVERY_SCREEN,
+    Speech.SCREEN_AND_FOCUS,
+    Speech.EVERYTHING,
+)
 
 
 class Profile(NamedTuple):
@@ -76,14 +82,32 @@ class Profile(NamedTuple):
 
 
 STANDARD = Profile("standard", N_("Standard"), 6, 12, 2, 4.5, Speech.ON_REQUEST, 1.0, 60, 6)
-ELDER = Profile("elder", N_("Elder mode"), 9, 16, 3, 7.0, Speech.EVERY_SCREEN, 0.8, 180, 4, high_contrast=True)
-LOW_VISION = Profile("low_vision", N_("Low vision"), 12, 16, 3, 7.0, Speech.SCREEN_AND_FOCUS, 0.9, 180, 4,
-                     high_contrast=True)
-BLIND = Profile("blind", N_("Blind: speech and keypad"), 12, 16, 3, 7.0, Speech.EVERYTHING, 0.9, 300, 4,
-                numbered_choices=True, keypad_driven=True, listen_between_prompts=True, high_contrast=True)
+ELDER = Profile(
+    "elder", N_("Elder mode"), 9, 16, 3, 7.0, Speech.EVERY_SCREEN, 0.8, 180, 4, high_contrast=True
+)
+LOW_VISION = Profile(
+    "low_vision", N_("Low vision"), 12, 16, 3, 7.0, Speech.SCREEN_AND_FOCUS, 0.9, 180, 4, high_contrast=True
+)
+BLIND = Profile(
+    "blind",
+    N_("Blind: speech and keypad"),
+    12,
+    16,
+    3,
+    7.0,
+    Speech.EVERYTHING,
+    0.9,
+    300,
+    4,
+    numbered_choices=True,
+    keypad_driven=True,
+    listen_between_prompts=True,
+    high_contrast=True,
+)
 HEARING = Profile("hearing", N_("Hearing impaired"), 6, 12, 2, 4.5, Speech.OFF, 1.0, 90, 6, captions=True)
-MOTOR = Profile("motor", N_("Motor impaired"), 9, 20, 4, 7.0, Speech.EVERY_SCREEN, 0.9, 300, 4,
-                high_contrast=True)
+MOTOR = Profile(
+    "motor", N_("Motor impaired"), 9, 20, 4, 7.0, Speech.EVERY_SCREEN, 0.9, 300, 4, high_contrast=True
+)
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (STANDARD, ELDER, LOW_VISION, BLIND, HEARING, MOTOR)}
 ORDER = list(PROFILES)

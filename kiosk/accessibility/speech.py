@@ -48,7 +48,9 @@ from kiosk.accessibility.mandarin import is_pinyin_voice, spoken_text
 from kiosk.settings import Settings
 
 SINK_ENV = "CUNZHAN_AUDIO_SINK"  # folder: play into WAV files there instead of a loudspeaker
-LOG_ENV = "CUNZHAN_SPEECH_LOG"  # file: one JSON line per utterance played (voice id and the engine's exact text)
+LOG_ENV = (
+    "CUNZHAN_SPEECH_LOG"  # file: one JSON line per utterance played (voice id and the engine's exact text)
+)
 RENDER_CACHE_VERSION = "2"  # bump when rendering changes, so cached WAVs are re-made
 _STOP_GRACE_S = 0.05  # a player gets this long to exit on SIGTERM before it is killed
 
@@ -83,8 +85,12 @@ class CommandPlayer:
     def play(self, wav: Path) -> None:
         with self._lock:
             self._stop_locked()
-            self.process = subprocess.Popen(self._command(wav), stdin=subprocess.DEVNULL,
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.process = subprocess.Popen(
+                self._command(wav),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
     def stop(self) -> None:
         with self._lock:
@@ -186,11 +192,18 @@ class Renderer:
         if self._proc is None or self._proc.poll() is not None:
             env = dict(os.environ)
             root = str(Path(__file__).resolve().parents[2])
-            env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "") if env.get("PYTHONPATH") else root
+            env["PYTHONPATH"] = (
+                root + os.pathsep + env.get("PYTHONPATH", "") if env.get("PYTHONPATH") else root
+            )
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "kiosk.accessibility._tts_worker"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                text=True, encoding="utf-8", env=env, bufsize=1,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                encoding="utf-8",
+                env=env,
+                bufsize=1,
             )
         return self._proc
 
@@ -226,8 +239,9 @@ class Renderer:
 
     def render(self, text: str, voice: str, rate: int, volume: float, path: Path) -> tuple[str, str]:
         """Render `text` into `path`; (the voice id in effect, the exact text the engine rendered)."""
-        reply = self.request({"op": "render", "text": text, "voice": voice, "rate": rate, "volume": volume,
-                              "path": str(path)})
+        reply = self.request(
+            {"op": "render", "text": text, "voice": voice, "rate": rate, "volume": volume, "path": str(path)}
+        )
         if not reply.get("ok"):
             raise SpeechUnavailable(str(reply.get("error")))
         return str(reply["voice"]), str(reply.get("text", text))
@@ -252,8 +266,10 @@ def _is_mandarin(voice: dict[str, Any]) -> bool:
     ident = str(voice.get("id", "")).lower()
     name = str(voice.get("name", "")).lower()
     langs = [str(x).lower() for x in voice.get("languages", [])]
-    if any(lang in {"cmn", "zh", "zh-cn", "zh_cn", "zh-cmn"} or lang.startswith(("cmn", "zh-cn", "zh_cn"))
-           for lang in langs):
+    if any(
+        lang in {"cmn", "zh", "zh-cn", "zh_cn", "zh-cmn"} or lang.startswith(("cmn", "zh-cn", "zh_cn"))
+        for lang in langs
+    ):
         return True
     # SAPI5 voices: ids like ...\Tokens\TTS_MS_ZH-CN_HUIHUI_11.0, names like "Microsoft Huihui Desktop".
     return bool(re.search(r"(^|[/_\\-])(cmn|zh-cn|zh_cn)([/_\\-]|$)", ident)) or "chinese" in name
@@ -262,8 +278,11 @@ def _is_mandarin(voice: dict[str, Any]) -> bool:
 def _is_english(voice: dict[str, Any]) -> bool:
     ident = str(voice.get("id", "")).lower()
     langs = [str(x).lower() for x in voice.get("languages", [])]
-    return (any(lang.startswith("en") for lang in langs) or bool(re.search(r"(^|[/_\\-])en([/_\\-]|$)", ident))
-            or "english" in str(voice.get("name", "")).lower())
+    return (
+        any(lang.startswith("en") for lang in langs)
+        or bool(re.search(r"(^|[/_\\-])en([/_\\-]|$)", ident))
+        or "english" in str(voice.get("name", "")).lower()
+    )
 
 
 def choose_voice(voices: Sequence[dict[str, Any]], locale: str, driver: str = "espeak") -> str | None:
@@ -332,14 +351,22 @@ def _digits_spoken(text: str, locale: str) -> str:
 class Speaker:
     """SpeechOut through pyttsx3; see the module docstring."""
 
-    def __init__(self, *, settings: Settings | None = None, player: Player | None = None,
-                 cache_dir: Path | None = None, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        player: Player | None = None,
+        cache_dir: Path | None = None,
+        enabled: bool = True,
+    ) -> None:
         self.settings = settings or Settings()
         self.player = player if player is not None else default_player()
         self.on_caption: Callable[[str], None] | None = None
         self.last_text = ""
         self.last_voice = ""  # voice id the engine reported for the last render
-        self.last_engine_text = ""  # the exact text the engine rendered for the last (not private) prompt played
+        self.last_engine_text = (
+            ""  # the exact text the engine rendered for the last (not private) prompt played
+        )
         self.last_error = ""
         self.last_play_at = 0.0  # perf_counter() when the last prompt's audio was handed to the player
         self.spoken: deque[str] = deque(maxlen=50)  # texts handed to the synthesiser (cleared by reset())
@@ -533,7 +560,9 @@ class Speaker:
         target = os.environ.get(LOG_ENV)
         if not target:
             return
-        entry: dict[str, Any] = {"voice": voice, "private": True} if text is None else {"voice": voice, "text": text}
+        entry: dict[str, Any] = (
+            {"voice": voice, "private": True} if text is None else {"voice": voice, "text": text}
+        )
         try:
             with self._log_lock, open(target, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
@@ -541,12 +570,23 @@ class Speaker:
             self.last_error = f"speech log: {exc}"
 
     def _key(self, text: str, voice: str, rate: int, volume: float) -> str:
-        material = json.dumps([RENDER_CACHE_VERSION, self._renderer.driver, self._renderer.pipeline, text, voice, rate,
-                               round(volume, 2)], ensure_ascii=False)
+        material = json.dumps(
+            [
+                RENDER_CACHE_VERSION,
+                self._renderer.driver,
+                self._renderer.pipeline,
+                text,
+                voice,
+                rate,
+                round(volume, 2),
+            ],
+            ensure_ascii=False,
+        )
         return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
 
-    def _render(self, text: str, locale: str, *, private: bool = False,
-                persistent: bool = False) -> tuple[Path, str, str]:
+    def _render(
+        self, text: str, locale: str, *, private: bool = False, persistent: bool = False
+    ) -> tuple[Path, str, str]:
         """(the WAV, the voice id, the exact text the engine rendered) for `text`, from a cache when possible."""
         voice = self.voice_for(locale)
         if voice is None:
@@ -575,7 +615,9 @@ class Speaker:
         used, engine_text = self._renderer.render(text, voice, rate, volume, target)
         if persistent and not private:
             note = target.with_suffix(".json")
-            note.write_text(json.dumps({"voice": used, "text": engine_text}, ensure_ascii=False), encoding="utf-8")
+            note.write_text(
+                json.dumps({"voice": used, "text": engine_text}, ensure_ascii=False), encoding="utf-8"
+            )
         elif not private:
             self._session.files[key] = target
             self._engine_texts[key] = engine_text
@@ -589,8 +631,9 @@ class Speaker:
             wav.unlink(missing_ok=True)
 
 
-def make_speaker(*, settings: Settings | None = None, enabled: bool = True,
-                 player: Player | None = None) -> Speaker | None:
+def make_speaker(
+    *, settings: Settings | None = None, enabled: bool = True, player: Player | None = None
+) -> Speaker | None:
     """A Speaker when something can play and the engine has a voice for the kiosk language, else None."""
     speaker = Speaker(settings=settings, player=player, enabled=enabled)
     if speaker.player is None:

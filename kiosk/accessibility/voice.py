@@ -41,15 +41,24 @@ UNKNOWN = "[unk]"
 GLOBAL_COMMANDS: tuple[str, ...] = ("返回", "重听", "首页", "帮助", "呼叫工作人员", "是", "否")
 _CHUNK_FRAMES = 1600  # 100 ms of 16 kHz audio per read
 
-__all__ = ["GLOBAL_COMMANDS", "VoiceCommands", "build_grammar", "confirm_digits_prompt", "decode_wav",
-           "grammar_json", "make_voice_commands", "match_phrase"]
+__all__ = [
+    "GLOBAL_COMMANDS",
+    "VoiceCommands",
+    "build_grammar",
+    "confirm_digits_prompt",
+    "decode_wav",
+    "grammar_json",
+    "make_voice_commands",
+    "match_phrase",
+]
 
 
 # --------------------------------------------------------------------------------------------- grammar
 
 
-def build_grammar(phrases: Iterable[str], *, commands: Sequence[str] = GLOBAL_COMMANDS,
-                  digits: bool = True) -> list[str]:
+def build_grammar(
+    phrases: Iterable[str], *, commands: Sequence[str] = GLOBAL_COMMANDS, digits: bool = True
+) -> list[str]:
     """The phrases Vosk may recognise: the screen's, the global commands, the digit words, and "[unk]"."""
     words: list[str] = []
     for raw in [*phrases, *commands, *(DIGIT_WORDS if digits else ())]:
@@ -119,8 +128,15 @@ class Decoder:
         return str(json.loads(self.recognizer.FinalResult()).get("text", ""))
 
 
-def decode_wav(path: Path | str, phrases: Sequence[str], *, model: Any = None, model_path: str = "",
-               commands: Sequence[str] = GLOBAL_COMMANDS, digits: bool = True) -> str | None:
+def decode_wav(
+    path: Path | str,
+    phrases: Sequence[str],
+    *,
+    model: Any = None,
+    model_path: str = "",
+    commands: Sequence[str] = GLOBAL_COMMANDS,
+    digits: bool = True,
+) -> str | None:
     """Recognise a 16 kHz mono WAV against the grammar for `phrases`: the matched phrase, digits, or None."""
     if model is None:
         model = load_model(model_path)
@@ -157,7 +173,11 @@ class WavFileSource:
 
     def __init__(self, path: Path, *, realtime: bool = False) -> None:
         self._wav = wave.open(str(path), "rb")
-        if (self._wav.getframerate(), self._wav.getnchannels(), self._wav.getsampwidth()) != (SAMPLE_RATE, 1, 2):
+        if (self._wav.getframerate(), self._wav.getnchannels(), self._wav.getsampwidth()) != (
+            SAMPLE_RATE,
+            1,
+            2,
+        ):
             self._wav.close()
             raise ValueError("expected a 16 kHz mono 16-bit WAV")
         self._realtime = realtime
@@ -185,8 +205,9 @@ class CommandSource:
     """A recorder subprocess writing raw PCM to stdout (arecord, or sox's rec)."""
 
     def __init__(self, argv: Sequence[str]) -> None:
-        self.process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
 
     def read(self, frames: int) -> bytes:
         out = self.process.stdout
@@ -230,11 +251,27 @@ def microphone_factory() -> Callable[[], AudioSource] | None:
     if wav:
         return lambda: WavFileSource(Path(wav), realtime=True)
     if shutil.which("arecord"):
-        return lambda: CommandSource(["arecord", "-q", "-t", "raw", "-f", "S16_LE", "-c", "1",
-                                      "-r", str(SAMPLE_RATE)])
+        return lambda: CommandSource(
+            ["arecord", "-q", "-t", "raw", "-f", "S16_LE", "-c", "1", "-r", str(SAMPLE_RATE)]
+        )
     if shutil.which("rec"):
-        return lambda: CommandSource(["rec", "-q", "-t", "raw", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
-                                      "-e", "signed-integer", "-"])
+        return lambda: CommandSource(
+            [
+                "rec",
+                "-q",
+                "-t",
+                "raw",
+                "-r",
+                str(SAMPLE_RATE),
+                "-c",
+                "1",
+                "-b",
+                "16",
+                "-e",
+                "signed-integer",
+                "-",
+            ]
+        )
     try:
         import sounddevice  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
     except (ImportError, OSError):
@@ -286,14 +323,23 @@ def qt_main_thread_dispatch() -> Dispatch | None:
 class VoiceCommands:
     """VoiceIn through Vosk. The model loads in the background; `start()` listens until `stop()` or silence ends."""
 
-    def __init__(self, model_path: str, source_factory: Callable[[], AudioSource], *,
-                 commands: Sequence[str] = GLOBAL_COMMANDS, digits: bool = True, model: Any = None,
-                 main_thread: bool = True) -> None:
+    def __init__(
+        self,
+        model_path: str,
+        source_factory: Callable[[], AudioSource],
+        *,
+        commands: Sequence[str] = GLOBAL_COMMANDS,
+        digits: bool = True,
+        model: Any = None,
+        main_thread: bool = True,
+    ) -> None:
         """`main_thread=False` calls `on_command` on the decoding thread even when a Qt application exists."""
         self.available = True
         self.problem = ""
         self.on_command: Callable[[str], None] | None = None
-        self.last_text = ""  # what Vosk heard last (for staff diagnostics; never contains more than the grammar)
+        self.last_text = (
+            ""  # what Vosk heard last (for staff diagnostics; never contains more than the grammar)
+        )
         self._commands = tuple(commands)
         self._digits = digits
         self._source_factory = source_factory
@@ -318,8 +364,12 @@ class VoiceCommands:
             self._model = load_model(model_path)
         except Exception:
             self.available = False
-            self.problem = _(N_("The voice model on this kiosk could not be loaded. Please use the buttons, "
-                                "or ask the staff for help."))
+            self.problem = _(
+                N_(
+                    "The voice model on this kiosk could not be loaded. Please use the buttons, "
+                    "or ask the staff for help."
+                )
+            )
         finally:
             self._loaded.set()
 
@@ -410,11 +460,21 @@ def make_voice_commands(*, settings: Settings | None = None) -> VoiceIn:
         return NoVoice(_(N_("Voice commands are not installed on this kiosk. Please use the buttons.")))
     path = str(settings.get(s.VOICE_MODEL_PATH) or "")
     if not path:
-        return NoVoice(_(N_("This kiosk has no voice model, so voice commands are off. Please use the buttons.")))
+        return NoVoice(
+            _(N_("This kiosk has no voice model, so voice commands are off. Please use the buttons."))
+        )
     if not is_model_dir(Path(path)):
-        return NoVoice(_(N_("The voice model on this kiosk is missing or damaged, so voice commands are off. "
-                            "Please use the buttons, or ask the staff for help.")))
+        return NoVoice(
+            _(
+                N_(
+                    "The voice model on this kiosk is missing or damaged, so voice commands are off. "
+                    "Please use the buttons, or ask the staff for help."
+                )
+            )
+        )
     factory = microphone_factory()
     if factory is None:
-        return NoVoice(_(N_("This kiosk has no microphone, so voice commands are off. Please use the buttons.")))
+        return NoVoice(
+            _(N_("This kiosk has no microphone, so voice commands are off. Please use the buttons."))
+        )
     return VoiceCommands(path, factory)

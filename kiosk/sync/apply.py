@@ -10,8 +10,11 @@ from kiosk.store import Store
 
 def last_result(store: Store, booking_id: str) -> protocol.Result | None:
     """The township's latest answer to an op on this booking, or None when nothing has been answered yet."""
-    rows = store.query("SELECT result FROM outbox WHERE entity_id = ? AND result IS NOT NULL "
-                       "ORDER BY device_seq DESC LIMIT 1", (booking_id,))
+    rows = store.query(
+        "SELECT result FROM outbox WHERE entity_id = ? AND result IS NOT NULL "
+        "ORDER BY device_seq DESC LIMIT 1",
+        (booking_id,),
+    )
     if not rows:
         return None
     try:

@@ -57,16 +57,20 @@ class LinkDown(SyncError):
     """No connection, a timeout, or a connection cut mid-response."""
 
     kind = "offline"
-    text = N_("There is no connection to the township service. The kiosk keeps working and will send "
-              "everything when the link is back.")
+    text = N_(
+        "There is no connection to the township service. The kiosk keeps working and will send "
+        "everything when the link is back."
+    )
 
 
 class TLSRefused(SyncError):
     """The server's certificate does not verify: refused, never accepted."""
 
     kind = "certificate"
-    text = N_("The township service's certificate could not be verified, so the kiosk refused to connect. "
-              "Check the township address, or ask the township technician to install a valid certificate.")
+    text = N_(
+        "The township service's certificate could not be verified, so the kiosk refused to connect. "
+        "Check the township address, or ask the township technician to install a valid certificate."
+    )
 
     @property
     def transient(self) -> bool:
@@ -77,8 +81,10 @@ class Unauthorized(SyncError):
     """401: no token or a token the backend does not know."""
 
     kind = "unauthorized"
-    text = N_("The township service did not accept this kiosk's credentials. Enrol the kiosk again with a new "
-              "enrolment code from the township console.")
+    text = N_(
+        "The township service did not accept this kiosk's credentials. Enrol the kiosk again with a new "
+        "enrolment code from the township console."
+    )
 
     @property
     def transient(self) -> bool:
@@ -89,8 +95,10 @@ class Forbidden(SyncError):
     """403: a revoked device, a foreign device id, or (on enrolment) a bad, used or expired code."""
 
     kind = "forbidden"
-    text = N_("The township service refused this kiosk: it may have been revoked. Ask the township for a new "
-              "enrolment code and enrol the kiosk again.")
+    text = N_(
+        "The township service refused this kiosk: it may have been revoked. Ask the township for a new "
+        "enrolment code and enrol the kiosk again."
+    )
 
     @property
     def transient(self) -> bool:
@@ -117,7 +125,9 @@ class Busy(SyncError):
     kind = "busy"
     text = N_("The township service is busy. The kiosk will try again shortly.")
 
-    def __init__(self, detail: str = "", *, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, detail: str = "", *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(detail, status=status)
         self.retry_after = retry_after
 
@@ -177,8 +187,9 @@ def check_url(url: str) -> str:
         raise ValueError(gettext(N_("The port in the township address is not a number."))) from exc
     if parts.scheme == "http" and not _is_local(parts.hostname):
         # The device token and residents' details must not cross a public network in clear.
-        raise ValueError(gettext(N_("Use an https:// address: plain http is only allowed inside the local "
-                                    "network.")))
+        raise ValueError(
+            gettext(N_("Use an https:// address: plain http is only allowed inside the local network."))
+        )
     return text
 
 
@@ -198,8 +209,14 @@ def _is_local(host: str) -> bool:
 class TownshipClient(requests.Session):
     """A session bound to one township backend and (after enrolment) one device token."""
 
-    def __init__(self, base_url: str, token: str | None = None, *, ca_bundle: str | None = None,
-                 timeout: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        ca_bundle: str | None = None,
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
+    ) -> None:
         super().__init__()
         self.base_url = check_url(base_url)
         self._token = token
@@ -216,9 +233,6 @@ class TownshipClient(requests.Session):
 
     def __repr__(self) -> str:  # the token must never appear in a repr, log line or crash report
         return f"TownshipClient({self.base_url!r}, token={'set' if self._token else 'none'})"
-
-    def set_token(self, token: str | None) -> None:
-        self._token = token
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         """Every request: timeouts, verification forced on, typed network errors."""
@@ -268,7 +282,9 @@ class TownshipClient(requests.Session):
             try:
                 return model.model_validate_json(content)
             except ValidationError:
-                raise BadResponse(f"HTTP {status}: body does not match {model.__name__}", status=status) from None
+                raise BadResponse(
+                    f"HTTP {status}: body does not match {model.__name__}", status=status
+                ) from None
         detail = _error_code(content) or f"HTTP {status}"
         if status == 400:
             raise BadRequest(detail, status=status)
@@ -281,7 +297,9 @@ class TownshipClient(requests.Session):
         if status == 413:
             raise TooLarge(detail, status=status)
         if status in (429, 503):
-            raise Busy(detail, status=status, retry_after=parse_retry_after(response.headers.get("Retry-After")))
+            raise Busy(
+                detail, status=status, retry_after=parse_retry_after(response.headers.get("Retry-After"))
+            )
         if 500 <= status < 600:
             raise ServerError(detail, status=status)
         raise BadResponse(detail, status=status)

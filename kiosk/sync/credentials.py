@@ -24,9 +24,12 @@ class CredentialError(RuntimeError):
         super().__init__(detail)
 
     def message(self) -> str:
-        return gettext(N_("The kiosk cannot use the system keyring to keep its township credentials ({detail}). "
-                          "Unlock or start the keyring (for example gnome-keyring), then try again.")).format(
-            detail=self.detail)
+        return gettext(
+            N_(
+                "The kiosk cannot use the system keyring to keep its township credentials ({detail}). "
+                "Unlock or start the keyring (for example gnome-keyring), then try again."
+            )
+        ).format(detail=self.detail)
 
 
 def account_for(data_dir: Path | str) -> str:

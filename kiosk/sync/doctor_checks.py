@@ -22,7 +22,8 @@ def _state() -> dict[str, str]:
         return {}
     try:
         return {r["key"]: r["value"] for r in store.query("SELECT key, value FROM sync_state")} | {
-            "_data_dir": str(store.path.parent)}
+            "_data_dir": str(store.path.parent)
+        }
     finally:
         store.close()
 
@@ -34,15 +35,27 @@ def township_address() -> Finding:
     name = gettext(N_("Township address"))
     url = _state().get("township_url", "")
     if not url:
-        return Finding(name, False, gettext(N_("this kiosk is not enrolled with a township")),
-                       gettext(N_("Enrol it: python -m kiosk enroll --server URL --code CODE (code from the "
-                                  "township console), or in staff mode.")))
+        return Finding(
+            name,
+            False,
+            gettext(N_("this kiosk is not enrolled with a township")),
+            gettext(
+                N_(
+                    "Enrol it: python -m kiosk enroll --server URL --code CODE (code from the "
+                    "township console), or in staff mode."
+                )
+            ),
+        )
     try:
         with TownshipClient(url) as client:
             client.health()
     except SyncError as exc:
-        return Finding(name, False, f"{url}: {exc.message()}",
-                       gettext(N_("Check the network link and the township address in staff settings.")))
+        return Finding(
+            name,
+            False,
+            f"{url}: {exc.message()}",
+            gettext(N_("Check the network link and the township address in staff settings.")),
+        )
     except ValueError as exc:
         return Finding(name, False, str(exc), gettext(N_("Correct the township address in staff settings.")))
     return Finding(name, True, gettext(N_("{url} answers")).format(url=url))
@@ -56,23 +69,35 @@ def device_token() -> Finding:
     name = gettext(N_("Township credentials"))
     state = _state()
     if not state.get("device_id"):
-        return Finding(name, False, gettext(N_("no device credentials: the kiosk is not enrolled")),
-                       gettext(N_("Enrol the kiosk with a code from the township console.")))
+        return Finding(
+            name,
+            False,
+            gettext(N_("no device credentials: the kiosk is not enrolled")),
+            gettext(N_("Enrol the kiosk with a code from the township console.")),
+        )
     try:
         token = credentials.load_token(state["_data_dir"])
     except credentials.CredentialError as exc:
         return Finding(name, False, exc.message(), gettext(N_("Unlock or start the system keyring.")))
     if not token:
-        return Finding(name, False, gettext(N_("the device token is missing from the keyring")),
-                       gettext(N_("Enrol the kiosk again with a new code from the township console.")))
+        return Finding(
+            name,
+            False,
+            gettext(N_("the device token is missing from the keyring")),
+            gettext(N_("Enrol the kiosk again with a new code from the township console.")),
+        )
     try:
         with TownshipClient(state.get("township_url", ""), token) as client:
             client.pull(None, limit=1)
     except LinkDown:
         return Finding(name, True, gettext(N_("token present; not checked, the township is unreachable")))
     except SyncError as exc:
-        return Finding(name, False, exc.message(),
-                       gettext(N_("Enrol the kiosk again with a new code from the township console.")))
+        return Finding(
+            name,
+            False,
+            exc.message(),
+            gettext(N_("Enrol the kiosk again with a new code from the township console.")),
+        )
     except ValueError as exc:
         return Finding(name, False, str(exc), gettext(N_("Correct the township address in staff settings.")))
     return Finding(name, True, gettext(N_("token present and accepted by the township")))
@@ -101,8 +126,21 @@ def clock() -> Finding:
     if skew is None:
         return Finding(name, True, gettext(N_("not compared: no township time known yet")))
     if abs(skew) > SKEW_WARNING_S:
-        return Finding(name, False, gettext(N_("the kiosk clock is {minutes} minutes off the township's")).format(
-            minutes=round(skew / 60)), gettext(N_("Set the date and time of this computer (or turn on network "
-                                                   "time). Bookings stay correct; only times shown are affected.")))
-    return Finding(name, True, gettext(N_("within {seconds} seconds of the township's")).format(
-        seconds=max(1, round(abs(skew)))))
+        return Finding(
+            name,
+            False,
+            gettext(N_("the kiosk clock is {minutes} minutes off the township's")).format(
+                minutes=round(skew / 60)
+            ),
+            gettext(
+                N_(
+                    "Set the date and time of this computer (or turn on network "
+                    "time). Bookings stay correct; only times shown are affected."
+                )
+            ),
+        )
+    return Finding(
+        name,
+        True,
+        gettext(N_("within {seconds} seconds of the township's")).format(seconds=max(1, round(abs(skew)))),
+    )

@@ -49,8 +49,13 @@ LEASE_SHIFT_MIN_S = 30.0
 SNAPSHOT_KEY = "snapshot_seen"  # sync_state: ids seen so far by an unfinished full pull (JSON), else empty
 
 # Tables a full pull sweeps, by change entity.
-_SWEPT = {"service": "services", "provider": "providers", "session": "sessions", "lease": "leases",
-          "notice": "notices"}
+_SWEPT = {
+    "service": "services",
+    "provider": "providers",
+    "session": "sessions",
+    "lease": "leases",
+    "notice": "notices",
+}
 
 
 @dataclass
@@ -85,9 +90,17 @@ def backoff_delay(attempt: int, rng: random.Random, retry_after: float | None = 
 class SyncEngine:
     """Push then pull for one kiosk store. Not thread-safe: one engine per worker thread (and store connection)."""
 
-    def __init__(self, store: Store, client: TownshipClient, device_id: str, *, clock: Clock = utc_now,
-                 batch_size: int = protocol.KIOSK_BATCH, pull_limit: int = protocol.PULL_DEFAULT_LIMIT,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        client: TownshipClient,
+        device_id: str,
+        *,
+        clock: Clock = utc_now,
+        batch_size: int = protocol.KIOSK_BATCH,
+        pull_limit: int = protocol.PULL_DEFAULT_LIMIT,
+        rng: random.Random | None = None,
+    ) -> None:
         self.store = store
         self.client = client
         self.device_id = device_id
@@ -98,7 +111,9 @@ class SyncEngine:
         self.failures = 0  # failed attempts in a row, for the backoff
 
     @classmethod
-    def from_store(cls, store: Store, *, clock: Clock = utc_now, ca_bundle: str | None = None) -> SyncEngine | None:
+    def from_store(
+        cls, store: Store, *, clock: Clock = utc_now, ca_bundle: str | None = None
+    ) -> SyncEngine | None:
         """An engine for an enrolled store (device id and address in sync_state, token in the keyring), else None."""
         from kiosk.sync import credentials
 
@@ -133,8 +148,14 @@ class SyncEngine:
             self.store.set_state("link", "online", conn)
             self.store.set_state("last_success_at", to_text(self.clock()), conn)
             self.store.set_state("last_error", "", conn)
-        log.info("sync ok: pushed %d (applied %d, rejected %d), pulled %d changes in %d pages",
-                 report.pushed, report.applied, report.rejected, report.pulled, report.pages)
+        log.info(
+            "sync ok: pushed %d (applied %d, rejected %d), pulled %d changes in %d pages",
+            report.pushed,
+            report.applied,
+            report.rejected,
+            report.pulled,
+            report.pages,
+        )
         return report
 
     def next_delay(self, report: SyncReport, interval_s: float) -> float:
@@ -154,8 +175,12 @@ class SyncEngine:
             ops = self.store.pending_ops(limit=size)
             if not ops:
                 return
-            body = {"device_id": self.device_id, "ops": ops,
-                    "pending_ops": max(0, self.store.pending_count() - len(ops)), "app_version": __version__}
+            body = {
+                "device_id": self.device_id,
+                "ops": ops,
+                "pending_ops": max(0, self.store.pending_count() - len(ops)),
+                "app_version": __version__,
+            }
             sent = self._stamp()
             try:
                 response = self.client.push(body)
@@ -175,13 +200,21 @@ class SyncEngine:
                 raise _NoProgress("push answered without results for the ops sent")
 
     def _quarantine(self, op: dict[str, Any], reason: str) -> None:
-        result = {"op_id": op["op_id"], "outcome": "rejected", "replayed": False, "reason": "invalid",
-                  "message": reason, "booking": None, "alternatives": []}
+        result = {
+            "op_id": op["op_id"],
+            "outcome": "rejected",
+            "replayed": False,
+            "reason": "invalid",
+            "message": reason,
+            "booking": None,
+            "alternatives": [],
+        }
         with self.store.transaction() as conn:
             self.store.finish_op(conn, op["op_id"], state="rejected", result=result)
 
-    def _apply_results(self, ops: list[dict[str, Any]], results: list[protocol.Result],
-                       report: SyncReport) -> int:
+    def _apply_results(
+        self, ops: list[dict[str, Any]], results: list[protocol.Result], report: SyncReport
+    ) -> int:
         """Record each op's final result and update its booking, all in one transaction. Returns ops finished."""
         by_id = {op["op_id"]: op for op in ops}
         finished = 0
@@ -197,20 +230,30 @@ class SyncEngine:
                     report.applied += 1
                 else:
                     report.rejected += 1
-                    report.kinds[result.reason or "rejected"] = report.kinds.get(result.reason or "rejected", 0) + 1
+                    report.kinds[result.reason or "rejected"] = (
+                        report.kinds.get(result.reason or "rejected", 0) + 1
+                    )
                 if op["entity"] == "booking":
                     self._apply_booking_result(conn, op, result)
         return finished
 
-    def _apply_booking_result(self, conn: sqlite3.Connection, op: dict[str, Any], result: protocol.Result) -> None:
+    def _apply_booking_result(
+        self, conn: sqlite3.Connection, op: dict[str, Any], result: protocol.Result
+    ) -> None:
         booking_id = op["entity_id"]
         if self.store.has_pending_ops(booking_id, conn):
             return  # a later local change to this booking is still unsent: it decides the row until pushed
         summary = result.booking if result.booking is not None and result.booking.id == booking_id else None
         status = _status(summary.status) if summary is not None else None
         if summary is not None and status is not None:
-            self.store.set_booking_status(conn, booking_id, status, message=result.message,
-                                          session_id=summary.session_id, version=summary.version)
+            self.store.set_booking_status(
+                conn,
+                booking_id,
+                status,
+                message=result.message,
+                session_id=summary.session_id,
+                version=summary.version,
+            )
             return
         # This answer says nothing about the booking (a refused create; `not_found` for an op on a booking whose
         # create was refused in the same or an earlier push): the row must not keep a local status the township
@@ -220,21 +263,30 @@ class SyncEngine:
     def _show_township_state(self, conn: sqlite3.Connection, booking_id: str) -> None:
         """Set the row from the newest finished op of this booking that tells its state: a refused create
         (`rejected`, with that refusal's message) or a result carrying the booking."""
-        rows = conn.execute("SELECT kind, state, result FROM outbox WHERE entity_id = ? AND state != 'pending' "
-                            "ORDER BY device_seq DESC", (booking_id,)).fetchall()
+        rows = conn.execute(
+            "SELECT kind, state, result FROM outbox WHERE entity_id = ? AND state != 'pending' "
+            "ORDER BY device_seq DESC",
+            (booking_id,),
+        ).fetchall()
         for kind, state, text in rows:
             result = json.loads(text) if text else {}
             if kind == "create" and state == "rejected":
-                self.store.set_booking_status(conn, booking_id, BookingStatus.REJECTED,
-                                              message=str(result.get("message") or ""))
+                self.store.set_booking_status(
+                    conn, booking_id, BookingStatus.REJECTED, message=str(result.get("message") or "")
+                )
                 return
             booking = result.get("booking")
             if isinstance(booking, dict) and booking.get("id") == booking_id:
                 status = _status(str(booking.get("status")))
                 if status is not None:
-                    self.store.set_booking_status(conn, booking_id, status, message=str(result.get("message") or ""),
-                                                  session_id=str(booking["session_id"]),
-                                                  version=int(booking["version"]))
+                    self.store.set_booking_status(
+                        conn,
+                        booking_id,
+                        status,
+                        message=str(result.get("message") or ""),
+                        session_id=str(booking["session_id"]),
+                        version=int(booking["version"]),
+                    )
                     return
 
     # --- pull -------------------------------------------------------------------------------------------------------
@@ -275,7 +327,9 @@ class SyncEngine:
                     self.store.set_state("last_seq", str(max(top, last)), conn)
                 self.store.set_state("catalogue_cursor", page.next_cursor, conn)
                 if seen is not None:
-                    self.store.set_state(SNAPSHOT_KEY, json.dumps({t: sorted(ids) for t, ids in seen.items()}), conn)
+                    self.store.set_state(
+                        SNAPSHOT_KEY, json.dumps({t: sorted(ids) for t, ids in seen.items()}), conn
+                    )
             report.pulled += len(page.changes)
             report.pages += 1
             cursor = page.next_cursor
@@ -315,17 +369,31 @@ class SyncEngine:
         if bring is None:
             row = conn.execute("SELECT what_to_bring FROM services WHERE id = ?", (ch.entity_id,)).fetchone()
             bring = row[0] if row else ""
-        self.store.upsert_service(Service(ch.entity_id, ServiceKind(d["kind"]), str(d["name"]),
-                                          str(d.get("description") or ""), bool(d.get("review", False)),
-                                          str(bring)), version=ch.version, conn=conn)
+        self.store.upsert_service(
+            Service(
+                ch.entity_id,
+                ServiceKind(d["kind"]),
+                str(d["name"]),
+                str(d.get("description") or ""),
+                bool(d.get("review", False)),
+                str(bring),
+            ),
+            version=ch.version,
+            conn=conn,
+        )
 
     def _change_provider(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
         if ch.op == "delete":
             self.store.mark_deleted("providers", ch.entity_id, conn)
             return
         d = ch.data
-        self.store.upsert_provider(Provider(ch.entity_id, str(d["name"]), str(d.get("title") or ""),
-                                            str(d.get("organisation") or "")), version=ch.version, conn=conn)
+        self.store.upsert_provider(
+            Provider(
+                ch.entity_id, str(d["name"]), str(d.get("title") or ""), str(d.get("organisation") or "")
+            ),
+            version=ch.version,
+            conn=conn,
+        )
 
     def _change_session(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
         if ch.op == "delete":
@@ -334,10 +402,22 @@ class SyncEngine:
         d = ch.data
         capacity = int(d["capacity"])
         seats_left = int(d["seats_left"]) - self._held_locally(conn, ch.entity_id)
-        self.store.upsert_session(Session(
-            ch.entity_id, str(d["service_id"]), str(d["provider_id"]), from_text(str(d["starts_at"])),
-            from_text(str(d["ends_at"])), capacity, max(0, min(capacity, seats_left)), str(d.get("room") or ""),
-            str(d.get("video_url") or ""), SessionStatus(d.get("status", "open")), ch.version), conn=conn)
+        self.store.upsert_session(
+            Session(
+                ch.entity_id,
+                str(d["service_id"]),
+                str(d["provider_id"]),
+                from_text(str(d["starts_at"])),
+                from_text(str(d["ends_at"])),
+                capacity,
+                max(0, min(capacity, seats_left)),
+                str(d.get("room") or ""),
+                str(d.get("video_url") or ""),
+                SessionStatus(d.get("status", "open")),
+                ch.version,
+            ),
+            conn=conn,
+        )
 
     @staticmethod
     def _held_locally(conn: sqlite3.Connection, session_id: str) -> int:
@@ -346,7 +426,9 @@ class SyncEngine:
         row = conn.execute(
             "SELECT count(*) FROM bookings b WHERE b.session_id = ? AND b.status IN ('requested', 'confirmed') "
             "AND b.waitlist = 0 AND b.lease = 0 AND EXISTS (SELECT 1 FROM outbox o WHERE o.entity_id = b.id "
-            "AND o.state = 'pending' AND o.kind IN ('create', 'reschedule'))", (session_id,)).fetchone()
+            "AND o.state = 'pending' AND o.kind IN ('create', 'reschedule'))",
+            (session_id,),
+        ).fetchone()
         return int(row[0])
 
     def _change_booking(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
@@ -369,10 +451,14 @@ class SyncEngine:
         if status is None:
             raise ValueError("unknown booking status")
         message = d.get("message")
-        self.store.set_booking_status(conn, ch.entity_id, status,
-                                      message=str(message) if message is not None else None,
-                                      session_id=str(d["session_id"]) if d.get("session_id") else None,
-                                      version=int(d.get("version", ch.version)))
+        self.store.set_booking_status(
+            conn,
+            ch.entity_id,
+            status,
+            message=str(message) if message is not None else None,
+            session_id=str(d["session_id"]) if d.get("session_id") else None,
+            version=int(d.get("version", ch.version)),
+        )
 
     def _change_lease(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
         counted = ch.data.get("bookings")
@@ -390,15 +476,18 @@ class SyncEngine:
             "INSERT INTO leases (id, session_id, seats, expires_at, version) VALUES (?,?,?,?,?) "
             "ON CONFLICT(id) DO UPDATE SET session_id = excluded.session_id, seats = excluded.seats, "
             "expires_at = excluded.expires_at, version = excluded.version",
-            (ch.entity_id, str(d["session_id"]), int(d["seats"]), to_text(expires), ch.version))
+            (ch.entity_id, str(d["session_id"]), int(d["seats"]), to_text(expires), ch.version),
+        )
 
     def _change_notice(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
         if ch.op == "delete":
             conn.execute("DELETE FROM notices WHERE id = ?", (ch.entity_id,))
             return
-        conn.execute("INSERT INTO notices (id, data, version) VALUES (?,?,?) ON CONFLICT(id) DO UPDATE SET "
-                     "data = excluded.data, version = excluded.version",
-                     (ch.entity_id, json.dumps(ch.data, ensure_ascii=False), ch.version))
+        conn.execute(
+            "INSERT INTO notices (id, data, version) VALUES (?,?,?) ON CONFLICT(id) DO UPDATE SET "
+            "data = excluded.data, version = excluded.version",
+            (ch.entity_id, json.dumps(ch.data, ensure_ascii=False), ch.version),
+        )
 
     # --- clock ------------------------------------------------------------------------------------------------------
 

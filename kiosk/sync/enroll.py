@@ -51,18 +51,27 @@ class EnrollError(RuntimeError):
 
     TEXTS: ClassVar[dict[str, str]] = {
         "address": N_("The township address is not right: {detail}"),
-        "code_format": N_("The enrolment code does not look right. Please type it exactly as the township "
-                          "console shows it."),
-        "code_refused": N_("The township did not accept this enrolment code. It may be mistyped, already used or "
-                           "expired. Ask the township for a new code."),
-        "unreachable": N_("The township service cannot be reached at this address. Check the address and the "
-                          "network cable or mobile signal, then try again."),
-        "certificate": N_("The township service's certificate could not be verified, so the kiosk refused to "
-                          "connect. Check the address, or ask the township technician for a valid certificate."),
+        "code_format": N_(
+            "The enrolment code does not look right. Please type it exactly as the township console shows it."
+        ),
+        "code_refused": N_(
+            "The township did not accept this enrolment code. It may be mistyped, already used or "
+            "expired. Ask the township for a new code."
+        ),
+        "unreachable": N_(
+            "The township service cannot be reached at this address. Check the address and the "
+            "network cable or mobile signal, then try again."
+        ),
+        "certificate": N_(
+            "The township service's certificate could not be verified, so the kiosk refused to "
+            "connect. Check the address, or ask the township technician for a valid certificate."
+        ),
         "not_township": N_("This address answered, but not as a township service. Check the address."),
         "keyring": N_("The kiosk cannot keep its credentials: {detail}"),
-        "code_spent": N_("The kiosk was enrolled but could not keep its credentials ({detail}). Fix the keyring, "
-                         "then enrol again with a new code."),
+        "code_spent": N_(
+            "The kiosk was enrolled but could not keep its credentials ({detail}). Fix the keyring, "
+            "then enrol again with a new code."
+        ),
         "provision_file": N_("The provisioning file is not valid: {detail}"),
         "server": N_("The township service could not enrol the kiosk just now. Please try again in a while."),
     }
@@ -88,8 +97,14 @@ def default_kiosk_name(store: Store) -> str:
     return name or socket.gethostname() or "kiosk"
 
 
-def enroll(server_url: str, code: str, kiosk_name: str | None = None, *, store: Store | None = None,
-           ca_bundle: str | None = None) -> EnrollResult:
+def enroll(
+    server_url: str,
+    code: str,
+    kiosk_name: str | None = None,
+    *,
+    store: Store | None = None,
+    ca_bundle: str | None = None,
+) -> EnrollResult:
     """Enrol the kiosk whose store is `store` (default: the kiosk's own). Raises `EnrollError` with a message."""
     own = store is None
     st = store or Store.open()
@@ -100,8 +115,9 @@ def enroll(server_url: str, code: str, kiosk_name: str | None = None, *, store: 
             st.close()
 
 
-def _enroll(store: Store, server_url: str, code: str, kiosk_name: str | None,
-            ca_bundle: str | None) -> EnrollResult:
+def _enroll(
+    store: Store, server_url: str, code: str, kiosk_name: str | None, ca_bundle: str | None
+) -> EnrollResult:
     try:
         url = check_url(server_url)
     except ValueError as exc:
@@ -110,8 +126,9 @@ def _enroll(store: Store, server_url: str, code: str, kiosk_name: str | None,
     from kiosk import __version__
 
     try:
-        request = protocol.EnrollRequest(enrollment_code="".join(code.split()), kiosk_name=name[:100],
-                                         app_version=__version__)
+        request = protocol.EnrollRequest(
+            enrollment_code="".join(code.split()), kiosk_name=name[:100], app_version=__version__
+        )
     except ValidationError:
         raise EnrollError("code_format") from None
     data_dir = store.path.parent
@@ -138,10 +155,17 @@ def _enroll(store: Store, server_url: str, code: str, kiosk_name: str | None,
         store.set_state("kiosk_number", str(response.kiosk_number), conn)
         store.set_state("township_url", url, conn)
         store.set_state("last_error", "", conn)
-        conn.execute("INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
-                     "value = excluded.value", (s.TOWNSHIP_URL.key, url))
-        store._audit(conn, "system", "kiosk_reenrolled" if reenrolled else "kiosk_enrolled",
-                     f"kiosk {response.kiosk_number}")
+        conn.execute(
+            "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+            "value = excluded.value",
+            (s.TOWNSHIP_URL.key, url),
+        )
+        store._audit(
+            conn,
+            "system",
+            "kiosk_reenrolled" if reenrolled else "kiosk_enrolled",
+            f"kiosk {response.kiosk_number}",
+        )
     log.info("enrolled as kiosk %d", response.kiosk_number)
     return EnrollResult(response.device_id, response.township_id, response.kiosk_number, url, reenrolled)
 
@@ -180,7 +204,9 @@ class ProvisionFile(BaseModel):
     enrollment_code: str
     kiosk_name: str = Field(default="", max_length=100)
     settings: dict[str, Any] = Field(default_factory=dict)
-    staff: dict[str, Any] | None = None  # the first staff member {"id", "name", "pin"}: kiosk.staff (hashed at once)
+    staff: dict[str, Any] | None = (
+        None  # the first staff member {"id", "name", "pin"}: kiosk.staff (hashed at once)
+    )
 
 
 def provision_path(data_dir: Path) -> Path:
@@ -197,12 +223,18 @@ def _checked_settings(raw: dict[str, Any]) -> dict[str, str]:
         setting = known.get(key)
         if setting is None:
             raise EnrollError("provision_file", gettext(N_("unknown setting {key}")).format(key=key))
-        text = s.render(setting, value) if isinstance(value, setting.type) or (
-            setting.type is float and isinstance(value, int) and not isinstance(value, bool)) else str(value)
+        text = (
+            s.render(setting, value)
+            if isinstance(value, setting.type)
+            or (setting.type is float and isinstance(value, int) and not isinstance(value, bool))
+            else str(value)
+        )
         try:
             s.parse(setting, text)
         except (ValueError, TypeError):
-            raise EnrollError("provision_file", gettext(N_("wrong value for {key}")).format(key=key)) from None
+            raise EnrollError(
+                "provision_file", gettext(N_("wrong value for {key}")).format(key=key)
+            ) from None
         if setting.type is bool and not isinstance(value, bool):
             raise EnrollError("provision_file", gettext(N_("wrong value for {key}")).format(key=key))
         out[key] = text
@@ -222,8 +254,9 @@ def provision_from_file(store: Store, *, ca_bundle: str | None = None) -> Enroll
             raise EnrollError("provision_file", fields) from None
         chosen = _checked_settings(spec.settings)
         first_staff = _checked_staff(path, spec.staff)
-        result = enroll(spec.server, spec.enrollment_code, spec.kiosk_name or None, store=store,
-                        ca_bundle=ca_bundle)
+        result = enroll(
+            spec.server, spec.enrollment_code, spec.kiosk_name or None, store=store, ca_bundle=ca_bundle
+        )
     except EnrollError as exc:
         if exc.permanent:
             _reject(path, exc)
@@ -288,8 +321,11 @@ def enroll_command(args: argparse.Namespace) -> int:
             return 1
         if result.reenrolled:
             print(gettext(N_("This kiosk was enrolled before; its old credentials have been replaced.")))
-        print(gettext(N_("Enrolled with {url} as kiosk number {number}.")).format(
-            url=result.server_url, number=result.kiosk_number))
+        print(
+            gettext(N_("Enrolled with {url} as kiosk number {number}.")).format(
+                url=result.server_url, number=result.kiosk_number
+            )
+        )
         from kiosk.sync.engine import SyncEngine
 
         engine = SyncEngine.from_store(store)
@@ -298,8 +334,11 @@ def enroll_command(args: argparse.Namespace) -> int:
         report = engine.sync_once()
         engine.client.close()
         if report.error is not None:
-            print(gettext(N_("First sync did not finish: {message} The kiosk will keep trying.")).format(
-                message=report.error.message()))
+            print(
+                gettext(N_("First sync did not finish: {message} The kiosk will keep trying.")).format(
+                    message=report.error.message()
+                )
+            )
             return 0
         print(gettext(N_("First sync done: {changes} updates received.")).format(changes=report.pulled))
         return 0

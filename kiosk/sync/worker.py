@@ -31,9 +31,16 @@ PROBE_INTERVAL_S = 5.0
 class SyncWorker:
     """Runs `SyncEngine.sync_once()` on its own thread. `start()`, `sync_now()`, `stop()`."""
 
-    def __init__(self, store_path: Path, *, on_change: OnChange | None = None, interval_s: float | None = None,
-                 probe_interval_s: float = PROBE_INTERVAL_S, clock: Clock = utc_now,
-                 ca_bundle: str | None = None) -> None:
+    def __init__(
+        self,
+        store_path: Path,
+        *,
+        on_change: OnChange | None = None,
+        interval_s: float | None = None,
+        probe_interval_s: float = PROBE_INTERVAL_S,
+        clock: Clock = utc_now,
+        ca_bundle: str | None = None,
+    ) -> None:
         self.store_path = Path(store_path)
         self.on_change = on_change
         self._interval_override = interval_s

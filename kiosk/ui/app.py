@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from kiosk.ui.window import KioskWindow
 
 
-def build_window(ctx: KioskContext, *, locked: bool = False,
-                 clock: Callable[[], float] | None = None, staff: bool = True) -> KioskWindow:
+def build_window(
+    ctx: KioskContext, *, locked: bool = False, clock: Callable[[], float] | None = None, staff: bool = True
+) -> KioskWindow:
     """A kiosk window with every resident screen registered (not yet shown; call `go_home()`).
 
     `staff=False` leaves staff mode out; `install_staff(window)` adds it later (`run` does so in the first turn of
@@ -203,16 +204,29 @@ def run_command(args: argparse.Namespace) -> int:
     _screen_reader_support()
     _qt_app()
     try:
-        return _run_window(args, practice.store if practice else real, chosen, key=key,
-                           sync=practice is None, demo_staff_for=real if args.demo else None)
+        return _run_window(
+            args,
+            practice.store if practice else real,
+            chosen,
+            key=key,
+            sync=practice is None,
+            demo_staff_for=real if args.demo else None,
+        )
     finally:
         if practice is not None:
             practice.close()
         real.close()
 
 
-def _run_window(args: argparse.Namespace, store: Store, chosen: Profile | None, *,
-                key: PendingCipher, sync: bool, demo_staff_for: Store | None) -> int:
+def _run_window(
+    args: argparse.Namespace,
+    store: Store,
+    chosen: Profile | None,
+    *,
+    key: PendingCipher,
+    sync: bool,
+    demo_staff_for: Store | None,
+) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -225,9 +239,14 @@ def _run_window(args: argparse.Namespace, store: Store, chosen: Profile | None, 
     from cunzhan.i18n import gettext
     from kiosk.accessibility import CaptionOnlySpeech, NoVoice
 
-    ctx = KioskContext(store=store, speech=CaptionOnlySpeech(), ops=ops, profile=chosen,
-                       voice=NoVoice(gettext("Voice commands are starting. Please wait a moment.")),
-                       dpi=screen.physicalDotsPerInch() if screen else None)
+    ctx = KioskContext(
+        store=store,
+        speech=CaptionOnlySpeech(),
+        ops=ops,
+        profile=chosen,
+        voice=NoVoice(gettext("Voice commands are starting. Please wait a moment.")),
+        dpi=screen.physicalDotsPerInch() if screen else None,
+    )
     # Staff mode is installed just after home is shown; its key works before that (staff_entry_until_installed).
     window = build_window(ctx, locked=bool(args.fullscreen), staff=False)
     install_staff_mode = staff_entry_until_installed(window)
@@ -247,8 +266,12 @@ def _run_window(args: argparse.Namespace, store: Store, chosen: Profile | None, 
 
             demo_staff = ensure_demo_staff(demo_staff_for)
             if demo_staff is not None:
-                print(gettext("Staff mode: press Ctrl+Shift+F11, staff {staff_id}, PIN {pin}").format(
-                    staff_id=demo_staff[0], pin=demo_staff[1]), flush=True)
+                print(
+                    gettext("Staff mode: press Ctrl+Shift+F11, staff {staff_id}, PIN {pin}").format(
+                        staff_id=demo_staff[0], pin=demo_staff[1]
+                    ),
+                    flush=True,
+                )
 
     def key_failed(exc: BaseException) -> None:
         from kiosk.crypto import KeyringUnavailable
@@ -259,6 +282,7 @@ def _run_window(args: argparse.Namespace, store: Store, chosen: Profile | None, 
 
     QTimer.singleShot(0, _collector_back_on)
     if args.quit_after_ready:
+
         def ready() -> None:
             print(f"ready in {time.perf_counter() - _STARTED:.3f} s", flush=True)
             # Then the same start-up work as a kiosk left running, so a keyring problem still ends in exit code 1.
@@ -267,6 +291,7 @@ def _run_window(args: argparse.Namespace, store: Store, chosen: Profile | None, 
         QTimer.singleShot(0, ready)
     else:
         QTimer.singleShot(0, install_staff_mode)
+
         def after_first_frame() -> None:
             # Home is on screen and taking touches; the slower parts (the store key, the speech engine, the voice
             # model, the sync engine and its HTTP stack) start now instead of keeping the resident waiting.
@@ -294,8 +319,13 @@ def _collector_back_on() -> None:
     gc.enable()
 
 
-def _read_store_key(ops: OpRunner, key: PendingCipher, *, on_done: Callable[[], None],
-                    on_error: Callable[[BaseException], None]) -> None:
+def _read_store_key(
+    ops: OpRunner,
+    key: PendingCipher,
+    *,
+    on_done: Callable[[], None],
+    on_error: Callable[[BaseException], None],
+) -> None:
     """Read the store key from the keyring on the general worker; `on_done()` or `on_error(exc)` on the main thread."""
     from kiosk.crypto import preload_keyring_modules
 

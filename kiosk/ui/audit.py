@@ -72,7 +72,7 @@ class Drawn:
         step = max(1, int((rect.width() * rect.height() / 60000) ** 0.5))
         for y in range(rect.top(), rect.bottom() + 1, step):
             start = y * self.stride + rect.left() * 4
-            row = self.pixels[start:start + rect.width() * 4].cast("I")
+            row = self.pixels[start : start + rect.width() * 4].cast("I")
             counts.update(row[::step])
         return counts
 
@@ -106,9 +106,12 @@ class _Audit:
         self.bounds = window.rect()
         self.problems: list[Problem] = []
         warning = window.warning_shown()
-        self.buttons = [b for b in _visible(window, QAbstractButton)
-                        if not warning or window.warning.isAncestorOf(b)]
-        self.labels = [lab for lab in _visible(window, QLabel) if not warning or window.warning.isAncestorOf(lab)]
+        self.buttons = [
+            b for b in _visible(window, QAbstractButton) if not warning or window.warning.isAncestorOf(b)
+        ]
+        self.labels = [
+            lab for lab in _visible(window, QLabel) if not warning or window.warning.isAncestorOf(lab)
+        ]
 
     def problem(self, widget: str, check: str, detail: str) -> None:
         self.problems.append(Problem(self.name, widget, check, detail))
@@ -117,7 +120,9 @@ class _Audit:
         theme, profile = self.theme, self.profile
         for kind in theme.failing_pairs():
             fg, bg, ratio = theme.pairs()[kind]
-            self.problem("palette", "contrast", f"{kind}: {fg} on {bg} is {ratio:.2f}:1 < {profile.contrast}:1")
+            self.problem(
+                "palette", "contrast", f"{kind}: {fg} on {bg} is {ratio:.2f}:1 < {profile.contrast}:1"
+            )
         if theme.mm(theme.focus_px) < 1.0 - TOLERANCE_MM:
             self.problem("focus ring", "size", f"{theme.mm(theme.focus_px):.2f} mm < 1 mm")
         screen = self.screen
@@ -141,9 +146,11 @@ class _Audit:
             if not self.bounds.contains(rect):
                 self.problem(label, "layout", "outside the window")
             if button.height() < button.sizeHint().height() - 1:
-                self.problem(label, "layout", f"cut short: {button.height()} px < {button.sizeHint().height()} px")
+                self.problem(
+                    label, "layout", f"cut short: {button.height()} px < {button.sizeHint().height()} px"
+                )
         for i, (a, ra) in enumerate(rects):
-            for b, rb in rects[i + 1:]:
+            for b, rb in rects[i + 1 :]:
                 if a.isAncestorOf(b) or b.isAncestorOf(a):
                     continue
                 if ra.intersects(rb):
@@ -153,8 +160,11 @@ class _Audit:
                 dy = max(0, rb.top() - ra.bottom() - 1, ra.top() - rb.bottom() - 1)
                 gap = self.theme.mm((dx * dx + dy * dy) ** 0.5)
                 if gap < self.profile.target_gap_mm - TOLERANCE_MM:
-                    self.problem(f"{_name(a)} / {_name(b)}", "target gap",
-                                 f"{gap:.1f} mm < {self.profile.target_gap_mm} mm")
+                    self.problem(
+                        f"{_name(a)} / {_name(b)}",
+                        "target gap",
+                        f"{gap:.1f} mm < {self.profile.target_gap_mm} mm",
+                    )
 
     def texts(self) -> None:
         drawn = Drawn(self.window.grab().toImage())

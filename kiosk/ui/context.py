@@ -25,8 +25,19 @@ if TYPE_CHECKING:
     from kiosk.booking import Bookings
 
 
-PERSONAL = ("resident", "dependent", "booking", "id_entry", "code_entry", "birth_year", "relation", "for_dependent",
-            "reschedule_of", "rating", "reasons")
+PERSONAL = (
+    "resident",
+    "dependent",
+    "booking",
+    "id_entry",
+    "code_entry",
+    "birth_year",
+    "relation",
+    "for_dependent",
+    "reschedule_of",
+    "rating",
+    "reasons",
+)
 
 
 class Visit:
@@ -53,7 +64,9 @@ class Visit:
     rating: int = 0
     reasons: list[str]  # feedback reasons chosen (set in __init__: a list of its own)
     alternatives: tuple[str, ...] = ()  # session ids offered when the chosen one filled up
-    consent_at: dt.datetime | None = None  # when the resident agreed to the personal-data notice (screens/consent)
+    consent_at: dt.datetime | None = (
+        None  # when the resident agreed to the personal-data notice (screens/consent)
+    )
 
     def __init__(self) -> None:
         self.reasons = []
@@ -71,16 +84,26 @@ class Visit:
 class KioskContext:
     """The window's collaborators. One per window; tests build one around a temporary store."""
 
-    def __init__(self, *, store: Store, speech: SpeechOut, voice: VoiceIn, ops: OpRunner,
-                 profile: Profile | None = None, dpi: float | None = None,
-                 clock: Callable[[], dt.datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        speech: SpeechOut,
+        voice: VoiceIn,
+        ops: OpRunner,
+        profile: Profile | None = None,
+        dpi: float | None = None,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
         self.store = store
         self.settings = Settings(store.stored_settings())
         self.speech = speech
         self.voice = voice
         self.ops = ops
         self.clock = clock
-        self.default_profile = profile or profile_by_name(str(self.settings.get(S.PROFILE_DEFAULT)) or "standard")
+        self.default_profile = profile or profile_by_name(
+            str(self.settings.get(S.PROFILE_DEFAULT)) or "standard"
+        )
         self.profile = self.default_profile
         override = float(self.settings.get(S.DPI_OVERRIDE) or 0)
         self.dpi_override = override if override > 0 else None
@@ -95,9 +118,13 @@ class KioskContext:
         if self._bookings is None:
             from kiosk.booking import BookingRules, Bookings
 
-            self._bookings = Bookings(self.store, rules=BookingRules(
-                cancel_window=dt.timedelta(hours=int(self.settings.get(S.CANCEL_WINDOW_HOURS))),
-                check_in_early=dt.timedelta(minutes=int(self.settings.get(S.CHECK_IN_EARLY_MINUTES)))))
+            self._bookings = Bookings(
+                self.store,
+                rules=BookingRules(
+                    cancel_window=dt.timedelta(hours=int(self.settings.get(S.CANCEL_WINDOW_HOURS))),
+                    check_in_early=dt.timedelta(minutes=int(self.settings.get(S.CHECK_IN_EARLY_MINUTES))),
+                ),
+            )
         return self._bookings
 
     @bookings.setter

@@ -32,11 +32,14 @@ OnError = Callable[[BaseException], None]
 class OpRunner(Protocol):
     """Runs work off the main thread and reports back on it."""
 
-    def write(self, fn: Callable[[], T], *, on_done: Callable[[T], None],
-              on_error: OnError | None = None) -> None:
+    def write(
+        self, fn: Callable[[], T], *, on_done: Callable[[T], None], on_error: OnError | None = None
+    ) -> None:
         """Run a database write on the serial writer; `on_done(result)` or `on_error(exc)` on the main thread."""
 
-    def run(self, fn: Callable[[], T], *, on_done: Callable[[T], None], on_error: OnError | None = None) -> None:
+    def run(
+        self, fn: Callable[[], T], *, on_done: Callable[[T], None], on_error: OnError | None = None
+    ) -> None:
         """Run any other slow work (printing, rendering, large reads) on the serial general worker."""
 
     def shutdown(self) -> None:
@@ -52,11 +55,14 @@ def _report(exc: BaseException, on_error: OnError | None) -> None:
 class SyncOps:
     """Runs every op at once on the calling thread (tests, screenshots, benchmarks)."""
 
-    def write(self, fn: Callable[[], T], *, on_done: Callable[[T], None],
-              on_error: OnError | None = None) -> None:
+    def write(
+        self, fn: Callable[[], T], *, on_done: Callable[[T], None], on_error: OnError | None = None
+    ) -> None:
         self._call(fn, on_done, on_error)
 
-    def run(self, fn: Callable[[], T], *, on_done: Callable[[T], None], on_error: OnError | None = None) -> None:
+    def run(
+        self, fn: Callable[[], T], *, on_done: Callable[[T], None], on_error: OnError | None = None
+    ) -> None:
         self._call(fn, on_done, on_error)
 
     def shutdown(self) -> None:
@@ -133,11 +139,14 @@ class ThreadOps:
         self._writer = SerialWorker("kiosk-db-write")
         self._general = SerialWorker("kiosk-work")
 
-    def write(self, fn: Callable[[], T], *, on_done: Callable[[T], None],
-              on_error: OnError | None = None) -> None:
+    def write(
+        self, fn: Callable[[], T], *, on_done: Callable[[T], None], on_error: OnError | None = None
+    ) -> None:
         self._writer.submit(lambda: self._job(fn, on_done, on_error))
 
-    def run(self, fn: Callable[[], T], *, on_done: Callable[[T], None], on_error: OnError | None = None) -> None:
+    def run(
+        self, fn: Callable[[], T], *, on_done: Callable[[T], None], on_error: OnError | None = None
+    ) -> None:
         self._general.submit(lambda: self._job(fn, on_done, on_error))
 
     def _job(self, fn: Callable[[], T], on_done: Callable[[T], None], on_error: OnError | None) -> None:

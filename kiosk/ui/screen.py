@@ -53,8 +53,12 @@ class Screen(QWidget):
     name: ClassVar[str] = ""
     show_back: ClassVar[bool] = True
     columns: ClassVar[int] = 2  # choice buttons per row (1 for long labels)
-    choice_growth: ClassVar[float] = 1.5  # how much taller than their text choice buttons may grow into spare room
-    safe_choice: ClassVar[str] = ""  # key of the choice focus starts on (e.g. 不取消 on a destructive question)
+    choice_growth: ClassVar[float] = (
+        1.5  # how much taller than their text choice buttons may grow into spare room
+    )
+    safe_choice: ClassVar[str] = (
+        ""  # key of the choice focus starts on (e.g. 不取消 on a destructive question)
+    )
 
     def __init__(self, window: KioskWindow) -> None:
         super().__init__()
@@ -98,8 +102,9 @@ class Screen(QWidget):
         """The screen's keypad, built once per look (typing a digit redraws the screen, not its 13 keys)."""
         key = (id(self.theme), with_x)
         if getattr(self, "_keypad_key", None) != key or self._keypad is None:
-            self._keypad = widgets.Keypad(on_key=on_key, with_x=with_x, key_px=self.theme.target_px,
-                                          gap_px=self.theme.gap_px)
+            self._keypad = widgets.Keypad(
+                on_key=on_key, with_x=with_x, key_px=self.theme.target_px, gap_px=self.theme.gap_px
+            )
             self._keypad_key = key
         return self._keypad
 
@@ -183,7 +188,9 @@ class Screen(QWidget):
         if self.page_count() > 1:
             parts.append(self.spoken_page())
         parts.append(self.closing())
-        return sentences(*(p if p.rstrip()[-1:] in STOPS else p.rstrip() + _(".") for p in parts if p.strip()))
+        return sentences(
+            *(p if p.rstrip()[-1:] in STOPS else p.rstrip() + _(".") for p in parts if p.strip())
+        )
 
     def spoken_choices(self, shown: list[Choice]) -> str:
         def whole(choice: Choice) -> str:
@@ -199,10 +206,13 @@ class Screen(QWidget):
             rest = [whole(c) for c in shown[1:]]
             if not rest or not self.profile.keypad_driven:
                 return first
-            return sentences(first + _("."), _("With the arrow keys: {choices}").format(choices=_(", ").join(rest)))
+            return sentences(
+                first + _("."), _("With the arrow keys: {choices}").format(choices=_(", ").join(rest))
+            )
         if self.profile.numbered_choices:
-            return _("; ").join(_("press {n} for {label}").format(n=i + 1, label=whole(c))
-                                for i, c in enumerate(shown))
+            return _("; ").join(
+                _("press {n} for {label}").format(n=i + 1, label=whole(c)) for i, c in enumerate(shown)
+            )
         return _("You can choose: {choices}").format(choices=_(", ").join(whole(c) for c in shown))
 
     def spoken_page(self) -> str:
@@ -277,7 +287,7 @@ class Screen(QWidget):
         self._all = self.choices()
         size = self.page_size()
         self.page = min(self.page, max(0, math.ceil(len(self._all) / size) - 1))
-        shown = self._all[self.page * size:(self.page + 1) * size]
+        shown = self._all[self.page * size : (self.page + 1) * size]
         self.shown_choices = shown
         if shown:
             box.addWidget(self._choice_grid(shown), 1)
@@ -320,18 +330,25 @@ class Screen(QWidget):
         width = (self._width - (columns - 1) * theme.gap_px) // columns - 4 * theme.px(3)
         for index, choice in enumerate(shown):
             text = choice.label
-            if self.profile.numbered_choices and not self.takes_digits:  # where the number keys type, no numbers
+            if (
+                self.profile.numbered_choices and not self.takes_digits
+            ):  # where the number keys type, no numbers
                 text = f"{index + 1}. {text}"
             full = text if not choice.detail else f"{text}\n{choice.detail}"
             # the detail is part of the name (said once, not again as a description)
-            widget = widgets.button(wrap_text_for(full, theme.text_px, width), name=f"choice_{choice.key}",
-                                    kind=choice.kind, on_click=choice.action)
+            widget = widgets.button(
+                wrap_text_for(full, theme.text_px, width),
+                name=f"choice_{choice.key}",
+                kind=choice.kind,
+                on_click=choice.action,
+            )
             widget.setAccessibleName(" ".join(f"{text} {choice.detail}".split()))
             lines = full.count("\n") + 1
             wrapped_lines = widget.text().count("\n") + 1
             widget.setMinimumHeight(max(theme.choice_px, theme.lines_px(max(lines, wrapped_lines))))
-            widget.setMaximumHeight(int(max(theme.choice_px, theme.lines_px(max(lines, wrapped_lines)))
-                                        * self.choice_growth))
+            widget.setMaximumHeight(
+                int(max(theme.choice_px, theme.lines_px(max(lines, wrapped_lines))) * self.choice_growth)
+            )
             widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             grid.addWidget(widget, index // columns, index % columns)
         rows = math.ceil(len(shown) / columns)
@@ -343,7 +360,9 @@ class Screen(QWidget):
     def _pager(self) -> QHBoxLayout:
         row = QHBoxLayout()
         row.setSpacing(self.theme.gap_px)
-        prev = widgets.button(_("Previous page"), name="page_prev", kind="secondary", on_click=self.previous_page)
+        prev = widgets.button(
+            _("Previous page"), name="page_prev", kind="secondary", on_click=self.previous_page
+        )
         prev.setEnabled(self.page > 0)
         where = QLabel(_("Page {page} of {pages}").format(page=self.page + 1, pages=self.page_count()))
         where.setAccessibleName(where.text())
@@ -443,20 +462,28 @@ class KeypadEntry(Screen):
                 self.win.say_typed("", _("That is all the characters: press Enter"))
             return
         if len(after) > len(before):
-            added = after[len(before):]
-            self.win.say_typed("" if self.secret else spoken_chars(added),
-                               _("Character {n}").format(n=count_words(len(after))))
+            added = after[len(before) :]
+            self.win.say_typed(
+                "" if self.secret else spoken_chars(added),
+                _("Character {n}").format(n=count_words(len(after))),
+            )
         elif not after:
             self.win.say_typed("", _("All cleared"))
         else:
-            removed = before[len(after):]
-            self.win.say_typed("" if self.secret else _("Removed {chars}").format(chars=spoken_chars(removed)),
-                               _("Removed one, {n} left").format(n=count_words(len(after), quantity=True)))
+            removed = before[len(after) :]
+            self.win.say_typed(
+                "" if self.secret else _("Removed {chars}").format(chars=spoken_chars(removed)),
+                _("Removed one, {n} left").format(n=count_words(len(after), quantity=True)),
+            )
 
     def hear_typed(self) -> None:
         """The key to hear what has been typed: the characters through private audio, else how many."""
         entry = self.entry()
-        count = _("{n} typed").format(n=count_words(len(entry), quantity=True)) if entry else _("Nothing typed yet")
+        count = (
+            _("{n} typed").format(n=count_words(len(entry), quantity=True))
+            if entry
+            else _("Nothing typed yet")
+        )
         self.win.say_typed("" if self.secret or not entry else spoken_chars(entry), count)
 
 

@@ -52,11 +52,17 @@ def demo_window(profile_name: str, *, ops: OpRunner | None = None) -> Iterator[K
     folder = Path(tempfile.mkdtemp(prefix="cunzhan-screens-db-"))
     store = Store.open(folder / "kiosk.db", cipher=FieldCipher.from_master(secrets.token_bytes(32)))
     seed_demo(store)
-    store.set_setting("kiosk_name", "上坪村便民服务站")  # what an enrolled kiosk would have: shown on the slip
+    store.set_setting(
+        "kiosk_name", "上坪村便民服务站"
+    )  # what an enrolled kiosk would have: shown on the slip
     store.set_setting("kiosk_phone", "0571-8888 1234")
-    ctx = KioskContext(store=store, speech=CaptionOnlySpeech(),
-                       voice=NoVoice(gettext("Voice commands are not installed on this kiosk.")), ops=ops or SyncOps(),
-                       profile=profile(profile_name))
+    ctx = KioskContext(
+        store=store,
+        speech=CaptionOnlySpeech(),
+        voice=NoVoice(gettext("Voice commands are not installed on this kiosk.")),
+        ops=ops or SyncOps(),
+        profile=profile(profile_name),
+    )
     window = build_window(ctx)
     window.setFixedSize(*SIZE)  # the reference panel: what does not fit is cut off, and the audit sees it
     window.go_home()

@@ -24,7 +24,7 @@ FONT_LINE_SPACING = 1.45  # Noto Sans CJK SC: (ascent + descent) / em
 def relative_luminance(colour: str) -> float:
     """WCAG 2.x relative luminance of `#RRGGBB`."""
     text = colour.lstrip("#")
-    channels = [int(text[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    channels = [int(text[i : i + 2], 16) / 255 for i in (0, 2, 4)]
     linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
@@ -64,20 +64,48 @@ class Palette(NamedTuple):
 
 # Warm paper background, deep blue buttons: every pair ≥ 4.5:1, most ≥ 7:1.
 STANDARD_PALETTE = Palette(
-    page_bg="#F5F2EA", text="#1A1A1A", bar_bg="#1A1A1A", bar_text="#FFFFFF",
-    primary_bg="#174F8F", primary_text="#FFFFFF", secondary_bg="#FFFFFF", secondary_text="#1A1A1A",
-    focus_bg="#FFD23F", focus_text="#000000", focus_ring="#000000",
-    full_bg="#E6E6E6", full_text="#3A3A3A", error_bg="#FBE3E1", error_text="#8A1C13",
-    ok_bg="#E3F2E1", ok_text="#1B5E20", notice_bg="#FFF4C2", notice_text="#000000",
+    page_bg="#F5F2EA",
+    text="#1A1A1A",
+    bar_bg="#1A1A1A",
+    bar_text="#FFFFFF",
+    primary_bg="#174F8F",
+    primary_text="#FFFFFF",
+    secondary_bg="#FFFFFF",
+    secondary_text="#1A1A1A",
+    focus_bg="#FFD23F",
+    focus_text="#000000",
+    focus_ring="#000000",
+    full_bg="#E6E6E6",
+    full_text="#3A3A3A",
+    error_bg="#FBE3E1",
+    error_text="#8A1C13",
+    ok_bg="#E3F2E1",
+    ok_text="#1B5E20",
+    notice_bg="#FFF4C2",
+    notice_text="#000000",
 )
 
 # High contrast (elder, low vision, blind, motor): pure white and black, navy buttons; every pair ≥ 7:1.
 HIGH_CONTRAST_PALETTE = Palette(
-    page_bg="#FFFFFF", text="#000000", bar_bg="#000000", bar_text="#FFFFFF",
-    primary_bg="#002B5C", primary_text="#FFFFFF", secondary_bg="#FFFFFF", secondary_text="#000000",
-    focus_bg="#FFE000", focus_text="#000000", focus_ring="#000000",
-    full_bg="#EDEDED", full_text="#333333", error_bg="#FFFFFF", error_text="#7A0000",
-    ok_bg="#FFFFFF", ok_text="#0B5011", notice_bg="#FFF4C2", notice_text="#000000",
+    page_bg="#FFFFFF",
+    text="#000000",
+    bar_bg="#000000",
+    bar_text="#FFFFFF",
+    primary_bg="#002B5C",
+    primary_text="#FFFFFF",
+    secondary_bg="#FFFFFF",
+    secondary_text="#000000",
+    focus_bg="#FFE000",
+    focus_text="#000000",
+    focus_ring="#000000",
+    full_bg="#EDEDED",
+    full_text="#333333",
+    error_bg="#FFFFFF",
+    error_text="#7A0000",
+    ok_bg="#FFFFFF",
+    ok_text="#0B5011",
+    notice_bg="#FFF4C2",
+    notice_text="#000000",
 )
 
 # Widget kinds → (foreground, background) attribute names in the palette: what the audit measures.

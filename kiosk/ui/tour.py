@@ -81,7 +81,9 @@ def tour(window: KioskWindow) -> Iterator[str]:  # noqa: PLR0915 - one step per 
     yield "identify"
     assert isinstance(identify, IdentifyScreen)
     identify.submit()
-    window.show_screen("remember")  # 「下次自动用…吗？」, asked after identify of a resident in a mode of their own
+    window.show_screen(
+        "remember"
+    )  # 「下次自动用…吗？」, asked after identify of a resident in a mode of their own
     yield "remember"
     window.back()
     yield "confirm"

@@ -50,7 +50,11 @@ def _tokens(paragraph: str) -> list[str]:
         ch = paragraph[i]
         j = i + 1
         if ch.isascii() and (ch.isalnum() or ch in ":-./"):
-            while j < len(paragraph) and paragraph[j].isascii() and (paragraph[j].isalnum() or paragraph[j] in ":-./"):
+            while (
+                j < len(paragraph)
+                and paragraph[j].isascii()
+                and (paragraph[j].isalnum() or paragraph[j] in ":-./")
+            ):
                 j += 1
         elif _is_cjk(ch):
             while j < len(paragraph) and _is_cjk(paragraph[j]):
@@ -102,8 +106,14 @@ def wrap_text(text: str, font_px: int, width_px: int, *, bold: bool = False) -> 
     return "\n".join(lines)
 
 
-def button(text: str, *, name: str, kind: str = "secondary", on_click: Callable[[], object] | None = None,
-           description: str = "") -> QPushButton:
+def button(
+    text: str,
+    *,
+    name: str,
+    kind: str = "secondary",
+    on_click: Callable[[], object] | None = None,
+    description: str = "",
+) -> QPushButton:
     """A push button with an accessible name (its text on one line), an object name for tests, and a look."""
     widget = QPushButton(text)
     widget.setObjectName(name)
@@ -196,7 +206,9 @@ class Keypad(QWidget):
             widget.setMinimumSize(key_px, key_px)
             widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
             if key == "X":
-                widget.setAccessibleDescription(_("The letter X, only for the last character of an ID number"))
+                widget.setAccessibleDescription(
+                    _("The letter X, only for the last character of an ID number")
+                )
             grid.addWidget(widget, index // 3, index % 3)
         clear = button(_(KEY_LABELS["clear"]), name="key_clear", kind="key", on_click=lambda: on_key("clear"))
         clear.setMinimumHeight(key_px)

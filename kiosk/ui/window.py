@@ -53,10 +53,30 @@ from kiosk.ui.theme import Theme
 TREMOR_S = 0.5
 NO_FOCUS = 0x0  # Qt.FocusPolicy.NoFocus (by number: see kiosk.ui.widgets)
 WARNING_S = 30  # ≥ 20 s between the idle warning and the timeout (ACCESSIBILITY.md)
-SPOKEN_DIGITS = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5",
-                 "六": "6", "七": "7", "八": "8", "九": "9", "X": "X", "x": "X", "叉": "X"}
-GLOBAL_COMMANDS = {"back": ("返回", "back"), "repeat": ("重听", "repeat"), "home": ("首页", "home"),
-                   "staff": ("呼叫工作人员", "帮助", "help", "staff")}
+SPOKEN_DIGITS = {
+    "零": "0",
+    "〇": "0",
+    "一": "1",
+    "幺": "1",
+    "二": "2",
+    "两": "2",
+    "三": "3",
+    "四": "4",
+    "五": "5",
+    "六": "6",
+    "七": "7",
+    "八": "8",
+    "九": "9",
+    "X": "X",
+    "x": "X",
+    "叉": "X",
+}
+GLOBAL_COMMANDS = {
+    "back": ("返回", "back"),
+    "repeat": ("重听", "repeat"),
+    "home": ("首页", "home"),
+    "staff": ("呼叫工作人员", "帮助", "help", "staff"),
+}
 
 
 class KioskWindow(QWidget):
@@ -64,8 +84,9 @@ class KioskWindow(QWidget):
 
     sync_changed = Signal()  # emitted from any thread when the sync engine changes the link state
 
-    def __init__(self, ctx: KioskContext, *, locked: bool = False,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ctx: KioskContext, *, locked: bool = False, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__()
         self.ctx = ctx
         self.locked = locked
@@ -81,7 +102,9 @@ class KioskWindow(QWidget):
         self._announced = False
         self._keep_visit_once = False  # continue_visit: this one arrival home keeps the resident
         self._last_prompt = ""  # what 重听 says again: the screen's announcement or the last message
-        self._held_private: tuple[str, str] | None = None  # a read-back for the start of the next announcement
+        self._held_private: tuple[str, str] | None = (
+            None  # a read-back for the start of the next announcement
+        )
         self.keyboard_used = False  # set by the first key press: from then on focus is shown on arrival
         self._build_frame()
         self.input_rules = InputRules(self, clock=clock)
@@ -107,10 +130,15 @@ class KioskWindow(QWidget):
         bar_row.addWidget(self.title_label, 1)
         # 长辈模式 stands out on standard home; its look is set here, before the stylesheet first polishes it (a later
         # change of look re-polishes, which makes PySide's `Qt` namespace: see kiosk.ui.widgets)
-        self.mode_button = widgets.button("", name="mode_toggle", on_click=self.toggle_elder,
-                                          kind="elder" if self.ctx.profile.name == "standard" else "secondary")
-        self.more_modes_button = widgets.button(_("Other help"), name="modes", kind="secondary",
-                                                on_click=lambda: self.show_screen("modes"))
+        self.mode_button = widgets.button(
+            "",
+            name="mode_toggle",
+            on_click=self.toggle_elder,
+            kind="elder" if self.ctx.profile.name == "standard" else "secondary",
+        )
+        self.more_modes_button = widgets.button(
+            _("Other help"), name="modes", kind="secondary", on_click=lambda: self.show_screen("modes")
+        )
         for extra in (self.mode_button, self.more_modes_button):
             extra.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
             bar_row.addWidget(extra)
@@ -130,12 +158,26 @@ class KioskWindow(QWidget):
         nav_row = self.nav_row = QHBoxLayout(self.nav)
         self.back_button = widgets.button(_("Back"), name="nav_back", kind="secondary", on_click=self.back)
         self.home_button = widgets.button(_("Home"), name="nav_home", kind="secondary", on_click=self.go_home)
-        self.repeat_button = widgets.button(_("Repeat"), name="nav_repeat", kind="secondary", on_click=self.repeat)
-        self.talk_button = widgets.button(_("Speak"), name="nav_talk", kind="secondary", on_click=self.talk,
-                                          description=_("Say what you want instead of touching"))
-        self.staff_button = widgets.button(_("Call staff"), name="nav_staff", kind="secondary",
-                                           on_click=self.call_staff)
-        for b in (self.back_button, self.home_button, self.repeat_button, self.talk_button, self.staff_button):
+        self.repeat_button = widgets.button(
+            _("Repeat"), name="nav_repeat", kind="secondary", on_click=self.repeat
+        )
+        self.talk_button = widgets.button(
+            _("Speak"),
+            name="nav_talk",
+            kind="secondary",
+            on_click=self.talk,
+            description=_("Say what you want instead of touching"),
+        )
+        self.staff_button = widgets.button(
+            _("Call staff"), name="nav_staff", kind="secondary", on_click=self.call_staff
+        )
+        for b in (
+            self.back_button,
+            self.home_button,
+            self.repeat_button,
+            self.talk_button,
+            self.staff_button,
+        ):
             nav_row.addWidget(b)
         outer.addWidget(self.nav)
         self._warning: IdleWarning | None = None  # made the first time it is needed (see `warning`)
@@ -285,8 +327,13 @@ class KioskWindow(QWidget):
         self.home_button.setVisible(not on_home)
         self.talk_button.setVisible(not self.ctx.profile.listen_between_prompts)
         name = self.ctx.profile.name
-        self.mode_button.setText(_("Elder mode: large text") if name == "standard" else
-                                 _("Leave elder mode") if name == "elder" else _("Standard mode"))
+        self.mode_button.setText(
+            _("Elder mode: large text")
+            if name == "standard"
+            else _("Leave elder mode")
+            if name == "elder"
+            else _("Standard mode")
+        )
         self.mode_button.setAccessibleName(self.mode_button.text())
         # On standard home 长辈模式 is the most visible thing; leaving a mode is a touch away but never in the Tab or
         # arrow order, where a keypad user would land on it by accident.
@@ -304,7 +351,11 @@ class KioskWindow(QWidget):
         """Keyboard, keypad and screen-reader users start on the screen's first control (its safe choice on a
         destructive question); touch users see no highlight (a yellow button nobody chose looks already chosen)."""
         target = None
-        if self.keyboard_used or self.ctx.profile.keypad_driven or (screen.name != "home" and screen_reader_on()):
+        if (
+            self.keyboard_used
+            or self.ctx.profile.keypad_driven
+            or (screen.name != "home" and screen_reader_on())
+        ):
             target = screen.focus_target()
         (target or screen).setFocus()  # Qt's default reason, OtherFocusReason
 
@@ -463,7 +514,9 @@ class KioskWindow(QWidget):
         """呼叫工作人员: record the call (staff mode shows it) and tell the resident someone is coming."""
         self.ctx.store.audit("resident", "staff_called", self.current.name if self.current else "")
         if self.current is not None:
-            self.current.show_message(_("We have called the staff. Someone will come to help you soon."), "ok")
+            self.current.show_message(
+                _("We have called the staff. Someone will come to help you soon."), "ok"
+            )
 
     # --- profiles ---------------------------------------------------------------------------------------------------
 
@@ -487,8 +540,9 @@ class KioskWindow(QWidget):
         for row in (self.bar_row, self.nav_row):
             row.setContentsMargins(margin, margin, margin, margin)
             row.setSpacing(self.theme.gap_px)
-        self.ctx.speech.configure(rate_multiplier=profile.speech_rate,
-                                  enabled=profile.speech is not Speech.OFF)
+        self.ctx.speech.configure(
+            rate_multiplier=profile.speech_rate, enabled=profile.speech is not Speech.OFF
+        )
         self.caption_label.setVisible(profile.captions and bool(self.caption_label.text()))
         for bar_button in (*self.nav.findChildren(QAbstractButton), *self.bar.findChildren(QAbstractButton)):
             bar_button.ensurePolished()  # the global controls are never squeezed below what their text needs
@@ -596,8 +650,12 @@ class InputRules(QObject):
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         kind = event.type()
-        if kind not in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease,
-                        QEvent.Type.MouseButtonDblClick, QEvent.Type.KeyPress):
+        if kind not in (
+            QEvent.Type.MouseButtonPress,
+            QEvent.Type.MouseButtonRelease,
+            QEvent.Type.MouseButtonDblClick,
+            QEvent.Type.KeyPress,
+        ):
             return False
         if not self._ours(obj):
             return False
@@ -664,7 +722,9 @@ class InputRules(QObject):
         key = event.key()
         mods = event.modifiers()
         text = event.text()
-        control_shift = bool(mods & Qt.KeyboardModifier.ControlModifier and mods & Qt.KeyboardModifier.ShiftModifier)
+        control_shift = bool(
+            mods & Qt.KeyboardModifier.ControlModifier and mods & Qt.KeyboardModifier.ShiftModifier
+        )
         if key == Qt.Key.Key_F12 and control_shift:
             win.request_exit()
             return True
@@ -704,8 +764,11 @@ class InputRules(QObject):
             focus = win.focusWidget()
             # An on-screen key (the ID's X) is pressed by Enter when the resident moved to it with the arrows;
             # otherwise Enter confirms what was typed, wherever focus happens to rest.
-            on_key = isinstance(focus, QAbstractButton) and focus.property("kind") == "key" \
+            on_key = (
+                isinstance(focus, QAbstractButton)
+                and focus.property("kind") == "key"
                 and focus is not self._arrowed_to
+            )
             if isinstance(focus, QAbstractButton) and focus.isVisible() and focus.isEnabled() and not on_key:
                 self._arrowed_to = None  # pressed: the next Enter confirms
                 focus.click()
@@ -757,8 +820,12 @@ class IdleGuard(QObject):
 
     def _nothing_to_protect(self) -> bool:
         win = self.window
-        return (win.current is not None and win.current.name == "home" and win.ctx.visit.is_empty()
-                and win.ctx.profile == win.ctx.default_profile)
+        return (
+            win.current is not None
+            and win.current.name == "home"
+            and win.ctx.visit.is_empty()
+            and win.ctx.profile == win.ctx.default_profile
+        )
 
     def warn(self) -> None:
         """Show and say the warning; the visit ends after WARNING_S seconds unless the resident asks for time."""
@@ -791,7 +858,9 @@ class IdleGuard(QObject):
         self.arm()
         win = self.window
         if win.current is not None:
-            win._last_prompt = win.current.spoken_announcement()  # 重听 says the screen again, not the warning
+            win._last_prompt = (
+                win.current.spoken_announcement()
+            )  # 重听 says the screen again, not the warning
         if win.ctx.profile.speaks:
             win.ctx.speech.say(_("Good, take your time."))
 
@@ -822,14 +891,20 @@ class IdleWarning(QWidget):
         self.message = widgets.label("", kind="notice", name="idle_message")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         box.addWidget(self.message)
-        self.more = widgets.button(_("I need more time"), name="idle_more_time", kind="primary",
-                                   on_click=lambda: window.idle.more_time())  # noqa: PLW0108 - idle is made later
+        self.more = widgets.button(
+            _("I need more time"),
+            name="idle_more_time",
+            kind="primary",
+            on_click=lambda: window.idle.more_time(),  # noqa: PLW0108 - idle is made later
+        )
         box.addWidget(self.more)
         box.addStretch(1)
 
     def restyle(self) -> None:
         theme = self.window_.theme
-        self.box.setContentsMargins(theme.margin_px * 4, theme.margin_px, theme.margin_px * 4, theme.margin_px)
+        self.box.setContentsMargins(
+            theme.margin_px * 4, theme.margin_px, theme.margin_px * 4, theme.margin_px
+        )
         self.box.setSpacing(theme.gap_px * 2)
         self.more.setMinimumHeight(theme.choice_px)
 
@@ -837,13 +912,14 @@ class IdleWarning(QWidget):
         return self.message.text()
 
     def show_warning(self, seconds: int) -> None:
-        text = _("Are you still here? If you need more time, press any key or touch the button below. "
-                 "Otherwise the kiosk will go back to the start in {seconds} seconds "
-                 "and clear what you entered.").format(seconds=seconds)
+        text = _(
+            "Are you still here? If you need more time, press any key or touch the button below. "
+            "Otherwise the kiosk will go back to the start in {seconds} seconds "
+            "and clear what you entered."
+        ).format(seconds=seconds)
         self.message.setText(text)
         self.message.setAccessibleName(text)
         self.setGeometry(self.window_.rect())
         self.show()
         self.raise_()
         self.more.setFocus()
-

@@ -8,8 +8,15 @@ import datetime as dt
 from cunzhan.i18n import N_
 from cunzhan.i18n import gettext as _
 
-WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
-            N_("Sunday"))
+WEEKDAYS = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
 
 
 def day_words(day: dt.date, today: dt.date) -> str:

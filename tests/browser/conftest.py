@@ -15,22 +15,51 @@ import pytest
 from tests.browser.console_client import STAFF_PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def create_staff_cli(db_url: str, username: str, role: str, password: str = STAFF_PASSWORD) -> None:
     """`python -m township create-staff`, the way an operator makes an account (password on stdin)."""
-    done = subprocess.run([sys.executable, "-m", "township", "create-staff", "--db", db_url, "--township", "demo",
-                           "--username", username, "--role", role], input=password + "\n", text=True,
-                          capture_output=True, cwd=ROOT, timeout=120, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "township",
+            "create-staff",
+            "--db",
+            db_url,
+            "--township",
+            "demo",
+            "--username",
+            username,
+            "--role",
+            role,
+        ],
+        input=password + "\n",
+        text=True,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert password not in done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def console_backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def console_backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
     """A backend with the demo township and two staff accounts (admin `guanli`, reviewer `shenhe`)."""
     from tests.integration.conftest import start_server
 

@@ -41,8 +41,9 @@ def _kiosk(backend: Any, store: Any) -> tuple[Any, int]:
     return SyncEngine(store, client, enrolled.device_id), enrolled.kiosk_number
 
 
-def test_publish_book_confirm_and_the_kiosk_learns_it(console_backend: Any, chromium: Any, store: Any,
-                                                     screenshots: Path) -> None:
+def test_publish_book_confirm_and_the_kiosk_learns_it(
+    console_backend: Any, chromium: Any, store: Any, screenshots: Path
+) -> None:
     from cunzhan.models import BookingStatus, Resident
     from kiosk.booking import Bookings
     from kiosk.store import new_id
@@ -80,7 +81,9 @@ def test_publish_book_confirm_and_the_kiosk_learns_it(console_backend: Any, chro
     assert report.ok, report.error
     session = store.session(session_id)
     assert session is not None and session.capacity == 3 and session.room == "远程诊室二"
-    resident = Resident(id=new_id(), name="王秀英", id_number=id_number(42), phone="13912345678", village="上坪村")
+    resident = Resident(
+        id=new_id(), name="王秀英", id_number=id_number(42), phone="13912345678", village="上坪村"
+    )
     booking = Bookings(store, kiosk_number=kiosk_number).book(session_id=session_id, resident=resident)
     assert booking.status is BookingStatus.REQUESTED
     report = engine.sync_once()
@@ -111,7 +114,9 @@ def test_publish_book_confirm_and_the_kiosk_learns_it(console_backend: Any, chro
     learned = store.booking(booking.id)
     assert learned is not None and learned.status is BookingStatus.CONFIRMED
     with console_backend.database.read() as conn:
-        told = conn.execute(sa.select(db.bookings.c.message).where(db.bookings.c.id == booking.id)).scalar_one()
+        told = conn.execute(
+            sa.select(db.bookings.c.message).where(db.bookings.c.id == booking.id)
+        ).scalar_one()
     assert learned.message == told and told  # the staff decision's message reached the kiosk
 
     # The day view shows the booking as confirmed, with the audit trail on the booking page.
@@ -120,29 +125,52 @@ def test_publish_book_confirm_and_the_kiosk_learns_it(console_backend: Any, chro
     page.goto(base + f"/console/bookings/{booking.id}")
     assert "shenhe" in page.content()
     with console_backend.database.read() as conn:
-        audit = conn.execute(sa.select(db.staff_audit.c.action).where(
-            db.staff_audit.c.target == booking.code)).scalars().all()
+        audit = (
+            conn.execute(sa.select(db.staff_audit.c.action).where(db.staff_audit.c.target == booking.code))
+            .scalars()
+            .all()
+        )
     assert "booking_confirmed" in audit
     context.close()
 
 
-PAGES = ["/console/", "/console/review?status=", "/console/waitlist", "/console/schedule", "/console/sessions/new",
-         "/console/services", "/console/holidays", "/console/kiosks", "/console/notices", "/console/reports",
-         "/console/audit"]
+PAGES = [
+    "/console/",
+    "/console/review?status=",
+    "/console/waitlist",
+    "/console/schedule",
+    "/console/sessions/new",
+    "/console/services",
+    "/console/holidays",
+    "/console/kiosks",
+    "/console/notices",
+    "/console/reports",
+    "/console/audit",
+]
 
 
-def test_every_page_in_both_languages_fits_and_has_a_heading(console_backend: Any, chromium: Any,
-                                                             screenshots: Path) -> None:
+def test_every_page_in_both_languages_fits_and_has_a_heading(
+    console_backend: Any, chromium: Any, screenshots: Path
+) -> None:
     kind = console_backend.kind
     # Something on every page: a reviewed booking, a waitlisted one, a kiosk with a wrong clock.
     session_id = console_backend.new_session(capacity=1, review=True)
     kiosk = console_backend.enroll("河口村便民服务站")
     from tests.browser.console_client import booking_op
 
-    results = kiosk.push_ok([booking_op(session_id, device_seq=kiosk.next_seq(), code="SHOT0001",
-                                        number=id_number(900)),
-                             booking_op(session_id, device_seq=kiosk.next_seq(), code="SHOT0002",
-                                        number=id_number(901), waitlist=True, name="李德明")])
+    results = kiosk.push_ok(
+        [
+            booking_op(session_id, device_seq=kiosk.next_seq(), code="SHOT0001", number=id_number(900)),
+            booking_op(
+                session_id,
+                device_seq=kiosk.next_seq(),
+                code="SHOT0002",
+                number=id_number(901),
+                waitlist=True,
+                name="李德明",
+            ),
+        ]
+    )
     assert [r["booking"]["status"] for r in results] == ["pending_review", "waitlisted"]
     for lang in ("zh_CN", "en"):
         context = chromium.new_context(viewport={"width": 1280, "height": 860})
@@ -150,7 +178,11 @@ def test_every_page_in_both_languages_fits_and_has_a_heading(console_backend: An
         page.goto(console_backend.url + f"/console/lang/{lang}?next=/console/signin")
         page.screenshot(path=str(screenshots / f"{kind}-{lang}-signin.png"), full_page=True)
         _sign_in(page, console_backend.url, "guanli")
-        pages = [*PAGES, f"/console/sessions/{session_id}", f"/console/bookings/{results[0]['booking']['id']}"]
+        pages = [
+            *PAGES,
+            f"/console/sessions/{session_id}",
+            f"/console/bookings/{results[0]['booking']['id']}",
+        ]
         for path in pages:
             response = page.goto(console_backend.url + path)
             assert response is not None and response.status == 200, path
@@ -168,8 +200,9 @@ def test_every_page_in_both_languages_fits_and_has_a_heading(console_backend: An
         context.close()
 
 
-def test_a_notice_published_in_the_console_reaches_the_kiosk_home_and_goes_away(console_backend: Any, chromium: Any,
-                                                                                 store: Any) -> None:
+def test_a_notice_published_in_the_console_reaches_the_kiosk_home_and_goes_away(
+    console_backend: Any, chromium: Any, store: Any
+) -> None:
     from kiosk.store import utc_now
 
     engine, _number = _kiosk(console_backend, store)
@@ -179,21 +212,29 @@ def test_a_notice_published_in_the_console_reaches_the_kiosk_home_and_goes_away(
     _sign_in(page, console_backend.url, "guanli")
     page.click("nav >> text=村站终端")
     page.click("text=发给村站终端的通知")
-    assert page.locator("h1").inner_text() == "发给村站终端的通知" and "村站终端上现在没有通知" in page.content()
+    assert (
+        page.locator("h1").inner_text() == "发给村站终端的通知" and "村站终端上现在没有通知" in page.content()
+    )
     page.fill("#ntitle", "")
     page.fill("#nbody", "x" * 10)
     page.evaluate("document.querySelector('#ntitle').removeAttribute('required')")  # the server checks too
     page.click("text=发布 >> nth=-1")
-    assert "请给通知写一个简短的标题" in page.content() and page.input_value("#nbody") == "x" * 10  # nothing lost
+    assert (
+        "请给通知写一个简短的标题" in page.content() and page.input_value("#nbody") == "x" * 10
+    )  # nothing lost
     page.fill("#ntitle", "周四门诊调整")
     page.fill("#nbody", "李医生周四休息，高血压随访改到周五上午。")
     page.click("button:has-text('发布')")
-    page.wait_for_url("**done=notice_posted**")  # the post's redirect, then the page it lands on, fully loaded
+    page.wait_for_url(
+        "**done=notice_posted**"
+    )  # the post's redirect, then the page it lands on, fully loaded
     page.wait_for_load_state()
     assert "通知已发布" in page.content() and "周四门诊调整" in page.content()
 
     assert engine.sync_once().ok  # the kiosk's next pull
-    assert store.current_notices(utc_now()) == [{"title": "周四门诊调整", "body": "李医生周四休息，高血压随访改到周五上午。"}]
+    assert store.current_notices(utc_now()) == [
+        {"title": "周四门诊调整", "body": "李医生周四休息，高血压随访改到周五上午。"}
+    ]
 
     page.click("button:has-text('撤下')")
     page.locator("text=通知已撤下").wait_for()  # the redirect's page, loaded

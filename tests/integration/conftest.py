@@ -49,23 +49,57 @@ def unique_id_number() -> str:
     return valid_id_number((value >> 20) % 1000, born=day.strftime("%Y%m%d"))
 
 
-def op(entity: str, kind: str, entity_id: str, payload: dict[str, Any], *, device_seq: int,
-       op_id: str | None = None, base_version: int | None = None) -> dict[str, Any]:
+def op(
+    entity: str,
+    kind: str,
+    entity_id: str,
+    payload: dict[str, Any],
+    *,
+    device_seq: int,
+    op_id: str | None = None,
+    base_version: int | None = None,
+) -> dict[str, Any]:
     """One op as the kiosk sends it."""
-    return {"op_id": op_id or str(uuid.uuid4()), "device_seq": device_seq, "entity": entity,
-            "entity_id": entity_id, "kind": kind, "base_version": base_version, "payload": payload,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    return {
+        "op_id": op_id or str(uuid.uuid4()),
+        "device_seq": device_seq,
+        "entity": entity,
+        "entity_id": entity_id,
+        "kind": kind,
+        "base_version": base_version,
+        "payload": payload,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
 
 
-def create_op(session_id: str, *, device_seq: int, code: str | None = None, id_number: str | None = None,
-              lease: bool = False, waitlist: bool = False, booking_id: str | None = None,
-              dependent: dict[str, Any] | None = None) -> dict[str, Any]:
+def create_op(
+    session_id: str,
+    *,
+    device_seq: int,
+    code: str | None = None,
+    id_number: str | None = None,
+    lease: bool = False,
+    waitlist: bool = False,
+    booking_id: str | None = None,
+    dependent: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A booking create op for `session_id` (a fresh resident unless `id_number` is given)."""
-    payload = {"session_id": session_id, "code": code or f"{uuid.uuid4().int % 10**9:09d}",
-               "resident": {"id": str(uuid.uuid4()), "name": "测试居民", "id_number": id_number or unique_id_number(),
-                            "phone": None, "village": "上坪村"},
-               "for_dependent": dependent, "channel": "self", "staff_id": None, "lease": lease,
-               "waitlist": waitlist}
+    payload = {
+        "session_id": session_id,
+        "code": code or f"{uuid.uuid4().int % 10**9:09d}",
+        "resident": {
+            "id": str(uuid.uuid4()),
+            "name": "测试居民",
+            "id_number": id_number or unique_id_number(),
+            "phone": None,
+            "village": "上坪村",
+        },
+        "for_dependent": dependent,
+        "channel": "self",
+        "staff_id": None,
+        "lease": lease,
+        "waitlist": waitlist,
+    }
     return op("booking", "create", booking_id or str(uuid.uuid4()), payload, device_seq=device_seq)
 
 
@@ -89,8 +123,12 @@ class Enrolled:
         return self.seq
 
     def push(self, ops: list[dict[str, Any]], **extra: Any) -> requests.Response:
-        return requests.post(self.backend.url + "/v1/sync/push", headers=self.headers, timeout=60,
-                             json={"device_id": self.device_id, "ops": ops, **extra})
+        return requests.post(
+            self.backend.url + "/v1/sync/push",
+            headers=self.headers,
+            timeout=60,
+            json={"device_id": self.device_id, "ops": ops, **extra},
+        )
 
     def push_ok(self, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
         response = self.push(ops)
@@ -108,7 +146,9 @@ class Enrolled:
             params["cursor"] = cursor
         if limit is not None:
             params["limit"] = limit
-        return requests.get(self.backend.url + "/v1/sync/pull", headers=self.headers, params=params, timeout=60)
+        return requests.get(
+            self.backend.url + "/v1/sync/pull", headers=self.headers, params=params, timeout=60
+        )
 
     def pull_all(self) -> list[dict[str, Any]]:
         """Pull every page from this kiosk's cursor on; returns the changes and advances the cursor."""
@@ -135,7 +175,9 @@ class Backend:
     _thread: threading.Thread = field(repr=False)
     _drop: Callable[[], None] | None = field(default=None, repr=False)
     _counter: int = 0
-    app: Any = field(default=None, repr=False)  # the FastAPI app the server runs (app.state.db is its Database)
+    app: Any = field(
+        default=None, repr=False
+    )  # the FastAPI app the server runs (app.state.db is its Database)
 
     def enrollment_code(self, township: str = "demo") -> str:
         from township.services import create_enrollment_code
@@ -143,14 +185,22 @@ class Backend:
         return create_enrollment_code(self.database, township)
 
     def enroll(self, name: str = "测试终端", township: str = "demo") -> Enrolled:
-        response = requests.post(self.url + "/v1/enroll", timeout=30, json={
-            "enrollment_code": self.enrollment_code(township), "kiosk_name": name, "app_version": "test"})
+        response = requests.post(
+            self.url + "/v1/enroll",
+            timeout=30,
+            json={
+                "enrollment_code": self.enrollment_code(township),
+                "kiosk_name": name,
+                "app_version": "test",
+            },
+        )
         assert response.status_code == 201, response.text
         body = response.json()
         return Enrolled(self, body["device_id"], body["device_token"], body["kiosk_number"])
 
-    def create_staff(self, username: str, role: str = "admin", password: str = STAFF_PASSWORD,
-                     township: str = "demo") -> str:
+    def create_staff(
+        self, username: str, role: str = "admin", password: str = STAFF_PASSWORD, township: str = "demo"
+    ) -> str:
         from township.services import create_staff
 
         return create_staff(self.database, township, username, role, password)
@@ -160,8 +210,16 @@ class Backend:
 
         return township_id(self.database, slug)
 
-    def new_session(self, *, capacity: int = 5, review: bool = False, starts_in: dt.timedelta | None = None,
-                    minutes: int = 30, service_id: str | None = None, township: str = "demo") -> str:
+    def new_session(
+        self,
+        *,
+        capacity: int = 5,
+        review: bool = False,
+        starts_in: dt.timedelta | None = None,
+        minutes: int = 30,
+        service_id: str | None = None,
+        township: str = "demo",
+    ) -> str:
         """A fresh session (with its own service and provider unless `service_id` is given)."""
         import sqlalchemy as sa
 
@@ -176,18 +234,37 @@ class Backend:
             db.lock_township(conn, tid)
             if service_id is None:
                 service_id = str(uuid.uuid4())
-                conn.execute(sa.insert(db.services).values(
-                    id=service_id, township_id=tid, kind="clinic", name=f"测试服务 {self._counter}",
-                    description="", review=review, what_to_bring="", updated_at=now))
+                conn.execute(
+                    sa.insert(db.services).values(
+                        id=service_id,
+                        township_id=tid,
+                        kind="clinic",
+                        name=f"测试服务 {self._counter}",
+                        description="",
+                        review=review,
+                        what_to_bring="",
+                        updated_at=now,
+                    )
+                )
                 B.emit_service(conn, service_id)
             provider_id = str(uuid.uuid4())
-            conn.execute(sa.insert(db.providers).values(
-                id=provider_id, township_id=tid, name=f"测试医生 {self._counter}", updated_at=now))
+            conn.execute(
+                sa.insert(db.providers).values(
+                    id=provider_id, township_id=tid, name=f"测试医生 {self._counter}", updated_at=now
+                )
+            )
             B.emit_provider(conn, provider_id)
         starts = dt.datetime.now(dt.UTC) + (starts_in or dt.timedelta(days=3))
-        return create_session(self.database, staff_id=None, township_slug=township, service_id=service_id,
-                              provider_id=provider_id, starts_at=starts,
-                              ends_at=starts + dt.timedelta(minutes=minutes), capacity=capacity)
+        return create_session(
+            self.database,
+            staff_id=None,
+            township_slug=township,
+            service_id=service_id,
+            provider_id=provider_id,
+            starts_at=starts,
+            ends_at=starts + dt.timedelta(minutes=minutes),
+            capacity=capacity,
+        )
 
     def stop(self) -> None:
         self._server.should_exit = True
@@ -201,8 +278,11 @@ class Backend:
 def _pg_admin_url() -> str:
     url = os.environ.get("CUNZHAN_TEST_PG_URL")
     if not url:
-        pytest.fail("CUNZHAN_TEST_PG_URL is not set: run the tests under tools/with-services.sh (it starts a "
-                    "throw-away PostgreSQL server)", pytrace=False)
+        pytest.fail(
+            "CUNZHAN_TEST_PG_URL is not set: run the tests under tools/with-services.sh (it starts a "
+            "throw-away PostgreSQL server)",
+            pytrace=False,
+        )
     return url
 
 
@@ -252,8 +332,9 @@ def start_server(kind: str, tmp: Path, *, demo: bool = True, db_url: str | None 
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, backlog=512)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                              name=f"uvicorn-{kind}-{port}")
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"uvicorn-{kind}-{port}"
+    )
     thread.start()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -262,8 +343,16 @@ def start_server(kind: str, tmp: Path, *, demo: bool = True, db_url: str | None 
             raise RuntimeError("the backend did not start")
         time.sleep(0.02)
     assert requests.get(url + "/v1/health", timeout=5).status_code == 200
-    return Backend(url=url, db_url=db_url, kind=kind, database=db.Database(db_url), _server=server,
-                   _thread=thread, _drop=drop, app=app)
+    return Backend(
+        url=url,
+        db_url=db_url,
+        kind=kind,
+        database=db.Database(db_url),
+        _server=server,
+        _thread=thread,
+        _drop=drop,
+        app=app,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -283,7 +372,9 @@ def pg_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def any_backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+def any_backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
     """The same tests on SQLite and on PostgreSQL."""
     server = start_server(str(request.param), tmp_path_factory.mktemp("township"))
     yield server

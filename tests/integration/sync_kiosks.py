@@ -32,7 +32,9 @@ def cursor_seq(cursor: str | None) -> int:
     if not cursor:
         return 0
     body = cursor.split(".", 1)[0]
-    return int(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode().split(":")[2])  # t:d:seq:floor
+    return int(
+        base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode().split(":")[2]
+    )  # t:d:seq:floor
 
 
 class KioskSim:
@@ -59,8 +61,9 @@ class KioskSim:
         device_id = self.store.state("device_id")
         assert device_id
         client = TownshipClient(url or str(self.store.state("township_url")), token)
-        return SyncEngine(self.store, client, device_id, clock=self.clock, rng=random.Random(seed),
-                          batch_size=batch_size)
+        return SyncEngine(
+            self.store, client, device_id, clock=self.clock, rng=random.Random(seed), batch_size=batch_size
+        )
 
     def sync_until_ok(self, engine: SyncEngine, *, max_attempts: int = 300) -> list[SyncReport]:
         """Retry at once (the test does not sleep out the backoff) until one attempt succeeds."""
@@ -71,29 +74,48 @@ class KioskSim:
             self.cursor_seqs.append(cursor_seq(self.store.state("catalogue_cursor")))
             if report.ok:
                 return reports
-        raise AssertionError(f"{self.name}: no successful sync in {max_attempts} attempts: "
-                             f"{[r.error.kind for r in reports[-5:] if r.error]}")
+        raise AssertionError(
+            f"{self.name}: no successful sync in {max_attempts} attempts: "
+            f"{[r.error.kind for r in reports[-5:] if r.error]}"
+        )
 
     def resident(self, id_number: str) -> Resident:
-        return Resident(str(uuid.uuid4()), f"居民{self.rng.randrange(1000)}", id_number, "13800138000", "上坪村")
+        return Resident(
+            str(uuid.uuid4()), f"居民{self.rng.randrange(1000)}", id_number, "13800138000", "上坪村"
+        )
 
     def book(self, session_id: str, id_number: str, *, waitlist: bool = False) -> Booking | None:
         """Book on this kiosk's clock; None when the kiosk's rules refuse (full, started…)."""
         try:
-            return Bookings(self.store).book(session_id=session_id, resident=self.resident(id_number),
-                                             waitlist=waitlist, now=self.clock())
+            return Bookings(self.store).book(
+                session_id=session_id, resident=self.resident(id_number), waitlist=waitlist, now=self.clock()
+            )
         except BookingRefused:
             return None
 
     def all_ops(self) -> list[dict[str, Any]]:
         """Every op in the outbox, as it was (and would again be) sent."""
         rows = self.store.query("SELECT * FROM outbox ORDER BY device_seq")
-        return [{"op_id": r["op_id"], "device_seq": r["device_seq"], "entity": r["entity"],
-                 "entity_id": r["entity_id"], "kind": r["kind"], "base_version": r["base_version"],
-                 "payload": json.loads(self.store.cipher.decrypt(
-                     r["payload_enc"], where=field_ref("outbox", "payload_enc", r["op_id"])) or "{}"),
-                 "created_at": r["created_at"], "state": r["state"],
-                 "result": json.loads(r["result"]) if r["result"] else None} for r in rows]
+        return [
+            {
+                "op_id": r["op_id"],
+                "device_seq": r["device_seq"],
+                "entity": r["entity"],
+                "entity_id": r["entity_id"],
+                "kind": r["kind"],
+                "base_version": r["base_version"],
+                "payload": json.loads(
+                    self.store.cipher.decrypt(
+                        r["payload_enc"], where=field_ref("outbox", "payload_enc", r["op_id"])
+                    )
+                    or "{}"
+                ),
+                "created_at": r["created_at"],
+                "state": r["state"],
+                "result": json.loads(r["result"]) if r["result"] else None,
+            }
+            for r in rows
+        ]
 
     def close(self) -> None:
         self.store.close()
@@ -105,7 +127,9 @@ def _child_sync(data_dir: str, url: str, batch: str) -> int:
     store = Store(path / "kiosk.db", store_cipher(str(path)))
     token = credentials.load_token(path)
     assert token
-    engine = SyncEngine(store, TownshipClient(url, token), str(store.state("device_id")), batch_size=int(batch))
+    engine = SyncEngine(
+        store, TownshipClient(url, token), str(store.state("device_id")), batch_size=int(batch)
+    )
     for _ in range(500):
         if engine.sync_once().ok:
             print("synced", flush=True)

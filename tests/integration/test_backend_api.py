@@ -48,8 +48,9 @@ def test_enrol_gives_a_token_once(backend: Backend) -> None:
     from township import db
 
     with backend.database.read() as conn:
-        stored = conn.execute(sa.select(db.devices.c.token_hash).where(
-            db.devices.c.id == parsed.device_id)).scalar_one()
+        stored = conn.execute(
+            sa.select(db.devices.c.token_hash).where(db.devices.c.id == parsed.device_id)
+        ).scalar_one()
     assert parsed.device_token not in stored and len(stored) == 64
 
 
@@ -58,21 +59,34 @@ def test_enrol_with_bad_or_expired_code_is_403(any_backend: Backend) -> None:
     from township import db
     from township.services import create_enrollment_code
 
-    bad = requests.post(backend.url + "/v1/enroll", timeout=10, json={
-        "enrollment_code": "0000-0000-0000", "kiosk_name": "k", "app_version": "1"})
+    bad = requests.post(
+        backend.url + "/v1/enroll",
+        timeout=10,
+        json={"enrollment_code": "0000-0000-0000", "kiosk_name": "k", "app_version": "1"},
+    )
     assert bad.status_code == 403
     expired = create_enrollment_code(backend.database, "demo", ttl=dt.timedelta(seconds=-1))
-    response = requests.post(backend.url + "/v1/enroll", timeout=10, json={
-        "enrollment_code": expired, "kiosk_name": "k", "app_version": "1"})
+    response = requests.post(
+        backend.url + "/v1/enroll",
+        timeout=10,
+        json={"enrollment_code": expired, "kiosk_name": "k", "app_version": "1"},
+    )
     assert response.status_code == 403
     malformed = requests.post(backend.url + "/v1/enroll", timeout=10, json={"enrollment_code": 5})
     assert malformed.status_code == 400 and malformed.json()["error"] == "malformed"
-    nul = requests.post(backend.url + "/v1/enroll", timeout=10, json={
-        "enrollment_code": backend.enrollment_code(), "kiosk_name": "k\x00", "app_version": "1"})
+    nul = requests.post(
+        backend.url + "/v1/enroll",
+        timeout=10,
+        json={"enrollment_code": backend.enrollment_code(), "kiosk_name": "k\x00", "app_version": "1"},
+    )
     assert nul.status_code == 400
     with backend.database.read() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(db.devices).where(
-            db.devices.c.name == "k")).scalar_one() == 0
+        assert (
+            conn.execute(
+                sa.select(sa.func.count()).select_from(db.devices).where(db.devices.c.name == "k")
+            ).scalar_one()
+            == 0
+        )
 
 
 def test_kiosk_numbers_are_distinct(backend: Backend) -> None:
@@ -98,8 +112,12 @@ def test_missing_unknown_and_revoked_tokens(backend: Backend) -> None:
 def test_foreign_device_id_is_403(backend: Backend) -> None:
     a, b = backend.enroll("a"), backend.enroll("b")
     session = backend.new_session()
-    response = requests.post(backend.url + "/v1/sync/push", headers=a.headers, timeout=10, json={
-        "device_id": b.device_id, "ops": [create_op(session, device_seq=1)]})
+    response = requests.post(
+        backend.url + "/v1/sync/push",
+        headers=a.headers,
+        timeout=10,
+        json={"device_id": b.device_id, "ops": [create_op(session, device_seq=1)]},
+    )
     assert response.status_code == 403
     assert b.pull_all() is not None  # b's view holds no booking from that request
     assert not [c for c in b.pull_all() if c["entity"] == "booking"]
@@ -130,7 +148,9 @@ def test_replay_returns_the_stored_result_and_changes_nothing(backend: Backend) 
     seats_before = _seats_left(backend, session)
     again = kiosk.push_ok([create])[0]
     assert again["replayed"] is True
-    assert {k: v for k, v in again.items() if k != "replayed"} == {k: v for k, v in first.items() if k != "replayed"}
+    assert {k: v for k, v in again.items() if k != "replayed"} == {
+        k: v for k, v in first.items() if k != "replayed"
+    }
     assert _seats_left(backend, session) == seats_before == 0
     assert _count_bookings(backend, session) == 1
     # The same op twice in one batch: applied once, the second copy is a replay.
@@ -169,7 +189,17 @@ def test_invalid_ops_never_block_later_ones(backend: Backend) -> None:
     del no_op_id["op_id"]
     not_object: Any = ["just", "a", "list"]
     good = create_op(session, device_seq=8)
-    ops = [bad_id, unknown_entity, unknown_kind, wrong_types, extra_field, not_uuid, no_op_id, not_object, good]
+    ops = [
+        bad_id,
+        unknown_entity,
+        unknown_kind,
+        wrong_types,
+        extra_field,
+        not_uuid,
+        no_op_id,
+        not_object,
+        good,
+    ]
     results = kiosk.push_ok(ops)
     assert len(results) == len(ops)
     assert [r["reason"] for r in results[:-1]] == ["invalid"] * 8
@@ -211,8 +241,10 @@ def test_slot_full_offers_up_to_three_alternatives(backend: Backend) -> None:
     kiosk = backend.enroll()
     full = backend.new_session(capacity=1, starts_in=dt.timedelta(days=5))
     service = _service_of(backend, full)
-    others = [backend.new_session(capacity=2, service_id=service, starts_in=dt.timedelta(days=5, hours=h))
-              for h in (1, 2, 3, 30)]
+    others = [
+        backend.new_session(capacity=2, service_id=service, starts_in=dt.timedelta(days=5, hours=h))
+        for h in (1, 2, 3, 30)
+    ]
     assert kiosk.book(full)["outcome"] == "applied"
     result = kiosk.book(full)
     assert result["outcome"] == "rejected" and result["reason"] == "slot_full" and result["booking"] is None
@@ -229,8 +261,13 @@ def test_other_kiosks_never_see_my_bookings_or_cancel_them(backend: Backend) -> 
     assert theirs.push_ok([cancel])[0]["reason"] == "not_found"
     their_view = theirs.pull_all()
     assert booking["id"] not in {c["entity_id"] for c in their_view}
-    assert not [c for c in their_view if c["entity"] in ("booking", "lease") and c.get("data", {}).get(
-        "session_id") == session and c["entity"] == "booking"]
+    assert not [
+        c
+        for c in their_view
+        if c["entity"] in ("booking", "lease")
+        and c.get("data", {}).get("session_id") == session
+        and c["entity"] == "booking"
+    ]
     my_view = mine.pull_all()
     mine_bookings = [c for c in my_view if c["entity"] == "booking" and c["entity_id"] == booking["id"]]
     assert mine_bookings and mine_bookings[-1]["data"]["status"] == "confirmed"
@@ -242,11 +279,20 @@ def test_feedback_and_check_in(backend: Backend) -> None:
     session = backend.new_session(capacity=2)
     booking = kiosk.book(session)["booking"]
     check_in = op("booking", "check_in", booking["id"], {}, device_seq=kiosk.next_seq())
-    rate = op("feedback", "submit", str(uuid.uuid4()), {"booking_id": booking["id"], "rating": 5,
-                                                         "reasons": ["clear"], "comment": "好"},
-              device_seq=kiosk.next_seq())
-    bad_rating = op("feedback", "submit", str(uuid.uuid4()), {"booking_id": booking["id"], "rating": 9},
-                    device_seq=kiosk.next_seq())
+    rate = op(
+        "feedback",
+        "submit",
+        str(uuid.uuid4()),
+        {"booking_id": booking["id"], "rating": 5, "reasons": ["clear"], "comment": "好"},
+        device_seq=kiosk.next_seq(),
+    )
+    bad_rating = op(
+        "feedback",
+        "submit",
+        str(uuid.uuid4()),
+        {"booking_id": booking["id"], "rating": 9},
+        device_seq=kiosk.next_seq(),
+    )
     results = kiosk.push_ok([check_in, rate, bad_rating])
     assert results[0]["booking"]["status"] == "checked_in"
     assert results[1]["outcome"] == "applied"
@@ -279,8 +325,11 @@ def test_bad_requests_get_documented_statuses(any_backend: Backend) -> None:
         (json.dumps({"device_id": kiosk.device_id, "ops": [], "unknown": 1}).encode(), None, 400),
         (b"[" * 100000 + b"]" * 100000, None, 400),
         (b"not gzip at all", {"Content-Encoding": "gzip"}, 400),
-        (gzip.compress(json.dumps({"device_id": kiosk.device_id, "ops": []}).encode())[:-9],
-         {"Content-Encoding": "gzip"}, 400),
+        (
+            gzip.compress(json.dumps({"device_id": kiosk.device_id, "ops": []}).encode())[:-9],
+            {"Content-Encoding": "gzip"},
+            400,
+        ),
         (b"x", {"Content-Encoding": "br"}, 400),
         (json.dumps({"device_id": kiosk.device_id, "ops": [{}] * 501}).encode(), None, 413),
         (b" " * (P.MAX_BODY_BYTES + 10), None, 413),
@@ -298,8 +347,9 @@ def test_bad_requests_get_documented_statuses(any_backend: Backend) -> None:
 def test_pull_bad_limits_and_unknown_routes(backend: Backend) -> None:
     kiosk = backend.enroll()
     for limit in ("0", "1001", "-1", "abc", "1.5"):
-        response = requests.get(backend.url + "/v1/sync/pull", params={"limit": limit}, headers=kiosk.headers,
-                                timeout=10)
+        response = requests.get(
+            backend.url + "/v1/sync/pull", params={"limit": limit}, headers=kiosk.headers, timeout=10
+        )
         assert response.status_code == 400, limit
     missing = requests.get(backend.url + "/v1/nothing", timeout=10)
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
@@ -315,13 +365,19 @@ def test_gzip_request_and_response(backend: Backend) -> None:
     session = backend.new_session(capacity=30)
     ops = [create_op(session, device_seq=kiosk.next_seq()) for _ in range(20)]
     body = gzip.compress(json.dumps({"device_id": kiosk.device_id, "ops": ops}).encode())
-    response = requests.post(backend.url + "/v1/sync/push", data=body, timeout=30, headers=kiosk.headers | {
-        "Content-Encoding": "gzip", "Content-Type": "application/json", "Accept-Encoding": "gzip"})
+    response = requests.post(
+        backend.url + "/v1/sync/push",
+        data=body,
+        timeout=30,
+        headers=kiosk.headers
+        | {"Content-Encoding": "gzip", "Content-Type": "application/json", "Accept-Encoding": "gzip"},
+    )
     assert response.status_code == 200
     assert response.headers.get("Content-Encoding") == "gzip"
     assert [r["outcome"] for r in response.json()["results"]] == ["applied"] * 20
-    pulled = requests.get(backend.url + "/v1/sync/pull", headers=kiosk.headers | {"Accept-Encoding": "gzip"},
-                          timeout=30)
+    pulled = requests.get(
+        backend.url + "/v1/sync/pull", headers=kiosk.headers | {"Accept-Encoding": "gzip"}, timeout=30
+    )
     assert pulled.headers.get("Content-Encoding") == "gzip" and pulled.json()["changes"]
 
 
@@ -374,10 +430,12 @@ def test_device_sync_state_is_recorded(backend: Backend) -> None:
 
     kiosk = backend.enroll()
     skewed = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).isoformat()
-    response = requests.post(backend.url + "/v1/sync/push", timeout=10,
-                             headers=kiosk.headers | {"X-Cunzhan-Client-Time": skewed},
-                             json={"device_id": kiosk.device_id, "ops": [], "pending_ops": 42,
-                                   "app_version": "9.9.9"})
+    response = requests.post(
+        backend.url + "/v1/sync/push",
+        timeout=10,
+        headers=kiosk.headers | {"X-Cunzhan-Client-Time": skewed},
+        json={"device_id": kiosk.device_id, "ops": [], "pending_ops": 42, "app_version": "9.9.9"},
+    )
     assert response.status_code == 200
     with backend.database.read() as conn:
         row = conn.execute(sa.select(db.devices).where(db.devices.c.id == kiosk.device_id)).one()
@@ -401,16 +459,24 @@ def _count_bookings(backend: Backend, session_id: str) -> int:
     from township import db
 
     with backend.database.read() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(db.bookings).where(
-            db.bookings.c.session_id == session_id)).scalar_one())
+        return int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(db.bookings)
+                .where(db.bookings.c.session_id == session_id)
+            ).scalar_one()
+        )
 
 
 def _service_of(backend: Backend, session_id: str) -> str:
     from township import db
 
     with backend.database.read() as conn:
-        return str(conn.execute(sa.select(db.sessions.c.service_id).where(
-            db.sessions.c.id == session_id)).scalar_one())
+        return str(
+            conn.execute(
+                sa.select(db.sessions.c.service_id).where(db.sessions.c.id == session_id)
+            ).scalar_one()
+        )
 
 
 # --- language, notices, fuzz ------------------------------------------------------------------------------------------
@@ -439,8 +505,13 @@ def test_notices_reach_every_kiosk_and_can_be_withdrawn(backend: Backend) -> Non
     a, b = backend.enroll("a"), backend.enroll("b")
     a.pull_all()
     b.pull_all()
-    notice = post_notice(backend.database, staff_id=None, township_slug="demo", title="周五停电",
-                         body="周五上午卫生院停电，远程门诊暂停。")
+    notice = post_notice(
+        backend.database,
+        staff_id=None,
+        township_slug="demo",
+        title="周五停电",
+        body="周五上午卫生院停电，远程门诊暂停。",
+    )
     for kiosk in (a, b):
         seen = [c for c in kiosk.pull_all() if c["entity_id"] == notice]
         assert seen and seen[-1]["op"] == "upsert" and seen[-1]["data"]["title"] == "周五停电"
@@ -455,7 +526,20 @@ def test_fuzzed_ops_are_answered_one_by_one_never_500(any_backend: Backend) -> N
     rng = random.Random(20261128)
     kiosk = backend.enroll()
     session = backend.new_session(capacity=50)
-    junk: list[Any] = [None, True, -1, 2**70, 1.5, "", "x" * 300, [], {}, {"a": [1, {"b": None}]}, "😀", "\x00"]
+    junk: list[Any] = [
+        None,
+        True,
+        -1,
+        2**70,
+        1.5,
+        "",
+        "x" * 300,
+        [],
+        {},
+        {"a": [1, {"b": None}]},
+        "😀",
+        "\x00",
+    ]
     ops: list[Any] = []
     for i in range(300):
         base = create_op(session, device_seq=i + 1)

@@ -18,16 +18,25 @@ def _held(backend: Backend, session_id: str) -> int:
     from township import db
 
     with backend.database.read() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(db.bookings).where(
-            db.bookings.c.session_id == session_id,
-            db.bookings.c.status.in_(("confirmed", "checked_in", "attended")))).scalar_one())
+        return int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(db.bookings)
+                .where(
+                    db.bookings.c.session_id == session_id,
+                    db.bookings.c.status.in_(("confirmed", "checked_in", "attended")),
+                )
+            ).scalar_one()
+        )
 
 
 def _status(backend: Backend, booking_id: str) -> str:
     from township import db
 
     with backend.database.read() as conn:
-        return str(conn.execute(sa.select(db.bookings.c.status).where(db.bookings.c.id == booking_id)).scalar_one())
+        return str(
+            conn.execute(sa.select(db.bookings.c.status).where(db.bookings.c.id == booking_id)).scalar_one()
+        )
 
 
 def _latest(changes: list[dict[str, Any]], entity_id: str) -> dict[str, Any]:
@@ -134,7 +143,9 @@ def test_session_edits_refuse_what_would_break_capacity(any_backend: Backend) ->
     with pytest.raises(ServiceError) as low:
         edit_session(any_backend.database, session, staff_id=None, capacity=2)
     assert low.value.code == "capacity"
-    edit_session(any_backend.database, session, staff_id=None, capacity=4)  # a seat more: the waitlist moves up
+    edit_session(
+        any_backend.database, session, staff_id=None, capacity=4
+    )  # a seat more: the waitlist moves up
     assert _status(any_backend, waiting["booking"]["id"]) == "confirmed"
     # One provider cannot be in two sessions at once.
     from township import db
@@ -142,9 +153,16 @@ def test_session_edits_refuse_what_would_break_capacity(any_backend: Backend) ->
     with any_backend.database.read() as conn:
         row = conn.execute(sa.select(db.sessions).where(db.sessions.c.id == session)).one()
     with pytest.raises(ServiceError) as overlap:
-        create_session(any_backend.database, staff_id=None, township_slug="demo", service_id=row.service_id,
-                       provider_id=row.provider_id, starts_at=db.utc(row.starts_at) + dt.timedelta(minutes=10),
-                       ends_at=db.utc(row.ends_at) + dt.timedelta(minutes=10), capacity=2)
+        create_session(
+            any_backend.database,
+            staff_id=None,
+            township_slug="demo",
+            service_id=row.service_id,
+            provider_id=row.provider_id,
+            starts_at=db.utc(row.starts_at) + dt.timedelta(minutes=10),
+            ends_at=db.utc(row.ends_at) + dt.timedelta(minutes=10),
+            capacity=2,
+        )
     assert overlap.value.code == "overlap"
 
 
@@ -154,9 +172,11 @@ def test_reviewer_cannot_do_admin_things(any_backend: Backend) -> None:
     reviewer = any_backend.create_staff(f"rev-{uuid.uuid4().hex[:6]}", role="reviewer")
     kiosk = any_backend.enroll()
     session = any_backend.new_session()
-    for call in (lambda: cancel_session(any_backend.database, session, "x", staff_id=reviewer),
-                 lambda: create_enrollment_code(any_backend.database, "demo", staff_id=reviewer),
-                 lambda: revoke_device(any_backend.database, kiosk.device_id, staff_id=reviewer)):
+    for call in (
+        lambda: cancel_session(any_backend.database, session, "x", staff_id=reviewer),
+        lambda: create_enrollment_code(any_backend.database, "demo", staff_id=reviewer),
+        lambda: revoke_device(any_backend.database, kiosk.device_id, staff_id=reviewer),
+    ):
         with pytest.raises(ServiceError):
             call()
     assert kiosk.pull().status_code == 200
@@ -223,8 +243,11 @@ def test_expired_lease_returns_its_seats_once_the_kiosk_has_seen_it(any_backend:
     assert other.book(session)["outcome"] == "applied"
     assert other.book(session)["reason"] == "slot_full"  # the last seat is set aside for the lease
     with any_backend.database.write() as conn:  # let the lease run out
-        conn.execute(sa.update(db.leases).where(db.leases.c.id == lease_id).values(
-            expires_at=db.naive(db.now_utc() - dt.timedelta(minutes=1))))
+        conn.execute(
+            sa.update(db.leases)
+            .where(db.leases.c.id == lease_id)
+            .values(expires_at=db.naive(db.now_utc() - dt.timedelta(minutes=1)))
+        )
     deleted = [c for c in kiosk.pull_all() if c["entity_id"] == lease_id]
     assert deleted[-1]["op"] == "delete"
     # The kiosk might have confirmed offline before it heard: the seat stays set aside until its next pull.
@@ -244,8 +267,11 @@ def test_lease_backed_create_after_expiry_is_still_honoured(any_backend: Backend
     other = any_backend.enroll()
     other.book(session)
     with any_backend.database.write() as conn:
-        conn.execute(sa.update(db.leases).where(db.leases.c.id == lease_id).values(
-            expires_at=db.naive(db.now_utc() - dt.timedelta(hours=2))))
+        conn.execute(
+            sa.update(db.leases)
+            .where(db.leases.c.id == lease_id)
+            .values(expires_at=db.naive(db.now_utc() - dt.timedelta(hours=2)))
+        )
     other.pull_all()  # other kiosks' pulls do not touch this kiosk's lease
     result = kiosk.book(session, lease=True)
     assert result["outcome"] == "applied" and result["booking"]["status"] == "confirmed"
@@ -256,8 +282,11 @@ def _service(backend: Backend, session_id: str) -> str:
     from township import db
 
     with backend.database.read() as conn:
-        return str(conn.execute(sa.select(db.sessions.c.service_id).where(
-            db.sessions.c.id == session_id)).scalar_one())
+        return str(
+            conn.execute(
+                sa.select(db.sessions.c.service_id).where(db.sessions.c.id == session_id)
+            ).scalar_one()
+        )
 
 
 def test_create_op_helper_is_valid() -> None:

@@ -24,16 +24,30 @@ def _free_port() -> int:
 
 def _run(args: list[str], home: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = os.environ | {"CUNZHAN_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "township", *args], input=stdin, capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "township", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_serve_demo_then_enrol_with_a_cli_code(tmp_path: Path) -> None:
     home = tmp_path / "home"
     port = _free_port()
     env = os.environ | {"CUNZHAN_HOME": str(home)}
-    server = subprocess.Popen([sys.executable, "-m", "township", "serve", "--demo", "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "township", "serve", "--demo", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -52,12 +66,19 @@ def test_serve_demo_then_enrol_with_a_cli_code(tmp_path: Path) -> None:
         assert made.returncode == 0, made.stderr
         code = made.stdout.strip().splitlines()[-1]
         assert len(code.replace("-", "")) == 12
-        enrolled = requests.post(url + "/v1/enroll", timeout=10, json={
-            "enrollment_code": code, "kiosk_name": "河口村", "app_version": "0.1.0"})
+        enrolled = requests.post(
+            url + "/v1/enroll",
+            timeout=10,
+            json={"enrollment_code": code, "kiosk_name": "河口村", "app_version": "0.1.0"},
+        )
         assert enrolled.status_code == 201
         token = enrolled.json()["device_token"]
-        pulled = requests.get(url + "/v1/sync/pull", params={"limit": 1000}, timeout=30,
-                              headers={"Authorization": f"Bearer {token}"}).json()
+        pulled = requests.get(
+            url + "/v1/sync/pull",
+            params={"limit": 1000},
+            timeout=30,
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
         from cunzhan import demo
 
         services = {c["entity_id"] for c in pulled["changes"] if c["entity"] == "service"}
@@ -95,23 +116,45 @@ def test_create_staff_reads_the_password_from_stdin(tmp_path: Path) -> None:
     db.migrate(db_url)
     database = db.Database(db_url)
     create_township(database, "qingshan", "青山镇")
-    made = _run(["create-staff", "--db", db_url, "--township", "qingshan", "--username", "wang",
-                 "--role", "reviewer"], home, stdin="a-long-password\n")
+    made = _run(
+        [
+            "create-staff",
+            "--db",
+            db_url,
+            "--township",
+            "qingshan",
+            "--username",
+            "wang",
+            "--role",
+            "reviewer",
+        ],
+        home,
+        stdin="a-long-password\n",
+    )
     assert made.returncode == 0, made.stderr
     assert "a-long-password" not in made.stdout + made.stderr
     user = sign_in(database, "qingshan", "wang", "a-long-password", "127.0.0.1").staff
     assert user is not None and user.role == "reviewer"
     assert sign_in(database, "qingshan", "wang", "wrong-password", "127.0.0.1").staff is None
-    twice = _run(["create-staff", "--db", db_url, "--township", "qingshan", "--username", "wang",
-                  "--role", "admin"], home, stdin="another-password\n")
+    twice = _run(
+        ["create-staff", "--db", db_url, "--township", "qingshan", "--username", "wang", "--role", "admin"],
+        home,
+        stdin="another-password\n",
+    )
     assert twice.returncode == 1
-    short = _run(["create-staff", "--db", db_url, "--township", "qingshan", "--username", "li",
-                  "--role", "admin"], home, stdin="short\n")
+    short = _run(
+        ["create-staff", "--db", db_url, "--township", "qingshan", "--username", "li", "--role", "admin"],
+        home,
+        stdin="short\n",
+    )
     assert short.returncode == 1
     unknown = _run(["enrollment-code", "--db", db_url, "--township", "nowhere"], home)
     assert unknown.returncode == 1
-    bad_role = _run(["create-staff", "--db", db_url, "--township", "qingshan", "--username", "x",
-                     "--role", "boss"], home, stdin="a-long-password\n")
+    bad_role = _run(
+        ["create-staff", "--db", db_url, "--township", "qingshan", "--username", "x", "--role", "boss"],
+        home,
+        stdin="a-long-password\n",
+    )
     assert bad_role.returncode == 2
     database.dispose()
 
@@ -147,7 +190,9 @@ def test_lockout_is_per_address_and_account_and_the_same_for_unknown_users(tmp_p
         actions = [r.action for r in conn.execute(sa.select(db.staff_audit.c.action))]
         keys = [r.key for r in conn.execute(sa.select(db.signin_throttle.c.key))]
     assert "login_locked" in actions
-    assert not any("10.0.0" in key or "admin" in key or "nobody" in key for key in keys)  # hashed, never clear
+    assert not any(
+        "10.0.0" in key or "admin" in key or "nobody" in key for key in keys
+    )  # hashed, never clear
     database.dispose()
 
 

@@ -52,8 +52,10 @@ def test_pushed_lease_bookings_are_not_counted_twice(any_backend: Backend, tmp_p
         assert report.applied == 1 and report.rejected == 0
         assert _backend_booking(backend, first.id).status == "confirmed"
         # The kiosk still holds the lease change that says 1 seat; the pushed booking used it.
-        assert [r["seats"] for r in leaseholder.store.query("SELECT seats FROM leases WHERE session_id = ?",
-                                                           (session,))] == [1]
+        assert [
+            r["seats"]
+            for r in leaseholder.store.query("SELECT seats FROM leases WHERE session_id = ?", (session,))
+        ] == [1]
         assert leaseholder.store.lease_seats_free(session, now=leaseholder.clock()) == 0
 
         # So the next resident is told the truth: on the waiting list, not confirmed on a seat that is gone
@@ -64,15 +66,20 @@ def test_pushed_lease_bookings_are_not_counted_twice(any_backend: Backend, tmp_p
         assert leaseholder.store.lease_seats_free(session, now=leaseholder.clock()) == 0
         assert _backend_booking(backend, second.id).status == "waitlisted"
         # The pull brought the lease back with the booking it counted, and seats 0.
-        assert [r["seats"] for r in leaseholder.store.query("SELECT seats FROM leases WHERE session_id = ?",
-                                                           (session,))] == [0]
+        assert [
+            r["seats"]
+            for r in leaseholder.store.query("SELECT seats FROM leases WHERE session_id = ?", (session,))
+        ] == [0]
 
         # Invariant 5: every lease-backed confirmation stood; invariant 1: capacity held.
         for b in leaseholder.store.query("SELECT id FROM bookings WHERE lease = 1"):
             assert _backend_booking(backend, b["id"]).status == "confirmed"
         with backend.database.read() as conn:
-            confirmed = conn.execute(sa.select(sa.func.count()).select_from(db.bookings).where(
-                db.bookings.c.session_id == session, db.bookings.c.status == "confirmed")).scalar_one()
+            confirmed = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(db.bookings)
+                .where(db.bookings.c.session_id == session, db.bookings.c.status == "confirmed")
+            ).scalar_one()
         assert confirmed == 2
     finally:
         leaseholder.close()

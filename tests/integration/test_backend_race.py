@@ -21,8 +21,9 @@ BOOKERS = 50
 SEATS = 10
 
 
-def _race(backend: Backend, session_id: str, kiosks: list[Enrolled], *, waitlist: bool = False,
-          replay: bool = False) -> list[dict[str, Any]]:
+def _race(
+    backend: Backend, session_id: str, kiosks: list[Enrolled], *, waitlist: bool = False, replay: bool = False
+) -> list[dict[str, Any]]:
     barrier = threading.Barrier(len(kiosks))
 
     def book(kiosk: Enrolled) -> dict[str, Any]:
@@ -31,7 +32,9 @@ def _race(backend: Backend, session_id: str, kiosks: list[Enrolled], *, waitlist
         def push(http: requests.Session) -> requests.Response:
             # As a kiosk does: a saturated backend answers 503 with Retry-After (nothing applied); come back then.
             for _ in range(60):
-                response = http.post(backend.url + "/v1/sync/push", json=body, headers=kiosk.headers, timeout=120)
+                response = http.post(
+                    backend.url + "/v1/sync/push", json=body, headers=kiosk.headers, timeout=120
+                )
                 if response.status_code != 503:
                     return response
                 time.sleep(float(response.headers.get("retry-after", "1")) * random.random())
@@ -56,9 +59,16 @@ def _confirmed_in_db(backend: Backend, session_id: str) -> int:
     from township import db
 
     with backend.database.read() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(db.bookings).where(
-            db.bookings.c.session_id == session_id,
-            db.bookings.c.status.in_(("confirmed", "checked_in", "attended")))).scalar_one())
+        return int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(db.bookings)
+                .where(
+                    db.bookings.c.session_id == session_id,
+                    db.bookings.c.status.in_(("confirmed", "checked_in", "attended")),
+                )
+            ).scalar_one()
+        )
 
 
 def test_fifty_bookers_ten_seats(any_backend: Backend) -> None:
@@ -71,16 +81,20 @@ def test_fifty_bookers_ten_seats(any_backend: Backend) -> None:
     assert sorted({r["reason"] for r in results if r["outcome"] == "rejected"}) == ["slot_full"]
     assert _confirmed_in_db(any_backend, session) == SEATS
     # What the kiosks are told about the session agrees: no seat left.
-    seats = [c["data"]["seats_left"] for c in kiosks[0].pull_all()
-             if c["entity"] == "session" and c["entity_id"] == session]
+    seats = [
+        c["data"]["seats_left"]
+        for c in kiosks[0].pull_all()
+        if c["entity"] == "session" and c["entity_id"] == session
+    ]
     assert seats[-1] == 0
     # The change log stayed a strict sequence under the race, and the township's counter matches it.
     from township import db
 
     with any_backend.database.read() as conn:
         town = conn.execute(sa.select(db.townships).where(db.townships.c.slug == "demo")).one()
-        top = conn.execute(sa.select(sa.func.max(db.changes.c.seq)).where(
-            db.changes.c.township_id == town.id)).scalar_one()
+        top = conn.execute(
+            sa.select(sa.func.max(db.changes.c.seq)).where(db.changes.c.township_id == town.id)
+        ).scalar_one()
     assert town.last_seq == top
 
 
@@ -94,8 +108,14 @@ def test_racing_onto_the_waitlist_keeps_capacity_and_order(any_backend: Backend)
     from township import db
 
     with any_backend.database.read() as conn:
-        positions = [r.waitlist_position for r in conn.execute(sa.select(db.bookings.c.waitlist_position).where(
-            db.bookings.c.session_id == session, db.bookings.c.status == "waitlisted"))]
+        positions = [
+            r.waitlist_position
+            for r in conn.execute(
+                sa.select(db.bookings.c.waitlist_position).where(
+                    db.bookings.c.session_id == session, db.bookings.c.status == "waitlisted"
+                )
+            )
+        ]
     assert len(set(positions)) == len(positions) == 30 - SEATS  # a strict queue, no ties
 
 

@@ -67,8 +67,12 @@ def test_five_wrong_passwords_lock_the_account(staffed: Any) -> None:
     assert 14 * 60 <= int(locked.headers["Retry-After"]) <= 15 * 60  # says when to try again
     with staffed.database.read() as conn:
         until = conn.execute(sa.select(sa.func.max(db.signin_throttle.c.locked_until))).scalar_one()
-        actions = [r.action for r in conn.execute(sa.select(db.staff_audit.c.action)
-                                                  .where(db.staff_audit.c.target == "lockme"))]
+        actions = [
+            r.action
+            for r in conn.execute(
+                sa.select(db.staff_audit.c.action).where(db.staff_audit.c.target == "lockme")
+            )
+        ]
     assert until is not None and db.utc(until) > db.now_utc()  # in the database: every process, restarts
     assert "login_locked" in actions
     # Other accounts are not affected.
@@ -90,8 +94,9 @@ def test_sign_out_ends_the_session_even_for_a_copied_cookie(staffed: Any) -> Non
     assert "Review queue" not in page.text
 
 
-def test_expired_session_goes_back_to_sign_in_with_a_message(staffed: Any,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expired_session_goes_back_to_sign_in_with_a_message(
+    staffed: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = ConsoleClient(staffed.url)
     client.sign_in("xiaoli")
     monkeypatch.setenv("CUNZHAN_CONSOLE_IDLE_SECONDS", "1")  # the backend runs in this process
@@ -117,7 +122,9 @@ def test_a_form_after_expiry_changes_nothing(staffed: Any, monkeypatch: pytest.M
     assert "/console/signin" in response.url
     assert "Your session has ended" in response.text
     with staffed.database.read() as conn:
-        status = conn.execute(sa.select(db.bookings.c.status).where(db.bookings.c.id == booking_id)).scalar_one()
+        status = conn.execute(
+            sa.select(db.bookings.c.status).where(db.bookings.c.id == booking_id)
+        ).scalar_one()
     assert status == "pending_review"
 
 
@@ -146,19 +153,26 @@ def test_every_form_needs_its_csrf_token(staffed: Any) -> None:
             assert "This form could not be accepted" in response.text
             assert "nothing was changed" in response.text
     with staffed.database.read() as conn:
-        status = conn.execute(sa.select(db.bookings.c.status).where(db.bookings.c.id == booking_id)).scalar_one()
-        session_status = conn.execute(sa.select(db.sessions.c.status)
-                                      .where(db.sessions.c.id == session_id)).scalar_one()
+        status = conn.execute(
+            sa.select(db.bookings.c.status).where(db.bookings.c.id == booking_id)
+        ).scalar_one()
+        session_status = conn.execute(
+            sa.select(db.sessions.c.status).where(db.sessions.c.id == session_id)
+        ).scalar_one()
         holidays = conn.execute(sa.select(sa.func.count()).select_from(db.holidays)).scalar_one()
-        reveals = conn.execute(sa.select(sa.func.count()).select_from(db.staff_audit)
-                               .where(db.staff_audit.c.action == "reveal_numbers")).scalar_one()
+        reveals = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(db.staff_audit)
+            .where(db.staff_audit.c.action == "reveal_numbers")
+        ).scalar_one()
     assert (status, session_status, holidays, reveals) == ("pending_review", "open", 0, 0)
     # Still signed in (the failed sign-out did not sign out), and the real token works.
     assert client.post(f"/console/bookings/{booking_id}/confirm").status_code == 200
     # The sign-in form is protected too.
     fresh = ConsoleClient(staffed.url)
-    refused = fresh.http.post(staffed.url + "/console/signin", timeout=30,
-                              data={"username": "amei", "password": STAFF_PASSWORD})
+    refused = fresh.http.post(
+        staffed.url + "/console/signin", timeout=30, data={"username": "amei", "password": STAFF_PASSWORD}
+    )
     assert refused.status_code == 403
     assert "cz_session" not in fresh.http.cookies
 
@@ -174,8 +188,9 @@ def test_chinese_by_default_and_english_on_request(staffed: Any) -> None:
     assert switched.url.endswith("/console/review")
     assert "Review queue" in switched.text and 'lang="en"' in switched.text
     # A switch never redirects off the console.
-    outside = client.http.get(staffed.url + "/console/lang/en?next=https://evil.example/", timeout=30,
-                              allow_redirects=False)
+    outside = client.http.get(
+        staffed.url + "/console/lang/en?next=https://evil.example/", timeout=30, allow_redirects=False
+    )
     assert outside.headers["location"] == "/console/"
 
 
@@ -190,9 +205,13 @@ def test_cookie_is_secure_when_served_over_https(staffed: Any) -> None:
     form = requests.get(staffed.url + "/console/signin", headers=https, timeout=30)
     assert "Secure" in form.headers["set-cookie"]
     presign = form.headers["set-cookie"].split(";", 1)[0]
-    signed_in = requests.post(staffed.url + "/console/signin", timeout=30, allow_redirects=False,
-                              headers={**https, "Cookie": presign},
-                              data={"username": "amei", "password": STAFF_PASSWORD, "csrf_token": csrf_of(form.text)})
+    signed_in = requests.post(
+        staffed.url + "/console/signin",
+        timeout=30,
+        allow_redirects=False,
+        headers={**https, "Cookie": presign},
+        data={"username": "amei", "password": STAFF_PASSWORD, "csrf_token": csrf_of(form.text)},
+    )
     assert signed_in.status_code == 303
     cookie = signed_in.headers["set-cookie"]
     assert cookie.startswith("cz_session=") and "Secure" in cookie and "HttpOnly" in cookie
@@ -208,8 +227,9 @@ def test_each_township_sees_only_its_own(start_backend: Any, kind: str) -> None:
     backend.create_staff("baiyun-admin", "admin", STAFF_PASSWORD, township="baiyun")
     session_id = backend.new_session(capacity=3, review=True)
     kiosk = backend.enroll("青山终端")
-    booking_id = kiosk.push_ok([booking_op(session_id, device_seq=kiosk.next_seq(),
-                                           code="TOWN0001")])[0]["booking"]["id"]
+    booking_id = kiosk.push_ok([booking_op(session_id, device_seq=kiosk.next_seq(), code="TOWN0001")])[0][
+        "booking"
+    ]["id"]
     # With two townships the sign-in form asks which one; the same name in another township is another account.
     import requests
 
@@ -225,9 +245,14 @@ def test_each_township_sees_only_its_own(start_backend: Any, kind: str) -> None:
     assert other.post(f"/console/bookings/{booking_id}/confirm").status_code == 409
     assert other.post(f"/console/bookings/{booking_id}/reveal").status_code == 404
     with backend.database.read() as conn:
-        status = conn.execute(sa.select(db.bookings.c.status).where(db.bookings.c.id == booking_id)).scalar_one()
-        reveals = conn.execute(sa.select(sa.func.count()).select_from(db.staff_audit)
-                               .where(db.staff_audit.c.action == "reveal_numbers")).scalar_one()
+        status = conn.execute(
+            sa.select(db.bookings.c.status).where(db.bookings.c.id == booking_id)
+        ).scalar_one()
+        reveals = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(db.staff_audit)
+            .where(db.staff_audit.c.action == "reveal_numbers")
+        ).scalar_one()
     assert (status, reveals) == ("pending_review", 0)
     home = ConsoleClient(backend.url)
     assert home.sign_in("qingshan-admin", township="demo").status_code == 200

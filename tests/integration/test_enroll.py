@@ -31,8 +31,15 @@ pytestmark = pytest.mark.usefixtures("keyring_ready")
 
 
 def _run(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "CUNZHAN_HOME": str(home), **env}, check=False)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CUNZHAN_HOME": str(home), **env},
+        check=False,
+    )
 
 
 def _cli_code(backend: Backend, home: Path) -> str:
@@ -50,8 +57,10 @@ def _device(backend: Backend, device_id: str) -> Any:
 
 def test_cli_enrolment_keeps_the_token_only_in_the_keyring(backend: Backend, data_home: Path) -> None:
     code = _cli_code(backend, data_home)
-    done = _run(["-m", "kiosk", "enroll", "--server", backend.url, "--code", code, "--name", "上坪村服务站"],
-                data_home)
+    done = _run(
+        ["-m", "kiosk", "enroll", "--server", backend.url, "--code", code, "--name", "上坪村服务站"],
+        data_home,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     store = Store.open()
     device_id = store.state("device_id")
@@ -65,8 +74,9 @@ def test_cli_enrolment_keeps_the_token_only_in_the_keyring(backend: Backend, dat
     # The first sync happened in the same command: the catalogue is here.
     assert store.query("SELECT count(*) AS n FROM sessions")[0]["n"] > 0
     # The same code again: refused, plainly.
-    again = _run(["-m", "kiosk", "enroll", "--server", backend.url, "--code", code], data_home,
-                 CUNZHAN_LOCALE="en")
+    again = _run(
+        ["-m", "kiosk", "enroll", "--server", backend.url, "--code", code], data_home, CUNZHAN_LOCALE="en"
+    )
     assert again.returncode == 1
     assert "not accept this enrolment code" in again.stdout
     store.close()
@@ -88,7 +98,9 @@ def test_no_token_or_id_number_in_any_file_the_kiosk_writes(backend: Backend, da
     engine = SyncEngine.from_store(store)
     assert engine is not None and engine.sync_once().ok
     for number in id_numbers:
-        Bookings(store).book(session_id=session, resident=Resident(str(uuid.uuid4()), "王秀英", number, phone))
+        Bookings(store).book(
+            session_id=session, resident=Resident(str(uuid.uuid4()), "王秀英", number, phone)
+        )
     assert engine.sync_once().ok
     assert store.pending_count() == 0
     store.set_setting("village", "上坪村")
@@ -110,18 +122,25 @@ def test_no_token_or_id_number_in_any_file_the_kiosk_writes(backend: Backend, da
 
     with backend.database.read() as conn:
         cipher = keys.cipher_for(conn)
-        got = {cipher.decrypt(r.id_number_enc, where=field_ref("residents", "id_number_enc", r.id))
-               for r in conn.execute(sa.select(db.residents.c.id, db.residents.c.id_number_enc))}
+        got = {
+            cipher.decrypt(r.id_number_enc, where=field_ref("residents", "id_number_enc", r.id))
+            for r in conn.execute(sa.select(db.residents.c.id, db.residents.c.id_number_enc))
+        }
     assert set(id_numbers) <= got
 
 
-@pytest.mark.parametrize(("server", "code", "kind"), [
-    ("http://hall.example.cn:8700", "1234-5678-9012", "address"),
-    ("ftp://127.0.0.1", "1234-5678-9012", "address"),
-    (None, "12", "code_format"),
-    (None, "0000-0000-0000", "code_refused"),
-])
-def test_bad_enrolment_input(backend: Backend, store: Store, server: str | None, code: str, kind: str) -> None:
+@pytest.mark.parametrize(
+    ("server", "code", "kind"),
+    [
+        ("http://hall.example.cn:8700", "1234-5678-9012", "address"),
+        ("ftp://127.0.0.1", "1234-5678-9012", "address"),
+        (None, "12", "code_format"),
+        (None, "0000-0000-0000", "code_refused"),
+    ],
+)
+def test_bad_enrolment_input(
+    backend: Backend, store: Store, server: str | None, code: str, kind: str
+) -> None:
     with pytest.raises(EnrollError) as caught:
         enroll(server or backend.url, code, "k", store=store)
     assert caught.value.kind == kind
@@ -134,8 +153,11 @@ def test_expired_and_reused_codes_are_refused(backend: Backend, store: Store, tm
 
     code = backend.enrollment_code()
     with backend.database.write() as conn:
-        conn.execute(sa.update(db.enrollment_codes).where(db.enrollment_codes.c.used_at.is_(None)).values(
-            expires_at=db.naive(db.now_utc() - dt.timedelta(minutes=1))))
+        conn.execute(
+            sa.update(db.enrollment_codes)
+            .where(db.enrollment_codes.c.used_at.is_(None))
+            .values(expires_at=db.naive(db.now_utc() - dt.timedelta(minutes=1)))
+        )
     with pytest.raises(EnrollError) as caught:
         enroll(backend.url, code, "k", store=store)
     assert caught.value.kind == "code_refused"
@@ -177,21 +199,35 @@ def tls_backend(tmp_path: Path) -> Iterator[tuple[str, Path, Backend]]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ssl_certfile=str(tmp_path / "cert.pem"),
-                                           ssl_keyfile=str(tmp_path / "key.pem")))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            ssl_certfile=str(tmp_path / "cert.pem"),
+            ssl_keyfile=str(tmp_path / "key.pem"),
+        )
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     database = db.Database(db_url)
-    handle = Backend(url=f"https://127.0.0.1:{port}", db_url=db_url, kind="sqlite", database=database,
-                     _server=server, _thread=thread)
+    handle = Backend(
+        url=f"https://127.0.0.1:{port}",
+        db_url=db_url,
+        kind="sqlite",
+        database=database,
+        _server=server,
+        _thread=thread,
+    )
     yield handle.url, tmp_path / "cert.pem", handle
     handle.stop()
 
 
-def test_certificate_that_does_not_verify_is_refused(tls_backend: tuple[str, Path, Backend], store: Store) -> None:
+def test_certificate_that_does_not_verify_is_refused(
+    tls_backend: tuple[str, Path, Backend], store: Store
+) -> None:
     url, cert, handle = tls_backend
     code = handle.enrollment_code()
     with pytest.raises(EnrollError) as caught:
@@ -203,8 +239,9 @@ def test_certificate_that_does_not_verify_is_refused(tls_backend: tuple[str, Pat
     assert result.kiosk_number >= 1
 
 
-def test_missing_keyring_is_told_plainly_and_does_not_spend_the_code(backend: Backend, store: Store,
-                                                                      data_home: Path) -> None:
+def test_missing_keyring_is_told_plainly_and_does_not_spend_the_code(
+    backend: Backend, store: Store, data_home: Path
+) -> None:
     import keyring
     from keyring.backends import fail
 
@@ -219,8 +256,12 @@ def test_missing_keyring_is_told_plainly_and_does_not_spend_the_code(backend: Ba
     assert caught.value.kind == "keyring" and "keyring" in caught.value.message()
     assert enroll(backend.url, code, "k", store=store).kiosk_number >= 1  # the code was not spent
     # From the command line, with no keyring at all: a message and exit 1, no traceback.
-    done = _run(["-m", "kiosk", "enroll", "--server", backend.url, "--code", backend.enrollment_code()],
-                data_home / "elsewhere", PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring", CUNZHAN_LOCALE="en")
+    done = _run(
+        ["-m", "kiosk", "enroll", "--server", backend.url, "--code", backend.enrollment_code()],
+        data_home / "elsewhere",
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+        CUNZHAN_LOCALE="en",
+    )
     assert done.returncode == 1
     assert "keyring" in done.stdout and "Traceback" not in done.stderr
 
@@ -243,7 +284,9 @@ def test_revoked_device_then_reenrolment(backend: Backend, store: Store) -> None
     second = enroll(backend.url, backend.enrollment_code(), "k", store=store)
     assert second.reenrolled and second.device_id != first.device_id
     token = credentials.load_token(store.path.parent)
-    assert token and hashlib.sha256(token.encode()).hexdigest() == _device(backend, second.device_id).token_hash
+    assert (
+        token and hashlib.sha256(token.encode()).hexdigest() == _device(backend, second.device_id).token_hash
+    )
     engine = SyncEngine.from_store(store)
     assert engine is not None and engine.sync_once().ok
     assert device_token().ok
@@ -254,10 +297,18 @@ def test_provisioning_file_enrols_applies_settings_and_is_deleted(backend: Backe
     from kiosk.sync.worker import start_if_enrolled
 
     path = store.path.parent / "provision.json"
-    path.write_text(json.dumps({"server": backend.url, "enrollment_code": backend.enrollment_code(),
-                                "kiosk_name": "河口村服务站",
-                                "settings": {"village": "河口村", "sync_interval_s": 3600, "private_audio": True}},
-                               ensure_ascii=False), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "server": backend.url,
+                "enrollment_code": backend.enrollment_code(),
+                "kiosk_name": "河口村服务站",
+                "settings": {"village": "河口村", "sync_interval_s": 3600, "private_audio": True},
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     seen: list[Any] = []
     worker = start_if_enrolled(store.path, on_change=seen.append)
     assert worker is not None
@@ -275,14 +326,19 @@ def test_provisioning_file_enrols_applies_settings_and_is_deleted(backend: Backe
     assert seen and seen[-1].enrolled and seen[-1].online
 
 
-@pytest.mark.parametrize("content", [
-    '{"server": "SERVER", "enrollment_code": "CODE", "settings": {"no_such_setting": 1}}',
-    '{"server": "SERVER", "enrollment_code": "CODE", "settings": {"sync_interval_s": "often"}}',
-    '{"server": "SERVER", "code": "CODE"}',
-    '{"server": "SERVER", "enrollment_code": "0000-0000-0000"}',
-    "not json at all",
-])
-def test_bad_provisioning_file_is_set_aside_without_its_code(backend: Backend, store: Store, content: str) -> None:
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"server": "SERVER", "enrollment_code": "CODE", "settings": {"no_such_setting": 1}}',
+        '{"server": "SERVER", "enrollment_code": "CODE", "settings": {"sync_interval_s": "often"}}',
+        '{"server": "SERVER", "code": "CODE"}',
+        '{"server": "SERVER", "enrollment_code": "0000-0000-0000"}',
+        "not json at all",
+    ],
+)
+def test_bad_provisioning_file_is_set_aside_without_its_code(
+    backend: Backend, store: Store, content: str
+) -> None:
     code = backend.enrollment_code()
     path = store.path.parent / "provision.json"
     path.write_text(content.replace("SERVER", backend.url).replace("CODE", code), encoding="utf-8")
@@ -301,8 +357,10 @@ def test_provisioning_file_kept_while_the_township_is_unreachable(store: Store) 
     port = s.getsockname()[1]
     s.close()
     path = store.path.parent / "provision.json"
-    path.write_text(json.dumps({"server": f"http://127.0.0.1:{port}", "enrollment_code": "1234-5678-9012"}),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps({"server": f"http://127.0.0.1:{port}", "enrollment_code": "1234-5678-9012"}),
+        encoding="utf-8",
+    )
     with pytest.raises(EnrollError) as caught:
         provision_from_file(store)
     assert not caught.value.permanent

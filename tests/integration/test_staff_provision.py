@@ -21,9 +21,18 @@ PIN = "482915"
 
 
 def _write(path: Path, server: str, code: str) -> None:
-    path.write_text(json.dumps({"server": server, "enrollment_code": code, "kiosk_name": "上坪村服务站",
-                                "staff": {"id": "S01", "name": "李春梅", "pin": PIN}}, ensure_ascii=False),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "server": server,
+                "enrollment_code": code,
+                "kiosk_name": "上坪村服务站",
+                "staff": {"id": "S01", "name": "李春梅", "pin": PIN},
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
 
 
 def _free_port() -> int:
@@ -41,7 +50,9 @@ def test_provisioned_staff_waits_for_the_township_then_is_set_up(backend: Backen
             provision_from_file(store)
         assert not down.value.permanent
         kept = path.read_text(encoding="utf-8")
-        assert path.exists() and PIN not in kept and "$argon2id$" in kept  # hashed at once, kept for next start
+        assert (
+            path.exists() and PIN not in kept and "$argon2id$" in kept
+        )  # hashed at once, kept for next start
         assert not StaffAccounts(store).has_staff()  # not before the township accepted the code
         # The township is reachable at the next start (here: the address corrected in the kept file).
         data = json.loads(kept)
@@ -54,7 +65,9 @@ def test_provisioned_staff_waits_for_the_township_then_is_set_up(backend: Backen
         assert [m.staff_id for m in StaffAccounts(store).members()] == ["S01"]
         audit = store.query("SELECT actor, action, detail FROM audit_log ORDER BY id")
         assert {"actor": "provisioning", "action": "staff_added", "detail": "S01"} in audit
-        queued = [e for op in store.pending_ops(1000) if op["entity"] == "audit" for e in op["payload"]["entries"]]
+        queued = [
+            e for op in store.pending_ops(1000) if op["entity"] == "audit" for e in op["payload"]["entries"]
+        ]
         assert any(e["actor"] == "provisioning" and e["action"] == "staff_added" for e in queued)
         # Nothing the kiosk wrote holds the PIN in clear.
         store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -86,8 +99,16 @@ def test_refused_code_sets_up_no_staff_and_keeps_no_pin(backend: Backend, store:
 def test_bad_staff_entry_rejects_the_file_before_spending_the_code(backend: Backend, store: Store) -> None:
     path = store.path.parent / "provision.json"
     code = backend.enrollment_code()
-    path.write_text(json.dumps({"server": backend.url, "enrollment_code": code,
-                                "staff": {"id": "S01", "name": "李春梅", "pin": "123456"}}), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "server": backend.url,
+                "enrollment_code": code,
+                "staff": {"id": "S01", "name": "李春梅", "pin": "123456"},
+            }
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(EnrollError) as bad:
         provision_from_file(store)
     assert bad.value.kind == "provision_file" and "容易" in bad.value.message()

@@ -17,14 +17,26 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.usefixtures("keyring_ready")
 def test_demo_loop_headless(tmp_path: Path) -> None:
     home = tmp_path / "demo-home"
-    hidden = {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "DBUS_SESSION_BUS_ADDRESS"}  # a server, no desktop
+    hidden = {
+        "DISPLAY",
+        "WAYLAND_DISPLAY",
+        "QT_QPA_PLATFORM",
+        "DBUS_SESSION_BUS_ADDRESS",
+    }  # a server, no desktop
     env = {k: v for k, v in os.environ.items() if k not in hidden}
     env.update(CUNZHAN_HOME=str(home), CUNZHAN_LOCALE="en")
 
     def make_demo() -> subprocess.CompletedProcess[str]:  # what `make demo` runs once the venv is set up
-        return subprocess.run([str(ROOT / "tools" / "with-keyring.sh"), sys.executable, "-m", "kiosk", "demo"],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-                              stdin=subprocess.DEVNULL, check=False)
+        return subprocess.run(
+            [str(ROOT / "tools" / "with-keyring.sh"), sys.executable, "-m", "kiosk", "demo"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
 
     done = make_demo()
     out = done.stdout
@@ -41,7 +53,10 @@ def test_demo_loop_headless(tmp_path: Path) -> None:
     # Again: the keyring kept in the demo folder still holds the store key and the device token.
     again = make_demo()
     assert again.returncode == 0, again.stdout + again.stderr[-3000:]
-    assert "enrolled with the township" not in again.stdout and "Synced with the township: 0 updates" in again.stdout
+    assert (
+        "enrolled with the township" not in again.stdout
+        and "Synced with the township: 0 updates" in again.stdout
+    )
     # The kiosk really is enrolled and holds the township's schedule; the backend's files live under the same home.
     from kiosk.store import Store
 

@@ -23,9 +23,19 @@ from tests.proxy import FAULTS, FaultPlan, FaultProxy
 
 pytestmark = pytest.mark.usefixtures("keyring_ready")
 
-FAULTY = dict(drop_request=0.08, drop_response=0.08, duplicate=0.08, reorder=0.05, truncate_response=0.05,
-              corrupt_response=0.04, truncate_request=0.03, corrupt_request=0.03, error_status=0.08,
-              retry_after_s=0, delay_s=0.005)
+FAULTY = dict(
+    drop_request=0.08,
+    drop_response=0.08,
+    duplicate=0.08,
+    reorder=0.05,
+    truncate_response=0.05,
+    corrupt_response=0.04,
+    truncate_request=0.03,
+    corrupt_request=0.03,
+    error_status=0.08,
+    retry_after_s=0,
+    delay_s=0.005,
+)
 
 
 @pytest.fixture
@@ -47,15 +57,33 @@ def backend_sessions(backend: Backend, township: str = "demo") -> dict[str, tupl
     tid = backend.township_id(township)
     with backend.database.read() as conn:
         rows = conn.execute(sa.select(db.sessions).where(db.sessions.c.township_id == tid)).all()
-        return {r.id: (r.service_id, r.provider_id, from_text(db.iso(r.starts_at) or ""),
-                       from_text(db.iso(r.ends_at) or ""), r.capacity, B.seats_left(conn, r), r.status)
-                for r in rows}
+        return {
+            r.id: (
+                r.service_id,
+                r.provider_id,
+                from_text(db.iso(r.starts_at) or ""),
+                from_text(db.iso(r.ends_at) or ""),
+                r.capacity,
+                B.seats_left(conn, r),
+                r.status,
+            )
+            for r in rows
+        }
 
 
 def kiosk_sessions(k: KioskSim) -> dict[str, tuple[Any, ...]]:
-    return {r["id"]: (r["service_id"], r["provider_id"], from_text(r["starts_at"]), from_text(r["ends_at"]),
-                      r["capacity"], r["seats_left"], r["status"])
-            for r in k.store.query("SELECT * FROM sessions WHERE deleted = 0")}
+    return {
+        r["id"]: (
+            r["service_id"],
+            r["provider_id"],
+            from_text(r["starts_at"]),
+            from_text(r["ends_at"]),
+            r["capacity"],
+            r["seats_left"],
+            r["status"],
+        )
+        for r in k.store.query("SELECT * FROM sessions WHERE deleted = 0")
+    }
 
 
 def sync_all_concurrently(kiosks: list[KioskSim], url: str, *, batch_size: int = 200) -> None:
@@ -94,8 +122,11 @@ def test_invariants_under_faults(any_backend: Backend, proxy: FaultProxy, tmp_pa
     roomy = backend.new_session(capacity=6, starts_in=soon + dt.timedelta(hours=2))
     reviewed = backend.new_session(capacity=2, review=True, starts_in=soon)
     later = backend.new_session(capacity=2, starts_in=dt.timedelta(days=6))
-    kiosks = [KioskSim(tmp_path, "k-on-time"), KioskSim(tmp_path, "k-ahead", skew=dt.timedelta(days=1)),
-              KioskSim(tmp_path, "k-behind", skew=-dt.timedelta(days=3))]
+    kiosks = [
+        KioskSim(tmp_path, "k-on-time"),
+        KioskSim(tmp_path, "k-ahead", skew=dt.timedelta(days=1)),
+        KioskSim(tmp_path, "k-behind", skew=-dt.timedelta(days=3)),
+    ]
     for k in kiosks:
         k.enroll(proxy.url, backend.enrollment_code())
 
@@ -112,8 +143,13 @@ def test_invariants_under_faults(any_backend: Backend, proxy: FaultProxy, tmp_pa
     on_lease: set[str] = set()
     cancelled: set[str] = set()
     for k in kiosks:
-        for session, count, waitlist in ((full, 3, False), (roomy, 2, False), (reviewed, 2, False),
-                                         (later, 2, False), (later, 1, True)):
+        for session, count, waitlist in (
+            (full, 3, False),
+            (roomy, 2, False),
+            (reviewed, 2, False),
+            (later, 2, False),
+            (later, 1, True),
+        ):
             for _ in range(count):
                 booking = k.book(session, unique_id_number(), waitlist=waitlist)
                 if booking is None:
@@ -146,14 +182,17 @@ def test_invariants_under_faults(any_backend: Backend, proxy: FaultProxy, tmp_pa
 
     # Invariant 1: capacity never exceeded, for any session.
     with backend.database.read() as conn:
-        over = conn.execute(sa.select(db.sessions.c.id, db.sessions.c.capacity, sa.func.count(db.bookings.c.id))
-                            .join(db.bookings, db.bookings.c.session_id == db.sessions.c.id)
-                            .where(db.bookings.c.status.in_(("confirmed", "checked_in", "attended")))
-                            .group_by(db.sessions.c.id, db.sessions.c.capacity)
-                            .having(sa.func.count(db.bookings.c.id) > db.sessions.c.capacity)).all()
+        over = conn.execute(
+            sa.select(db.sessions.c.id, db.sessions.c.capacity, sa.func.count(db.bookings.c.id))
+            .join(db.bookings, db.bookings.c.session_id == db.sessions.c.id)
+            .where(db.bookings.c.status.in_(("confirmed", "checked_in", "attended")))
+            .group_by(db.sessions.c.id, db.sessions.c.capacity)
+            .having(sa.func.count(db.bookings.c.id) > db.sessions.c.capacity)
+        ).all()
     assert over == []
-    confirmed_full = backend_rows(backend, db.bookings, db.bookings.c.session_id == full,
-                                  db.bookings.c.status == "confirmed")
+    confirmed_full = backend_rows(
+        backend, db.bookings, db.bookings.c.session_id == full, db.bookings.c.status == "confirmed"
+    )
     assert len(confirmed_full) <= 3
 
     # Invariant 2: one final result per op, stored once at the backend; replays return it unchanged.
@@ -161,7 +200,9 @@ def test_invariants_under_faults(any_backend: Backend, proxy: FaultProxy, tmp_pa
         device = k.store.state("device_id")
         ops = k.all_ops()
         assert ops and all(op["state"] in ("done", "rejected") for op in ops)
-        stored = {r.op_id: r for r in backend_rows(backend, db.op_results, db.op_results.c.device_id == device)}
+        stored = {
+            r.op_id: r for r in backend_rows(backend, db.op_results, db.op_results.c.device_id == device)
+        }
         assert set(stored) == {op["op_id"] for op in ops}
         for op in ops:
             assert stored[op["op_id"]].result["outcome"] == op["result"]["outcome"]
@@ -170,11 +211,29 @@ def test_invariants_under_faults(any_backend: Backend, proxy: FaultProxy, tmp_pa
     with backend.database.read() as conn:
         last_seq = conn.execute(sa.select(db.townships.c.last_seq)).scalars().all()
     for k in kiosks:
-        wire = [{key: op[key] for key in ("op_id", "device_seq", "entity", "entity_id", "kind", "base_version",
-                                          "payload", "created_at")} for op in k.all_ops()]
+        wire = [
+            {
+                key: op[key]
+                for key in (
+                    "op_id",
+                    "device_seq",
+                    "entity",
+                    "entity_id",
+                    "kind",
+                    "base_version",
+                    "payload",
+                    "created_at",
+                )
+            }
+            for op in k.all_ops()
+        ]
         token = __import__("kiosk.sync.credentials", fromlist=["x"]).load_token(k.data_dir)
-        response = requests.post(backend.url + "/v1/sync/push", headers={"Authorization": f"Bearer {token}"},
-                                 json={"device_id": k.store.state("device_id"), "ops": wire}, timeout=60)
+        response = requests.post(
+            backend.url + "/v1/sync/push",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"device_id": k.store.state("device_id"), "ops": wire},
+            timeout=60,
+        )
         assert response.status_code == 200
         replies = response.json()["results"]
         assert [r["op_id"] for r in replies] == [op["op_id"] for op in wire]
@@ -206,16 +265,30 @@ def test_invariants_under_faults(any_backend: Backend, proxy: FaultProxy, tmp_pa
         assert k.cursor_seqs == sorted(k.cursor_seqs), k.name
         assert kiosk_sessions(k) == expected_sessions, k.name
         device = k.store.state("device_id")
-        theirs = {r.id: (r.status, r.version, r.session_id) for r in backend_rows(
-            backend, db.bookings, db.bookings.c.device_id == device)}
-        accepted = {op["entity_id"] for op in k.all_ops()
-                    if op["kind"] == "create" and op["result"]["outcome"] == "applied"}
-        mine = {r["id"]: (r["status"], r["version"], r["session_id"]) for r in k.store.query(
-            "SELECT * FROM bookings") if r["id"] in accepted}
+        theirs = {
+            r.id: (r.status, r.version, r.session_id)
+            for r in backend_rows(backend, db.bookings, db.bookings.c.device_id == device)
+        }
+        accepted = {
+            op["entity_id"]
+            for op in k.all_ops()
+            if op["kind"] == "create" and op["result"]["outcome"] == "applied"
+        }
+        mine = {
+            r["id"]: (r["status"], r["version"], r["session_id"])
+            for r in k.store.query("SELECT * FROM bookings")
+            if r["id"] in accepted
+        }
         assert mine == theirs, k.name
-        leases = {r.id: (r.session_id, r.seats - r.used) for r in backend_rows(
-            backend, db.leases, db.leases.c.device_id == device, db.leases.c.state == "active")}
-        assert {r["id"]: (r["session_id"], r["seats"]) for r in k.store.query("SELECT * FROM leases")} == leases
+        leases = {
+            r.id: (r.session_id, r.seats - r.used)
+            for r in backend_rows(
+                backend, db.leases, db.leases.c.device_id == device, db.leases.c.state == "active"
+            )
+        }
+        assert {
+            r["id"]: (r["session_id"], r["seats"]) for r in k.store.query("SELECT * FROM leases")
+        } == leases
         services = {r.id for r in backend_rows(backend, db.services, db.services.c.active.is_(True))}
         assert {r["id"] for r in k.store.query("SELECT id FROM services WHERE deleted = 0")} == services
 

@@ -23,9 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _child(data_dir: Path, url: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "tests.integration.sync_kiosks", "sync", str(data_dir), url, "4"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ})
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.sync_kiosks", "sync", str(data_dir), url, "4"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
 
 
 def _book_some(tmp_path: Path, sessions: list[str], n: int) -> list[str]:
@@ -81,9 +86,14 @@ def test_kiosk_killed_mid_sync(backend: Backend, tmp_path: Path) -> None:
         from township import db
 
         with backend.database.read() as conn:
-            rows = {r.id: r for r in conn.execute(sa.select(db.bookings).where(db.bookings.c.device_id == device))}
-            results = conn.execute(sa.select(db.op_results.c.op_id).where(
-                db.op_results.c.device_id == device)).scalars().all()
+            rows = {
+                r.id: r for r in conn.execute(sa.select(db.bookings).where(db.bookings.c.device_id == device))
+            }
+            results = (
+                conn.execute(sa.select(db.op_results.c.op_id).where(db.op_results.c.device_id == device))
+                .scalars()
+                .all()
+            )
         # No booking lost, each exactly once, each confirmed (plenty of seats), same status on both sides.
         assert set(made) <= set(rows)
         assert len(rows) == len(made)

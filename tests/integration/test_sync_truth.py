@@ -171,7 +171,9 @@ def test_a_refused_request_leaves_the_kiosk_showing_the_townships_seats(
     (kiosk,) = _kiosks(backend, tmp_path, "refused-seat")
     person = unique_id_number()
     assert backend.enroll("另一台终端").book(session, id_number=person)["outcome"] == "applied"
-    kiosk.sync_until_ok(kiosk.engine())  # the kiosk sees the seats the other booking left (but not the booking)
+    kiosk.sync_until_ok(
+        kiosk.engine()
+    )  # the kiosk sees the seats the other booking left (but not the booking)
     refused = kiosk.book(session, person)
     assert refused is not None
     kiosk.sync_until_ok(kiosk.engine())

@@ -106,7 +106,10 @@ def test_the_kiosk_window_hears_from_its_sync_worker(backend: Backend, tmp_path:
         worker = _start_sync(kiosk.store, window)
     try:
         assert worker is not None
-        def home_says_online() -> bool:  # home rebuilds its status label on each refresh: look it up every time
+
+        def home_says_online() -> (
+            bool
+        ):  # home rebuilds its status label on each refresh: look it up every time
             label = window.findChild(QLabel, "sync_status")
             return label is not None and label.isVisible() and label.text().startswith("已联网")
 

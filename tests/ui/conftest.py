@@ -61,11 +61,22 @@ def make_kiosk(qapp: object, demo_store: object, qtbot: object) -> Iterator[Call
     windows = []
     ticks = itertools.count(step=1.0)  # each touch a second after the last: no test click is a tremor repeat
 
-    def make(profile: str = "standard", *, clock: Callable[[], dt.datetime] | None = None,
-             touch_clock: Callable[[], float] | None = None, locked: bool = False) -> object:
+    def make(
+        profile: str = "standard",
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+        touch_clock: Callable[[], float] | None = None,
+        locked: bool = False,
+    ) -> object:
         kwargs = {"clock": clock} if clock else {}
-        ctx = KioskContext(store=demo_store, speech=RecordingSpeech(), voice=NoVoice("no voice in tests"),
-                           ops=SyncOps(), profile=profile_by_name(profile), **kwargs)  # type: ignore[arg-type]
+        ctx = KioskContext(
+            store=demo_store,
+            speech=RecordingSpeech(),
+            voice=NoVoice("no voice in tests"),
+            ops=SyncOps(),
+            profile=profile_by_name(profile),
+            **kwargs,
+        )  # type: ignore[arg-type]
         window = build_window(ctx, locked=locked, clock=touch_clock or (lambda: float(next(ticks))))
         window.setFixedSize(1920, 1080)
         window.go_home()

@@ -16,10 +16,36 @@ from kiosk.accessibility.profiles import ORDER
 from kiosk.ui.audit import audit_screen
 from kiosk.ui.tour import tour
 
-EXPECTED_SCREENS = {"home", "modes", "service", "provider", "day", "time", "time_alternatives", "who", "relation",
-                    "birth_year", "consent", "identify", "remember", "confirm", "done", "slip", "booking_list", "booking_detail", "cancel",
-                    "check_in", "check_in_code", "checked_in", "feedback", "feedback_reasons", "for_you_consent",
-                    "for_you", "idle_warning", "exit_pin"}
+EXPECTED_SCREENS = {
+    "home",
+    "modes",
+    "service",
+    "provider",
+    "day",
+    "time",
+    "time_alternatives",
+    "who",
+    "relation",
+    "birth_year",
+    "consent",
+    "identify",
+    "remember",
+    "confirm",
+    "done",
+    "slip",
+    "booking_list",
+    "booking_detail",
+    "cancel",
+    "check_in",
+    "check_in_code",
+    "checked_in",
+    "feedback",
+    "feedback_reasons",
+    "for_you_consent",
+    "for_you",
+    "idle_warning",
+    "exit_pin",
+}
 
 
 @pytest.mark.parametrize("profile", ORDER)

@@ -38,8 +38,11 @@ def to_confirm(kiosk: Any, number: str) -> str:
 
 def first_open_session(store: Any, service_id: str) -> Any:
     now = dt.datetime.now(dt.UTC)
-    return next(s for s in store.sessions_between(now, now + dt.timedelta(days=15), service_id=service_id)
-                if s.bookable)
+    return next(
+        s
+        for s in store.sessions_between(now, now + dt.timedelta(days=15), service_id=service_id)
+        if s.bookable
+    )
 
 
 def resident(number: str) -> Resident:

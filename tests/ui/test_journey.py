@@ -57,7 +57,9 @@ def test_book_by_touch(make_kiosk: Any, demo_store: Any, profile: str) -> None:
     assert booking["status"] == BookingStatus.REQUESTED.value  # no seat lease on this kiosk: told truthfully
     assert [(op["entity_id"], op["kind"]) for op in ops] == [(booking["id"], "create")]
     assert ops[0]["payload"]["resident"]["id_number"] == number
-    assert ops[0]["payload"]["consent"]["notice"] == "2026-12"  # the notice agreed to travels with the booking
+    assert (
+        ops[0]["payload"]["consent"]["notice"] == "2026-12"
+    )  # the notice agreed to travels with the booking
     assert shown_text(kiosk, "booking_code") == format_code(booking["code"])
     status = shown_text(kiosk, "booking_status")
     assert "乡镇" in status and "确认" in status  # requested, waiting for the township

@@ -217,4 +217,3 @@ def test_an_id_ending_in_x_is_typed_with_the_arrows_and_enter(make_kiosk: Any) -
     assert kiosk.current.name == "identify" and kiosk.ctx.visit.id_entry == number
     press(kiosk, Qt.Key.Key_Return)  # focus still on X: the entry is full, so this Enter confirms
     assert kiosk.current.name != "identify" and kiosk.ctx.visit.resident is not None
-

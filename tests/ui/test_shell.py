@@ -37,7 +37,9 @@ def test_touches_within_half_a_second_count_once(make_kiosk: Any, demo_store: An
     touch(kiosk, "nav_staff")
     assert staff_calls(demo_store) == 2
     now[0] += 1.0
-    QTest.mouseDClick(button(kiosk, "nav_staff"), Qt.MouseButton.LeftButton)  # a double-click is never a gesture
+    QTest.mouseDClick(
+        button(kiosk, "nav_staff"), Qt.MouseButton.LeftButton
+    )  # a double-click is never a gesture
     assert staff_calls(demo_store) == 2
 
 
@@ -131,7 +133,9 @@ def test_locked_kiosk_leaves_only_with_the_staff_pin(make_kiosk: Any, demo_store
     kiosk = make_kiosk("standard", locked=True)
     kiosk.close()
     assert kiosk.isVisible()  # Alt+F4 / the window manager's close do nothing
-    QTest.keyClick(kiosk, Qt.Key.Key_F12, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    QTest.keyClick(
+        kiosk, Qt.Key.Key_F12, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
     assert kiosk.current.name == "exit_pin"
     touch_digits(kiosk, "111111")
     touch(kiosk, "choice_ok")
@@ -143,11 +147,20 @@ def test_locked_kiosk_leaves_only_with_the_staff_pin(make_kiosk: Any, demo_store
 
 def run_kiosk(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, CUNZHAN_HOME=str(home), QT_QPA_PLATFORM="offscreen")
-    return subprocess.run([sys.executable, "-m", "kiosk", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-def test_run_until_ready_and_a_damaged_database_is_a_plain_message(tmp_path: Path, keyring_ready: None) -> None:
+def test_run_until_ready_and_a_damaged_database_is_a_plain_message(
+    tmp_path: Path, keyring_ready: None
+) -> None:
     done = run_kiosk("run", "--demo", "--profile", "elder", "--quit-after-ready", home=tmp_path / "a")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ready in ") and done.stdout.strip().endswith(" s")
@@ -161,13 +174,28 @@ def test_run_until_ready_and_a_damaged_database_is_a_plain_message(tmp_path: Pat
 
 def test_screenshots_command_writes_every_screen(tmp_path: Path) -> None:
     # A repeated --profile adds up, as in most command-line tools (it used to keep only the last one).
-    done = run_kiosk("screenshots", "--out", str(tmp_path / "shots"), "--profile", "elder", "--profile", "hearing",
-                     home=tmp_path / "h")
+    done = run_kiosk(
+        "screenshots",
+        "--out",
+        str(tmp_path / "shots"),
+        "--profile",
+        "elder",
+        "--profile",
+        "hearing",
+        home=tmp_path / "h",
+    )
     assert done.returncode == 0, done.stderr
     files = {p.name for p in (tmp_path / "shots").glob("*.png")}
     for profile in ("elder", "hearing"):
-        assert {f"{profile}-home.png", f"{profile}-identify.png", f"{profile}-done.png", f"{profile}-slip.png"} <= files
-    assert len(files) == 2 * 28  # every screen of the tour, "remember" and "consent" included, in each profile
+        assert {
+            f"{profile}-home.png",
+            f"{profile}-identify.png",
+            f"{profile}-done.png",
+            f"{profile}-slip.png",
+        } <= files
+    assert (
+        len(files) == 2 * 28
+    )  # every screen of the tour, "remember" and "consent" included, in each profile
     assert (tmp_path / "h" / "kiosk" / "slips").is_dir()  # the slip PDF went under the data directory
 
 
@@ -207,8 +235,11 @@ def test_thread_ops_report_back_on_the_main_thread(qtbot: Any) -> None:
         raise OSError("disk")
 
     ops.write(work, on_done=lambda v: seen.append(("done", threading.get_ident(), v)))
-    ops.run(fail, on_done=lambda v: seen.append(("wrong", 0, v)),
-            on_error=lambda e: seen.append(("error", threading.get_ident(), str(e))))
+    ops.run(
+        fail,
+        on_done=lambda v: seen.append(("wrong", 0, v)),
+        on_error=lambda e: seen.append(("error", threading.get_ident(), str(e))),
+    )
     qtbot.waitUntil(lambda: len(seen) == 2, timeout=5000)
     ops.shutdown()
     assert sorted(seen, key=str) == sorted([("done", main, 42), ("error", main, "disk")], key=str)
@@ -241,7 +272,9 @@ def test_slip_asks_for_the_chosen_printer_and_always_keeps_the_pdf(qtbot: Any, d
 
 
 @pytest.mark.parametrize("profile_name", ["standard", "elder", "low_vision"])
-def test_township_notices_on_home_are_shown_and_read_out(make_kiosk: Any, demo_store: Any, profile_name: str) -> None:
+def test_township_notices_on_home_are_shown_and_read_out(
+    make_kiosk: Any, demo_store: Any, profile_name: str
+) -> None:
     """Notices the township posts reach home (as the sync engine stores them): shown, spoken, the ones in force
     only, and home still passes the accessibility audit with them."""
     import datetime as dt
@@ -251,17 +284,34 @@ def test_township_notices_on_home_are_shown_and_read_out(make_kiosk: Any, demo_s
     from kiosk.ui.audit import audit_screen
 
     now = utc_now()
-    rows = {"n1": ("周四门诊调整。", "李医生周四休息，高血压随访改到周五上午。", now - dt.timedelta(hours=2), None),
-            "n2": ("智能手机课停一次", "", now - dt.timedelta(hours=1), now + dt.timedelta(days=1)),
-            "old": ("已过期的通知", "不应显示", now - dt.timedelta(days=3), now - dt.timedelta(days=1)),
-            "later": ("还没开始的通知", "不应显示", now + dt.timedelta(days=1), None)}
+    rows = {
+        "n1": (
+            "周四门诊调整。",
+            "李医生周四休息，高血压随访改到周五上午。",
+            now - dt.timedelta(hours=2),
+            None,
+        ),
+        "n2": ("智能手机课停一次", "", now - dt.timedelta(hours=1), now + dt.timedelta(days=1)),
+        "old": ("已过期的通知", "不应显示", now - dt.timedelta(days=3), now - dt.timedelta(days=1)),
+        "later": ("还没开始的通知", "不应显示", now + dt.timedelta(days=1), None),
+    }
     with demo_store.transaction() as conn:
         for ident, (title, body, starts, ends) in rows.items():
-            data = {"title": title, "body": body, "starts_at": to_text(starts), "ends_at": to_text(ends) if ends else None}
-            conn.execute("INSERT INTO notices (id, data, version) VALUES (?, ?, 1)", (ident, json.dumps(data)))
+            data = {
+                "title": title,
+                "body": body,
+                "starts_at": to_text(starts),
+                "ends_at": to_text(ends) if ends else None,
+            }
+            conn.execute(
+                "INSERT INTO notices (id, data, version) VALUES (?, ?, 1)", (ident, json.dumps(data))
+            )
     kiosk = make_kiosk(profile_name)
     shown = [shown_text(kiosk, f"township_notice_{i}") for i in range(2)]
-    assert shown == ["乡镇通知：智能手机课停一次", "乡镇通知：周四门诊调整。李医生周四休息，高血压随访改到周五上午。"]
+    assert shown == [
+        "乡镇通知：智能手机课停一次",
+        "乡镇通知：周四门诊调整。李医生周四休息，高血压随访改到周五上午。",
+    ]
     assert kiosk.findChild(QLabel, "township_notice_2") is None
     spoken = kiosk.current.spoken_announcement()
     assert all(text in spoken for text in shown) and "不应显示" not in spoken

@@ -1,6 +1,7 @@
 """Enrolment from the staff screen against the REAL township backend (uvicorn on 127.0.0.1): the token lands in the
 real keyring and nowhere else, a reused code gets a clear message, and staff audit ops travel with the sync."""
 
+# ruff: noqa: F811 - pytest fixtures imported by name and taken as parameters
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,13 @@ def _files_text(home: Path) -> bytes:
     return b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
 
 
-def test_enrol_from_staff_mode_then_audit_travels_with_sync(window: KioskWindow, qtbot: QtBot, demo_store: Store,  # noqa: F811
-                                                            backend: Backend, data_home: Path) -> None:  # noqa: F811
+def test_enrol_from_staff_mode_then_audit_travels_with_sync(
+    window: KioskWindow,
+    qtbot: QtBot,
+    demo_store: Store,
+    backend: Backend,
+    data_home: Path,
+) -> None:
     add_staff(demo_store)
     sign_in(qtbot, window)
     click(qtbot, window, "choice_enrol")
@@ -55,8 +61,10 @@ def test_enrol_from_staff_mode_then_audit_travels_with_sync(window: KioskWindow,
         assert demo_store.state("device_id") == device_id  # nothing changed
 
         # An assisted booking after enrolment; sync now sends it with the staff audit batch.
-        session = demo_store.query("SELECT id FROM sessions WHERE starts_at > ? ORDER BY starts_at LIMIT 1",
-                                   (to_text(utc_now() + dt.timedelta(days=1)),))[0]["id"]
+        session = demo_store.query(
+            "SELECT id FROM sessions WHERE starts_at > ? ORDER BY starts_at LIMIT 1",
+            (to_text(utc_now() + dt.timedelta(days=1)),),
+        )[0]["id"]
         booking = state.desk.book_for(session, Resident(new_id(), "周桂芳", unique_id_number()))
         worker = state.worker
         assert worker is not None and worker.running
@@ -75,8 +83,9 @@ def test_enrol_from_staff_mode_then_audit_travels_with_sync(window: KioskWindow,
         from township import db
 
         with backend.database.read() as conn:
-            rows = conn.execute(sa.select(db.staff_audit).where(
-                db.staff_audit.c.who.like(f"kiosk {number}: %"))).all()
+            rows = conn.execute(
+                sa.select(db.staff_audit).where(db.staff_audit.c.who.like(f"kiosk {number}: %"))
+            ).all()
         actions = [(r.who, r.action) for r in rows]
         assert (f"kiosk {number}: S01", "booking_created") in actions
         assert (f"kiosk {number}: S01", "kiosk_enrolled") in actions
@@ -90,7 +99,8 @@ def test_enrol_from_staff_mode_then_audit_travels_with_sync(window: KioskWindow,
 
 
 def test_first_staff_member_is_set_up_after_the_township_accepts_the_code(
-        window: KioskWindow, qtbot: QtBot, demo_store: Store, backend: Backend) -> None:  # noqa: F811
+    window: KioskWindow, qtbot: QtBot, demo_store: Store, backend: Backend
+) -> None:
     """A kiosk with no staff: enrolling with a real code from the township is what allows the first set-up."""
     from kiosk.ui.staff import open_staff_mode
     from tests.ui.test_staff_mode import set_up_member

@@ -203,10 +203,14 @@ def test_wrong_pin_is_refused_and_locks_out(window: KioskWindow, qtbot: QtBot, d
     assert "30 秒" in message(window)
     type_keys(qtbot, window, PIN)
     click(qtbot, window, "choice_sign_in")
-    assert screen(window).name == "staff_pin" and "请等" in message(window)  # locked: even the right PIN waits
+    assert screen(window).name == "staff_pin" and "请等" in message(
+        window
+    )  # locked: even the right PIN waits
     # Time passes (the lock is in the database, so a restart would not lift it): the right PIN works again.
     with demo_store.transaction() as conn:
-        conn.execute("UPDATE staff_lockout SET locked_until = ?", (to_text(utc_now() - dt.timedelta(seconds=1)),))
+        conn.execute(
+            "UPDATE staff_lockout SET locked_until = ?", (to_text(utc_now() - dt.timedelta(seconds=1)),)
+        )
     type_keys(qtbot, window, PIN)
     click(qtbot, window, "choice_sign_in")
     assert screen(window).name == "staff_home"
@@ -222,8 +226,9 @@ def test_staff_screens_need_a_signed_in_staff_member(window: KioskWindow, demo_s
         assert window.current is not None and screen(window).name == "staff_pin"
 
 
-def test_assisted_booking_by_touch_records_assisted_and_staff(window: KioskWindow, qtbot: QtBot,
-                                                              demo_store: Store) -> None:
+def test_assisted_booking_by_touch_records_assisted_and_staff(
+    window: KioskWindow, qtbot: QtBot, demo_store: Store
+) -> None:
     add_staff(demo_store)
     sign_in(qtbot, window)
     click(qtbot, window, "choice_assist")
@@ -264,8 +269,9 @@ def test_assisted_booking_by_touch_records_assisted_and_staff(window: KioskWindo
     assert draft.resident is None and draft.id_entry == "" and draft.name == ""
 
 
-def test_assisted_booking_without_the_residents_agreement_is_not_made(window: KioskWindow, qtbot: QtBot,
-                                                                      demo_store: Store) -> None:
+def test_assisted_booking_without_the_residents_agreement_is_not_made(
+    window: KioskWindow, qtbot: QtBot, demo_store: Store
+) -> None:
     add_staff(demo_store)
     sign_in(qtbot, window)
     click(qtbot, window, "choice_assist")
@@ -301,28 +307,40 @@ def _today_session(store: Store) -> Session:
     now = utc_now().replace(microsecond=0)
     service = store.query("SELECT id FROM services LIMIT 1")[0]["id"]
     provider = store.query("SELECT id FROM providers LIMIT 1")[0]["id"]
-    session = Session(new_id(), service, provider, now + dt.timedelta(minutes=30), now + dt.timedelta(minutes=60),
-                      6, 6, "远程诊室一")
+    session = Session(
+        new_id(),
+        service,
+        provider,
+        now + dt.timedelta(minutes=30),
+        now + dt.timedelta(minutes=60),
+        6,
+        6,
+        "远程诊室一",
+    )
     store.upsert_session(session)
     return session
 
 
-def test_lookup_shows_masked_details_and_checks_in(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+def test_lookup_shows_masked_details_and_checks_in(
+    window: KioskWindow, qtbot: QtBot, demo_store: Store
+) -> None:
     add_staff(demo_store)
     from kiosk.booking import Bookings
 
     session = _today_session(demo_store)
     number = _id(2)
-    booking = Bookings(demo_store).book(session_id=session.id,
-                                        resident=Resident(new_id(), "王秀英", number, "13987654321"))
+    booking = Bookings(demo_store).book(
+        session_id=session.id, resident=Resident(new_id(), "王秀英", number, "13987654321")
+    )
     sign_in(qtbot, window)
     click(qtbot, window, "choice_lookup")
     type_keys(qtbot, window, number)
     click(qtbot, window, "choice_search")
     result = visible(window, QLabel, "lookup_result").text()
     assert "王*英" in result and "3301**********" in result and "139****4321" in result
-    everything = " ".join(w.text() for w in window.findChildren(QLabel) + window.findChildren(QAbstractButton)
-                          if w.isVisible())
+    everything = " ".join(
+        w.text() for w in window.findChildren(QLabel) + window.findChildren(QAbstractButton) if w.isVisible()
+    )
     assert number not in everything and "王秀英" not in everything and "13987654321" not in everything
     click(qtbot, window, f"choice_booking_{booking.code}")
     assert screen(window).name == "staff_booking"
@@ -344,7 +362,9 @@ def test_lookup_shows_masked_details_and_checks_in(window: KioskWindow, qtbot: Q
     assert "已签到 1" in summary
 
 
-def test_settings_change_is_validated_and_audited(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+def test_settings_change_is_validated_and_audited(
+    window: KioskWindow, qtbot: QtBot, demo_store: Store
+) -> None:
     add_staff(demo_store)
     sign_in(qtbot, window)
     click(qtbot, window, "choice_settings")
@@ -365,13 +385,19 @@ def test_settings_change_is_validated_and_audited(window: KioskWindow, qtbot: Qt
     assert window.ctx.settings.get(__import__("kiosk.settings").settings.IDLE_SCALE) == 2.0  # applies at once
     changed = [(a["actor"], a["detail"]) for a in audit(demo_store) if a["action"] == "setting_changed"]
     assert changed == [("S01", "volume"), ("S01", "township_url"), ("S01", "idle_scale")]
-    queued = [e for op in demo_store.pending_ops() if op["entity"] == "audit" for e in op["payload"]["entries"]]
-    assert [e["detail"] for e in queued if e["action"] == "setting_changed"] == ["volume", "township_url",
-                                                                                 "idle_scale"]
+    queued = [
+        e for op in demo_store.pending_ops() if op["entity"] == "audit" for e in op["payload"]["entries"]
+    ]
+    assert [e["detail"] for e in queued if e["action"] == "setting_changed"] == [
+        "volume",
+        "township_url",
+        "idle_scale",
+    ]
 
 
-def test_saved_settings_take_effect_at_once(window: KioskWindow, qtbot: QtBot, demo_store: Store,
-                                            tmp_path: Path) -> None:
+def test_saved_settings_take_effect_at_once(
+    window: KioskWindow, qtbot: QtBot, demo_store: Store, tmp_path: Path
+) -> None:
     """Volume and private audio reach the speech engine's view of the settings (the same object, reloaded), the
     starting mode applies from the next resident, and a new voice model folder is taken up without a restart."""
     from kiosk import settings as s
@@ -392,7 +418,9 @@ def test_saved_settings_take_effect_at_once(window: KioskWindow, qtbot: QtBot, d
     click(qtbot, window, "choice_setting_voice_model_path")
     type_text(qtbot, window, "setting_text", str(tmp_path))
     click(qtbot, window, "choice_save")
-    assert screen(window).name == "staff_settings"  # saved (the folder is not checked: doctor says if it is no model)
+    assert (
+        screen(window).name == "staff_settings"
+    )  # saved (the folder is not checked: doctor says if it is no model)
     assert window.ctx.voice is not voice_before  # the voice control was made again from the new folder
     window.end_visit()  # the staff member signs out; the next resident starts in the new mode
     assert window.ctx.profile.name == "elder"
@@ -401,17 +429,30 @@ def test_saved_settings_take_effect_at_once(window: KioskWindow, qtbot: QtBot, d
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
-@pytest.mark.parametrize("case", [
-    # A fixed clock at three times of day: the words follow the day of the last sync, not the hour the test runs.
-    (dt.datetime(2026, 3, 10, 16, 30, tzinfo=SHANGHAI), dt.datetime(2026, 3, 10, 14, 30, tzinfo=SHANGHAI),
-     "上次同步成功：今天下午 2:30。"),
-    (dt.datetime(2026, 3, 11, 1, 0, tzinfo=SHANGHAI), dt.datetime(2026, 3, 10, 22, 6, tzinfo=SHANGHAI),
-     "上次同步成功：昨天晚上 10:06。"),
-    (dt.datetime(2026, 3, 14, 9, 0, tzinfo=SHANGHAI), dt.datetime(2026, 3, 10, 22, 6, tzinfo=SHANGHAI),
-     "上次同步成功：3月10日晚上 10:06。"),
-])
-def test_sync_screen_says_the_state_plainly(window: KioskWindow, qtbot: QtBot, demo_store: Store,
-                                            case: tuple[dt.datetime, dt.datetime, str]) -> None:
+@pytest.mark.parametrize(
+    "case",
+    [
+        # A fixed clock at three times of day: the words follow the day of the last sync, not the hour the test runs.
+        (
+            dt.datetime(2026, 3, 10, 16, 30, tzinfo=SHANGHAI),
+            dt.datetime(2026, 3, 10, 14, 30, tzinfo=SHANGHAI),
+            "上次同步成功：今天下午 2:30。",
+        ),
+        (
+            dt.datetime(2026, 3, 11, 1, 0, tzinfo=SHANGHAI),
+            dt.datetime(2026, 3, 10, 22, 6, tzinfo=SHANGHAI),
+            "上次同步成功：昨天晚上 10:06。",
+        ),
+        (
+            dt.datetime(2026, 3, 14, 9, 0, tzinfo=SHANGHAI),
+            dt.datetime(2026, 3, 10, 22, 6, tzinfo=SHANGHAI),
+            "上次同步成功：3月10日晚上 10:06。",
+        ),
+    ],
+)
+def test_sync_screen_says_the_state_plainly(
+    window: KioskWindow, qtbot: QtBot, demo_store: Store, case: tuple[dt.datetime, dt.datetime, str]
+) -> None:
     now, last, said = case
     window.ctx.clock = lambda: now.astimezone(dt.UTC)
     add_staff(demo_store)
@@ -427,8 +468,10 @@ def test_sync_screen_says_the_state_plainly(window: KioskWindow, qtbot: QtBot, d
     demo_store.set_state("last_success_at", to_text(last.astimezone(dt.UTC)))
     window.show_screen("staff_home")
     window.show_screen("staff_sync")
-    texts = {n: visible(window, QLabel, n).text() for n in ("sync_link", "sync_last", "sync_pending",
-                                                              "sync_error", "sync_skew")}
+    texts = {
+        n: visible(window, QLabel, n).text()
+        for n in ("sync_link", "sync_last", "sync_pending", "sync_error", "sync_skew")
+    }
     assert "离线" in texts["sync_link"]
     assert texts["sync_last"] == said
     assert str(demo_store.pending_count()) in texts["sync_pending"]
@@ -436,8 +479,9 @@ def test_sync_screen_says_the_state_plainly(window: KioskWindow, qtbot: QtBot, d
     assert "快于" in texts["sync_skew"] and "10 分钟" in texts["sync_skew"]
 
 
-def test_enrolment_with_an_unreachable_address_says_so(window: KioskWindow, qtbot: QtBot,
-                                                       demo_store: Store) -> None:
+def test_enrolment_with_an_unreachable_address_says_so(
+    window: KioskWindow, qtbot: QtBot, demo_store: Store
+) -> None:
     add_staff(demo_store)
     sign_in(qtbot, window)
     click(qtbot, window, "choice_enrol")
@@ -483,8 +527,10 @@ def test_practice_mode_from_staff_mode(window: KioskWindow, qtbot: QtBot, demo_s
     click(qtbot, window, "choice_consent_yes")
     click(qtbot, window, "choice_book")
     assert visible(window, QLabel, "done_code").isVisible()
-    assert window.ctx.store is not demo_store and window.ctx.store.query("SELECT count(*) AS n FROM bookings")[0][
-        "n"] == 1
+    assert (
+        window.ctx.store is not demo_store
+        and window.ctx.store.query("SELECT count(*) AS n FROM bookings")[0]["n"] == 1
+    )
     # The banner is on the resident's screens too.
     window.go_home()
     assert banner.isVisible()
@@ -508,8 +554,9 @@ def test_the_exit_seam_needs_a_staff_pin(demo_store: Store) -> None:
     assert not refused and "密码不对" in text
 
 
-def test_every_staff_screen_has_big_named_controls(window: KioskWindow, qtbot: QtBot, demo_store: Store,
-                                                  tmp_path: Path) -> None:
+def test_every_staff_screen_has_big_named_controls(
+    window: KioskWindow, qtbot: QtBot, demo_store: Store, tmp_path: Path
+) -> None:
     """Walk every staff screen: each control has an accessible name and is at least the profile's target size;
     every screen has a title and an announcement. Screenshots are written for people to look at."""
     from kiosk.ui.staff import staff_screens
@@ -551,7 +598,10 @@ def test_every_staff_screen_has_big_named_controls(window: KioskWindow, qtbot: Q
             assert button.accessibleName().strip(), f"{current.name}: {button.objectName()} has no name"
             assert min(button.width(), button.height()) >= target, (current.name, button.objectName())
         for field in current.findChildren(QLineEdit):
-            assert field.accessibleName().strip() and field.height() >= target, (current.name, field.objectName())
+            assert field.accessibleName().strip() and field.height() >= target, (
+                current.name,
+                field.objectName(),
+            )
         assert window.grab().save(str(shots / f"standard-{current.name}.png"))
     window.show_screen("staff_pin")
     assert window.grab().save(str(shots / "standard-staff_pin.png"))
@@ -562,8 +612,11 @@ def test_every_staff_screen_has_big_named_controls(window: KioskWindow, qtbot: Q
 
 def test_keyboard_entry_to_staff_mode(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
     add_staff(demo_store)
-    qtbot.keyClick(window, Qt.Key.Key_F11,  # type: ignore[no-untyped-call]
-                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(
+        window,
+        Qt.Key.Key_F11,  # type: ignore[no-untyped-call]
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
     assert screen(window).name == "staff_pin"
 
 
@@ -580,7 +633,8 @@ def test_idle_timeout_signs_staff_out(window: KioskWindow, qtbot: QtBot, demo_st
 
 
 def test_staff_cancel_from_lookup_asks_first_and_works_inside_the_residents_window(
-        window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+    window: KioskWindow, qtbot: QtBot, demo_store: Store
+) -> None:
     from kiosk.booking import Bookings
 
     add_staff(demo_store)
@@ -612,11 +666,15 @@ def test_staff_cancel_from_lookup_asks_first_and_works_inside_the_residents_wind
     assert ("S01", "staff_cancel_late", booking.code) in actions
     ops = [o for o in demo_store.pending_ops() if o["entity_id"] == booking.id]
     assert [o["kind"] for o in ops] == ["create", "cancel"]
-    queued = [e for op in demo_store.pending_ops() if op["entity"] == "audit" for e in op["payload"]["entries"]]
+    queued = [
+        e for op in demo_store.pending_ops() if op["entity"] == "audit" for e in op["payload"]["entries"]
+    ]
     assert any(e["action"] == "staff_cancel_late" for e in queued)
 
 
-def test_assisted_booking_for_a_grandchild_by_touch(window: KioskWindow, qtbot: QtBot, demo_store: Store) -> None:
+def test_assisted_booking_for_a_grandchild_by_touch(
+    window: KioskWindow, qtbot: QtBot, demo_store: Store
+) -> None:
     add_staff(demo_store)
     sign_in(qtbot, window)
     click(qtbot, window, "choice_assist")
@@ -647,12 +705,18 @@ def test_assisted_booking_for_a_grandchild_by_touch(window: KioskWindow, qtbot: 
     assert "张小雨" not in summary and number not in summary
     click(qtbot, window, "choice_book")
     code = visible(window, QLabel, "done_code").text().replace("-", "")
-    row = demo_store.query("SELECT id, channel, staff_id, dependent_id FROM bookings WHERE code = ?", (code,))[0]
+    row = demo_store.query(
+        "SELECT id, channel, staff_id, dependent_id FROM bookings WHERE code = ?", (code,)
+    )[0]
     assert row["channel"] == "assisted" and row["staff_id"] == "S01" and row["dependent_id"]
     dependent = demo_store.dependent(row["dependent_id"])
     assert dependent is not None and dependent.name == "张小雨" and dependent.birth_year == 2017
     op = next(o for o in demo_store.pending_ops() if o["entity_id"] == row["id"])
-    assert op["payload"]["for_dependent"] == {"name": "张小雨", "relation": dependent.relation, "birth_year": 2017}
+    assert op["payload"]["for_dependent"] == {
+        "name": "张小雨",
+        "relation": dependent.relation,
+        "birth_year": 2017,
+    }
     assert op["payload"]["channel"] == "assisted" and op["payload"]["staff_id"] == "S01"
     draft = staff_state(window).draft
     assert draft.dependent is None and draft.dep_name == "" and draft.resident is None

@@ -49,7 +49,8 @@ def _name(win: KioskWindow) -> str:
 
 
 def test_staff_key_before_staff_mode_is_installed_opens_the_pin_screen(
-        started: tuple[KioskWindow, Callable[[], None]], qtbot: QtBot) -> None:
+    started: tuple[KioskWindow, Callable[[], None]], qtbot: QtBot
+) -> None:
     win, install = started
     with pytest.raises(KeyError):
         win.screen_named("staff_pin")  # really not installed yet
@@ -62,7 +63,8 @@ def test_staff_key_before_staff_mode_is_installed_opens_the_pin_screen(
 
 
 def test_staff_key_after_the_deferred_install_still_works_once(
-        started: tuple[KioskWindow, Callable[[], None]], qtbot: QtBot) -> None:
+    started: tuple[KioskWindow, Callable[[], None]], qtbot: QtBot
+) -> None:
     win, install = started
     assert win.input_rules.early_staff_key is not None and win.findChild(QObject, "staff_shortcut") is None
     install()
@@ -113,11 +115,20 @@ raise SystemExit(main(["run", "--demo", "--quit-after-ready"]))
 
 def _run(code: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     full = dict(os.environ, CUNZHAN_HOME=str(home), QT_QPA_PLATFORM="offscreen", **env)
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=full, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-def test_home_is_ready_before_the_qt_namespace_and_the_heavier_modules(tmp_path: Path, keyring_ready: None) -> None:
+def test_home_is_ready_before_the_qt_namespace_and_the_heavier_modules(
+    tmp_path: Path, keyring_ready: None
+) -> None:
     first = _run(_READY_PROBE, tmp_path)  # creates the store (migrations through sqlite-utils) and the key
     assert first.returncode == 0, first.stderr
     again = _run(_READY_PROBE, tmp_path)
@@ -127,9 +138,13 @@ def test_home_is_ready_before_the_qt_namespace_and_the_heavier_modules(tmp_path:
 
 
 def test_a_keyring_failure_found_after_home_is_shown_is_a_plain_message_and_exit_1(
-        tmp_path: Path, keyring_ready: None) -> None:
-    done = _run("from kiosk.__main__ import main\nraise SystemExit(main(['run', '--quit-after-ready']))", tmp_path,
-                PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    tmp_path: Path, keyring_ready: None
+) -> None:
+    done = _run(
+        "from kiosk.__main__ import main\nraise SystemExit(main(['run', '--quit-after-ready']))",
+        tmp_path,
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+    )
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith("ready in ")  # home was shown; the key is read just after
     assert "Traceback" not in done.stderr

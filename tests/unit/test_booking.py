@@ -19,7 +19,9 @@ def _resident(number: str = ID, name: str = "张桂兰") -> Resident:
 
 def _session(store: Store, *, capacity: int = 2, hours: float = 48, service: str = "svc") -> Session:
     start = utc_now() + dt.timedelta(hours=hours)
-    s = Session(new_id(), service, "prov", start, start + dt.timedelta(minutes=30), capacity, capacity, "诊室")
+    s = Session(
+        new_id(), service, "prov", start, start + dt.timedelta(minutes=30), capacity, capacity, "诊室"
+    )
     store.upsert_session(s)
     return s
 
@@ -43,8 +45,10 @@ def test_booking_and_its_outbox_op_are_written_together(store: Store) -> None:
 def test_lease_confirms_offline(store: Store) -> None:
     session = _session(store)
     with store.transaction() as conn:
-        conn.execute("INSERT INTO leases (id, session_id, seats, expires_at) VALUES (?,?,?,?)",
-                     (new_id(), session.id, 1, to_text(utc_now() + dt.timedelta(hours=6))))
+        conn.execute(
+            "INSERT INTO leases (id, session_id, seats, expires_at) VALUES (?,?,?,?)",
+            (new_id(), session.id, 1, to_text(utc_now() + dt.timedelta(hours=6))),
+        )
     rules = Bookings(store)
     first = rules.book(session_id=session.id, resident=_resident())
     second = rules.book(session_id=session.id, resident=_resident(ID2, "李四"))
@@ -55,8 +59,10 @@ def test_lease_confirms_offline(store: Store) -> None:
 def test_expired_lease_confirms_nothing(store: Store) -> None:
     session = _session(store)
     with store.transaction() as conn:
-        conn.execute("INSERT INTO leases (id, session_id, seats, expires_at) VALUES (?,?,?,?)",
-                     (new_id(), session.id, 2, to_text(utc_now() - dt.timedelta(minutes=1))))
+        conn.execute(
+            "INSERT INTO leases (id, session_id, seats, expires_at) VALUES (?,?,?,?)",
+            (new_id(), session.id, 2, to_text(utc_now() - dt.timedelta(minutes=1))),
+        )
     assert Bookings(store).book(session_id=session.id, resident=_resident()).status is BookingStatus.REQUESTED
 
 
@@ -71,9 +77,16 @@ def test_same_resident_cannot_book_a_session_twice_but_a_grandchild_can(store: S
     child = Dependent(new_id(), "", "王小明", "孙子", 2016)
     saved = store.find_resident(ID)
     assert saved is not None
-    with_child = Resident(saved.id, saved.name, saved.id_number, saved.phone, saved.village, dependents=(child,))
-    booking = rules.book(session_id=session.id, resident=with_child, dependent=child, channel=Channel.ASSISTED,
-                         staff_id="staff-1")
+    with_child = Resident(
+        saved.id, saved.name, saved.id_number, saved.phone, saved.village, dependents=(child,)
+    )
+    booking = rules.book(
+        session_id=session.id,
+        resident=with_child,
+        dependent=child,
+        channel=Channel.ASSISTED,
+        staff_id="staff-1",
+    )
     op = store.pending_ops()[-1]
     assert op["payload"]["for_dependent"] == {"name": "王小明", "relation": "孙子", "birth_year": 2016}
     assert op["payload"]["channel"] == "assisted" and booking.dependent_id == child.id
@@ -138,8 +151,10 @@ def test_device_seq_is_never_reused(store: Store) -> None:
     session = _session(store, capacity=10)
     rules = Bookings(store)
     for i in range(3):
-        rules.book(session_id=session.id, resident=_resident(ID if i == 0 else ID2 if i == 1 else
-                                                             "110105194912310038", f"人{i}"))
+        rules.book(
+            session_id=session.id,
+            resident=_resident(ID if i == 0 else ID2 if i == 1 else "110105194912310038", f"人{i}"),
+        )
     seqs = [o["device_seq"] for o in store.pending_ops()]
     assert seqs == sorted(seqs) and len(set(seqs)) == 3
     with store.transaction() as conn:

@@ -16,14 +16,16 @@ def test_codes_validate_and_are_unique_per_kiosk(kiosk: int, seq: int) -> None:
 
 
 @given(st.integers(0, 99), st.integers(0, 9999), st.data())
-def test_single_digit_errors_and_neighbour_swaps_are_caught(kiosk: int, seq: int, data: st.DataObject) -> None:
+def test_single_digit_errors_and_neighbour_swaps_are_caught(
+    kiosk: int, seq: int, data: st.DataObject
+) -> None:
     code = make_code(kiosk, seq)
     i = data.draw(st.integers(0, len(code) - 1))
     wrong = str((int(code[i]) + data.draw(st.integers(1, 9))) % 10)
-    assert not is_valid_code(code[:i] + wrong + code[i + 1:])
+    assert not is_valid_code(code[:i] + wrong + code[i + 1 :])
     j = data.draw(st.integers(0, len(code) - 2))
     if code[j] != code[j + 1]:
-        swapped = code[:j] + code[j + 1] + code[j] + code[j + 2:]
+        swapped = code[:j] + code[j + 1] + code[j] + code[j + 2 :]
         assert not is_valid_code(swapped)
 
 

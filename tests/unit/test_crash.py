@@ -40,8 +40,9 @@ def test_sigkill_during_writes_loses_nothing_acknowledged(data_home: Path, keyri
     acknowledged: list[str] = []
     env = dict(os.environ)
     for round_ in range(12):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(round_ * 10000)], stdout=subprocess.PIPE,
-                                text=True, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(round_ * 10000)], stdout=subprocess.PIPE, text=True, env=env
+        )
         assert proc.stdout is not None
         deadline = time.monotonic() + rng.uniform(0.8, 2.0)
         while time.monotonic() < deadline:

@@ -33,8 +33,10 @@ def _populate(store: Store) -> dict[str, list[str]]:
     accounts = StaffAccounts(store, hasher=PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1))
     staff = accounts.add("S01", "李春梅", PIN, actor="enrolment")
     desk = StaffDesk(store, staff)
-    session = store.query("SELECT id FROM sessions WHERE starts_at > ? ORDER BY starts_at LIMIT 1",
-                          (to_text(utc_now() + dt.timedelta(days=1)),))[0]["id"]
+    session = store.query(
+        "SELECT id FROM sessions WHERE starts_at > ? ORDER BY starts_at LIMIT 1",
+        (to_text(utc_now() + dt.timedelta(days=1)),),
+    )[0]["id"]
     people = [("张桂兰", _id(1), "13812345678"), ("欧阳春花", _id(2), "15900001111"), ("王芳", _id(3), None)]
     for i, (name, number, phone) in enumerate(people):
         resident = Resident(new_id(), name, number, phone, "上坪村")
@@ -59,26 +61,47 @@ def _populate(store: Store) -> dict[str, list[str]]:
     (paths.data_dir() / "kiosk.log").write_text(
         f"2026-11-28 sync: Authorization: Bearer {TOKEN}\n"
         f"booking for 张桂兰 id {_id(1)} phone 138-1234-5678 token={TOKEN}\n"
-        f"looked up {_id(2).lower()} 欧阳春花 +86 159 0000 1111 and 王芳 and 张小雨\n", encoding="utf-8")
-    return {"names": ["张桂兰", "欧阳春花", "王芳", "张小雨", "李春梅"],
-            "numbers": [_id(1), _id(2), _id(3), _id(2).lower(), "13812345678", "15900001111", "13698765432",
-                        "138-1234-5678", "159 0000 1111"],
-            "secrets": [TOKEN, PIN]}
+        f"looked up {_id(2).lower()} 欧阳春花 +86 159 0000 1111 and 王芳 and 张小雨\n",
+        encoding="utf-8",
+    )
+    return {
+        "names": ["张桂兰", "欧阳春花", "王芳", "张小雨", "李春梅"],
+        "numbers": [
+            _id(1),
+            _id(2),
+            _id(3),
+            _id(2).lower(),
+            "13812345678",
+            "15900001111",
+            "13698765432",
+            "138-1234-5678",
+            "159 0000 1111",
+        ],
+        "secrets": [TOKEN, PIN],
+    }
 
 
 def test_export_contains_the_state_and_no_personal_data(demo_store: Store, tmp_path: Path) -> None:
     sensitive = _populate(demo_store)
     try:
-        path = export_diagnostics(demo_store, tmp_path / "out", doctor=[{"name": "x", "ok": True, "detail": "ok",
-                                                                        "fix": ""}])
+        path = export_diagnostics(
+            demo_store, tmp_path / "out", doctor=[{"name": "x", "ok": True, "detail": "ok", "fix": ""}]
+        )
     finally:
         credentials.delete_token(demo_store.path.parent)
     assert path.exists() and path.suffix == ".zip" and "kiosk7" in path.name
     with zipfile.ZipFile(path) as bundle:
         names = set(bundle.namelist())
         texts = {n: bundle.read(n).decode("utf-8") for n in names}
-    assert {"manifest.json", "settings.json", "sync.json", "counts.json", "audit.json", "doctor.json",
-            "logs/kiosk.log"} <= names
+    assert {
+        "manifest.json",
+        "settings.json",
+        "sync.json",
+        "counts.json",
+        "audit.json",
+        "doctor.json",
+        "logs/kiosk.log",
+    } <= names
     everything = "\n".join(texts.values())
     for value in sensitive["names"] + sensitive["numbers"] + sensitive["secrets"]:
         assert value not in everything, f"personal data or secret in the export ({len(value)} chars)"
@@ -106,16 +129,32 @@ def test_export_contains_the_state_and_no_personal_data(demo_store: Store, tmp_p
 
 def test_scrubber_patterns() -> None:
     scrub = Scrubber(names=["赵大山", "李"], numbers=[], secrets=["s3cr3t-token-value"])
-    text = scrub.text("赵大山 李 s3cr3t-token-value 11010519491231002X 110105491231002 13912345678 "
-                      "e3b0c442-98fc-1c14-9afb-f4c8996fb924 " + "A" * 40 + " 2026-11-28T10:00:00+00:00")
-    assert text.split() == ["<name>", "李", "<token>", "1101**********002X", "1101*******1002", "139****5678",
-                            "e3b0c442-98fc-1c14-9afb-f4c8996fb924", "<secret>", "2026-11-28T10:00:00+00:00"]
+    text = scrub.text(
+        "赵大山 李 s3cr3t-token-value 11010519491231002X 110105491231002 13912345678 "
+        "e3b0c442-98fc-1c14-9afb-f4c8996fb924 " + "A" * 40 + " 2026-11-28T10:00:00+00:00"
+    )
+    assert text.split() == [
+        "<name>",
+        "李",
+        "<token>",
+        "1101**********002X",
+        "1101*******1002",
+        "139****5678",
+        "e3b0c442-98fc-1c14-9afb-f4c8996fb924",
+        "<secret>",
+        "2026-11-28T10:00:00+00:00",
+    ]
 
 
 def test_command_line_writes_the_export(demo_store: Store, data_home: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli"
-    result = subprocess.run([sys.executable, "-m", "kiosk.diagnostics", "--out", str(out)], capture_output=True,
-                            text=True, check=False, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk.diagnostics", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     written = Path(result.stdout.strip().splitlines()[-1])
     assert written.parent == out and zipfile.is_zipfile(written)

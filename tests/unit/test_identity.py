@@ -44,7 +44,7 @@ def test_every_well_formed_number_is_accepted(number: str) -> None:
 @given(valid_ids(), st.integers(0, 16), st.integers(1, 9))
 def test_any_single_digit_change_is_caught(number: str, position: int, delta: int) -> None:
     digit = (int(number[position]) + delta) % 10
-    changed = number[:position] + str(digit) + number[position + 1:]
+    changed = number[:position] + str(digit) + number[position + 1 :]
     result = check_id_number(changed, today=TODAY)
     assert not result.ok
 

@@ -51,7 +51,10 @@ KIOSK_CORE = [p for p in _files("kiosk", recursive=False) if p.name != "__main__
 KIOSK_STORE = _files("kiosk/store") if (ROOT / "kiosk/store").is_dir() else []
 
 RULES = {
-    "the shared package imports neither program nor Qt": (_files("cunzhan"), ("kiosk", "township", "PySide6")),
+    "the shared package imports neither program nor Qt": (
+        _files("cunzhan"),
+        ("kiosk", "township", "PySide6"),
+    ),
     "the backend never imports the kiosk or Qt": (_files("township"), ("kiosk", "PySide6")),
     "nothing in the kiosk imports the backend": (_files("kiosk"), ("township",)),
     "the kiosk core and sync layer never import Qt": (KIOSK_CORE + KIOSK_STORE, ("PySide6", "kiosk.ui")),
@@ -70,8 +73,10 @@ def test_the_rule_sees_an_import_inside_a_function() -> None:
     sample = ROOT / "kiosk" / "_layering_probe.py"
     try:
         sample.write_text("def later() -> None:\n    from township import app  # noqa\n", encoding="utf-8")
-        assert _offenders([sample], ("township",)) == ["kiosk/_layering_probe.py imports township",
-                                                       "kiosk/_layering_probe.py imports township.app"]
+        assert _offenders([sample], ("township",)) == [
+            "kiosk/_layering_probe.py imports township",
+            "kiosk/_layering_probe.py imports township.app",
+        ]
     finally:
         sample.unlink()
 
@@ -82,7 +87,9 @@ def _modules(package: str) -> list[str]:
 
 
 def test_core_and_sync_import_without_qt() -> None:
-    names = [m for m in _modules("cunzhan") + _modules("kiosk") + _modules("kiosk.sync") if m != "kiosk.__main__"]
+    names = [
+        m for m in _modules("cunzhan") + _modules("kiosk") + _modules("kiosk.sync") if m != "kiosk.__main__"
+    ]
     code = (
         "import sys\n"
         "class Block:\n"
@@ -95,6 +102,8 @@ def test_core_and_sync_import_without_qt() -> None:
         "assert not any(m.startswith('PySide6') for m in sys.modules)\n"
         "print(len(" + repr(names) + "))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.strip()) >= 10

@@ -81,7 +81,10 @@ def test_cardinal_numbers(n: int, said: str) -> None:
         ("您输入的是 3 3 0 1 0 2。", "您输入的是 三三零幺零二。"),
         ("0 0、0 0 0 1、1", "零零、零零零幺、幺"),
         ("身份证尾号 123X", "身份证尾号 幺二三叉"),
-        ("显示号码 10秒后自动隐藏", "显示号码 十秒后自动隐藏"),  # a duration after 号码, not the number's digits
+        (
+            "显示号码 10秒后自动隐藏",
+            "显示号码 十秒后自动隐藏",
+        ),  # a duration after 号码, not the number's digits
         ("3301**********1234", "三三零幺，幺二三四"),
         # full-width digits
         ("３号窗口", "三号窗口"),

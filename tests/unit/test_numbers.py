@@ -20,7 +20,8 @@ from kiosk.accessibility.numbers import (
 
 digit_strings = st.text(alphabet="0123456789", min_size=1, max_size=24)
 id_numbers = st.text(alphabet="0123456789", min_size=17, max_size=17).flatmap(
-    lambda body: st.sampled_from([body + d for d in "0123456789X"]))
+    lambda body: st.sampled_from([body + d for d in "0123456789X"])
+)
 
 
 def test_groups() -> None:
@@ -38,25 +39,33 @@ def test_mandarin_read_back_uses_yao_and_pauses_between_groups() -> None:
 
 
 def test_english_read_back() -> None:
-    assert spoken_digits("13800138000", "phone", "en") == "one three eight, zero zero one three, eight zero zero zero"
+    assert (
+        spoken_digits("13800138000", "phone", "en")
+        == "one three eight, zero zero one three, eight zero zero zero"
+    )
     assert digit_words("12X", "en") == ["one", "two", "X"]
 
 
-@pytest.mark.parametrize(("text", "digits"), [
-    ("幺三八", "138"),
-    ("一 三 八", "138"),
-    ("零〇", "00"),
-    ("两两", "22"),
-    ("  九 八  七 ", "987"),
-    ("幺二三叉", "123X"),
-    ("幺二三x", "123X"),
-    ("三三零幺零二，幺九八零", "3301021980"),
-])
+@pytest.mark.parametrize(
+    ("text", "digits"),
+    [
+        ("幺三八", "138"),
+        ("一 三 八", "138"),
+        ("零〇", "00"),
+        ("两两", "22"),
+        ("  九 八  七 ", "987"),
+        ("幺二三叉", "123X"),
+        ("幺二三x", "123X"),
+        ("三三零幺零二，幺九八零", "3301021980"),
+    ],
+)
 def test_parser_reads_what_people_say(text: str, digits: str) -> None:
     assert parse_spoken_digits(text) == digits
 
 
-@pytest.mark.parametrize("text", ["", "   ", "十", "一百", "幺三八好", "是", "3 8", "返回", "[unk]", "一千零一"])
+@pytest.mark.parametrize(
+    "text", ["", "   ", "十", "一百", "幺三八好", "是", "3 8", "返回", "[unk]", "一千零一"]
+)
 def test_parser_refuses_anything_else(text: str) -> None:
     assert parse_spoken_digits(text) is None
 
@@ -93,6 +102,9 @@ def test_confirm_prompts() -> None:
 def test_long_digit_strings_in_prompts_become_spoken_digits() -> None:
     assert speakable("您的手机号是 13800138000。", "zh_CN") == "您的手机号是 幺三八，零零幺三，八零零零。"
     assert speakable("预约号 07-0042-3", "zh_CN") == "预约号 零七，零零四二，三"
-    assert speakable("号码 33010219800101123X 对吗", "zh_CN") == "号码 三三零幺零二，幺九八零零幺零幺，幺二三叉 对吗"
+    assert (
+        speakable("号码 33010219800101123X 对吗", "zh_CN")
+        == "号码 三三零幺零二，幺九八零零幺零幺，幺二三叉 对吗"
+    )
     assert speakable("2024年5月3日 上午9:30，还有12个号", "zh_CN") == "2024年5月3日 上午9:30，还有12个号"
     assert speakable("Code 07-0042-3", "en") == "Code zero seven, zero zero four two, three"

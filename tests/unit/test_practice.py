@@ -42,7 +42,9 @@ def _id(n: int) -> str:
     return first17 + id_check_character(first17)
 
 
-def test_a_full_practice_booking_leaves_the_real_database_untouched(demo_store: Store, data_home: Path) -> None:
+def test_a_full_practice_booking_leaves_the_real_database_untouched(
+    demo_store: Store, data_home: Path
+) -> None:
     real = demo_store
     real.set_state("kiosk_number", "7")
     real.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -54,8 +56,10 @@ def test_a_full_practice_booking_leaves_the_real_database_untouched(demo_store: 
         assert not str(practice.folder).startswith(str(data_home))
         # The same catalogue, so the same screens.
         assert len(practice.store.services()) == len(real.services()) > 0
-        session = practice.store.query("SELECT id FROM sessions WHERE starts_at > ? ORDER BY starts_at LIMIT 1",
-                                       (to_text(utc_now() + dt.timedelta(days=1)),))[0]["id"]
+        session = practice.store.query(
+            "SELECT id FROM sessions WHERE starts_at > ? ORDER BY starts_at LIMIT 1",
+            (to_text(utc_now() + dt.timedelta(days=1)),),
+        )[0]["id"]
         rules = practice.bookings()
         resident = Resident(new_id(), "孙玉珍", _id(1), "13700001111", "石桥村")
         booking = rules.book(session_id=session, resident=resident)
@@ -94,8 +98,10 @@ def test_practice_data_is_sealed_with_a_key_that_is_never_kept(demo_store: Store
     import keyring
 
     with PracticeSession(demo_store) as practice:
-        session = practice.store.query("SELECT id FROM sessions WHERE starts_at > ? LIMIT 1",
-                                       (to_text(utc_now() + dt.timedelta(days=1)),))[0]["id"]
+        session = practice.store.query(
+            "SELECT id FROM sessions WHERE starts_at > ? LIMIT 1",
+            (to_text(utc_now() + dt.timedelta(days=1)),),
+        )[0]["id"]
         practice.bookings().book(session_id=session, resident=Resident(new_id(), "孙玉珍", _id(3)))
         practice.store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         raw = practice.store.path.read_bytes()
@@ -108,8 +114,9 @@ def test_practice_data_is_sealed_with_a_key_that_is_never_kept(demo_store: Store
 
 
 def test_leftovers_of_a_dead_process_are_removed(tmp_path: Path) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead_pid = int(dead.stdout)
     stale = tmp_path / f"{PREFIX}{dead_pid}-abc"
     stale.mkdir()
@@ -141,7 +148,8 @@ def test_staff_pins_are_checked_against_the_real_store_in_practice(store: Store)
     from kiosk.staff import StaffAccounts, verify_pin
 
     StaffAccounts(store, hasher=PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)).add(
-        "S01", "李春梅", "482915", actor="enrolment")
+        "S01", "李春梅", "482915", actor="enrolment"
+    )
     with PracticeSession(store) as practice:
         assert kiosk_store(practice.store) is store
         assert practice.store.query("SELECT count(*) AS n FROM staff")[0]["n"] == 0  # no PIN hashes copied

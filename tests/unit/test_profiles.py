@@ -19,7 +19,9 @@ from kiosk.accessibility.profiles import (
 
 
 def test_the_table_of_accessibility_md() -> None:
-    rows = {name: (p.text_mm, p.target_mm, p.contrast, p.idle_s, p.max_choices) for name, p in PROFILES.items()}
+    rows = {
+        name: (p.text_mm, p.target_mm, p.contrast, p.idle_s, p.max_choices) for name, p in PROFILES.items()
+    }
     assert rows == {
         "standard": (6, 12, 4.5, 60, 6),
         "elder": (9, 16, 7.0, 180, 4),

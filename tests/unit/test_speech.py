@@ -234,7 +234,9 @@ def test_a_screen_said_after_a_private_detail_keeps_its_dates_and_choices_in_wor
     # 12月3日, 10:00 or 按1 after it (they were read 幺二月三日, 上午幺零，零零, 按幺).
     log = tmp_path / "speech.jsonl"
     monkeypatch.setenv(LOG_ENV, str(log))
-    speaker.say_private(f"您的身份证号码是 {ID_NUMBER}", ID_MASKED, then="请确认：12月3日 上午 10:00，按1，确认预约。")
+    speaker.say_private(
+        f"您的身份证号码是 {ID_NUMBER}", ID_MASKED, then="请确认：12月3日 上午 10:00，按1，确认预约。"
+    )
     rendered(speaker, sink)
     said = " ".join(speaker.spoken)
     assert "三三零幺" in said and ID_NUMBER not in said and "1980" not in said

@@ -75,9 +75,18 @@ def test_pin_is_kept_only_as_an_argon2id_hash(store: Store) -> None:
     assert not accounts.verify_pin(OTHER_PIN).ok
 
 
-@pytest.mark.parametrize("pin,kind", [("12345", "pin_length"), ("1234567", "pin_length"), ("12a456", "pin_length"),
-                                      ("１２３４５６", "pin_length"), ("111111", "pin_simple"),
-                                      ("123456", "pin_simple"), ("987654", "pin_simple")])
+@pytest.mark.parametrize(
+    "pin,kind",
+    [
+        ("12345", "pin_length"),
+        ("1234567", "pin_length"),
+        ("12a456", "pin_length"),
+        ("１２３４５６", "pin_length"),
+        ("111111", "pin_simple"),
+        ("123456", "pin_simple"),
+        ("987654", "pin_simple"),
+    ],
+)
 def test_weak_or_malformed_pins_are_refused(pin: str, kind: str) -> None:
     with pytest.raises(StaffError) as err:
         check_new_pin(pin)
@@ -107,8 +116,12 @@ def test_a_taken_pin_is_refused_without_telling_whose_it_was(store: Store) -> No
 def test_staff_number_name_and_shared_pin_are_checked(store: Store) -> None:
     accounts = StaffAccounts(store, hasher=LIGHT)
     accounts.add("S01", "李春梅", PIN, actor="enrolment")
-    for staff_id, name, pin, kind in [("S 1", "王", OTHER_PIN, "staff_id"), ("S02", "  ", OTHER_PIN, "name_empty"),
-                                      ("S01", "王强", OTHER_PIN, "staff_exists"), ("S02", "王强", PIN, "pin_taken")]:
+    for staff_id, name, pin, kind in [
+        ("S 1", "王", OTHER_PIN, "staff_id"),
+        ("S02", "  ", OTHER_PIN, "name_empty"),
+        ("S01", "王强", OTHER_PIN, "staff_exists"),
+        ("S02", "王强", PIN, "pin_taken"),
+    ]:
         with pytest.raises(StaffError) as err:
             accounts.add(staff_id, name, pin, actor="S01")
         assert err.value.kind == kind
@@ -197,8 +210,10 @@ def _desk(store: Store, clock: Clock | None = None) -> StaffDesk:
 
 
 def _future_session(store: Store) -> str:
-    rows = store.query("SELECT id FROM sessions WHERE starts_at > ? AND seats_left > 0 ORDER BY starts_at LIMIT 1",
-                       ((dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).isoformat(timespec="seconds"),))
+    rows = store.query(
+        "SELECT id FROM sessions WHERE starts_at > ? AND seats_left > 0 ORDER BY starts_at LIMIT 1",
+        ((dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).isoformat(timespec="seconds"),),
+    )
     return str(rows[0]["id"])
 
 
@@ -206,10 +221,18 @@ def test_assisted_booking_records_channel_and_staff_in_booking_and_outbox(demo_s
     desk = _desk(demo_store)
     resident = Resident(new_id(), "张桂兰", id_number(1), "13812345678", "上坪村")
     grandchild = Dependent(new_id(), resident.id, "张小雨", "孙女", 2017)
-    resident = Resident(resident.id, resident.name, resident.id_number, resident.phone, resident.village,
-                        dependents=(grandchild,))
+    resident = Resident(
+        resident.id,
+        resident.name,
+        resident.id_number,
+        resident.phone,
+        resident.village,
+        dependents=(grandchild,),
+    )
     booking = desk.book_for(_future_session(demo_store), resident, grandchild)
-    row = demo_store.query("SELECT channel, staff_id, dependent_id FROM bookings WHERE id = ?", (booking.id,))[0]
+    row = demo_store.query(
+        "SELECT channel, staff_id, dependent_id FROM bookings WHERE id = ?", (booking.id,)
+    )[0]
     assert row == {"channel": "assisted", "staff_id": "S07", "dependent_id": grandchild.id}
     ops = [op for op in demo_store.pending_ops() if op["entity"] == "booking"]
     assert len(ops) == 1 and ops[0]["entity_id"] == booking.id
@@ -255,11 +278,20 @@ def test_settings_are_validated_and_changes_audited_with_the_staff_id(store: Sto
     assert desk.change_setting(s.VOLUME, " 0.5 ") == "0.5"
     assert desk.change_setting(s.PROFILE_DEFAULT, "elder+hearing") == "elder+hearing"
     assert desk.change_setting(s.PRIVATE_AUDIO, "true") == "true"
-    assert desk.change_setting(s.TOWNSHIP_URL, "https://hall.qingshan.example:8700") == \
-        "https://hall.qingshan.example:8700"
-    for setting, bad in [(s.VOLUME, "1.5"), (s.VOLUME, "loud"), (s.IDLE_SCALE, "0.1"), (s.PROFILE_DEFAULT, "bogus"),
-                         (s.PROFILE_DEFAULT, ""), (s.TOWNSHIP_URL, "ftp://hall"), (s.TOWNSHIP_URL, "hall"),
-                         (s.SYNC_INTERVAL_S, "5")]:
+    assert (
+        desk.change_setting(s.TOWNSHIP_URL, "https://hall.qingshan.example:8700")
+        == "https://hall.qingshan.example:8700"
+    )
+    for setting, bad in [
+        (s.VOLUME, "1.5"),
+        (s.VOLUME, "loud"),
+        (s.IDLE_SCALE, "0.1"),
+        (s.PROFILE_DEFAULT, "bogus"),
+        (s.PROFILE_DEFAULT, ""),
+        (s.TOWNSHIP_URL, "ftp://hall"),
+        (s.TOWNSHIP_URL, "hall"),
+        (s.SYNC_INTERVAL_S, "5"),
+    ]:
         with pytest.raises(StaffError):
             desk.change_setting(setting, bad)
     view = desk.settings()
@@ -267,7 +299,11 @@ def test_settings_are_validated_and_changes_audited_with_the_staff_id(store: Sto
     assert view.get(s.IDLE_SCALE) == 1.0  # the refused values changed nothing
     changed = [r for r in audit_rows(store) if r["action"] == "setting_changed"]
     assert [(r["actor"], r["detail"]) for r in changed] == [
-        ("S07", "volume"), ("S07", "profile_default"), ("S07", "private_audio"), ("S07", "township_url")]
+        ("S07", "volume"),
+        ("S07", "profile_default"),
+        ("S07", "private_audio"),
+        ("S07", "township_url"),
+    ]
     queued = [e for op in audit_ops(store) for e in op["payload"]["entries"]]
     assert sum(1 for e in queued if e["action"] == "setting_changed" and e["actor"] == "S07") == 4
 
@@ -306,7 +342,9 @@ def test_todays_sessions_count_bookings_and_check_ins(demo_store: Store) -> None
     starts = clock.now + dt.timedelta(minutes=30)
     service_id = demo_store.query("SELECT id FROM services LIMIT 1")[0]["id"]
     provider_id = demo_store.query("SELECT id FROM providers LIMIT 1")[0]["id"]
-    session = Session(new_id(), service_id, provider_id, starts, starts + dt.timedelta(minutes=30), 5, 5, "远程诊室一")
+    session = Session(
+        new_id(), service_id, provider_id, starts, starts + dt.timedelta(minutes=30), 5, 5, "远程诊室一"
+    )
     demo_store.upsert_session(session)
     desk = _desk(demo_store, clock)
     first = desk.book_for(session.id, Resident(new_id(), "赵大", id_number(4)))

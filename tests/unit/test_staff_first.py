@@ -92,8 +92,11 @@ def test_demo_staff_gets_a_fresh_pin_each_start_and_never_touches_a_real_kiosk(s
 
 def test_provisioned_pin_is_hashed_at_once_and_the_file_loses_it(tmp_path: Path, store: Store) -> None:
     path = tmp_path / "provision.json"
-    spec = {"server": "https://hall.example", "enrollment_code": "ABCD-EFGH-JKLM",
-            "staff": {"id": "S01", "name": "李春梅", "pin": PIN}}
+    spec = {
+        "server": "https://hall.example",
+        "enrollment_code": "ABCD-EFGH-JKLM",
+        "staff": {"id": "S01", "name": "李春梅", "pin": PIN},
+    }
     path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
     staff = read_provisioned_staff(path, spec["staff"], hasher=LIGHT)
     text = path.read_text(encoding="utf-8")
@@ -111,18 +114,23 @@ def test_provisioned_pin_is_hashed_at_once_and_the_file_loses_it(tmp_path: Path,
     assert apply_provisioned_staff(store, ProvisionedStaff("S01", "别人", LIGHT.hash(OTHER_PIN))) is None
     assert verify_pin(store, PIN).ok and not verify_pin(store, OTHER_PIN).ok
     assert audit_rows(store)[-1]["action"] in {"staff_signed_in", "staff_pin_wrong"}
-    assert {"actor": "provisioning", "action": "staff_provision_skipped", "detail": "S01"} in audit_rows(store)
+    assert {"actor": "provisioning", "action": "staff_provision_skipped", "detail": "S01"} in audit_rows(
+        store
+    )
 
 
-@pytest.mark.parametrize("entry,kind", [
-    ({"id": "S01", "name": "李春梅", "pin": "111111"}, "pin_simple"),
-    ({"id": "S 01", "name": "李春梅", "pin": PIN}, "staff_id"),
-    ({"id": "S01", "name": "", "pin": PIN}, "name_empty"),
-    ({"id": "S01", "name": "李春梅"}, "provision_staff"),
-    ({"id": "S01", "name": "李春梅", "pin_hash": "$2b$12$notargon"}, "provision_staff"),
-    ({"id": "S01", "name": "李春梅", "pin": PIN, "role": "admin"}, "provision_staff"),
-    ("S01", "provision_staff"),
-])
+@pytest.mark.parametrize(
+    "entry,kind",
+    [
+        ({"id": "S01", "name": "李春梅", "pin": "111111"}, "pin_simple"),
+        ({"id": "S 01", "name": "李春梅", "pin": PIN}, "staff_id"),
+        ({"id": "S01", "name": "", "pin": PIN}, "name_empty"),
+        ({"id": "S01", "name": "李春梅"}, "provision_staff"),
+        ({"id": "S01", "name": "李春梅", "pin_hash": "$2b$12$notargon"}, "provision_staff"),
+        ({"id": "S01", "name": "李春梅", "pin": PIN, "role": "admin"}, "provision_staff"),
+        ("S01", "provision_staff"),
+    ],
+)
 def test_bad_provisioned_staff_entries_are_refused(tmp_path: Path, entry: Any, kind: str) -> None:
     path = tmp_path / "provision.json"
     path.write_text(json.dumps({"staff": entry}), encoding="utf-8")
@@ -135,9 +143,16 @@ def test_bad_provisioned_staff_entries_are_refused(tmp_path: Path, entry: Any, k
 
 
 def _cli(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kiosk", "staff", *args], cwd=ROOT, input=stdin,
-                          capture_output=True, text=True, timeout=120, check=False,
-                          env={**os.environ, "CUNZHAN_HOME": str(home)})
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk", "staff", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "CUNZHAN_HOME": str(home)},
+    )
 
 
 def test_console_adds_staff_and_resets_a_forgotten_pin(data_home: Path, store: Store) -> None:
@@ -146,10 +161,12 @@ def test_console_adds_staff_and_resets_a_forgotten_pin(data_home: Path, store: S
     assert "S01" in done.stdout and "李春梅" not in done.stdout + done.stderr  # no names printed
     assert verify_pin(store, PIN).ok
     # Mistyped second PIN, a guessable PIN, an existing number: refused with a sentence, nothing changes.
-    for args, typed in ((("add", "--id", "S02", "--name", "王强"), f"{OTHER_PIN}\n730165\n"),
-                        (("add", "--id", "S02", "--name", "王强"), "111111\n111111\n"),
-                        (("add", "--id", "S01", "--name", "王强"), f"{OTHER_PIN}\n{OTHER_PIN}\n"),
-                        (("reset-pin", "--id", "S09"), f"{OTHER_PIN}\n{OTHER_PIN}\n")):
+    for args, typed in (
+        (("add", "--id", "S02", "--name", "王强"), f"{OTHER_PIN}\n730165\n"),
+        (("add", "--id", "S02", "--name", "王强"), "111111\n111111\n"),
+        (("add", "--id", "S01", "--name", "王强"), f"{OTHER_PIN}\n{OTHER_PIN}\n"),
+        (("reset-pin", "--id", "S09"), f"{OTHER_PIN}\n{OTHER_PIN}\n"),
+    ):
         refused = _cli(data_home, *args, stdin=typed)
         assert refused.returncode == 1 and refused.stderr.strip(), args
         assert "Traceback" not in refused.stderr
@@ -168,12 +185,20 @@ def test_console_adds_staff_and_resets_a_forgotten_pin(data_home: Path, store: S
     assert (ACTOR_CONSOLE, "staff_lockout_cleared", "") in actions
     # The console actions go to the township with the next sync.
     queue_audit(store)
-    queued = [e for op in store.pending_ops(1000) if op["entity"] == "audit" for e in op["payload"]["entries"]]
+    queued = [
+        e for op in store.pending_ops(1000) if op["entity"] == "audit" for e in op["payload"]["entries"]
+    ]
     assert any(e["actor"] == "console" and e["action"] == "staff_pin_changed" for e in queued)
     listed = _cli(data_home, "list")
     assert listed.returncode == 0 and "S01" in listed.stdout and "李春梅" not in listed.stdout
-    helped = subprocess.run([sys.executable, "-m", "kiosk", "staff", "--help"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60, check=False)
+    helped = subprocess.run(
+        [sys.executable, "-m", "kiosk", "staff", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert "trust boundary" in helped.stdout and "console" in helped.stdout
 
 
@@ -184,8 +209,16 @@ def _session_in(store: Store, minutes: int) -> Session:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     service = store.query("SELECT id FROM services LIMIT 1")[0]["id"]
     provider = store.query("SELECT id FROM providers LIMIT 1")[0]["id"]
-    session = Session(new_id(), service, provider, now + dt.timedelta(minutes=minutes),
-                      now + dt.timedelta(minutes=minutes + 30), 4, 4, "远程诊室一")
+    session = Session(
+        new_id(),
+        service,
+        provider,
+        now + dt.timedelta(minutes=minutes),
+        now + dt.timedelta(minutes=minutes + 30),
+        4,
+        4,
+        "远程诊室一",
+    )
     store.upsert_session(session)
     return session
 
@@ -219,7 +252,9 @@ def test_staff_cancel_inside_the_residents_window_is_allowed_and_audited(demo_st
         desk.cancel_for(booking.id)
     assert again.value.reason is Refusal.NOT_ACTIVE
     started = _session_in(demo_store, 90)
-    late = Bookings(demo_store).book(session_id=started.id, resident=Resident(new_id(), "王秀英", id_number(6)))
+    late = Bookings(demo_store).book(
+        session_id=started.id, resident=Resident(new_id(), "王秀英", id_number(6))
+    )
     later = Clock()
     later.now = started.starts_at + dt.timedelta(minutes=1)
     with pytest.raises(BookingRefused) as began:
@@ -230,16 +265,20 @@ def test_staff_cancel_inside_the_residents_window_is_allowed_and_audited(demo_st
     normal = Bookings(demo_store).book(session_id=far.id, resident=Resident(new_id(), "孙玉珍", id_number(7)))
     desk.cancel_for(normal.id)
     assert ("S07", "staff_cancel_late", normal.code) not in [
-        (r["actor"], r["action"], r["detail"]) for r in audit_rows(demo_store)]
+        (r["actor"], r["action"], r["detail"]) for r in audit_rows(demo_store)
+    ]
 
 
 def test_assisted_booking_for_a_grandchild(demo_store: Store) -> None:
     desk = _desk(demo_store)
     resident = Resident(new_id(), "张桂兰", id_number(8), "13812345678")
-    for name, relation, year, kind in (("", "孙女", 2017, "dependent_name"), ("张小雨", "", 2017, "dependent_relation"),
-                                       ("张小雨", "孙女", "二〇一七", "dependent_year"),
-                                       ("张小雨", "孙女", 1850, "dependent_year"),
-                                       ("张小雨", "孙女", dt.date.today().year + 1, "dependent_year")):
+    for name, relation, year, kind in (
+        ("", "孙女", 2017, "dependent_name"),
+        ("张小雨", "", 2017, "dependent_relation"),
+        ("张小雨", "孙女", "二〇一七", "dependent_year"),
+        ("张小雨", "孙女", 1850, "dependent_year"),
+        ("张小雨", "孙女", dt.date.today().year + 1, "dependent_year"),
+    ):
         with pytest.raises(StaffError) as err:
             desk.dependent_for(resident, name, relation, year)
         assert err.value.kind == kind and err.value.message()
@@ -249,7 +288,9 @@ def test_assisted_booking_for_a_grandchild(demo_store: Store) -> None:
     assert again is child and same is with_child  # the same grandchild is not added twice
     session = _session_in(demo_store, 24 * 60)
     booking = desk.book_for(session.id, with_child, child)
-    row = demo_store.query("SELECT channel, staff_id, dependent_id FROM bookings WHERE id = ?", (booking.id,))[0]
+    row = demo_store.query(
+        "SELECT channel, staff_id, dependent_id FROM bookings WHERE id = ?", (booking.id,)
+    )[0]
     assert row == {"channel": "assisted", "staff_id": "S07", "dependent_id": child.id}
     op = next(o for o in demo_store.pending_ops() if o["entity_id"] == booking.id)
     assert op["payload"]["for_dependent"] == {"name": "张小雨", "relation": "孙女", "birth_year": 2017}

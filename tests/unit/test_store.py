@@ -14,8 +14,20 @@ ID = "11010519491231002X"
 
 def test_migrations_from_an_empty_file(store: Store) -> None:
     tables = {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"services", "providers", "sessions", "residents", "dependents", "bookings", "outbox", "sync_state",
-            "feedback", "audit_log", "settings", "leases"} <= tables
+    assert {
+        "services",
+        "providers",
+        "sessions",
+        "residents",
+        "dependents",
+        "bookings",
+        "outbox",
+        "sync_state",
+        "feedback",
+        "audit_log",
+        "settings",
+        "leases",
+    } <= tables
     assert store.query("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
     assert store.query("PRAGMA user_version")[0]["user_version"] == len(KNOWN_MIGRATIONS)
 
@@ -48,8 +60,10 @@ def test_newer_schema_is_refused_and_left_untouched(store: Store) -> None:
 
 def test_unknown_migration_is_refused(store: Store) -> None:
     path = store.path
-    store.db.conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
-                          "VALUES ('cunzhan-kiosk', 'm999_future', '2030-01-01')")
+    store.db.conn.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+        "VALUES ('cunzhan-kiosk', 'm999_future', '2030-01-01')"
+    )
     store.close()
     with pytest.raises(StoreError) as err:
         Store(path, store.cipher)
@@ -96,8 +110,10 @@ def test_settings_round_trip(store: Store) -> None:
     view = s.Settings(store.stored_settings())
     assert view.get(s.VOLUME) == 0.5
     assert view.get(s.PRIVATE_AUDIO) is False
-    assert store.query("SELECT actor, action FROM audit_log")[-1] == {"actor": "staff-1",
-                                                                     "action": "setting_changed"}
+    assert store.query("SELECT actor, action FROM audit_log")[-1] == {
+        "actor": "staff-1",
+        "action": "setting_changed",
+    }
 
 
 def test_field_keys_derived_from_a_master_key_do_not_change() -> None:
@@ -123,7 +139,9 @@ def test_pending_cipher_reads_the_key_once_and_replays_a_failure() -> None:
         return real
 
     pending = PendingCipher(read)
-    sealed = pending.encrypt("张三", where="t")  # used before anyone called load(): the key is read there and then
+    sealed = pending.encrypt(
+        "张三", where="t"
+    )  # used before anyone called load(): the key is read there and then
     assert pending.load() is real and real.decrypt(sealed, where="t") == "张三" and len(calls) == 1
     assert pending.lookup_hash("x") == real.lookup_hash("x") and len(calls) == 1
 
@@ -142,10 +160,14 @@ def test_a_current_store_opens_without_sqlite_utils(store: Store) -> None:
     import subprocess
     import sys
 
-    code = ("import sys\nfrom pathlib import Path\nfrom kiosk.crypto import FieldCipher\nfrom kiosk.store import Store\n"
-            f"s = Store(Path({str(store.path)!r}), FieldCipher.from_master(bytes(32)))\n"
-            "s.stored_settings()\nprint('sqlite_utils' not in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom kiosk.crypto import FieldCipher\nfrom kiosk.store import Store\n"
+        f"s = Store(Path({str(store.path)!r}), FieldCipher.from_master(bytes(32)))\n"
+        "s.stored_settings()\nprint('sqlite_utils' not in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
     assert done.stdout.strip() == "True", done.stderr
 
 

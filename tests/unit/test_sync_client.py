@@ -25,8 +25,9 @@ Reply = tuple[int, dict[str, str], bytes]
 class _Server:
     """A real HTTP server whose answer is computed by `reply(handler, body)`; records what it received."""
 
-    def __init__(self, reply: Callable[[BaseHTTPRequestHandler, bytes], Reply],
-                 tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, reply: Callable[[BaseHTTPRequestHandler, bytes], Reply], tls: ssl.SSLContext | None = None
+    ) -> None:
         self.received: list[tuple[str, dict[str, str], bytes]] = []
         outer = self
 
@@ -67,7 +68,9 @@ class _Server:
 def serve() -> Iterator[Callable[..., _Server]]:
     servers: list[_Server] = []
 
-    def make(reply: Callable[[BaseHTTPRequestHandler, bytes], Reply], tls: ssl.SSLContext | None = None) -> _Server:
+    def make(
+        reply: Callable[[BaseHTTPRequestHandler, bytes], Reply], tls: ssl.SSLContext | None = None
+    ) -> _Server:
         s = _Server(reply, tls)
         servers.append(s)
         return s
@@ -92,7 +95,9 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert c.parse_retry_after("999999") == 3600.0
     when = dt.datetime(2030, 1, 1, 0, 0, 30, tzinfo=dt.UTC)
     base = dt.datetime(2030, 1, 1, tzinfo=dt.UTC).timestamp()
-    assert c.parse_retry_after(email.utils.format_datetime(when, usegmt=True), now=base) == pytest.approx(30.0)
+    assert c.parse_retry_after(email.utils.format_datetime(when, usegmt=True), now=base) == pytest.approx(
+        30.0
+    )
 
 
 def test_backoff_is_full_jitter_capped_and_honours_retry_after() -> None:
@@ -106,7 +111,9 @@ def test_backoff_is_full_jitter_capped_and_honours_retry_after() -> None:
     assert max(backoff_delay(40, rng) for _ in range(100)) <= 600.0
 
 
-@pytest.mark.parametrize("url", ["ftp://x", "hall.example.cn", "https://", "https://a:port", "https://a/?q=1"])
+@pytest.mark.parametrize(
+    "url", ["ftp://x", "hall.example.cn", "https://", "https://a:port", "https://a/?q=1"]
+)
 def test_bad_addresses_are_refused_with_a_reason(url: str) -> None:
     with pytest.raises(ValueError, match=r".+"):
         c.check_url(url)
@@ -123,14 +130,21 @@ def test_plain_http_only_inside_the_local_network() -> None:
 def test_request_bodies_are_gzipped_and_gzip_responses_accepted(serve: Callable[..., _Server]) -> None:
     def reply(h: BaseHTTPRequestHandler, body: bytes) -> Reply:
         ops = json.loads(gzip.decompress(body))["ops"]
-        out = json.dumps({"results": [{"op_id": o["op_id"], "outcome": "applied"} for o in ops],
-                          "server_time": NOW}).encode()
+        out = json.dumps(
+            {"results": [{"op_id": o["op_id"], "outcome": "applied"} for o in ops], "server_time": NOW}
+        ).encode()
         return 200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, gzip.compress(out)
 
     server = serve(reply)
-    op = {"op_id": "4b3c0a1e-51fb-4b4e-9a64-5b0bd6a0f1d2", "device_seq": 1, "entity": "booking",
-          "entity_id": "8b3c0a1e-51fb-4b4e-9a64-5b0bd6a0f1d2", "kind": "check_in", "payload": {},
-          "created_at": NOW}
+    op = {
+        "op_id": "4b3c0a1e-51fb-4b4e-9a64-5b0bd6a0f1d2",
+        "device_seq": 1,
+        "entity": "booking",
+        "entity_id": "8b3c0a1e-51fb-4b4e-9a64-5b0bd6a0f1d2",
+        "kind": "check_in",
+        "payload": {},
+        "created_at": NOW,
+    }
     with c.TownshipClient(server.url, "secret-token-value") as client:
         response = client.push({"device_id": "d", "ops": [op] * 3})
     assert [r.outcome for r in response.results] == ["applied"] * 3
@@ -142,9 +156,19 @@ def test_request_bodies_are_gzipped_and_gzip_responses_accepted(serve: Callable[
     assert len(body) < len(json.dumps({"ops": [op] * 3}))
 
 
-@pytest.mark.parametrize(("status", "error"), [
-    (400, c.BadRequest), (401, c.Unauthorized), (403, c.Forbidden), (410, c.CursorExpired), (413, c.TooLarge),
-    (500, c.ServerError), (502, c.ServerError), (404, c.BadResponse)])
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, c.BadRequest),
+        (401, c.Unauthorized),
+        (403, c.Forbidden),
+        (410, c.CursorExpired),
+        (413, c.TooLarge),
+        (500, c.ServerError),
+        (502, c.ServerError),
+        (404, c.BadResponse),
+    ],
+)
 def test_whole_request_failures_are_typed(serve: Callable[..., _Server], status: int, error: type) -> None:
     server = serve(lambda h, b: _json(status, {"error": "some_code", "message": "x"}))
     with c.TownshipClient(server.url, "tok") as client, pytest.raises(error) as caught:
@@ -170,7 +194,10 @@ def test_damaged_answers_are_errors_not_data(serve: Callable[..., _Server]) -> N
         client.pull(None)
     cut = serve(lambda h, b: (200, {"Content-Length": "500"}, b'{"changes": []'))
     # The body is shorter than announced: the read timeout ends the wait (short here, 30 s in service).
-    with c.TownshipClient(cut.url, "tok", timeout=(5.0, 1.0)) as client, pytest.raises((c.LinkDown, c.BadResponse)):
+    with (
+        c.TownshipClient(cut.url, "tok", timeout=(5.0, 1.0)) as client,
+        pytest.raises((c.LinkDown, c.BadResponse)),
+    ):
         client.pull(None)
 
 
@@ -207,16 +234,25 @@ def _self_signed(tmp: Path) -> ssl.SSLContext:
     import ipaddress
 
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
     (tmp / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                    serialization.PrivateFormat.PKCS8,
-                                                    serialization.NoEncryption()))
+    (tmp / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
     return ctx

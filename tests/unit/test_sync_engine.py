@@ -64,8 +64,9 @@ def test_lease_expiry_is_kept_in_the_kiosk_clock_frame(store: Store) -> None:
     store.set_state("clock_skew_s", str(-86400.0))
     expires = utc_now() + dt.timedelta(hours=6)
     with store.transaction() as conn:
-        assert engine._apply_change(conn, _change("lease", {"session_id": "s1", "seats": 2,
-                                                            "expires_at": to_text(expires)}))
+        assert engine._apply_change(
+            conn, _change("lease", {"session_id": "s1", "seats": 2, "expires_at": to_text(expires)})
+        )
     row = store.query("SELECT * FROM leases")[0]
     assert row["seats"] == 2
     assert abs((from_text(row["expires_at"]) - (expires + dt.timedelta(days=1))).total_seconds()) < 2

@@ -61,8 +61,18 @@ def test_pass_through_counts_bytes(upstream: _Upstream) -> None:
 
 
 def test_scripted_faults(upstream: _Upstream) -> None:
-    plan = FaultPlan(script=["drop_request", "drop_response", "duplicate", "error_status", "truncate_response",
-                             "corrupt_response", "pass"], retry_after_s=3)
+    plan = FaultPlan(
+        script=[
+            "drop_request",
+            "drop_response",
+            "duplicate",
+            "error_status",
+            "truncate_response",
+            "corrupt_response",
+            "pass",
+        ],
+        retry_after_s=3,
+    )
     with FaultProxy(upstream.port, plan, seed=2) as proxy:
         with pytest.raises(requests.ConnectionError):
             _post(proxy)
@@ -81,8 +91,14 @@ def test_scripted_faults(upstream: _Upstream) -> None:
         with pytest.raises(ValueError):
             json.loads(damaged.decode("utf-8"))
         assert _post(proxy).status_code == 200
-    for fault in ("drop_request", "drop_response", "duplicate", "error_status", "truncate_response",
-                  "corrupt_response"):
+    for fault in (
+        "drop_request",
+        "drop_response",
+        "duplicate",
+        "error_status",
+        "truncate_response",
+        "corrupt_response",
+    ):
         assert proxy.stats[fault] == 1
 
 
@@ -94,7 +110,9 @@ def test_reorder_replays_a_stale_copy_after_the_next_request(upstream: _Upstream
 
 
 def test_request_corruption_reaches_the_backend_damaged(upstream: _Upstream) -> None:
-    with FaultProxy(upstream.port, FaultPlan(script=["truncate_request", "corrupt_request"]), seed=4) as proxy:
+    with FaultProxy(
+        upstream.port, FaultPlan(script=["truncate_request", "corrupt_request"]), seed=4
+    ) as proxy:
         _post(proxy, b"0123456789" * 10)
         _post(proxy, b"0123456789" * 10)
     assert len(upstream.hits[0]) < 100

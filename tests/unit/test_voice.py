@@ -61,9 +61,13 @@ def utterances(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {word: speak_korean(word, folder, f"w{i}") for i, word in enumerate(KOREAN)}
 
 
-def test_grammar_restricted_recognition_picks_the_right_choice(ko_model: Any, utterances: dict[str, Path]) -> None:
-    results = {word: decode_wav(path, KOREAN, model=ko_model, commands=(), digits=False)
-               for word, path in utterances.items()}
+def test_grammar_restricted_recognition_picks_the_right_choice(
+    ko_model: Any, utterances: dict[str, Path]
+) -> None:
+    results = {
+        word: decode_wav(path, KOREAN, model=ko_model, commands=(), digits=False)
+        for word, path in utterances.items()
+    }
     right = [w for w, got in results.items() if got == w]
     assert len(right) >= 0.7 * len(KOREAN), results
     # Whatever was recognised is one of the grammar's choices (or nothing), never free text.
@@ -95,8 +99,14 @@ def test_an_escaped_grammar_would_recognise_nothing(ko_model: Any, utterances: d
 def test_voice_commands_deliver_what_was_said(ko_model: Any, utterances: dict[str, Path]) -> None:
     heard: list[str] = []
     done = threading.Event()
-    voice = VoiceCommands("", lambda: WavFileSource(utterances["취소"]), commands=(), digits=False, model=ko_model,
-                          main_thread=False)
+    voice = VoiceCommands(
+        "",
+        lambda: WavFileSource(utterances["취소"]),
+        commands=(),
+        digits=False,
+        model=ko_model,
+        main_thread=False,
+    )
     assert voice.available and voice.problem == ""
     voice.set_grammar(KOREAN)
     assert voice.grammar == [*KOREAN, UNKNOWN]
@@ -113,14 +123,21 @@ def test_voice_commands_deliver_what_was_said(ko_model: Any, utterances: dict[st
     assert not voice.is_listening()
 
 
-def test_push_to_talk_release_decodes_what_was_said_so_far(ko_model: Any, utterances: dict[str, Path],
-                                                          tmp_path: Path) -> None:
+def test_push_to_talk_release_decodes_what_was_said_so_far(
+    ko_model: Any, utterances: dict[str, Path], tmp_path: Path
+) -> None:
     # A long live recording (the utterance, then 20 s of room silence); the resident releases the button early.
     long = tmp_path / "long.wav"
     subprocess.run(["sox", str(utterances["예약"]), str(long), "pad", "0", "20"], check=True)
     heard: list[str] = []
-    voice = VoiceCommands("", lambda: WavFileSource(long, realtime=True), commands=(), digits=False,
-                          model=ko_model, main_thread=False)
+    voice = VoiceCommands(
+        "",
+        lambda: WavFileSource(long, realtime=True),
+        commands=(),
+        digits=False,
+        model=ko_model,
+        main_thread=False,
+    )
     voice.set_grammar(KOREAN)
     voice.on_command = heard.append
     voice.start()
@@ -149,25 +166,31 @@ def test_chinese_grammar_has_the_screen_commands_and_digits() -> None:
     assert "呼叫工作人员" in text and "\\u" not in text
 
 
-@pytest.mark.parametrize(("heard", "meaning"), [
-    ("取消 预约", "取消预约"),
-    ("返回", "返回"),
-    ("呼叫 工作人员", "呼叫工作人员"),
-    ("幺 三 八", "138"),
-    ("三 三 零 幺 零 二 一 九 八 零 零 幺 零 幺 幺 二 三 叉", "33010219800101123X"),
-    ("两 零 两 四", "2024"),
-    ("[unk]", None),
-    ("是 [unk]", None),
-    ("", None),
-    ("你好", None),
-])
+@pytest.mark.parametrize(
+    ("heard", "meaning"),
+    [
+        ("取消 预约", "取消预约"),
+        ("返回", "返回"),
+        ("呼叫 工作人员", "呼叫工作人员"),
+        ("幺 三 八", "138"),
+        ("三 三 零 幺 零 二 一 九 八 零 零 幺 零 幺 幺 二 三 叉", "33010219800101123X"),
+        ("两 零 两 四", "2024"),
+        ("[unk]", None),
+        ("是 [unk]", None),
+        ("", None),
+        ("你好", None),
+    ],
+)
 def test_match_phrase(heard: str, meaning: str | None) -> None:
     assert match_phrase(heard, build_grammar(["取消预约"])) == meaning
 
 
 def test_missing_model_gives_no_voice_with_a_chinese_reason(tmp_path: Path) -> None:
-    for stored in ({"voice_model_path": str(tmp_path / "no-such-model")}, {"voice_model_path": ""},
-                   {"voice_model_path": str(ko_model_dir()), "voice_enabled": "false"}):
+    for stored in (
+        {"voice_model_path": str(tmp_path / "no-such-model")},
+        {"voice_model_path": ""},
+        {"voice_model_path": str(ko_model_dir()), "voice_enabled": "false"},
+    ):
         voice = make_voice(settings=Settings(stored))
         assert isinstance(voice, NoVoice)
         assert voice.available is False
@@ -175,8 +198,9 @@ def test_missing_model_gives_no_voice_with_a_chinese_reason(tmp_path: Path) -> N
         assert "请" in voice.problem  # says what to do instead
 
 
-def test_an_installed_model_gives_voice_commands(utterances: dict[str, Path],
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_installed_model_gives_voice_commands(
+    utterances: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CUNZHAN_MIC_WAV", str(utterances["확인"]))
     voice = make_voice(settings=Settings({"voice_model_path": str(ko_model_dir())}))
     assert isinstance(voice, VoiceCommands)
@@ -184,14 +208,21 @@ def test_an_installed_model_gives_voice_commands(utterances: dict[str, Path],
     assert voice.available and voice.problem == ""
 
 
-def test_a_new_screen_changes_the_grammar_while_listening(ko_model: Any, utterances: dict[str, Path],
-                                                          tmp_path: Path) -> None:
+def test_a_new_screen_changes_the_grammar_while_listening(
+    ko_model: Any, utterances: dict[str, Path], tmp_path: Path
+) -> None:
     # Blind mode listens between prompts: one second of silence, then 취소, which only the second screen offers.
     live = tmp_path / "live.wav"
     subprocess.run(["sox", str(utterances["취소"]), str(live), "pad", "1", "0.5"], check=True)
     heard: list[str] = []
-    voice = VoiceCommands("", lambda: WavFileSource(live, realtime=True), commands=(), digits=False,
-                          model=ko_model, main_thread=False)
+    voice = VoiceCommands(
+        "",
+        lambda: WavFileSource(live, realtime=True),
+        commands=(),
+        digits=False,
+        model=ko_model,
+        main_thread=False,
+    )
     voice.set_grammar(["예약", "확인"])
     voice.on_command = heard.append
     voice.start()
@@ -203,11 +234,17 @@ def test_a_new_screen_changes_the_grammar_while_listening(ko_model: Any, utteran
     assert heard == ["취소"]
 
 
-def test_commands_arrive_on_the_qt_main_thread(ko_model: Any, utterances: dict[str, Path], qtbot: Any) -> None:
+def test_commands_arrive_on_the_qt_main_thread(
+    ko_model: Any, utterances: dict[str, Path], qtbot: Any
+) -> None:
     threads: list[tuple[str, bool]] = []
-    voice = VoiceCommands("", lambda: WavFileSource(utterances["예약"]), commands=(), digits=False, model=ko_model)
+    voice = VoiceCommands(
+        "", lambda: WavFileSource(utterances["예약"]), commands=(), digits=False, model=ko_model
+    )
     voice.set_grammar(KOREAN)
-    voice.on_command = lambda phrase: threads.append((phrase, threading.current_thread() is threading.main_thread()))
+    voice.on_command = lambda phrase: threads.append(
+        (phrase, threading.current_thread() is threading.main_thread())
+    )
     voice.start()
     qtbot.waitUntil(lambda: bool(threads), timeout=30000)
     voice.stop()

@@ -43,11 +43,14 @@ def _refusal(error: services.ServiceError, *, field: str = "") -> ActionRefused:
 
 def township_slugs(database: db.Database) -> list[str]:
     with database.read() as conn:
-        return [str(x.slug) for x in conn.execute(sa.select(db.townships.c.slug).order_by(db.townships.c.slug))]
+        return [
+            str(x.slug) for x in conn.execute(sa.select(db.townships.c.slug).order_by(db.townships.c.slug))
+        ]
 
 
-def sign_in(database: db.Database, username: str, password: str, township: str,
-            address: str) -> signin.Outcome:
+def sign_in(
+    database: db.Database, username: str, password: str, township: str, address: str
+) -> signin.Outcome:
     """Check a password (`township.signin`: argon2id outside any lock, throttled per address and account).
 
     `township` may be empty when the backend serves a single township."""
@@ -59,10 +62,13 @@ def sign_in(database: db.Database, username: str, password: str, township: str,
 
 
 def _slug(conn: sa.Connection, township_id: str) -> str:
-    return str(conn.execute(sa.select(db.townships.c.slug).where(db.townships.c.id == township_id)).scalar_one())
+    return str(
+        conn.execute(sa.select(db.townships.c.slug).where(db.townships.c.id == township_id)).scalar_one()
+    )
 
 
 # --- bookings ----------------------------------------------------------------------------------------------------
+
 
 def confirm(database: db.Database, staff: queries.Staff, booking_id: str) -> None:
     try:
@@ -94,6 +100,7 @@ def attendance(database: db.Database, staff: queries.Staff, booking_id: str, out
 
 # --- sessions ----------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class SessionPlan:
     """A checked session form: one or more weekly occurrences (aware UTC start and end)."""
@@ -115,8 +122,12 @@ def _int(text: str, low: int, high: int) -> int | None:
     return value if low <= value <= high else None
 
 
-def check_session_form(request: Request, form: dict[str, str], *,  # noqa: PLR0912 - one check per field
-                       repeat: bool) -> tuple[SessionPlan | None, dict[str, str]]:
+def check_session_form(  # noqa: PLR0912 - one check per field
+    request: Request,
+    form: dict[str, str],
+    *,
+    repeat: bool,
+) -> tuple[SessionPlan | None, dict[str, str]]:
     """Check a session form field by field; every problem is named next to its field."""
     errors: dict[str, str] = {}
     try:
@@ -142,8 +153,9 @@ def check_session_form(request: Request, form: dict[str, str], *,  # noqa: PLR09
         errors["repeat_weeks"] = tr(N_("Repeat for 1 to 26 weeks."), request)
     video = form["video_url"].strip()
     if video and not re.fullmatch(r"https?://[^\s<>\"']{3,290}", video):
-        errors["video_url"] = tr(N_("The video link must start with https:// (or http://) and have no spaces."),
-                                 request)
+        errors["video_url"] = tr(
+            N_("The video link must start with https:// (or http://) and have no spaces."), request
+        )
     if not form["provider_id"]:
         errors["provider_id"] = tr(N_("Please choose a provider."), request)
     if not form["service_id"]:
@@ -158,18 +170,30 @@ def check_session_form(request: Request, form: dict[str, str], *,  # noqa: PLR09
         occurrences.append((begins, begins + dt.timedelta(minutes=minutes)))
     if occurrences[0][0] <= db.now_utc():
         return None, {"day": tr(N_("The session must start in the future."), request)}
-    plan = SessionPlan(form["service_id"], form["provider_id"], tuple(occurrences), capacity,
-                       form["room"].strip()[:100], video)
+    plan = SessionPlan(
+        form["service_id"],
+        form["provider_id"],
+        tuple(occurrences),
+        capacity,
+        form["room"].strip()[:100],
+        video,
+    )
     return plan, {}
 
 
 def _describe_overlap(found: dict[str, Any]) -> ActionRefused:
     local = found["starts_at"].astimezone(ZONE)
-    return ActionRefused(N_("This provider already has a session from {start} to {end} on {day} ({service}). "
-                            "One provider cannot be in two sessions at once. Choose another time or provider."),
-                         field="start", start=local.strftime("%H:%M"),
-                         end=found["ends_at"].astimezone(ZONE).strftime("%H:%M"), day=local.date().isoformat(),
-                         service=found["service_name"])
+    return ActionRefused(
+        N_(
+            "This provider already has a session from {start} to {end} on {day} ({service}). "
+            "One provider cannot be in two sessions at once. Choose another time or provider."
+        ),
+        field="start",
+        start=local.strftime("%H:%M"),
+        end=found["ends_at"].astimezone(ZONE).strftime("%H:%M"),
+        day=local.date().isoformat(),
+        service=found["service_name"],
+    )
 
 
 def create_sessions(database: db.Database, staff: queries.Staff, plan: SessionPlan) -> list[str]:
@@ -180,24 +204,41 @@ def create_sessions(database: db.Database, staff: queries.Staff, plan: SessionPl
         wanted = [(s, e) for s, e in plan.occurrences if s.astimezone(ZONE).date() not in holidays]
         if not wanted:
             day = plan.occurrences[0][0].astimezone(ZONE).date().isoformat()
-            raise ActionRefused(N_("{day} is a holiday. Choose another day, or remove the holiday first."),
-                                field="day", day=day)
+            raise ActionRefused(
+                N_("{day} is a holiday. Choose another day, or remove the holiday first."),
+                field="day",
+                day=day,
+            )
         for starts, ends in wanted:
-            found = queries.overlapping(conn, staff.township_id, plan.provider_id, db.naive(starts),
-                                        db.naive(ends))
+            found = queries.overlapping(
+                conn, staff.township_id, plan.provider_id, db.naive(starts), db.naive(ends)
+            )
             if found is not None:
                 raise _describe_overlap(found)
     created = []
     for starts, ends in wanted:
         try:
-            created.append(services.create_session(
-                database, staff_id=staff.id, township_slug=slug, service_id=plan.service_id,
-                provider_id=plan.provider_id, starts_at=starts, ends_at=ends, capacity=plan.capacity,
-                room=plan.room, video_url=plan.video_url))
+            created.append(
+                services.create_session(
+                    database,
+                    staff_id=staff.id,
+                    township_slug=slug,
+                    service_id=plan.service_id,
+                    provider_id=plan.provider_id,
+                    starts_at=starts,
+                    ends_at=ends,
+                    capacity=plan.capacity,
+                    room=plan.room,
+                    video_url=plan.video_url,
+                )
+            )
         except services.ServiceError as error:
             if created:
-                raise ActionRefused(N_("{done} sessions were created, then one could not be: {problem}"),
-                                    done=len(created), problem=error.message()) from error
+                raise ActionRefused(
+                    N_("{done} sessions were created, then one could not be: {problem}"),
+                    done=len(created),
+                    problem=error.message(),
+                ) from error
             raise _refusal(error, field="start" if error.code == "overlap" else "") from error
     return created
 
@@ -209,19 +250,41 @@ def edit_session(database: db.Database, staff: queries.Staff, session_id: str, p
         current = queries.session_detail(conn, staff.township_id, session_id)
         if current is None:
             raise ActionRefused(N_("There is no such session in this township."))
-        found = queries.overlapping(conn, staff.township_id, current["provider_id"], db.naive(starts),
-                                    db.naive(ends), exclude=[session_id])
+        found = queries.overlapping(
+            conn,
+            staff.township_id,
+            current["provider_id"],
+            db.naive(starts),
+            db.naive(ends),
+            exclude=[session_id],
+        )
         if found is not None:
             raise _describe_overlap(found)
     try:
-        services.edit_session(database, session_id, staff_id=staff.id, starts_at=starts, ends_at=ends,
-                              capacity=plan.capacity, room=plan.room, video_url=plan.video_url)
+        services.edit_session(
+            database,
+            session_id,
+            staff_id=staff.id,
+            starts_at=starts,
+            ends_at=ends,
+            capacity=plan.capacity,
+            room=plan.room,
+            video_url=plan.video_url,
+        )
     except services.ServiceError as error:
         if error.code == "capacity" and "count" in error.params:
-            raise ActionRefused(N_("{count} seats are already taken (booked, or held by kiosks for offline "
-                                   "bookings), so the session cannot have fewer than {count} seats. Move or cancel "
-                                   "bookings first."), field="capacity", count=error.params["count"]) from error
-        raise _refusal(error, field={"overlap": "start", "capacity": "capacity"}.get(error.code, "")) from error
+            raise ActionRefused(
+                N_(
+                    "{count} seats are already taken (booked, or held by kiosks for offline "
+                    "bookings), so the session cannot have fewer than {count} seats. Move or cancel "
+                    "bookings first."
+                ),
+                field="capacity",
+                count=error.params["count"],
+            ) from error
+        raise _refusal(
+            error, field={"overlap": "start", "capacity": "capacity"}.get(error.code, "")
+        ) from error
 
 
 def cancel_session(database: db.Database, staff: queries.Staff, session_id: str, reason: str) -> int:
@@ -233,9 +296,17 @@ def cancel_session(database: db.Database, staff: queries.Staff, session_id: str,
 
 # --- services, providers, holidays ---------------------------------------------------------------------------------
 
+
 def _audit(conn: sa.Connection, staff: queries.Staff, action: str, target: str, **detail: Any) -> None:
-    queries.audit(conn, township_id=staff.township_id, staff=staff, who=staff.username, action=action,
-                  target=target, detail=detail)
+    queries.audit(
+        conn,
+        township_id=staff.township_id,
+        staff=staff,
+        who=staff.username,
+        action=action,
+        target=target,
+        detail=detail,
+    )
 
 
 def _require_admin(staff: queries.Staff) -> None:
@@ -243,28 +314,49 @@ def _require_admin(staff: queries.Staff) -> None:
         raise ActionRefused(N_("Only an administrator can do this"))
 
 
-def _save_catalogue_row(conn: Connection, table: sa.Table, staff: queries.Staff, row_id: str | None,
-                        values: dict[str, Any]) -> str:
+def _save_catalogue_row(
+    conn: Connection, table: sa.Table, staff: queries.Staff, row_id: str | None, values: dict[str, Any]
+) -> str:
     """Insert (version 1) or update (version + 1) one of the township's services or providers; returns its id."""
     db.lock_township(conn, staff.township_id)
     if row_id is None:
         row_id = B.new_id()
         conn.execute(sa.insert(table).values(id=row_id, township_id=staff.township_id, version=1, **values))
         return row_id
-    done = conn.execute(sa.update(table).where(table.c.id == row_id, table.c.township_id == staff.township_id)
-                        .values(version=table.c.version + 1, **values))
+    done = conn.execute(
+        sa.update(table)
+        .where(table.c.id == row_id, table.c.township_id == staff.township_id)
+        .values(version=table.c.version + 1, **values)
+    )
     if done.rowcount != 1:
         raise ActionRefused(N_("Not found."))
     return row_id
 
 
-def save_service(database: db.Database, staff: queries.Staff, service_id: str | None, *, name: str, kind: str,
-                 description: str, what_to_bring: str, review: bool, active: bool) -> str:
+def save_service(
+    database: db.Database,
+    staff: queries.Staff,
+    service_id: str | None,
+    *,
+    name: str,
+    kind: str,
+    description: str,
+    what_to_bring: str,
+    review: bool,
+    active: bool,
+) -> str:
     """Create or change a service and publish it to the kiosks (the change log)."""
     _require_admin(staff)
     t = db.services
-    values = {"name": name, "kind": kind, "description": description, "what_to_bring": what_to_bring,
-              "review": review, "active": active, "updated_at": db.naive(db.now_utc())}
+    values = {
+        "name": name,
+        "kind": kind,
+        "description": description,
+        "what_to_bring": what_to_bring,
+        "review": review,
+        "active": active,
+        "updated_at": db.naive(db.now_utc()),
+    }
     with database.write() as conn:
         service_id = _save_catalogue_row(conn, t, staff, service_id, values)
         B.emit_service(conn, service_id)
@@ -272,13 +364,26 @@ def save_service(database: db.Database, staff: queries.Staff, service_id: str | 
     return service_id
 
 
-def save_provider(database: db.Database, staff: queries.Staff, provider_id: str | None, *, name: str, title: str,
-                  organisation: str, active: bool) -> str:
+def save_provider(
+    database: db.Database,
+    staff: queries.Staff,
+    provider_id: str | None,
+    *,
+    name: str,
+    title: str,
+    organisation: str,
+    active: bool,
+) -> str:
     """Create or change a provider (doctor, teacher) and publish it to the kiosks."""
     _require_admin(staff)
     t = db.providers
-    values = {"name": name, "title": title, "organisation": organisation, "active": active,
-              "updated_at": db.naive(db.now_utc())}
+    values = {
+        "name": name,
+        "title": title,
+        "organisation": organisation,
+        "active": active,
+        "updated_at": db.naive(db.now_utc()),
+    }
     with database.write() as conn:
         provider_id = _save_catalogue_row(conn, t, staff, provider_id, values)
         B.emit_provider(conn, provider_id)
@@ -291,7 +396,9 @@ def add_holiday(database: db.Database, staff: queries.Staff, day: dt.date, name:
     _require_admin(staff)
     t = db.holidays
     with database.write() as conn:
-        taken = conn.execute(sa.select(t.c.id).where(t.c.township_id == staff.township_id, t.c.day == day)).first()
+        taken = conn.execute(
+            sa.select(t.c.id).where(t.c.township_id == staff.township_id, t.c.day == day)
+        ).first()
         if taken is not None:
             raise ActionRefused(N_("{day} is already a holiday."), field="day", day=day.isoformat())
         conn.execute(sa.insert(t).values(id=B.new_id(), township_id=staff.township_id, day=day, name=name))
@@ -308,7 +415,10 @@ def delete_holiday(database: db.Database, staff: queries.Staff, holiday_id: str)
 
 # --- notices -----------------------------------------------------------------------------------------------------
 
-def post_notice(database: db.Database, staff: queries.Staff, title: str, body: str, last_day: dt.date | None) -> str:
+
+def post_notice(
+    database: db.Database, staff: queries.Staff, title: str, body: str, last_day: dt.date | None
+) -> str:
     """Publish a notice to every kiosk of the township, shown on their home screens until the end of `last_day`
     (local time) or until it is withdrawn."""
     _require_admin(staff)
@@ -316,8 +426,9 @@ def post_notice(database: db.Database, staff: queries.Staff, title: str, body: s
         slug = _slug(conn, staff.township_id)
     ends = queries.local_day_bounds(last_day)[1].replace(tzinfo=dt.UTC) if last_day else None
     try:
-        return services.post_notice(database, staff_id=staff.id, township_slug=slug, title=title, body=body,
-                                    ends_at=ends)
+        return services.post_notice(
+            database, staff_id=staff.id, township_slug=slug, title=title, body=body, ends_at=ends
+        )
     except services.ServiceError as error:
         raise _refusal(error) from error
 
@@ -326,8 +437,11 @@ def withdraw_notice(database: db.Database, staff: queries.Staff, notice_id: str)
     """Take a notice down; kiosks remove it at their next sync."""
     _require_admin(staff)
     with database.read() as conn:
-        owned = conn.execute(sa.select(db.notices.c.id).where(
-            db.notices.c.id == notice_id, db.notices.c.township_id == staff.township_id)).first()
+        owned = conn.execute(
+            sa.select(db.notices.c.id).where(
+                db.notices.c.id == notice_id, db.notices.c.township_id == staff.township_id
+            )
+        ).first()
     if owned is None:
         raise ActionRefused(N_("This notice no longer exists."))
     try:
@@ -337,6 +451,7 @@ def withdraw_notice(database: db.Database, staff: queries.Staff, notice_id: str)
 
 
 # --- kiosks ------------------------------------------------------------------------------------------------------
+
 
 def create_enrollment_code(database: db.Database, staff: queries.Staff) -> tuple[str, dt.datetime]:
     """A new single-use enrolment code and when it expires."""

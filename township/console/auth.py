@@ -30,6 +30,7 @@ PRESIGN_COOKIE = "cz_signin_csrf"
 IDLE_SECONDS = 30 * 60
 ABSOLUTE_SECONDS = 12 * 3600
 
+
 def idle_seconds() -> int:
     """Idle lifetime of a session; `CUNZHAN_CONSOLE_IDLE_SECONDS` shortens it (tests of expiry use it)."""
     raw = os.environ.get("CUNZHAN_CONSOLE_IDLE_SECONDS", "")
@@ -66,16 +67,18 @@ class SessionKeeper:
             return None, False
         try:
             data = self._serializer.loads(raw)
-            session = ConsoleSession(str(data["u"]), str(data["s"]), str(data["c"]), float(data["t0"]),
-                                     float(data["t"]))
+            session = ConsoleSession(
+                str(data["u"]), str(data["s"]), str(data["c"]), float(data["t0"]), float(data["t"])
+            )
         except (BadSignature, KeyError, TypeError, ValueError):
             return None, False
         now = time.time()
         if now - session.seen > idle_seconds() or now - session.started > ABSOLUTE_SECONDS:
             return None, True
         with self._db.read() as conn:
-            revoked = conn.execute(sa.select(db.console_revoked.c.sid).where(
-                db.console_revoked.c.sid == session.sid)).first()
+            revoked = conn.execute(
+                sa.select(db.console_revoked.c.sid).where(db.console_revoked.c.sid == session.sid)
+            ).first()
         if revoked is not None:
             return None, False
         return session, False
@@ -85,10 +88,24 @@ class SessionKeeper:
 
     def write(self, request: Request, response: Response, session: ConsoleSession) -> None:
         """Set the (re-signed) cookie: HttpOnly, SameSite=Lax, Secure when the console is served over https."""
-        value = self._serializer.dumps({"u": session.staff_id, "s": session.sid, "c": session.csrf,
-                                        "t0": session.started, "t": session.seen})
-        response.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="lax", path="/console",
-                            secure=request.url.scheme == "https", max_age=ABSOLUTE_SECONDS)
+        value = self._serializer.dumps(
+            {
+                "u": session.staff_id,
+                "s": session.sid,
+                "c": session.csrf,
+                "t0": session.started,
+                "t": session.seen,
+            }
+        )
+        response.set_cookie(
+            SESSION_COOKIE,
+            value,
+            httponly=True,
+            samesite="lax",
+            path="/console",
+            secure=request.url.scheme == "https",
+            max_age=ABSOLUTE_SECONDS,
+        )
 
     def revoke(self, request: Request, response: Response, session: ConsoleSession | None) -> None:
         if session is not None:
@@ -99,8 +116,13 @@ class SessionKeeper:
                 conn.execute(sa.delete(t).where(t.c.expires_at < db.naive(now)))  # past their life anyway
                 if conn.execute(sa.select(t.c.sid).where(t.c.sid == session.sid)).first() is None:
                     conn.execute(sa.insert(t).values(sid=session.sid, expires_at=db.naive(until)))
-        response.delete_cookie(SESSION_COOKIE, path="/console", httponly=True, samesite="lax",
-                               secure=request.url.scheme == "https")
+        response.delete_cookie(
+            SESSION_COOKIE,
+            path="/console",
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
 
     # The sign-in form has no session yet: its CSRF token is a double-submit cookie, signed so it can't be planted.
     def signin_token(self, request: Request) -> str:
@@ -111,8 +133,15 @@ class SessionKeeper:
             return secrets.token_urlsafe(24)
 
     def write_signin_token(self, request: Request, response: Response, token: str) -> None:
-        response.set_cookie(PRESIGN_COOKIE, self._presign.dumps(token), httponly=True, samesite="lax",
-                            path="/console", secure=request.url.scheme == "https", max_age=3600)
+        response.set_cookie(
+            PRESIGN_COOKIE,
+            self._presign.dumps(token),
+            httponly=True,
+            samesite="lax",
+            path="/console",
+            secure=request.url.scheme == "https",
+            max_age=3600,
+        )
 
     def check_signin_token(self, request: Request, sent: str) -> bool:
         raw = request.cookies.get(PRESIGN_COOKIE, "")

@@ -16,8 +16,15 @@ class Bar:
     text: str
 
 
-def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 640, row: int = 34,
-              label_width: int = 220, maximum: float | None = None) -> str:
+def bar_chart(
+    bars: Sequence[Bar],
+    *,
+    title: str,
+    width: int = 640,
+    row: int = 34,
+    label_width: int = 220,
+    maximum: float | None = None,
+) -> str:
     """An accessible horizontal bar chart: `role="img"`, a title, and every value also written as text.
 
     Bars are scaled to `maximum` (e.g. 100 for percentages) or else to the largest value."""
@@ -34,10 +41,15 @@ def bar_chart(bars: Sequence[Bar], *, title: str, width: int = 640, row: int = 3
         length = max(2.0, span * bar.value / top) if bar.value > 0 else 0.0
         parts.append(
             f'<text x="{label_width - 10}" y="{y + row / 2 + 6:.0f}" text-anchor="end" class="chart-label">'
-            f"{escape(bar.label)}</text>")
-        parts.append(f'<rect x="{label_width}" y="{y + 4}" width="{length:.1f}" height="{row - 10}" rx="3" '
-                     f'class="chart-bar"/>')
-        parts.append(f'<text x="{label_width + length + 8:.1f}" y="{y + row / 2 + 6:.0f}" class="chart-value">'
-                     f"{escape(bar.text)}</text>")
+            f"{escape(bar.label)}</text>"
+        )
+        parts.append(
+            f'<rect x="{label_width}" y="{y + 4}" width="{length:.1f}" height="{row - 10}" rx="3" '
+            f'class="chart-bar"/>'
+        )
+        parts.append(
+            f'<text x="{label_width + length + 8:.1f}" y="{y + row / 2 + 6:.0f}" class="chart-value">'
+            f"{escape(bar.text)}</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -52,12 +52,28 @@ def staff_rows_by_username(conn: Connection, username: str) -> list[sa.Row[Any]]
     return list(conn.execute(sa.select(t).where(t.c.username == username)))
 
 
-def audit(conn: Connection, *, township_id: str, staff: Staff | None, who: str, action: str, target: str = "",
-          detail: dict[str, Any] | None = None) -> None:
+def audit(
+    conn: Connection,
+    *,
+    township_id: str,
+    staff: Staff | None,
+    who: str,
+    action: str,
+    target: str = "",
+    detail: dict[str, Any] | None = None,
+) -> None:
     """Append one row to the staff audit trail (never residents' numbers or passwords)."""
-    conn.execute(sa.insert(db.staff_audit).values(
-        township_id=township_id, staff_id=staff.id if staff else None, who=who, action=action, target=target,
-        at=db.naive(db.now_utc()), detail=detail or {}))
+    conn.execute(
+        sa.insert(db.staff_audit).values(
+            township_id=township_id,
+            staff_id=staff.id if staff else None,
+            who=who,
+            action=action,
+            target=target,
+            at=db.naive(db.now_utc()),
+            detail=detail or {},
+        )
+    )
 
 
 FIRST_DAY = dt.date(2000, 1, 1)  # days the console accepts: anything else is "not a day" (no date overflow)
@@ -82,29 +98,41 @@ def local_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 def _counts_subquery() -> sa.Subquery:
     b = db.bookings
-    return (sa.select(
-        b.c.session_id,
-        sa.func.sum(sa.case((b.c.status.in_(HOLDS_SEAT), 1), else_=0)).label("booked"),
-        sa.func.sum(sa.case((b.c.status == "checked_in", 1), else_=0)).label("checked_in"),
-        sa.func.sum(sa.case((b.c.status == "pending_review", 1), else_=0)).label("pending"),
-        sa.func.sum(sa.case((b.c.status == "waitlisted", 1), else_=0)).label("waitlisted"),
-    ).group_by(b.c.session_id).subquery())
+    return (
+        sa.select(
+            b.c.session_id,
+            sa.func.sum(sa.case((b.c.status.in_(HOLDS_SEAT), 1), else_=0)).label("booked"),
+            sa.func.sum(sa.case((b.c.status == "checked_in", 1), else_=0)).label("checked_in"),
+            sa.func.sum(sa.case((b.c.status == "pending_review", 1), else_=0)).label("pending"),
+            sa.func.sum(sa.case((b.c.status == "waitlisted", 1), else_=0)).label("waitlisted"),
+        )
+        .group_by(b.c.session_id)
+        .subquery()
+    )
 
 
-def sessions_between(conn: Connection, township_id: str, start: dt.datetime, end: dt.datetime, *,
-                     service_id: str | None = None) -> list[dict[str, Any]]:
+def sessions_between(
+    conn: Connection, township_id: str, start: dt.datetime, end: dt.datetime, *, service_id: str | None = None
+) -> list[dict[str, Any]]:
     """Sessions starting in [start, end) (naive UTC) with their booking counts, in time order."""
     s, sv, p = db.sessions, db.services, db.providers
     counts = _counts_subquery()
-    query = (sa.select(s, sv.c.name.label("service_name"), p.c.name.label("provider_name"),
-                       sa.func.coalesce(counts.c.booked, 0).label("booked"),
-                       sa.func.coalesce(counts.c.checked_in, 0).label("checked_in"),
-                       sa.func.coalesce(counts.c.pending, 0).label("pending"),
-                       sa.func.coalesce(counts.c.waitlisted, 0).label("waitlisted"))
-             .join(sv, sv.c.id == s.c.service_id).join(p, p.c.id == s.c.provider_id)
-             .outerjoin(counts, counts.c.session_id == s.c.id)
-             .where(s.c.township_id == township_id, s.c.starts_at >= start, s.c.starts_at < end)
-             .order_by(s.c.starts_at, sv.c.name))
+    query = (
+        sa.select(
+            s,
+            sv.c.name.label("service_name"),
+            p.c.name.label("provider_name"),
+            sa.func.coalesce(counts.c.booked, 0).label("booked"),
+            sa.func.coalesce(counts.c.checked_in, 0).label("checked_in"),
+            sa.func.coalesce(counts.c.pending, 0).label("pending"),
+            sa.func.coalesce(counts.c.waitlisted, 0).label("waitlisted"),
+        )
+        .join(sv, sv.c.id == s.c.service_id)
+        .join(p, p.c.id == s.c.provider_id)
+        .outerjoin(counts, counts.c.session_id == s.c.id)
+        .where(s.c.township_id == township_id, s.c.starts_at >= start, s.c.starts_at < end)
+        .order_by(s.c.starts_at, sv.c.name)
+    )
     if service_id:
         query = query.where(s.c.service_id == service_id)
     return [_session_dict(r) for r in conn.execute(query)]
@@ -115,14 +143,20 @@ def session_detail(conn: Connection, township_id: str, session_id: str) -> dict[
     s, sv, p = db.sessions, db.services, db.providers
     counts = _counts_subquery()
     row = conn.execute(
-        sa.select(s, sv.c.name.label("service_name"), p.c.name.label("provider_name"),
-                  sa.func.coalesce(counts.c.booked, 0).label("booked"),
-                  sa.func.coalesce(counts.c.checked_in, 0).label("checked_in"),
-                  sa.func.coalesce(counts.c.pending, 0).label("pending"),
-                  sa.func.coalesce(counts.c.waitlisted, 0).label("waitlisted"))
-        .join(sv, sv.c.id == s.c.service_id).join(p, p.c.id == s.c.provider_id)
+        sa.select(
+            s,
+            sv.c.name.label("service_name"),
+            p.c.name.label("provider_name"),
+            sa.func.coalesce(counts.c.booked, 0).label("booked"),
+            sa.func.coalesce(counts.c.checked_in, 0).label("checked_in"),
+            sa.func.coalesce(counts.c.pending, 0).label("pending"),
+            sa.func.coalesce(counts.c.waitlisted, 0).label("waitlisted"),
+        )
+        .join(sv, sv.c.id == s.c.service_id)
+        .join(p, p.c.id == s.c.provider_id)
         .outerjoin(counts, counts.c.session_id == s.c.id)
-        .where(s.c.id == session_id, s.c.township_id == township_id)).first()
+        .where(s.c.id == session_id, s.c.township_id == township_id)
+    ).first()
     return _session_dict(row) if row else None
 
 
@@ -134,11 +168,14 @@ def _session_dict(row: sa.Row[Any]) -> dict[str, Any]:
     return data
 
 
-def open_alternatives(conn: Connection, township_id: str, session: dict[str, Any], *,
-                      limit: int = 20) -> list[dict[str, Any]]:
+def open_alternatives(
+    conn: Connection, township_id: str, session: dict[str, Any], *, limit: int = 20
+) -> list[dict[str, Any]]:
     """Other open, future sessions of the same service with seats left (for moving a booking)."""
     now = db.naive(db.now_utc())
-    rows = sessions_between(conn, township_id, now, now + dt.timedelta(days=120), service_id=session["service_id"])
+    rows = sessions_between(
+        conn, township_id, now, now + dt.timedelta(days=120), service_id=session["service_id"]
+    )
     out = []
     for row in rows:
         if row["id"] == session["id"] or row["status"] != "open":
@@ -165,14 +202,27 @@ def _booking_query() -> sa.Select[Any]:
     b, r, s, sv, p, d = db.bookings, db.residents, db.sessions, db.services, db.providers, db.devices
     # Each booking shows the contact details it was made with (a later booking elsewhere does not change them);
     # the resident's own (encrypted) fields stand in for a booking made before those were kept.
-    return (sa.select(b, r.c.name_enc.label("r_name_enc"), r.c.phone_enc.label("r_phone_enc"),
-                      r.c.id_mask.label("id_mask"),
-                      sa.func.coalesce(b.c.contact_village, r.c.village).label("village"), s.c.starts_at, s.c.ends_at, s.c.service_id,
-                      s.c.provider_id, sv.c.name.label("service_name"), p.c.name.label("provider_name"),
-                      d.c.name.label("kiosk_name"))
-            .join(r, r.c.id == b.c.resident_id).join(s, s.c.id == b.c.session_id)
-            .join(sv, sv.c.id == s.c.service_id).join(p, p.c.id == s.c.provider_id)
-            .outerjoin(d, d.c.id == b.c.device_id))
+    return (
+        sa.select(
+            b,
+            r.c.name_enc.label("r_name_enc"),
+            r.c.phone_enc.label("r_phone_enc"),
+            r.c.id_mask.label("id_mask"),
+            sa.func.coalesce(b.c.contact_village, r.c.village).label("village"),
+            s.c.starts_at,
+            s.c.ends_at,
+            s.c.service_id,
+            s.c.provider_id,
+            sv.c.name.label("service_name"),
+            p.c.name.label("provider_name"),
+            d.c.name.label("kiosk_name"),
+        )
+        .join(r, r.c.id == b.c.resident_id)
+        .join(s, s.c.id == b.c.session_id)
+        .join(sv, sv.c.id == s.c.service_id)
+        .join(p, p.c.id == s.c.provider_id)
+        .outerjoin(d, d.c.id == b.c.device_id)
+    )
 
 
 def _open(cipher: FieldCipher, sealed: str | None, table: str, column: str, row_id: str) -> str | None:
@@ -224,8 +274,9 @@ def _booking_dict(row: sa.Row[Any], cipher: FieldCipher) -> dict[str, Any]:
     return data
 
 
-def bookings(conn: Connection, township_id: str, f: BookingFilter, *,
-             limit: int = ROW_LIMIT) -> tuple[list[dict[str, Any]], bool]:
+def bookings(
+    conn: Connection, township_id: str, f: BookingFilter, *, limit: int = ROW_LIMIT
+) -> tuple[list[dict[str, Any]], bool]:
     """Bookings matching the filters, oldest first (the review queue is first come, first served)."""
     b, r, s = db.bookings, db.residents, db.sessions
     query = _booking_query().where(b.c.township_id == township_id)
@@ -264,8 +315,11 @@ def session_bookings(conn: Connection, township_id: str, session_id: str) -> lis
     """Everyone booked on a session (all statuses), by code."""
     b = db.bookings
     query = _booking_query().where(b.c.township_id == township_id, b.c.session_id == session_id)
-    order = sa.case({"checked_in": 0, "confirmed": 1, "attended": 2, "no_show": 3, "pending_review": 4,
-                     "waitlisted": 5}, value=b.c.status, else_=9)
+    order = sa.case(
+        {"checked_in": 0, "confirmed": 1, "attended": 2, "no_show": 3, "pending_review": 4, "waitlisted": 5},
+        value=b.c.status,
+        else_=9,
+    )
     cipher = keys.cipher_for(conn)
     return [_booking_dict(x, cipher) for x in conn.execute(query.order_by(order, b.c.code))]
 
@@ -273,11 +327,19 @@ def session_bookings(conn: Connection, township_id: str, session_id: str) -> lis
 def reveal_numbers(conn: Connection, township_id: str, booking_id: str) -> dict[str, str] | None:
     """The resident's full ID and phone number for one booking (the caller audits the reveal)."""
     b, r = db.bookings, db.residents
-    row = conn.execute(sa.select(b.c.id, b.c.resident_id, b.c.contact_name_enc, b.c.contact_phone_enc,
-                                 r.c.id_number_enc, r.c.name_enc.label("r_name_enc"),
-                                 r.c.phone_enc.label("r_phone_enc"))
-                       .join(r, b.c.resident_id == r.c.id)
-                       .where(b.c.id == booking_id, b.c.township_id == township_id)).first()
+    row = conn.execute(
+        sa.select(
+            b.c.id,
+            b.c.resident_id,
+            b.c.contact_name_enc,
+            b.c.contact_phone_enc,
+            r.c.id_number_enc,
+            r.c.name_enc.label("r_name_enc"),
+            r.c.phone_enc.label("r_phone_enc"),
+        )
+        .join(r, b.c.resident_id == r.c.id)
+        .where(b.c.id == booking_id, b.c.township_id == township_id)
+    ).first()
     if row is None:
         return None
     cipher = keys.cipher_for(conn)
@@ -290,8 +352,11 @@ def reveal_numbers(conn: Connection, township_id: str, booking_id: str) -> dict[
 def booking_audit(conn: Connection, township_id: str, booking_id: str, code: str) -> list[dict[str, Any]]:
     """Staff actions on one booking, oldest first."""
     a = db.staff_audit
-    rows = conn.execute(sa.select(a).where(a.c.township_id == township_id,
-                                           a.c.target.in_([booking_id, code])).order_by(a.c.at, a.c.id))
+    rows = conn.execute(
+        sa.select(a)
+        .where(a.c.township_id == township_id, a.c.target.in_([booking_id, code]))
+        .order_by(a.c.at, a.c.id)
+    )
     return [{**dict(x._mapping), "at": db.utc(x.at)} for x in rows]
 
 
@@ -315,20 +380,42 @@ def villages(conn: Connection, township_id: str) -> list[str]:
     """Village names known to the township, plus any residents gave."""
     v, r = db.villages, db.residents
     names = {x.name for x in conn.execute(sa.select(v.c.name).where(v.c.township_id == township_id))}
-    names |= {x.village for x in conn.execute(sa.select(r.c.village).where(r.c.township_id == township_id,
-                                                                          r.c.village.is_not(None)).distinct())}
+    names |= {
+        x.village
+        for x in conn.execute(
+            sa.select(r.c.village).where(r.c.township_id == township_id, r.c.village.is_not(None)).distinct()
+        )
+    }
     b = db.bookings
-    names |= {x.contact_village for x in conn.execute(sa.select(b.c.contact_village).where(
-        b.c.township_id == township_id, b.c.contact_village.is_not(None)).distinct())}
+    names |= {
+        x.contact_village
+        for x in conn.execute(
+            sa.select(b.c.contact_village)
+            .where(b.c.township_id == township_id, b.c.contact_village.is_not(None))
+            .distinct()
+        )
+    }
     return sorted(n for n in names if n)
 
 
 def kiosks(conn: Connection, township_id: str) -> list[dict[str, Any]]:
     """Enrolled devices, newest number last."""
     t = db.devices
-    rows = conn.execute(sa.select(t.c.id, t.c.kiosk_number, t.c.name, t.c.created_at, t.c.revoked_at,
-                                  t.c.last_sync_at, t.c.pending_ops, t.c.app_version, t.c.clock_skew_s)
-                        .where(t.c.township_id == township_id).order_by(t.c.kiosk_number))
+    rows = conn.execute(
+        sa.select(
+            t.c.id,
+            t.c.kiosk_number,
+            t.c.name,
+            t.c.created_at,
+            t.c.revoked_at,
+            t.c.last_sync_at,
+            t.c.pending_ops,
+            t.c.app_version,
+            t.c.clock_skew_s,
+        )
+        .where(t.c.township_id == township_id)
+        .order_by(t.c.kiosk_number)
+    )
     out = []
     for x in rows:
         data = dict(x._mapping)
@@ -338,8 +425,9 @@ def kiosks(conn: Connection, township_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def holidays(conn: Connection, township_id: str, start: dt.date | None = None,
-             end: dt.date | None = None) -> list[dict[str, Any]]:
+def holidays(
+    conn: Connection, township_id: str, start: dt.date | None = None, end: dt.date | None = None
+) -> list[dict[str, Any]]:
     t = db.holidays
     query = sa.select(t).where(t.c.township_id == township_id).order_by(t.c.day)
     if start:
@@ -353,16 +441,23 @@ def notices(conn: Connection, township_id: str) -> list[dict[str, Any]]:
     """The township's notices that kiosks show now or later (not withdrawn, not ended), newest first."""
     t = db.notices
     now = db.naive(db.now_utc())
-    query = (sa.select(t).where(t.c.township_id == township_id, t.c.active == sa.true(),
-                                sa.or_(t.c.ends_at.is_(None), t.c.ends_at > now))
-             .order_by(t.c.created_at.desc()))
+    query = (
+        sa.select(t)
+        .where(
+            t.c.township_id == township_id,
+            t.c.active == sa.true(),
+            sa.or_(t.c.ends_at.is_(None), t.c.ends_at > now),
+        )
+        .order_by(t.c.created_at.desc())
+    )
     return [dict(x._mapping) for x in conn.execute(query)]
 
 
 def status_counts(conn: Connection, township_id: str) -> dict[str, int]:
     b = db.bookings
-    rows = conn.execute(sa.select(b.c.status, sa.func.count()).where(b.c.township_id == township_id)
-                        .group_by(b.c.status))
+    rows = conn.execute(
+        sa.select(b.c.status, sa.func.count()).where(b.c.township_id == township_id).group_by(b.c.status)
+    )
     return {str(status): int(n) for status, n in rows}
 
 
@@ -395,17 +490,28 @@ def report(conn: Connection, township_id: str, start: dt.date, end: dt.date, by:
     lo, _ = local_day_bounds(start)
     _, hi = local_day_bounds(end)
     key = sv.c.name if by == "service" else sa.func.coalesce(b.c.contact_village, r.c.village, "")
-    query = (sa.select(key.label("label"), sa.func.count().label("bookings"),
-                       sa.func.sum(sa.case((b.c.status == "attended", 1), else_=0)).label("attended"),
-                       sa.func.sum(sa.case((b.c.status == "no_show", 1), else_=0)).label("no_show"),
-                       sa.func.sum(sa.case((b.c.status.in_(("cancelled", "rejected")), 1), else_=0))
-                       .label("cancelled"))
-             .select_from(b).join(r, r.c.id == b.c.resident_id).join(s, s.c.id == b.c.session_id)
-             .join(sv, sv.c.id == s.c.service_id)
-             .where(b.c.township_id == township_id, s.c.starts_at >= lo, s.c.starts_at < hi)
-             .group_by(key).order_by(key))
-    return [ReportRow(str(x.label), int(x.bookings), int(x.attended or 0), int(x.no_show or 0),
-                      int(x.cancelled or 0)) for x in conn.execute(query)]
+    query = (
+        sa.select(
+            key.label("label"),
+            sa.func.count().label("bookings"),
+            sa.func.sum(sa.case((b.c.status == "attended", 1), else_=0)).label("attended"),
+            sa.func.sum(sa.case((b.c.status == "no_show", 1), else_=0)).label("no_show"),
+            sa.func.sum(sa.case((b.c.status.in_(("cancelled", "rejected")), 1), else_=0)).label("cancelled"),
+        )
+        .select_from(b)
+        .join(r, r.c.id == b.c.resident_id)
+        .join(s, s.c.id == b.c.session_id)
+        .join(sv, sv.c.id == s.c.service_id)
+        .where(b.c.township_id == township_id, s.c.starts_at >= lo, s.c.starts_at < hi)
+        .group_by(key)
+        .order_by(key)
+    )
+    return [
+        ReportRow(
+            str(x.label), int(x.bookings), int(x.attended or 0), int(x.no_show or 0), int(x.cancelled or 0)
+        )
+        for x in conn.execute(query)
+    ]
 
 
 def satisfaction(conn: Connection, township_id: str, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
@@ -415,10 +521,13 @@ def satisfaction(conn: Connection, township_id: str, start: dt.date, end: dt.dat
     _, hi = local_day_bounds(end)
     rows = conn.execute(
         sa.select(sv.c.name, f.c.rating, sa.func.count().label("n"))
-        .select_from(f).join(b, b.c.id == f.c.booking_id).join(s, s.c.id == b.c.session_id)
+        .select_from(f)
+        .join(b, b.c.id == f.c.booking_id)
+        .join(s, s.c.id == b.c.session_id)
         .join(sv, sv.c.id == s.c.service_id)
         .where(f.c.township_id == township_id, s.c.starts_at >= lo, s.c.starts_at < hi)
-        .group_by(sv.c.name, f.c.rating))
+        .group_by(sv.c.name, f.c.rating)
+    )
     per: dict[str, list[int]] = {}
     for name, rating, n in rows:
         hist = per.setdefault(str(name), [0, 0, 0, 0, 0])
@@ -426,51 +535,83 @@ def satisfaction(conn: Connection, township_id: str, start: dt.date, end: dt.dat
     out = []
     for name, hist in sorted(per.items()):
         count = sum(hist)
-        out.append({"service": name, "count": count, "histogram": hist,
-                    "average": sum((i + 1) * n for i, n in enumerate(hist)) / count if count else None})
+        out.append(
+            {
+                "service": name,
+                "count": count,
+                "histogram": hist,
+                "average": sum((i + 1) * n for i, n in enumerate(hist)) / count if count else None,
+            }
+        )
     return out
 
 
-def feedback_reasons(conn: Connection, township_id: str, start: dt.date, end: dt.date) -> list[tuple[str, int]]:
+def feedback_reasons(
+    conn: Connection, township_id: str, start: dt.date, end: dt.date
+) -> list[tuple[str, int]]:
     """How often each reason was ticked with a rating (counted in Python: reasons are a JSON list)."""
     f, b, s = db.feedback, db.bookings, db.sessions
     lo, _ = local_day_bounds(start)
     _, hi = local_day_bounds(end)
     counts: dict[str, int] = {}
-    for (reasons,) in conn.execute(sa.select(f.c.reasons).join(b, b.c.id == f.c.booking_id)
-                                   .join(s, s.c.id == b.c.session_id)
-                                   .where(f.c.township_id == township_id, s.c.starts_at >= lo,
-                                          s.c.starts_at < hi)):
+    for (reasons,) in conn.execute(
+        sa.select(f.c.reasons)
+        .join(b, b.c.id == f.c.booking_id)
+        .join(s, s.c.id == b.c.session_id)
+        .where(f.c.township_id == township_id, s.c.starts_at >= lo, s.c.starts_at < hi)
+    ):
         for reason in reasons or []:
             counts[str(reason)] = counts.get(str(reason), 0) + 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def overlapping(conn: Connection, township_id: str, provider_id: str, starts: dt.datetime, ends: dt.datetime,
-                *, exclude: Sequence[str] = ()) -> dict[str, Any] | None:
+def overlapping(
+    conn: Connection,
+    township_id: str,
+    provider_id: str,
+    starts: dt.datetime,
+    ends: dt.datetime,
+    *,
+    exclude: Sequence[str] = (),
+) -> dict[str, Any] | None:
     """An open session of the same provider overlapping [starts, ends) (naive UTC), if any."""
     s, sv = db.sessions, db.services
-    query = (sa.select(s.c.id, s.c.starts_at, s.c.ends_at, sv.c.name.label("service_name"))
-             .join(sv, sv.c.id == s.c.service_id)
-             .where(s.c.township_id == township_id, s.c.provider_id == provider_id, s.c.status == "open",
-                    s.c.starts_at < ends, s.c.ends_at > starts))
+    query = (
+        sa.select(s.c.id, s.c.starts_at, s.c.ends_at, sv.c.name.label("service_name"))
+        .join(sv, sv.c.id == s.c.service_id)
+        .where(
+            s.c.township_id == township_id,
+            s.c.provider_id == provider_id,
+            s.c.status == "open",
+            s.c.starts_at < ends,
+            s.c.ends_at > starts,
+        )
+    )
     if exclude:
         query = query.where(s.c.id.not_in(list(exclude)))
     row = conn.execute(query.limit(1)).first()
     if row is None:
         return None
-    return {"id": row.id, "starts_at": db.utc(row.starts_at), "ends_at": db.utc(row.ends_at),
-            "service_name": row.service_name}
+    return {
+        "id": row.id,
+        "starts_at": db.utc(row.starts_at),
+        "ends_at": db.utc(row.ends_at),
+        "service_name": row.service_name,
+    }
 
 
 def booked_count(conn: Connection, session_id: str) -> int:
     b = db.bookings
-    return int(conn.execute(sa.select(sa.func.count()).where(b.c.session_id == session_id,
-                                                             b.c.status.in_(HOLDS_SEAT))).scalar_one())
+    return int(
+        conn.execute(
+            sa.select(sa.func.count()).where(b.c.session_id == session_id, b.c.status.in_(HOLDS_SEAT))
+        ).scalar_one()
+    )
 
 
-def audit_rows(conn: Connection, township_id: str, *, who: str = "", day: str = "",
-               limit: int = ROW_LIMIT) -> list[dict[str, Any]]:
+def audit_rows(
+    conn: Connection, township_id: str, *, who: str = "", day: str = "", limit: int = ROW_LIMIT
+) -> list[dict[str, Any]]:
     """The newest staff actions of the township (optionally one person's, or one local day's)."""
     a = db.staff_audit
     query = sa.select(a.c.at, a.c.who, a.c.action, a.c.target).where(a.c.township_id == township_id)
@@ -493,21 +634,33 @@ def target_names(conn: Connection, township_id: str, targets: Sequence[str]) -> 
     if not wanted:
         return {}
     d, s, sv = db.devices, db.sessions, db.services
-    names = {x.id: f"{x.kiosk_number} · {x.name}" for x in conn.execute(
-        sa.select(d.c.id, d.c.kiosk_number, d.c.name).where(d.c.township_id == township_id, d.c.id.in_(wanted)))}
-    for x in conn.execute(sa.select(s.c.id, s.c.starts_at, sv.c.name).join(sv, sv.c.id == s.c.service_id)
-                          .where(s.c.township_id == township_id, s.c.id.in_(wanted))):
+    names = {
+        x.id: f"{x.kiosk_number} · {x.name}"
+        for x in conn.execute(
+            sa.select(d.c.id, d.c.kiosk_number, d.c.name).where(
+                d.c.township_id == township_id, d.c.id.in_(wanted)
+            )
+        )
+    }
+    for x in conn.execute(
+        sa.select(s.c.id, s.c.starts_at, sv.c.name)
+        .join(sv, sv.c.id == s.c.service_id)
+        .where(s.c.township_id == township_id, s.c.id.in_(wanted))
+    ):
         names[x.id] = f"{x.name} · {db.utc(x.starts_at).astimezone(ZONE):%m-%d %H:%M}"
     return names
 
 
 # --- residents: access and erasure on request (PIPL) ------------------------------------------------------------------
 
+
 def find_resident(conn: Connection, township_id: str, id_number: str) -> str | None:
     """The id of this township's resident with this ID number (through the blind index), or None."""
     blind = keys.cipher_for(conn).lookup_hash(id_number)
     r = db.residents
-    return conn.execute(sa.select(r.c.id).where(r.c.township_id == township_id, r.c.id_blind == blind)).scalar()
+    return conn.execute(
+        sa.select(r.c.id).where(r.c.township_id == township_id, r.c.id_blind == blind)
+    ).scalar()
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -523,24 +676,63 @@ def resident_record(conn: Connection, township_id: str, resident_id: str) -> dic
     if row is None:
         return None
     record: dict[str, Any] = {
-        "id": row.id, "id_number": _open(cipher, row.id_number_enc, "residents", "id_number_enc", row.id) or "",
+        "id": row.id,
+        "id_number": _open(cipher, row.id_number_enc, "residents", "id_number_enc", row.id) or "",
         "name": _open(cipher, row.name_enc, "residents", "name_enc", row.id) or "",
         "phone": _open(cipher, row.phone_enc, "residents", "phone_enc", row.id) or "",
-        "village": row.village or "", "created_at": _iso(row.created_at), "bookings": [], "feedback": []}
-    query = (sa.select(b, s.c.starts_at, sv.c.name.label("service_name"), r.c.name_enc.label("r_name_enc"),
-                       r.c.phone_enc.label("r_phone_enc"))
-             .join(s, s.c.id == b.c.session_id).join(sv, sv.c.id == s.c.service_id)
-             .join(r, r.c.id == b.c.resident_id).where(b.c.resident_id == resident_id).order_by(s.c.starts_at))
+        "village": row.village or "",
+        "created_at": _iso(row.created_at),
+        "bookings": [],
+        "feedback": [],
+    }
+    query = (
+        sa.select(
+            b,
+            s.c.starts_at,
+            sv.c.name.label("service_name"),
+            r.c.name_enc.label("r_name_enc"),
+            r.c.phone_enc.label("r_phone_enc"),
+        )
+        .join(s, s.c.id == b.c.session_id)
+        .join(sv, sv.c.id == s.c.service_id)
+        .join(r, r.c.id == b.c.resident_id)
+        .where(b.c.resident_id == resident_id)
+        .order_by(s.c.starts_at)
+    )
     for x in conn.execute(query):
         name, phone = contact(cipher, dict(x._mapping))
-        record["bookings"].append({
-            "id": x.id, "code": x.code, "service": x.service_name, "starts_at": _iso(x.starts_at),
-            "status": x.status, "name": name, "phone": phone or "", "village": x.contact_village or "",
-            "for": {"name": dependent_name(cipher, x.for_dependent, x.id),
-                    "relation": x.for_dependent.get("relation")} if x.for_dependent else None,
-            "channel": x.channel, "consent_notice": x.consent_notice,
-            "consent_at": _iso(x.consent_at), "created_at": _iso(x.created_at)})
-    for x in conn.execute(sa.select(f).join(b, b.c.id == f.c.booking_id).where(b.c.resident_id == resident_id)):
-        record["feedback"].append({"booking_id": x.booking_id, "rating": x.rating, "reasons": x.reasons,
-                                   "comment": x.comment or "", "created_at": _iso(x.created_at)})
+        record["bookings"].append(
+            {
+                "id": x.id,
+                "code": x.code,
+                "service": x.service_name,
+                "starts_at": _iso(x.starts_at),
+                "status": x.status,
+                "name": name,
+                "phone": phone or "",
+                "village": x.contact_village or "",
+                "for": {
+                    "name": dependent_name(cipher, x.for_dependent, x.id),
+                    "relation": x.for_dependent.get("relation"),
+                }
+                if x.for_dependent
+                else None,
+                "channel": x.channel,
+                "consent_notice": x.consent_notice,
+                "consent_at": _iso(x.consent_at),
+                "created_at": _iso(x.created_at),
+            }
+        )
+    for x in conn.execute(
+        sa.select(f).join(b, b.c.id == f.c.booking_id).where(b.c.resident_id == resident_id)
+    ):
+        record["feedback"].append(
+            {
+                "booking_id": x.booking_id,
+                "rating": x.rating,
+                "reasons": x.reasons,
+                "comment": x.comment or "",
+                "created_at": _iso(x.created_at),
+            }
+        )
     return record

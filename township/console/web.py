@@ -44,8 +44,15 @@ def local_time(value: dt.datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> 
 
 
 def _weekday(value: dt.date | dt.datetime | str) -> str:
-    names = (i18n.N_("Mon"), i18n.N_("Tue"), i18n.N_("Wed"), i18n.N_("Thu"), i18n.N_("Fri"), i18n.N_("Sat"),
-             i18n.N_("Sun"))
+    names = (
+        i18n.N_("Mon"),
+        i18n.N_("Tue"),
+        i18n.N_("Wed"),
+        i18n.N_("Thu"),
+        i18n.N_("Fri"),
+        i18n.N_("Sat"),
+        i18n.N_("Sun"),
+    )
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     if isinstance(value, dt.datetime):
@@ -93,14 +100,17 @@ def render_text(request: Request, template: str, context: Mapping[str, Any]) -> 
         return ENV.get_template(template).render({**context, "locale": locale})
 
 
-def render(request: Request, template: str, context: Mapping[str, Any], *, status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request, template: str, context: Mapping[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
     """An HTML response; pages are never cached because they show residents' bookings."""
     response = HTMLResponse(render_text(request, template, context), status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
     response.headers["Referrer-Policy"] = "same-origin"
     return response
 

@@ -40,8 +40,3 @@ def load(name: str) -> type[Screen]:
     module, cls = SCREENS[name].split(":")
     loaded: type[Screen] = getattr(importlib.import_module(f"kiosk.ui.screens.{module}"), cls)
     return loaded
-
-
-def all_screens() -> list[type[Screen]]:
-    """Every resident screen class, in journey order (imports them all)."""
-    return [load(name) for name in SCREENS]

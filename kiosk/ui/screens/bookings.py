@@ -18,8 +18,12 @@ from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.confirm import SAVE_FAILED, session_words
 from kiosk.ui.screens.done import status_words
 
-CHANGEABLE = (BookingStatus.REQUESTED, BookingStatus.PENDING_REVIEW, BookingStatus.CONFIRMED,
-              BookingStatus.WAITLISTED)
+CHANGEABLE = (
+    BookingStatus.REQUESTED,
+    BookingStatus.PENDING_REVIEW,
+    BookingStatus.CONFIRMED,
+    BookingStatus.WAITLISTED,
+)
 
 
 def booking_line(screen: Screen, booking: Booking) -> tuple[str, str]:
@@ -64,10 +68,24 @@ class BookingListScreen(Screen):
         result = []
         for booking in self._bookings():
             label, detail = booking_line(self, booking)
-            result.append(Choice(booking.code, label, partial(self._open, booking), detail=detail,
-                                 kind="primary" if booking.status.active else "secondary"))
-        result.append(Choice("for_you", _("Suggestions for you"), self._for_you, kind="secondary",
-                             detail=_("From your own bookings, only if you agree")))
+            result.append(
+                Choice(
+                    booking.code,
+                    label,
+                    partial(self._open, booking),
+                    detail=detail,
+                    kind="primary" if booking.status.active else "secondary",
+                )
+            )
+        result.append(
+            Choice(
+                "for_you",
+                _("Suggestions for you"),
+                self._for_you,
+                kind="secondary",
+                detail=_("From your own bookings, only if you agree"),
+            )
+        )
         return result
 
     def _open(self, booking: Booking) -> None:
@@ -109,8 +127,12 @@ class BookingDetailScreen(Screen):
         session = self.ctx.store.session(booking.session_id)
         if session is not None:
             w = session_words(self, session)
-            lines += [_("What: {service}").format(**w), _("With: {provider}").format(**w),
-                      _("When: {when}").format(**w), _("Where: {where}").format(**w)]
+            lines += [
+                _("What: {service}").format(**w),
+                _("With: {provider}").format(**w),
+                _("When: {when}").format(**w),
+                _("Where: {where}").format(**w),
+            ]
         return "\n".join(lines)
 
     def summary(self) -> str:
@@ -136,11 +158,19 @@ class BookingDetailScreen(Screen):
         result = []
         if booking.status in CHANGEABLE:
             result.append(Choice("reschedule", _("Change the time"), self._reschedule, phrases=("改时间",)))
-            result.append(Choice("cancel", _("Cancel this booking"), lambda: self.go("cancel"),
-                                 kind="secondary", phrases=("取消",)))
+            result.append(
+                Choice(
+                    "cancel",
+                    _("Cancel this booking"),
+                    lambda: self.go("cancel"),
+                    kind="secondary",
+                    phrases=("取消",),
+                )
+            )
         if booking.status in (BookingStatus.CHECKED_IN, BookingStatus.ATTENDED):
-            result.append(Choice("feedback", _("Tell us how it went"), lambda: self.go("feedback"),
-                                 phrases=("评价",)))
+            result.append(
+                Choice("feedback", _("Tell us how it went"), lambda: self.go("feedback"), phrases=("评价",))
+            )
         if booking.status.active:
             result.append(Choice("slip", _("Show the slip"), lambda: self.go("slip"), kind="secondary"))
         return result
@@ -177,16 +207,19 @@ class CancelScreen(Screen):
             box.addWidget(widgets.label(label.replace("\n", _(", ")), kind="notice", name="cancel_what"))
 
     def choices(self) -> list[Choice]:
-        return [Choice("cancel_no", _("No, keep it"), self.win.back, kind="secondary", phrases=("否", "不")),
-                Choice("cancel_yes", _("Yes, cancel it"), self.cancel, phrases=("是", "取消"))]
+        return [
+            Choice("cancel_no", _("No, keep it"), self.win.back, kind="secondary", phrases=("否", "不")),
+            Choice("cancel_yes", _("Yes, cancel it"), self.cancel, phrases=("是", "取消")),
+        ]
 
     def cancel(self) -> None:
         booking = self.visit.booking
         if booking is None:
             return
         bookings, now, booking_id = self.ctx.bookings, self.ctx.now(), booking.id
-        self.ctx.ops.write(lambda: bookings.cancel(booking_id, now=now), on_done=self._cancelled,
-                           on_error=self._refused)
+        self.ctx.ops.write(
+            lambda: bookings.cancel(booking_id, now=now), on_done=self._cancelled, on_error=self._refused
+        )
 
     def _cancelled(self, booking: Booking) -> None:
         self.visit.booking = booking

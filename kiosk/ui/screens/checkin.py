@@ -62,9 +62,16 @@ class CheckInScreen(Screen):
         return _("Use the number on your slip, or your ID card.")
 
     def choices(self) -> list[Choice]:
-        return [Choice("by_code", _("With my booking number"), lambda: self.go("check_in_code"),
-                       detail=_("The number on the slip"), phrases=("预约号",)),
-                Choice("by_id", _("With my ID card"), self._by_id, phrases=("身份证",))]
+        return [
+            Choice(
+                "by_code",
+                _("With my booking number"),
+                lambda: self.go("check_in_code"),
+                detail=_("The number on the slip"),
+                phrases=("预约号",),
+            ),
+            Choice("by_id", _("With my ID card"), self._by_id, phrases=("身份证",)),
+        ]
 
     def _by_id(self) -> None:
         self.visit.purpose = "check_in"
@@ -105,8 +112,9 @@ class CheckInCodeScreen(KeypadEntry):
         code = normalise_code(self.visit.code_entry)
         booking = self.ctx.store.booking_by_code(code) if is_valid_code(code) else None
         if booking is None:
-            self.show_message(_("We could not find this number. Please check the number on your slip, "
-                                "or use your ID card."))
+            self.show_message(
+                _("We could not find this number. Please check the number on your slip, or use your ID card.")
+            )
             return
         check_in_booking(self, booking)
 
@@ -137,7 +145,9 @@ class CheckedInScreen(Screen):
             return ""
         w = session_words(self, session)
         if self._video():
-            return _("The video session is opening on this screen. {provider} will see you {when}.").format(**w)
+            return _("The video session is opening on this screen. {provider} will see you {when}.").format(
+                **w
+            )
         return _("Please go to {where} and wait there. {provider} will see you by video {when}.").format(**w)
 
     def build_body(self, box: QVBoxLayout) -> None:

@@ -21,7 +21,9 @@ from kiosk.ui.words import when_words
 if TYPE_CHECKING:
     from kiosk.ui.window import KioskWindow
 
-SAVE_FAILED = N_("Sorry, the kiosk could not save this just now. Nothing is lost: please try again, or call the staff.")
+SAVE_FAILED = N_(
+    "Sorry, the kiosk could not save this just now. Nothing is lost: please try again, or call the staff."
+)
 
 
 def called(name: str, kind: ServiceKind | None) -> str:
@@ -53,8 +55,13 @@ def dependent_for(resident: Resident, relation: str, birth_year: int) -> tuple[R
     for dep in resident.dependents:
         if dep.relation == label and dep.birth_year == birth_year:
             return resident, dep
-    dep = Dependent(id=new_id(), resident_id=resident.id, name=f"{label}（{birth_year}）", relation=label,
-                    birth_year=birth_year)
+    dep = Dependent(
+        id=new_id(),
+        resident_id=resident.id,
+        name=f"{label}（{birth_year}）",
+        relation=label,
+        birth_year=birth_year,
+    )
     return replace(resident, dependents=(*resident.dependents, dep)), dep
 
 
@@ -74,8 +81,9 @@ class ConfirmScreen(Screen):
         return _("Please check: change to this time?") if self._moving() else _("Please check your booking")
 
     def announcement(self) -> str:
-        return sentences(*(line + _(".") for line in self.summary().split("\n")),
-                         _("If it is right, touch Confirm."))
+        return sentences(
+            *(line + _(".") for line in self.summary().split("\n")), _("If it is right, touch Confirm.")
+        )
 
     def on_enter(self) -> None:
         self.duplicate = False
@@ -88,13 +96,17 @@ class ConfirmScreen(Screen):
             return ""
         w = session_words(self, session)
         if self.visit.for_dependent:
-            who = _("your {relation}, born {year}").format(relation=_(self.visit.relation),
-                                                           year=self.visit.birth_year)
+            who = _("your {relation}, born {year}").format(
+                relation=_(self.visit.relation), year=self.visit.birth_year
+            )
         else:
             who = _("you")
-        lines = [_("What: {service}").format(**w), _("With: {provider}").format(**w),
-                 _("New time: {when}").format(**w) if self._moving() else _("When: {when}").format(**w),
-                 _("Where: {where}").format(**w)]
+        lines = [
+            _("What: {service}").format(**w),
+            _("With: {provider}").format(**w),
+            _("New time: {when}").format(**w) if self._moving() else _("When: {when}").format(**w),
+            _("Where: {where}").format(**w),
+        ]
         if not self._moving():
             lines.append(_("For: {who}").format(who=who))
         return "\n".join(lines)
@@ -107,8 +119,15 @@ class ConfirmScreen(Screen):
         result = [Choice("confirm", label, self.confirm, phrases=("确认", "是", "对"))]
         if self.duplicate:
             result.append(Choice("see_bookings", _("See my bookings"), self._see_bookings))
-        result.append(Choice("change_time", _("Choose another time"), self._change_time, kind="secondary",
-                             phrases=("换时间", "不对")))
+        result.append(
+            Choice(
+                "change_time",
+                _("Choose another time"),
+                self._change_time,
+                kind="secondary",
+                phrases=("换时间", "不对"),
+            )
+        )
         return result
 
     def on_confirm(self) -> bool:
@@ -135,8 +154,11 @@ class ConfirmScreen(Screen):
         bookings, now = self.ctx.bookings, self.ctx.now()
         if visit.reschedule_of is not None:
             booking_id = visit.reschedule_of
-            self.ctx.ops.write(lambda: bookings.reschedule(booking_id, session_id, now=now),
-                               on_done=self._done, on_error=self._refused)
+            self.ctx.ops.write(
+                lambda: bookings.reschedule(booking_id, session_id, now=now),
+                on_done=self._done,
+                on_error=self._refused,
+            )
             return
         assert resident is not None
         dependent = None
@@ -144,9 +166,13 @@ class ConfirmScreen(Screen):
             resident, dependent = dependent_for(resident, visit.relation, int(visit.birth_year))
         who, dep = resident, dependent
         consent_at = visit.consent_at
-        self.ctx.ops.write(lambda: bookings.book(session_id=session_id, resident=who, dependent=dep, now=now,
-                                                 consent_at=consent_at),
-                           on_done=self._done, on_error=self._refused)
+        self.ctx.ops.write(
+            lambda: bookings.book(
+                session_id=session_id, resident=who, dependent=dep, now=now, consent_at=consent_at
+            ),
+            on_done=self._done,
+            on_error=self._refused,
+        )
 
     def _done(self, booking: Booking) -> None:
         self.busy = False

@@ -17,9 +17,16 @@ def upcoming_sessions(screen: Screen) -> list[Session]:
     """Sessions of the chosen service (and provider) from now on, soonest first."""
     ctx, visit = screen.ctx, screen.visit
     now = ctx.now()
-    return [s for s in ctx.store.sessions_between(now, now + dt.timedelta(days=DAYS_AHEAD),
-                                                  service_id=visit.service_id, provider_id=visit.provider_id)
-            if s.status.value == "open"]
+    return [
+        s
+        for s in ctx.store.sessions_between(
+            now,
+            now + dt.timedelta(days=DAYS_AHEAD),
+            service_id=visit.service_id,
+            provider_id=visit.provider_id,
+        )
+        if s.status.value == "open"
+    ]
 
 
 class DayScreen(Screen):
@@ -43,8 +50,15 @@ class DayScreen(Screen):
                 detail = _("{n} places free").format(n=seats)
             else:
                 detail = _("Full")
-            result.append(Choice(day.isoformat(), day_words(day, today), partial(self._choose, day),
-                                 detail=detail, kind="primary" if seats else "full"))
+            result.append(
+                Choice(
+                    day.isoformat(),
+                    day_words(day, today),
+                    partial(self._choose, day),
+                    detail=detail,
+                    kind="primary" if seats else "full",
+                )
+            )
         return result
 
     def on_enter(self) -> None:

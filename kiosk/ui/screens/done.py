@@ -19,8 +19,10 @@ def status_words(booking: Booking) -> str:
     if booking.status is BookingStatus.CONFIRMED:
         return _("Your place is booked and confirmed.")
     if booking.status in (BookingStatus.REQUESTED, BookingStatus.PENDING_REVIEW):
-        return _("Your request is saved. The township still has to confirm it; "
-                 "look in My bookings or ask the staff before you come.")
+        return _(
+            "Your request is saved. The township still has to confirm it; "
+            "look in My bookings or ask the staff before you come."
+        )
     if booking.status is BookingStatus.WAITLISTED:
         return _("You are on the waiting list. We will tell you if a place becomes free.")
     return booking.status.label()
@@ -46,7 +48,9 @@ class DoneScreen(Screen):
         booking = self.visit.booking
         if booking is None:
             return ""
-        return sentences(_("Your booking number is {code}.").format(code=code_words(booking.code)), self.when_where())
+        return sentences(
+            _("Your booking number is {code}.").format(code=code_words(booking.code)), self.when_where()
+        )
 
     def when_where(self) -> str:
         booking = self.visit.booking
@@ -61,8 +65,11 @@ class DoneScreen(Screen):
             return ""
         session = self.ctx.store.session(booking.session_id)
         bring = session_words(self, session)["bring"] if session is not None else ""
-        return sentences(status_words(booking), _("Please bring: {bring}.").format(bring=bring) if bring else "",
-                         _("Once more, your booking number is {code}.").format(code=code_words(booking.code)))
+        return sentences(
+            status_words(booking),
+            _("Please bring: {bring}.").format(bring=bring) if bring else "",
+            _("Once more, your booking number is {code}.").format(code=code_words(booking.code)),
+        )
 
     def where_when(self) -> str:
         booking = self.visit.booking
@@ -102,8 +109,20 @@ class DoneScreen(Screen):
     def choices(self) -> list[Choice]:
         return [
             Choice("slip", _("Print the slip"), lambda: self.go("slip"), phrases=("打印", "预约单")),
-            Choice("finish", _("Finish"), self.win.end_visit, kind="secondary", detail=_("Back to the start"),
-                   phrases=("完成", "好了")),
-            Choice("more", _("Something else to do?"), self.win.continue_visit, kind="secondary",
-                   detail=_("Without typing your ID number again"), phrases=("还要办别的事", "别的事")),
+            Choice(
+                "finish",
+                _("Finish"),
+                self.win.end_visit,
+                kind="secondary",
+                detail=_("Back to the start"),
+                phrases=("完成", "好了"),
+            ),
+            Choice(
+                "more",
+                _("Something else to do?"),
+                self.win.continue_visit,
+                kind="secondary",
+                detail=_("Without typing your ID number again"),
+                phrases=("还要办别的事", "别的事"),
+            ),
         ]

@@ -16,8 +16,13 @@ from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.confirm import SAVE_FAILED
 
 RATINGS = (N_("Very bad"), N_("Bad"), N_("All right"), N_("Good"), N_("Very good"))
-REASONS = (N_("The doctor or teacher explained clearly"), N_("I waited too long"),
-           N_("The sound was hard to hear"), N_("The video kept stopping"), N_("The staff were helpful"))
+REASONS = (
+    N_("The doctor or teacher explained clearly"),
+    N_("I waited too long"),
+    N_("The sound was hard to hear"),
+    N_("The video kept stopping"),
+    N_("The staff were helpful"),
+)
 
 
 def face_icon(rating: int, size: int, colour: str) -> QIcon:
@@ -87,20 +92,30 @@ class FeedbackScreen(Screen):
         row.setSpacing(theme.gap_px)
         side = max(theme.target_px, theme.px(18))
         if self.visit.rating and len(self.faces()) < len(RATINGS):  # rated: the faces give way to the reasons
-            box.addWidget(widgets.label(_("Your answer: {words}").format(words=_(RATINGS[self.visit.rating - 1])),
-                                        kind="ok", name="rating_given"))
+            box.addWidget(
+                widgets.label(
+                    _("Your answer: {words}").format(words=_(RATINGS[self.visit.rating - 1])),
+                    kind="ok",
+                    name="rating_given",
+                )
+            )
             return
         for column, value in enumerate(self.faces()):
             chosen = self.visit.rating == value
-            face = widgets.button(_(RATINGS[value - 1]), name=f"face_{value}",
-                                  kind="primary" if chosen else "secondary",
-                                  on_click=partial(self._rate, value))
+            face = widgets.button(
+                _(RATINGS[value - 1]),
+                name=f"face_{value}",
+                kind="primary" if chosen else "secondary",
+                on_click=partial(self._rate, value),
+            )
             fg = theme.palette.primary_text if chosen else theme.palette.secondary_text
             face.setIcon(face_icon(value, side, fg))
             face.setIconSize(QSize(side, side))
             face.setMinimumHeight(side + theme.lines_px(1))
-            face.setAccessibleName(_("{n} of 5: {words}").format(n=value, words=_(RATINGS[value - 1])) +
-                                   (_(" (chosen)") if chosen else ""))
+            face.setAccessibleName(
+                _("{n} of 5: {words}").format(n=value, words=_(RATINGS[value - 1]))
+                + (_(" (chosen)") if chosen else "")
+            )
             row.addWidget(face, 0, column)
         box.addWidget(faces)
 
@@ -109,12 +124,20 @@ class FeedbackScreen(Screen):
             return []
         result = [Choice("send", _("Send"), self.send, phrases=("发送", "好了"))]
         if len(self.faces()) < len(RATINGS):
-            result.append(Choice("rate_again", _("Change my answer"), partial(self._rate, 0), kind="secondary"))
+            result.append(
+                Choice("rate_again", _("Change my answer"), partial(self._rate, 0), kind="secondary")
+            )
         for index, reason in enumerate(REASONS):
             picked = reason in self.visit.reasons
             label = f"✓ {_(reason)}" if picked else _(reason)
-            result.append(Choice(f"reason_{index}", label, partial(self._toggle, reason),
-                                 kind="primary" if picked else "secondary"))
+            result.append(
+                Choice(
+                    f"reason_{index}",
+                    label,
+                    partial(self._toggle, reason),
+                    kind="primary" if picked else "secondary",
+                )
+            )
         return result
 
     def _rate(self, value: int) -> None:
@@ -133,8 +156,11 @@ class FeedbackScreen(Screen):
         if booking is None or not self.visit.rating:
             return
         bookings, rating, reasons = self.ctx.bookings, self.visit.rating, tuple(self.visit.reasons)
-        self.ctx.ops.write(lambda: bookings.rate(booking.id, rating, reasons=reasons),
-                           on_done=self._sent, on_error=self._failed)
+        self.ctx.ops.write(
+            lambda: bookings.rate(booking.id, rating, reasons=reasons),
+            on_done=self._sent,
+            on_error=self._failed,
+        )
 
     def _sent(self, _feedback: object) -> None:
         self.visit.rating = 0

@@ -23,8 +23,13 @@ from kiosk.ui.screens.confirm import SAVE_FAILED, session_words
 
 CHRONIC_WORDS = ("慢病", "chronic")
 WEEK = dt.timedelta(days=7)
-USED = (BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.ATTENDED, BookingStatus.REQUESTED,
-        BookingStatus.PENDING_REVIEW)
+USED = (
+    BookingStatus.CONFIRMED,
+    BookingStatus.CHECKED_IN,
+    BookingStatus.ATTENDED,
+    BookingStatus.REQUESTED,
+    BookingStatus.PENDING_REVIEW,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +50,9 @@ def suggestions(screen: Screen, resident: Resident) -> list[Suggestion]:
     found: list[Suggestion] = []
     seen: set[tuple[str, str]] = set()
 
-    def offer(key: str, label: str, session: Session | None, booking: Booking, replaces: str | None = None) -> None:
+    def offer(
+        key: str, label: str, session: Session | None, booking: Booking, replaces: str | None = None
+    ) -> None:
         if session is None or not session.bookable or session.starts_at <= now:
             return
         ident = (session.id, booking.dependent_id or "")
@@ -53,8 +60,9 @@ def suggestions(screen: Screen, resident: Resident) -> list[Suggestion]:
             return
         seen.add(ident)
         w = session_words(screen, session)
-        found.append(Suggestion(key, label, f"{w['service']}\n{w['when']}", session, booking.dependent_id,
-                                replaces))
+        found.append(
+            Suggestion(key, label, f"{w['service']}\n{w['when']}", session, booking.dependent_id, replaces)
+        )
 
     for booking in history:
         session = store.session(booking.session_id)
@@ -64,17 +72,29 @@ def suggestions(screen: Screen, resident: Resident) -> list[Suggestion]:
         if booking.status is BookingStatus.WAITLISTED and session.bookable:
             offer(f"seat_{booking.code}", _("A place is free now"), session, booking, replaces=booking.id)
         elif booking.status in USED and any(w in service.name.lower() for w in CHRONIC_WORDS):
-            later = [s for s in store.sessions_between(session.ends_at, session.ends_at + 6 * WEEK,
-                                                       service_id=service.id, open_only=True)]
+            later = [
+                s
+                for s in store.sessions_between(
+                    session.ends_at, session.ends_at + 6 * WEEK, service_id=service.id, open_only=True
+                )
+            ]
             offer(f"followup_{booking.code}", _("Your next check-up"), later[0] if later else None, booking)
         elif booking.status in USED and service.kind is ServiceKind.SCHOOL and booking.dependent_id:
             start = session.starts_at + WEEK
-            same = store.sessions_between(start - dt.timedelta(hours=1), start + dt.timedelta(hours=1),
-                                          service_id=service.id, provider_id=session.provider_id)
+            same = store.sessions_between(
+                start - dt.timedelta(hours=1),
+                start + dt.timedelta(hours=1),
+                service_id=service.id,
+                provider_id=session.provider_id,
+            )
             dependent = store.dependent(booking.dependent_id)
             who = dependent.relation if dependent else ""
-            offer(f"again_{booking.code}", _("Book again for your {who}").format(who=who),
-                  same[0] if same else None, booking)
+            offer(
+                f"again_{booking.code}",
+                _("Book again for your {who}").format(who=who),
+                same[0] if same else None,
+                booking,
+            )
     return found
 
 
@@ -91,8 +111,10 @@ class ForYouScreen(Screen):
 
     def announcement(self) -> str:
         if not self._consented():
-            return _("We can look at your own past bookings and suggest what you may need next. "
-                     "Nobody else sees this. Do you agree?")
+            return _(
+                "We can look at your own past bookings and suggest what you may need next. "
+                "Nobody else sees this. Do you agree?"
+            )
         if not self._suggestions():
             return _("We have no suggestions for you right now.")
         return _("Touch a suggestion to book it in one touch.")
@@ -107,8 +129,10 @@ class ForYouScreen(Screen):
 
     def choices(self) -> list[Choice]:
         if not self._consented():
-            return [Choice("agree", _("Yes, I agree"), partial(self._consent, True), phrases=("是", "同意")),
-                    Choice("disagree", _("No, thank you"), self.win.back, kind="secondary", phrases=("否", "不"))]
+            return [
+                Choice("agree", _("Yes, I agree"), partial(self._consent, True), phrases=("是", "同意")),
+                Choice("disagree", _("No, thank you"), self.win.back, kind="secondary", phrases=("否", "不")),
+            ]
         return [Choice(s.key, s.label, partial(self._book, s), detail=s.detail) for s in self._suggestions()]
 
     def _consent(self, agree: bool) -> None:
@@ -137,8 +161,13 @@ class ForYouScreen(Screen):
         def book() -> Booking:
             if suggestion.replaces:
                 bookings.cancel(suggestion.replaces, reason="seat_free", now=now)
-            return bookings.book(session_id=suggestion.session.id, resident=resident, dependent=dependent, now=now,
-                                 consent_at=consent_at)
+            return bookings.book(
+                session_id=suggestion.session.id,
+                resident=resident,
+                dependent=dependent,
+                now=now,
+                consent_at=consent_at,
+            )
 
         self.ctx.ops.write(book, on_done=self._booked, on_error=self._failed)
 

@@ -22,8 +22,11 @@ class HomeScreen(Screen):
 
     def announcement(self) -> str:
         # The township's notices are read out as well as shown: a resident who cannot see them still hears them.
-        how = (_("Touch a big button, or say what you want.") if self.ctx.voice.available
-               else _("Touch a big button."))  # never invite speaking to a kiosk that cannot listen
+        how = (
+            _("Touch a big button, or say what you want.")
+            if self.ctx.voice.available
+            else _("Touch a big button.")
+        )  # never invite speaking to a kiosk that cannot listen
         return sentences(how, *map(notice_text, self.notices()))
 
     def notices(self) -> list[dict[str, str]]:
@@ -32,14 +35,34 @@ class HomeScreen(Screen):
 
     def choices(self) -> list[Choice]:
         return [
-            Choice("clinic", _("Remote clinic"), lambda: self._book("clinic"),
-                   detail=_("See a doctor by video"), phrases=("远程问诊", "看病", "看医生")),
-            Choice("school", _("Remote school"), lambda: self._book("school"),
-                   detail=_("Classes by video"), phrases=("远程课堂", "上课")),
-            Choice("bookings", _("My bookings"), self._bookings, detail=_("Check, change or cancel"),
-                   phrases=("我的预约", "查预约")),
-            Choice("check_in", _("Check in"), lambda: self.go("check_in"), detail=_("I have come for my booking"),
-                   phrases=("签到",)),
+            Choice(
+                "clinic",
+                _("Remote clinic"),
+                lambda: self._book("clinic"),
+                detail=_("See a doctor by video"),
+                phrases=("远程问诊", "看病", "看医生"),
+            ),
+            Choice(
+                "school",
+                _("Remote school"),
+                lambda: self._book("school"),
+                detail=_("Classes by video"),
+                phrases=("远程课堂", "上课"),
+            ),
+            Choice(
+                "bookings",
+                _("My bookings"),
+                self._bookings,
+                detail=_("Check, change or cancel"),
+                phrases=("我的预约", "查预约"),
+            ),
+            Choice(
+                "check_in",
+                _("Check in"),
+                lambda: self.go("check_in"),
+                detail=_("I have come for my booking"),
+                phrases=("签到",),
+            ),
         ]
 
     def _book(self, kind_name: str) -> None:
@@ -69,8 +92,12 @@ class HomeScreen(Screen):
         status = read_status(self.ctx.store)
         link = self._link_text(status)
         if status.pending_ops:
-            return sentences(link, _("{n} things done here will reach the township by themselves when the link is back.").format(
-                n=status.pending_ops))
+            return sentences(
+                link,
+                _("{n} things done here will reach the township by themselves when the link is back.").format(
+                    n=status.pending_ops
+                ),
+            )
         return link
 
     def _link_text(self, status: SyncStatus) -> str:
@@ -78,14 +105,16 @@ class HomeScreen(Screen):
             return _("Not connected to the township yet. Bookings are kept on this kiosk and sent later.")
         if status.last_success_at is not None:
             local = self.ctx.local(status.last_success_at)
-            last = _("last updated {day} {time}").format(day=day_words(local.date(), self.ctx.today()),
-                                                         time=time_words(local))
+            last = _("last updated {day} {time}").format(
+                day=day_words(local.date(), self.ctx.today()), time=time_words(local)
+            )
         else:
             last = _("not updated yet")
         if status.online:
             return _("Online, {last}.").format(last=last)
         return _("Offline, {last}. Bookings are kept on this kiosk and sent when the link is back.").format(
-            last=last)
+            last=last
+        )
 
 
 def notice_text(notice: dict[str, str]) -> str:

@@ -89,11 +89,15 @@ class IdentifyScreen(KeypadEntry):
 
     def announcement(self) -> str:
         if self.visit.for_dependent and self.visit.purpose == "book":
-            text = _("Please type your own ID number (the person making the booking). "
-                     "Use the number keys; the last character may be X.")
+            text = _(
+                "Please type your own ID number (the person making the booking). "
+                "Use the number keys; the last character may be X."
+            )
         else:
             text = _("Please type your ID card number with the number keys. The last character may be X.")
-        if self.profile.keypad_driven:  # a 12-key keypad has no X: the screen's X key, reached with the arrows
+        if (
+            self.profile.keypad_driven
+        ):  # a 12-key keypad has no X: the screen's X key, reached with the arrows
             text = sentences(text, _("For X, move to the X key with the arrow keys and press Enter."))
         return text
 
@@ -120,8 +124,12 @@ class IdentifyScreen(KeypadEntry):
         display = widgets.label(shown, kind="code" if entry else "page", name="id_display")
         display.setAccessibleName(_("ID number, {n} of 18 characters entered").format(n=len(entry)))
         box.addWidget(display)
-        if not self.message:  # a problem's message says what is wrong with the count (both do not fit big type)
-            box.addWidget(widgets.label(_("{n} of 18 characters entered").format(n=len(entry)), name="id_count"))
+        if (
+            not self.message
+        ):  # a problem's message says what is wrong with the count (both do not fit big type)
+            box.addWidget(
+                widgets.label(_("{n} of 18 characters entered").format(n=len(entry)), name="id_count")
+            )
 
     def choices(self) -> list[Choice]:
         result = [Choice("id_ok", _("Next"), self.submit, phrases=("好了", "确定", "下一步"))]
@@ -129,12 +137,27 @@ class IdentifyScreen(KeypadEntry):
             if self.revealed:
                 result.append(Choice("id_hide", _("Hide the number"), self.hide_number, kind="secondary"))
             else:
-                result.append(Choice("id_reveal", _("Show the number"), self.reveal, kind="secondary",
-                                     detail=_("Hidden again after 10 seconds")))
+                result.append(
+                    Choice(
+                        "id_reveal",
+                        _("Show the number"),
+                        self.reveal,
+                        kind="secondary",
+                        detail=_("Hidden again after 10 seconds"),
+                    )
+                )
         known = self.visit.resident
-        if known is not None and not self.visit.id_entry:  # instead of typing; with the number typed, 下一步 does it
-            result.append(Choice("id_known", _("It is me, as before"), self._continue_known,
-                                 detail=_("ID ending {last}").format(last=known.id_number[-4:])))
+        if (
+            known is not None and not self.visit.id_entry
+        ):  # instead of typing; with the number typed, 下一步 does it
+            result.append(
+                Choice(
+                    "id_known",
+                    _("It is me, as before"),
+                    self._continue_known,
+                    detail=_("ID ending {last}").format(last=known.id_number[-4:]),
+                )
+            )
         return result
 
     def entry(self) -> str:
@@ -173,8 +196,10 @@ class IdentifyScreen(KeypadEntry):
             return
         number = check.number
         # Said at the start of the next screen's announcement, so that screen does not cut it off.
-        self.win.say_before_next(_("You typed {number}.").format(number=" ".join(number)),
-                                 _("Thank you. The number is shown on the screen."))
+        self.win.say_before_next(
+            _("You typed {number}.").format(number=" ".join(number)),
+            _("Thank you. The number is shown on the screen."),
+        )
         resident = self.ctx.store.find_resident(number)
         if resident is None:
             village = str(self.ctx.settings.get(S.VILLAGE)) or None
@@ -182,21 +207,30 @@ class IdentifyScreen(KeypadEntry):
         self.visit.resident = resident
         self.hide_number()
         if self._should_offer_remember(resident):
-            self._asked_in = weakref.ref(self.visit)  # once per visit: 不用 is an answer, not a reason to ask again
+            self._asked_in = weakref.ref(
+                self.visit
+            )  # once per visit: 不用 is an answer, not a reason to ask again
             self.go("remember")
             return
         switched = apply_remembered_profile(self)
         next_after_identify(self)
         shown = self.win.current
         if switched is not None and shown is not None and not shown.message:
-            shown.show_message(_("Welcome back. We switched to {mode} for you, as you asked last time.").format(
-                mode=switched.label()), "ok")
+            shown.show_message(
+                _("Welcome back. We switched to {mode} for you, as you asked last time.").format(
+                    mode=switched.label()
+                ),
+                "ok",
+            )
 
     def _should_offer_remember(self, resident: Resident) -> bool:
         """Ask 「下次自动用…吗？」 only of a resident in a mode of their own choosing who keeps none yet."""
         ctx = self.ctx
-        return (resident.remembered_profile is None and ctx.profile != ctx.default_profile
-                and (self._asked_in is None or self._asked_in() is not self.visit))
+        return (
+            resident.remembered_profile is None
+            and ctx.profile != ctx.default_profile
+            and (self._asked_in is None or self._asked_in() is not self.visit)
+        )
 
     def _continue_known(self) -> None:
         next_after_identify(self)

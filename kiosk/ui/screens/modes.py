@@ -29,13 +29,24 @@ class ModesScreen(Screen):
         return _("Choose the way that is easiest for you.")
 
     def choices(self) -> list[Choice]:
-        result = [Choice(key, _(text), partial(self._use, PROFILES[key]), detail=_(detail))
-                  for key, text, detail in MODE_LABELS]
+        result = [
+            Choice(key, _(text), partial(self._use, PROFILES[key]), detail=_(detail))
+            for key, text, detail in MODE_LABELS
+        ]
         resident = self.visit.resident
-        if resident is not None and resident.remembered_profile:  # first, so it is on the first page in every mode
-            result.insert(0, Choice("forget_mode", _("Stop remembering my mode"), self.forget,
-                                    detail=_("The kiosk will start in its usual mode next time"),
-                                    phrases=("不再记住我的模式", "不再记住")))
+        if (
+            resident is not None and resident.remembered_profile
+        ):  # first, so it is on the first page in every mode
+            result.insert(
+                0,
+                Choice(
+                    "forget_mode",
+                    _("Stop remembering my mode"),
+                    self.forget,
+                    detail=_("The kiosk will start in its usual mode next time"),
+                    phrases=("不再记住我的模式", "不再记住"),
+                ),
+            )
         return result
 
     def forget(self) -> None:

@@ -23,13 +23,23 @@ class ProviderScreen(Screen):
 
     def choices(self) -> list[Choice]:
         service_id = self.visit.service_id or ""
-        anyone = Choice("any", _("Any teacher") if self._school() else _("Any doctor"),
-                        partial(self._choose, None), detail=_("The earliest time"), phrases=("都可以", "随便"))
+        anyone = Choice(
+            "any",
+            _("Any teacher") if self._school() else _("Any doctor"),
+            partial(self._choose, None),
+            detail=_("The earliest time"),
+            phrases=("都可以", "随便"),
+        )
         providers = self.ctx.store.providers_for_service(service_id, after=self.ctx.now())
         return [anyone] + [
-            Choice(p.id, p.name, partial(self._choose, p.id),
-                   detail=" ".join(x for x in (p.title, p.organisation) if x))
-            for p in providers]
+            Choice(
+                p.id,
+                p.name,
+                partial(self._choose, p.id),
+                detail=" ".join(x for x in (p.title, p.organisation) if x),
+            )
+            for p in providers
+        ]
 
     def _choose(self, provider_id: str | None) -> None:
         if self.visit.provider_id != provider_id:

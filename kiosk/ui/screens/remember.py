@@ -48,8 +48,10 @@ class RememberScreen(Screen):
         return _("Use {mode} automatically next time?").format(mode=self.profile.label())
 
     def announcement(self) -> str:
-        return _("If you say yes, the kiosk will switch to this mode by itself after you type your ID number "
-                 "next time.")
+        return _(
+            "If you say yes, the kiosk will switch to this mode by itself after you type your ID number "
+            "next time."
+        )
 
     def build_body(self, box: QVBoxLayout) -> None:
         # the reason is written, not only spoken: a resident reading the question should know what 是 does
@@ -73,9 +75,12 @@ class RememberScreen(Screen):
         remember_profile(self, self.profile.name)
         next_after_identify(self)
         shown = self.win.current
-        if shown is not None and shown is not self:  # not over a message the next step left here (no booking today)
-            shown.show_message(_("Done. Next time, {mode} will start after you type your ID number.").format(
-                mode=mode), "ok")
+        if (
+            shown is not None and shown is not self
+        ):  # not over a message the next step left here (no booking today)
+            shown.show_message(
+                _("Done. Next time, {mode} will start after you type your ID number.").format(mode=mode), "ok"
+            )
 
     def decline(self) -> None:
         """不用: nothing is stored; carry on."""

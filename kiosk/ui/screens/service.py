@@ -26,7 +26,9 @@ class ServiceScreen(Screen):
 
     def _choose(self, service_id: str) -> None:
         visit = self.visit
-        if visit.service_id != service_id:  # another service: the provider, day and time chosen before no longer fit
+        if (
+            visit.service_id != service_id
+        ):  # another service: the provider, day and time chosen before no longer fit
             visit.provider_id = None
             visit.day = None
             visit.session_id = None

@@ -45,7 +45,13 @@ class SlipFacts:
     kiosk: str
 
     def lines(self) -> list[str]:
-        result = [self.service, self.provider, self.when, _("Place: {where}").format(where=self.where), self.status]
+        result = [
+            self.service,
+            self.provider,
+            self.when,
+            _("Place: {where}").format(where=self.where),
+            self.status,
+        ]
         if self.bring:
             result.append(_("Bring: {bring}").format(bring=self.bring))
         if self.phone:
@@ -62,13 +68,22 @@ def slip_facts(screen: Screen) -> SlipFacts | None:
         return None
     w = session_words(screen, session)
     settings = screen.ctx.settings
-    return SlipFacts(code=booking.code, service=w["service"], provider=w["provider"], when=w["when"],
-                     where=w["where"], status=status_words(booking), bring=w["bring"],
-                     phone=str(settings.get(S.KIOSK_PHONE)), kiosk=str(settings.get(S.KIOSK_NAME)))
+    return SlipFacts(
+        code=booking.code,
+        service=w["service"],
+        provider=w["provider"],
+        when=w["when"],
+        where=w["where"],
+        status=status_words(booking),
+        bring=w["bring"],
+        phone=str(settings.get(S.KIOSK_PHONE)),
+        kiosk=str(settings.get(S.KIOSK_NAME)),
+    )
 
 
-def paint_slip(painter: QPainter, width: float, height: float, facts: SlipFacts, *,
-               text_px: float | None = None) -> float:
+def paint_slip(
+    painter: QPainter, width: float, height: float, facts: SlipFacts, *, text_px: float | None = None
+) -> float:
     """Draw the slip in a `width` × `height` area (device units): title, code, QR, then the facts. On paper the sizes
     are millimetres of the 80 mm slip; on screen (`text_px`) the facts are in the profile's body size, wrapped at
     sensible points, and the QR code gives way to them."""
@@ -81,8 +96,9 @@ def paint_slip(painter: QPainter, width: float, height: float, facts: SlipFacts,
     painter.setPen(QColor("#000000"))
     font = QFont(FONT_FAMILY)
 
-    def text(y: float, size_mm: float, words: str, *, bold: bool = False, lines: int = 1,
-             px: float | None = None) -> float:
+    def text(
+        y: float, size_mm: float, words: str, *, bold: bool = False, lines: int = 1, px: float | None = None
+    ) -> float:
         size = px or size_mm * unit
         font.setPixelSize(max(1, int(size)))
         font.setBold(bold)
@@ -109,8 +125,10 @@ def paint_slip(painter: QPainter, width: float, height: float, facts: SlipFacts,
                 modules.setPixel(col, row, black)
     side = 30 * unit
     if text_px is not None:  # on screen the facts come first: the QR shrinks into what they leave
-        needed = sum(text_px * 1.5 * (wrap_text(line, int(text_px), int(width - 8 * unit)).count("\n") + 1) + unit
-                     for line in facts.lines())
+        needed = sum(
+            text_px * 1.5 * (wrap_text(line, int(text_px), int(width - 8 * unit)).count("\n") + 1) + unit
+            for line in facts.lines()
+        )
         side = max(0.0, min(side, height - y - needed - 2 * unit))
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # sharp module edges
@@ -125,8 +143,9 @@ def paint_slip(painter: QPainter, width: float, height: float, facts: SlipFacts,
 PRINT_DPI = 200
 
 
-def slip_image(facts: SlipFacts, height_px: int, *, width_px: int | None = None,
-               text_px: float | None = None) -> QImage:
+def slip_image(
+    facts: SlipFacts, height_px: int, *, width_px: int | None = None, text_px: float | None = None
+) -> QImage:
     """The slip drawn as an image (on the main thread: text is laid out only there); for the screen, `width_px` and
     the profile's `text_px`."""
     width = width_px or int(height_px * SLIP_MM[0] / SLIP_MM[1])
@@ -156,8 +175,13 @@ def write_pdf(image: QImage, code: str) -> Path:
     target = folder / f"{code}.pdf"
     writer = QPdfWriter(str(target))
     writer.setResolution(PRINT_DPI)
-    writer.setPageLayout(QPageLayout(QPageSize(QSizeF(*SLIP_MM), QPageSize.Unit.Millimeter),
-                                     QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0)))
+    writer.setPageLayout(
+        QPageLayout(
+            QPageSize(QSizeF(*SLIP_MM), QPageSize.Unit.Millimeter),
+            QPageLayout.Orientation.Portrait,
+            QMarginsF(0, 0, 0, 0),
+        )
+    )
     painter = QPainter(writer)
     try:
         _page(painter, image, SLIP_MM[0] / 25.4 * PRINT_DPI, SLIP_MM[1] / 25.4 * PRINT_DPI)
@@ -213,9 +237,13 @@ class SlipScreen(Screen):
         facts = slip_facts(self)
         if facts is None:
             return
-        height = max(300, self.win.stack.height() - 2 * self.theme.gap_px)  # the room the screen has, bars aside
+        height = max(
+            300, self.win.stack.height() - 2 * self.theme.gap_px
+        )  # the room the screen has, bars aside
         width = max(300, (self.content_width() - self.theme.gap_px * 2) // 2)
-        self.picture = QPixmap.fromImage(slip_image(facts, height, width_px=width, text_px=self.theme.text_px))
+        self.picture = QPixmap.fromImage(
+            slip_image(facts, height, width_px=width, text_px=self.theme.text_px)
+        )
         QTimer.singleShot(0, partial(self._print, facts))  # once the slip is on the screen
 
     def forget(self) -> None:
@@ -226,15 +254,18 @@ class SlipScreen(Screen):
     def _print(self, facts: SlipFacts) -> None:
         page, code = slip_image(facts, int(SLIP_MM[1] / 25.4 * PRINT_DPI)), facts.code
         printer = str(self.ctx.settings.get(S.PRINTER) or "")
-        self.ctx.ops.run(lambda: print_slip(page, code, printer), on_done=self._printed, on_error=self._not_printed)
+        self.ctx.ops.run(
+            lambda: print_slip(page, code, printer), on_done=self._printed, on_error=self._not_printed
+        )
 
     def _printed(self, result: tuple[Path, bool]) -> None:
         self.printed, on_paper = result
         if on_paper:
             self.show_message(_("The slip is printing. Please take it from the printer."), "ok")
         else:
-            self.show_message(_("This kiosk has no printer. Please take a photo of the slip on the screen."),
-                              "notice")
+            self.show_message(
+                _("This kiosk has no printer. Please take a photo of the slip on the screen."), "notice"
+            )
 
     def _not_printed(self, exc: BaseException) -> None:
         if not isinstance(exc, OSError | RuntimeError):
@@ -253,5 +284,12 @@ class SlipScreen(Screen):
         return picture
 
     def choices(self) -> list[Choice]:
-        return [Choice("finish", _("Finish"), self.win.end_visit, detail=_("Back to the start"),
-                       phrases=("完成", "好了"))]
+        return [
+            Choice(
+                "finish",
+                _("Finish"),
+                self.win.end_visit,
+                detail=_("Back to the start"),
+                phrases=("完成", "好了"),
+            )
+        ]

@@ -37,13 +37,27 @@ class TimeScreen(Screen):
             found = [self.ctx.store.session(sid) for sid in self.visit.alternatives]
             alternatives = [s for s in found if s is not None]
             today = self.ctx.today()
-            return [Choice(s.id, when_words(self.ctx.local(s.starts_at), today), partial(self._choose, s),
-                           detail=self._detail(s)) for s in alternatives] + [
-                Choice("whole_day", _("See all times of the day"), self._whole_day, kind="secondary")]
+            return [
+                Choice(
+                    s.id,
+                    when_words(self.ctx.local(s.starts_at), today),
+                    partial(self._choose, s),
+                    detail=self._detail(s),
+                )
+                for s in alternatives
+            ] + [Choice("whole_day", _("See all times of the day"), self._whole_day, kind="secondary")]
         day = self.visit.day
         sessions = [s for s in upcoming_sessions(self) if self.ctx.local(s.starts_at).date() == day]
-        return [Choice(s.id, time_words(self.ctx.local(s.starts_at)), partial(self._choose, s),
-                       detail=self._detail(s), kind="primary" if s.bookable else "full") for s in sessions]
+        return [
+            Choice(
+                s.id,
+                time_words(self.ctx.local(s.starts_at)),
+                partial(self._choose, s),
+                detail=self._detail(s),
+                kind="primary" if s.bookable else "full",
+            )
+            for s in sessions
+        ]
 
     def _detail(self, session: Session) -> str:
         seats = _("{n} places free").format(n=session.seats_left) if session.bookable else _("Full")
@@ -76,5 +90,7 @@ class TimeScreen(Screen):
             text = message or _("Sorry, this time is full. Here are the nearest times with free places.")
             self.show_message(text, "notice")
         else:
-            self.show_message(_("Sorry, this time is full and there are no other free times soon. "
-                                "Please ask the staff."), "notice")
+            self.show_message(
+                _("Sorry, this time is full and there are no other free times soon. Please ask the staff."),
+                "notice",
+            )

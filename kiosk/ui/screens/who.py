@@ -13,8 +13,14 @@ from cunzhan.i18n import gettext as _
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, KeypadEntry, Screen, typed
 
-RELATIONS = (N_("Grandson"), N_("Granddaughter"), N_("Son"), N_("Daughter"), N_("Husband or wife"),
-             N_("Other family member"))
+RELATIONS = (
+    N_("Grandson"),
+    N_("Granddaughter"),
+    N_("Son"),
+    N_("Daughter"),
+    N_("Husband or wife"),
+    N_("Other family member"),
+)
 
 
 class WhoScreen(Screen):
@@ -29,8 +35,13 @@ class WhoScreen(Screen):
     def choices(self) -> list[Choice]:
         return [
             Choice("self", _("For me"), partial(self._choose, False), phrases=("自己", "我自己", "本人")),
-            Choice("family", _("For a family member"), partial(self._choose, True),
-                   detail=_("For example a grandchild"), phrases=("家人", "孙子", "孙女", "孩子")),
+            Choice(
+                "family",
+                _("For a family member"),
+                partial(self._choose, True),
+                detail=_("For example a grandchild"),
+                phrases=("家人", "孙子", "孙女", "孩子"),
+            ),
         ]
 
     def _choose(self, for_dependent: bool) -> None:
@@ -49,7 +60,9 @@ class RelationScreen(Screen):
         return _("Touch how this person is related to you.")
 
     def choices(self) -> list[Choice]:
-        return [Choice(f"relation_{i}", _(text), partial(self._choose, text)) for i, text in enumerate(RELATIONS)]
+        return [
+            Choice(f"relation_{i}", _(text), partial(self._choose, text)) for i, text in enumerate(RELATIONS)
+        ]
 
     def _choose(self, relation: str) -> None:
         self.visit.relation = relation
@@ -87,8 +100,11 @@ class BirthYearScreen(KeypadEntry):
 
     def submit(self) -> None:
         if not birth_year_ok(self.visit.birth_year, self.ctx.today()):
-            self.show_message(_("Please type the year with four digits, between 1900 and {year}.").format(
-                year=self.ctx.today().year))
+            self.show_message(
+                _("Please type the year with four digits, between 1900 and {year}.").format(
+                    year=self.ctx.today().year
+                )
+            )
             return
         self.go("identify")
 

@@ -18,11 +18,25 @@ def staff_screens() -> list[type[Screen]]:
     """Every staff screen class."""
     from kiosk.ui.staff import book, enrol, home, lookup, pin, settings, sync, today
 
-    return [pin.StaffPinScreen, pin.StaffSetupScreen, home.StaffHomeScreen, book.StaffBookScreen,
-            book.StaffBookTimeScreen, book.StaffBookWhoScreen, book.StaffBookFamilyScreen, book.StaffBookConsentScreen,
-            book.StaffBookConfirmScreen, today.StaffTodayScreen, today.StaffSessionScreen, lookup.StaffLookupScreen,
-            lookup.StaffBookingScreen, sync.StaffSyncScreen, settings.StaffSettingsScreen,
-            settings.StaffSettingEditScreen, enrol.StaffEnrolScreen]
+    return [
+        pin.StaffPinScreen,
+        pin.StaffSetupScreen,
+        home.StaffHomeScreen,
+        book.StaffBookScreen,
+        book.StaffBookTimeScreen,
+        book.StaffBookWhoScreen,
+        book.StaffBookFamilyScreen,
+        book.StaffBookConsentScreen,
+        book.StaffBookConfirmScreen,
+        today.StaffTodayScreen,
+        today.StaffSessionScreen,
+        lookup.StaffLookupScreen,
+        lookup.StaffBookingScreen,
+        sync.StaffSyncScreen,
+        settings.StaffSettingsScreen,
+        settings.StaffSettingEditScreen,
+        enrol.StaffEnrolScreen,
+    ]
 
 
 def open_staff_mode(window: KioskWindow) -> None:

@@ -65,8 +65,17 @@ class StaffScreen(Screen):
     def keypad_backspace(self) -> bool:
         return False
 
-    def text_field(self, box: QVBoxLayout, *, name: str, label: str, value: str,
-                   on_change: Callable[[str], None], placeholder: str = "", secret: bool = False) -> QLineEdit:
+    def text_field(
+        self,
+        box: QVBoxLayout,
+        *,
+        name: str,
+        label: str,
+        value: str,
+        on_change: Callable[[str], None],
+        placeholder: str = "",
+        secret: bool = False,
+    ) -> QLineEdit:
         """A labelled one-line text field (physical or on-screen keyboard). What is typed is kept by `on_change`
         in the staff state, because the screen body is rebuilt on every render."""
         caption = widgets.label(label, name=f"{name}_label")

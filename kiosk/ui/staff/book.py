@@ -53,8 +53,10 @@ class StaffBookScreen(StaffScreen):
             self.state.draft = type(draft)()
 
     def choices(self) -> list[Choice]:
-        return [Choice(f"service_{svc.id[:8]}", svc.name, partial(self._choose, svc.id))
-                for svc in self.ctx.store.services()]
+        return [
+            Choice(f"service_{svc.id[:8]}", svc.name, partial(self._choose, svc.id))
+            for svc in self.ctx.store.services()
+        ]
 
     def _choose(self, service_id: str) -> None:
         self.state.draft.service_id = service_id
@@ -81,23 +83,40 @@ class StaffBookTimeScreen(StaffScreen):
     def load(self) -> None:
         service_id = self.state.draft.service_id
         now = self.ctx.now()
-        self.sessions = self.ctx.store.sessions_between(now, now + dt.timedelta(days=DAYS_AHEAD),
-                                                        service_id=service_id, open_only=True) if service_id else []
+        self.sessions = (
+            self.ctx.store.sessions_between(
+                now, now + dt.timedelta(days=DAYS_AHEAD), service_id=service_id, open_only=True
+            )
+            if service_id
+            else []
+        )
 
     def build_body(self, box: QVBoxLayout) -> None:
         if not self.sessions:
-            box.addWidget(widgets.label(_("There are no free places for this service in the next two weeks."),
-                                        kind="notice", name="no_times"))
+            box.addWidget(
+                widgets.label(
+                    _("There are no free places for this service in the next two weeks."),
+                    kind="notice",
+                    name="no_times",
+                )
+            )
 
     def choices(self) -> list[Choice]:
         out = []
         today = self.ctx.today()
         for sess in self.sessions:
             provider = self.ctx.store.provider(sess.provider_id)
-            detail = _("{provider} · {seats} places left").format(provider=provider.name if provider else "",
-                                                                  seats=sess.seats_left)
-            out.append(Choice(f"time_{sess.id[:8]}", when_words(self.ctx.local(sess.starts_at), today),
-                              partial(self._choose, sess.id), detail=detail))
+            detail = _("{provider} · {seats} places left").format(
+                provider=provider.name if provider else "", seats=sess.seats_left
+            )
+            out.append(
+                Choice(
+                    f"time_{sess.id[:8]}",
+                    when_words(self.ctx.local(sess.starts_at), today),
+                    partial(self._choose, sess.id),
+                    detail=detail,
+                )
+            )
         return out
 
     def _choose(self, session_id: str) -> None:
@@ -119,22 +138,40 @@ class StaffBookWhoScreen(StaffScreen):
 
     def build_body(self, box: QVBoxLayout) -> None:
         draft = self.state.draft
-        self.text_field(box, name="assist_name", label=_("Name (only for a resident new to this kiosk)"),
-                        value=draft.name, on_change=lambda t: setattr(draft, "name", t))
-        self.text_field(box, name="assist_phone", label=_("Mobile phone (optional)"), value=draft.phone,
-                        on_change=lambda t: setattr(draft, "phone", t))
+        self.text_field(
+            box,
+            name="assist_name",
+            label=_("Name (only for a resident new to this kiosk)"),
+            value=draft.name,
+            on_change=lambda t: setattr(draft, "name", t),
+        )
+        self.text_field(
+            box,
+            name="assist_phone",
+            label=_("Mobile phone (optional)"),
+            value=draft.phone,
+            on_change=lambda t: setattr(draft, "phone", t),
+        )
         box.addWidget(widgets.label(_("ID number"), name="assist_id_label"))
-        box.addWidget(widgets.label(grouped_id(draft.id_entry) or _("(nothing entered)"), kind="code",
-                                    name="assist_id"))
+        box.addWidget(
+            widgets.label(grouped_id(draft.id_entry) or _("(nothing entered)"), kind="code", name="assist_id")
+        )
 
     def side_panel(self) -> QWidget:
         # The keypad beside the fields: name, phone, ID and keypad in one column overflow the panel.
         return self.kept_keypad(on_key=self._key, with_x=True)
 
     def choices(self) -> list[Choice]:
-        return [Choice("next", _("Next"), self.next, kind="primary", detail=_("The booking is for the resident")),
-                Choice("family", _("For a family member"), self.for_family, kind="secondary",
-                       detail=_("A grandchild, a child, …"))]
+        return [
+            Choice("next", _("Next"), self.next, kind="primary", detail=_("The booking is for the resident")),
+            Choice(
+                "family",
+                _("For a family member"),
+                self.for_family,
+                kind="secondary",
+                detail=_("A grandchild, a child, …"),
+            ),
+        ]
 
     def for_family(self) -> None:
         """The booking is for the resident's family member: identify the resident first, then ask who."""
@@ -173,13 +210,26 @@ class StaffBookWhoScreen(StaffScreen):
                 return
             phone = phone_check.number
         if known is not None:
-            draft.resident = known if phone is None else Resident(
-                known.id, known.name, known.id_number, phone, known.village, known.suggestions_consent,
-                known.remembered_profile, known.dependents)
+            draft.resident = (
+                known
+                if phone is None
+                else Resident(
+                    known.id,
+                    known.name,
+                    known.id_number,
+                    phone,
+                    known.village,
+                    known.suggestions_consent,
+                    known.remembered_profile,
+                    known.dependents,
+                )
+            )
         else:
             name = draft.name.strip()
             if not name:
-                self.show_message(_("This resident is new to this kiosk. Please type their name."), speak=False)
+                self.show_message(
+                    _("This resident is new to this kiosk. Please type their name."), speak=False
+                )
                 return
             draft.resident = Resident(new_id(), name, check.number, phone)
         draft.for_family = family
@@ -198,8 +248,10 @@ class StaffBookFamilyScreen(StaffScreen):
         return _("Book for a resident: family member")
 
     def announcement(self) -> str:
-        return _("Type the family member's name and year of birth, and choose how they are related to the "
-                 "resident.")
+        return _(
+            "Type the family member's name and year of birth, and choose how they are related to the "
+            "resident."
+        )
 
     def load(self) -> None:
         if self.state.draft.resident is None:
@@ -207,19 +259,38 @@ class StaffBookFamilyScreen(StaffScreen):
 
     def build_body(self, box: QVBoxLayout) -> None:
         draft = self.state.draft
-        self.text_field(box, name="dep_name", label=_("Family member's name"), value=draft.dep_name,
-                        on_change=lambda t: setattr(draft, "dep_name", t))
-        self.text_field(box, name="dep_year", label=_("Year of birth (for example 2016)"), value=draft.dep_year,
-                        on_change=lambda t: setattr(draft, "dep_year", t))
+        self.text_field(
+            box,
+            name="dep_name",
+            label=_("Family member's name"),
+            value=draft.dep_name,
+            on_change=lambda t: setattr(draft, "dep_name", t),
+        )
+        self.text_field(
+            box,
+            name="dep_year",
+            label=_("Year of birth (for example 2016)"),
+            value=draft.dep_year,
+            on_change=lambda t: setattr(draft, "dep_year", t),
+        )
         chosen = _(draft.dep_relation) if draft.dep_relation else _("(not chosen yet)")
-        box.addWidget(widgets.label(_("Related to the resident as: {relation}").format(relation=chosen),
-                                    name="dep_relation"))
+        box.addWidget(
+            widgets.label(
+                _("Related to the resident as: {relation}").format(relation=chosen), name="dep_relation"
+            )
+        )
 
     def choices(self) -> list[Choice]:
         draft = self.state.draft
-        out = [Choice(f"relation_{i}", _(text), partial(self._relation, text),
-                      kind="primary" if text == draft.dep_relation else "secondary")
-               for i, text in enumerate(RELATIONS)]
+        out = [
+            Choice(
+                f"relation_{i}",
+                _(text),
+                partial(self._relation, text),
+                kind="primary" if text == draft.dep_relation else "secondary",
+            )
+            for i, text in enumerate(RELATIONS)
+        ]
         out.append(Choice("next", _("Next"), self.next, kind="primary"))
         return out
 
@@ -240,7 +311,11 @@ class StaffBookFamilyScreen(StaffScreen):
             return
         try:
             resident, dependent = state.desk.dependent_for(
-                draft.resident, draft.dep_name, _(draft.dep_relation) if draft.dep_relation else "", draft.dep_year)
+                draft.resident,
+                draft.dep_name,
+                _(draft.dep_relation) if draft.dep_relation else "",
+                draft.dep_year,
+            )
         except StaffError as exc:
             self.show_message(exc.message(), speak=False)
             return
@@ -275,16 +350,25 @@ class StaffBookConsentScreen(StaffScreen):
             box.addWidget(widgets.label(self.announcement(), kind="notice", name="consent_declined"))
             return
         box.addWidget(widgets.label(notice_text(), name="staff_consent_notice"))
-        box.addWidget(widgets.label(_("Read this notice to the resident. Did they hear it and agree?"),
-                                    name="staff_consent_question"))
+        box.addWidget(
+            widgets.label(
+                _("Read this notice to the resident. Did they hear it and agree?"),
+                name="staff_consent_question",
+            )
+        )
 
     def choices(self) -> list[Choice]:
         if self.state.draft.declined:
-            return [Choice("another", _("Book for another resident"), self.another),
-                    Choice("staff_home", _("Staff home"), lambda: self.win.show_screen("staff_home",
-                                                                                       remember=False))]
-        return [Choice("consent_yes", _("Yes, the resident agreed"), self.agree, kind="primary"),
-                Choice("consent_no", _("No, the resident did not agree"), self.decline, kind="secondary")]
+            return [
+                Choice("another", _("Book for another resident"), self.another),
+                Choice(
+                    "staff_home", _("Staff home"), lambda: self.win.show_screen("staff_home", remember=False)
+                ),
+            ]
+        return [
+            Choice("consent_yes", _("Yes, the resident agreed"), self.agree, kind="primary"),
+            Choice("consent_no", _("No, the resident did not agree"), self.decline, kind="secondary"),
+        ]
 
     def agree(self) -> None:
         self.state.draft.consent_at = self.ctx.now()
@@ -330,22 +414,33 @@ class StaffBookConfirmScreen(StaffScreen):
         service = self.ctx.store.service(session.service_id) if session else None
         resident: Resident | None = draft.resident
         if session is None or service is None or resident is None:
-            box.addWidget(widgets.label(_("Please start the booking again."), kind="error", name="draft_lost"))
+            box.addWidget(
+                widgets.label(_("Please start the booking again."), kind="error", name="draft_lost")
+            )
             return
         member = self.state.member
         dependent = draft.dependent if draft.for_family else None
-        for_line = (_(FOR_FAMILY).format(relation=dependent.relation, name=mask_name(dependent.name),
-                                         year=dependent.birth_year, resident=mask_name(resident.name),
-                                         id=mask_id(resident.id_number)) if dependent is not None
-                    else _("For: {name}, ID {id}").format(name=mask_name(resident.name),
-                                                          id=mask_id(resident.id_number)))
+        for_line = (
+            _(FOR_FAMILY).format(
+                relation=dependent.relation,
+                name=mask_name(dependent.name),
+                year=dependent.birth_year,
+                resident=mask_name(resident.name),
+                id=mask_id(resident.id_number),
+            )
+            if dependent is not None
+            else _("For: {name}, ID {id}").format(
+                name=mask_name(resident.name), id=mask_id(resident.id_number)
+            )
+        )
         lines = [
             _("Service: {name}").format(name=service.name),
             _("Time: {when}").format(when=when_words(self.ctx.local(session.starts_at), self.ctx.today())),
             _("Place: {room}").format(room=session.room or _("the village service centre")),
             for_line,
             _("Booked by staff member {staff_id} on the resident's behalf.").format(
-                staff_id=member.staff_id if member else ""),
+                staff_id=member.staff_id if member else ""
+            ),
         ]
         if draft.consent_at is not None:
             lines.append(_("The resident heard the personal-data notice and agreed."))
@@ -353,9 +448,12 @@ class StaffBookConfirmScreen(StaffScreen):
 
     def choices(self) -> list[Choice]:
         if self.state.draft.done_code:
-            return [Choice("another", _("Book for another resident"), self.another),
-                    Choice("staff_home", _("Staff home"), lambda: self.win.show_screen("staff_home",
-                                                                                       remember=False))]
+            return [
+                Choice("another", _("Book for another resident"), self.another),
+                Choice(
+                    "staff_home", _("Staff home"), lambda: self.win.show_screen("staff_home", remember=False)
+                ),
+            ]
         return [Choice("book", _("Book now"), self.book, kind="primary")]
 
     def book(self) -> None:
@@ -374,8 +472,11 @@ class StaffBookConfirmScreen(StaffScreen):
         desk = state.desk
         session_id, resident = draft.session_id, draft.resident
         dependent = draft.dependent if draft.for_family else None
-        self.ctx.ops.write(lambda: desk.book_for(session_id, resident, dependent, consent_at=consent_at),
-                           on_done=self._booked, on_error=self._refused)
+        self.ctx.ops.write(
+            lambda: desk.book_for(session_id, resident, dependent, consent_at=consent_at),
+            on_done=self._booked,
+            on_error=self._refused,
+        )
 
     def _booked(self, booking: Booking) -> None:
         draft = self.state.draft

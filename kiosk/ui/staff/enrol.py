@@ -31,8 +31,10 @@ class StaffEnrolScreen(StaffScreen):
         return _("Enrol this kiosk")
 
     def announcement(self) -> str:
-        return _("Type the township address and the enrolment code shown in the township console, then touch "
-                 "Enrol.")
+        return _(
+            "Type the township address and the enrolment code shown in the township console, then touch "
+            "Enrol."
+        )
 
     def on_enter(self) -> None:
         # Without a PIN only while the kiosk has no staff member at all (the code itself is the authority then).
@@ -65,20 +67,50 @@ class StaffEnrolScreen(StaffScreen):
         draft = state.enrol
         number = state.real.state("kiosk_number")
         if state.member is None:
-            box.addWidget(widgets.label(_("After the township accepts the code you will set up the first staff "
-                                          "member of this kiosk."), kind="notice", name="first_staff_next"))
+            box.addWidget(
+                widgets.label(
+                    _(
+                        "After the township accepts the code you will set up the first staff "
+                        "member of this kiosk."
+                    ),
+                    kind="notice",
+                    name="first_staff_next",
+                )
+            )
         if state.real.state("device_id"):
-            text = (_("This kiosk is already enrolled as kiosk {n}. Enrolling again with a new code replaces its "
-                      "credentials.").format(n=number) if number
-                    else _("This kiosk is already enrolled. Enrolling again with a new code replaces its credentials."))
+            text = (
+                _(
+                    "This kiosk is already enrolled as kiosk {n}. Enrolling again with a new code replaces its "
+                    "credentials."
+                ).format(n=number)
+                if number
+                else _(
+                    "This kiosk is already enrolled. Enrolling again with a new code replaces its credentials."
+                )
+            )
             box.addWidget(widgets.label(text, kind="notice", name="already_enrolled"))
-        self.text_field(box, name="enrol_server", label=_("Township address"), value=draft.server,
-                        on_change=lambda t: setattr(draft, "server", t),
-                        placeholder="https://township.example:8700")
-        self.text_field(box, name="enrol_code", label=_("Enrolment code"), value=draft.code,
-                        on_change=lambda t: setattr(draft, "code", t))
-        self.text_field(box, name="enrol_name", label=_("Kiosk name (usually the village service centre)"),
-                        value=draft.kiosk_name, on_change=lambda t: setattr(draft, "kiosk_name", t))
+        self.text_field(
+            box,
+            name="enrol_server",
+            label=_("Township address"),
+            value=draft.server,
+            on_change=lambda t: setattr(draft, "server", t),
+            placeholder="https://township.example:8700",
+        )
+        self.text_field(
+            box,
+            name="enrol_code",
+            label=_("Enrolment code"),
+            value=draft.code,
+            on_change=lambda t: setattr(draft, "code", t),
+        )
+        self.text_field(
+            box,
+            name="enrol_name",
+            label=_("Kiosk name (usually the village service centre)"),
+            value=draft.kiosk_name,
+            on_change=lambda t: setattr(draft, "kiosk_name", t),
+        )
 
     def choices(self) -> list[Choice]:
         return [Choice("enrol", _("Enrol"), self.enrol, kind="primary")]
@@ -110,9 +142,13 @@ class StaffEnrolScreen(StaffScreen):
         state.enrol.code = ""
         self._record("kiosk_enrolled", f"kiosk {result.kiosk_number}")
         state.ensure_sync()
-        text = _("Enrolled as kiosk {n}. The kiosk now syncs with the township.").format(n=result.kiosk_number)
+        text = _("Enrolled as kiosk {n}. The kiosk now syncs with the township.").format(
+            n=result.kiosk_number
+        )
         if result.reenrolled:
-            text = _("Enrolled again as kiosk {n}. The old credentials are replaced.").format(n=result.kiosk_number)
+            text = _("Enrolled again as kiosk {n}. The old credentials are replaced.").format(
+                n=result.kiosk_number
+            )
         if state.member is None and not state.accounts.has_staff():
             state.first_staff_allowed = True  # this accepted code authorises one first set-up, in this window
             self.win.show_screen("staff_setup", remember=False)

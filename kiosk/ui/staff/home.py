@@ -30,8 +30,12 @@ class StaffHomeScreen(StaffScreen):
         state = self.state
         member = state.member
         if member is not None:
-            box.addWidget(widgets.label(_("Signed in: {name} ({staff_id})").format(
-                name=member.name, staff_id=member.staff_id), name="signed_in"))
+            box.addWidget(
+                widgets.label(
+                    _("Signed in: {name} ({staff_id})").format(name=member.name, staff_id=member.staff_id),
+                    name="signed_in",
+                )
+            )
         status = read_status(state.real)
         if not status.enrolled:
             link = _("Not enrolled with a township yet.")
@@ -41,29 +45,58 @@ class StaffHomeScreen(StaffScreen):
             link = _("Offline. {n} changes waiting to be sent.").format(n=status.pending_ops)
         if status.skew_warning:
             link += " " + _("The kiosk clock is wrong by more than 5 minutes.")
-        box.addWidget(widgets.label(link, kind="notice" if status.enrolled else "error", name="staff_sync_line"))
+        box.addWidget(
+            widgets.label(link, kind="notice" if status.enrolled else "error", name="staff_sync_line")
+        )
         calls, last = state.desk.help_calls_today() if member is not None else (0, None)
         if calls and last is not None:
-            box.addWidget(widgets.label(_("Residents asked for help {n} times today, last at {time}.").format(
-                n=calls, time=time_words(self.ctx.local(last))), kind="notice", name="help_calls"))
+            box.addWidget(
+                widgets.label(
+                    _("Residents asked for help {n} times today, last at {time}.").format(
+                        n=calls, time=time_words(self.ctx.local(last))
+                    ),
+                    kind="notice",
+                    name="help_calls",
+                )
+            )
 
     def choices(self) -> list[Choice]:
         state = self.state
         practice = state.in_practice
         return [
-            Choice("assist", _("Book for a resident"), lambda: self.go("staff_book"),
-                   detail=_("Assisted booking")),
-            Choice("today", _("Today's sessions"), lambda: self.go("staff_today"), detail=_("Check people in")),
-            Choice("lookup", _("Find a resident"), lambda: self.go("staff_lookup"),
-                   detail=_("By ID number or booking code")),
+            Choice(
+                "assist",
+                _("Book for a resident"),
+                lambda: self.go("staff_book"),
+                detail=_("Assisted booking"),
+            ),
+            Choice(
+                "today", _("Today's sessions"), lambda: self.go("staff_today"), detail=_("Check people in")
+            ),
+            Choice(
+                "lookup",
+                _("Find a resident"),
+                lambda: self.go("staff_lookup"),
+                detail=_("By ID number or booking code"),
+            ),
             Choice("sync", _("Sync"), lambda: self.go("staff_sync"), detail=_("State and sync now")),
             Choice("settings", _("Kiosk settings"), lambda: self.go("staff_settings")),
-            Choice("enrol", _("Enrol kiosk"), lambda: self.go("staff_enrol"), detail=_("Connect to the township")),
-            Choice("practice", _("End practice mode") if practice else _("Start practice mode"),
-                   self.toggle_practice, detail=_("Nothing is kept") if not practice else ""),
+            Choice(
+                "enrol", _("Enrol kiosk"), lambda: self.go("staff_enrol"), detail=_("Connect to the township")
+            ),
+            Choice(
+                "practice",
+                _("End practice mode") if practice else _("Start practice mode"),
+                self.toggle_practice,
+                detail=_("Nothing is kept") if not practice else "",
+            ),
             Choice("add_staff", _("Add a staff member"), lambda: self.go("staff_setup")),
-            Choice("diagnostics", _("Export diagnostics"), self.export_diagnostics,
-                   detail=_("For the township technician")),
+            Choice(
+                "diagnostics",
+                _("Export diagnostics"),
+                self.export_diagnostics,
+                detail=_("For the township technician"),
+            ),
             Choice("leave", _("Leave the kiosk"), self.leave, detail=_("To the desktop")),
             Choice("sign_out", _("Sign out"), self.sign_out, kind="primary"),
         ]
@@ -71,8 +104,11 @@ class StaffHomeScreen(StaffScreen):
     def toggle_practice(self) -> None:
         on = not self.state.in_practice
         self.state.set_practice(on)
-        text = (_("Practice mode is on. Residents can try everything; nothing is kept or sent.") if on
-                else _("Practice mode is off. Bookings are real again."))
+        text = (
+            _("Practice mode is on. Residents can try everything; nothing is kept or sent.")
+            if on
+            else _("Practice mode is off. Bookings are real again.")
+        )
         self.show_message(text, "ok", speak=False)
 
     def export_diagnostics(self) -> None:
@@ -90,8 +126,14 @@ class StaffHomeScreen(StaffScreen):
         self.ctx.ops.run(export, on_done=self._exported, on_error=self.fail)
 
     def _exported(self, path: Path) -> None:
-        self.show_message(_("Saved {path}. Copy it to a USB stick for the township technician. It holds no "
-                            "personal details.").format(path=path), "ok", speak=False)
+        self.show_message(
+            _(
+                "Saved {path}. Copy it to a USB stick for the township technician. It holds no "
+                "personal details."
+            ).format(path=path),
+            "ok",
+            speak=False,
+        )
 
     def leave(self) -> None:
         """Leave full screen to the desktop (the kiosk closes; it starts again with the computer)."""

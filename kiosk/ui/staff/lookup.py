@@ -19,8 +19,12 @@ from kiosk.ui.staff.base import StaffScreen
 from kiosk.ui.staff.today import CHECKABLE, StaffSessionScreen
 from kiosk.ui.words import when_words
 
-CANCELLABLE = {BookingStatus.REQUESTED, BookingStatus.PENDING_REVIEW, BookingStatus.CONFIRMED,
-               BookingStatus.WAITLISTED}
+CANCELLABLE = {
+    BookingStatus.REQUESTED,
+    BookingStatus.PENDING_REVIEW,
+    BookingStatus.CONFIRMED,
+    BookingStatus.WAITLISTED,
+}
 
 ID_LENGTH = 18
 CODE_MAX = 12
@@ -67,8 +71,13 @@ class StaffLookupScreen(StaffSessionScreen):
             parts = [found.masked_name, found.masked_id]
             if found.masked_phone:
                 parts.append(found.masked_phone)
-            box.addWidget(widgets.label(_("Found: {who}. {n} bookings.").format(
-                who="  ".join(parts), n=len(found.bookings)), kind="ok", name="lookup_result"))
+            box.addWidget(
+                widgets.label(
+                    _("Found: {who}. {n} bookings.").format(who="  ".join(parts), n=len(found.bookings)),
+                    kind="ok",
+                    name="lookup_result",
+                )
+            )
 
     def side_panel(self) -> QWidget | None:
         # While typing: the keypad beside the number and the choices (in one column they overflow the panel).
@@ -79,11 +88,15 @@ class StaffLookupScreen(StaffSessionScreen):
     def choices(self) -> list[Choice]:
         state = self.state
         if state.lookup is not None:
-            return [Choice("new_search", _("New search"), self.new_search, kind="secondary"),
-                    *(self._booking_choice(line) for line in self.lines)]
-        other = (_("Search by booking code") if state.lookup_mode == "id" else _("Search by ID number"))
-        return [Choice("search", _("Search"), self.search, kind="primary"),
-                Choice("switch", other, self.switch_mode)]
+            return [
+                Choice("new_search", _("New search"), self.new_search, kind="secondary"),
+                *(self._booking_choice(line) for line in self.lines),
+            ]
+        other = _("Search by booking code") if state.lookup_mode == "id" else _("Search by ID number")
+        return [
+            Choice("search", _("Search"), self.search, kind="primary"),
+            Choice("switch", other, self.switch_mode),
+        ]
 
     def _booking_choice(self, line: BookingLine) -> Choice:
         who = line.masked_name
@@ -93,8 +106,12 @@ class StaffLookupScreen(StaffSessionScreen):
         extra = [x for x in (line.service_name, when, line.status_label) if x]
         if line.assisted:
             extra.append(_("booked by staff"))
-        return Choice(f"booking_{line.booking.code}", f"{line.code}  {who}", partial(self._open, line),
-                      detail=" · ".join(extra))
+        return Choice(
+            f"booking_{line.booking.code}",
+            f"{line.code}  {who}",
+            partial(self._open, line),
+            detail=" · ".join(extra),
+        )
 
     def _open(self, line: BookingLine) -> None:
         self.state.selected = line
@@ -193,31 +210,53 @@ class StaffBookingScreen(StaffScreen):
     def build_body(self, box: QVBoxLayout) -> None:
         line: BookingLine | None = self.state.selected
         if line is None:
-            box.addWidget(widgets.label(_("Find the resident first, then touch one of their bookings."),
-                                        kind="notice", name="no_booking"))
+            box.addWidget(
+                widgets.label(
+                    _("Find the resident first, then touch one of their bookings."),
+                    kind="notice",
+                    name="no_booking",
+                )
+            )
             return
         who = line.masked_name
         if line.for_dependent:
             who = _("{name} for their {relation}").format(name=who, relation=line.for_dependent)
         when = when_words(self.ctx.local(line.starts_at), self.ctx.today()) if line.starts_at else ""
-        lines = [_("Booking code: {code}").format(code=line.code), _("For: {who}").format(who=who),
-                 _("Service: {name}").format(name=line.service_name), _("Time: {when}").format(when=when),
-                 _("Status: {status}").format(status=line.status_label)]
+        lines = [
+            _("Booking code: {code}").format(code=line.code),
+            _("For: {who}").format(who=who),
+            _("Service: {name}").format(name=line.service_name),
+            _("Time: {when}").format(when=when),
+            _("Status: {status}").format(status=line.status_label),
+        ]
         box.addWidget(widgets.label("\n".join(lines), name="booking_summary"))
         if self.state.confirm_cancel and self._late(line):
-            box.addWidget(widgets.label(
-                _("This is less than {hours} hours before the start. Residents cannot cancel this late by "
-                  "themselves; staff can.").format(hours=int(self.ctx.bookings.rules.cancel_window.total_seconds()
-                                                             // 3600)), kind="notice", name="cancel_late"))
+            box.addWidget(
+                widgets.label(
+                    _(
+                        "This is less than {hours} hours before the start. Residents cannot cancel this late by "
+                        "themselves; staff can."
+                    ).format(hours=int(self.ctx.bookings.rules.cancel_window.total_seconds() // 3600)),
+                    kind="notice",
+                    name="cancel_late",
+                )
+            )
 
     def choices(self) -> list[Choice]:
         line: BookingLine | None = self.state.selected
         if line is None:
-            return [Choice("lookup", _("Find a resident"), lambda: self.win.show_screen("staff_lookup",
-                                                                                          remember=False))]
+            return [
+                Choice(
+                    "lookup",
+                    _("Find a resident"),
+                    lambda: self.win.show_screen("staff_lookup", remember=False),
+                )
+            ]
         if self.state.confirm_cancel:
-            return [Choice("cancel_yes", _("Yes, cancel this booking"), self.cancel, kind="primary"),
-                    Choice("cancel_no", _("No, keep it"), self.keep, kind="secondary")]
+            return [
+                Choice("cancel_yes", _("Yes, cancel this booking"), self.cancel, kind="primary"),
+                Choice("cancel_no", _("No, keep it"), self.keep, kind="secondary"),
+            ]
         out = []
         if line.booking.status in CHECKABLE:
             out.append(Choice("check_in", _("Check in"), self.check_in, kind="primary"))
@@ -244,16 +283,18 @@ class StaffBookingScreen(StaffScreen):
         if line is None:
             return
         desk = self.state.desk
-        self.ctx.ops.write(lambda: desk.cancel_for(line.booking.id), on_done=self._cancelled,
-                           on_error=self._refused)
+        self.ctx.ops.write(
+            lambda: desk.cancel_for(line.booking.id), on_done=self._cancelled, on_error=self._refused
+        )
 
     def check_in(self) -> None:
         line: BookingLine | None = self.state.selected
         if line is None:
             return
         desk = self.state.desk
-        self.ctx.ops.write(lambda: desk.check_in_for(line.booking.id), on_done=self._checked_in,
-                           on_error=self._refused)
+        self.ctx.ops.write(
+            lambda: desk.check_in_for(line.booking.id), on_done=self._checked_in, on_error=self._refused
+        )
 
     def _refresh(self, booking: Booking) -> None:
         """Reload the resident's bookings (and this one) from the store after a change."""
@@ -262,14 +303,20 @@ class StaffBookingScreen(StaffScreen):
         if found is not None:
             state.lookup = state.desk.resident_bookings(found.resident_id)
             if state.lookup is not None:
-                state.selected = next((b for b in state.lookup.bookings if b.booking.id == booking.id),
-                                      state.selected)
+                state.selected = next(
+                    (b for b in state.lookup.bookings if b.booking.id == booking.id), state.selected
+                )
         state.confirm_cancel = False
 
     def _cancelled(self, booking: Booking) -> None:
         self._refresh(booking)
-        self.show_message(_("Cancelled: {code}. The place is free for someone else.").format(
-            code=format_code(booking.code)), "ok", speak=False)
+        self.show_message(
+            _("Cancelled: {code}. The place is free for someone else.").format(
+                code=format_code(booking.code)
+            ),
+            "ok",
+            speak=False,
+        )
 
     def _checked_in(self, booking: Booking) -> None:
         self._refresh(booking)

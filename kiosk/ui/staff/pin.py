@@ -64,13 +64,23 @@ class StaffPinScreen(StaffScreen):
             box.addWidget(widgets.label(_(NO_STAFF_TEXT), kind="notice", name="no_staff"))
             return
         box.addWidget(widgets.label(_dots(self.pin), kind="code", name="pin_display"))
-        box.addWidget(widgets.Keypad(on_key=self._key, with_x=False, key_px=self.theme.target_px,
-                                     gap_px=self.theme.gap_px))
+        box.addWidget(
+            widgets.Keypad(
+                on_key=self._key, with_x=False, key_px=self.theme.target_px, gap_px=self.theme.gap_px
+            )
+        )
 
     def choices(self) -> list[Choice]:
         if self.no_staff:
-            return [Choice("enrol", _("Enrol kiosk"), lambda: self.go("staff_enrol"),
-                           detail=_("With a code from the township"), kind="primary")]
+            return [
+                Choice(
+                    "enrol",
+                    _("Enrol kiosk"),
+                    lambda: self.go("staff_enrol"),
+                    detail=_("With a code from the township"),
+                    kind="primary",
+                )
+            ]
         return [Choice("sign_in", _("Sign in"), self.sign_in)]
 
     def _key(self, key: str) -> None:
@@ -133,8 +143,10 @@ class StaffSetupScreen(StaffScreen):
         if self.state.setup.first_pin:
             return _("Type the same PIN again to confirm it.")
         if self.first:
-            return _("The township accepted the code. Set up the first staff member of this kiosk: they can then "
-                     "sign in with this PIN.")
+            return _(
+                "The township accepted the code. Set up the first staff member of this kiosk: they can then "
+                "sign in with this PIN."
+            )
         return _("Type the staff number and name, then choose a 6-digit PIN on the keypad.")
 
     def load(self) -> None:
@@ -146,10 +158,20 @@ class StaffSetupScreen(StaffScreen):
 
     def build_body(self, box: QVBoxLayout) -> None:
         setup = self.state.setup
-        self.text_field(box, name="staff_id", label=_("Staff number (for example S01)"), value=setup.staff_id,
-                        on_change=lambda t: setattr(setup, "staff_id", t))
-        self.text_field(box, name="staff_name", label=_("Staff member's name"), value=setup.name,
-                        on_change=lambda t: setattr(setup, "name", t))
+        self.text_field(
+            box,
+            name="staff_id",
+            label=_("Staff number (for example S01)"),
+            value=setup.staff_id,
+            on_change=lambda t: setattr(setup, "staff_id", t),
+        )
+        self.text_field(
+            box,
+            name="staff_name",
+            label=_("Staff member's name"),
+            value=setup.name,
+            on_change=lambda t: setattr(setup, "name", t),
+        )
         prompt = _("Type the PIN again") if setup.first_pin else _("New PIN (6 digits)")
         box.addWidget(widgets.label(prompt, name="pin_prompt"))
         box.addWidget(widgets.label(_dots(setup.pin), kind="code", name="pin_display"))
@@ -197,12 +219,18 @@ class StaffSetupScreen(StaffScreen):
         member = state.member
         if member is not None:
             accounts = state.accounts
-            self.ctx.ops.write(lambda: accounts.add(staff_id, name, pin, actor=member.staff_id),
-                               on_done=self._saved, on_error=self._refused)
+            self.ctx.ops.write(
+                lambda: accounts.add(staff_id, name, pin, actor=member.staff_id),
+                on_done=self._saved,
+                on_error=self._refused,
+            )
         elif state.first_staff_allowed:
             real = state.real
-            self.ctx.ops.write(lambda: add_first_staff(real, staff_id, name, pin, actor=ACTOR_ENROLMENT),
-                               on_done=self._saved, on_error=self._refused)
+            self.ctx.ops.write(
+                lambda: add_first_staff(real, staff_id, name, pin, actor=ACTOR_ENROLMENT),
+                on_done=self._saved,
+                on_error=self._refused,
+            )
         else:
             self.win.show_screen("staff_pin", remember=False)
 
@@ -220,5 +248,6 @@ class StaffSetupScreen(StaffScreen):
         self.win.show_screen("staff_home", remember=False)
         current = self.win.current
         if current is not None:
-            current.show_message(_("Staff member {staff_id} is set up.").format(staff_id=member.staff_id), "ok",
-                                 speak=False)
+            current.show_message(
+                _("Staff member {staff_id} is set up.").format(staff_id=member.staff_id), "ok", speak=False
+            )

@@ -61,8 +61,15 @@ class StaffSettingsScreen(StaffScreen):
 
     def choices(self) -> list[Choice]:
         view = self.state.desk.settings()
-        return [Choice(f"setting_{x.key}", _(LABELS[x.key]), partial(self._edit, x),
-                       detail=shown_value(x, view.get(x))) for x in STAFF_SETTINGS]
+        return [
+            Choice(
+                f"setting_{x.key}",
+                _(LABELS[x.key]),
+                partial(self._edit, x),
+                detail=shown_value(x, view.get(x)),
+            )
+            for x in STAFF_SETTINGS
+        ]
 
     def _edit(self, setting: s.Setting) -> None:
         state = self.state
@@ -90,32 +97,53 @@ class StaffSettingEditScreen(StaffScreen):
     def build_body(self, box: QVBoxLayout) -> None:
         setting = self.setting()
         current = self.state.desk.settings().get(setting)
-        box.addWidget(widgets.label(_("Now: {value}").format(value=shown_value(setting, current)), kind="notice",
-                                    name="setting_now"))
+        box.addWidget(
+            widgets.label(
+                _("Now: {value}").format(value=shown_value(setting, current)),
+                kind="notice",
+                name="setting_now",
+            )
+        )
         if setting.type is str and setting is not s.PROFILE_DEFAULT:
             state = self.state
             hint = "https://township.example:8700" if setting is s.TOWNSHIP_URL else ""
-            self.text_field(box, name="setting_text", label=_(LABELS[setting.key]), value=state.setting_text,
-                            on_change=lambda t: setattr(state, "setting_text", t), placeholder=hint)
+            self.text_field(
+                box,
+                name="setting_text",
+                label=_(LABELS[setting.key]),
+                value=state.setting_text,
+                on_change=lambda t: setattr(state, "setting_text", t),
+                placeholder=hint,
+            )
             if setting is s.PRINTER:
                 printers = available_printers()
-                text = (_("Printers on this computer: {names}").format(names=", ".join(printers)) if printers
-                        else _("No printer is installed on this computer. Slips are saved as PDF."))
+                text = (
+                    _("Printers on this computer: {names}").format(names=", ".join(printers))
+                    if printers
+                    else _("No printer is installed on this computer. Slips are saved as PDF.")
+                )
                 box.addWidget(widgets.label(text, name="printers"))
 
     def choices(self) -> list[Choice]:
         setting = self.setting()
         if setting is s.PRIVATE_AUDIO:
-            return [Choice("on", _("On"), lambda: self.save("true")), Choice("off", _("Off"), lambda: self.save("false"))]
+            return [
+                Choice("on", _("On"), lambda: self.save("true")),
+                Choice("off", _("Off"), lambda: self.save("false")),
+            ]
         if setting is s.PROFILE_DEFAULT:
             return [Choice(f"profile_{n}", PROFILES[n].label(), partial(self.save, n)) for n in ORDER]
         if setting is s.VOLUME:
-            return [Choice(f"volume_{v}", f"{round(float(v) * 100)}%", partial(self.save, v)) for v in VOLUMES]
+            return [
+                Choice(f"volume_{v}", f"{round(float(v) * 100)}%", partial(self.save, v)) for v in VOLUMES
+            ]
         if setting is s.IDLE_SCALE:
             return [Choice(f"idle_{v}", shown_value(setting, v), partial(self.save, v)) for v in IDLE_SCALES]
         out = [Choice("save", _("Save"), lambda: self.save(self.state.setting_text), kind="primary")]
         if setting is s.PRINTER:
-            out.append(Choice("default_printer", _("Use the system's default printer"), lambda: self.save("")))
+            out.append(
+                Choice("default_printer", _("Use the system's default printer"), lambda: self.save(""))
+            )
         return out
 
     def save(self, raw: str) -> None:

@@ -30,7 +30,9 @@ class AssistDraft:
     id_entry: str = ""
     name: str = ""
     phone: str = ""
-    resident: Any = None  # cunzhan.models.Resident once identified (with the dependent added when booking for one)
+    resident: Any = (
+        None  # cunzhan.models.Resident once identified (with the dependent added when booking for one)
+    )
     for_family: bool = False  # booking for the resident's family member (a grandchild, …)
     dep_name: str = ""
     dep_relation: str = ""  # message id from kiosk.ui.screens.who.RELATIONS
@@ -97,8 +99,14 @@ class StaffState:
         if self.member is None:
             raise PermissionError("no staff member is signed in")
         ctx = self.window.ctx
-        return StaffDesk(ctx.store, self.member, kiosk_store=self.real, bookings=ctx.bookings, zone=str(ctx.zone),
-                         clock=ctx.clock)
+        return StaffDesk(
+            ctx.store,
+            self.member,
+            kiosk_store=self.real,
+            bookings=ctx.bookings,
+            zone=str(ctx.zone),
+            clock=ctx.clock,
+        )
 
     @property
     def in_practice(self) -> bool:

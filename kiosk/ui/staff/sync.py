@@ -19,11 +19,23 @@ def sync_lines(status: SyncStatus, screen: StaffScreen) -> list[tuple[str, str, 
     ctx = screen.ctx
     lines: list[tuple[str, str, str]] = []
     if not status.enrolled:
-        lines.append(("sync_enrolled", "error", _("This kiosk is not enrolled with a township yet. "
-                                                   "Use Enrol kiosk on the staff home.")))
+        lines.append(
+            (
+                "sync_enrolled",
+                "error",
+                _("This kiosk is not enrolled with a township yet. Use Enrol kiosk on the staff home."),
+            )
+        )
     else:
-        lines.append(("sync_link", "notice", _("Connection: online.") if status.online
-                      else _("Connection: offline. The kiosk keeps working and sends changes later.")))
+        lines.append(
+            (
+                "sync_link",
+                "notice",
+                _("Connection: online.")
+                if status.online
+                else _("Connection: offline. The kiosk keeps working and sends changes later."),
+            )
+        )
     if status.last_success_at is not None:
         when = past_words(ctx.local(status.last_success_at), ctx.today())
         lines.append(("sync_last", "page", _("Last successful sync: {when}.").format(when=when)))
@@ -37,12 +49,24 @@ def sync_lines(status: SyncStatus, screen: StaffScreen) -> list[tuple[str, str, 
     if status.skew_warning:
         minutes = round(abs(status.clock_skew_s) / 60)
         ahead = _("behind") if status.clock_skew_s > 0 else _("ahead of")
-        lines.append(("sync_skew", "error", _("Warning: the kiosk clock is about {n} minutes {ahead} the "
-                                              "township's. Set the computer's clock.").format(n=minutes,
-                                                                                              ahead=ahead)))
+        lines.append(
+            (
+                "sync_skew",
+                "error",
+                _(
+                    "Warning: the kiosk clock is about {n} minutes {ahead} the "
+                    "township's. Set the computer's clock."
+                ).format(n=minutes, ahead=ahead),
+            )
+        )
     else:
-        lines.append(("sync_skew", "page", _("Clock: within {n} minutes of the township's.").format(
-            n=SKEW_WARNING_S // 60)))
+        lines.append(
+            (
+                "sync_skew",
+                "page",
+                _("Clock: within {n} minutes of the township's.").format(n=SKEW_WARNING_S // 60),
+            )
+        )
     return lines
 
 
@@ -79,7 +103,9 @@ class StaffSyncScreen(StaffScreen):
         worker = state.worker or getattr(self.win, "sync_worker", None)
         if worker is not None and getattr(worker, "running", False):
             worker.sync_now()
-            self.show_message(_("Sync started. The state below updates when it finishes."), "notice", speak=False)
+            self.show_message(
+                _("Sync started. The state below updates when it finishes."), "notice", speak=False
+            )
             return
         path = state.real.path
         self.show_message(_("Syncing…"), "notice", speak=False)
@@ -88,8 +114,9 @@ class StaffSyncScreen(StaffScreen):
     def _synced(self, report: Any) -> None:
         self.load()
         if report is None:
-            self.show_message(_("This kiosk is not enrolled, or its credentials are missing. Enrol it first."),
-                              speak=False)
+            self.show_message(
+                _("This kiosk is not enrolled, or its credentials are missing. Enrol it first."), speak=False
+            )
             return
         error = getattr(report, "error", None)
         if error is not None:

@@ -40,8 +40,14 @@ class StaffTodayScreen(StaffScreen):
         else:
             booked = sum(d.booked for d in self.days)
             arrived = sum(d.checked_in for d in self.days)
-            box.addWidget(widgets.label(_("{sessions} sessions today, {booked} booked, {arrived} checked in.").format(
-                sessions=len(self.days), booked=booked, arrived=arrived), name="today_summary"))
+            box.addWidget(
+                widgets.label(
+                    _("{sessions} sessions today, {booked} booked, {arrived} checked in.").format(
+                        sessions=len(self.days), booked=booked, arrived=arrived
+                    ),
+                    name="today_summary",
+                )
+            )
 
     def choices(self) -> list[Choice]:
         out = []
@@ -49,9 +55,14 @@ class StaffTodayScreen(StaffScreen):
             local = self.ctx.local(day.session.starts_at)
             label = f"{time_words(local)} {day.service_name}"
             detail = _("{provider} · {booked} booked of {capacity} · {arrived} checked in").format(
-                provider=day.provider_name, booked=day.booked, capacity=day.session.capacity,
-                arrived=day.checked_in)
-            out.append(Choice(f"session_{day.session.id[:8]}", label, partial(self._open, day), detail=detail))
+                provider=day.provider_name,
+                booked=day.booked,
+                capacity=day.session.capacity,
+                arrived=day.checked_in,
+            )
+            out.append(
+                Choice(f"session_{day.session.id[:8]}", label, partial(self._open, day), detail=detail)
+            )
         return out
 
     def _open(self, day: SessionDay) -> None:
@@ -82,15 +93,18 @@ class StaffSessionScreen(StaffScreen):
 
     def build_body(self, box: QVBoxLayout) -> None:
         if not self.lines:
-            box.addWidget(widgets.label(_("Nobody has booked this session yet."), kind="notice", name="no_bookings"))
+            box.addWidget(
+                widgets.label(_("Nobody has booked this session yet."), kind="notice", name="no_bookings")
+            )
 
     def choices(self) -> list[Choice]:
         return [booking_choice(self, line) for line in self.lines]
 
     def check_in(self, line: BookingLine) -> None:
         desk = self.state.desk
-        self.ctx.ops.write(lambda: desk.check_in_for(line.booking.id), on_done=self._checked_in,
-                           on_error=self.refused)
+        self.ctx.ops.write(
+            lambda: desk.check_in_for(line.booking.id), on_done=self._checked_in, on_error=self.refused
+        )
 
     def _checked_in(self, booking: Booking) -> None:
         self.load()
@@ -114,8 +128,16 @@ def booking_choice(screen: StaffSessionScreen, line: BookingLine) -> Choice:
         extra.append(_("booked by staff"))
     if line.booking.status in CHECKABLE:
         extra.append(_("touch to check in"))
-        action = lambda: screen.check_in(line)  # noqa: E731 - a one-line action per booking
+
+        def action() -> None:
+            screen.check_in(line)
     else:
-        action = lambda: screen.show_message(_("This booking cannot be checked in: {status}.").format(  # noqa: E731
-            status=line.status_label), "notice", speak=False)
+
+        def action() -> None:
+            screen.show_message(
+                _("This booking cannot be checked in: {status}.").format(status=line.status_label),
+                "notice",
+                speak=False,
+            )
+
     return Choice(f"booking_{line.booking.code}", label, action, detail=" · ".join(extra))
