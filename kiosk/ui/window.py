@@ -98,6 +98,10 @@ class KioskWindow(QWidget):
         self._loaders: dict[str, Callable[[str], type[Screen]]] = {}
         self._screens: dict[str, Screen] = {}
         self._history: list[str] = []
+        # Run, in order, when a visit ends (idle timeout, home, staff leaving), before the resident is forgotten:
+        # a hook list, as Anki's gui_hooks, so other parts (staff mode) add to the end of a visit without
+        # replacing it.
+        self.before_end_visit: list[Callable[[], None]] = []
         self.current: Screen | None = None
         self._announced = False
         self._keep_visit_once = False  # continue_visit: this one arrival home keeps the resident
@@ -279,6 +283,8 @@ class KioskWindow(QWidget):
 
     def end_visit(self) -> None:
         """Forget the resident: entries, choices, profile; back to home with the default voice and volume."""
+        for hook in self.before_end_visit:
+            hook()
         self._forget_visit()
         self.go_home()
 

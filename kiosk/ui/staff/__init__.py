@@ -56,12 +56,6 @@ def install_staff_mode(window: KioskWindow) -> None:
 
     from kiosk.ui.staff.state import staff_state
 
-    resident_end_visit = window.end_visit
-
-    def end_visit() -> None:
-        # The idle timeout (or the end of a visit) also ends a staff session: a staff member who walks away is
-        # signed out, with the sign-out audited, before the kiosk shows home again.
-        staff_state(window).sign_out()
-        resident_end_visit()
-
-    window.end_visit = end_visit  # type: ignore[method-assign]
+    # The idle timeout (or the end of a visit) also ends a staff session: a staff member who walks away is signed
+    # out, with the sign-out audited, before the kiosk shows home again.
+    window.before_end_visit.append(lambda: staff_state(window).sign_out())
