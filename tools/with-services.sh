@@ -25,6 +25,14 @@ if command -v gnome-keyring-daemon >/dev/null && [ -n "${DBUS_SESSION_BUS_ADDRES
   mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
   eval "$(printf 'test-only-password' | gnome-keyring-daemon --unlock --components=secrets 2>/dev/null)" || true
   keyring_pid=${GNOME_KEYRING_PID:-}
+  # Wait (up to 5 s) until the unlocked login collection exists: tests that start before it would find no collection,
+  # and gnome-keyring would ask for a password prompt nobody can answer (seen once: 243 tests in error).
+  for _ in $(seq 50); do
+    dbus-send --session --print-reply --dest=org.freedesktop.secrets /org/freedesktop/secrets \
+      org.freedesktop.DBus.Properties.Get string:org.freedesktop.Secret.Service string:Collections 2>/dev/null \
+      | grep -q collection/login && break
+    sleep 0.1
+  done
 fi
 
 # PostgreSQL: initdb into the temporary directory (as the postgres user when we are root).
