@@ -38,7 +38,7 @@ def contrast_ratio(a: str, b: str) -> float:
 class Palette(NamedTuple):
     """The colours of one palette; each foreground is drawn only on its own background.
 
-    A NamedTuple, like the other records made before home is shown (Profile, Setting, SyncStatus, Choice, FieldCipher):
+    A NamedTuple, like the other records made before home is shown (Profile, Setting, SyncStatus, Choice):
     creating a dataclass costs ~1.5 ms on Python 3.11, a NamedTuple a third of that (docs/architecture.md)."""
 
     page_bg: str
