@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 APP_NAME = "cunzhan"
@@ -22,9 +23,12 @@ def app_dir(part: str) -> Path:
 
 
 def secure_dir(path: Path) -> Path:
-    """Create `path` (and parents) and make it 0700: only the program's own user may list or open what is in it."""
+    """Create `path` (and parents) and make it 0700: only the program's own user may list or open what is in it.
+
+    A shared directory (sticky bit, as /tmp or /dev/shm) is left as it is: closing it to others would break every
+    other program that uses it, and what we put there is 0600 on its own (`secure_sqlite_file`)."""
     path.mkdir(parents=True, exist_ok=True)
-    if os.name == "posix":
+    if os.name == "posix" and not path.stat().st_mode & stat.S_ISVTX:
         path.chmod(0o700)
     return path
 

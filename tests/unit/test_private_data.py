@@ -61,6 +61,20 @@ def test_an_old_readable_database_is_made_private_when_opened(store: Store) -> N
         again.close()
 
 
+def test_a_shared_sticky_folder_is_left_open_to_others(tmp_path: Path) -> None:
+    """A database put straight into /tmp (or any sticky, shared folder) must not close that folder to every other
+    program: the files are 0600 on their own."""
+    from cunzhan.paths import secure_dir, secure_sqlite_file
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    secure_sqlite_file(shared / "township.db")
+    assert _mode(shared) == 0o1777 and _mode(shared / "township.db") == 0o600
+    own = secure_dir(tmp_path / "own")
+    assert _mode(own) == 0o700
+
+
 def test_the_diagnostics_zip_is_private(demo_store: Store) -> None:
     from kiosk.diagnostics import export_diagnostics
 
