@@ -357,6 +357,47 @@ holidays = sa.Table(
     sa.UniqueConstraint("township_id", "day", name="uq_holidays_township_day"),
 )
 
+# Messages to residents (township.notify): queued in the transaction that caused them, sent at most once. `params`
+# holds only what the text shows (service kind, time, booking code, reason), never a name or a phone: the number is
+# read from the booking when the message is sent, so an erased resident's queued messages go nowhere.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("booking_id", sa.String(_ID), sa.ForeignKey("bookings.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("dedupe_key", sa.String(120), nullable=False),  # one message per booking, kind and occasion
+    sa.Column("params", sa.JSON(), nullable=False),
+    # queued | sending | sent | failed | unknown (crashed while sending: never resent) | skipped (see last_error)
+    sa.Column("status", sa.String(16), nullable=False, server_default="queued"),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
+    sa.Column("provider", sa.String(16), nullable=True),
+    sa.Column("provider_message_id", sa.String(80), nullable=True),
+    sa.Column("last_error", sa.String(80), nullable=False, server_default=""),  # a provider's error code, no data
+    _now_col("created_at"),
+    _now_col("updated_at"),
+    sa.Column("sent_at", sa.DateTime(), nullable=True),
+    sa.UniqueConstraint("township_id", "dedupe_key", name="uq_notifications_township_dedupe_key"),
+    sa.Index("ix_notifications_due", "status", "next_attempt_at"),
+)
+
+# How a township sends SMS: the provider, its public settings, its credentials (encrypted with the data key, which
+# lives outside the database, and never shown again once saved), quiet hours and the township's own texts.
+notify_settings = sa.Table(
+    "notify_settings",
+    metadata,
+    sa.Column("township_id", sa.String(_ID), sa.ForeignKey("townships.id"), primary_key=True),
+    sa.Column("provider", sa.String(16), nullable=False, server_default="off"),  # off | tencent | http
+    sa.Column("config", sa.JSON(), nullable=False),  # app id, sign name, template ids, region, endpoint / url
+    sa.Column("secret_enc", sa.Text(), nullable=True),
+    sa.Column("quiet_from", sa.String(5), nullable=False, server_default="21:00"),  # township's local time
+    sa.Column("quiet_until", sa.String(5), nullable=False, server_default="08:00"),
+    sa.Column("texts", sa.JSON(), nullable=False),  # kind → the township's text (else the default)
+    _now_col("updated_at"),
+)
+
 
 # --- time ------------------------------------------------------------------------------------------------------------
 

@@ -82,6 +82,7 @@ def create_op(
     waitlist: bool = False,
     booking_id: str | None = None,
     dependent: dict[str, Any] | None = None,
+    phone: str | None = None,
 ) -> dict[str, Any]:
     """A booking create op for `session_id` (a fresh resident unless `id_number` is given)."""
     payload = {
@@ -91,7 +92,7 @@ def create_op(
             "id": str(uuid.uuid4()),
             "name": "测试居民",
             "id_number": id_number or unique_id_number(),
-            "phone": None,
+            "phone": phone,
             "village": "上坪村",
         },
         "for_dependent": dependent,

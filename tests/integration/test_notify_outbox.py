@@ -1,0 +1,263 @@
+"""The notification outbox on both databases (township.notify): queued in a transaction, sent once through the real
+Tencent Cloud SDK to the stand-in provider, quiet hours, retries with backoff, a crash while sending, two senders
+at once, reminders, and credentials that never come back out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests.integration.conftest import Backend
+from tests.sms_standin import StandIn
+from township.notify.messages import Kind
+
+pytestmark = pytest.mark.usefixtures("keyring_ready")
+
+PHONE = "13912345678"
+SECRET_KEY = "standin-secret-key"
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    server = StandIn(templates={"2001": 3, "2002": 3, "2003": 3, "2004": 3}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sms(any_backend: Backend, standin: StandIn) -> Iterator[StandIn]:
+    """The demo township sends through the stand-in (Tencent), with no quiet hours unless a test sets them."""
+    configure(any_backend, standin)
+    yield standin
+    from township import db
+
+    with any_backend.database.write() as conn:  # the next test starts with an empty outbox
+        conn.execute(sa.delete(db.notifications))
+        conn.execute(sa.delete(db.notify_settings))
+
+
+def configure(backend: Backend, standin: StandIn, *, quiet: tuple[str, str] = ("00:00", "00:00")) -> None:
+    from township.notify.service import save_settings
+
+    with backend.database.write() as conn:
+        save_settings(
+            conn,
+            backend.township_id(),
+            provider="tencent",
+            config={
+                "sdk_app_id": standin.sdk_app_id,
+                "sign_name": standin.sign_name,
+                "endpoint": standin.endpoint,
+                "scheme": "http",
+                "template_ids": {"confirmed": "2001", "reminder_day": "2002", "reminder_soon": "2003"},
+            },
+            secret={"secret_id": standin.secret_id, "secret_key": SECRET_KEY},
+            quiet_from=quiet[0],
+            quiet_until=quiet[1],
+        )
+
+
+def booking(backend: Backend, *, phone: str | None = PHONE, starts_in: dt.timedelta | None = None) -> Any:
+    from township import booking as B
+
+    session = backend.new_session(starts_in=starts_in)
+    result = backend.enroll().book(session, phone=phone)
+    assert result["outcome"] == "applied", result
+    with backend.database.read() as conn:
+        return B.get_booking(conn, result["booking"]["id"])
+
+
+def queue(backend: Backend, row: Any, kind: Kind = Kind.CONFIRMED, **kw: Any) -> bool:
+    from township.notify import outbox
+
+    with backend.database.write() as conn:
+        return outbox.queue(conn, row, kind, **kw)
+
+
+def run(backend: Backend, now: dt.datetime | None = None) -> dict[str, int]:
+    from township.notify.service import run_once
+
+    return run_once(backend.database, now=now)
+
+
+def rows(backend: Backend, booking_id: str | None = None) -> list[Any]:
+    """The outbox (of one booking: other tests' bookings in the module's backend may get reminders too)."""
+    from township import db
+
+    t = db.notifications
+    query = sa.select(t).order_by(t.c.created_at)
+    if booking_id is not None:
+        query = query.where(t.c.booking_id == booking_id)
+    with backend.database.read() as conn:
+        return list(conn.execute(query).all())
+
+
+def test_a_queued_message_is_sent_once_with_the_template_and_its_parameters(
+    any_backend: Backend, sms: StandIn
+) -> None:
+    row = booking(any_backend)
+    assert queue(any_backend, row, occasion="v1")
+    assert not queue(any_backend, row, occasion="v1")  # the same occasion twice: one message
+    assert run(any_backend)["sent"] == 1
+    [got] = sms.delivered
+    assert got.phone == "+86" + PHONE and got.template_id == "2001"
+    assert got.params[0] == "远程问诊" and got.params[2] == row.code  # the clinic's speciality is not in it
+    assert "测试服务" not in "".join(got.params)
+    [message] = rows(any_backend)
+    assert (
+        message.status == "sent" and message.provider_message_id == got.message_id and message.attempts == 1
+    )
+    assert run(any_backend)["sent"] == 0 and len(sms.delivered) == 1
+
+
+def test_no_phone_no_message(any_backend: Backend, sms: StandIn) -> None:
+    assert not queue(any_backend, booking(any_backend, phone=None))
+    assert rows(any_backend) == []
+
+
+def test_quiet_hours_hold_a_message_until_morning(any_backend: Backend, sms: StandIn) -> None:
+    configure(any_backend, sms, quiet=("21:00", "08:00"))
+    row = booking(any_backend)
+    shanghai = dt.timezone(dt.timedelta(hours=8))  # the demo township's zone has no daylight saving
+    night = dt.datetime.combine(dt.date.today(), dt.time(23, 30), shanghai).astimezone(dt.UTC)
+    queue(any_backend, row, not_before=night)
+    assert run(any_backend, night)["sent"] == 0 and sms.delivered == []
+    [held] = rows(any_backend)
+    morning = dt.datetime.combine(dt.date.today() + dt.timedelta(days=1), dt.time(8), shanghai)
+    assert held.status == "queued" and held.next_attempt_at == morning.astimezone(dt.UTC).replace(tzinfo=None)
+    assert run(any_backend, morning)["sent"] == 1
+
+
+def test_transient_failures_back_off_then_fail(any_backend: Backend, sms: StandIn) -> None:
+    from township.notify.outbox import BACKOFF, MAX_ATTEMPTS
+
+    queue(any_backend, booking(any_backend))
+    sms.fail_next(*["LimitExceeded.PhoneNumberThirtySecondLimit"] * MAX_ATTEMPTS)
+    now = dt.datetime.now(dt.UTC)
+    for attempt in range(MAX_ATTEMPTS - 1):
+        assert run(any_backend, now)["retry"] == 1
+        [message] = rows(any_backend)
+        assert message.status == "queued" and message.attempts == attempt + 1
+        assert run(any_backend, now)["retry"] == 0  # not due again before its backoff
+        now += BACKOFF[attempt]
+    assert run(any_backend, now)["failed"] == 1
+    [message] = rows(any_backend)
+    assert message.status == "failed" and message.last_error.startswith("LimitExceeded")
+    assert sms.delivered == []
+
+
+def test_a_permanent_refusal_is_not_retried(any_backend: Backend, sms: StandIn) -> None:
+    from township import booking as B
+
+    row = booking(any_backend)
+    with any_backend.database.write() as conn:
+        row = B.update_booking(conn, row.id, status="rejected")
+    queue(any_backend, row, Kind.REJECTED, reason="名额已满")  # no template id configured for it
+    assert run(any_backend)["failed"] == 1
+    assert rows(any_backend)[0].last_error == "NoTemplateId" and sms.requests_seen == 0
+
+
+def test_a_crash_while_sending_is_reported_not_repeated(any_backend: Backend, sms: StandIn) -> None:
+    from township.notify import outbox
+
+    queue(any_backend, booking(any_backend))
+    now = dt.datetime.now(dt.UTC)
+    assert len(outbox.claim(any_backend.database, now=now)) == 1  # …and the process dies before sending
+    assert run(any_backend, now)["sent"] == 0
+    later = now + outbox.STALE + dt.timedelta(seconds=1)
+    assert run(any_backend, later)["recovered"] == 1
+    [message] = rows(any_backend)
+    assert message.status == "unknown" and sms.delivered == []
+    assert run(any_backend, later + dt.timedelta(hours=1)) == {"sent": 0, "retry": 0, "failed": 0} | {
+        "recovered": 0,
+        "reminders": 0,
+    }
+
+
+def test_two_senders_at_once_send_each_message_once(any_backend: Backend, sms: StandIn) -> None:
+    from township import db
+    from township.notify.service import run_once
+
+    for _ in range(12):
+        queue(any_backend, booking(any_backend))
+    databases = [db.Database(any_backend.db_url, pool_size=2) for _ in range(2)]  # two processes, in effect
+    start = threading.Barrier(2)
+
+    def send(database: db.Database) -> None:
+        start.wait()
+        run_once(database)
+
+    threads = [threading.Thread(target=send, args=(d,)) for d in databases]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for d in databases:
+        d.dispose()
+    assert len(sms.delivered) == 12 and len({d.context for d in sms.delivered}) == 12
+    assert {m.status for m in rows(any_backend)} == {"sent"}
+
+
+def test_reminders_the_day_before_and_two_hours_before(any_backend: Backend, sms: StandIn) -> None:
+    row = booking(any_backend, starts_in=dt.timedelta(hours=30))
+    with any_backend.database.read() as conn:
+        from township import db
+
+        starts = db.utc(
+            conn.execute(
+                sa.select(db.sessions.c.starts_at).where(db.sessions.c.id == row.session_id)
+            ).scalar_one()
+        )
+    now = starts - dt.timedelta(hours=40)  # before 10:00 the day before, whatever the hour the session starts
+    assert run(any_backend, now) == {"sent": 0, "retry": 0, "failed": 0, "recovered": 0, "reminders": 2}
+    assert run(any_backend, now)["reminders"] == 0  # queued once
+    day, soon = sorted(rows(any_backend, row.id), key=lambda m: m.next_attempt_at)
+    assert (day.kind, soon.kind) == ("reminder_day", "reminder_soon")
+    assert abs(db.utc(soon.next_attempt_at) - (starts - dt.timedelta(hours=2))) < dt.timedelta(seconds=1)
+    local = db.utc(day.next_attempt_at).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    assert (local.date(), local.time()) == (
+        starts.astimezone(local.tzinfo).date() - dt.timedelta(days=1),
+        dt.time(10),
+    )
+    run(any_backend, db.utc(day.next_attempt_at))
+    assert [(d.template_id, d.context) for d in sms.delivered] == [("2002", day.id)]
+    # The resident cancels: the two-hour reminder is not sent.
+    from township import booking as B
+
+    with any_backend.database.write() as conn:
+        B.update_booking(conn, row.id, status="cancelled")
+    assert run(any_backend, starts - dt.timedelta(hours=2))["sent"] == 0
+    assert {m.kind: m.status for m in rows(any_backend, row.id)}["reminder_soon"] == "skipped"
+
+
+def test_credentials_are_sealed_never_shown_and_never_logged(
+    any_backend: Backend, sms: StandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    from township import db
+    from township.notify.outbox import load_settings
+    from township.notify.service import SettingsError, save_settings
+
+    with any_backend.database.read() as conn:
+        saved = conn.execute(sa.select(db.notify_settings)).one()
+    assert SECRET_KEY not in str(tuple(saved)) and sms.secret_id not in str(tuple(saved))
+    with any_backend.database.write() as conn:  # a form that does not repeat the secret keeps it
+        save_settings(
+            conn, any_backend.township_id(), provider="tencent", config=dict(saved.config), secret=None
+        )
+        assert load_settings(conn, any_backend.township_id()).secret["secret_key"] == SECRET_KEY
+        with pytest.raises(SettingsError):
+            save_settings(
+                conn, any_backend.township_id(), provider="http", config={"url": "http://evil"}, secret=None
+            )
+    caplog.set_level(logging.DEBUG)
+    queue(any_backend, booking(any_backend))
+    sms.fail_next("InternalError.Timeout")
+    run(any_backend)
+    logged = caplog.text
+    assert SECRET_KEY not in logged and PHONE not in logged and "远程问诊" not in logged
