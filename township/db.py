@@ -375,7 +375,9 @@ notifications = sa.Table(
     sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
     sa.Column("provider", sa.String(16), nullable=True),
     sa.Column("provider_message_id", sa.String(80), nullable=True),
-    sa.Column("last_error", sa.String(80), nullable=False, server_default=""),  # a provider's error code, no data
+    sa.Column(
+        "last_error", sa.String(80), nullable=False, server_default=""
+    ),  # a provider's error code, no data
     _now_col("created_at"),
     _now_col("updated_at"),
     sa.Column("sent_at", sa.DateTime(), nullable=True),
