@@ -51,6 +51,8 @@ class Spec:
     recipe: Path
     summary: str
     description: str
+    # The project's top-level packages it ships: cunzhan (shared) and its own side, never the other's.
+    packages: tuple[str, ...]
     # Paths (globs, relative to site-packages) of dependencies the application never loads, left out of the package.
     prune: tuple[str, ...] = ()
 
@@ -90,6 +92,7 @@ SPECS: dict[str, Spec] = {
         prefix="/opt/cunzhan",
         extra="kiosk",
         recipe=HERE / "kiosk",
+        packages=("cunzhan", "kiosk"),
         summary="accessible offline-first village service kiosk (村站)",
         description=(
             "Cunzhan is a touchscreen service kiosk for village service centres: residents book remote clinic\n"
@@ -106,6 +109,7 @@ SPECS: dict[str, Spec] = {
         prefix="/opt/cunzhan-township",
         extra="township",
         recipe=HERE / "township",
+        packages=("cunzhan", "township"),
         summary="township backend for Cunzhan village kiosks",
         description=(
             "The township service-hall backend that Cunzhan kiosks sync with, and its web console for township\n"
@@ -116,9 +120,9 @@ SPECS: dict[str, Spec] = {
     ),
 }
 
-# What this project's source tree contributes to a wheel; copied to a clean folder so stale build/ output or
-# editable-install leftovers in the working tree never end up in a package.
-SOURCE_ITEMS = ("pyproject.toml", "README.md", "cunzhan", "kiosk", "township")
+# What this project's source tree contributes to a wheel besides the spec's packages; copied to a clean folder so
+# stale build/ output or editable-install leftovers in the working tree never end up in a package.
+SOURCE_ITEMS = ("pyproject.toml", "README.md")
 
 
 def project_version(top: Path) -> str:
@@ -126,18 +130,28 @@ def project_version(top: Path) -> str:
         return str(tomllib.load(fh)["project"]["version"])
 
 
-def copy_source(top: Path, dest: Path) -> Path:
-    """A clean copy of what the wheel is built from (no __pycache__, no build/, no egg-info)."""
+def copy_source(top: Path, dest: Path, packages: tuple[str, ...]) -> Path:
+    """A clean copy of what the wheel is built from (no __pycache__, no build/, no egg-info): only `packages`, and
+    only the console scripts whose module is among them (the township package has no cunzhan-kiosk command)."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-    for item in SOURCE_ITEMS:
+    for item in (*SOURCE_ITEMS, *packages):
         src = top / item
         if src.is_dir():
             shutil.copytree(src, dest / item, ignore=ignore)
         elif src.exists():
             shutil.copy2(src, dest / item)
+    pyproject = dest / "pyproject.toml"
+    scripts = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"].get("scripts", {})
+    dropped = {name for name, target in scripts.items() if target.split(".", 1)[0] not in packages}
+    kept = [
+        line
+        for line in pyproject.read_text(encoding="utf-8").splitlines(keepends=True)
+        if not any(re.match(rf"{re.escape(name)}\s*=", line) for name in dropped)
+    ]
+    pyproject.write_text("".join(kept), encoding="utf-8")
     return dest
 
 
@@ -155,7 +169,7 @@ def dependency_env(spec: Spec, top: Path, work: Path, python: str) -> Path:
     print(f"build_deb: building the dependency environment for {spec.name} (cached after this)", flush=True)
     run(["cp", "-a", str(rt), str(env)])
     (env / ".complete").unlink()
-    src = copy_source(top, work / f"src-{spec.name}-deps")
+    src = copy_source(top, work / f"src-{spec.name}-deps", spec.packages)
     pip(env, "install", "--quiet", "--no-compile", f"{src}[{spec.extra}]")
     pip(env, "uninstall", "--quiet", "--yes", "cunzhan")
     prune(site_packages(env), spec.prune)
@@ -320,7 +334,7 @@ def stage_python(spec: Spec, top: Path, work: Path, deps: Path, prefix_dir: Path
     # replaced by new files), so the cache stays intact. cp -a keeps the symlinks, modes and mtimes.
     run(["cp", "-al", str(deps), str(env)])
     (env / ".complete").unlink()  # only the link in the stage goes
-    src = copy_source(top, work / f"src-{spec.name}")
+    src = copy_source(top, work / f"src-{spec.name}", spec.packages)
     # The project's wheel is built by the build's own Python (it has setuptools), so the package carries no build
     # tools; then installed into the runtime without its dependencies (they are in the cache already).
     wheels = work / f"wheel-{spec.name}"
@@ -333,7 +347,7 @@ def stage_python(spec: Spec, top: Path, work: Path, deps: Path, prefix_dir: Path
     for direct_url in site.glob("cunzhan-*.dist-info/direct_url.json"):
         direct_url.unlink()  # names the build folder; the package is not an editable or URL install
     # Byte code for this project (the dependencies' was made in the cache), named by the installed path.
-    compile_bytecode([p for p in (site / "cunzhan", site / "kiosk", site / "township") if p.exists()], env, f"{spec.prefix}/python",
+    compile_bytecode([site / package for package in spec.packages], env, f"{spec.prefix}/python",
                      interpreter(env))
     return env
 

@@ -36,7 +36,7 @@ from tests.xserver import virtual_screen
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 TOP = Path(__file__).resolve().parents[2]
-SOURCES = ("kiosk", "township", "assets", "installers", "pyproject.toml", "README.md")
+SOURCES = ("cunzhan", "kiosk", "township", "assets", "installers", "pyproject.toml", "README.md")
 KIOSK_DEPENDS_REQUIRED = {
     "libc6",
     "espeak-ng",
@@ -282,6 +282,28 @@ def test_control_metadata_and_maintainer_scripts(debs: dict[str, Path], tmp_path
     conffiles = (tmp_path / "kiosk/conffiles").read_text().split()
     assert conffiles == ["/etc/cunzhan/kiosk.env"]
     assert (tmp_path / "township/conffiles").read_text().split() == ["/etc/default/cunzhan-township"]
+
+
+def deb_paths(deb: Path) -> list[str]:
+    """Every path a .deb installs (`dpkg-deb --contents`), without the leading './'."""
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
+    return [line.split(None, 5)[-1].split(" -> ")[0].removeprefix("./") for line in listing.splitlines()]
+
+
+def test_each_package_ships_the_shared_package_and_only_its_own_side(debs: dict[str, Path]) -> None:
+    """The township backend has no kiosk UI in it (nor its command), and the kiosk has no backend."""
+    site = r"python/lib/python3[.\d]*/site-packages/"
+    ships = {
+        name: {m.group(1) for p in deb_paths(deb) if (m := re.search(site + r"([a-z_]+)/", p))}
+        for name, deb in debs.items()
+    }
+    township = deb_paths(debs["township"])
+    assert {"cunzhan", "township"} <= ships["township"]
+    assert "kiosk" not in ships["township"], [p for p in township if "/kiosk/" in p][:5]
+    assert not [p for p in township if p.endswith("/bin/cunzhan-kiosk")]
+    assert {"cunzhan", "kiosk"} <= ships["kiosk"]
+    assert "township" not in ships["kiosk"]
+    assert not [p for p in deb_paths(debs["kiosk"]) if p.endswith("/bin/cunzhan-township")]
 
 
 def test_without_its_dependencies_dpkg_refuses_to_configure(debs: dict[str, Path], tmp_path: Path) -> None:
