@@ -50,7 +50,13 @@ class BookingStatus(StrEnum):
         return gettext(STATUS_LABELS[self])
 
 
-HOLDS_SEAT = frozenset({BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.ATTENDED})
+# The sets both sides use (the backend's SQL `IN` lists are built from them). `requested` exists only on the kiosk,
+# where whether it holds a seat depends on its lease (kiosk.booking); at the backend a booking waiting for review
+# already holds its seat, so that staff confirming it can never overfill a session.
+HOLDS_SEAT = frozenset(
+    {BookingStatus.PENDING_REVIEW, BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN, BookingStatus.ATTENDED}
+)
+# Still expected to happen (the resident should come).
 ACTIVE = frozenset(
     {
         BookingStatus.REQUESTED,
@@ -60,6 +66,14 @@ ACTIVE = frozenset(
         BookingStatus.CHECKED_IN,
     }
 )
+# Over: the resident is no longer expected. Every status is either ACTIVE or ENDED.
+ENDED = frozenset(
+    {BookingStatus.REJECTED, BookingStatus.CANCELLED, BookingStatus.ATTENDED, BookingStatus.NO_SHOW}
+)
+# May still be cancelled, or moved to another session, by the resident or staff (not checked in yet).
+CHANGEABLE = ACTIVE - {BookingStatus.CHECKED_IN}
+# The resident has come (or the outcome is known): too late to cancel or move.
+CHECKED_IN_OR_LATER = frozenset({BookingStatus.CHECKED_IN, BookingStatus.ATTENDED, BookingStatus.NO_SHOW})
 
 STATUS_LABELS: dict[BookingStatus, str] = {
     BookingStatus.REQUESTED: N_("Requested, waiting for the township to confirm"),

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cunzhan.models import BookingStatus
+
 API_PREFIX = "/v1"
 MAX_PUSH_OPS = 500
 MAX_BODY_BYTES = 1024 * 1024
@@ -69,9 +71,6 @@ Reason = Literal[
     "too_late",
 ]
 ChangeEntity = Literal["service", "provider", "session", "booking", "lease", "notice"]
-BookingStatusWire = Literal[
-    "pending_review", "confirmed", "waitlisted", "rejected", "cancelled", "checked_in", "attended", "no_show"
-]
 
 # Which payload each (entity, kind) carries.
 ALLOWED_KINDS: dict[str, frozenset[str]] = {
@@ -236,7 +235,7 @@ class PushRequest(_Request):
 
 class BookingSummary(_Response):
     id: str
-    status: str
+    status: BookingStatus  # on the wire as its value ("confirmed"); the backend never sends `requested`
     code: str
     session_id: str
     version: int

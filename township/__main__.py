@@ -1,6 +1,7 @@
 """Command line of the township backend (SYNC.md):
 
     python -m township serve [--db URL] [--host 127.0.0.1] [--port 8700] [--demo] [--workers N]
+    python -m township create-township [--db URL] --slug SLUG --name NAME [--zone Asia/Shanghai] [--locale zh_CN]
     python -m township enrollment-code [--db URL] --township SLUG        # prints the code as the last line
     python -m township create-staff [--db URL] --township SLUG --username NAME --role reviewer|admin  # password on stdin
     python -m township compact-log [--db URL] [--keep-days 30]      # `serve` does it daily
@@ -17,7 +18,9 @@ import argparse
 import getpass
 import os
 import sys
+import zoneinfo
 
+from cunzhan.i18n import LOCALES
 from township import db
 
 
@@ -37,6 +40,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="worker processes on one port (uvicorn's supervisor), for PostgreSQL; default 1",
     )
+
+    town = sub.add_parser("create-township", help="create a township (nothing happens if its slug exists)")
+    town.add_argument("--db", default=None)
+    town.add_argument("--slug", required=True)
+    town.add_argument("--name", required=True)
+    town.add_argument(
+        "--zone",
+        type=_zone,
+        default="Asia/Shanghai",
+        help="IANA time zone its staff and residents live in (the console shows and reads times in it)",
+    )
+    town.add_argument("--locale", default="zh_CN", choices=LOCALES, help="language of messages to residents")
 
     code = sub.add_parser("enrollment-code", help="make a single-use kiosk enrolment code (valid 24 h)")
     code.add_argument("--db", default=None)
@@ -81,6 +96,16 @@ def _workers(text: str) -> int:
     if not 1 <= value <= 64:
         raise argparse.ArgumentTypeError("--workers must be a whole number from 1 to 64")
     return value
+
+
+def _zone(text: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"--zone must be an IANA time zone such as Asia/Shanghai, not {text!r}"
+        ) from None
+    return text
 
 
 def _keep_days(text: str) -> int:
@@ -178,38 +203,47 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("backup", "restore"):
         return _backup_or_restore(args, url)
 
-    from township import services
-
     db.migrate(url)
     if args.command == "compact-log":
         print(f"removed {_compact(url, args.keep_days)} superseded changes older than {args.keep_days} days")
         return 0
     database = db.Database(url, pool_size=2)
     try:
-        if args.command == "retention":
-            from township.retention import erase_inactive
-
-            print(f"erased the personal data of {erase_inactive(database)} residents")
-            return 0
-        if args.command == "enrollment-code":
-            try:
-                code = services.create_enrollment_code(database, args.township)
-            except services.ServiceError as exc:
-                print(f"error: {exc.message()} ({args.township})", file=sys.stderr)
-                return 1
-            print(f"Enrolment code for township {args.township}, single use, valid 24 hours:")
-            print(code)
-            return 0
-        password = _read_password()
-        try:
-            services.create_staff(database, args.township, args.username, args.role, password)
-        except services.ServiceError as exc:
-            print(f"error: {exc.message()}", file=sys.stderr)
-            return 1
-        print(f"created {args.role} {args.username} in {args.township}")
-        return 0
+        return _staff_command(args, database)
     finally:
         database.dispose()
+
+
+def _staff_command(args: argparse.Namespace, database: db.Database) -> int:
+    """The commands that act on a township through `township.services` (the console's staff actions)."""
+    from township import services
+
+    if args.command == "retention":
+        from township.retention import erase_inactive
+
+        print(f"erased the personal data of {erase_inactive(database)} residents")
+        return 0
+    if args.command == "create-township":
+        ident = services.create_township(database, args.slug, args.name, locale=args.locale, zone=args.zone)
+        print(f"township {args.slug} ({args.zone}): {ident}")
+        return 0
+    if args.command == "enrollment-code":
+        try:
+            code = services.create_enrollment_code(database, args.township)
+        except services.ServiceError as exc:
+            print(f"error: {exc.message()} ({args.township})", file=sys.stderr)
+            return 1
+        print(f"Enrolment code for township {args.township}, single use, valid 24 hours:")
+        print(code)
+        return 0
+    password = _read_password()
+    try:
+        services.create_staff(database, args.township, args.username, args.role, password)
+    except services.ServiceError as exc:
+        print(f"error: {exc.message()}", file=sys.stderr)
+        return 1
+    print(f"created {args.role} {args.username} in {args.township}")
+    return 0
 
 
 if __name__ == "__main__":

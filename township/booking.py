@@ -22,11 +22,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cunzhan.i18n import gettext as _
+from cunzhan.models import ACTIVE, HOLDS_SEAT
+from cunzhan.models import BookingStatus as S
 from township import db
 from township import messages as M
 
-HOLDS_SEAT = ("pending_review", "confirmed", "checked_in", "attended")
-ACTIVE = ("pending_review", "confirmed", "waitlisted", "checked_in")
 LIVE_LEASE = ("active", "returning")
 STAFF_SCOPE = "staff"  # scope of changes about bookings no kiosk made: no device sees them
 MAX_ALTERNATIVES = 3
@@ -416,7 +416,7 @@ def waitlist_rank(conn: Connection, booking: sa.Row[Any]) -> int:
         .select_from(db.bookings)
         .where(
             db.bookings.c.session_id == booking.session_id,
-            db.bookings.c.status == "waitlisted",
+            db.bookings.c.status == S.WAITLISTED,
             db.bookings.c.waitlist_position < booking.waitlist_position,
         )
     ).scalar_one()
@@ -433,7 +433,7 @@ def promote_waitlist(conn: Connection, session_id: str) -> list[str]:
     while seats_left(conn, session) > 0:
         nxt = conn.execute(
             sa.select(db.bookings)
-            .where(db.bookings.c.session_id == session_id, db.bookings.c.status == "waitlisted")
+            .where(db.bookings.c.session_id == session_id, db.bookings.c.status == S.WAITLISTED)
             .order_by(db.bookings.c.waitlist_position, db.bookings.c.created_at)
             .limit(1)
         ).first()
@@ -442,7 +442,7 @@ def promote_waitlist(conn: Connection, session_id: str) -> list[str]:
         update_booking(
             conn,
             nxt.id,
-            status="pending_review" if review else "confirmed",
+            status=S.PENDING_REVIEW if review else S.CONFIRMED,
             waitlist_position=None,
             message=_(M.PROMOTED_REVIEW if review else M.PROMOTED),
         )
@@ -451,7 +451,7 @@ def promote_waitlist(conn: Connection, session_id: str) -> list[str]:
         # Tell the others their new place in the queue.
         for row in conn.execute(
             sa.select(db.bookings).where(
-                db.bookings.c.session_id == session_id, db.bookings.c.status == "waitlisted"
+                db.bookings.c.session_id == session_id, db.bookings.c.status == S.WAITLISTED
             )
         ).all():
             message = _(M.WAITLISTED).format(position=waitlist_rank(conn, row))

@@ -18,7 +18,7 @@ from township.services import create_township
 
 def seed_demo(database: db.Database, *, today: dt.date | None = None, days: int = 14) -> str:
     """Create or complete township `demo`; returns its id."""
-    township = create_township(database, demo.TOWNSHIP_SLUG, demo.TOWNSHIP_NAME)
+    township = create_township(database, demo.TOWNSHIP_SLUG, demo.TOWNSHIP_NAME, zone=demo.ZONE.key)
     start = today or demo.today_local()
     now = db.naive(db.now_utc())
     with database.write() as conn:

@@ -7,7 +7,9 @@ change log (kiosks learn on their next pull) and writes `staff_audit`. Refusals 
 residents are written in the township's language.
 
 `staff_id=None` means the command line (allowed for township set-up: enrolment codes, staff accounts).
-Roles: `admin` may do everything; `reviewer` may confirm, reject, reassign and record attendance.
+Roles: `admin` may do everything; `reviewer` may confirm, reject, reassign and record attendance (`is_admin`, the one
+role check). Every staff action is recorded by `_audit`, the one writer of `staff_audit` rows for staff actions.
+Times a township's staff type or read are in that township's zone (`townships.zone`).
 """
 
 from __future__ import annotations
@@ -15,30 +17,54 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass
+import zoneinfo
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cunzhan.i18n import N_, use_locale
 from cunzhan.i18n import gettext as _
-from cunzhan.i18n import use_locale
+from cunzhan.models import ACTIVE, CHANGEABLE, HOLDS_SEAT
+from cunzhan.models import BookingStatus as S
 from township import booking as B
 from township import db
 from township import messages as M
 
-ROLES = ("admin", "reviewer")
+ADMIN = "admin"
+ROLES = (ADMIN, "reviewer")
 ENROLLMENT_TTL = dt.timedelta(hours=24)
 MAX_CAPACITY = 500
+
+# Refusals worded for the console form that caused them (ServiceError.field names the field).
+ERR_SEATS_TAKEN = N_(
+    "{count} seats are already taken (booked, or held by kiosks for offline bookings), so the session cannot have "
+    "fewer than {count} seats. Move or cancel bookings first."
+)
+ERR_OVERLAP_AT = N_(
+    "This provider already has a session from {start} to {end} on {day} ({service}). "
+    "One provider cannot be in two sessions at once. Choose another time or provider."
+)
+ERR_ON_HOLIDAY = N_("{day} is a holiday. Choose another day, or remove the holiday first.")
+ERR_PARTLY_CREATED = N_("{done} sessions were created, then one could not be: {problem}")
+ERR_ALREADY_HOLIDAY = N_("{day} is already a holiday.")
+ERR_NO_NOTICE = N_("This notice no longer exists.")
+
+
+def is_admin(role: str) -> bool:
+    """The one role check: admins may do everything, reviewers only review bookings and record attendance."""
+    return role == ADMIN
 
 
 class ServiceError(Exception):
     """A staff action was refused. `code`: not_found | forbidden | status | full | capacity | overlap | invalid."""
 
-    def __init__(self, code: str, msgid: str, **params: Any) -> None:
+    def __init__(self, code: str, msgid: str, *, field: str = "", **params: Any) -> None:
         super().__init__(code)
         self.code = code
         self.msgid = msgid
+        self.field = field  # the form field the refusal is about ("" for the whole form)
         self.params = params
 
     def message(self) -> str:
@@ -55,6 +81,10 @@ class StaffUser:
     township_slug: str
     username: str
     role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return is_admin(self.role)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +130,7 @@ def _actor(
         raise ServiceError("forbidden", M.ERR_NOT_FOUND)
     if township_id is not None and township_id != staff.township_id:
         raise ServiceError("not_found", M.ERR_NOT_FOUND)  # other townships' rows do not exist for this user
-    if need_admin and staff.role != "admin":
+    if need_admin and not is_admin(staff.role):
         raise ServiceError("forbidden", M.ERR_NOT_FOUND)
     town = db.lock_township(conn, staff.township_id)
     return _Actor(staff.id, staff.username, town.id, town.locale, town.zone)
@@ -118,6 +148,12 @@ def _audit(conn: Connection, actor: _Actor, action: str, target: str, **detail: 
             detail=detail,
         )
     )
+
+
+def record(conn: Connection, staff_id: str, action: str, target: str = "", **detail: Any) -> None:
+    """Record a staff action that changes no table of its own (a sign-out, viewing a resident's numbers) in the
+    transaction `conn`, through the same `_audit` as every other staff action."""
+    _audit(conn, _actor(conn, staff_id), action, target, **detail)
 
 
 def _booking_for(
@@ -147,8 +183,6 @@ def _session_for(
 
 def local_time_text(value: dt.datetime, zone: str) -> str:
     """`2026-11-30 09:00` in the township's zone, for messages."""
-    import zoneinfo
-
     return db.utc(value).astimezone(zoneinfo.ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
@@ -158,7 +192,9 @@ def local_time_text(value: dt.datetime, zone: str) -> str:
 def create_township(
     database: db.Database, slug: str, name: str, *, locale: str = "zh_CN", zone: str = "Asia/Shanghai"
 ) -> str:
-    """Create a township (idempotent on `slug`) and return its id."""
+    """Create a township (idempotent on `slug`) and return its id. `zone` is the IANA time zone the console shows
+    and reads its times in (ZoneInfoNotFoundError for an unknown one)."""
+    zoneinfo.ZoneInfo(zone)
     with database.write() as conn:
         row = conn.execute(sa.select(db.townships.c.id).where(db.townships.c.slug == slug)).first()
         if row is not None:
@@ -176,6 +212,14 @@ def create_township(
             )
         )
         return ident
+
+
+def township_slugs(database: db.Database) -> list[str]:
+    """Every township's slug, in order (the sign-in form asks for one when the backend serves several)."""
+    with database.read() as conn:
+        return [
+            str(x.slug) for x in conn.execute(sa.select(db.townships.c.slug).order_by(db.townships.c.slug))
+        ]
 
 
 def township_id(database: db.Database, slug: str) -> str:
@@ -294,11 +338,11 @@ def confirm_booking(database: db.Database, booking_id: str, *, staff_id: str | N
     """Confirm a booking awaiting review. Its seat was held since it arrived, so capacity cannot be exceeded."""
     with database.write() as conn:
         actor, row = _booking_for(conn, booking_id, staff_id)
-        if row.status != "pending_review":
+        if row.status != S.PENDING_REVIEW:
             raise ServiceError("status", M.ERR_STATUS)
         with use_locale(actor.locale):
             new = B.update_booking(
-                conn, booking_id, status="confirmed", message=_(M.STAFF_CONFIRMED), decided_by=actor.staff_id
+                conn, booking_id, status=S.CONFIRMED, message=_(M.STAFF_CONFIRMED), decided_by=actor.staff_id
             )
         _audit(conn, actor, "booking_confirmed", row.code)
         return B.booking_summary(new)
@@ -310,7 +354,7 @@ def reject_booking(
     """Refuse a booking awaiting review (or waitlisted); `reason` is shown to the resident. Frees its seat."""
     with database.write() as conn:
         actor, row = _booking_for(conn, booking_id, staff_id)
-        if row.status not in ("pending_review", "waitlisted"):
+        if row.status not in (S.PENDING_REVIEW, S.WAITLISTED):
             raise ServiceError("status", M.ERR_STATUS)
         reason = reason.strip()
         with use_locale(actor.locale):
@@ -318,12 +362,12 @@ def reject_booking(
             new = B.update_booking(
                 conn,
                 booking_id,
-                status="rejected",
+                status=S.REJECTED,
                 message=text,
                 waitlist_position=None,
                 decided_by=actor.staff_id,
             )
-            if row.status in B.HOLDS_SEAT:
+            if row.status in HOLDS_SEAT:
                 B.release_seat(conn, row.session_id)
         _audit(conn, actor, "booking_rejected", row.code, reason=reason)
         return B.booking_summary(new)
@@ -336,7 +380,7 @@ def reassign_booking(
     Refused when that session is full; the old seat goes to the old session's waitlist."""
     with database.write() as conn:
         actor, row = _booking_for(conn, booking_id, staff_id)
-        if row.status not in ("pending_review", "confirmed", "waitlisted"):
+        if row.status not in CHANGEABLE:
             raise ServiceError("status", M.ERR_STATUS)
         if new_session_id == row.session_id:
             return B.booking_summary(row)
@@ -352,13 +396,13 @@ def reassign_booking(
                 conn,
                 booking_id,
                 session_id=new_session_id,
-                status="confirmed",
+                status=S.CONFIRMED,
                 lease=False,
                 waitlist_position=None,
                 message=_(M.STAFF_REASSIGNED),
                 decided_by=actor.staff_id,
             )
-            if row.status in B.HOLDS_SEAT:
+            if row.status in HOLDS_SEAT:
                 B.release_seat(conn, row.session_id)
             B.touch_session(conn, new_session_id)
         _audit(
@@ -378,16 +422,16 @@ def mark_attendance(
     """Record whether the resident came: `attended` or `no_show` (from confirmed or checked_in)."""
     with database.write() as conn:
         actor, row = _booking_for(conn, booking_id, staff_id)
-        if row.status not in ("confirmed", "checked_in", "attended", "no_show"):
+        if row.status not in (S.CONFIRMED, S.CHECKED_IN, S.ATTENDED, S.NO_SHOW):
             raise ServiceError("status", M.ERR_STATUS)
-        status = "attended" if attended else "no_show"
+        status = S.ATTENDED if attended else S.NO_SHOW
         if row.status == status:
             return B.booking_summary(row)
         with use_locale(actor.locale):
             new = B.update_booking(
                 conn, booking_id, status=status, message=_(M.ATTENDED if attended else M.NO_SHOW)
             )
-            if (row.status in B.HOLDS_SEAT) != (status in B.HOLDS_SEAT):
+            if (row.status in HOLDS_SEAT) != (status in HOLDS_SEAT):
                 B.touch_session(conn, row.session_id)
         _audit(conn, actor, "attendance_marked", row.code, status=status)
         return B.booking_summary(new)
@@ -404,20 +448,39 @@ def _check_times_and_overlap(
     starts_at: dt.datetime,
     ends_at: dt.datetime,
     exclude: str | None,
+    zone: str,
 ) -> None:
+    """Refuses an end before the start, and a time when the provider has another (not cancelled) session, naming
+    that session in the township's local time."""
     if ends_at <= starts_at:
-        raise ServiceError("invalid", M.ERR_TIMES)
-    query = sa.select(db.sessions.c.id).where(
-        db.sessions.c.township_id == township,
-        db.sessions.c.provider_id == provider_id,
-        db.sessions.c.status != "cancelled",
-        db.sessions.c.starts_at < db.naive(ends_at),
-        db.sessions.c.ends_at > db.naive(starts_at),
+        raise ServiceError("invalid", M.ERR_TIMES, field="start")
+    s, sv = db.sessions, db.services
+    query = (
+        sa.select(s.c.starts_at, s.c.ends_at, sv.c.name)
+        .join(sv, sv.c.id == s.c.service_id)
+        .where(
+            s.c.township_id == township,
+            s.c.provider_id == provider_id,
+            s.c.status != "cancelled",
+            s.c.starts_at < db.naive(ends_at),
+            s.c.ends_at > db.naive(starts_at),
+        )
+        .order_by(s.c.starts_at)
     )
     if exclude is not None:
-        query = query.where(db.sessions.c.id != exclude)
-    if conn.execute(query.limit(1)).first() is not None:
-        raise ServiceError("overlap", M.ERR_OVERLAP)
+        query = query.where(s.c.id != exclude)
+    found = conn.execute(query.limit(1)).first()
+    if found is not None:
+        local = db.utc(found.starts_at).astimezone(zoneinfo.ZoneInfo(zone))
+        raise ServiceError(
+            "overlap",
+            ERR_OVERLAP_AT,
+            field="start",
+            start=local.strftime("%H:%M"),
+            end=db.utc(found.ends_at).astimezone(zoneinfo.ZoneInfo(zone)).strftime("%H:%M"),
+            day=local.date().isoformat(),
+            service=found.name,
+        )
 
 
 def create_session(
@@ -447,7 +510,7 @@ def create_session(
             if found is None:
                 raise ServiceError("not_found", M.ERR_NOT_FOUND)
         _check_times_and_overlap(
-            conn, town.id, provider_id, starts_at=starts_at, ends_at=ends_at, exclude=None
+            conn, town.id, provider_id, starts_at=starts_at, ends_at=ends_at, exclude=None, zone=actor.zone
         )
         ident = session_id or B.new_id()
         conn.execute(
@@ -500,14 +563,15 @@ def edit_session(
                 starts_at=new_start,
                 ends_at=new_end,
                 exclude=session_id,
+                zone=actor.zone,
             )
             values |= {"starts_at": db.naive(new_start), "ends_at": db.naive(new_end)}
         if capacity is not None:
             if not 1 <= capacity <= MAX_CAPACITY:
-                raise ServiceError("capacity", M.ERR_CAPACITY)
+                raise ServiceError("capacity", M.ERR_CAPACITY, field="capacity")
             taken, leased = B.seat_counts(conn, session_id)
             if capacity < taken + leased:
-                raise ServiceError("capacity", M.ERR_CAPACITY_BELOW_BOOKED, count=taken + leased)
+                raise ServiceError("capacity", ERR_SEATS_TAKEN, field="capacity", count=taken + leased)
             values["capacity"] = capacity
         if room is not None:
             values["room"] = room
@@ -553,10 +617,10 @@ def cancel_session(database: db.Database, session_id: str, reason: str, *, staff
                 text += " " + _(M.STAFF_SESSION_CANCELLED_ALTERNATIVES).format(times=times)
             for booking in conn.execute(
                 sa.select(db.bookings.c.id).where(
-                    db.bookings.c.session_id == session_id, db.bookings.c.status.in_(B.ACTIVE)
+                    db.bookings.c.session_id == session_id, db.bookings.c.status.in_(ACTIVE)
                 )
             ).all():
-                B.update_booking(conn, booking.id, status="cancelled", message=text, waitlist_position=None)
+                B.update_booking(conn, booking.id, status=S.CANCELLED, message=text, waitlist_position=None)
                 told += 1
             for lease in conn.execute(
                 sa.select(db.leases.c.id).where(
@@ -613,8 +677,13 @@ def withdraw_notice(database: db.Database, notice_id: str, *, staff_id: str | No
     with database.write() as conn:
         row = conn.execute(sa.select(db.notices).where(db.notices.c.id == notice_id)).first()
         if row is None:
-            raise ServiceError("not_found", M.ERR_NOT_FOUND)
-        actor = _actor(conn, staff_id, township_id=row.township_id, need_admin=True)
+            raise ServiceError("not_found", ERR_NO_NOTICE)
+        try:
+            actor = _actor(conn, staff_id, township_id=row.township_id, need_admin=True)
+        except ServiceError as error:
+            if error.code == "not_found":  # another township's notice does not exist for this staff member
+                raise ServiceError("not_found", ERR_NO_NOTICE) from error
+            raise
         conn.execute(
             sa.update(db.notices)
             .where(db.notices.c.id == notice_id)
@@ -622,3 +691,180 @@ def withdraw_notice(database: db.Database, notice_id: str, *, staff_id: str | No
         )
         B.emit_notice(conn, notice_id)
         _audit(conn, actor, "notice_withdrawn", notice_id)
+
+
+# --- sessions planned in the console: weekly repeats, holidays ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPlan:
+    """A checked session form: one or more weekly occurrences (aware UTC start and end)."""
+
+    service_id: str
+    provider_id: str
+    occurrences: tuple[tuple[dt.datetime, dt.datetime], ...]
+    capacity: int
+    room: str
+    video_url: str
+    skipped_holidays: tuple[str, ...] = field(default=())
+
+
+def create_sessions(database: db.Database, plan: SessionPlan, *, staff_id: str) -> list[str]:
+    """Create every weekly occurrence that is not on a holiday (in the township's zone); all are checked for
+    overlaps before any is made. Admins only."""
+    with database.read() as conn:
+        actor = _actor(conn, staff_id, need_admin=True)
+        slug = str(
+            conn.execute(
+                sa.select(db.townships.c.slug).where(db.townships.c.id == actor.township_id)
+            ).scalar_one()
+        )
+        zone = zoneinfo.ZoneInfo(actor.zone)
+        holidays = set(
+            conn.execute(
+                sa.select(db.holidays.c.day).where(db.holidays.c.township_id == actor.township_id)
+            ).scalars()
+        )
+        wanted = [(s, e) for s, e in plan.occurrences if s.astimezone(zone).date() not in holidays]
+        if not wanted:
+            day = plan.occurrences[0][0].astimezone(zone).date().isoformat()
+            raise ServiceError("invalid", ERR_ON_HOLIDAY, field="day", day=day)
+        for starts, ends in wanted:
+            _check_times_and_overlap(
+                conn,
+                actor.township_id,
+                plan.provider_id,
+                starts_at=starts,
+                ends_at=ends,
+                exclude=None,
+                zone=actor.zone,
+            )
+    created: list[str] = []
+    for starts, ends in wanted:
+        try:
+            created.append(
+                create_session(
+                    database,
+                    staff_id=staff_id,
+                    township_slug=slug,
+                    service_id=plan.service_id,
+                    provider_id=plan.provider_id,
+                    starts_at=starts,
+                    ends_at=ends,
+                    capacity=plan.capacity,
+                    room=plan.room,
+                    video_url=plan.video_url,
+                )
+            )
+        except ServiceError as error:
+            if created:
+                raise ServiceError(
+                    error.code, ERR_PARTLY_CREATED, done=len(created), problem=error.message()
+                ) from error
+            raise
+    return created
+
+
+def add_holiday(database: db.Database, day: dt.date, name: str, *, staff_id: str) -> None:
+    """A day without sessions: weekly repeats skip it. Existing sessions on it are not touched (cancel them).
+    Admins only."""
+    t = db.holidays
+    with database.write() as conn:
+        actor = _actor(conn, staff_id, need_admin=True)
+        taken = conn.execute(
+            sa.select(t.c.id).where(t.c.township_id == actor.township_id, t.c.day == day)
+        ).first()
+        if taken is not None:
+            raise ServiceError("invalid", ERR_ALREADY_HOLIDAY, field="day", day=day.isoformat())
+        conn.execute(sa.insert(t).values(id=B.new_id(), township_id=actor.township_id, day=day, name=name))
+        _audit(conn, actor, "holiday_added", day.isoformat(), name=name)
+
+
+def delete_holiday(database: db.Database, holiday_id: str, *, staff_id: str) -> None:
+    """Admins only."""
+    t = db.holidays
+    with database.write() as conn:
+        actor = _actor(conn, staff_id, need_admin=True)
+        conn.execute(sa.delete(t).where(t.c.id == holiday_id, t.c.township_id == actor.township_id))
+        _audit(conn, actor, "holiday_removed", holiday_id)
+
+
+# --- the catalogue: services and providers ---------------------------------------------------------------------------
+
+
+def _save_catalogue_row(
+    conn: Connection, table: sa.Table, actor: _Actor, row_id: str | None, values: dict[str, Any]
+) -> str:
+    """Insert (version 1) or update (version + 1) one of the township's services or providers; returns its id."""
+    if row_id is None:
+        row_id = B.new_id()
+        conn.execute(sa.insert(table).values(id=row_id, township_id=actor.township_id, version=1, **values))
+        return row_id
+    done = conn.execute(
+        sa.update(table)
+        .where(table.c.id == row_id, table.c.township_id == actor.township_id)
+        .values(version=table.c.version + 1, **values)
+    )
+    if done.rowcount != 1:
+        raise ServiceError("not_found", M.ERR_NOT_FOUND)
+    return row_id
+
+
+def save_service(
+    database: db.Database,
+    service_id: str | None,
+    *,
+    staff_id: str | None,
+    township_id: str | None = None,
+    name: str,
+    kind: str,
+    description: str,
+    what_to_bring: str,
+    review: bool,
+    active: bool,
+) -> str:
+    """Create (`service_id=None`) or change a service and publish it to the kiosks (the change log). Admins only;
+    the command line names the township."""
+    values = {
+        "name": name,
+        "kind": kind,
+        "description": description,
+        "what_to_bring": what_to_bring,
+        "review": review,
+        "active": active,
+        "updated_at": db.naive(db.now_utc()),
+    }
+    with database.write() as conn:
+        actor = _actor(conn, staff_id, township_id=township_id, need_admin=True)
+        service_id = _save_catalogue_row(conn, db.services, actor, service_id, values)
+        B.emit_service(conn, service_id)
+        _audit(conn, actor, "service_saved", service_id, active=active)
+    return service_id
+
+
+def save_provider(
+    database: db.Database,
+    provider_id: str | None,
+    *,
+    staff_id: str | None,
+    township_id: str | None = None,
+    name: str,
+    title: str,
+    organisation: str,
+    active: bool,
+) -> str:
+    """Create (`provider_id=None`) or change a provider (doctor, teacher) and publish it to the kiosks. Admins
+    only; the command line names the township."""
+    values = {
+        "name": name,
+        "title": title,
+        "organisation": organisation,
+        "active": active,
+        "updated_at": db.naive(db.now_utc()),
+    }
+    with database.write() as conn:
+        actor = _actor(conn, staff_id, township_id=township_id, need_admin=True)
+        provider_id = _save_catalogue_row(conn, db.providers, actor, provider_id, values)
+        B.emit_provider(conn, provider_id)
+        _audit(conn, actor, "provider_saved", provider_id, active=active)
+    return provider_id

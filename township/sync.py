@@ -28,6 +28,8 @@ from cunzhan.fieldcrypto import field_ref
 from cunzhan.i18n import gettext as _
 from cunzhan.i18n import use_locale
 from cunzhan.identity import check_id_number, mask_id
+from cunzhan.models import ACTIVE, CHANGEABLE, CHECKED_IN_OR_LATER, HOLDS_SEAT
+from cunzhan.models import BookingStatus as S
 from township import booking as B
 from township import db, keys
 from township import messages as M
@@ -304,7 +306,7 @@ _DUPLICATE = (
         db.bookings.c.session_id == sa.bindparam("session_id"),
         db.bookings.c.resident_id == sa.bindparam("resident_id"),
         db.bookings.c.dependent_key == sa.bindparam("dependent_key"),
-        db.bookings.c.status.in_(B.ACTIVE),
+        db.bookings.c.status.in_(ACTIVE),
     )
     .limit(1)
 )
@@ -362,7 +364,7 @@ class _Memo:
         self.residents[blind] = values["resident_id"]
         self.ids.add(values["id"])
         self.codes.add(values["code"])
-        if values["status"] in B.ACTIVE:
+        if values["status"] in ACTIVE:
             self.active.add((values["session_id"], values["resident_id"], values["dependent_key"]))
 
 
@@ -414,7 +416,7 @@ def _prefetch(
     for part in _chunks(sorted(memo.residents.values()), 400):
         for act in conn.execute(
             sa.select(b.c.session_id, b.c.resident_id, b.c.dependent_key).where(
-                b.c.resident_id.in_(part), b.c.status.in_(B.ACTIVE)
+                b.c.resident_id.in_(part), b.c.status.in_(ACTIVE)
             )
         ):
             memo.active.add((act.session_id, act.resident_id, act.dependent_key))
@@ -525,7 +527,7 @@ def _fast_create(
     if resident_id is not None and (session.id, resident_id, key) in memo.active:
         return None
     review = bool(service.review)
-    status = "pending_review" if review else "confirmed"
+    status = S.PENDING_REVIEW if review else S.CONFIRMED
     message = _(M.PENDING_REVIEW if review else M.CONFIRMED)
     _seats_seen(conn, session.id)
     if resident_id is None:
@@ -802,7 +804,7 @@ def _create(
     if duplicate is not None and lease is None:
         return _rejected(op_id, "duplicate_booking", _(M.DUPLICATE))
     review = bool(B.service_of(conn, session).review)
-    status = "pending_review" if review else "confirmed"
+    status = S.PENDING_REVIEW if review else S.CONFIRMED
     message = _(M.PENDING_REVIEW if review else (M.CONFIRMED_LEASE if lease is not None else M.CONFIRMED))
     position: int | None = None
     seats = batch.seats.get(session.id)
@@ -822,12 +824,12 @@ def _create(
             return _rejected(
                 op_id, "slot_full", _(M.SLOT_FULL), alternatives=B.alternatives(conn, session, now=now)
             )
-        status = "waitlisted"
+        status = S.WAITLISTED
         position = B.next_waitlist_position(conn, session.id)
         queued = conn.execute(
             sa.select(sa.func.count())
             .select_from(db.bookings)
-            .where(db.bookings.c.session_id == session.id, db.bookings.c.status == "waitlisted")
+            .where(db.bookings.c.session_id == session.id, db.bookings.c.status == S.WAITLISTED)
         ).scalar_one()
         message = _(M.WAITLISTED).format(position=int(queued) + 1)  # last in the queue
     if resident_id is None:
@@ -858,9 +860,9 @@ def _create(
         # Logged after the insert, so the change's `bookings` already lists this one. A returning lease was
         # already deleted at the kiosk: keep it deleted.
         B.emit_lease(conn, lease.id)
-    if status != "waitlisted":
+    if status != S.WAITLISTED:
         batch.seats[session.id] = (taken + 1, leased)
-    if status != "waitlisted" and lease is None:
+    if status != S.WAITLISTED and lease is None:
         B.touch_session(conn, session.id)  # the shared pool shrank
     return _result(op_id, "applied", message=message, booking=B.booking_summary(row))
 
@@ -1015,21 +1017,21 @@ def _cancel(conn: Connection, device: Device, op: P.Op, p: P.BookingCancel, op_i
     row = _own_booking(conn, device, op.entity_id)
     if row is None:
         return _rejected(op_id, "not_found", _(M.NOT_FOUND))
-    if row.status == "cancelled":
+    if row.status == S.CANCELLED:
         return _result(op_id, "applied", message=_(M.ALREADY_CANCELLED), booking=B.booking_summary(row))
-    if row.status == "rejected":
+    if row.status == S.REJECTED:
         return _result(op_id, "applied", message=_(M.NOT_ACCEPTED), booking=B.booking_summary(row))
-    if row.status in ("checked_in", "attended", "no_show"):
+    if row.status in CHECKED_IN_OR_LATER:
         return _rejected(op_id, "too_late", _(M.TOO_LATE), booking=B.booking_summary(row))
     session = _session(conn, device, row.session_id)
     assert session is not None
     _seats_seen(conn, session.id)
     if db.utc(session.starts_at) <= db.now_utc():
         return _rejected(op_id, "too_late", _(M.TOO_LATE), booking=B.booking_summary(row))
-    new = B.update_booking(conn, row.id, status="cancelled", message=_(M.CANCELLED), waitlist_position=None)
-    if row.status in B.HOLDS_SEAT:
+    new = B.update_booking(conn, row.id, status=S.CANCELLED, message=_(M.CANCELLED), waitlist_position=None)
+    if row.status in HOLDS_SEAT:
         B.release_seat(conn, row.session_id)
-    elif row.status == "waitlisted":
+    elif row.status == S.WAITLISTED:
         B.promote_waitlist(conn, row.session_id)  # only re-ranks the queue: no seat was freed
     return _applied(op_id, new)
 
@@ -1040,9 +1042,9 @@ def _reschedule(
     row = _own_booking(conn, device, op.entity_id)
     if row is None:
         return _rejected(op_id, "not_found", _(M.NOT_FOUND))
-    if row.status in ("checked_in", "attended", "no_show"):
+    if row.status in CHECKED_IN_OR_LATER:
         return _rejected(op_id, "too_late", _(M.TOO_LATE), booking=B.booking_summary(row))
-    if row.status not in ("pending_review", "confirmed", "waitlisted"):
+    if row.status not in CHANGEABLE:
         return _rejected(op_id, "invalid", _(M.NOT_ACTIVE), booking=B.booking_summary(row))
     now = db.now_utc()
     old = _session(conn, device, row.session_id)
@@ -1079,10 +1081,10 @@ def _reschedule(
         session_id=new.id,
         lease=False,
         waitlist_position=None,
-        status="pending_review" if review else "confirmed",
+        status=S.PENDING_REVIEW if review else S.CONFIRMED,
         message=_(M.RESCHEDULED) if not review else _(M.PENDING_REVIEW),
     )
-    if row.status in B.HOLDS_SEAT:
+    if row.status in HOLDS_SEAT:
         B.release_seat(conn, old.id)
     B.touch_session(conn, new.id)
     return _applied(op_id, moved)
@@ -1093,15 +1095,15 @@ def _check_in(conn: Connection, device: Device, op: P.Op, op_id: str) -> dict[st
     row = _own_booking(conn, device, op.entity_id)
     if row is None:
         return _rejected(op_id, "not_found", _(M.NOT_FOUND))
-    if row.status in ("checked_in", "attended"):
+    if row.status in (S.CHECKED_IN, S.ATTENDED):
         return _applied(op_id, row)
     session = _session(conn, device, row.session_id)
     assert session is not None
     if session.status == "cancelled":
         return _rejected(op_id, "session_cancelled", _(M.SESSION_CANCELLED), booking=B.booking_summary(row))
-    if row.status != "confirmed":
+    if row.status != S.CONFIRMED:
         return _rejected(op_id, "invalid", _(M.NOT_CONFIRMED), booking=B.booking_summary(row))
-    new = B.update_booking(conn, row.id, status="checked_in", message=_(M.CHECKED_IN))
+    new = B.update_booking(conn, row.id, status=S.CHECKED_IN, message=_(M.CHECKED_IN))
     return _applied(op_id, new)
 
 

@@ -216,3 +216,36 @@ def test_migrations_match_the_tables_on_sqlite_and_postgresql(tmp_path: Path) ->
             assert {t.name for t in db.metadata.sorted_tables} <= names
     finally:
         drop()
+
+
+def test_create_township_sets_its_time_zone(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    db_url = f"sqlite:///{tmp_path / 'towns.db'}"
+    made = _run(
+        [
+            "create-township",
+            "--db",
+            db_url,
+            "--slug",
+            "london",
+            "--name",
+            "London",
+            "--zone",
+            "Europe/London",
+        ],
+        home,
+    )
+    assert made.returncode == 0, made.stderr
+    default = _run(["create-township", "--db", db_url, "--slug", "qingshan", "--name", "青山镇"], home)
+    assert default.returncode == 0, default.stderr
+    wrong = _run(
+        ["create-township", "--db", db_url, "--slug", "x", "--name", "X", "--zone", "Mars/Olympus"], home
+    )
+    assert wrong.returncode == 2 and "IANA time zone" in wrong.stderr
+    from township import db
+
+    database = db.Database(db_url)
+    with database.read() as conn:
+        zones = dict(conn.execute(sa.select(db.townships.c.slug, db.townships.c.zone)).all())
+    database.dispose()
+    assert zones == {"london": "Europe/London", "qingshan": "Asia/Shanghai"}

@@ -9,6 +9,7 @@ import datetime as dt
 import re
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -655,3 +656,48 @@ def test_services_and_providers_reach_kiosks_and_bad_names_are_refused(
         {"provider_id": "00000000-0000-4000-8000-000000000000", "name": "不存在", "active": "1"},
     )
     assert ghost.status_code == 400 and "Not found." in ghost.text
+
+
+def test_times_are_in_the_townships_own_zone(start_backend: Any) -> None:
+    """A township far from Beijing time (Europe/London: UTC+0 in December, 8 hours behind Asia/Shanghai) sees its
+    sessions at its own clock time, and a session typed in for 09:00 starts at 09:00 there."""
+    from township import services
+
+    backend = start_backend("sqlite", demo=False)
+    services.create_township(backend.database, "london", "London", zone="Europe/London")
+    backend.create_staff("warden", "admin", STAFF_PASSWORD, township="london")
+    london, shanghai = ZoneInfo("Europe/London"), ZoneInfo("Asia/Shanghai")
+    session_id = backend.new_session(township="london")
+    row = _session_row(backend, session_id)
+    starts, ends = db.utc(row.starts_at), db.utc(row.ends_at)
+    admin = ConsoleClient(backend.url)
+    assert admin.sign_in("warden").status_code == 200
+
+    page = admin.get(f"/console/sessions/{session_id}").text
+    there = f"{starts.astimezone(london):%H:%M}–{ends.astimezone(london):%H:%M}"
+    assert there in page
+    assert f"{starts.astimezone(shanghai):%H:%M}–" not in page
+    schedule = admin.get(f"/console/schedule?start={starts.astimezone(london).date().isoformat()}").text
+    assert f"/console/sessions/{session_id}" in schedule
+
+    day = (dt.datetime.now(london).date() + dt.timedelta(days=2)).isoformat()
+    service_id, provider_id = _ids(backend, session_id)
+    admin.get("/console/sessions/new")
+    made = admin.post(
+        "/console/sessions",
+        {
+            "service_id": service_id,
+            "provider_id": provider_id,
+            "day": day,
+            "start": "09:00",
+            "minutes": "30",
+            "capacity": "4",
+            "room": "",
+            "video_url": "",
+            "repeat_weeks": "1",
+        },
+    )
+    assert made.status_code == 200 and "Sessions created" in made.text, made.text
+    created = db.utc(_session_row(backend, _session_in(made.url)).starts_at)
+    assert created.astimezone(london).strftime("%Y-%m-%d %H:%M") == f"{day} 09:00"
+    assert "09:00–09:30" in made.text

@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -270,7 +271,7 @@ def test_kiosk_audit_entries_are_sorted_by_receipt_and_cannot_pose_as_console_ac
 
     tid = staffed.township_id()
     with staffed.database.read() as conn:
-        rows = queries.audit_rows(conn, tid)
+        rows = queries.audit_rows(conn, tid, zone=ZoneInfo("Asia/Shanghai"))
         trail = queries.booking_audit(conn, tid, made["booking"]["id"], code)
         stored = conn.execute(
             sa.select(db.staff_audit).where(db.staff_audit.c.who.like(f"kiosk {kiosk.kiosk_number}:%"))

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from township.console.routes import mount_console
+from township.console.mount import mount_console
 
 __all__ = ["mount_console"]

@@ -1,12 +1,13 @@
 """What the console reads: plain queries over the backend's tables, shaped for the pages.
 
-Writes that kiosks must learn about go through `township.services` (they append to the change log); this module
-only reads, plus the console's own bookkeeping (sign-in failures, the staff audit trail).
+Every write is a staff action in `township.services` (it appends to the change log and the audit trail); this
+module only reads. Days and times are the staff member's township's (`zone`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,66 +15,28 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cunzhan.demo import ZONE
 from cunzhan.fieldcrypto import FieldCipher, field_ref
 from cunzhan.identity import mask_phone
+from cunzhan.models import HOLDS_SEAT
+from cunzhan.models import BookingStatus as S
 from township import booking as B
 from township import db, keys
+from township.services import StaffUser
 
-# Which statuses take a seat: the backend's rule (a booking waiting for review already holds its seat).
-HOLDS_SEAT = B.HOLDS_SEAT
 ROW_LIMIT = 200
 
 
-@dataclass(frozen=True, slots=True)
-class Staff:
-    """A signed-in staff member."""
-
-    id: str
-    township_id: str
-    username: str
-    role: str  # admin | reviewer
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-
-def staff_by_id(conn: Connection, staff_id: str) -> Staff | None:
-    """The active staff account with this id."""
-    t = db.staff_users
-    row = conn.execute(sa.select(t).where(t.c.id == staff_id, t.c.disabled_at.is_(None))).first()
-    return Staff(row.id, row.township_id, row.username, row.role) if row else None
-
-
-def staff_rows_by_username(conn: Connection, username: str) -> list[sa.Row[Any]]:
-    """Accounts with this username (one per township)."""
-    t = db.staff_users
-    return list(conn.execute(sa.select(t).where(t.c.username == username)))
-
-
-def audit(
-    conn: Connection,
-    *,
-    township_id: str,
-    staff: Staff | None,
-    who: str,
-    action: str,
-    target: str = "",
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Append one row to the staff audit trail (never residents' numbers or passwords)."""
-    conn.execute(
-        sa.insert(db.staff_audit).values(
-            township_id=township_id,
-            staff_id=staff.id if staff else None,
-            who=who,
-            action=action,
-            target=target,
-            at=db.naive(db.now_utc()),
-            detail=detail or {},
-        )
-    )
+def staff_by_id(conn: Connection, staff_id: str) -> tuple[StaffUser, str] | None:
+    """The active staff account with this id, and its township's time zone."""
+    t, town = db.staff_users, db.townships
+    row = conn.execute(
+        sa.select(t, town.c.slug, town.c.zone)
+        .join(town, town.c.id == t.c.township_id)
+        .where(t.c.id == staff_id, t.c.disabled_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    return StaffUser(row.id, row.township_id, row.slug, row.username, row.role), str(row.zone)
 
 
 FIRST_DAY = dt.date(2000, 1, 1)  # days the console accepts: anything else is "not a day" (no date overflow)
@@ -89,9 +52,9 @@ def parse_day(text: str) -> dt.date:
     return day
 
 
-def local_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """A local (Asia/Shanghai) calendar day as naive-UTC [start, end) for queries."""
-    start = dt.datetime(day.year, day.month, day.day, tzinfo=ZONE)
+def local_day_bounds(day: dt.date, zone: zoneinfo.ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    """A calendar day in the township's zone as naive-UTC [start, end) for queries."""
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
     end = start + dt.timedelta(days=1)
     return db.naive(start), db.naive(end)
 
@@ -102,9 +65,9 @@ def _counts_subquery() -> sa.Subquery:
         sa.select(
             b.c.session_id,
             sa.func.sum(sa.case((b.c.status.in_(HOLDS_SEAT), 1), else_=0)).label("booked"),
-            sa.func.sum(sa.case((b.c.status == "checked_in", 1), else_=0)).label("checked_in"),
-            sa.func.sum(sa.case((b.c.status == "pending_review", 1), else_=0)).label("pending"),
-            sa.func.sum(sa.case((b.c.status == "waitlisted", 1), else_=0)).label("waitlisted"),
+            sa.func.sum(sa.case((b.c.status == S.CHECKED_IN, 1), else_=0)).label("checked_in"),
+            sa.func.sum(sa.case((b.c.status == S.PENDING_REVIEW, 1), else_=0)).label("pending"),
+            sa.func.sum(sa.case((b.c.status == S.WAITLISTED, 1), else_=0)).label("waitlisted"),
         )
         .group_by(b.c.session_id)
         .subquery()
@@ -268,14 +231,14 @@ def _booking_dict(row: sa.Row[Any], cipher: FieldCipher) -> dict[str, Any]:
     data["ends_at"] = db.utc(data["ends_at"])
     data["created_at"] = db.utc(data["created_at"])
     data["updated_at"] = db.utc(data["updated_at"])
-    data["checked_in_at"] = data["updated_at"] if data["status"] == "checked_in" else None
+    data["checked_in_at"] = data["updated_at"] if data["status"] == S.CHECKED_IN else None
     if not data.get("kiosk_name"):
         data["kiosk_name"] = "—"
     return data
 
 
 def bookings(
-    conn: Connection, township_id: str, f: BookingFilter, *, limit: int = ROW_LIMIT
+    conn: Connection, township_id: str, f: BookingFilter, zone: zoneinfo.ZoneInfo, *, limit: int = ROW_LIMIT
 ) -> tuple[list[dict[str, Any]], bool]:
     """Bookings matching the filters, oldest first (the review queue is first come, first served)."""
     b, r, s = db.bookings, db.residents, db.sessions
@@ -288,14 +251,14 @@ def bookings(
         query = query.where(s.c.service_id == f.service)
     if f.day:
         try:
-            start, end = local_day_bounds(parse_day(f.day))
+            start, end = local_day_bounds(parse_day(f.day), zone)
         except ValueError:
             pass
         else:
             query = query.where(s.c.starts_at >= start, s.c.starts_at < end)
     if f.status:
         query = query.where(b.c.status == f.status)
-    if f.status == "waitlisted":
+    if f.status == S.WAITLISTED:
         query = query.order_by(s.c.starts_at, b.c.waitlist_position, b.c.created_at)
     else:
         query = query.order_by(b.c.created_at, b.c.code)
@@ -316,7 +279,14 @@ def session_bookings(conn: Connection, township_id: str, session_id: str) -> lis
     b = db.bookings
     query = _booking_query().where(b.c.township_id == township_id, b.c.session_id == session_id)
     order = sa.case(
-        {"checked_in": 0, "confirmed": 1, "attended": 2, "no_show": 3, "pending_review": 4, "waitlisted": 5},
+        {
+            S.CHECKED_IN: 0,
+            S.CONFIRMED: 1,
+            S.ATTENDED: 2,
+            S.NO_SHOW: 3,
+            S.PENDING_REVIEW: 4,
+            S.WAITLISTED: 5,
+        },
         value=b.c.status,
         else_=9,
     )
@@ -484,19 +454,21 @@ class ReportRow:
         return self.no_show / self.decided if self.decided else None
 
 
-def report(conn: Connection, township_id: str, start: dt.date, end: dt.date, by: str) -> list[ReportRow]:
+def report(
+    conn: Connection, township_id: str, start: dt.date, end: dt.date, by: str, *, zone: zoneinfo.ZoneInfo
+) -> list[ReportRow]:
     """Bookings by service or village for sessions on local days [start, end]; attendance among those decided."""
     b, r, s, sv = db.bookings, db.residents, db.sessions, db.services
-    lo, _ = local_day_bounds(start)
-    _, hi = local_day_bounds(end)
+    lo, _ = local_day_bounds(start, zone)
+    _, hi = local_day_bounds(end, zone)
     key = sv.c.name if by == "service" else sa.func.coalesce(b.c.contact_village, r.c.village, "")
     query = (
         sa.select(
             key.label("label"),
             sa.func.count().label("bookings"),
-            sa.func.sum(sa.case((b.c.status == "attended", 1), else_=0)).label("attended"),
-            sa.func.sum(sa.case((b.c.status == "no_show", 1), else_=0)).label("no_show"),
-            sa.func.sum(sa.case((b.c.status.in_(("cancelled", "rejected")), 1), else_=0)).label("cancelled"),
+            sa.func.sum(sa.case((b.c.status == S.ATTENDED, 1), else_=0)).label("attended"),
+            sa.func.sum(sa.case((b.c.status == S.NO_SHOW, 1), else_=0)).label("no_show"),
+            sa.func.sum(sa.case((b.c.status.in_((S.CANCELLED, S.REJECTED)), 1), else_=0)).label("cancelled"),
         )
         .select_from(b)
         .join(r, r.c.id == b.c.resident_id)
@@ -514,11 +486,13 @@ def report(conn: Connection, township_id: str, start: dt.date, end: dt.date, by:
     ]
 
 
-def satisfaction(conn: Connection, township_id: str, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
+def satisfaction(
+    conn: Connection, township_id: str, start: dt.date, end: dt.date, *, zone: zoneinfo.ZoneInfo
+) -> list[dict[str, Any]]:
     """Average rating and count per service, plus how often each 1–5 rating was given."""
     f, b, s, sv = db.feedback, db.bookings, db.sessions, db.services
-    lo, _ = local_day_bounds(start)
-    _, hi = local_day_bounds(end)
+    lo, _ = local_day_bounds(start, zone)
+    _, hi = local_day_bounds(end, zone)
     rows = conn.execute(
         sa.select(sv.c.name, f.c.rating, sa.func.count().label("n"))
         .select_from(f)
@@ -547,12 +521,12 @@ def satisfaction(conn: Connection, township_id: str, start: dt.date, end: dt.dat
 
 
 def feedback_reasons(
-    conn: Connection, township_id: str, start: dt.date, end: dt.date
+    conn: Connection, township_id: str, start: dt.date, end: dt.date, *, zone: zoneinfo.ZoneInfo
 ) -> list[tuple[str, int]]:
     """How often each reason was ticked with a rating (counted in Python: reasons are a JSON list)."""
     f, b, s = db.feedback, db.bookings, db.sessions
-    lo, _ = local_day_bounds(start)
-    _, hi = local_day_bounds(end)
+    lo, _ = local_day_bounds(start, zone)
+    _, hi = local_day_bounds(end, zone)
     counts: dict[str, int] = {}
     for (reasons,) in conn.execute(
         sa.select(f.c.reasons)
@@ -565,52 +539,14 @@ def feedback_reasons(
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def overlapping(
+def audit_rows(
     conn: Connection,
     township_id: str,
-    provider_id: str,
-    starts: dt.datetime,
-    ends: dt.datetime,
     *,
-    exclude: Sequence[str] = (),
-) -> dict[str, Any] | None:
-    """An open session of the same provider overlapping [starts, ends) (naive UTC), if any."""
-    s, sv = db.sessions, db.services
-    query = (
-        sa.select(s.c.id, s.c.starts_at, s.c.ends_at, sv.c.name.label("service_name"))
-        .join(sv, sv.c.id == s.c.service_id)
-        .where(
-            s.c.township_id == township_id,
-            s.c.provider_id == provider_id,
-            s.c.status == "open",
-            s.c.starts_at < ends,
-            s.c.ends_at > starts,
-        )
-    )
-    if exclude:
-        query = query.where(s.c.id.not_in(list(exclude)))
-    row = conn.execute(query.limit(1)).first()
-    if row is None:
-        return None
-    return {
-        "id": row.id,
-        "starts_at": db.utc(row.starts_at),
-        "ends_at": db.utc(row.ends_at),
-        "service_name": row.service_name,
-    }
-
-
-def booked_count(conn: Connection, session_id: str) -> int:
-    b = db.bookings
-    return int(
-        conn.execute(
-            sa.select(sa.func.count()).where(b.c.session_id == session_id, b.c.status.in_(HOLDS_SEAT))
-        ).scalar_one()
-    )
-
-
-def audit_rows(
-    conn: Connection, township_id: str, *, who: str = "", day: str = "", limit: int = ROW_LIMIT
+    zone: zoneinfo.ZoneInfo,
+    who: str = "",
+    day: str = "",
+    limit: int = ROW_LIMIT,
 ) -> list[dict[str, Any]]:
     """The newest staff actions of the township (optionally one person's, or one local day's)."""
     a = db.staff_audit
@@ -619,7 +555,7 @@ def audit_rows(
         query = query.where(a.c.who == who)
     if day:
         try:
-            start, end = local_day_bounds(parse_day(day))
+            start, end = local_day_bounds(parse_day(day), zone)
         except ValueError:
             pass
         else:
@@ -628,7 +564,9 @@ def audit_rows(
     return [{**dict(x._mapping), "at": db.utc(x.at)} for x in rows]
 
 
-def target_names(conn: Connection, township_id: str, targets: Sequence[str]) -> dict[str, str]:
+def target_names(
+    conn: Connection, township_id: str, targets: Sequence[str], zone: zoneinfo.ZoneInfo
+) -> dict[str, str]:
     """Readable names for audit targets that are kiosk or session ids ("No. 3 上坪村…", "全科门诊 12-01 09:00")."""
     wanted = sorted({t for t in targets if len(t) == 36})
     if not wanted:
@@ -647,7 +585,7 @@ def target_names(conn: Connection, township_id: str, targets: Sequence[str]) -> 
         .join(sv, sv.c.id == s.c.service_id)
         .where(s.c.township_id == township_id, s.c.id.in_(wanted))
     ):
-        names[x.id] = f"{x.name} · {db.utc(x.starts_at).astimezone(ZONE):%m-%d %H:%M}"
+        names[x.id] = f"{x.name} · {db.utc(x.starts_at).astimezone(zone):%m-%d %H:%M}"
     return names
 
 

@@ -8,6 +8,7 @@ Templates call `{{ _("English text") }}`; the English ids are extracted by tools
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,6 @@ from fastapi.responses import HTMLResponse
 
 from cunzhan import i18n
 from cunzhan.codes import format_code
-from cunzhan.demo import ZONE
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -33,17 +33,31 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
     return i18n.ngettext(singular, plural, n)
 
 
-def local_time(value: dt.datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A UTC moment in the township's local time (Asia/Shanghai), for people to read."""
+def _zone(context: Any) -> zoneinfo.ZoneInfo:
+    """The signed-in staff member's township's zone, which every page showing times is given (`zone`)."""
+    zone = context.get("zone")
+    if not isinstance(zone, zoneinfo.ZoneInfo):
+        raise RuntimeError("a console page showing times needs the township's zone")
+    return zone
+
+
+def local_time(value: dt.datetime | str | None, zone: zoneinfo.ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A UTC moment in the township's local time, for people to read."""
     if value is None or value == "":
         return ""
     moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(ZONE).strftime(fmt)
+    return moment.astimezone(zone).strftime(fmt)
 
 
-def _weekday(value: dt.date | dt.datetime | str) -> str:
+@jinja2.pass_context
+def _local(context: Any, value: dt.datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return local_time(value, _zone(context), fmt)
+
+
+@jinja2.pass_context
+def _weekday(context: Any, value: dt.date | dt.datetime | str) -> str:
     names = (
         i18n.N_("Mon"),
         i18n.N_("Tue"),
@@ -58,7 +72,7 @@ def _weekday(value: dt.date | dt.datetime | str) -> str:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        value = value.astimezone(ZONE).date()
+        value = value.astimezone(_zone(context)).date()
     return i18n.gettext(names[value.weekday()])
 
 
@@ -78,7 +92,7 @@ def _build_env() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters["local"] = local_time
+    env.filters["local"] = _local
     env.filters["weekday"] = _weekday
     env.filters["code"] = booking_code
     return env

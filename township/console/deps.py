@@ -1,0 +1,277 @@
+"""What every console page shares, as FastAPI dependencies defined once: the console's state, the signed-in staff
+member (with their township's time zone), the CSRF check of a posted form and the administrator check; and the page
+and redirect responses that refresh the session cookie.
+
+A route asks for `SignedIn`, `Admin`, `Posted` or `PostedAdmin`; their order is the order of the checks: a session
+first (else the sign-in page), then the form's CSRF token, then the role (else a page saying why).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from cunzhan.i18n import N_
+from township import db, services
+from township.console import queries
+from township.console.auth import ConsoleSession, SessionKeeper, csrf_ok
+from township.console.web import render, tr
+from township.keys import console_secret
+
+PREFIX = "/console"
+
+# Short confirmations after a successful POST (the key travels in the redirect's query string, never free text).
+DONE: dict[str, str] = {
+    "confirmed": N_("Booking confirmed. The kiosk will tell the resident at its next sync."),
+    "rejected": N_("Booking rejected. The kiosk will tell the resident the reason at its next sync."),
+    "reassigned": N_("Booking moved. The kiosk will show the new time at its next sync."),
+    "attendance": N_("Attendance saved."),
+    "session_saved": N_("Session saved and published to the kiosks."),
+    "sessions_created": N_("Sessions created and published to the kiosks."),
+    "session_cancelled": N_("Session cancelled. Everyone booked will be told at their kiosk."),
+    "service_saved": N_("Service saved."),
+    "provider_saved": N_("Provider saved."),
+    "holiday_saved": N_("Holiday saved."),
+    "holiday_deleted": N_("Holiday removed."),
+    "notice_posted": N_("Notice published. Kiosks show it on their home screen from their next sync."),
+    "notice_withdrawn": N_("Notice withdrawn. Kiosks remove it at their next sync."),
+    "revoked": N_("Kiosk revoked. It can no longer sync."),
+    "signed_out": N_("You have signed out."),
+}
+
+# Booking statuses as chips: a colour class AND words (never colour alone).
+STATUS_CHIPS: dict[str, tuple[str, str]] = {
+    "pending_review": ("info", N_("Waiting for review")),
+    "confirmed": ("ok", N_("Confirmed")),
+    "waitlisted": ("warn", N_("On the waiting list")),
+    "rejected": ("bad", N_("Rejected")),
+    "cancelled": ("grey", N_("Cancelled")),
+    "checked_in": ("ok", N_("Checked in at kiosk")),
+    "attended": ("ok", N_("Attended")),
+    "no_show": ("bad", N_("No-show")),
+}
+
+
+class SignInNeeded(Exception):
+    """No valid session: go to the sign-in page (`expired` says whether a session just ran out)."""
+
+    def __init__(self, *, expired: bool) -> None:
+        super().__init__("sign-in needed")
+        self.expired = expired
+
+
+class Refused(Exception):
+    """A request the console will not carry out: rendered as a page with a clear message."""
+
+    def __init__(self, status: int, heading: str, message: str, back: str = PREFIX + "/") -> None:
+        super().__init__(heading)
+        self.status = status
+        self.heading = heading
+        self.message = message
+        self.back = back
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """The signed-in staff member, their township's time zone and their session."""
+
+    staff: services.StaffUser
+    zone: zoneinfo.ZoneInfo
+    session: ConsoleSession
+
+    def today(self) -> dt.date:
+        """Today in the staff member's township."""
+        return dt.datetime.now(self.zone).date()
+
+
+class Console:
+    """Shared state of the mounted console (on `app.state.console`): the database and the session keeper."""
+
+    def __init__(self, app: FastAPI, database: db.Database | None) -> None:
+        self._app = app
+        self._database = database
+        self._keeper: SessionKeeper | None = None
+
+    @property
+    def keeper(self) -> SessionKeeper:
+        """Made on first use, with the signing key from outside the database (`township.keys`)."""
+        if self._keeper is None:
+            self._keeper = SessionKeeper(console_secret(self.db.url), self.db)
+        return self._keeper
+
+    @property
+    def db(self) -> db.Database:
+        if self._database is None:
+            # The backend's create_app keeps its Database on app.state; look it up when first needed.
+            for name in ("db", "database"):
+                found = getattr(self._app.state, name, None)
+                if isinstance(found, db.Database):
+                    self._database = found
+                    break
+            else:
+                raise RuntimeError("the console needs the backend's Database (app.state.db)")
+        return self._database
+
+    def who(self, session: ConsoleSession) -> Who | None:
+        """The staff member a (valid) session belongs to, or None when the account is gone or disabled."""
+        with self.db.read() as conn:
+            found = queries.staff_by_id(conn, session.staff_id)
+        if found is None:
+            return None
+        staff, zone = found
+        return Who(staff, zoneinfo.ZoneInfo(zone), session)
+
+    def page(
+        self,
+        request: Request,
+        who: Who | None,
+        template: str,
+        context: dict[str, Any],
+        *,
+        title: str,
+        nav: str = "",
+        status_code: int = 200,
+    ) -> HTMLResponse:
+        """Render a console page with the shared layout values, and refresh the session cookie."""
+        done = request.query_params.get("done", "")
+        notice = context.pop("notice", None)
+        if notice is None and done in DONE:
+            notice = {"kind": "ok", "text": tr(DONE[done], request)}
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # Translated once per page, not once per row: long lists stay fast.
+        chips = {status: (kind, tr(words, request)) for status, (kind, words) in STATUS_CHIPS.items()}
+        base = {
+            "me": who.staff if who else None,
+            "zone": who.zone if who else None,
+            "csrf": who.session.csrf if who else "",
+            "nav": nav,
+            "title": title,
+            "notice": notice,
+            "here": strip_done(here),
+            "chips": chips,
+        }
+        response = render(request, template, {**base, **context}, status_code=status_code)
+        if who is not None:
+            self.keeper.write(request, response, who.session)
+        return response
+
+    def redirect(self, request: Request, who: Who | None, url: str) -> RedirectResponse:
+        response = RedirectResponse(url, status_code=303)
+        if who is not None:
+            self.keeper.write(request, response, who.session)
+        return response
+
+
+def get_console(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+ConsoleDep = Annotated[Console, Depends(get_console)]
+
+
+def signed_in(request: Request, console: ConsoleDep) -> Who:
+    """The signed-in staff member (their session's idle time restarts); else the sign-in page."""
+    session, expired = console.keeper.read(request)
+    if session is None:
+        raise SignInNeeded(expired=expired)
+    who = console.who(console.keeper.touch(session))
+    if who is None:
+        raise SignInNeeded(expired=True)
+    return who
+
+
+def posted(request: Request, console: ConsoleDep, csrf_token: Annotated[str, Form()] = "") -> Who:
+    """The staff member who sent a form carrying their session's CSRF token; a form without a live session does
+    nothing (sign in again), one with a wrong token is refused."""
+    session, _expired = console.keeper.read(request)
+    if session is None:
+        raise SignInNeeded(expired=True)
+    who = console.who(console.keeper.touch(session))
+    if who is None:
+        raise SignInNeeded(expired=True)
+    if not csrf_ok(session, csrf_token):
+        raise Refused(
+            403,
+            tr(N_("This form could not be accepted"), request),
+            tr(
+                N_(
+                    "The form was missing its security token or it was out of date, so nothing was "
+                    "changed. Please go back, reload the page and try again."
+                ),
+                request,
+            ),
+            back=safe_back(request.headers.get("referer", ""), PREFIX + "/"),
+        )
+    return who
+
+
+def _admin_only(request: Request, who: Who) -> Who:
+    if not who.staff.is_admin:
+        raise Refused(
+            403,
+            tr(N_("Only an administrator can do this"), request),
+            tr(
+                N_(
+                    "Your account is a reviewer account. Reviewers can review bookings, mark "
+                    "attendance and see reports, but cannot change the schedule, services, kiosks or "
+                    "enrolment codes. Please ask a township administrator."
+                ),
+                request,
+            ),
+        )
+    return who
+
+
+def admin(request: Request, who: Annotated[Who, Depends(signed_in)]) -> Who:
+    """A signed-in administrator (a reviewer gets a page saying why not)."""
+    return _admin_only(request, who)
+
+
+def posted_admin(request: Request, who: Annotated[Who, Depends(posted)]) -> Who:
+    """A form from an administrator, its CSRF token checked first."""
+    return _admin_only(request, who)
+
+
+SignedIn = Annotated[Who, Depends(signed_in)]
+Admin = Annotated[Who, Depends(admin)]
+Posted = Annotated[Who, Depends(posted)]
+PostedAdmin = Annotated[Who, Depends(posted_admin)]
+
+
+def strip_done(url: str) -> str:
+    return re.sub(r"([?&])done=[a-z_]+&?", r"\1", url).rstrip("?&")
+
+
+def safe_back(url: str, default: str) -> str:
+    """Only same-site console paths are followed after a form (no open redirects)."""
+    if url.startswith(("http://", "https://")):
+        path = "/" + url.split("/", 3)[3] if url.count("/") >= 3 else ""
+        url = path
+    if url.startswith(PREFIX) and not url.startswith("//") and "\\" not in url:
+        return url
+    return default
+
+
+def with_done(url: str, key: str) -> str:
+    url = strip_done(url)
+    return url + ("&" if "?" in url else "?") + urlencode({"done": key})
+
+
+def parse_day(text: str, default: dt.date) -> dt.date:
+    try:
+        return queries.parse_day(text)
+    except ValueError:
+        return default
+
+
+def refusal_text(error: services.ServiceError, request: Request) -> str:
+    """A refused staff action in the request's language."""
+    return tr(error.msgid, request, **error.params)

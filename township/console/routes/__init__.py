@@ -1,0 +1,31 @@
+"""The console's pages, one router per area; `mount_console` includes them all (their paths do not overlap)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from township.console.routes import (
+    audit,
+    catalogue,
+    home,
+    kiosks,
+    notices,
+    reports,
+    residents,
+    review,
+    schedule,
+    signin,
+)
+
+ROUTERS: tuple[APIRouter, ...] = (
+    signin.router,
+    home.router,
+    review.router,
+    schedule.router,
+    catalogue.router,
+    notices.router,
+    kiosks.router,
+    residents.router,
+    audit.router,
+    reports.router,
+)
