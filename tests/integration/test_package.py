@@ -345,7 +345,7 @@ def test_installed_files_user_and_state(root: Path) -> None:
     assert sorted(p.name for p in (opt / "python/bin").iterdir()) == ["python", "python3", "python3.11"]
     assert (opt / "VERSION").read_text().startswith(f"version={project_version()}\n")
     # byte code names the installed path, so tracebacks point at real files
-    pyc = next((opt / "python/lib").glob("python3*/site-packages/kiosk/__pycache__/store.*.pyc"))
+    pyc = next((opt / "python/lib").glob("python3*/site-packages/kiosk/store/__pycache__/base.*.pyc"))
     assert b"/opt/cunzhan/python/lib/python3" in pyc.read_bytes()
     stdlib_pyc = next((opt / "python/lib").glob("python3*/__pycache__/os.*.pyc"))
     assert b"/opt/cunzhan/python/lib/python3" in stdlib_pyc.read_bytes()
