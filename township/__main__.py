@@ -8,6 +8,7 @@
     python -m township backup [--db URL] --out FILE        # SQLite online backup / pg_dump (township.backup)
     python -m township restore [--db URL] --from FILE      # the backend must be stopped
     python -m township retention [--db URL]       # erase residents with no session for N months (serve does it daily)
+    python -m township sms-settings [--db URL] --township SLUG --provider off|tencent|http …  # credentials on stdin
 
 `--db` defaults to SQLite under `$CUNZHAN_HOME/township/` (else the platform data directory).
 """
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import os
 import sys
@@ -80,6 +82,23 @@ def _parser() -> argparse.ArgumentParser:
         "retention", help="erase the personal data of residents with no session for N months"
     )
     keep.add_argument("--db", default=None)
+    sms = sub.add_parser(
+        "sms-settings",
+        help="how a township sends SMS to residents (docs/notifications.md); credentials are read from stdin, "
+        "one per line (Tencent: SecretId then SecretKey; HTTP gateway: its shared secret)",
+    )
+    sms.add_argument("--db", default=None)
+    sms.add_argument("--township", required=True, metavar="SLUG")
+    sms.add_argument("--provider", required=True, choices=("off", "tencent", "http"))
+    sms.add_argument("--app-id", default="", help="Tencent SmsSdkAppId")
+    sms.add_argument("--sign-name", default="", help="Tencent: the approved signature (签名)")
+    sms.add_argument("--region", default="ap-guangzhou")
+    sms.add_argument("--template", action="append", default=[], metavar="KIND=ID", help="Tencent template id")
+    sms.add_argument("--url", default="", help="HTTP gateway: https:// address")
+    sms.add_argument(
+        "--quiet", default="21:00-08:00", metavar="FROM-UNTIL", help="quiet hours, township time"
+    )
+    sms.add_argument("--keep-secret", action="store_true", help="keep the credentials saved before")
     return parser
 
 
@@ -115,8 +134,6 @@ def _keep_days(text: str) -> int:
 
 
 def _compact(url: str, keep_days: int) -> int:
-    import datetime as dt
-
     from township.booking import compact_changes
 
     database = db.Database(url, pool_size=2)
@@ -161,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
 
         from township import daily
         from township.app import WORKER_DB_ENV, create_app
+        from township.attendance import mark_no_shows
         from township.booking import compact_changes
+        from township.notify import service as notify_service
         from township.retention import start_daily
 
         db.migrate(url)
@@ -170,6 +189,16 @@ def main(argv: list[str] | None = None) -> int:
         maintenance = db.Database(url, pool_size=2)
         start_daily(maintenance)
         daily.start(maintenance, "compact-log", lambda: sum(compact_changes(maintenance).values()))
+        # Residents' SMS (township.notify) every 30 s, and confirmed bookings never checked in marked no_show every
+        # 10 minutes (township.attendance); several processes share both (row claims / a maintenance_runs claim).
+        notify_service.start(maintenance)
+        daily.start(
+            maintenance,
+            "no-shows",
+            lambda: mark_no_shows(maintenance),
+            check_s=300.0,
+            every=dt.timedelta(minutes=10),
+        )
         banner = f"township backend on http://{args.host}:{args.port}/ (database: {url.split('://', 1)[0]}"
         if args.workers == 1:
             app = create_app(url, demo=args.demo)
@@ -223,6 +252,8 @@ def _staff_command(args: argparse.Namespace, database: db.Database) -> int:
 
         print(f"erased the personal data of {erase_inactive(database)} residents")
         return 0
+    if args.command == "sms-settings":
+        return _sms_settings(args, database)
     if args.command == "create-township":
         ident = services.create_township(database, args.slug, args.name, locale=args.locale, zone=args.zone)
         print(f"township {args.slug} ({args.zone}): {ident}")
@@ -243,6 +274,48 @@ def _staff_command(args: argparse.Namespace, database: db.Database) -> int:
         print(f"error: {exc.message()}", file=sys.stderr)
         return 1
     print(f"created {args.role} {args.username} in {args.township}")
+    return 0
+
+
+def _sms_settings(args: argparse.Namespace, database: db.Database) -> int:
+    from township.notify.service import SECRET, SettingsError, save_settings
+    from township.services import ServiceError, township_id
+
+    try:
+        tid = township_id(database, args.township)
+    except ServiceError as exc:
+        print(f"error: {exc.message()} ({args.township})", file=sys.stderr)
+        return 1
+    templates = dict(item.split("=", 1) for item in args.template if "=" in item)
+    config = {
+        "sdk_app_id": args.app_id,
+        "sign_name": args.sign_name,
+        "region": args.region,
+        "template_ids": templates,
+        "url": args.url,
+    }
+    secret = None
+    if args.provider != "off" and not args.keep_secret:
+        values = [_read_password() for _ in SECRET[args.provider]]
+        secret = dict(zip(SECRET[args.provider], values, strict=True))
+    quiet_from, _sep, quiet_until = args.quiet.partition("-")
+    try:
+        with database.write() as conn:
+            save_settings(
+                conn,
+                tid,
+                provider=args.provider,
+                config=config,
+                secret=secret,
+                quiet_from=quiet_from,
+                quiet_until=quiet_until,
+            )
+    except SettingsError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    print(
+        f"SMS for {args.township}: {args.provider} (credentials are stored encrypted and never shown again)"
+    )
     return 0
 
 

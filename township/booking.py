@@ -26,6 +26,8 @@ from cunzhan.models import ACTIVE, HOLDS_SEAT
 from cunzhan.models import BookingStatus as S
 from township import db
 from township import messages as M
+from township.notify import outbox as notify
+from township.notify.messages import Kind
 
 LIVE_LEASE = ("active", "returning")
 STAFF_SCOPE = "staff"  # scope of changes about bookings no kiosk made: no device sees them
@@ -439,13 +441,15 @@ def promote_waitlist(conn: Connection, session_id: str) -> list[str]:
         ).first()
         if nxt is None:
             break
-        update_booking(
+        promoted_row = update_booking(
             conn,
             nxt.id,
             status=S.PENDING_REVIEW if review else S.CONFIRMED,
             waitlist_position=None,
             message=_(M.PROMOTED_REVIEW if review else M.PROMOTED),
         )
+        if not review:  # a promotion that still awaits review is told when staff decide
+            notify.queue(conn, promoted_row, Kind.PROMOTED, occasion=f"v{promoted_row.version}")
         promoted.append(nxt.id)
     if promoted:
         # Tell the others their new place in the queue.

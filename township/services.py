@@ -31,6 +31,8 @@ from cunzhan.models import BookingStatus as S
 from township import booking as B
 from township import db
 from township import messages as M
+from township.notify import outbox as notify
+from township.notify.messages import Kind
 
 ADMIN = "admin"
 ROLES = (ADMIN, "reviewer")
@@ -344,6 +346,7 @@ def confirm_booking(database: db.Database, booking_id: str, *, staff_id: str | N
             new = B.update_booking(
                 conn, booking_id, status=S.CONFIRMED, message=_(M.STAFF_CONFIRMED), decided_by=actor.staff_id
             )
+        notify.queue(conn, new, Kind.CONFIRMED, occasion=f"v{new.version}")
         _audit(conn, actor, "booking_confirmed", row.code)
         return B.booking_summary(new)
 
@@ -369,6 +372,7 @@ def reject_booking(
             )
             if row.status in HOLDS_SEAT:
                 B.release_seat(conn, row.session_id)
+        notify.queue(conn, new, Kind.REJECTED, occasion=f"v{new.version}", reason=reason or "名额有限")
         _audit(conn, actor, "booking_rejected", row.code, reason=reason)
         return B.booking_summary(new)
 
@@ -405,6 +409,7 @@ def reassign_booking(
             if row.status in HOLDS_SEAT:
                 B.release_seat(conn, row.session_id)
             B.touch_session(conn, new_session_id)
+        notify.queue(conn, new, Kind.MOVED, occasion=f"v{new.version}")
         _audit(
             conn,
             actor,
@@ -581,6 +586,14 @@ def edit_session(
             values["status"] = "closed" if closed else "open"
         if values:
             conn.execute(sa.update(db.sessions).where(db.sessions.c.id == session_id).values(**values))
+        if "starts_at" in values and values["starts_at"] != row.starts_at:
+            for booking in conn.execute(
+                sa.select(db.bookings).where(
+                    db.bookings.c.session_id == session_id,
+                    db.bookings.c.status.in_((S.CONFIRMED, S.PENDING_REVIEW)),
+                )
+            ).all():
+                notify.queue(conn, booking, Kind.SESSION_MOVED, occasion=db.iso(new_start) or "")
         with use_locale(actor.locale):
             if capacity is not None and capacity > row.capacity:
                 B.promote_waitlist(conn, session_id)
@@ -620,7 +633,10 @@ def cancel_session(database: db.Database, session_id: str, reason: str, *, staff
                     db.bookings.c.session_id == session_id, db.bookings.c.status.in_(ACTIVE)
                 )
             ).all():
-                B.update_booking(conn, booking.id, status=S.CANCELLED, message=text, waitlist_position=None)
+                cancelled = B.update_booking(
+                    conn, booking.id, status=S.CANCELLED, message=text, waitlist_position=None
+                )
+                notify.queue(conn, cancelled, Kind.SESSION_CANCELLED, occasion=f"v{cancelled.version}")
                 told += 1
             for lease in conn.execute(
                 sa.select(db.leases.c.id).where(

@@ -261,3 +261,71 @@ def test_credentials_are_sealed_never_shown_and_never_logged(
     run(any_backend)
     logged = caplog.text
     assert SECRET_KEY not in logged and PHONE not in logged and "远程问诊" not in logged
+
+
+def test_staff_decisions_queue_their_messages(any_backend: Backend, sms: StandIn) -> None:
+    from township import services
+
+    kiosk = any_backend.enroll()
+    reviewed = any_backend.new_session(capacity=2, review=True)
+    confirm, reject = (kiosk.book(reviewed, phone=PHONE)["booking"]["id"] for _ in range(2))
+    services.confirm_booking(any_backend.database, confirm, staff_id=None)
+    services.reject_booking(any_backend.database, reject, "医生名额已满", staff_id=None)
+    full = any_backend.new_session(capacity=1)
+    seated = kiosk.book(full, phone=PHONE)["booking"]["id"]
+    waiting = kiosk.book(full, phone=PHONE, waitlist=True)["booking"]["id"]
+    cancelled = any_backend.new_session(capacity=3)
+    told = kiosk.book(cancelled, phone=PHONE)["booking"]["id"]
+    services.cancel_session(any_backend.database, cancelled, "医生出诊", staff_id=None)
+    services.reassign_booking(
+        any_backend.database, seated, reviewed, staff_id=None
+    )  # frees a seat: promotion
+    queued = {(m.booking_id, m.kind) for m in rows(any_backend)}
+    assert queued == {
+        (confirm, "confirmed"),
+        (reject, "rejected"),
+        (told, "session_cancelled"),
+        (seated, "moved"),
+        (waiting, "promoted"),
+    }
+    [refusal] = [m for m in rows(any_backend) if m.kind == "rejected"]
+    assert refusal.params["reason"] == "医生名额已满"
+    assert run(any_backend)["sent"] == 1  # only `confirmed` has an approved template id in this township
+    assert {m.kind: m.last_error for m in rows(any_backend) if m.status == "failed"} == {
+        "rejected": "NoTemplateId",
+        "session_cancelled": "NoTemplateId",
+        "moved": "NoTemplateId",
+        "promoted": "NoTemplateId",
+    }
+
+
+def test_sms_settings_from_the_command_line_keep_the_secret_off_screen(
+    any_backend: Backend, sms: StandIn, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from township.__main__ import main
+    from township.notify.outbox import load_settings
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("gateway-secret\n"))
+    url = f"http://{sms.endpoint}/gateway"
+    args = [
+        "sms-settings",
+        "--db",
+        any_backend.db_url,
+        "--township",
+        "demo",
+        "--provider",
+        "http",
+        "--url",
+        url,
+    ]
+    assert main([*args, "--quiet", "22:00-07:30"]) == 0
+    out = capsys.readouterr().out
+    assert "gateway-secret" not in out and "never shown again" in out
+    with any_backend.database.read() as conn:
+        settings = load_settings(conn, any_backend.township_id())
+    assert settings.provider == "http" and settings.secret == {"secret": "gateway-secret"}
+    assert (settings.quiet_from, settings.quiet_until) == (dt.time(22), dt.time(7, 30))
+    assert main([*args, "--quiet", "25:00-07:00", "--keep-secret"]) == 1
+    assert "免打扰" in capsys.readouterr().err
