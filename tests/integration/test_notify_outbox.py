@@ -329,3 +329,24 @@ def test_sms_settings_from_the_command_line_keep_the_secret_off_screen(
     assert (settings.quiet_from, settings.quiet_until) == (dt.time(22), dt.time(7, 30))
     assert main([*args, "--quiet", "25:00-07:00", "--keep-secret"]) == 1
     assert "免打扰" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_the_console_shows_each_message_on_its_booking(any_backend: Backend, sms: StandIn, lang: str) -> None:
+    from tests.browser.console_client import STAFF_PASSWORD, ConsoleClient
+
+    name = "xiaoxi" + lang[:2]
+    any_backend.create_staff(name, "reviewer", STAFF_PASSWORD)
+    row = booking(any_backend)
+    queue(any_backend, row)
+    queue(any_backend, row, Kind.REMINDER_DAY, not_before=dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+    run(any_backend)
+    client = ConsoleClient(any_backend.url, lang=lang)
+    assert client.sign_in(name).status_code == 200
+    page = client.get(f"/console/bookings/{row.id}").text
+    table = page[page.index('id="messages"') :]
+    if lang == "en":
+        assert "Sent" in table and "Waiting to be sent" in table and "Reminder, the day before" in table
+    else:
+        assert "已发送" in table and "等待发送" in table and "前一天提醒" in table
+    assert PHONE not in page  # the number stays masked

@@ -674,3 +674,14 @@ def resident_record(conn: Connection, township_id: str, resident_id: str) -> dic
             }
         )
     return record
+
+
+def booking_messages(conn: Connection, township_id: str, booking_id: str) -> list[dict[str, Any]]:
+    """The SMS messages about one booking (township.notify), oldest first: kind, status, when, attempts, error code."""
+    t = db.notifications
+    rows = conn.execute(
+        sa.select(t.c.kind, t.c.status, t.c.created_at, t.c.sent_at, t.c.attempts, t.c.last_error)
+        .where(t.c.township_id == township_id, t.c.booking_id == booking_id)
+        .order_by(t.c.created_at)
+    ).all()
+    return [dict(r._mapping) for r in rows]

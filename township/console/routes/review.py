@@ -31,6 +31,26 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 OUTCOMES = (BookingStatus.ATTENDED, BookingStatus.NO_SHOW)
 
+# SMS to the resident about a booking (township.notify): what it was about, and what became of it.
+MESSAGE_KINDS = {
+    "confirmed": N_("Confirmed"),
+    "rejected": N_("Not accepted"),
+    "moved": N_("Moved to another session"),
+    "promoted": N_("Seat from the waiting list"),
+    "session_cancelled": N_("Session cancelled"),
+    "session_moved": N_("Session time changed"),
+    "reminder_day": N_("Reminder, the day before"),
+    "reminder_soon": N_("Reminder, two hours before"),
+}
+MESSAGE_STATUSES = {
+    "queued": N_("Waiting to be sent"),
+    "sending": N_("Being sent"),
+    "sent": N_("Sent"),
+    "failed": N_("Could not be sent"),
+    "unknown": N_("Unknown (the sender stopped while sending; not sent again)"),
+    "skipped": N_("Not sent (no longer true, too late, or SMS off)"),
+}
+
 
 def _booking_list(
     console: Console, request: Request, who: Who, f: queries.BookingFilter, *, waitlist: bool
@@ -114,6 +134,10 @@ def _booking_page(
         session = queries.session_detail(conn, tid, b["session_id"])
         alternatives = queries.open_alternatives(conn, tid, session) if session else []
         trail = queries.booking_audit(conn, tid, b["id"], b["code"])
+        messages = queries.booking_messages(conn, tid, b["id"])
+    for m in messages:
+        m["kind_label"] = tr(MESSAGE_KINDS.get(m["kind"], m["kind"]), request)
+        m["status_label"] = tr(MESSAGE_STATUSES.get(m["status"], m["status"]), request)
     for row in trail:
         row["action_label"] = tr(ACTION_LABELS.get(row["action"], row["action"]), request)
         detail = row.get("detail") or {}
@@ -128,7 +152,7 @@ def _booking_page(
         request,
         who,
         "booking.html",
-        {"b": b, "alternatives": alternatives, "audit": trail, "revealed": revealed},
+        {"b": b, "alternatives": alternatives, "audit": trail, "revealed": revealed, "messages": messages},
         title=tr(N_("Booking"), request) + " " + b["code"],
         nav="review",
     )
