@@ -350,3 +350,52 @@ def test_the_console_shows_each_message_on_its_booking(any_backend: Backend, sms
     else:
         assert "已发送" in table and "等待发送" in table and "前一天提醒" in table
     assert PHONE not in page  # the number stays masked
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_an_admin_sets_sms_in_the_console_and_the_secret_never_comes_back(
+    any_backend: Backend, sms: StandIn, lang: str
+) -> None:
+    import re
+
+    from tests.browser.console_client import STAFF_PASSWORD, ConsoleClient, csrf_of
+    from township.notify.outbox import load_settings
+
+    admin_name, reviewer_name = "duanxin" + lang[:2], "kanxin" + lang[:2]
+    any_backend.create_staff(admin_name, "admin", STAFF_PASSWORD)
+    any_backend.create_staff(reviewer_name, "reviewer", STAFF_PASSWORD)
+    reviewer = ConsoleClient(any_backend.url, lang=lang)
+    assert reviewer.sign_in(reviewer_name).status_code == 200
+    assert reviewer.get("/console/sms").status_code == 403
+    client = ConsoleClient(any_backend.url, lang=lang)
+    assert client.sign_in(admin_name).status_code == 200
+    page = client.get("/console/sms")
+    assert page.status_code == 200 and SECRET_KEY not in page.text
+    form = {
+        "csrf_token": csrf_of(page.text),
+        "provider": "tencent",
+        "sdk_app_id": sms.sdk_app_id,
+        "sign_name": sms.sign_name,
+        "region": "ap-guangzhou",
+        "template_confirmed": "2001",
+        "secret_id": "",
+        "secret_key": "",  # kept: already saved by the fixture
+        "quiet_from": "21:30",
+        "quiet_until": "07:00",
+        "text_confirmed": "",
+        "text_reminder_day": "明天{when}请来看{name}",  # an unknown parameter
+    }
+    refused = client.post("/console/sms", data=form)
+    assert refused.status_code == 400
+    assert ("不认识的参数" if lang == "zh_CN" else "Unknown parameter") in refused.text
+    with any_backend.database.read() as conn:
+        assert load_settings(conn, any_backend.township_id()).quiet_from == dt.time(0)  # nothing saved
+    form["csrf_token"] = csrf_of(refused.text)
+    form["text_reminder_day"] = "提醒：明天{when}有{what}，预约号{code}。"
+    saved = client.post("/console/sms", data=form)
+    assert saved.status_code == 200, saved.text
+    assert SECRET_KEY not in saved.text and not re.search(r'name="secret_key"[^>]*value="[^"]', saved.text)
+    with any_backend.database.read() as conn:
+        settings = load_settings(conn, any_backend.township_id())
+    assert settings.secret["secret_key"] == SECRET_KEY and settings.quiet_from == dt.time(21, 30)
+    assert settings.texts == {"reminder_day": "提醒：明天{when}有{what}，预约号{code}。"}

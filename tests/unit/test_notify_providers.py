@@ -120,10 +120,16 @@ def test_default_texts_name_only_their_parameters_and_fit_one_sms() -> None:
 
 
 def test_township_template_is_checked() -> None:
-    with pytest.raises(TemplateError, match="不认识的参数"):
+    from cunzhan.i18n import use_locale
+
+    with pytest.raises(TemplateError) as caught:
         check_template(Kind.CONFIRMED, "您的{name}已确认")
-    with pytest.raises(TemplateError, match="大括号"):
+    assert caught.value.message.startswith("不认识的参数：{name}") and "{what}" in caught.value.message
+    with use_locale("en"):
+        assert caught.value.message.startswith("Unknown parameter: {name}")
+    with pytest.raises(TemplateError) as caught:
         check_template(Kind.CONFIRMED, "您的{what已确认")
+    assert "大括号" in caught.value.message
     with pytest.raises(TemplateError):
         check_template(Kind.CONFIRMED, "  ")
     assert check_template(Kind.CONFIRMED, " {what}：{when} ") == "{what}：{when}"

@@ -43,6 +43,7 @@ DONE: dict[str, str] = {
     "notice_posted": N_("Notice published. Kiosks show it on their home screen from their next sync."),
     "notice_withdrawn": N_("Notice withdrawn. Kiosks remove it at their next sync."),
     "revoked": N_("Kiosk revoked. It can no longer sync."),
+    "sms_saved": N_("Text message settings saved."),
     "signed_out": N_("You have signed out."),
 }
 

@@ -11,6 +11,8 @@ import string
 from collections.abc import Mapping
 from enum import StrEnum
 
+from cunzhan.i18n import N_
+
 
 class Kind(StrEnum):
     CONFIRMED = "confirmed"  # a booking confirmed after review, or a lease booking confirmed
@@ -53,11 +55,19 @@ MAX_TEXT = (
 
 
 class TemplateError(ValueError):
-    """A template a township wrote cannot be used; `message` says why (in Chinese, for the console)."""
+    """A template a township wrote cannot be used. `msgid` (English, translatable) and `params` say why; `message`
+    is it in the current language."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, msgid: str, **params: str) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.params = params
+
+    @property
+    def message(self) -> str:
+        from cunzhan.i18n import gettext
+
+        return gettext(self.msgid).format(**self.params)
 
 
 def check_template(kind: Kind, text: str) -> str:
@@ -65,21 +75,20 @@ def check_template(kind: Kind, text: str) -> str:
     parameters (each in braces). Raises TemplateError otherwise."""
     text = text.strip()
     if not text:
-        raise TemplateError("短信内容不能为空。")
+        raise TemplateError(N_("The text of a message cannot be empty."))
     if len(text) > MAX_TEXT:
-        raise TemplateError(f"短信内容最多 {MAX_TEXT} 个字。")
+        raise TemplateError(N_("A message can have at most {count} characters."), count=str(MAX_TEXT))
     try:
         names = [name for _, name, spec, conv in string.Formatter().parse(text) if name is not None]
     except ValueError as exc:
-        raise TemplateError("大括号不成对：参数请写成 {what} 这样。") from exc
+        raise TemplateError(N_("Unmatched braces: write a parameter like {{what}}.")) from exc
     allowed = PARAMS[kind]
     unknown = sorted({n for n in names if n not in allowed})
     if unknown:
         raise TemplateError(
-            "不认识的参数："
-            + "、".join("{" + n + "}" for n in unknown)
-            + "。可用的参数："
-            + "、".join("{" + n + "}" for n in allowed)
+            N_("Unknown parameter: {unknown}. This message can use: {allowed}."),
+            unknown="、".join("{" + n + "}" for n in unknown),
+            allowed="、".join("{" + n + "}" for n in allowed),
         )
     return text
 

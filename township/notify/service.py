@@ -12,9 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from cunzhan.fieldcrypto import field_ref
+from cunzhan.i18n import N_
 from township import db
 from township.notify import outbox
-from township.notify.messages import Kind, check_template
+from township.notify.messages import Kind, TemplateError, check_template
 from township.notify.providers import HttpGateway, HttpGatewayConfig, Provider, TencentConfig, TencentSms
 
 log = logging.getLogger(__name__)
@@ -29,19 +30,54 @@ SECRET = {"tencent": ("secret_id", "secret_key"), "http": ("secret",)}
 
 
 class SettingsError(ValueError):
-    """Settings that cannot be saved; `message` says why, in Chinese (the console's language of staff)."""
+    """Settings that cannot be saved. `msgid` (English, translatable) and `params` say why; `message` is it in the
+    current language."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, msgid: str, **params: str) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.params = params
+
+    @property
+    def message(self) -> str:
+        from cunzhan.i18n import gettext
+
+        return gettext(self.msgid).format(**self.params)
 
 
 def _hhmm(text: str) -> str:
     try:
         clock = dt.datetime.strptime(text.strip(), "%H:%M").time()
     except ValueError:
-        raise SettingsError("免打扰时间请写成 21:00 这样。") from None
+        raise SettingsError(N_("Write quiet hours as a time such as 21:00.")) from None
     return clock.strftime("%H:%M")
+
+
+def _public(provider: str, config: dict[str, Any]) -> dict[str, Any]:
+    if provider not in PROVIDERS:
+        raise SettingsError(N_("Unknown SMS provider."))
+    public = {k: config[k] for k in PUBLIC.get(provider, ()) if k in config}
+    if provider == "tencent":
+        ids = public.get("template_ids") or {}
+        if not isinstance(ids, dict) or not set(ids) <= {k.value for k in Kind}:
+            raise SettingsError(N_("The template ids are not set right."))
+        public["template_ids"] = {k: str(v).strip() for k, v in ids.items() if str(v).strip()}
+        if not public.get("sdk_app_id") or not public.get("sign_name"):
+            raise SettingsError(N_("Please give the SMS app id (SdkAppId) and the approved signature."))
+    if provider == "http" and not str(public.get("url", "")).startswith(("https://", "http://127.0.0.1")):
+        raise SettingsError(N_("The SMS gateway address must start with https://."))
+    return public
+
+
+def _checked_texts(texts: dict[str, str]) -> dict[str, str]:
+    checked = {}
+    for kind, text in texts.items():
+        if text.strip():
+            try:
+                checked[kind] = check_template(Kind(kind), text)
+            except TemplateError as exc:
+                raise SettingsError(exc.msgid, **exc.params) from None
+    return checked
 
 
 def save_settings(
@@ -56,36 +92,25 @@ def save_settings(
     texts: dict[str, str] | None = None,
 ) -> None:
     """Save a township's SMS settings. `secret` None keeps the credentials saved before (they are never shown, so a
-    form that does not repeat them must not erase them)."""
-    if provider not in PROVIDERS:
-        raise SettingsError("未知的短信服务。")
-    public = {k: config[k] for k in PUBLIC.get(provider, ()) if k in config}
-    if provider == "tencent":
-        ids = public.get("template_ids") or {}
-        if not isinstance(ids, dict) or not set(ids) <= {k.value for k in Kind}:
-            raise SettingsError("模板编号设置有误。")
-        if not public.get("sdk_app_id") or not public.get("sign_name"):
-            raise SettingsError("请填写短信应用编号（SdkAppId）和签名。")
-    if provider == "http" and not str(public.get("url", "")).startswith(("https://", "http://127.0.0.1")):
-        raise SettingsError("短信网关地址必须以 https:// 开头。")
-    checked = {kind: check_template(Kind(kind), text) for kind, text in (texts or {}).items() if text.strip()}
+    form that does not repeat them must not erase them). Raises SettingsError; nothing is saved then."""
+    from township.keys import cipher_for
+
+    public = _public(provider, config)
+    checked = _checked_texts(texts or {})
     row = conn.execute(
         sa.select(db.notify_settings).where(db.notify_settings.c.township_id == township_id)
     ).first()
-    from township.keys import cipher_for
-
     where = field_ref("notify_settings", "secret_enc", township_id)
-    if secret is not None:
-        missing = [k for k in SECRET.get(provider, ()) if not secret.get(k)]
-        if missing:
-            raise SettingsError("请填写密钥。")
+    if secret is not None and provider != "off":
+        if any(not secret.get(k) for k in SECRET[provider]):
+            raise SettingsError(N_("Please give the credentials."))
         sealed = cipher_for(conn).encrypt(json.dumps({k: secret[k] for k in SECRET[provider]}), where=where)
     elif row is not None and row.provider == provider:
         sealed = row.secret_enc
     elif provider == "off":
         sealed = None
     else:
-        raise SettingsError("请填写密钥。")
+        raise SettingsError(N_("Please give the credentials."))
     values = {
         "provider": provider,
         "config": public,

@@ -15,6 +15,7 @@ from township.console.routes import (
     review,
     schedule,
     signin,
+    sms,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -28,4 +29,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     residents.router,
     audit.router,
     reports.router,
+    sms.router,
 )

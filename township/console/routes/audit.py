@@ -16,6 +16,7 @@ ACTION_LABELS: dict[str, str] = {
     "login_failed": N_("Wrong password at sign-in"),
     "login_locked": N_("Account locked after wrong passwords"),
     "sign_out": N_("Signed out"),
+    "sms_settings_changed": N_("Text message settings changed"),
     "session_created": N_("Session created"),
     "session_edited": N_("Session changed"),
     "session_cancelled": N_("Session cancelled"),
