@@ -105,12 +105,12 @@ class _Audit:
         self.profile = window.ctx.profile
         self.bounds = window.rect()
         self.problems: list[Problem] = []
-        warning = window.warning_shown()
+        warning = window.idle.warning_shown()
         self.buttons = [
-            b for b in _visible(window, QAbstractButton) if not warning or window.warning.isAncestorOf(b)
+            b for b in _visible(window, QAbstractButton) if not warning or window.idle.warning.isAncestorOf(b)
         ]
         self.labels = [
-            lab for lab in _visible(window, QLabel) if not warning or window.warning.isAncestorOf(lab)
+            lab for lab in _visible(window, QLabel) if not warning or window.idle.warning.isAncestorOf(lab)
         ]
 
     def problem(self, widget: str, check: str, detail: str) -> None:
@@ -126,7 +126,7 @@ class _Audit:
         if theme.mm(theme.focus_px) < 1.0 - TOLERANCE_MM:
             self.problem("focus ring", "size", f"{theme.mm(theme.focus_px):.2f} mm < 1 mm")
         screen = self.screen
-        if screen is not None and not self.window.warning_shown():
+        if screen is not None and not self.window.idle.warning_shown():
             if not screen.announcement().strip() or not screen.spoken_announcement().strip():
                 self.problem("screen", "announcement", "empty")
             if len(screen.shown_choices) > profile.max_choices:

@@ -59,8 +59,8 @@ def tour_prompts(profiles: Iterable[str] | None = None) -> list[str]:
                 QApplication.processEvents()
                 if window.current is not None:
                     said.append(window.current.spoken_announcement())
-                if window.warning_shown():
-                    said.append(window.warning.text())
+                if window.idle.warning_shown():
+                    said.append(window.idle.warning.text())
             said.extend(recorder.said)
     return said
 

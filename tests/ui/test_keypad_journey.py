@@ -178,7 +178,9 @@ def test_idle_warning_answered_by_any_key_keeps_focus(make_kiosk: Any) -> None:
     kiosk.idle.warn()
     assert "按任意键继续" in kiosk.ctx.speech.said[-1]
     press(kiosk, Qt.Key.Key_5)
-    assert not kiosk.warning_shown() and kiosk.current.name == "service"  # the key answered, nothing else
+    assert (
+        not kiosk.idle.warning_shown() and kiosk.current.name == "service"
+    )  # the key answered, nothing else
     assert kiosk.focusWidget() is focused
 
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel
 
 from kiosk.accessibility.profiles import ELDER, STANDARD
 from kiosk.staff import StaffAccounts
-from kiosk.ui.window import WARNING_S
+from kiosk.ui.idle import WARNING_S
 from tests.ui.conftest import valid_id
 from tests.ui.helpers import button, past_notice, press, shown_text, touch, touch_digits
 
@@ -50,14 +50,14 @@ def test_idle_warning_then_everything_personal_is_forgotten(make_kiosk: Any) -> 
     touch(kiosk, "choice_bookings")
     touch_digits(kiosk, valid_id()[:10])
     kiosk.idle.warn()
-    assert kiosk.warning.isVisible() and WARNING_S >= 20
+    assert kiosk.idle.warning.isVisible() and WARNING_S >= 20
     assert "我还需要时间" in button(kiosk, "idle_more_time").text()
     # As tall as a main choice of the profile in force: the overlay is built on first use, after the stylesheet.
     assert button(kiosk, "idle_more_time").minimumHeight() == kiosk.theme.choice_px > kiosk.theme.target_px
-    assert str(WARNING_S) in kiosk.warning.text()
-    assert kiosk.warning.text() in kiosk.ctx.speech.said[-1]  # the warning is spoken too
+    assert str(WARNING_S) in kiosk.idle.warning.text()
+    assert kiosk.idle.warning.text() in kiosk.ctx.speech.said[-1]  # the warning is spoken too
     touch(kiosk, "idle_more_time")
-    assert not kiosk.warning.isVisible() and kiosk.ctx.visit.id_entry == valid_id()[:10]
+    assert not kiosk.idle.warning.isVisible() and kiosk.ctx.visit.id_entry == valid_id()[:10]
     resets = kiosk.ctx.speech.resets
     kiosk.idle.warn()
     kiosk.idle.expire()
@@ -201,20 +201,20 @@ def test_screenshots_command_writes_every_screen(tmp_path: Path) -> None:
 
 def test_voice_commands_choose_type_and_go_back(make_kiosk: Any) -> None:
     kiosk = make_kiosk("elder")
-    kiosk.on_voice_command("远程问诊")  # a choice's own words
+    kiosk.voice_routing.on_command("远程问诊")  # a choice's own words
     assert kiosk.current.name == "service"
-    kiosk.on_voice_command("返回")
+    kiosk.voice_routing.on_command("返回")
     assert kiosk.current.name == "home"
-    kiosk.on_voice_command("我的预约")
+    kiosk.voice_routing.on_command("我的预约")
     assert kiosk.current.name == "consent"
-    kiosk.on_voice_command("同意")  # the notice is agreed to by voice too
+    kiosk.voice_routing.on_command("同意")  # the notice is agreed to by voice too
     assert kiosk.current.name == "identify"
-    kiosk.on_voice_command("三三零幺")  # digits as people say them, 幺 for one
+    kiosk.voice_routing.on_command("三三零幺")  # digits as people say them, 幺 for one
     assert kiosk.ctx.visit.id_entry == "3301"
     said = len(kiosk.ctx.speech.said)
-    kiosk.on_voice_command("重听")
+    kiosk.voice_routing.on_command("重听")
     assert len(kiosk.ctx.speech.said) == said + 1
-    kiosk.on_voice_command("首页")
+    kiosk.voice_routing.on_command("首页")
     assert kiosk.current.name == "home"
 
 

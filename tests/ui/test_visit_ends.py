@@ -141,7 +141,7 @@ def test_back_all_the_way_or_saying_home_ends_the_visit(make_kiosk: Any, stop: s
             break
         press(kiosk, Qt.Key.Key_Escape)
     if kiosk.current.name != "home":  # the done screens have no way back: say 首页
-        kiosk.on_voice_command("首页")
+        kiosk.voice_routing.on_command("首页")
     assert_nothing_personal(kiosk, personal)
 
 
