@@ -53,8 +53,11 @@ class ModesScreen(Screen):
         """「不再记住我的模式」: the identified resident's remembered mode is cleared; this visit's mode stays."""
         from kiosk.ui.screens.remember import remember_profile
 
-        remember_profile(self, None)
-        self.show_message(_("Done. The kiosk will not remember your mode any more."), "ok")
+        remember_profile(
+            self,
+            None,
+            then=lambda: self.show_message(_("Done. The kiosk will not remember your mode any more."), "ok"),
+        )
 
     def _use(self, profile: Profile) -> None:
         self.win.set_profile(profile, redraw=False)

@@ -8,7 +8,9 @@ screen stops it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QVBoxLayout
 
@@ -19,15 +21,39 @@ from kiosk.accessibility.profiles import profile as profile_by_name
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 
+if TYPE_CHECKING:
+    from kiosk.ui.window import KioskWindow
 
-def remember_profile(screen: Screen, name: str | None) -> Resident | None:
-    """Store (or, with None, forget) the identified resident's remembered mode; the visit keeps the stored resident."""
+
+def remember_profile(
+    screen: Screen, name: str | None, *, then: Callable[[], None], failed: Callable[[], None] | None = None
+) -> None:
+    """Store (or, with None, forget) the identified resident's remembered mode through `ctx.ops`; once it is kept,
+    the visit holds the stored resident and `then()` runs (on the main thread). A failed write is said on `screen`
+    (everything stays as it was: the resident can try again), then `failed()` runs, as it does when the visit ended
+    before the write did."""
     resident = screen.visit.resident
     if resident is None:
-        return None
-    saved = screen.ctx.store.save_resident(replace(resident, remembered_profile=name))
-    screen.visit.resident = saved
-    return saved
+        then()
+        return
+    visit, store, updated = screen.visit, screen.ctx.store, replace(resident, remembered_profile=name)
+
+    def saved(stored: Resident) -> None:
+        if screen.visit is not visit:  # the visit ended meanwhile (idle timeout): nothing of it comes back
+            if failed is not None:
+                failed()
+            return
+        visit.resident = stored
+        then()
+
+    def refused(exc: BaseException) -> None:
+        from kiosk.ui.screens.confirm import SAVE_FAILED
+
+        screen.show_message(_(SAVE_FAILED))
+        if failed is not None:
+            failed()
+
+    screen.ctx.ops.write(lambda: store.save_resident(updated), on_done=saved, on_error=refused)
 
 
 def remembered(resident: Resident | None) -> Profile | None:
@@ -43,6 +69,10 @@ def remembered(resident: Resident | None) -> Profile | None:
 class RememberScreen(Screen):
     name = "remember"
     columns = 2
+
+    def __init__(self, window: KioskWindow) -> None:
+        super().__init__(window)
+        self.busy = False  # the answer is being written: a second touch of 是 writes nothing more
 
     def title(self) -> str:
         return _("Use {mode} automatically next time?").format(mode=self.profile.label())
@@ -69,10 +99,21 @@ class RememberScreen(Screen):
 
     def agree(self) -> None:
         """是: keep this visit's mode with the resident, then carry on with what they came for."""
+        if self.busy:
+            return  # one touch is one write
+        self.busy = True
+        mode = self.profile.label()
+        remember_profile(
+            self, self.profile.name, then=lambda: self._remembered(mode), failed=self._not_remembered
+        )
+
+    def _not_remembered(self) -> None:
+        self.busy = False
+
+    def _remembered(self, mode: str) -> None:
         from kiosk.ui.screens.identify import next_after_identify
 
-        mode = self.profile.label()
-        remember_profile(self, self.profile.name)
+        self.busy = False
         next_after_identify(self)
         shown = self.win.current
         if (

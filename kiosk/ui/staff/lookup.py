@@ -42,6 +42,10 @@ class StaffLookupScreen(StaffSessionScreen):
     columns = 1
     per_page = 4  # one booking per row, two lines each: four fit on the panel in every profile
 
+    def __init__(self, window: object) -> None:
+        super().__init__(window)
+        self.busy = False  # a look-up is being written (audited): a second Search waits for it
+
     def title(self) -> str:
         return _("Find a resident")
 
@@ -90,7 +94,7 @@ class StaffLookupScreen(StaffSessionScreen):
         if state.lookup is not None:
             return [
                 Choice("new_search", _("New search"), self.new_search, kind="secondary"),
-                *(self._booking_choice(line) for line in self.lines),
+                *(self._booking_choice(line) for line in self.lines or ()),
             ]
         other = _("Search by booking code") if state.lookup_mode == "id" else _("Search by ID number")
         return [
@@ -156,15 +160,32 @@ class StaffLookupScreen(StaffSessionScreen):
         self.win.refresh(announce=True)
 
     def search(self) -> None:
+        """Look the resident up through `ctx.ops` (every look-up is audited: a write)."""
+        if self.busy:
+            return  # one touch is one look-up
+        self.busy = True
         state = self.state
         desk = state.desk
         entry = state.lookup_entry
-        mode = state.lookup_mode
-        try:
-            found = desk.lookup_by_code(entry) if mode == "code" else desk.lookup_by_id(entry)
-        except StaffError as exc:
+        if state.lookup_mode == "code":
+            self.ctx.ops.write(
+                lambda: desk.lookup_by_code(entry), on_done=self._found, on_error=self._not_searched
+            )
+        else:
+            self.ctx.ops.write(
+                lambda: desk.lookup_by_id(entry), on_done=self._found, on_error=self._not_searched
+            )
+
+    def _not_searched(self, exc: BaseException) -> None:
+        self.busy = False
+        if isinstance(exc, StaffError):
             self.show_message(exc.message(), speak=False)
-            return
+        else:
+            self.fail(exc)
+
+    def _found(self, found: Lookup | None) -> None:
+        self.busy = False
+        state = self.state
         if found is None:
             self.show_message(_("Nobody was found. Check the number and try again."), "notice", speak=False)
             return

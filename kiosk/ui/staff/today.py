@@ -79,7 +79,7 @@ class StaffSessionScreen(StaffScreen):
 
     def __init__(self, window: object) -> None:
         super().__init__(window)  # type: ignore[arg-type]
-        self.lines: list[BookingLine] = []
+        self.lines: list[BookingLine] | None = []  # None while the session's bookings are being read
 
     def title(self) -> str:
         return _("Bookings for this session")
@@ -88,17 +88,33 @@ class StaffSessionScreen(StaffScreen):
         return _("Touch a booking to check the person in.")
 
     def load(self) -> None:
+        self.lines = None
+        self._read_lines()
+
+    def _read_lines(self) -> None:
+        """The session's bookings through `ctx.ops`: viewing them is audited (a write)."""
         session_id = self.state.session_id
-        self.lines = self.state.desk.session_bookings(session_id) if session_id else []
+        if not session_id:
+            self.lines = []
+            return
+        desk = self.state.desk
+        self.ctx.ops.write(
+            lambda: desk.session_bookings(session_id), on_done=self._lines_read, on_error=self.fail
+        )
+
+    def _lines_read(self, lines: list[BookingLine]) -> None:
+        self.lines = lines
+        if self.win.current is self and self.isVisible():  # read after the screen was drawn: draw it again
+            self.win.refresh()
 
     def build_body(self, box: QVBoxLayout) -> None:
-        if not self.lines:
+        if self.lines == []:
             box.addWidget(
                 widgets.label(_("Nobody has booked this session yet."), kind="notice", name="no_bookings")
             )
 
     def choices(self) -> list[Choice]:
-        return [booking_choice(self, line) for line in self.lines]
+        return [booking_choice(self, line) for line in self.lines or ()]
 
     def check_in(self, line: BookingLine) -> None:
         desk = self.state.desk
@@ -107,7 +123,7 @@ class StaffSessionScreen(StaffScreen):
         )
 
     def _checked_in(self, booking: Booking) -> None:
-        self.load()
+        self._read_lines()  # the list stays on screen until it is read again
         self.show_message(_("Checked in: {code}.").format(code=booking.code), "ok", speak=False)
 
     def refused(self, exc: BaseException) -> None:
