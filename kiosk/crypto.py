@@ -57,55 +57,6 @@ def keyring_status() -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {exc}"
 
 
-def _keyring_configured() -> bool:
-    """Whether the person running the kiosk chose a keyring backend or its properties themselves (the
-    `PYTHON_KEYRING_BACKEND` variable, `KEYRING_PROPERTY_*` variables, or a keyringrc.cfg file): then keyring's own
-    discovery decides, and the fast path below stays out of the way."""
-    if os.environ.get("PYTHON_KEYRING_BACKEND") or any(k.startswith("KEYRING_PROPERTY_") for k in os.environ):
-        return True
-    if sys.platform == "win32":  # keyring's config root on Windows (keyring.util.platform_)
-        root = os.path.join(
-            os.environ.get("LOCALAPPDATA", os.environ.get("ProgramData", ".")), "Python Keyring"
-        )
-    else:
-        root = os.path.join(
-            os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"), "python_keyring"
-        )
-    return os.path.exists(os.path.join(root, "keyringrc.cfg"))
-
-
-def _fast_get(service: str, account: str) -> str | None:
-    """The stored secret read straight from the platform's usual backend, or None when this path does not apply
-    or finds nothing (the caller then asks keyring, which discovers its backends through entry points).
-
-    Why: `import keyring` costs ~0.25 s (jaraco.context pulls in urllib.request) and `keyring.get_keyring()` another
-    ~0.3 s of entry-point discovery, on every kiosk start-up, only to land on the backend named here. On Linux this
-    reads the Secret Service item exactly as keyring's SecretService backend writes and finds it (default collection,
-    attributes `service` and `username`); on Windows it uses keyring's WinVault backend without discovery."""
-    if _keyring_configured():
-        return None
-    if sys.platform == "win32":
-        from keyring.backends.Windows import WinVaultKeyring
-
-        value: str | None = WinVaultKeyring().get_password(service, account)
-        return value
-    if not sys.platform.startswith("linux"):
-        return None
-    from contextlib import closing
-
-    import secretstorage
-
-    with closing(secretstorage.dbus_init()) as connection:
-        collection = secretstorage.get_default_collection(connection)
-        if collection.is_locked():
-            return None  # keyring's backend knows how to ask for an unlock (and say it failed)
-        for item in collection.search_items({"username": account, "service": service}):
-            if item.is_locked():
-                return None
-            return item.get_secret().decode("utf-8")
-    return None
-
-
 def preload_keyring_modules() -> None:
     """Import what reading the store key needs, on the calling thread.
 
@@ -113,18 +64,13 @@ def preload_keyring_modules() -> None:
     (staff mode, speech, voice); importing the same packages from two threads at once can hand one of them a
     partially initialised module on Python 3.11, so the main thread imports these first (it costs the same either
     way: imports hold the GIL)."""
-    if not _keyring_configured() and sys.platform.startswith("linux"):
-        import cryptography.hazmat.backends.openssl  # noqa: F401 - the Secret Service session's key exchange
-        import secretstorage  # noqa: F401 - _fast_get
+    import keyring  # noqa: F401 - keyring.core, the backend base classes and their jaraco helpers
+
+    if sys.platform.startswith("linux"):
+        import keyring.backends.SecretService  # noqa: F401 - secretstorage, and cryptography for its session
 
 
 def _keyring_get(service: str, account: str) -> str | None:
-    try:
-        found = _fast_get(service, account)
-    except Exception:  # any trouble on the fast path: keyring's discovery gives the authoritative answer
-        found = None
-    if found is not None:
-        return found
     try:
         import keyring
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 from cunzhan.i18n import N_
 
 
-class Setting(NamedTuple):
-    """One setting: its key, the Python type of its value, the default and what it is for. (A NamedTuple: see
-    kiosk.ui.theme.Palette.)"""
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting: its key, the Python type of its value, the default and what it is for."""
 
     key: str
     type: type

@@ -8,7 +8,7 @@ and speech is on if any profile wants it — except that the hearing profile add
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from cunzhan.i18n import N_, gettext
 
@@ -30,8 +30,9 @@ _SPEECH_ORDER = (
 )
 
 
-class Profile(NamedTuple):
-    """One accessibility profile, or a combination of several. (A NamedTuple: see kiosk.ui.theme.Palette.)"""
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """One accessibility profile, or a combination of several."""
 
     name: str
     title: str  # untranslated message id

@@ -8,15 +8,16 @@ Keys the engine maintains (all text): `link` (`online` | `offline` | `unknown`),
 from __future__ import annotations
 
 import datetime as dt
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from kiosk.store import Store, from_text
 
 SKEW_WARNING_S = 300
 
 
-class SyncStatus(NamedTuple):
-    """The link to the township as home shows it. (A NamedTuple: see kiosk.ui.theme.Palette.)"""
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """The link to the township as home shows it."""
 
     enrolled: bool
     online: bool

@@ -159,12 +159,6 @@ def _screen_reader_support() -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the kiosk window until it is closed (or, with --quit-after-ready, until home accepts input)."""
-    import gc
-
-    # Start-up makes ~30,000 tracked objects (modules, classes, Qt wrappers) and frees few: the cyclic collector would
-    # walk them again and again for nothing (10-20 ms of CPU in our runs). It is switched back on once home is on
-    # screen, with what start-up made frozen out of its way (`_collector_back_on`).
-    gc.disable()
     from cunzhan import i18n, paths
     from kiosk import settings as S
     from kiosk.accessibility.profiles import profile as profile_by_name
@@ -280,7 +274,6 @@ def _run_window(
         text = exc.message() if isinstance(exc, KeyringUnavailable) else str(exc)
         problem.extend(_replace_with_problem(window, text))
 
-    QTimer.singleShot(0, _collector_back_on)
     if args.quit_after_ready:
 
         def ready() -> None:
@@ -309,14 +302,6 @@ def _run_window(
         worker.stop(timeout=5)
     ops.shutdown()
     return exit_code[0] if exit_code else code
-
-
-def _collector_back_on() -> None:
-    """The cyclic garbage collector back on after start-up, everything start-up made frozen out of its scans."""
-    import gc
-
-    gc.freeze()
-    gc.enable()
 
 
 def _read_store_key(
@@ -364,8 +349,7 @@ def _show(window: KioskWindow, *, fullscreen: bool) -> None:
         if sys.platform == "win32":
             # On a Windows desktop the kiosk must also stay above the taskbar and other programs' windows. The Linux
             # kiosk runs in an X session of its own with no window manager (installers/debian: kiosk-session), where
-            # a full-screen window has no frame and nothing to stay above, and where these flags would only make
-            # PySide create its `Qt` enums before home is shown (kiosk.ui.widgets).
+            # a full-screen window has no frame and nothing to stay above.
             from PySide6.QtCore import Qt
 
             window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)

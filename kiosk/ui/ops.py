@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 if TYPE_CHECKING:
     import queue
@@ -86,9 +86,7 @@ class _Bridge(QObject):
     def __init__(self) -> None:
         super().__init__()
         # Only worker threads emit, so Qt queues the call to the thread this object lives on (the main thread).
-        # (Qt's automatic connection type; naming QueuedConnection would make PySide create the `Qt` namespace before
-        # home is shown, see kiosk.ui.widgets.)
-        self.finished.connect(self._deliver)
+        self.finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     @staticmethod
     def _deliver(callback: Callable[[], None]) -> None:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, ClassVar, NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from cunzhan.i18n import gettext as _
@@ -36,8 +38,9 @@ NEXT_PAGE_KEY = 9  # blind mode: the number keys choose; these two turn the page
 PREVIOUS_PAGE_KEY = 7
 
 
-class Choice(NamedTuple):
-    """One main choice on a screen. (A NamedTuple: see kiosk.ui.theme.Palette.)"""
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One main choice on a screen."""
 
     key: str  # stable id: the button's object name is `choice_<key>`
     label: str  # translated, short
@@ -65,8 +68,7 @@ class Screen(QWidget):
         self.win = window
         self.setObjectName(f"screen_{self.name}")
         self.setProperty("kind", "page")
-        # Holds focus when no button should look chosen. By number: home is shown before `Qt` is made (widgets).
-        self.setProperty("focusPolicy", widgets.CLICK_FOCUS)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # holds focus when no button should look chosen
         self.page = 0
         self.message = ""
         self.message_kind = "error"
@@ -366,7 +368,7 @@ class Screen(QWidget):
         prev.setEnabled(self.page > 0)
         where = QLabel(_("Page {page} of {pages}").format(page=self.page + 1, pages=self.page_count()))
         where.setAccessibleName(where.text())
-        where.setProperty("alignment", widgets.ALIGN_CENTER)
+        where.setAlignment(Qt.AlignmentFlag.AlignCenter)
         nxt = widgets.button(_("Next page"), name="page_next", kind="secondary", on_click=self.next_page)
         nxt.setEnabled(self.page + 1 < self.page_count())
         row.addWidget(prev)
@@ -459,19 +461,19 @@ class KeypadEntry(Screen):
         the digit. Backspace says what it removed (privately) or how many are left; a full entry says so."""
         if after == before:
             if before and len(before) >= len(after):
-                self.win.say_typed("", _("That is all the characters: press Enter"))
+                self.win.speech_routing.say_typed("", _("That is all the characters: press Enter"))
             return
         if len(after) > len(before):
             added = after[len(before) :]
-            self.win.say_typed(
+            self.win.speech_routing.say_typed(
                 "" if self.secret else spoken_chars(added),
                 _("Character {n}").format(n=count_words(len(after))),
             )
         elif not after:
-            self.win.say_typed("", _("All cleared"))
+            self.win.speech_routing.say_typed("", _("All cleared"))
         else:
             removed = before[len(after) :]
-            self.win.say_typed(
+            self.win.speech_routing.say_typed(
                 "" if self.secret else _("Removed {chars}").format(chars=spoken_chars(removed)),
                 _("Removed one, {n} left").format(n=count_words(len(after), quantity=True)),
             )
@@ -484,7 +486,7 @@ class KeypadEntry(Screen):
             if entry
             else _("Nothing typed yet")
         )
-        self.win.say_typed("" if self.secret or not entry else spoken_chars(entry), count)
+        self.win.speech_routing.say_typed("" if self.secret or not entry else spoken_chars(entry), count)
 
 
 def spoken_chars(text: str) -> str:

@@ -5,22 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
 from cunzhan.i18n import N_
 from cunzhan.i18n import gettext as _
 from kiosk.ui.theme import FONT_FAMILY
-
-# Home is on screen before PySide6 makes the `Qt` namespace, whose ~100 Python enums cost ~40 ms to create on Python
-# 3.11 (a fifth of the kiosk's start-up). So the code that runs before home is shown imports `Qt` inside the functions
-# that need it (keys, the idle warning, other screens), and sets the two `Qt` values it needs by number through Qt's
-# property system, which takes enums as numbers. Staff mode, installed just after home is shown, makes the namespace.
-# tests/ui/test_startup.py holds the numbers equal to Qt's and home free of the namespace.
-ALIGN_CENTER = 0x0084  # Qt.AlignmentFlag.AlignCenter
-CLICK_FOCUS = 0x2  # Qt.FocusPolicy.ClickFocus
-STRONG_FOCUS = 0xB  # Qt.FocusPolicy.StrongFocus
-PLAIN_TEXT = 0  # Qt.TextFormat.PlainText
 
 
 def set_kind(widget: QWidget, kind: str) -> None:
@@ -173,7 +164,7 @@ def label(text: str, *, kind: str = "page", name: str = "", wrap: bool = True) -
     # Plain text, always: labels show text from the township (notices, a reviewer's reason) and from residents,
     # which must never be drawn as HTML (Qt's default guesses rich text from the first tag it sees). Set after
     # `kind`: it makes Qt create the label's accessible interface, and an error label must get the alert one.
-    widget.setProperty("textFormat", PLAIN_TEXT)
+    widget.setTextFormat(Qt.TextFormat.PlainText)
     widget.setAccessibleName(" ".join(text.split()) or " ")
     if name:
         widget.setObjectName(name)

@@ -77,35 +77,21 @@ def test_staff_key_after_the_deferred_install_still_works_once(
     assert _name(win) == "home"
 
 
-def test_enum_numbers_set_before_home_are_qts_own(qtbot: QtBot) -> None:
-    """kiosk.ui.widgets sets two `Qt` values by number so home can be shown before `Qt` exists: they must be Qt's."""
-    from PySide6.QtWidgets import QLabel, QWidget
-
-    from kiosk.ui import widgets
-
-    assert widgets.ALIGN_CENTER == Qt.AlignmentFlag.AlignCenter.value
-    assert widgets.CLICK_FOCUS == Qt.FocusPolicy.ClickFocus.value
-    label, plain = QLabel("x"), QWidget()
-    qtbot.addWidget(label)
-    qtbot.addWidget(plain)
-    assert label.setProperty("alignment", widgets.ALIGN_CENTER)
-    assert plain.setProperty("focusPolicy", widgets.CLICK_FOCUS)
-    assert label.alignment() == Qt.AlignmentFlag.AlignCenter
-    assert plain.focusPolicy() == Qt.FocusPolicy.ClickFocus
-
-
-# Run in a fresh interpreter: reports, at the ready line, whether PySide6 has made its `Qt` namespace (kiosk.ui.widgets
-# explains why home must not need it) and whether start-up imported sqlite-utils, cryptography or the domain records
-# (kiosk.store and kiosk.crypto say why home needs none of them).
+# Run in a fresh interpreter: reports, at the ready line (home shown and taking input), which of the modules that
+# start-up leaves for later were imported already: the keyring and cryptography (the store key is read on a worker
+# after the first frame, kiosk.crypto.PendingCipher), sqlite-utils and the domain records (kiosk.store), staff mode,
+# and every resident screen but home (imported the first time each is shown, kiosk.ui.screens.SCREENS).
 _READY_PROBE = """
 import builtins, sys
-import PySide6.QtCore as core
 real_print = print
 def probe(*args, **kwargs):
     if args and str(args[0]).startswith("ready in"):
-        made = sorted(name for name in ("Qt", "sqlite_utils", "cryptography", "cunzhan.models")
-                      if (name == "Qt" and "Qt" in vars(core)) or name in sys.modules)
+        from kiosk.ui.screens import SCREENS
+        late = ["keyring", "cryptography", "sqlite_utils", "cunzhan.models", "kiosk.ui.staff"]
+        late += sorted({"kiosk.ui.screens." + where.split(":")[0] for where in SCREENS.values()} - {"kiosk.ui.screens.home"})
+        made = [name for name in late if name in sys.modules]
         real_print("made before ready: " + (",".join(made) or "none"), file=sys.stderr, flush=True)
+        real_print("home imported: " + str("kiosk.ui.screens.home" in sys.modules), file=sys.stderr, flush=True)
     return real_print(*args, **kwargs)
 builtins.print = probe
 from kiosk.__main__ import main
@@ -126,7 +112,7 @@ def _run(code: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_home_is_ready_before_the_qt_namespace_and_the_heavier_modules(
+def test_home_is_ready_before_the_store_key_staff_mode_and_the_other_screens(
     tmp_path: Path, keyring_ready: None
 ) -> None:
     first = _run(_READY_PROBE, tmp_path)  # creates the store (migrations through sqlite-utils) and the key
@@ -134,6 +120,7 @@ def test_home_is_ready_before_the_qt_namespace_and_the_heavier_modules(
     again = _run(_READY_PROBE, tmp_path)
     assert again.returncode == 0, again.stderr
     assert "made before ready: none" in again.stderr, again.stderr
+    assert "home imported: True" in again.stderr, again.stderr  # the probe sees the modules it asks about
     assert again.stdout.startswith("ready in ")
 
 
