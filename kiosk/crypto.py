@@ -64,7 +64,7 @@ def preload_keyring_modules() -> None:
     (staff mode, speech, voice); importing the same packages from two threads at once can hand one of them a
     partially initialised module on Python 3.11, so the main thread imports these first (it costs the same either
     way: imports hold the GIL)."""
-    import keyring  # noqa: F401 - keyring.core, the backend base classes and their jaraco helpers
+    import keyring  # keyring.core, the backend base classes and their jaraco helpers
 
     if sys.platform.startswith("linux"):
         import keyring.backends.SecretService  # noqa: F401 - secretstorage, and cryptography for its session

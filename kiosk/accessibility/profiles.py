@@ -7,8 +7,8 @@ and speech is on if any profile wants it — except that the hearing profile add
 
 from __future__ import annotations
 
-from enum import StrEnum
 from dataclasses import dataclass
+from enum import StrEnum
 
 from cunzhan.i18n import N_, gettext
 
