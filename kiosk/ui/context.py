@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kiosk import settings as S
@@ -40,11 +41,9 @@ PERSONAL = (
 )
 
 
+@dataclass
 class Visit:
-    """One resident's choices and entries, from the first touch to the end of the visit.
-
-    Class-level defaults, one list of its own per visit; a plain class rather than a dataclass because it is made
-    before home is shown (see kiosk.ui.theme.Palette)."""
+    """One resident's choices and entries, from the first touch to the end of the visit; a new one per visit."""
 
     kind: ServiceKind | None = None
     service_id: str | None = None
@@ -62,23 +61,21 @@ class Visit:
     booking: Booking | None = None  # the booking just made, checked in or being looked at
     reschedule_of: str | None = None  # booking id being moved to another session
     rating: int = 0
-    reasons: list[str]  # feedback reasons chosen (set in __init__: a list of its own)
+    reasons: list[str] = field(default_factory=list)  # feedback reasons chosen
     alternatives: tuple[str, ...] = ()  # session ids offered when the chosen one filled up
     consent_at: dt.datetime | None = (
         None  # when the resident agreed to the personal-data notice (screens/consent)
     )
 
-    def __init__(self) -> None:
-        self.reasons = []
-
     def has_personal(self) -> bool:
         """Anything that tells who the resident is or that they typed: who they are, who it is for, a booking,
         an entry, a rating. A service or day chosen alone is not personal."""
-        return any(getattr(self, name) != getattr(Visit, name, []) for name in PERSONAL)
+        fresh = Visit()
+        return any(getattr(self, name) != getattr(fresh, name) for name in PERSONAL)
 
     def is_empty(self) -> bool:
-        """Nothing chosen or typed: every field the visit has set still holds its default."""
-        return all(value == getattr(Visit, name, []) for name, value in vars(self).items())
+        """Nothing chosen or typed: every field still holds its default."""
+        return self == Visit()
 
 
 class KioskContext:
