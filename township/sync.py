@@ -27,7 +27,7 @@ from cunzhan import protocol as P
 from cunzhan.fieldcrypto import field_ref
 from cunzhan.i18n import gettext as _
 from cunzhan.i18n import use_locale
-from cunzhan.identity import check_id_number, mask_id
+from cunzhan.identity import IdCheck, check_id_number, mask_id
 from cunzhan.models import ACTIVE, CHANGEABLE, CHECKED_IN_OR_LATER, HOLDS_SEAT
 from cunzhan.models import BookingStatus as S
 from township import booking as B
@@ -215,14 +215,19 @@ def push(
 ) -> list[dict[str, Any]]:
     """Apply a push body (already checked to be an object with `device_id` and a list `ops`); results in op order.
 
-    One write transaction for the batch. Ops run in `device_seq` order; replays return the stored result. A booking
-    create that passes every check on what the push already knows (`_Memo`, `_fast_create`) runs no SQL of its own:
-    its resident and booking rows are inserted with the others in one executemany each. Every other op runs in a
-    SAVEPOINT (after those rows are written), so an op that fails unexpectedly is rolled back alone and answered
-    `invalid`. Should the batched inserts ever fail, the whole push is done again op by op.
+    Each op is first read as far as it can be without the database (`_read_op`: validation, request hash, ID check,
+    encryption), before the township lock is taken: the lock makes a township's pushes run one at a time, so the
+    less it covers the more pushes a second. Then one write transaction for the batch. Ops run in `device_seq`
+    order; replays return the stored result. A booking create that passes every check on what the push already
+    knows (`_Memo`, `_fast_create`) runs no SQL of its own: its resident and booking rows are inserted with the
+    others in one executemany each. Every other op runs in a SAVEPOINT (after those rows are written), so an op
+    that fails unexpectedly is rolled back alone and answered `invalid`. Should the batched inserts ever fail, the
+    whole push is done again op by op.
     """
+    cipher = keys.cipher_for(database.engine)
+    ready = [_read_op(raw, cipher, device) for raw in body["ops"]]
     try:
-        return _push_transaction(database, device, body, client_time=client_time, fast=True)
+        return _push_transaction(database, device, body, client_time=client_time, fast=True, ready=ready)
     except sa.exc.IntegrityError as exc:  # nothing was committed: redo it the careful way
         log.warning(
             "push of device %s: batched inserts failed (%s at %s); applying op by op",
@@ -230,7 +235,48 @@ def push(
             type(exc).__name__,
             _where(exc),
         )
-        return _push_transaction(database, device, body, client_time=client_time, fast=False)
+        return _push_transaction(database, device, body, client_time=client_time, fast=False, ready=ready)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """An op as far as it reads without the database (`_read_op`).
+
+    `op`/`payload` are None when the op does not validate (answered `invalid`). For a booking create whose ID
+    number checks out: its blind index, the booking's sealed fields (`_sealed_booking`), and the resident row to
+    insert should the ID number be new to the township (a fresh id; unused otherwise)."""
+
+    digest: str
+    op: P.Op | None = None
+    payload: Any = None
+    id_check: IdCheck | None = None
+    blind: str | None = None
+    sealed: dict[str, Any] | None = None
+    resident: dict[str, Any] | None = None
+
+
+def _read_op(raw: Any, cipher: Any, device: Device) -> _Ready:
+    """What `_push_one` needs of an op that depends on the op alone (pure: safe before the township lock)."""
+    digest = request_hash(raw)
+    try:
+        op = P.Op.model_validate(raw)
+        payload = P.parse_payload(op)
+    except (ValidationError, ValueError, TypeError):
+        return _Ready(digest)
+    if not isinstance(payload, P.BookingCreate):
+        return _Ready(digest, op, payload)
+    check = check_id_number(payload.resident.id_number)
+    if not check.ok or check.number is None:
+        return _Ready(digest, op, payload, check)
+    return _Ready(
+        digest,
+        op,
+        payload,
+        check,
+        blind=cipher.lookup_hash(check.number),
+        sealed=_sealed_booking(cipher, op, payload),
+        resident=_resident_values(cipher, device, payload.resident, check.number),
+    )
 
 
 def _push_transaction(
@@ -240,8 +286,12 @@ def _push_transaction(
     *,
     client_time: dt.datetime | None,
     fast: bool,
+    ready: list[_Ready] | None = None,
 ) -> list[dict[str, Any]]:
     raw_ops: list[Any] = body["ops"]
+    if ready is None:
+        cipher = keys.cipher_for(database.engine)
+        ready = [_read_op(raw, cipher, device) for raw in raw_ops]
     results: list[dict[str, Any] | None] = [None] * len(raw_ops)
     order = sorted(range(len(raw_ops)), key=lambda i: (_seq_key(raw_ops[i]), i))
     with database.write() as conn:
@@ -263,10 +313,12 @@ def _push_transaction(
                 stored[row.op_id] = (row.request_hash, dict(row.result))
         batch = _Batch(changes=B.buffer_changes(conn))
         if fast:
-            batch.memo = _prefetch(conn, device, [raw_ops[i] for i in order], stored, batch)
+            batch.memo = _prefetch(conn, device, [(raw_ops[i], ready[i]) for i in order], stored, batch)
         with use_locale(town.locale):
             for index in order:
-                results[index] = _push_one(conn, device, raw_ops[index], stored, batch)
+                results[index] = _push_one(
+                    conn, device, raw_ops[index], ready[index], stored=stored, batch=batch
+                )
             _write_pending(conn, batch)
             B.flush_sessions(conn, batch.seats)  # the touched sessions' changes join the same executemany
         B.write_buffered_changes(conn)
@@ -374,13 +426,13 @@ _MEMO_MIN_CREATES = 2  # one create gains nothing from looking ahead
 def _prefetch(
     conn: Connection,
     device: Device,
-    raws: list[Any],
+    ops: list[tuple[Any, _Ready]],
     stored: dict[str, tuple[str, dict[str, Any]]],
     batch: _Batch,
 ) -> _Memo | None:
     """The `_Memo` for the push's booking creates (None when there are too few to gain from it); the sessions
     they name are locked and counted into `batch` as `_create` would on its first create of each."""
-    ids, codes, blinds, session_ids = _create_keys(raws, stored, keys.cipher_for(conn))
+    ids, codes, blinds, session_ids = _create_keys(ops, stored)
     if len(ids) < _MEMO_MIN_CREATES:
         return None
     for session_id, (session, seats) in B.lock_sessions_with_seats(
@@ -398,74 +450,68 @@ def _prefetch(
         residents={},
         active=set(),
     )
-    for part in _chunks(sorted(ids), 400):
-        memo.ids.update(conn.execute(sa.select(b.c.id).where(b.c.id.in_(part))).scalars())
-    for part in _chunks(sorted(codes), 400):
-        memo.codes.update(
-            conn.execute(
-                sa.select(b.c.code).where(b.c.township_id == device.township_id, b.c.code.in_(part))
-            ).scalars()
-        )
+    # One statement for ids and codes, one for residents and their active bookings: each round trip is taken
+    # under the township lock.
+    id_list, code_list = sorted(ids), sorted(codes)
+    for start in range(0, max(len(id_list), len(code_list)), 400):
+        for hit in conn.execute(
+            sa.select(b.c.id, b.c.code, b.c.township_id).where(
+                sa.or_(
+                    b.c.id.in_(id_list[start : start + 400]),
+                    sa.and_(
+                        b.c.township_id == device.township_id, b.c.code.in_(code_list[start : start + 400])
+                    ),
+                )
+            )
+        ):
+            memo.ids.add(hit.id)
+            if hit.township_id == device.township_id:
+                memo.codes.add(hit.code)
+    active = sa.and_(b.c.resident_id == r.c.id, b.c.status.in_(ACTIVE))
     for part in _chunks(sorted(blinds), 400):
-        for row in conn.execute(
-            sa.select(r.c.id_blind, r.c.id).where(
-                r.c.township_id == device.township_id, r.c.id_blind.in_(part)
-            )
+        for known in conn.execute(
+            sa.select(r.c.id_blind, r.c.id, b.c.session_id, b.c.dependent_key)
+            .select_from(r.outerjoin(b, active))
+            .where(r.c.township_id == device.township_id, r.c.id_blind.in_(part))
         ):
-            memo.residents[row.id_blind] = row.id
-    for part in _chunks(sorted(memo.residents.values()), 400):
-        for act in conn.execute(
-            sa.select(b.c.session_id, b.c.resident_id, b.c.dependent_key).where(
-                b.c.resident_id.in_(part), b.c.status.in_(ACTIVE)
-            )
-        ):
-            memo.active.add((act.session_id, act.resident_id, act.dependent_key))
+            memo.residents[known.id_blind] = known.id
+            if known.session_id is not None:
+                memo.active.add((known.session_id, known.id, known.dependent_key))
     return memo
 
 
 def _create_keys(
-    raws: list[Any], stored: dict[str, tuple[str, dict[str, Any]]], cipher: Any
+    ops: list[tuple[Any, _Ready]], stored: dict[str, tuple[str, dict[str, Any]]]
 ) -> tuple[set[str], set[str], set[str], set[str]]:
     """Booking ids, codes, blind indexes and session ids of the creates not yet stored, as far as they read."""
     session_ids: set[str] = set()
     ids: set[str] = set()
     codes: set[str] = set()
     blinds: set[str] = set()
-    for raw in raws:
+    for raw, ready in ops:
         if not (
             isinstance(raw, dict)
-            and raw.get("entity") == "booking"
-            and raw.get("kind") == "create"
             and isinstance(raw.get("op_id"), str)
             and raw["op_id"] not in stored
-            and isinstance(raw.get("payload"), dict)
+            and isinstance(ready.payload, P.BookingCreate)
+            and ready.op is not None
+            and ready.blind is not None
         ):
             continue
-        payload, entity_id = raw["payload"], raw.get("entity_id")
-        resident = payload.get("resident")
-        number = resident.get("id_number") if isinstance(resident, dict) else None
-        code = payload.get("code")
-        session_id = payload.get("session_id")
-        # Only well-formed keys are looked up ahead (a fuzzed NUL or a list must reach the op's own checks, which
-        # answer it `invalid`, not the look-ahead's SQL).
+        payload, entity_id = ready.payload, ready.op.entity_id
+        # Only well-formed keys are looked up ahead (a fuzzed NUL must reach the op's own checks, which answer it
+        # `invalid`, not the look-ahead's SQL).
         if not (
-            isinstance(entity_id, str)
-            and _is_uuid(entity_id)
-            and isinstance(session_id, str)
-            and _is_uuid(session_id)
-            and isinstance(code, str)
-            and isinstance(number, str)
-            and 0 < len(code) <= 32
-            and code.isprintable()
+            _is_uuid(entity_id)
+            and _is_uuid(payload.session_id)
+            and 0 < len(payload.code) <= 32
+            and payload.code.isprintable()
         ):
-            continue
-        check = check_id_number(number)
-        if not check.ok or check.number is None:
             continue
         ids.add(entity_id)
-        codes.add(code)
-        blinds.add(cipher.lookup_hash(check.number))
-        session_ids.add(session_id)
+        codes.add(payload.code)
+        blinds.add(ready.blind)
+        session_ids.add(payload.session_id)
     return ids, codes, blinds, session_ids
 
 
@@ -474,10 +520,10 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-def _remember(conn: Connection, batch: _Batch, values: dict[str, Any], id_number: str) -> None:
+def _remember(batch: _Batch, values: dict[str, Any], blind: str) -> None:
     """A booking `_create` inserted, noted in the look-ahead so that it stays true."""
     if batch.memo is not None:
-        batch.memo.booked(values, blind=keys.cipher_for(conn).lookup_hash(id_number))
+        batch.memo.booked(values, blind=blind)
 
 
 def _write_pending(conn: Connection, batch: _Batch) -> None:
@@ -491,15 +537,20 @@ def _write_pending(conn: Connection, batch: _Batch) -> None:
 
 
 def _fast_create(
-    conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str, *, batch: _Batch, memo: _Memo
+    conn: Connection,
+    device: Device,
+    op: P.Op,
+    p: P.BookingCreate,
+    op_id: str,
+    *,
+    ready: _Ready,
+    batch: _Batch,
+    memo: _Memo,
 ) -> dict[str, Any] | None:
     """A booking create decided on what the push already knows, with no SQL: the result, or None when anything is
     unknown or the create would not simply be applied from the shared pool (then `_create` decides it). Takes the
     same checks in the same order as `_create` and ends the same way; its rows are inserted by `_write_pending`."""
-    if p.lease:
-        return None
-    check = check_id_number(p.resident.id_number)
-    if not check.ok or check.number is None:
+    if p.lease or ready.blind is None or ready.sealed is None or ready.resident is None:
         return None
     if op.entity_id not in memo.asked_ids or p.code not in memo.asked_codes:
         return None
@@ -513,37 +564,30 @@ def _fast_create(
     if session.status != "open" or db.utc(session.starts_at) <= now:
         return None
     service = B.cached_service(conn, session.service_id)
-    cipher = keys.cipher_for(conn)
-    blind = cipher.lookup_hash(check.number)
+    blind = ready.blind
     if service is None or blind not in memo.asked_blinds:
         return None
     taken, leased = seats
     if int(session.capacity) - taken - leased <= 0:
         return None
     resident_id = memo.residents.get(blind)
-    dep, key = sealed_dependent(
-        cipher, p.for_dependent.model_dump() if p.for_dependent else None, op.entity_id
-    )
-    if resident_id is not None and (session.id, resident_id, key) in memo.active:
+    if resident_id is not None and (session.id, resident_id, ready.sealed["dependent_key"]) in memo.active:
         return None
     review = bool(service.review)
     status = S.PENDING_REVIEW if review else S.CONFIRMED
     message = _(M.PENDING_REVIEW if review else M.CONFIRMED)
     _seats_seen(conn, session.id)
     if resident_id is None:
-        resident = _resident_values(cipher, device, p.resident, check.number)
-        batch.new_residents.append(resident)
-        resident_id = str(resident["id"])
+        batch.new_residents.append(ready.resident)
+        resident_id = str(ready.resident["id"])
     values = _booking_values(
-        cipher,
         device,
         op,
         p,
+        ready.sealed,
         session_id=session.id,
         resident_id=resident_id,
         status=status,
-        dep=dep,
-        key=key,
         lease=False,
         position=None,
         message=message,
@@ -577,20 +621,24 @@ def _seq_key(raw: Any) -> int:
 
 
 def _push_one(
-    conn: Connection, device: Device, raw: Any, stored: dict[str, tuple[str, dict[str, Any]]], batch: _Batch
+    conn: Connection,
+    device: Device,
+    raw: Any,
+    ready: _Ready,
+    *,
+    stored: dict[str, tuple[str, dict[str, Any]]],
+    batch: _Batch,
 ) -> dict[str, Any]:
     raw_id = raw.get("op_id") if isinstance(raw, dict) else None
     op_id = raw_id if isinstance(raw_id, str) else ""
-    digest = request_hash(raw)
+    digest = ready.digest
     if op_id and op_id in stored:
         previous_hash, previous_result = stored[op_id]
         if previous_hash == digest:
             return previous_result | {"replayed": True}
         return _rejected(op_id, "op_id_reused", _(M.OP_ID_REUSED))
-    try:
-        op = P.Op.model_validate(raw)
-        payload = P.parse_payload(op)
-    except (ValidationError, ValueError, TypeError):
+    op, payload = ready.op, ready.payload
+    if op is None:
         result = _rejected(op_id, "invalid", _(M.INVALID))
         if _is_uuid(op_id):  # a final answer for an op we can key; other junk is just answered
             _store(batch, device, op_id, raw, digest=digest, result=result, stored=stored)
@@ -599,7 +647,7 @@ def _push_one(
     if isinstance(payload, P.BookingCreate) and batch.memo is not None:
         logged, residents, bookings = len(batch.changes), len(batch.new_residents), len(batch.new_bookings)
         try:
-            fast = _fast_create(conn, device, op, payload, op_id, batch=batch, memo=batch.memo)
+            fast = _fast_create(conn, device, op, payload, op_id, ready=ready, batch=batch, memo=batch.memo)
         except (
             Exception
         ) as exc:  # nothing was written: drop what it collected and answer as the slow path would
@@ -626,7 +674,7 @@ def _push_one(
     logged = len(batch.changes)
     try:
         with conn.begin_nested():
-            result = _apply(conn, device, op, payload, op_id, batch=batch)
+            result = _apply(conn, device, op, payload, op_id, ready=ready, batch=batch)
     except (
         Exception
     ) as exc:  # a rejected op must never block the others: roll it back alone, answer `invalid`
@@ -687,10 +735,10 @@ def _store(
 
 
 def _apply(
-    conn: Connection, device: Device, op: P.Op, payload: Any, op_id: str, *, batch: _Batch
+    conn: Connection, device: Device, op: P.Op, payload: Any, op_id: str, *, ready: _Ready, batch: _Batch
 ) -> dict[str, Any]:
     if isinstance(payload, P.BookingCreate):
-        return _create(conn, device, op, payload, op_id, batch=batch)
+        return _create(conn, device, op, payload, op_id, ready=ready, batch=batch)
     if isinstance(payload, P.BookingCancel):
         return _cancel(conn, device, op, payload, op_id)
     if isinstance(payload, P.BookingReschedule):
@@ -778,21 +826,26 @@ def _create_refusal(
 
 
 def _create(
-    conn: Connection, device: Device, op: P.Op, p: P.BookingCreate, op_id: str, *, batch: _Batch
+    conn: Connection,
+    device: Device,
+    op: P.Op,
+    p: P.BookingCreate,
+    op_id: str,
+    *,
+    ready: _Ready,
+    batch: _Batch,
 ) -> dict[str, Any]:
-    check = check_id_number(p.resident.id_number)
-    if not check.ok or check.number is None:
-        return _rejected(op_id, "invalid", check.message())
+    check = ready.id_check
+    if check is None or ready.blind is None or ready.sealed is None or ready.resident is None:
+        return _rejected(op_id, "invalid", check.message() if check is not None else _(M.INVALID))
     refusal, session, lease = _create_refusal(conn, device, op, p, op_id, batch=batch)
     if refusal is not None:
         return refusal
     assert session is not None
     now = db.now_utc()
     # Nothing is written before every check has passed: a rejected op changes nothing (not even the resident).
-    resident_id = _find_resident(conn, device, check.number)
-    dep, key = sealed_dependent(
-        keys.cipher_for(conn), p.for_dependent.model_dump() if p.for_dependent else None, op.entity_id
-    )
+    resident_id = _find_resident(conn, device, ready.blind)
+    key = ready.sealed["dependent_key"]
     # A resident not yet known has no booking to duplicate.
     duplicate = (
         conn.execute(
@@ -833,24 +886,26 @@ def _create(
         ).scalar_one()
         message = _(M.WAITLISTED).format(position=int(queued) + 1)  # last in the queue
     if resident_id is None:
-        resident_id = _insert_resident(conn, device, p.resident, check.number)
+        # The push holds the township's lock (SQLite's writer lock), so no other push can insert the same ID
+        # number in between. Later bookings never rewrite a resident: each keeps the contact details it was made
+        # with (`bookings.contact_*`), so a kiosk cannot change what staff see for bookings made elsewhere.
+        conn.execute(_INSERT_RESIDENT, ready.resident)
+        resident_id = str(ready.resident["id"])
     values = _booking_values(
-        keys.cipher_for(conn),
         device,
         op,
         p,
+        ready.sealed,
         session_id=session.id,
         resident_id=resident_id,
         status=status,
-        dep=dep,
-        key=key,
         lease=lease is not None,
         position=position,
         message=message,
         now=now,
     )
     conn.execute(_INSERT_BOOKING, values)
-    _remember(conn, batch, values, check.number)
+    _remember(batch, values, ready.blind)
     row = SimpleNamespace(**values)  # what RETURNING would give back: every column is set here
     B.log_booking(conn, row)
     if duplicate is not None:
@@ -867,23 +922,39 @@ def _create(
     return _result(op_id, "applied", message=message, booking=B.booking_summary(row))
 
 
+def _sealed_booking(cipher: Any, op: P.Op, p: P.BookingCreate) -> dict[str, Any]:
+    """A create's booking columns that are encrypted or keyed (bound to the booking id): made before the lock."""
+    dep, key = sealed_dependent(
+        cipher, p.for_dependent.model_dump() if p.for_dependent else None, op.entity_id
+    )
+    return {
+        "for_dependent": dep,
+        "dependent_key": key,
+        # The details this booking was made with: what staff see for it, whatever other kiosks send later.
+        "contact_name_enc": cipher.encrypt(
+            p.resident.name, where=field_ref("bookings", "contact_name_enc", op.entity_id)
+        ),
+        "contact_phone_enc": cipher.encrypt(
+            p.resident.phone or None, where=field_ref("bookings", "contact_phone_enc", op.entity_id)
+        ),
+    }
+
+
 def _booking_values(
-    cipher: Any,
     device: Device,
     op: P.Op,
     p: P.BookingCreate,
+    sealed: dict[str, Any],
     *,
     session_id: str,
     resident_id: str,
     status: str,
-    dep: dict[str, Any] | None,
-    key: str,
     lease: bool,
     position: int | None,
     message: str,
     now: dt.datetime,
 ) -> dict[str, Any]:
-    return {
+    return sealed | {
         "id": op.entity_id,
         "township_id": device.township_id,
         "session_id": session_id,
@@ -895,20 +966,11 @@ def _booking_values(
         "kiosk_number": device.kiosk_number,
         "channel": p.channel,
         "staff_id": p.staff_id,
-        "for_dependent": dep,
-        "dependent_key": key,
         "lease": lease,
         "waitlist_position": position,
         "message": message,
         "created_at": db.naive(now),
         "updated_at": db.naive(now),
-        # The details this booking was made with: what staff see for it, whatever other kiosks send later.
-        "contact_name_enc": cipher.encrypt(
-            p.resident.name, where=field_ref("bookings", "contact_name_enc", op.entity_id)
-        ),
-        "contact_phone_enc": cipher.encrypt(
-            p.resident.phone or None, where=field_ref("bookings", "contact_phone_enc", op.entity_id)
-        ),
         "contact_village": p.resident.village or None,
         "consent_notice": p.consent.notice if p.consent else None,
         "consent_at": _kiosk_time(p.consent.at) if p.consent else None,
@@ -976,21 +1038,9 @@ def sealed_dependent(
     )
 
 
-def _find_resident(conn: Connection, device: Device, id_number: str) -> str | None:
+def _find_resident(conn: Connection, device: Device, blind: str) -> str | None:
     """The id of the township's resident with this ID number, if there is one (found by its blind index)."""
-    blind = keys.cipher_for(conn).lookup_hash(id_number)
     return conn.execute(_FIND_RESIDENT, {"township_id": device.township_id, "id_blind": blind}).scalar()
-
-
-def _insert_resident(conn: Connection, device: Device, r: P.Resident, id_number: str) -> str:
-    """A new resident record, from the first booking made for this ID number in the township.
-
-    Later bookings never rewrite it: each keeps the contact details it was made with (`bookings.contact_*`), so a
-    kiosk cannot change what staff see for bookings made elsewhere. The push holds the township's lock (SQLite's
-    writer lock), so no other push can insert the same ID number in between."""
-    values = _resident_values(keys.cipher_for(conn), device, r, id_number)
-    conn.execute(_INSERT_RESIDENT, values)
-    return str(values["id"])
 
 
 _INSERT_RESIDENT = sa.insert(db.residents)
