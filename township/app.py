@@ -161,6 +161,7 @@ def create_app(db_url: str, *, migrate: bool = True, demo: bool = False, console
         from township.seed import seed_demo
 
         seed_demo(database)
+    _warm_up(database)
     app = FastAPI(title="Cunzhan township backend", version="1", docs_url="/docs", redoc_url=None)
     app.state.db = database
     app.state.sync_gate = SyncGate()
@@ -176,6 +177,20 @@ def create_app(db_url: str, *, migrate: bool = True, demo: bool = False, console
             mount_console(app, database)
     _install_openapi(app)
     return app
+
+
+def _warm_up(database: db.Database) -> None:
+    """Load now what a new process's first push would load while it holds a township's lock (which stops that
+    township's other pushes): the message catalogues of the townships' languages (about 0.3 s) and the AES
+    module of the field cipher (`FieldCipher.encrypt` imports it on first use)."""
+    import cryptography.hazmat.primitives.ciphers.aead  # noqa: F401
+
+    from cunzhan.i18n import catalog
+
+    with database.read() as conn:
+        locales = conn.execute(sa.select(db.townships.c.locale).distinct()).scalars().all()
+    for locale in locales:
+        catalog(locale)
 
 
 WRITE_WAIT_S = 10.0
