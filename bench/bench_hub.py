@@ -141,10 +141,31 @@ def _serve(db_url: str, home: Path, workers: int = 1) -> tuple[subprocess.Popen[
     raise RuntimeError("backend did not start")
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of a process and its children so far, from /proc (None elsewhere)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        total = 0
+        for each in [str(pid), *children]:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _log_tracebacks(url: str, home: Path) -> int:
+    """Tracebacks in the log of the `serve` process at `url` (its stderr)."""
+    log_file = home / f"serve-{url.rsplit(':', 1)[1]}.log"
+    return log_file.read_text(errors="replace").count("Traceback") if log_file.exists() else 0
+
+
 def _measure(
     db_url: str, home: Path, *, workers: int = 1, pushes: int = 1, ops_per_push: int = OPS_PER_KIOSK
 ) -> tuple[float, int, int, list[float]]:
-    """(ops/s, ops answered, retries after 503, seconds per push from its first send to its answer)."""
+    """(ops/s, ops answered, retries after 503, seconds per push from its first send to its answer); prints the
+    backend's CPU time per op (a figure less sensitive than ops/s to what else runs on a shared machine) and the
+    tracebacks in its log."""
     sessions, codes = _prepare(db_url)
     proc, url = _serve(db_url, home, workers)
     try:
@@ -237,12 +258,16 @@ def _measure(
 
         with ThreadPoolExecutor(max_workers=KIOSKS) as pool:
             futures = [pool.submit(kiosk, i) for i in range(KIOSKS)]
+            cpu_before = _cpu_seconds(proc.pid)
             barrier.wait(timeout=300)
             started = time.monotonic()
             outcomes = [f.result() for f in futures]
             elapsed = time.monotonic() - started
+            cpu_after = _cpu_seconds(proc.pid)
         total = sum(d for d, _r in outcomes)
         retries = sum(r for _d, r in outcomes)
+        if cpu_before is not None and cpu_after is not None and total:
+            print(f"# backend CPU: {(cpu_after - cpu_before) * 1000 / total:.2f} ms per op", flush=True)
         return total / elapsed, total, retries, latencies
     finally:
         proc.terminate()
@@ -250,6 +275,7 @@ def _measure(
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        print(f"# backend log: {_log_tracebacks(url, home)} tracebacks", flush=True)
 
 
 def _fresh_pg(admin_url: str) -> tuple[str, Any]:
