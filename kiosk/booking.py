@@ -12,10 +12,19 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from cunzhan.codes import make_code
-from cunzhan.fieldcrypto import field_ref
 from cunzhan.i18n import N_, gettext
-from cunzhan.models import ACTIVE, Booking, BookingStatus, Channel, Dependent, Feedback, Resident, Session
-from kiosk.store import Store, new_id, to_text, utc_now
+from cunzhan.models import (
+    ACTIVE,
+    Booking,
+    BookingStatus,
+    Channel,
+    Dependent,
+    Feedback,
+    Resident,
+    Session,
+    SessionStatus,
+)
+from kiosk.store import Store, SyncKey, new_id, to_text, utc_now
 
 # The version of the personal-data notice a resident agrees to before typing their ID number
 # (kiosk/ui/screens/consent.py); sent with each booking they make, kept with it at the township.
@@ -90,7 +99,7 @@ class Bookings:
     def kiosk_number(self) -> int:
         if self._kiosk_number is not None:
             return self._kiosk_number
-        return int(self.store.state("kiosk_number", "0") or 0)
+        return int(self.store.state(SyncKey.KIOSK_NUMBER, "0") or 0)
 
     def book(
         self,
@@ -108,32 +117,23 @@ class Bookings:
         resident agreed to the personal-data notice (`CONSENT_NOTICE`), recorded with the booking."""
         at = now or utc_now()
         with self.store.transaction() as conn:
-            row = conn.execute(
-                "SELECT status, seats_left, starts_at, service_id FROM sessions WHERE id = ? AND deleted = 0",
-                (session_id,),
-            ).fetchone()
-            if row is None:
+            session = self.store.live_session(session_id)
+            if session is None:
                 raise BookingRefused(Refusal.NOT_FOUND)
-            status, seats_left, starts_at, _service_id = row
-            if status != "open":
+            if session.status is not SessionStatus.OPEN:
                 raise BookingRefused(Refusal.SESSION_CLOSED)
-            if starts_at <= to_text(at):
+            if session.starts_at <= at:
                 raise BookingRefused(Refusal.SESSION_STARTED)
+            seats_left = session.seats_left
             saved = self.store.save_resident(resident, conn=conn)
             dependent_id = dependent.id if dependent else None
-            active = tuple(s.value for s in ACTIVE)
-            dup = conn.execute(
-                f"SELECT 1 FROM bookings WHERE session_id = ? AND resident_id = ? AND coalesce(dependent_id, '') = ? "
-                f"AND status IN ({','.join('?' * len(active))})",
-                (session_id, saved.id, dependent_id or "", *active),
-            ).fetchone()
-            if dup:
+            if self.store.has_booking(
+                session_id=session_id, resident_id=saved.id, dependent_id=dependent_id, statuses=ACTIVE
+            ):
                 raise BookingRefused(Refusal.DUPLICATE)
             leased = self.store.lease_seats_free(session_id, now=at, conn=conn) > 0
             if seats_left <= 0 and not leased and not waitlist:
-                session = self.store.session(session_id)
-                alternatives = tuple(self.store.nearest_open_sessions(session)) if session else ()
-                raise BookingRefused(Refusal.SLOT_FULL, alternatives)
+                raise BookingRefused(Refusal.SLOT_FULL, tuple(self.store.nearest_open_sessions(session)))
             state = BookingStatus.CONFIRMED if leased else BookingStatus.REQUESTED
             sequence = self.store.next_counter(conn, "booking_code")
             # `waitlist` on the row: queued without a seat here (the session was full). The township is asked to
@@ -153,7 +153,7 @@ class Bookings:
             )
             self.store.insert_booking(conn, booking)
             if seats_left > 0 and not leased:  # a lease booking uses the lease's seat, not the shared pool
-                conn.execute("UPDATE sessions SET seats_left = seats_left - 1 WHERE id = ?", (session_id,))
+                self.store.take_seat(conn, session_id)
             for_dependent = None
             if dependent is not None:
                 for_dependent = {
@@ -184,7 +184,7 @@ class Bookings:
                     "consent": {"notice": CONSENT_NOTICE, "at": to_text(consent_at)} if consent_at else None,
                 },
             )
-            self.store._audit(conn, staff_id or "resident", "booking_created", booking.code)
+            self.store.audit(staff_id or "resident", "booking_created", booking.code, conn=conn)
         return booking
 
     def _changeable(
@@ -226,10 +226,7 @@ class Bookings:
         with self.store.transaction() as conn:
             self.store.set_booking_status(conn, booking.id, BookingStatus.CANCELLED)
             if _holds_seat(booking):
-                conn.execute(
-                    "UPDATE sessions SET seats_left = min(capacity, seats_left + 1) WHERE id = ?",
-                    (booking.session_id,),
-                )
+                self.store.give_back_seat(conn, booking.session_id)
             self.store.enqueue(
                 conn,
                 entity="booking",
@@ -238,7 +235,7 @@ class Bookings:
                 payload={"reason": reason},
                 base_version=booking.version,
             )
-            self.store._audit(conn, actor, "booking_cancelled", booking.code)
+            self.store.audit(actor, "booking_cancelled", booking.code, conn=conn)
         return replace(booking, status=BookingStatus.CANCELLED)
 
     def reschedule(
@@ -263,13 +260,9 @@ class Bookings:
                 conn, booking.id, BookingStatus.REQUESTED, session_id=new.id, message=""
             )
             if _holds_seat(booking):
-                conn.execute(
-                    "UPDATE sessions SET seats_left = min(capacity, seats_left + 1) WHERE id = ?", (old.id,)
-                )
-            conn.execute("UPDATE sessions SET seats_left = seats_left - 1 WHERE id = ?", (new.id,))
-            conn.execute(
-                "UPDATE bookings SET waitlist = 0 WHERE id = ?", (booking.id,)
-            )  # it holds a seat now
+                self.store.give_back_seat(conn, old.id)
+            self.store.take_seat(conn, new.id)
+            self.store.clear_waitlist(conn, booking.id)  # it holds a seat now
             self.store.enqueue(
                 conn,
                 entity="booking",
@@ -278,7 +271,7 @@ class Bookings:
                 payload={"session_id": new.id},
                 base_version=booking.version,
             )
-            self.store._audit(conn, actor, "booking_rescheduled", booking.code)
+            self.store.audit(actor, "booking_rescheduled", booking.code, conn=conn)
         return replace(booking, session_id=new.id, status=BookingStatus.REQUESTED)
 
     def check_in(
@@ -312,7 +305,7 @@ class Bookings:
                 payload={},
                 base_version=booking.version,
             )
-            self.store._audit(conn, actor, "booking_checked_in", booking.code)
+            self.store.audit(actor, "booking_checked_in", booking.code, conn=conn)
         return replace(booking, status=BookingStatus.CHECKED_IN)
 
     def rate(
@@ -326,23 +319,8 @@ class Bookings:
         if not 1 <= rating <= 5:
             raise BookingRefused(Refusal.BAD_RATING)
         feedback = Feedback(new_id(), booking.id, rating, reasons, comment)
-        import json
-
         with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO feedback (id, booking_id, rating, reasons, comment_enc, created_at) "
-                "VALUES (?,?,?,?,?,?)",
-                (
-                    feedback.id,
-                    booking.id,
-                    rating,
-                    json.dumps(list(reasons), ensure_ascii=False),
-                    self.store.cipher.encrypt(
-                        comment, where=field_ref("feedback", "comment_enc", feedback.id)
-                    ),
-                    to_text(utc_now()),
-                ),
-            )
+            self.store.insert_feedback(conn, feedback)
             self.store.enqueue(
                 conn,
                 entity="feedback",

@@ -113,7 +113,7 @@ def _township_cli(
 
 def _enrol_and_sync(url: str, env: dict[str, str]) -> bool:
     """Enrol (or re-point an earlier enrolment at `url`) and sync once. False when it could not."""
-    from kiosk.store import Store
+    from kiosk.store import Store, SyncKey
     from kiosk.sync.client import Forbidden, Unauthorized
     from kiosk.sync.engine import SyncEngine
     from kiosk.sync.enroll import EnrollError, enroll
@@ -121,9 +121,9 @@ def _enrol_and_sync(url: str, env: dict[str, str]) -> bool:
     store = Store.open()
     try:
         engine = None
-        if store.state("device_id"):
+        if store.state(SyncKey.DEVICE_ID):
             # Same demo database as last time: keep the enrolment, only the port changed.
-            store.set_state("township_url", url)
+            store.set_state(SyncKey.TOWNSHIP_URL, url)
             engine = SyncEngine.from_store(store)
         if engine is not None:
             report = engine.sync_once()

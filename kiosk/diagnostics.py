@@ -35,28 +35,27 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from cunzhan.fieldcrypto import field_ref
 from cunzhan.identity import mask_id, mask_phone
 from cunzhan.paths import private_file, secure_dir
 from kiosk import settings as s
-from kiosk.store import Store, to_text, utc_now
+from kiosk.store import Store, SyncKey, to_text, utc_now
 from kiosk.sync.status import read_status
 
 AUDIT_LIMIT = 300
 LOG_TAIL_BYTES = 1024 * 1024
 # sync_state keys safe to export (never the token: that lives only in the keyring, and is scrubbed anyway).
-SYNC_KEYS = (
-    "link",
-    "last_success_at",
-    "last_attempt_at",
-    "last_error",
-    "clock_skew_s",
-    "kiosk_number",
-    "device_id",
-    "township_id",
-    "township_url",
-    "catalogue_cursor",
-    "audit_queued_upto",
+SYNC_KEYS: tuple[SyncKey, ...] = (
+    SyncKey.LINK,
+    SyncKey.LAST_SUCCESS_AT,
+    SyncKey.LAST_ATTEMPT_AT,
+    SyncKey.LAST_ERROR,
+    SyncKey.CLOCK_SKEW_S,
+    SyncKey.KIOSK_NUMBER,
+    SyncKey.DEVICE_ID,
+    SyncKey.TOWNSHIP_ID,
+    SyncKey.TOWNSHIP_URL,
+    SyncKey.CATALOGUE_CURSOR,
+    SyncKey.AUDIT_QUEUED_UPTO,
 )
 MASKED_SETTINGS = {s.KIOSK_PHONE.key}
 
@@ -82,25 +81,7 @@ class Scrubber:
     @classmethod
     def for_store(cls, store: Store) -> Scrubber:
         """Every name, ID number and phone the store holds, decrypted in memory only, plus the device token."""
-        cipher = store.cipher
-        names: list[str] = []
-        numbers: list[str] = []
-        for row in store.query("SELECT id, name_enc, id_number_enc, phone_enc FROM residents"):
-            names.append(
-                cipher.decrypt(row["name_enc"], where=field_ref("residents", "name_enc", row["id"])) or ""
-            )
-            for column in ("id_number_enc", "phone_enc"):
-                numbers.append(
-                    cipher.decrypt(row[column], where=field_ref("residents", column, row["id"])) or ""
-                )
-        names += [
-            cipher.decrypt(r["name_enc"], where=field_ref("dependents", "name_enc", r["id"])) or ""
-            for r in store.query("SELECT id, name_enc FROM dependents")
-        ]
-        names += [
-            cipher.decrypt(r["name_enc"], where=field_ref("staff", "name_enc", r["staff_id"])) or ""
-            for r in store.query("SELECT staff_id, name_enc FROM staff")
-        ]
+        names, numbers = store.personal_texts()
         secrets: list[str] = []
         try:
             from kiosk.sync import credentials
@@ -141,7 +122,7 @@ def manifest(store: Store) -> dict[str, Any]:
 
     from kiosk import __version__
 
-    url = store.state("township_url") or ""
+    url = store.state(SyncKey.TOWNSHIP_URL) or ""
     return {
         "app": "cunzhan-kiosk",
         "version": __version__,
@@ -164,9 +145,9 @@ def manifest(store: Store) -> dict[str, Any]:
             )
         },
         "sqlite": __import__("sqlite3").sqlite_version,
-        "kiosk_number": store.state("kiosk_number"),
+        "kiosk_number": store.state(SyncKey.KIOSK_NUMBER),
         "township_host": urlsplit(url).hostname if url else None,
-        "schema": [r["name"] for r in store.query("SELECT name FROM _sqlite_migrations ORDER BY rowid")],
+        "schema": list(store.applied_migrations()),
     }
 
 
@@ -199,7 +180,7 @@ def settings_report(store: Store) -> dict[str, Any]:
 
 def sync_report(store: Store) -> dict[str, Any]:
     status = read_status(store)
-    state = {r["key"]: r["value"] for r in store.query("SELECT key, value FROM sync_state")}
+    state = store.states()
     return {
         "status": {
             "enrolled": status.enrolled,
@@ -216,45 +197,11 @@ def sync_report(store: Store) -> dict[str, Any]:
 
 
 def counts_report(store: Store) -> dict[str, Any]:
-    tables = [
-        r["name"]
-        for r in store.query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-        )
-    ]
-    rows = {t: int(store.query(f'SELECT count(*) AS n FROM "{t}"')[0]["n"]) for t in tables}
-
-    def grouped(sql: str) -> list[dict[str, Any]]:
-        return store.query(sql)
-
-    lock = store.query("SELECT failures, locked_until FROM staff_lockout")
-    return {
-        "rows": rows,
-        "bookings": grouped("SELECT status, channel, count(*) AS n FROM bookings GROUP BY status, channel"),
-        "outbox": grouped(
-            "SELECT entity, kind, state, count(*) AS n, min(created_at) AS oldest FROM outbox "
-            "GROUP BY entity, kind, state"
-        ),
-        "rejected_reasons": grouped(
-            "SELECT json_extract(result, '$.reason') AS reason, count(*) AS n FROM outbox "
-            "WHERE state = 'rejected' GROUP BY reason"
-        ),
-        "sessions_upcoming": int(
-            store.query(
-                "SELECT count(*) AS n FROM sessions WHERE deleted = 0 AND starts_at >= ?",
-                (to_text(utc_now()),),
-            )[0]["n"]
-        ),
-        "staff": grouped("SELECT active, count(*) AS n FROM staff GROUP BY active"),
-        "pin_lockout": lock[0] if lock else {"failures": 0, "locked_until": None},
-    }
+    return {"rows": store.row_counts(), **store.usage_counts(utc_now())}
 
 
 def audit_report(store: Store, limit: int = AUDIT_LIMIT) -> list[dict[str, Any]]:
-    rows = store.query(
-        "SELECT id, at, actor, action, detail FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
-    )
-    return list(reversed(rows))
+    return store.audit_tail(limit)
 
 
 def doctor_report() -> list[dict[str, Any]]:
@@ -289,7 +236,7 @@ def export_diagnostics(
     folder = Path(out_dir) if out_dir else secure_dir(data_dir / "diagnostics")
     folder.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    number = store.state("kiosk_number") or "x"
+    number = store.state(SyncKey.KIOSK_NUMBER) or "x"
     path = folder / f"cunzhan-kiosk{number}-diagnostics-{stamp}.zip"
     scrub = Scrubber.for_store(store)
     parts: dict[str, Any] = {

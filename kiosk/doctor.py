@@ -145,8 +145,7 @@ def database() -> Finding:
             name, False, exc.message(), gettext(N_("Ask the township technician; the file is kept."))
         )
     try:
-        result = store.query("PRAGMA integrity_check")[0]
-        verdict = str(next(iter(result.values())))
+        verdict = store.integrity_check()
         if verdict != "ok":
             return Finding(
                 name, False, verdict, gettext(N_("Ask the township technician; the file is kept."))

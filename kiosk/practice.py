@@ -20,19 +20,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cunzhan.i18n import N_, gettext
-from kiosk.store import Store, to_text, utc_now
+from kiosk.store import Store, SyncKey, utc_now
 
 if TYPE_CHECKING:
     from kiosk.booking import BookingRules, Bookings
 
 PREFIX = "cunzhan-practice-"
-PRACTICE_STATE_KEY = "practice"
 # Sync-state keys a practice store copies so screens read the same (never the device id: a practice store is not
 # an enrolled kiosk, and status screens should say so).
-_COPIED_STATE = ("kiosk_number", "link", "last_success_at", "township_url")
+_COPIED_STATE = (SyncKey.KIOSK_NUMBER, SyncKey.LINK, SyncKey.LAST_SUCCESS_AT, SyncKey.TOWNSHIP_URL)
 BANNER = N_("Practice mode: nothing you do here is saved or sent to the township.")
 # Practice store (by object id) → the kiosk's real store, while the practice session is open. Staff PINs, settings
 # and the practice switch itself always live in the real store.
@@ -106,33 +105,15 @@ class PracticeSession:
 
     def _copy_catalogue(self, real: Store) -> None:
         # Reads only: the real file is not written to (a test compares it byte for byte).
-        since = to_text(utc_now().replace(hour=0, minute=0, second=0, microsecond=0))
-        tables: dict[str, list[dict[str, Any]]] = {
-            "services": real.query("SELECT * FROM services WHERE deleted = 0"),
-            "providers": real.query("SELECT * FROM providers WHERE deleted = 0"),
-            "sessions": real.query("SELECT * FROM sessions WHERE deleted = 0 AND ends_at >= ?", (since,)),
-            "leases": real.query("SELECT * FROM leases"),
-            "notices": real.query("SELECT * FROM notices"),
-            "settings": real.query("SELECT * FROM settings"),
-        }
-        state = {
-            r["key"]: r["value"]
-            for r in real.query(
-                f"SELECT key, value FROM sync_state WHERE key IN ({','.join('?' * len(_COPIED_STATE))})",
-                _COPIED_STATE,
-            )
-        }
+        copy = real.catalogue_copy(
+            sessions_ending_after=utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
+        )
+        state = real.states(_COPIED_STATE)
         with self.store.transaction() as conn:
-            for table, rows in tables.items():
-                for row in rows:
-                    cols = ", ".join(row)
-                    conn.execute(
-                        f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(row))})",
-                        tuple(row.values()),
-                    )
+            self.store.load_catalogue_copy(conn, copy)
             for key, value in state.items():
                 self.store.set_state(key, value, conn)
-            self.store.set_state(PRACTICE_STATE_KEY, "1", conn)
+            self.store.set_state(SyncKey.PRACTICE, "1", conn)
 
     def bookings(self, *, rules: BookingRules | None = None) -> Bookings:
         """The real booking rules over the practice store."""
@@ -165,7 +146,7 @@ class PracticeSession:
 
 def is_practice_store(store: Store) -> bool:
     """Whether `store` is a practice store (the sync engine and slip printing can refuse it)."""
-    return store.state(PRACTICE_STATE_KEY) == "1"
+    return store.state(SyncKey.PRACTICE) == "1"
 
 
 def kiosk_store(store: Store) -> Store:

@@ -22,7 +22,7 @@ def seed_demo(store: Store) -> int:
 
 
 def catalogue_is_empty(store: Store) -> bool:
-    return not store.query("SELECT 1 FROM services LIMIT 1")
+    return not store.has_catalogue()
 
 
 def seed_command(args: argparse.Namespace) -> int:

@@ -2,10 +2,12 @@
 
 - WAL mode, `synchronous=FULL`: a booking and its outbox op are committed together, durably, before the resident is
   told anything.
-- Schema changes only through the sqlite-utils migration set below (`migrations()`), applied at start-up. A file
-  written by a newer version, or a file that is not a Cunzhan database, is refused with a clear message and never
-  rewritten. A file already at the current schema opens through `sqlite3` alone: sqlite-utils (~0.1 s to import) is
-  loaded only when a migration is pending or a caller asks for `Store.db`.
+- Schema changes only through the sqlite-utils migration set (`schema.migrations()`), applied at start-up; the
+  number applied is kept in `PRAGMA user_version`. A file written by a newer version, or a file that is not a
+  Cunzhan database, is refused with a clear message and never rewritten. A file already at the current schema
+  (user_version and tables) opens through `sqlite3` alone: sqlite-utils (~0.1 s to import) is loaded only for an
+  older or new file, or when a caller asks for `Store.db`.
+- No SQL outside this package: callers use named methods (kiosk/staff.py's is being moved here).
 - Personal fields (names, ID numbers, phones, outbox payloads) are encrypted with `FieldCipher`; the ID number is
   also kept as a keyed hash for look-up and a masked form for display.
 - Times are UTC ISO-8601 text.
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 from kiosk.store.base import (
     ERASED,
-    LEASE_COUNTED_KEY,
     SEALED_COLUMNS,
     StoreBase,
     StoreError,
@@ -26,19 +27,24 @@ from kiosk.store.base import (
 )
 from kiosk.store.bookings import Bookings
 from kiosk.store.catalogue import Catalogue
+from kiosk.store.reports import Reports
 from kiosk.store.residents import Residents
-from kiosk.store.schema import KNOWN_MIGRATIONS, MIGRATION_SET, migrations
+from kiosk.store.schema import KNOWN_MIGRATIONS, MIGRATION_SET, TABLES, migrations
 from kiosk.store.staff import StaffTables
+from kiosk.store.sync_state import Link, SyncKey, SyncState, lease_counted_key
 
 __all__ = [
     "ERASED",
     "KNOWN_MIGRATIONS",
-    "LEASE_COUNTED_KEY",
     "MIGRATION_SET",
     "SEALED_COLUMNS",
+    "TABLES",
+    "Link",
     "Store",
     "StoreError",
+    "SyncKey",
     "from_text",
+    "lease_counted_key",
     "migrations",
     "new_id",
     "to_text",
@@ -46,5 +52,5 @@ __all__ = [
 ]
 
 
-class Store(Catalogue, Residents, Bookings, StaffTables, StoreBase):
+class Store(Catalogue, Residents, Bookings, SyncState, StaffTables, Reports, StoreBase):
     """One connection to the kiosk database. The UI and the sync worker each open their own."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Self
 from cunzhan.fieldcrypto import Cipher, field_ref
 from cunzhan.i18n import N_, gettext
 from kiosk.crypto import store_cipher
-from kiosk.store.schema import KNOWN_MIGRATIONS, MIGRATION_SET, migrations
+from kiosk.store.schema import KNOWN_MIGRATIONS, TABLES, migrations
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -58,19 +58,15 @@ def from_text(text: str) -> dt.datetime:
 
 
 def new_id() -> str:
-    """A new UUID, version 7 (RFC 9562): 48 bits of Unix milliseconds, the version, then 74 random bits.
+    """A new UUID, version 7 (RFC 9562): Unix milliseconds first, then random bits (uuid-utils; Python 3.11 has no
+    `uuid.uuid7`).
 
     Ids made close together share their leading digits, so a batch of ops and its results compress better on the
     wire (gzip, SYNC.md) and the backend's indexes grow at one end. A kiosk clock that is off changes only those
     leading digits; uniqueness rests on the random bits."""
-    import os
-    import time
+    import uuid_utils  # ~4 ms, loaded with the first id (never before home is shown)
 
-    millis = time.time_ns() // 1_000_000 & (1 << 48) - 1
-    random = int.from_bytes(os.urandom(10), "big")  # 80 bits, 74 used
-    value = millis << 80 | 0x7 << 76 | (random >> 68 & 0xFFF) << 64 | 0b10 << 62 | random & (1 << 62) - 1
-    text = f"{value:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return str(uuid_utils.uuid7())
 
 
 # Every encrypted column, with the column that identifies its row (the row id in the associated data).
@@ -189,27 +185,32 @@ class StoreBase:
         return done
 
     def _is_current(self) -> bool:
-        """Whether the file holds exactly the migrations this version knows (nothing to apply). Raises StoreError
-        for a file from a newer version or one that is not a Cunzhan database; neither is ever written to."""
+        """Whether the file is at this version's schema (nothing to apply), from `PRAGMA user_version` (set after
+        each migration run) and the tables it must hold: no sqlite-utils import. Raises StoreError for a file from
+        a newer version or one that is not a Cunzhan database; neither is ever written to."""
         conn = self.conn
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > len(KNOWN_MIGRATIONS):
             raise StoreError("newer_schema", f"user_version {version}")
-        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "_sqlite_migrations" not in names:
-            if names - {"sqlite_sequence"}:
-                raise StoreError("not_a_database", "unknown tables")
-            return False
-        applied = {
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (MIGRATION_SET,)
-            )
-        }
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version == len(KNOWN_MIGRATIONS):
+            if not TABLES <= names:
+                raise StoreError("not_a_database", "tables missing")
+            return True
+        if not names - {"sqlite_sequence"}:
+            return False  # a new, empty file
+        # An older Cunzhan file, or a foreign one: sqlite-utils' record of what was applied tells them apart.
+        applied = {m.name for m in migrations().applied(self.db)}
+        if not applied:
+            raise StoreError("not_a_database", "unknown tables")
         unknown = applied - set(KNOWN_MIGRATIONS)
         if unknown:
             raise StoreError("newer_schema", ", ".join(sorted(unknown)))
-        return applied == set(KNOWN_MIGRATIONS) and version == len(KNOWN_MIGRATIONS)
+        return False
+
+    def applied_migrations(self) -> tuple[str, ...]:
+        """The names of the migrations this file holds (an open store is always current)."""
+        return KNOWN_MIGRATIONS
 
     def close(self) -> None:
         self.conn.close()
@@ -233,31 +234,22 @@ class StoreBase:
             keys = [d[0] for d in cursor.description or ()]
             return [dict(zip(keys, row, strict=True)) for row in cursor]
 
-    # --- settings and sync state ------------------------------------------------------------------------------------
+    # --- settings ---------------------------------------------------------------------------------------------------
 
     def stored_settings(self) -> dict[str, str]:
         return {r["key"]: r["value"] for r in self.query("SELECT key, value FROM settings")}
 
     def set_setting(self, key: str, value: str, *, actor: str = "system") -> None:
         with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO settings(key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
-            self._audit(conn, actor, "setting_changed", key)
+            self.write_setting(conn, key, value)
+            self.audit(actor, "setting_changed", key, conn=conn)
 
-    def state(self, key: str, default: str | None = None) -> str | None:
-        rows = self.query("SELECT value FROM sync_state WHERE key = ?", (key,))
-        return rows[0]["value"] if rows else default
-
-    def set_state(self, key: str, value: str, conn: sqlite3.Connection | None = None) -> None:
-        sql = "INSERT INTO sync_state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
-        if conn is not None:
-            conn.execute(sql, (key, value))
-        else:
-            with self.transaction() as c:
-                c.execute(sql, (key, value))
+    def write_setting(self, conn: sqlite3.Connection, key: str, value: str) -> None:
+        """Store one setting inside the caller's transaction (no audit entry: `set_setting` writes one)."""
+        conn.execute(
+            "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     def next_counter(self, conn: sqlite3.Connection, name: str) -> int:
         conn.execute("INSERT INTO counters(name, value) VALUES (?, 0) ON CONFLICT(name) DO NOTHING", (name,))
@@ -266,18 +258,23 @@ class StoreBase:
 
     # --- audit ------------------------------------------------------------------------------------------------------
 
-    def _audit(self, conn: sqlite3.Connection, actor: str, action: str, detail: str = "") -> None:
+    def audit(
+        self, actor: str, action: str, detail: str = "", *, conn: sqlite3.Connection | None = None
+    ) -> None:
+        """Record an action (never with personal data in `detail`), inside the caller's transaction when `conn` is
+        given, else in its own."""
+        if conn is None:
+            with self.transaction() as own:
+                self.audit(actor, action, detail, conn=own)
+            return
         conn.execute(
             "INSERT INTO audit_log(at, actor, action, detail) VALUES (?, ?, ?, ?)",
             (to_text(utc_now()), actor, action, detail),
         )
 
-    def audit(self, actor: str, action: str, detail: str = "") -> None:
-        """Record an action (never with personal data in `detail`)."""
-        with self.transaction() as conn:
-            self._audit(conn, actor, action, detail)
+    def _audit(self, conn: sqlite3.Connection, actor: str, action: str, detail: str = "") -> None:
+        """Kept for kiosk/staff.py until its split lands: use `audit(..., conn=conn)`."""
+        self.audit(actor, action, detail, conn=conn)
 
 
-LEASE_COUNTED_KEY = "lease_counted:"  # + session id: sync_state row, JSON list of booking ids
 ERASED = "erased:"  # + resident id: the id_hash of an erased resident (never a keyed hash: those are hex)
-# An outbox row about an erased booking (the booking's own ops, or its feedback's).

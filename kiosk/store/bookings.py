@@ -5,26 +5,29 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cunzhan.fieldcrypto import field_ref
-from kiosk.store.base import ERASED, LEASE_COUNTED_KEY, StoreBase, from_text, new_id, to_text, utc_now
+from kiosk.store.base import ERASED, from_text, new_id, to_text, utc_now
+from kiosk.store.sync_state import SyncState, lease_counted_key
 
 if TYPE_CHECKING:
     from cunzhan.models import (
         Booking,
         BookingStatus,
+        Feedback,
     )
 
 
+# An outbox row about an erased booking (the booking's own ops, or its feedback's).
 _ERASED_OP = (
     "(entity_id IN (SELECT id FROM bookings WHERE erased = 1) OR entity_id IN "
     "(SELECT f.id FROM feedback f JOIN bookings b ON b.id = f.booking_id WHERE b.erased = 1))"
 )
 
 
-class Bookings(StoreBase):
+class Bookings(SyncState):
     # --- bookings and the outbox ------------------------------------------------------------------------------------
 
     def enqueue(
@@ -122,6 +125,57 @@ class Bookings(StoreBase):
     def bookings_for_session(self, session_id: str) -> list[Booking]:
         return _bookings(self.query("SELECT * FROM bookings WHERE session_id = ?", (session_id,)))
 
+    def has_booking(
+        self,
+        *,
+        session_id: str,
+        resident_id: str,
+        dependent_id: str | None,
+        statuses: Iterable[BookingStatus],
+    ) -> bool:
+        """Whether this resident (or this dependent of theirs) already has a booking for the session in one of
+        `statuses`."""
+        values = tuple(s.value for s in statuses)
+        return bool(
+            self.query(
+                "SELECT 1 FROM bookings WHERE session_id = ? AND resident_id = ? AND coalesce(dependent_id, '') = ? "
+                f"AND status IN ({','.join('?' * len(values))}) LIMIT 1",
+                (session_id, resident_id, dependent_id or "", *values),
+            )
+        )
+
+    def clear_waitlist(self, conn: sqlite3.Connection, booking_id: str) -> None:
+        conn.execute("UPDATE bookings SET waitlist = 0 WHERE id = ?", (booking_id,))
+
+    def seats_held_unsent(self, session_id: str) -> int:
+        """Pool seats taken by this kiosk's bookings that have not reached the backend yet (lease-backed ones use
+        the lease's seats, which the backend already keeps out of the shared pool)."""
+        rows = self.query(
+            "SELECT count(*) AS n FROM bookings b WHERE b.session_id = ? AND b.status IN ('requested', 'confirmed') "
+            "AND b.waitlist = 0 AND b.lease = 0 AND EXISTS (SELECT 1 FROM outbox o WHERE o.entity_id = b.id "
+            "AND o.state = 'pending' AND o.kind IN ('create', 'reschedule'))",
+            (session_id,),
+        )
+        return int(rows[0]["n"])
+
+    # --- feedback ---------------------------------------------------------------------------------------------------
+
+    def insert_feedback(self, conn: sqlite3.Connection, feedback: Feedback) -> None:
+        """A resident's rating of an attended booking (the comment sealed)."""
+        conn.execute(
+            "INSERT INTO feedback (id, booking_id, rating, reasons, comment_enc, created_at) VALUES (?,?,?,?,?,?)",
+            (
+                feedback.id,
+                feedback.booking_id,
+                feedback.rating,
+                json.dumps(list(feedback.reasons), ensure_ascii=False),
+                self.cipher.encrypt(
+                    feedback.comment, where=field_ref("feedback", "comment_enc", feedback.id)
+                ),
+                to_text(utc_now()),
+            ),
+        )
+
     def pending_ops(self, limit: int = 200) -> list[dict[str, Any]]:
         """Unfinished outbox ops in device_seq order, payloads decrypted, ready for the wire."""
         rows = self.query(
@@ -166,6 +220,22 @@ class Bookings(StoreBase):
         )
         if conn.execute(f"SELECT 1 FROM outbox WHERE op_id = ? AND {_ERASED_OP}", (op_id,)).fetchone():
             self._scrub_op(conn, op_id)
+
+    def finished_ops(self, entity_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """The answered ops about an entity, newest first: (kind, state, the township's result)."""
+        rows = self.query(
+            "SELECT kind, state, result FROM outbox WHERE entity_id = ? AND state != 'pending' ORDER BY device_seq DESC",
+            (entity_id,),
+        )
+        return [(r["kind"], r["state"], json.loads(r["result"]) if r["result"] else {}) for r in rows]
+
+    def last_result(self, entity_id: str) -> str | None:
+        """The township's latest answer to an op about this entity (JSON, as received), or None when none was."""
+        rows = self.query(
+            "SELECT result FROM outbox WHERE entity_id = ? AND result IS NOT NULL ORDER BY device_seq DESC LIMIT 1",
+            (entity_id,),
+        )
+        return str(rows[0]["result"]) if rows else None
 
     def _scrub_op(self, conn: sqlite3.Connection, op_id: str) -> None:
         conn.execute(
@@ -260,7 +330,7 @@ class Bookings(StoreBase):
             "(EXISTS (SELECT 1 FROM sync_state WHERE key = ?1) AND id NOT IN (SELECT j.value FROM "
             "json_each((SELECT value FROM sync_state WHERE key = ?1)) AS j)))"
         )
-        args = (LEASE_COUNTED_KEY + session_id, session_id)
+        args = (lease_counted_key(session_id), session_id)
         if conn is None:
             with self._lock:
                 leased = self.conn.execute(sql_leased, (session_id, at)).fetchone()[0]
@@ -270,10 +340,30 @@ class Bookings(StoreBase):
             used = conn.execute(sql_used, args).fetchone()[0]
         return max(0, int(leased) - int(used))
 
+    def upsert_lease(
+        self,
+        conn: sqlite3.Connection,
+        lease_id: str,
+        *,
+        session_id: str,
+        seats: int,
+        expires_at: dt.datetime,
+        version: int,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO leases (id, session_id, seats, expires_at, version) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(id) DO UPDATE SET session_id = excluded.session_id, seats = excluded.seats, "
+            "expires_at = excluded.expires_at, version = excluded.version",
+            (lease_id, session_id, seats, to_text(expires_at), version),
+        )
+
+    def delete_lease(self, conn: sqlite3.Connection, lease_id: str) -> None:
+        conn.execute("DELETE FROM leases WHERE id = ?", (lease_id,))
+
     def note_lease_counted(self, conn: sqlite3.Connection, session_id: str, booking_ids: list[str]) -> None:
         """Remember which of this kiosk's lease bookings for a session the township has counted (a lease change's
         `bookings`). Kept as a growing set, so an older change applied late never forgets one."""
-        key = LEASE_COUNTED_KEY + session_id
+        key = lease_counted_key(session_id)
         row = conn.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
         known = set(json.loads(row[0])) if row else set()
         merged = known | set(booking_ids)

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     )
 
 
+_SOFT_DELETED = frozenset({"services", "providers", "sessions"})  # kept with deleted = 1: bookings name them
+_SWEPT_AWAY = frozenset({"leases", "notices"})
+_COPIED = _SOFT_DELETED | _SWEPT_AWAY | {"settings"}
+
+
 class Catalogue(StoreBase):
     # --- township notices -------------------------------------------------------------------------------------------
 
@@ -33,6 +38,18 @@ class Catalogue(StoreBase):
             live.append(data)
         live.sort(key=lambda data: str(data.get("starts_at") or ""), reverse=True)
         return [{"title": str(d.get("title") or ""), "body": str(d.get("body") or "")} for d in live[:limit]]
+
+    def upsert_notice(
+        self, conn: sqlite3.Connection, notice_id: str, data: Mapping[str, Any], version: int
+    ) -> None:
+        conn.execute(
+            "INSERT INTO notices (id, data, version) VALUES (?,?,?) ON CONFLICT(id) DO UPDATE SET "
+            "data = excluded.data, version = excluded.version",
+            (notice_id, json.dumps(data, ensure_ascii=False), version),
+        )
+
+    def delete_notice(self, conn: sqlite3.Connection, notice_id: str) -> None:
+        conn.execute("DELETE FROM notices WHERE id = ?", (notice_id,))
 
     # --- catalogue --------------------------------------------------------------------------------------------------
 
@@ -105,9 +122,62 @@ class Catalogue(StoreBase):
                 c.execute(sql, tuple(row.values()))
 
     def mark_deleted(self, table: str, entity_id: str, conn: sqlite3.Connection) -> None:
-        if table not in {"services", "providers", "sessions"}:
+        if table not in _SOFT_DELETED:
             raise ValueError(table)
         conn.execute(f"UPDATE {table} SET deleted = 1 WHERE id = ?", (entity_id,))
+
+    def forget_unseen(self, conn: sqlite3.Connection, table: str, seen: set[str]) -> None:
+        """After a full snapshot: rows of `table` it did not mention no longer exist at the township (catalogue
+        rows are marked deleted, leases and notices removed)."""
+        if table not in _SOFT_DELETED | _SWEPT_AWAY:
+            raise ValueError(table)
+        present = {r[0] for r in conn.execute(f"SELECT id FROM {table}")}  # a fixed name, checked above
+        for gone in present - seen:
+            if table in _SOFT_DELETED:
+                self.mark_deleted(table, gone, conn)
+            else:
+                conn.execute(f"DELETE FROM {table} WHERE id = ?", (gone,))
+
+    def has_catalogue(self) -> bool:
+        """Whether any service was ever loaded (synced or seeded)."""
+        return bool(self.query("SELECT 1 FROM services LIMIT 1"))
+
+    def take_seat(self, conn: sqlite3.Connection, session_id: str) -> None:
+        conn.execute("UPDATE sessions SET seats_left = seats_left - 1 WHERE id = ?", (session_id,))
+
+    def give_back_seat(self, conn: sqlite3.Connection, session_id: str) -> None:
+        conn.execute(
+            "UPDATE sessions SET seats_left = min(capacity, seats_left + 1) WHERE id = ?", (session_id,)
+        )
+
+    def set_seats_left(self, session_id: str, seats: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE sessions SET seats_left = ? WHERE id = ?", (seats, session_id))
+
+    def catalogue_copy(self, *, sessions_ending_after: dt.datetime) -> dict[str, list[dict[str, Any]]]:
+        """The rows a practice store copies, by table (reads only): the live catalogue, sessions not yet over,
+        leases, notices and settings."""
+        return {
+            "services": self.query("SELECT * FROM services WHERE deleted = 0"),
+            "providers": self.query("SELECT * FROM providers WHERE deleted = 0"),
+            "sessions": self.query(
+                "SELECT * FROM sessions WHERE deleted = 0 AND ends_at >= ?", (to_text(sessions_ending_after),)
+            ),
+            "leases": self.query("SELECT * FROM leases"),
+            "notices": self.query("SELECT * FROM notices"),
+            "settings": self.query("SELECT * FROM settings"),
+        }
+
+    def load_catalogue_copy(self, conn: sqlite3.Connection, copy: Mapping[str, list[dict[str, Any]]]) -> None:
+        """Insert what `catalogue_copy` read from another store, row for row."""
+        for table, rows in copy.items():
+            if table not in _COPIED:
+                raise ValueError(table)
+            for row in rows:
+                conn.execute(
+                    f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                    tuple(row.values()),
+                )
 
     def services(self, kind: ServiceKind | None = None) -> list[Service]:
         sql = "SELECT * FROM services WHERE deleted = 0"
@@ -135,6 +205,11 @@ class Catalogue(StoreBase):
 
     def session(self, session_id: str) -> Session | None:
         rows = self.query("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        return _sessions(rows)[0] if rows else None
+
+    def live_session(self, session_id: str) -> Session | None:
+        """The session unless the township deleted it."""
+        rows = self.query("SELECT * FROM sessions WHERE id = ? AND deleted = 0", (session_id,))
         return _sessions(rows)[0] if rows else None
 
     def sessions_between(
@@ -170,6 +245,7 @@ class Catalogue(StoreBase):
         return _sessions(rows)
 
 
+# Rows become records in batches: cunzhan.models is imported once per query (with PySide6 loaded, every import
 # statement costs ~6 µs, too much to pay per row of a day's listing).
 
 

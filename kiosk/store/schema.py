@@ -91,6 +91,28 @@ def _m003_erased_bookings(db: sqlite_utils.Database) -> None:
 
 
 KNOWN_MIGRATIONS = ("m001_initial", "m002_staff_accounts", "m003_erased_bookings")
+# The tables a file at the current schema holds (`PRAGMA user_version` = len(KNOWN_MIGRATIONS)): the check that
+# lets a current file open without sqlite-utils. A migration that adds a table adds it here too (a test compares).
+TABLES = frozenset(
+    {
+        "services",
+        "providers",
+        "sessions",
+        "residents",
+        "dependents",
+        "bookings",
+        "outbox",
+        "sync_state",
+        "feedback",
+        "audit_log",
+        "settings",
+        "leases",
+        "notices",
+        "counters",
+        "staff",
+        "staff_lockout",
+    }
+)
 
 
 @cache

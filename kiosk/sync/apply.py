@@ -10,15 +10,11 @@ from kiosk.store import Store
 
 def last_result(store: Store, booking_id: str) -> protocol.Result | None:
     """The township's latest answer to an op on this booking, or None when nothing has been answered yet."""
-    rows = store.query(
-        "SELECT result FROM outbox WHERE entity_id = ? AND result IS NOT NULL "
-        "ORDER BY device_seq DESC LIMIT 1",
-        (booking_id,),
-    )
-    if not rows:
+    text = store.last_result(booking_id)
+    if text is None:
         return None
     try:
-        return protocol.Result.model_validate(json.loads(rows[0]["result"]))
+        return protocol.Result.model_validate(json.loads(text))
     except ValueError:
         return None
 

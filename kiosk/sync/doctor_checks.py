@@ -9,6 +9,7 @@ import datetime as dt
 
 from cunzhan.i18n import N_, gettext
 from kiosk.doctor import Finding, check
+from kiosk.store import SyncKey
 from kiosk.sync.status import SKEW_WARNING_S
 
 
@@ -21,9 +22,7 @@ def _state() -> dict[str, str]:
     except (StoreError, KeyringUnavailable):
         return {}
     try:
-        return {r["key"]: r["value"] for r in store.query("SELECT key, value FROM sync_state")} | {
-            "_data_dir": str(store.path.parent)
-        }
+        return store.states() | {"_data_dir": str(store.path.parent)}
     finally:
         store.close()
 
@@ -33,7 +32,7 @@ def township_address() -> Finding:
     from kiosk.sync.client import SyncError, TownshipClient
 
     name = gettext(N_("Township address"))
-    url = _state().get("township_url", "")
+    url = _state().get(SyncKey.TOWNSHIP_URL, "")
     if not url:
         return Finding(
             name,
@@ -68,7 +67,7 @@ def device_token() -> Finding:
 
     name = gettext(N_("Township credentials"))
     state = _state()
-    if not state.get("device_id"):
+    if not state.get(SyncKey.DEVICE_ID):
         return Finding(
             name,
             False,
@@ -87,7 +86,7 @@ def device_token() -> Finding:
             gettext(N_("Enrol the kiosk again with a new code from the township console.")),
         )
     try:
-        with TownshipClient(state.get("township_url", ""), token) as client:
+        with TownshipClient(state.get(SyncKey.TOWNSHIP_URL, ""), token) as client:
             client.pull(None, limit=1)
     except LinkDown:
         return Finding(name, True, gettext(N_("token present; not checked, the township is unreachable")))
@@ -110,7 +109,7 @@ def clock() -> Finding:
 
     name = gettext(N_("Clock"))
     state = _state()
-    url = state.get("township_url", "")
+    url = state.get(SyncKey.TOWNSHIP_URL, "")
     skew: float | None = None
     if url:
         try:
@@ -121,8 +120,8 @@ def clock() -> Finding:
             skew = (from_text(health.server_time) - (before + (after - before) / 2)).total_seconds()
         except (SyncError, ValueError):
             skew = None
-    if skew is None and state.get("clock_skew_s"):
-        skew = float(state["clock_skew_s"])
+    if skew is None and state.get(SyncKey.CLOCK_SKEW_S):
+        skew = float(state[SyncKey.CLOCK_SKEW_S])
     if skew is None:
         return Finding(name, True, gettext(N_("not compared: no township time known yet")))
     if abs(skew) > SKEW_WARNING_S:

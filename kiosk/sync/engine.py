@@ -37,7 +37,7 @@ from typing import Any
 
 from cunzhan import protocol
 from cunzhan.models import BookingStatus, Provider, Service, ServiceKind, Session, SessionStatus
-from kiosk.store import Store, from_text, to_text, utc_now
+from kiosk.store import Link, Store, SyncKey, from_text, to_text, utc_now
 from kiosk.sync.client import BadResponse, Busy, CursorExpired, LinkDown, SyncError, TooLarge, TownshipClient
 
 log = logging.getLogger("kiosk.sync")
@@ -46,7 +46,6 @@ Clock = Callable[[], dt.datetime]
 BACKOFF_BASE_S = 2.0
 BACKOFF_CAP_S = 600.0
 LEASE_SHIFT_MIN_S = 30.0
-SNAPSHOT_KEY = "snapshot_seen"  # sync_state: ids seen so far by an unfinished full pull (JSON), else empty
 
 # Tables a full pull sweeps, by change entity.
 _SWEPT = {
@@ -117,8 +116,8 @@ class SyncEngine:
         """An engine for an enrolled store (device id and address in sync_state, token in the keyring), else None."""
         from kiosk.sync import credentials
 
-        device_id = store.state("device_id")
-        url = store.state("township_url")
+        device_id = store.state(SyncKey.DEVICE_ID)
+        url = store.state(SyncKey.TOWNSHIP_URL)
         if not device_id or not url:
             return None
         token = credentials.load_token(store.path.parent)
@@ -131,7 +130,7 @@ class SyncEngine:
     def sync_once(self) -> SyncReport:
         """Push everything pending, then pull everything new. Never raises a `SyncError`: it is in the report."""
         report = SyncReport()
-        self.store.set_state("last_attempt_at", to_text(self.clock()))
+        self.store.set_state(SyncKey.LAST_ATTEMPT_AT, to_text(self.clock()))
         try:
             self._push_all(report)
             self._pull_all(report)
@@ -139,15 +138,17 @@ class SyncEngine:
             report.error = exc
             self.failures += 1
             with self.store.transaction() as conn:
-                self.store.set_state("link", "offline" if isinstance(exc, LinkDown) else "online", conn)
-                self.store.set_state("last_error", f"{exc.kind}: {exc.message()}", conn)
+                self.store.set_state(
+                    SyncKey.LINK, Link.OFFLINE if isinstance(exc, LinkDown) else Link.ONLINE, conn
+                )
+                self.store.set_state(SyncKey.LAST_ERROR, f"{exc.kind}: {exc.message()}", conn)
             log.info("sync failed: %s (%s)", exc.kind, exc.detail)
             return report
         self.failures = 0
         with self.store.transaction() as conn:
-            self.store.set_state("link", "online", conn)
-            self.store.set_state("last_success_at", to_text(self.clock()), conn)
-            self.store.set_state("last_error", "", conn)
+            self.store.set_state(SyncKey.LINK, Link.ONLINE, conn)
+            self.store.set_state(SyncKey.LAST_SUCCESS_AT, to_text(self.clock()), conn)
+            self.store.set_state(SyncKey.LAST_ERROR, "", conn)
         log.info(
             "sync ok: pushed %d (applied %d, rejected %d), pulled %d changes in %d pages",
             report.pushed,
@@ -263,13 +264,7 @@ class SyncEngine:
     def _show_township_state(self, conn: sqlite3.Connection, booking_id: str) -> None:
         """Set the row from the newest finished op of this booking that tells its state: a refused create
         (`rejected`, with that refusal's message) or a result carrying the booking."""
-        rows = conn.execute(
-            "SELECT kind, state, result FROM outbox WHERE entity_id = ? AND state != 'pending' "
-            "ORDER BY device_seq DESC",
-            (booking_id,),
-        ).fetchall()
-        for kind, state, text in rows:
-            result = json.loads(text) if text else {}
+        for kind, state, result in self.store.finished_ops(booking_id):
             if kind == "create" and state == "rejected":
                 self.store.set_booking_status(
                     conn, booking_id, BookingStatus.REJECTED, message=str(result.get("message") or "")
@@ -292,11 +287,11 @@ class SyncEngine:
     # --- pull -------------------------------------------------------------------------------------------------------
 
     def _pull_all(self, report: SyncReport) -> None:
-        cursor = self.store.state("catalogue_cursor") or None
+        cursor = self.store.state(SyncKey.CATALOGUE_CURSOR) or None
         # A snapshot (pull from no cursor) may take several attempts on a bad link: what it has seen so far is kept
         # in sync_state with each page, so the sweep at its end is right even when it was interrupted.
         seen: dict[str, set[str]] | None = {t: set() for t in _SWEPT.values()} if cursor is None else None
-        unfinished = self.store.state(SNAPSHOT_KEY)
+        unfinished = self.store.state(SyncKey.SNAPSHOT_SEEN)
         if cursor is not None and unfinished:
             seen = {t: set(ids) for t, ids in json.loads(unfinished).items()}
         while True:
@@ -308,7 +303,7 @@ class SyncEngine:
                     raise
                 # 410: forget the cursor and take a clean snapshot from the start; the outbox is untouched.
                 report.repulled = True
-                self.store.set_state("catalogue_cursor", "")
+                self.store.set_state(SyncKey.CATALOGUE_CURSOR, "")
                 cursor = None
                 seen = {t: set() for t in _SWEPT.values()}
                 continue
@@ -323,12 +318,12 @@ class SyncEngine:
                         seen[_SWEPT[change.entity]].discard(change.entity_id)
                 if page.changes:
                     top = max(c.seq for c in page.changes)
-                    last = int(self.store.state("last_seq", "0") or 0) if cursor else 0
-                    self.store.set_state("last_seq", str(max(top, last)), conn)
-                self.store.set_state("catalogue_cursor", page.next_cursor, conn)
+                    last = int(self.store.state(SyncKey.LAST_SEQ, "0") or 0) if cursor else 0
+                    self.store.set_state(SyncKey.LAST_SEQ, str(max(top, last)), conn)
+                self.store.set_state(SyncKey.CATALOGUE_CURSOR, page.next_cursor, conn)
                 if seen is not None:
                     self.store.set_state(
-                        SNAPSHOT_KEY, json.dumps({t: sorted(ids) for t, ids in seen.items()}), conn
+                        SyncKey.SNAPSHOT_SEEN, json.dumps({t: sorted(ids) for t, ids in seen.items()}), conn
                     )
             report.pulled += len(page.changes)
             report.pages += 1
@@ -341,14 +336,9 @@ class SyncEngine:
     def _sweep(self, seen: dict[str, set[str]]) -> None:
         """After a full snapshot: what it did not mention no longer exists at the township."""
         with self.store.transaction() as conn:
-            self.store.set_state(SNAPSHOT_KEY, "", conn)
+            self.store.set_state(SyncKey.SNAPSHOT_SEEN, "", conn)
             for table, ids in seen.items():
-                present = {r[0] for r in conn.execute(f"SELECT id FROM {table}")}  # fixed names
-                for gone in present - ids:
-                    if table in {"services", "providers", "sessions"}:
-                        self.store.mark_deleted(table, gone, conn)
-                    else:
-                        conn.execute(f"DELETE FROM {table} WHERE id = ?", (gone,))
+                self.store.forget_unseen(conn, table, ids)
 
     def _apply_change(self, conn: sqlite3.Connection, change: protocol.Change) -> bool:
         """Apply one change inside the page's transaction; False when its data is unusable (skipped, logged)."""
@@ -367,8 +357,8 @@ class SyncEngine:
         d = ch.data
         bring = d.get("what_to_bring")
         if bring is None:
-            row = conn.execute("SELECT what_to_bring FROM services WHERE id = ?", (ch.entity_id,)).fetchone()
-            bring = row[0] if row else ""
+            known = self.store.service(ch.entity_id)
+            bring = known.what_to_bring if known else ""
         self.store.upsert_service(
             Service(
                 ch.entity_id,
@@ -401,7 +391,7 @@ class SyncEngine:
             return
         d = ch.data
         capacity = int(d["capacity"])
-        seats_left = int(d["seats_left"]) - self._held_locally(conn, ch.entity_id)
+        seats_left = int(d["seats_left"]) - self.store.seats_held_unsent(ch.entity_id)
         self.store.upsert_session(
             Session(
                 ch.entity_id,
@@ -419,18 +409,6 @@ class SyncEngine:
             conn=conn,
         )
 
-    @staticmethod
-    def _held_locally(conn: sqlite3.Connection, session_id: str) -> int:
-        """Pool seats taken by this kiosk's bookings that have not reached the backend yet (lease-backed ones use
-        the lease's seats, which the backend already keeps out of the shared pool)."""
-        row = conn.execute(
-            "SELECT count(*) FROM bookings b WHERE b.session_id = ? AND b.status IN ('requested', 'confirmed') "
-            "AND b.waitlist = 0 AND b.lease = 0 AND EXISTS (SELECT 1 FROM outbox o WHERE o.entity_id = b.id "
-            "AND o.state = 'pending' AND o.kind IN ('create', 'reschedule'))",
-            (session_id,),
-        ).fetchone()
-        return int(row[0])
-
     def _change_booking(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
         if ch.data.get("erased") is True:
             # The township erased its resident's personal data: so does this kiosk, pending ops or not (they
@@ -438,8 +416,7 @@ class SyncEngine:
             self.store.erase_booking(conn, ch.entity_id)
         if self.store.has_pending_ops(ch.entity_id, conn):
             return  # never overwrite a row with unsent local changes
-        row = conn.execute("SELECT id FROM bookings WHERE id = ?", (ch.entity_id,)).fetchone()
-        if row is None:
+        if self.store.booking(ch.entity_id) is None:
             # Only this kiosk's own bookings come down, and they were made here; one we do not hold (a store
             # restored from an old backup) cannot be rebuilt without the resident's details, so it is skipped.
             return
@@ -465,29 +442,27 @@ class SyncEngine:
         if isinstance(counted, list) and ch.data.get("session_id"):  # lease bookings the township has counted
             self.store.note_lease_counted(conn, str(ch.data["session_id"]), [str(b) for b in counted])
         if ch.op == "delete":
-            conn.execute("DELETE FROM leases WHERE id = ?", (ch.entity_id,))
+            self.store.delete_lease(conn, ch.entity_id)
             return
         d = ch.data
         expires = from_text(str(d["expires_at"]))
-        skew = float(self.store.state("clock_skew_s", "0") or 0)
+        skew = float(self.store.state(SyncKey.CLOCK_SKEW_S, "0") or 0)
         if abs(skew) > LEASE_SHIFT_MIN_S:
             expires -= dt.timedelta(seconds=skew)  # into the kiosk clock's frame (see module docstring)
-        conn.execute(
-            "INSERT INTO leases (id, session_id, seats, expires_at, version) VALUES (?,?,?,?,?) "
-            "ON CONFLICT(id) DO UPDATE SET session_id = excluded.session_id, seats = excluded.seats, "
-            "expires_at = excluded.expires_at, version = excluded.version",
-            (ch.entity_id, str(d["session_id"]), int(d["seats"]), to_text(expires), ch.version),
+        self.store.upsert_lease(
+            conn,
+            ch.entity_id,
+            session_id=str(d["session_id"]),
+            seats=int(d["seats"]),
+            expires_at=expires,
+            version=ch.version,
         )
 
     def _change_notice(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
         if ch.op == "delete":
-            conn.execute("DELETE FROM notices WHERE id = ?", (ch.entity_id,))
+            self.store.delete_notice(conn, ch.entity_id)
             return
-        conn.execute(
-            "INSERT INTO notices (id, data, version) VALUES (?,?,?) ON CONFLICT(id) DO UPDATE SET "
-            "data = excluded.data, version = excluded.version",
-            (ch.entity_id, json.dumps(ch.data, ensure_ascii=False), ch.version),
-        )
+        self.store.upsert_notice(conn, ch.entity_id, ch.data, ch.version)
 
     # --- clock ------------------------------------------------------------------------------------------------------
 
@@ -507,7 +482,7 @@ class SyncEngine:
         middle = sent + (received - sent) / 2
         skew = (server - middle).total_seconds()
         report.clock_skew_s = skew
-        self.store.set_state("clock_skew_s", f"{skew:.1f}")
+        self.store.set_state(SyncKey.CLOCK_SKEW_S, f"{skew:.1f}")
 
 
 class _NoProgress(BadResponse):

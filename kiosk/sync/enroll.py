@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cunzhan import protocol
 from cunzhan.i18n import N_, gettext
-from kiosk.store import Store
+from kiosk.store import Store, SyncKey
 from kiosk.sync import credentials
 from kiosk.sync.client import Forbidden, LinkDown, SyncError, TLSRefused, TownshipClient, check_url
 
@@ -142,30 +142,17 @@ def _enroll(
         credentials.save_token(data_dir, response.device_token)
     except credentials.CredentialError as exc:
         raise EnrollError("code_spent", exc.detail) from None
-    reenrolled = store.state("device_id") is not None or previous is not None
+    reenrolled = store.state(SyncKey.DEVICE_ID) is not None or previous is not None
     from kiosk import settings as s
 
-    with store.transaction() as conn:
-        # A cursor is bound to its device, and leases were granted to the old device: a new identity starts with a
-        # clean pull (the catalogue is swept by it) and no leases. The outbox is kept and pushed as this device.
-        store.set_state("catalogue_cursor", "", conn)
-        conn.execute("DELETE FROM leases")
-        store.set_state("device_id", response.device_id, conn)
-        store.set_state("township_id", response.township_id, conn)
-        store.set_state("kiosk_number", str(response.kiosk_number), conn)
-        store.set_state("township_url", url, conn)
-        store.set_state("last_error", "", conn)
-        conn.execute(
-            "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
-            "value = excluded.value",
-            (s.TOWNSHIP_URL.key, url),
-        )
-        store._audit(
-            conn,
-            "system",
-            "kiosk_reenrolled" if reenrolled else "kiosk_enrolled",
-            f"kiosk {response.kiosk_number}",
-        )
+    store.record_enrolment(
+        device_id=response.device_id,
+        township_id=response.township_id,
+        kiosk_number=response.kiosk_number,
+        url=url,
+        url_setting=s.TOWNSHIP_URL.key,
+        reenrolled=reenrolled,
+    )
     log.info("enrolled as kiosk %d", response.kiosk_number)
     return EnrollResult(response.device_id, response.township_id, response.kiosk_number, url, reenrolled)
 

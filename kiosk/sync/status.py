@@ -1,8 +1,6 @@
 """What the UI shows about sync: read from the store's `sync_state` table, which the sync engine writes.
 
-Keys the engine maintains (all text): `link` (`online` | `offline` | `unknown`), `last_success_at`,
-`last_attempt_at` (UTC ISO-8601), `last_error` (a short code + message, never personal data), `clock_skew_s`
-(server minus kiosk, seconds), `kiosk_number`, `device_id`, `township_url`, `catalogue_cursor`.
+The keys and their meaning: `kiosk.store.SyncKey` (the link values: `kiosk.store.Link`).
 """
 
 from __future__ import annotations
@@ -10,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from kiosk.store import Store, from_text
+from kiosk.store import Link, Store, SyncKey, from_text
 
 SKEW_WARNING_S = 300
 
@@ -32,12 +30,12 @@ class SyncStatus:
 
 
 def read_status(store: Store) -> SyncStatus:
-    last = store.state("last_success_at")
+    last = store.state(SyncKey.LAST_SUCCESS_AT)
     return SyncStatus(
-        enrolled=store.state("device_id") is not None,
-        online=store.state("link") == "online",
+        enrolled=store.state(SyncKey.DEVICE_ID) is not None,
+        online=store.state(SyncKey.LINK) == Link.ONLINE,
         last_success_at=from_text(last) if last else None,
-        last_error=store.state("last_error", "") or "",
+        last_error=store.state(SyncKey.LAST_ERROR, "") or "",
         pending_ops=store.pending_count(),
-        clock_skew_s=float(store.state("clock_skew_s", "0") or 0),
+        clock_skew_s=float(store.state(SyncKey.CLOCK_SKEW_S, "0") or 0),
     )

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kiosk.store import Store, utc_now
+from kiosk.store import Store, SyncKey, utc_now
 from kiosk.sync.client import LinkDown, SyncError
 from kiosk.sync.engine import Clock, SyncEngine, SyncReport
 from kiosk.sync.status import SyncStatus, read_status
@@ -116,7 +116,7 @@ class SyncWorker:
                     try:
                         engine = SyncEngine.from_store(store, clock=self.clock, ca_bundle=self.ca_bundle)
                     except Exception as exc:  # e.g. a locked keyring: told to staff, retried
-                        store.set_state("last_error", f"keyring: {type(exc).__name__}")
+                        store.set_state(SyncKey.LAST_ERROR, f"keyring: {type(exc).__name__}")
                         engine = None
                 if engine is None:
                     self._finish(store)
@@ -142,7 +142,7 @@ class SyncWorker:
         try:
             provision_from_file(store, ca_bundle=self.ca_bundle)
         except EnrollError as exc:
-            store.set_state("last_error", f"enrol: {exc.message()}")
+            store.set_state(SyncKey.LAST_ERROR, f"enrol: {exc.message()}")
             log.warning("provisioning failed: %s", exc.kind)
 
     def _finish(self, store: Store) -> None:
@@ -185,14 +185,14 @@ def start_if_enrolled(store_path: Path, on_change: OnChange | None = None) -> Sy
         return None
     try:
         if not provision_path(store.path.parent).exists():
-            if not store.state("device_id"):
+            if not store.state(SyncKey.DEVICE_ID):
                 return None
             try:
                 if not credentials.load_token(store.path.parent):
-                    store.set_state("last_error", "enrol: no device token in the keyring")
+                    store.set_state(SyncKey.LAST_ERROR, "enrol: no device token in the keyring")
                     return None
             except credentials.CredentialError as exc:
-                store.set_state("last_error", f"keyring: {exc.message()}")
+                store.set_state(SyncKey.LAST_ERROR, f"keyring: {exc.message()}")
                 return None
     finally:
         store.close()

@@ -184,7 +184,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 1
     settings = Settings(real.stored_settings())
     i18n.set_default_locale(str(settings.get(S.LOCALE)))
-    if args.demo and not real.query("SELECT 1 FROM services LIMIT 1"):
+    if args.demo and not real.has_catalogue():
         from kiosk.seed import seed_demo
 
         seed_demo(real)

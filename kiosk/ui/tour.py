@@ -52,8 +52,7 @@ def tour(window: KioskWindow) -> Iterator[str]:  # noqa: PLR0915 - one step per 
     yield "day"
     sessions = [s for s in upcoming_sessions(window.screen_named("day")) if s.bookable]
     full, chosen = sessions[0], sessions[1]
-    with store.transaction() as conn:  # another kiosk took the last place of the first time
-        conn.execute("UPDATE sessions SET seats_left = 0 WHERE id = ?", (full.id,))
+    store.set_seats_left(full.id, 0)  # another kiosk took the last place of the first time
     visit.day = ctx.local(full.starts_at).date()
     time_screen = window.show_screen("time")
     yield "time"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cunzhan.models import Resident
-from kiosk.store import KNOWN_MIGRATIONS, Store, StoreError, new_id
+from kiosk.store import KNOWN_MIGRATIONS, TABLES, Store, StoreError, new_id
 
 ID = "11010519491231002X"
 
@@ -59,15 +59,52 @@ def test_newer_schema_is_refused_and_left_untouched(store: Store) -> None:
 
 
 def test_unknown_migration_is_refused(store: Store) -> None:
+    """A file whose version says older (so migrations would run) but whose sqlite-utils record names a migration
+    this version does not know is refused, untouched. (A file at the current version opens from `user_version` and
+    its tables alone: every release sets `user_version` after migrating.)"""
     path = store.path
     store.db.conn.execute(
         "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
         "VALUES ('cunzhan-kiosk', 'm999_future', '2030-01-01')"
     )
+    store.db.conn.execute(f"PRAGMA user_version = {len(KNOWN_MIGRATIONS) - 1}")
+    store.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()
+    before = _digest(path)
     with pytest.raises(StoreError) as err:
         Store(path, store.cipher)
     assert err.value.kind == "newer_schema"
+    assert _digest(path) == before
+
+
+def test_current_tables_are_what_the_migrations_make(store: Store) -> None:
+    made = {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert made - {"sqlite_sequence", "_sqlite_migrations"} == TABLES
+
+
+def test_foreign_file_claiming_the_current_version_is_refused(tmp_path: Path, store: Store) -> None:
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE holiday_photos (id INTEGER)")
+    conn.execute(f"PRAGMA user_version = {len(KNOWN_MIGRATIONS)}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError) as err:
+        Store(other, store.cipher)
+    assert err.value.kind == "not_a_database"
+
+
+def test_an_older_file_is_migrated(store: Store) -> None:
+    """A file with a migration still to apply (its version says so) gets it, through sqlite-utils."""
+    path = store.path
+    store.conn.execute("ALTER TABLE bookings DROP COLUMN erased")
+    store.db.conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm003_erased_bookings'")
+    store.conn.execute(f"PRAGMA user_version = {len(KNOWN_MIGRATIONS) - 1}")
+    store.close()
+    again = Store(path, store.cipher)
+    assert "erased" in {r["name"] for r in again.query("PRAGMA table_info(bookings)")}
+    assert again.query("PRAGMA user_version")[0]["user_version"] == len(KNOWN_MIGRATIONS)
+    again.close()
 
 
 def test_garbage_file_is_refused_and_left_untouched(tmp_path: Path, store: Store) -> None:
