@@ -217,7 +217,9 @@ class StoreBase:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE … COMMIT), serialised within this process."""
+        """One write transaction (BEGIN IMMEDIATE … COMMIT), serialised within this process. Store methods that
+        take its `conn` write inside it; the reading methods, called meanwhile on the same thread, see its writes
+        (one connection)."""
         with self._lock:
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
