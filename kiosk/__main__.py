@@ -72,7 +72,7 @@ def _add_seed_demo(sub: Any) -> None:
 
 
 def _add_staff(sub: Any) -> None:
-    from kiosk.staff_cli import add_staff_parser
+    from kiosk.staff.cli import add_staff_parser
 
     add_staff_parser(sub)  # `staff add|reset-pin|list`: at the machine's console only
 
@@ -126,7 +126,7 @@ def _dispatch(command: str) -> Callable[[argparse.Namespace], int]:
 
         return lambda args: diagnostics_main(["--out", args.out] if args.out else [])
     if command == "staff":
-        from kiosk.staff import staff_command
+        from kiosk.staff.console import staff_command
 
         return staff_command
     if command == "seed-demo":

@@ -251,7 +251,7 @@ def provision_from_file(store: Store, *, ca_bundle: str | None = None) -> Enroll
     for key, text in chosen.items():
         store.set_setting(key, text, actor="provisioning")
     if first_staff is not None:  # the code was accepted: it vouches for the staff member in the same file
-        from kiosk.staff import apply_provisioned_staff
+        from kiosk.staff.provisioning import apply_provisioned_staff
 
         apply_provisioned_staff(store, first_staff)
     path.unlink(missing_ok=True)
@@ -262,7 +262,8 @@ def _checked_staff(path: Path, raw: dict[str, Any] | None) -> Any:
     """The file's staff entry with its PIN hashed (the file rewritten without the clear PIN), or None."""
     if raw is None:
         return None
-    from kiosk.staff import StaffError, read_provisioned_staff
+    from kiosk.staff.accounts import StaffError
+    from kiosk.staff.provisioning import read_provisioned_staff
 
     try:
         return read_provisioned_staff(path, raw)

@@ -256,7 +256,7 @@ def _run_window(
             QApplication.quit()
         elif demo_staff_for is not None:
             # A demo kiosk gets a staff member with a fresh PIN, printed here (never on a kiosk with real staff).
-            from kiosk.staff import ensure_demo_staff
+            from kiosk.staff.provisioning import ensure_demo_staff
 
             demo_staff = ensure_demo_staff(demo_staff_for)
             if demo_staff is not None:

@@ -39,7 +39,7 @@ class LockDown:
 
 def check_exit_pin(store: Store, pin: str) -> tuple[bool, str]:
     """Whether `pin` lets staff leave the locked kiosk, and what to say when it does not."""
-    from kiosk.staff import verify_pin
+    from kiosk.staff.accounts import verify_pin
 
     result = verify_pin(store, pin)
     return result.ok, result.message()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.staff import StaffAccounts, verify_pin
+from kiosk.staff.accounts import StaffAccounts, verify_pin
 from kiosk.store import Store
 from kiosk.sync import credentials
 from kiosk.sync.enroll import EnrollError, provision_from_file

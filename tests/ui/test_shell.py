@@ -14,7 +14,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel
 
 from kiosk.accessibility.profiles import ELDER, STANDARD
-from kiosk.staff import StaffAccounts
+from kiosk.staff.accounts import StaffAccounts
 from kiosk.ui.idle import WARNING_S
 from tests.ui.conftest import valid_id
 from tests.ui.helpers import button, past_notice, press, shown_text, touch, touch_digits

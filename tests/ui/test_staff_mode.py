@@ -20,7 +20,7 @@ from cunzhan.identity import id_check_character
 from cunzhan.models import Resident, Session
 from kiosk.accessibility.api import CaptionOnlySpeech, NoVoice
 from kiosk.booking import CONSENT_NOTICE
-from kiosk.staff import StaffAccounts
+from kiosk.staff.accounts import StaffAccounts
 from kiosk.store import Store, new_id, to_text, utc_now
 from kiosk.ui.app import build_window
 from kiosk.ui.context import KioskContext

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Qt
 from pytestqt.qtbot import QtBot
 
 from kiosk.accessibility.api import CaptionOnlySpeech, NoVoice
-from kiosk.staff import StaffAccounts
+from kiosk.staff.accounts import StaffAccounts
 from kiosk.store import Store
 from kiosk.ui.app import build_window, staff_entry_until_installed
 from kiosk.ui.context import KioskContext

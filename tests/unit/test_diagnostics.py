@@ -15,7 +15,8 @@ from cunzhan import paths
 from cunzhan.identity import id_check_character
 from cunzhan.models import Dependent, Resident
 from kiosk.diagnostics import Scrubber, export_diagnostics
-from kiosk.staff import StaffAccounts, StaffDesk
+from kiosk.staff.accounts import StaffAccounts
+from kiosk.staff.desk import StaffDesk
 from kiosk.store import Store, new_id, to_text, utc_now
 from kiosk.sync import credentials
 

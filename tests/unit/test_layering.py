@@ -47,7 +47,11 @@ def _offenders(files: list[Path], forbidden: tuple[str, ...]) -> list[str]:
     return bad
 
 
-KIOSK_CORE = [p for p in _files("kiosk", recursive=False) if p.name != "__main__.py"] + _files("kiosk/sync")
+KIOSK_CORE = (
+    [p for p in _files("kiosk", recursive=False) if p.name != "__main__.py"]
+    + _files("kiosk/sync")
+    + _files("kiosk/staff")
+)
 KIOSK_STORE = _files("kiosk/store") if (ROOT / "kiosk/store").is_dir() else []
 
 RULES = {

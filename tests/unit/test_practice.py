@@ -22,7 +22,8 @@ from kiosk.practice import (
     remove_leftovers,
     scratch_root,
 )
-from kiosk.staff import StaffDesk, StaffMember
+from kiosk.staff.accounts import StaffMember
+from kiosk.staff.desk import StaffDesk
 from kiosk.store import Store, new_id, to_text, utc_now
 
 
@@ -145,7 +146,7 @@ def test_staff_pins_are_checked_against_the_real_store_in_practice(store: Store)
     from argon2 import PasswordHasher
 
     from kiosk.practice import kiosk_store
-    from kiosk.staff import StaffAccounts, verify_pin
+    from kiosk.staff.accounts import StaffAccounts, verify_pin
 
     StaffAccounts(store, hasher=PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)).add(
         "S01", "李春梅", "482915", actor="enrolment"

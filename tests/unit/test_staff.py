@@ -14,18 +14,10 @@ from cunzhan.i18n import use_locale
 from cunzhan.identity import id_check_character
 from cunzhan.models import Channel, Dependent, Resident
 from kiosk import settings as s
-from kiosk.staff import (
-    AUDIT_ENTITY,
-    LockoutPolicy,
-    StaffAccounts,
-    StaffDesk,
-    StaffError,
-    check_new_pin,
-    mask_name,
-    queue_audit,
-    verify_pin,
-)
+from kiosk.staff.accounts import LockoutPolicy, StaffAccounts, StaffError, check_new_pin, verify_pin
+from kiosk.staff.desk import StaffDesk, mask_name
 from kiosk.store import Store, new_id
+from kiosk.sync.audit import AUDIT_ENTITY, queue_audit
 
 PIN = "482915"
 OTHER_PIN = "730164"

@@ -17,21 +17,19 @@ from argon2 import PasswordHasher
 
 from cunzhan.models import Resident, Session
 from kiosk.booking import BookingRefused, Bookings, Refusal
-from kiosk.staff import (
-    ACTOR_CONSOLE,
+from kiosk.staff.accounts import StaffAccounts, StaffError, verify_pin
+from kiosk.staff.console import ACTOR_CONSOLE
+from kiosk.staff.desk import StaffDesk
+from kiosk.staff.provisioning import (
     DEMO_STAFF_ID,
     ProvisionedStaff,
-    StaffAccounts,
-    StaffDesk,
-    StaffError,
     add_first_staff,
     apply_provisioned_staff,
     ensure_demo_staff,
-    queue_audit,
     read_provisioned_staff,
-    verify_pin,
 )
 from kiosk.store import Store, new_id
+from kiosk.sync.audit import queue_audit
 from tests.unit.test_staff import Clock, id_number
 
 PIN = "482915"

@@ -23,7 +23,8 @@ from cunzhan.i18n import gettext as _
 from cunzhan.identity import check_id_number, check_phone, mask_id
 from cunzhan.models import Booking, Resident, Session
 from kiosk.booking import BookingRefused
-from kiosk.staff import StaffError, mask_name
+from kiosk.staff.accounts import StaffError
+from kiosk.staff.desk import mask_name
 from kiosk.store import new_id
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, typed

@@ -17,7 +17,8 @@ from PySide6.QtWidgets import QVBoxLayout
 
 from cunzhan.i18n import gettext as _
 from kiosk import settings as s
-from kiosk.staff import ACTOR_ENROLMENT, queue_audit
+from kiosk.staff.provisioning import ACTOR_ENROLMENT
+from kiosk.sync.audit import queue_audit
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice
 from kiosk.ui.staff.base import StaffScreen

@@ -12,7 +12,8 @@ from cunzhan.codes import format_code
 from cunzhan.i18n import gettext as _
 from cunzhan.models import Booking, BookingStatus
 from kiosk.booking import BookingRefused
-from kiosk.staff import BookingLine, Lookup, StaffError
+from kiosk.staff.accounts import StaffError
+from kiosk.staff.desk import BookingLine, Lookup
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, typed
 from kiosk.ui.staff.base import StaffScreen

@@ -10,16 +10,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from cunzhan.i18n import gettext as _
-from kiosk.staff import (
-    ACTOR_ENROLMENT,
-    NO_STAFF_TEXT,
-    PIN_LENGTH,
-    PinResult,
-    StaffError,
-    StaffMember,
-    add_first_staff,
-    check_new_pin,
-)
+from kiosk.staff.accounts import NO_STAFF_TEXT, PIN_LENGTH, PinResult, StaffError, StaffMember, check_new_pin
+from kiosk.staff.provisioning import ACTOR_ENROLMENT, add_first_staff
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, typed
 from kiosk.ui.staff.base import StaffScreen

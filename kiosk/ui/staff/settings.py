@@ -12,7 +12,8 @@ from cunzhan.i18n import N_
 from cunzhan.i18n import gettext as _
 from kiosk import settings as s
 from kiosk.accessibility.profiles import ORDER, PROFILES
-from kiosk.staff import STAFF_SETTINGS, StaffError
+from kiosk.staff.accounts import StaffError
+from kiosk.staff.desk import STAFF_SETTINGS
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice
 from kiosk.ui.staff.base import StaffScreen

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.booking import Bookings
 from kiosk.practice import PracticeSession, banner_text, is_practice_store, kiosk_store
-from kiosk.staff import Lookup, StaffAccounts, StaffDesk, StaffMember
+from kiosk.staff.accounts import StaffAccounts, StaffMember
+from kiosk.staff.desk import Lookup, StaffDesk
 from kiosk.store import Store
 
 if TYPE_CHECKING:

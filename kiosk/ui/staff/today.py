@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QVBoxLayout
 from cunzhan.i18n import gettext as _
 from cunzhan.models import Booking, BookingStatus
 from kiosk.booking import BookingRefused
-from kiosk.staff import BookingLine, SessionDay
+from kiosk.staff.desk import BookingLine, SessionDay
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice
 from kiosk.ui.staff.base import StaffScreen

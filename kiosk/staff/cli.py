@@ -1,5 +1,5 @@
-"""The `python -m kiosk staff` command line, kept apart from kiosk.staff so building the parser stays cheap
-(the kiosk's start-up parses its command line before anything else)."""
+"""The `python -m kiosk staff` command line's parser, kept apart from the command (kiosk/staff/console.py) so building
+it stays cheap (the kiosk's start-up parses its command line before anything else)."""
 
 from __future__ import annotations
 
