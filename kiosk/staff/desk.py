@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,8 +21,9 @@ from cunzhan.identity import check_id_number, mask_phone
 from cunzhan.models import Booking, Channel, Dependent, Resident, Session
 from kiosk import settings as s
 from kiosk.booking import Bookings
+from kiosk.residents import dependent_for
 from kiosk.staff.accounts import Clock, StaffError, StaffMember
-from kiosk.store import Store, new_id, utc_now
+from kiosk.store import Store, utc_now
 from kiosk.sync.audit import queue_audit
 
 STAFF_SETTINGS: tuple[s.Setting, ...] = (
@@ -183,9 +184,9 @@ class StaffDesk:
     def dependent_for(
         self, resident: Resident, name: str, relation: str, birth_year: int | str
     ) -> tuple[Resident, Dependent]:
-        """The resident's family member (e.g. a grandchild) staff book for: an existing one with the same name,
-        relation and birth year, or a new one added to the resident. Raises `StaffError` for a missing name or
-        relation or an impossible birth year."""
+        """The resident's family member (e.g. a grandchild) staff book for, by the rule the resident's own booking
+        uses too (`kiosk.residents.dependent_for`). Raises `StaffError` for a missing name or relation or an
+        impossible birth year."""
         name, relation = name.strip(), relation.strip()
         if not name:
             raise StaffError("dependent_name")
@@ -198,11 +199,7 @@ class StaffDesk:
             raise StaffError("dependent_year") from None
         if not this_year - 120 <= year <= this_year:
             raise StaffError("dependent_year")
-        for dep in resident.dependents:
-            if dep.name == name and dep.relation == relation and dep.birth_year == year:
-                return resident, dep
-        dep = Dependent(new_id(), resident.id, name, relation, year)
-        return replace(resident, dependents=(*resident.dependents, dep)), dep
+        return dependent_for(resident, relation, year, name)
 
     def cancel_for(self, booking_id: str) -> Booking:
         """Cancel a booking on a resident's behalf.

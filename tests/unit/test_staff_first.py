@@ -295,3 +295,32 @@ def test_assisted_booking_for_a_grandchild(demo_store: Store) -> None:
     assert op["payload"]["channel"] == "assisted" and op["payload"]["staff_id"] == "S07"
     stored = demo_store.dependent(child.id)
     assert stored is not None and stored.name == "张小雨"
+
+
+def test_the_kiosk_and_the_staff_desk_book_for_the_same_grandchild(demo_store: Store) -> None:
+    """One rule for "which family member" (`kiosk.residents.dependent_for`): the resident's own booking (asked only
+    the relation and birth year) and the staff desk's (which also types the name) land on the same grandchild, so
+    she cannot hold two seats in one session; twins of one year stay apart once staff name them."""
+    from kiosk.ui.screens import confirm  # the function the resident's confirm screen calls
+
+    desk = _desk(demo_store)
+    session = _session_in(demo_store, 24 * 60)
+    resident = Resident(new_id(), "张桂兰", id_number(9), "13812345678")
+    with_child, child = confirm.dependent_for(resident, "孙女", 2017)
+    assert child.name == "孙女（2017）" and with_child.dependents == (child,)
+    Bookings(demo_store).book(session_id=session.id, resident=with_child, dependent=child)
+    saved = demo_store.find_resident(resident.id_number)
+    assert saved is not None and [d.id for d in saved.dependents] == [child.id]
+    # At the desk staff type her name: the same child (now named), so a second seat is refused.
+    named_resident, named = desk.dependent_for(saved, "张小雨", "孙女", 2017)
+    assert named.id == child.id and named.name == "张小雨" and named_resident.dependents == (named,)
+    with pytest.raises(BookingRefused) as dup:
+        desk.book_for(session.id, named_resident, named)
+    assert dup.value.reason is Refusal.DUPLICATE
+    # Back at the kiosk, the named granddaughter is still the one.
+    _, again = confirm.dependent_for(named_resident, "孙女", 2017)
+    assert again.id == child.id
+    # Her twin sister, named by staff, is another family member.
+    with_twins, twin = desk.dependent_for(named_resident, "张小雪", "孙女", 2017)
+    assert twin.id != child.id and [d.id for d in with_twins.dependents] == [child.id, twin.id]
+    assert desk.dependent_for(with_twins, "张小雪", "孙女", 2017)[1].id == twin.id

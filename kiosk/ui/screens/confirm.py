@@ -4,16 +4,16 @@ time) is written with its outbox op through the op runner. A refusal comes back 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QVBoxLayout
 
 from cunzhan.i18n import N_, sentences
 from cunzhan.i18n import gettext as _
-from cunzhan.models import Booking, Dependent, Resident, ServiceKind, Session
+from cunzhan.models import Booking, ServiceKind, Session
 from kiosk.booking import BookingRefused, Refusal
-from kiosk.store import StoreError, new_id
+from kiosk.residents import dependent_for
+from kiosk.store import StoreError
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.words import when_words
@@ -47,22 +47,6 @@ def session_words(screen: Screen, session: Session) -> dict[str, str]:
         "where": session.room or _("the village service centre"),
         "bring": service.what_to_bring if service else "",
     }
-
-
-def dependent_for(resident: Resident, relation: str, birth_year: int) -> tuple[Resident, Dependent]:
-    """The resident's family member with this relation and birth year, added to the resident when new."""
-    label = _(relation)
-    for dep in resident.dependents:
-        if dep.relation == label and dep.birth_year == birth_year:
-            return resident, dep
-    dep = Dependent(
-        id=new_id(),
-        resident_id=resident.id,
-        name=f"{label}（{birth_year}）",
-        relation=label,
-        birth_year=birth_year,
-    )
-    return replace(resident, dependents=(*resident.dependents, dep)), dep
 
 
 class ConfirmScreen(Screen):
@@ -163,7 +147,7 @@ class ConfirmScreen(Screen):
         assert resident is not None
         dependent = None
         if visit.for_dependent:
-            resident, dependent = dependent_for(resident, visit.relation, int(visit.birth_year))
+            resident, dependent = dependent_for(resident, _(visit.relation), int(visit.birth_year))
         who, dep = resident, dependent
         consent_at = visit.consent_at
         self.ctx.ops.write(
