@@ -61,9 +61,8 @@ def staff_command(args: argparse.Namespace, *, stdin: TextIO | None = None) -> i
                     raise StaffError("unknown_staff")
                 pin = _read_pin_twice(stdin or sys.stdin)
                 accounts.change_pin(staff_id, pin, actor=ACTOR_CONSOLE)
-                accounts.clear_lockout(
-                    actor=ACTOR_CONSOLE
-                )  # a forgotten PIN usually came with a locked keypad
+                # A forgotten PIN usually came with a locked keypad.
+                accounts.clear_lockout(actor=ACTOR_CONSOLE)
                 print(gettext(N_("Staff member {staff_id} has a new PIN.")).format(staff_id=staff_id))
         except StaffError as exc:
             print(exc.message(), file=sys.stderr)
