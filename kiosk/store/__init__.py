@@ -52,5 +52,5 @@ __all__ = [
 ]
 
 
-class Store(Catalogue, Residents, Bookings, SyncState, StaffTables, Reports, StoreBase):
+class Store(Catalogue, Residents, Bookings, StaffTables, SyncState, Reports, StoreBase):
     """One connection to the kiosk database. The UI and the sync worker each open their own."""

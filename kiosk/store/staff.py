@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from cunzhan.fieldcrypto import field_ref
-from kiosk.store.base import StoreBase, from_text, new_id, to_text
+from kiosk.store.base import from_text, new_id, to_text
+from kiosk.store.sync_state import SyncState
 
 if TYPE_CHECKING:
     from kiosk.store.bookings import Bookings
@@ -45,7 +46,7 @@ class AuditRow:
     detail: str
 
 
-class StaffTables(StoreBase):
+class StaffTables(SyncState):
     """Staff accounts, PIN lock-out and desk queries (kiosk/staff/ holds the rules)."""
 
     # --- accounts ---------------------------------------------------------------------------------------------------
@@ -218,8 +219,7 @@ class StaffTables(StoreBase):
         row. Returns how many rows were read."""
         outbox = cast("Bookings", self)  # Store composes Bookings, which owns the outbox
         with self.transaction() as conn:
-            row = conn.execute("SELECT value FROM sync_state WHERE key = ?", (cursor_key,)).fetchone()
-            cursor = int(row[0]) if row else 0
+            cursor = int(self.state(cursor_key) or 0)
             marks = ",".join("?" * len(exclude_actors)) or "''"
             rows = [
                 AuditRow(int(r[0]), r[1], str(r[2]), str(r[3]), str(r[4] or ""))

@@ -12,11 +12,12 @@ from typing import Any
 
 from kiosk.store import Store
 from kiosk.store.staff import AuditRow
+from kiosk.store.sync_state import SyncKey
 
 AUDIT_ENTITY = "audit"
 AUDIT_KIND = "batch"
 AUDIT_BATCH_MAX = 200  # rows per outbox op, far below the 1 MiB push limit
-AUDIT_CURSOR_KEY = "audit_queued_upto"  # sync_state key: the last audit_log id already put in the outbox
+AUDIT_CURSOR_KEY = SyncKey.AUDIT_QUEUED_UPTO  # the last audit_log id already put in the outbox
 ACTOR_UNKNOWN = "unknown"  # an audit row without an actor (who typed a wrong PIN is not known either)
 
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QVBoxLayout
 from cunzhan.i18n import gettext as _
 from kiosk import settings as s
 from kiosk.staff.provisioning import ACTOR_ENROLMENT
+from kiosk.store.sync_state import SyncKey
 from kiosk.sync.audit import queue_audit
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice
@@ -59,7 +60,7 @@ class StaffEnrolScreen(StaffScreen):
         real = state.real
         view = s.Settings(real.stored_settings())
         if not draft.server:
-            draft.server = real.state("township_url") or str(view.get(s.TOWNSHIP_URL) or "")
+            draft.server = real.state(SyncKey.TOWNSHIP_URL) or str(view.get(s.TOWNSHIP_URL) or "")
         if not draft.kiosk_name:
             draft.kiosk_name = str(view.get(s.KIOSK_NAME) or "")
 
@@ -78,7 +79,7 @@ class StaffEnrolScreen(StaffScreen):
                     name="first_staff_next",
                 )
             )
-        if state.real.state("device_id"):
+        if state.real.state(SyncKey.DEVICE_ID):
             text = (
                 _(
                     "This kiosk is already enrolled as kiosk {n}. Enrolling again with a new code replaces its "

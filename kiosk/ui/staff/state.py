@@ -17,6 +17,7 @@ from kiosk.practice import PracticeSession, banner_text, is_practice_store, kios
 from kiosk.staff.accounts import StaffAccounts, StaffMember
 from kiosk.staff.desk import Lookup, StaffDesk
 from kiosk.store import Store
+from kiosk.store.sync_state import SyncKey
 
 if TYPE_CHECKING:
     from kiosk.ui.window import KioskWindow
@@ -168,7 +169,7 @@ class StaffState:
         if running is not None and getattr(running, "running", False):
             running.sync_now()
             return
-        if not self.real.state("device_id"):
+        if not self.real.state(SyncKey.DEVICE_ID):
             return
         try:
             from kiosk.sync.worker import start_if_enrolled
