@@ -99,8 +99,8 @@ def test_daily_compaction_runs_once_across_processes_and_compacts(any_backend: B
 
 
 def test_serve_runs_the_daily_jobs_while_serving(tmp_path: Path) -> None:
-    """`serve` (several workers) claims and runs compaction and retention in its parent process once, recorded in the
-    database; a second `serve` on the same database the same day runs neither."""
+    """`serve` (several workers) claims and runs compaction, retention and the no-show pass in its parent process
+    once, recorded in the database; a second `serve` on the same database soon after runs none of them."""
     import socket
     import subprocess
     import sys
@@ -143,10 +143,11 @@ def test_serve_runs_the_daily_jobs_while_serving(tmp_path: Path) -> None:
     first = serve()
     try:
         deadline = time.monotonic() + 30
-        while set(runs()) != {"compact-log", "retention"} and time.monotonic() < deadline:
+        jobs = {"compact-log", "retention", "no-shows"}  # no-shows: every 10 minutes (township.attendance)
+        while set(runs()) != jobs and time.monotonic() < deadline:
             time.sleep(0.2)
         seen = runs()
-        assert set(seen) == {"compact-log", "retention"}
+        assert set(seen) == jobs
     finally:
         first.terminate()
         first.wait(30)
