@@ -64,6 +64,8 @@ townships = sa.Table(
     _now_col("created_at"),
     # Residents with no session for this many months lose their personal data (township.retention).
     sa.Column("retention_months", sa.Integer(), nullable=False, server_default="24"),
+    # The county above it (township.insight.scope); NULL: a township on its own.
+    sa.Column("county_id", sa.String(_ID), sa.ForeignKey("counties.id"), nullable=True, index=True),
 )
 
 villages = sa.Table(
@@ -399,6 +401,77 @@ notify_settings = sa.Table(
     sa.Column("texts", sa.JSON(), nullable=False),  # kind → the township's text (else the default)
     _now_col("updated_at"),
 )
+
+
+# --- the county's view (issue 18, township.insight) -------------------------------------------------------------------
+
+# A county above its townships: a county account sees its townships' figures, a township account only its own.
+counties = sa.Table(
+    "counties",
+    metadata,
+    _id(primary_key=True),
+    sa.Column("slug", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("zone", sa.String(64), nullable=False, server_default="Asia/Shanghai"),
+    sa.Column("locale", sa.String(16), nullable=False, server_default="zh_CN"),
+    _now_col("created_at"),
+)
+
+# What residents wanted and could not have (a create refused for lack of seats, or waitlisted; a search that found
+# no session), for the needs profile. No personal data: no resident, booking, device or exact time of the wanted
+# session, only its local week, weekday and time band; `at` is kept to the hour.
+unmet_demand = sa.Table(
+    "unmet_demand",
+    metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("village", sa.String(100), nullable=False, server_default=""),  # '' when the kiosk gave none
+    sa.Column("service_id", sa.String(_ID), sa.ForeignKey("services.id"), nullable=False),
+    sa.Column("session_id", sa.String(_ID), sa.ForeignKey("sessions.id"), nullable=True),
+    sa.Column("provider_id", sa.String(_ID), nullable=True),  # the wanted session's
+    sa.Column("week", sa.Date(), nullable=False),  # Monday of the wanted local week
+    sa.Column("weekday", sa.Integer(), nullable=False),  # 0 Monday … 6 Sunday, local
+    sa.Column("band", sa.String(16), nullable=False),  # morning | afternoon | evening, local
+    sa.Column("reason", sa.String(16), nullable=False),  # slot_full | waitlisted | no_session
+    sa.Column("at", sa.DateTime(), nullable=False),
+    sa.Index("ix_unmet_demand_township_week", "township_id", "week"),
+)
+
+# Weekly figures per township × village × service × provider for weeks already rolled up (township.insight.rollup):
+# the dashboard reads these for past weeks and counts the weeks not rolled up live. '' stands for "none" in keys.
+insight_weekly = sa.Table(
+    "insight_weekly",
+    metadata,
+    sa.Column("township_id", sa.String(_ID), sa.ForeignKey("townships.id"), nullable=False),
+    sa.Column("week", sa.Date(), nullable=False),
+    sa.Column("village", sa.String(100), nullable=False),
+    sa.Column("service_id", sa.String(_ID), nullable=False),
+    sa.Column("provider_id", sa.String(_ID), nullable=False),
+    sa.Column("bookings", sa.Integer(), nullable=False),
+    sa.Column("attended", sa.Integer(), nullable=False),
+    sa.Column("no_show", sa.Integer(), nullable=False),
+    sa.Column("waitlisted", sa.Integer(), nullable=False),
+    sa.Column("refused", sa.Integer(), nullable=False),
+    sa.Column("ratings", sa.Integer(), nullable=False),
+    sa.Column("rating_sum", sa.Integer(), nullable=False),
+    sa.Column("low_ratings", sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint(
+        "township_id", "week", "village", "service_id", "provider_id", name="pk_insight_weekly"
+    ),
+)
+
+# Which township weeks `insight_weekly` holds (a week with no bookings has a mark and no rows).
+insight_weeks = sa.Table(
+    "insight_weeks",
+    metadata,
+    sa.Column("township_id", sa.String(_ID), sa.ForeignKey("townships.id"), nullable=False),
+    sa.Column("week", sa.Date(), nullable=False),
+    _now_col("refreshed_at"),
+    sa.PrimaryKeyConstraint("township_id", "week", name="pk_insight_weeks"),
+)
+
+# Low ratings for follow-up, newest first, per township.
+sa.Index("ix_feedback_township_created", feedback.c.township_id, feedback.c.created_at)
 
 
 # --- time ------------------------------------------------------------------------------------------------------------
