@@ -58,9 +58,9 @@ def test_a_township_account_sees_only_its_own_township(any_backend: Backend, wor
         assert sorted(township_ids(conn, county)) == sorted([world.a, world.b])  # not the demo township
         mine = Scope.township(world.a)
         for by in ("township", "village", "service", "provider"):
-            rows = weekly(conn, mine, by, weeks=2, today=THURSDAY)  # type: ignore[arg-type]
+            rows = weekly(conn, mine, by, weeks=2, today=THURSDAY)
             assert rows and {r.township_id for r in rows} == {world.a}, by
-            both = weekly(conn, county, by, weeks=2, today=THURSDAY)  # type: ignore[arg-type]
+            both = weekly(conn, county, by, weeks=2, today=THURSDAY)
             assert {r.township_id for r in both} == {world.a, world.b}, by
         assert all(r.township_id == world.a for r in low_ratings(conn, mine, since=at(W1, 0)))
         assert "乙镇的评论" not in [r.comment for r in low_ratings(conn, mine, since=at(W1, 0))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -25,7 +26,7 @@ def world(any_backend: Backend) -> Iterator[World]:
     built = build(any_backend.database)
     with any_backend.database.write() as conn:
 
-        def session(label: str) -> sa.Row:  # type: ignore[type-arg]
+        def session(label: str) -> Any:
             return conn.execute(sa.select(db.sessions).where(db.sessions.c.id == built.session[label])).one()
 
         for _ in range(2):
