@@ -1,9 +1,15 @@
-"""Console page times on a busy township: 2,000 synced bookings, a real backend (uvicorn on 127.0.0.1, SQLite).
+"""Console page times on a busy township: 2,000 synced bookings, a real backend (uvicorn on 127.0.0.1, SQLite);
+then the county's figures on PostgreSQL: 20 townships, 400 kiosks, 2,000,000 bookings (issue 18).
 
     tools/with-services.sh .venv/bin/python bench/bench_console.py
 
 Prints `name: value unit` lines: the median time of the review queue (200 rows shown), the schedule week, a day view
-and the reports page, each fetched 15 times by a signed-in reviewer, plus the health probe as a baseline.
+and the reports page, each fetched 15 times by a signed-in reviewer, plus the health probe as a baseline. Then, when
+`CUNZHAN_TEST_PG_URL` names a PostgreSQL server (tools/with-services.sh starts one): `county_dashboard_ms`, the
+slowest of the dashboard's four groupings (township, village, service, provider; 8 weeks) read through
+`township.insight.dashboard` once its jobs have run (closed weeks, then open ones: how long each took), against `county_dashboard_plain_ms`, the same page counted from the bookings
+with no rollup (the baseline, and their ratio); the needs profile, satisfaction index and low ratings; and how long
+the rollup's first run took. The data set is made on the server (`generate_series`), not row by row.
 """
 
 from __future__ import annotations
@@ -129,6 +135,184 @@ def main() -> None:
         server.should_exit = True
         thread.join(timeout=10)
         database.dispose()
+    county_dashboard()
+
+
+# --- the county's figures on PostgreSQL (issue 18) -------------------------------------------------------------------
+
+TOWNSHIPS = 20
+KIOSKS_PER_TOWNSHIP = 20  # 400 kiosks
+VILLAGES_PER_TOWNSHIP = 20
+SERVICES_PER_TOWNSHIP = 10  # one session of each a day, each with its own provider
+COUNTY_BOOKINGS = 2_000_000
+RESIDENTS_PER_TOWNSHIP = 10_000
+WEEKS = 52
+DAYS = WEEKS * 7
+UNMET_EVENTS = 50_000
+
+
+def _county_data(conn: object, this_monday: object) -> None:
+    """The county, generated on the server: 20 townships × 20 villages, 400 kiosks, 72,800 sessions over the last
+    52 weeks (the current one included), 200,000 residents, 2,000,000 bookings, ratings for a fifth of those
+    attended, 50,000 unmet-demand events."""
+    import sqlalchemy as sa
+
+    run = conn.execute  # type: ignore[attr-defined]
+    args = {
+        "t": TOWNSHIPS,
+        "k": KIOSKS_PER_TOWNSHIP,
+        "v": VILLAGES_PER_TOWNSHIP,
+        "s": SERVICES_PER_TOWNSHIP,
+        "d": DAYS,
+        "r": RESIDENTS_PER_TOWNSHIP,
+        "n": COUNTY_BOOKINGS,
+        "u": UNMET_EVENTS,
+        "w": WEEKS,
+        # Local midnight of the first day, as naive UTC (Asia/Shanghai is UTC+8, no summer time).
+        "first": this_monday,
+    }
+    statements = [
+        "INSERT INTO counties (id, slug, name, zone, locale, created_at) "
+        "VALUES ('c', 'bench-county', '基准县', 'Asia/Shanghai', 'zh_CN', now())",
+        "INSERT INTO townships (id, slug, name, cursor_secret, created_at, county_id) "
+        "SELECT 't' || t, 'bench-' || t, '第' || t || '镇', md5(t::text), now(), 'c' "
+        "FROM generate_series(0, :t - 1) t",
+        "INSERT INTO villages (id, township_id, name) SELECT 't' || t || 'v' || v, 't' || t, '第' || v || '村' "
+        "FROM generate_series(0, :t - 1) t, generate_series(0, :v - 1) v",
+        "INSERT INTO services (id, township_id, kind, name, updated_at) "
+        "SELECT 't' || t || 's' || s, 't' || t, CASE WHEN s % 3 = 0 THEN 'school' ELSE 'clinic' END, "
+        "'服务' || s, now() FROM generate_series(0, :t - 1) t, generate_series(0, :s - 1) s",
+        "INSERT INTO providers (id, township_id, name, updated_at) "
+        "SELECT 't' || t || 'p' || s, 't' || t, '医生' || s, now() "
+        "FROM generate_series(0, :t - 1) t, generate_series(0, :s - 1) s",
+        "INSERT INTO devices (id, township_id, kiosk_number, name, token_hash, created_at) "
+        "SELECT 't' || t || 'k' || k, 't' || t, k + 1, '终端' || k, md5('t' || t || 'k' || k), now() "
+        "FROM generate_series(0, :t - 1) t, generate_series(0, :k - 1) k",
+        "INSERT INTO sessions (id, township_id, service_id, provider_id, starts_at, ends_at, capacity, updated_at) "
+        "SELECT 't' || t || 'd' || d || 's' || s, 't' || t, 't' || t || 's' || s, 't' || t || 'p' || s, "
+        "CAST(:first AS timestamp) - (:w - 1) * interval '1 week' + d * interval '1 day' + (8 + s) * interval '1 hour', "
+        "CAST(:first AS timestamp) - (:w - 1) * interval '1 week' + d * interval '1 day' + (9 + s) * interval '1 hour', "
+        "40, now() FROM generate_series(0, :t - 1) t, generate_series(0, :d - 1) d, generate_series(0, :s - 1) s",
+        "INSERT INTO residents (id, township_id, id_blind, id_number_enc, id_mask, name_enc, village, created_at, "
+        "updated_at) SELECT 'r' || g, 't' || (g % :t), md5('r' || g), 'x', '', 'x', "
+        "'第' || ((g / :t) % :v) || '村', now(), now() FROM generate_series(0, :t * :r - 1) g",
+        # Booking g: township g % t, day (g / t) % d, service (g / (t * d)) % s; a resident of that township.
+        "INSERT INTO bookings (id, township_id, session_id, resident_id, code, status, device_id, kiosk_number, "
+        "contact_village, created_at, updated_at) "
+        "SELECT 'b' || g, 't' || (g % :t), "
+        "'t' || (g % :t) || 'd' || ((g / :t) % :d) || 's' || ((g / (:t * :d)) % :s), "
+        "'r' || (g % :t + :t * ((g * 7919) % :r)), 'B' || g, "
+        "CASE WHEN (g * 31) % 100 < 70 THEN 'attended' WHEN (g * 31) % 100 < 80 THEN 'no_show' "
+        "WHEN (g * 31) % 100 < 90 THEN 'confirmed' WHEN (g * 31) % 100 < 95 THEN 'cancelled' ELSE 'waitlisted' END, "
+        "'t' || (g % :t) || 'k' || (g % :k), g % :k + 1, "
+        "'第' || (((g % :t + :t * ((g * 7919) % :r)) / :t) % :v) || '村', now(), now() "
+        "FROM generate_series(0, :n - 1) g",
+        "INSERT INTO feedback (id, township_id, booking_id, rating, reasons, created_at) "
+        "SELECT 'f' || substr(b.id, 2), b.township_id, b.id, 1 + (substr(b.id, 2)::int * 13) % 5, "
+        "CAST('[\"I waited too long\"]' AS json), s.ends_at "
+        "FROM bookings b JOIN sessions s ON s.id = b.session_id "
+        "WHERE b.status = 'attended' AND substr(b.id, 2)::int % 5 = 0",
+        "INSERT INTO unmet_demand (id, township_id, village, service_id, session_id, provider_id, week, weekday, "
+        "band, reason, at) SELECT 'u' || g, 't' || (g % :t), '第' || ((g / :t) % :v) || '村', "
+        "'t' || (g % :t) || 's' || (g % :s), NULL, 't' || (g % :t) || 'p' || (g % :s), "
+        "CAST(:first AS date) + 1 - ((g / 7) % :w) * interval '1 week', g % 7, "
+        "CASE WHEN g % :s < 4 THEN 'morning' ELSE 'afternoon' END, "
+        "CASE WHEN g % 3 = 0 THEN 'waitlisted' ELSE 'slot_full' END, now() FROM generate_series(0, :u - 1) g",
+    ]
+    for statement in statements:
+        # Every count as bigint: PostgreSQL would take small ones as smallint, and g * 7919 overflows an int.
+        run(sa.text(re.sub(r":([tkvsdrnuw])\b", r"CAST(:\1 AS bigint)", statement)), args)
+
+
+def _ms(fn: object, rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def county_dashboard() -> None:
+    """The county's figures on a fresh PostgreSQL database (skipped, with a note, without one)."""
+    admin_url = os.environ.get("CUNZHAN_TEST_PG_URL")
+    if not admin_url:
+        print("# county_dashboard_ms: skipped (no CUNZHAN_TEST_PG_URL; run under tools/with-services.sh)")
+        return
+    import datetime as dt
+
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from township import db
+    from township.insight import dashboard, needs, satisfaction
+    from township.insight.scope import Scope, monday
+
+    name = f"cz_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        db.migrate(url)
+        database = db.Database(url, pool_size=2)
+        today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+        this_monday = monday(today)
+        # Local midnight of this Monday, as naive UTC.
+        first = dt.datetime.combine(this_monday, dt.time()) - dt.timedelta(hours=8)
+        start = time.perf_counter()
+        with database.write() as conn:
+            _county_data(conn, first)
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE"))
+        generated = time.perf_counter() - start
+        with database.read() as conn:
+            count = conn.execute(sa.select(sa.func.count()).select_from(db.bookings)).scalar_one()
+        county = Scope.county("c")
+        groupings = ("township", "village", "service", "provider")
+
+        def page(by: str) -> None:
+            with database.read() as conn:
+                dashboard.weekly(conn, county, by, weeks=8)  # type: ignore[arg-type]
+
+        plain = max(_ms(lambda by=by: page(by), 3) for by in groupings)  # nothing rolled up: all counted live
+        start = time.perf_counter()
+        weeks = dashboard.refresh_closed_weeks(database)
+        backfill = time.perf_counter() - start
+        start = time.perf_counter()
+        dashboard.refresh_open_weeks(database)
+        open_weeks = time.perf_counter() - start
+        rolled = max(_ms(lambda by=by: page(by), ROUNDS) for by in groupings)
+        since = db.now_utc() - dt.timedelta(weeks=4)
+
+        def read(fn: object) -> float:
+            def once() -> None:
+                with database.read() as conn:
+                    fn(conn)  # type: ignore[operator]
+
+            return _ms(once, ROUNDS)
+
+        print(f"county_bookings: {count} count")
+        print(f"county_data_generated: {generated:.1f} s")
+        print(f"county_dashboard_plain_ms: {plain:.1f} ms")
+        print(f"county_dashboard_ms: {rolled:.1f} ms")
+        print(f"county_dashboard_speedup: {plain / rolled:.1f} x")
+        print(f"county_needs_profile_ms: {read(lambda c: needs.needs_profile(c, county, weeks=4)):.1f} ms")
+        print(
+            "county_satisfaction_index_ms: "
+            f"{read(lambda c: satisfaction.satisfaction_index(c, county, 'provider', weeks=12)):.1f} ms"
+        )
+        print(
+            f"county_low_ratings_ms: {read(lambda c: satisfaction.low_ratings(c, county, since=since)):.1f} ms"
+        )
+        print(f"county_rollup_first_run: {backfill:.1f} s")
+        print(f"county_rollup_township_weeks: {weeks} count")
+        print(f"county_rollup_open_weeks_run: {open_weeks:.1f} s")
+        database.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -172,3 +172,31 @@ def test_rolled_up_weeks_read_the_same_and_come_from_the_rollup(any_backend: Bac
         assert conn.execute(w1_mark).scalar_one() == before
     with database.read() as conn:
         assert _table(weekly(conn, county, "township", weeks=2, today=THURSDAY))[(W1, "甲镇")][0] == 5
+
+
+def test_weeks_not_over_are_rolled_up_every_few_minutes_and_say_when(
+    any_backend: Backend, world: World
+) -> None:
+    from township import db
+    from township.insight.dashboard import refresh_open_weeks, weekly
+    from township.insight.scope import Scope
+
+    database = any_backend.database
+    county = Scope.county(world.county)
+    with database.read() as conn:
+        live = weekly(conn, county, "village", weeks=2, today=THURSDAY)
+    noon = db.utc(at(THURSDAY, 12))
+    assert refresh_open_weeks(database, now=noon) >= 2 * 5  # W2 and the four weeks after it, each township
+    with database.read() as conn:
+        rolled = weekly(conn, county, "village", weeks=2, today=THURSDAY)
+        ahead = conn.execute(
+            sa.select(db.insight_weeks.c.refreshed_at).where(
+                db.insight_weeks.c.township_id == world.b,
+                db.insight_weeks.c.week == W2 + dt.timedelta(weeks=4),
+            )
+        ).scalar_one()
+    assert db.utc(ahead) == noon
+    assert [(r.week, r.key, r.figures) for r in rolled if r.week == W2] == [
+        (r.week, r.key, r.figures) for r in live if r.week == W2
+    ]
+    assert {r.as_of for r in rolled if r.week == W2} == {noon}

@@ -6,17 +6,24 @@ held a seat: pending review, confirmed, checked in, attended, no-show), `attende
 `refused` (creates refused for lack of seats, from `unmet_demand`), and satisfaction: the mean rating with its
 sample size and the count of low (1–2) ratings, from `feedback`, by the week of the rated session.
 
-Why a rollup. A county of 20 townships holds millions of bookings; a page that groups them all on every view takes
-seconds (bench/bench_console.py, `county_dashboard_plain_ms`). So weeks that are over are kept in `insight_weekly`,
-one row per township × week × village × service × provider, and `insight_weeks` marks which township weeks it holds.
-A page reads the marked weeks from the rollup (thousands of rows, not millions) and counts the weeks not marked (the
-current one, upcoming ones, any not rolled up yet) live, with the same query (`week_facts`) the rollup is made with:
-one definition of every figure, and a page is right even when the job has never run.
+Why a rollup. A county of 20 townships holds millions of bookings; counting a page's eight weeks from them takes
+seconds, and so does counting even the current week alone (about 40,000 bookings a week; bench/bench_console.py,
+`county_dashboard_plain_ms`). So the figures are kept in `insight_weekly`, one row per township × week × village ×
+service × provider, and `insight_weeks` marks which township weeks it holds and when each was made. A page sums the
+marked weeks in SQL (hundreds of rows come back, not millions) and counts any week not marked live, with the same
+query (`week_facts`) the rollup is made with: one definition of every figure, and a page is right even when no job
+has run (only slower).
 
-The job (`refresh_closed_weeks`, daily through `township.daily`: `start_daily`) rolls up each week once it has
-ended plus a day (no-shows are marked an hour after a session ends), and recomputes weeks that ended within
-`SETTLE` (four weeks): feedback arrives and staff correct attendance after the fact. A change older than that shows
-after `refresh_week` for its week (or `refresh_closed_weeks(settle=…)` with a longer period).
+Two jobs keep it (`start_jobs`, each run by one process between all those on the database, `township.daily`):
+- `refresh_open_weeks` every `OPEN_EVERY` (5 minutes): the weeks not yet over, from last week until it closes to
+  `OPEN_AHEAD` ahead. The page shows them as of then (`WeekRow.as_of`), not to the second: that is the price of a
+  page under 300 ms. One query set per time zone and week covers all townships (a county shares one zone).
+- `refresh_closed_weeks` daily: each week once it has ended plus a day (no-shows are marked an hour after a session
+  ends), again while it ended within `SETTLE` (four weeks; feedback arrives and staff correct attendance after the
+  fact), and every week never rolled up (the first run back-fills the history). A change older than that shows
+  after `refresh_week` for its week (or `refresh_closed_weeks(settle=…)` with a longer period).
+Incremental upkeep at each write (a trigger, or the sync path adding ±1) was not chosen: it would put work and lock
+contention on every booking write, the hot path, for a page read a few times a day.
 """
 
 from __future__ import annotations
@@ -24,9 +31,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -36,7 +43,9 @@ from township.insight.scope import Scope, Town, last_weeks, monday, towns, week_
 
 By = Literal["township", "village", "service", "provider"]
 SETTLE = dt.timedelta(weeks=4)
-CLOSE_AFTER = dt.timedelta(days=1)  # a week is rolled up this long after it ends
+CLOSE_AFTER = dt.timedelta(days=1)  # a week is rolled up for good this long after it ends
+OPEN_EVERY = dt.timedelta(minutes=5)  # weeks not over are rolled up again this often
+OPEN_AHEAD = dt.timedelta(weeks=4)  # … up to this far ahead (bookings for coming sessions)
 
 SEATED = ("pending_review", "confirmed", "checked_in", "attended", "no_show")
 ATTENDED = ("checked_in", "attended")
@@ -56,7 +65,20 @@ class Figures:
     low_ratings: int = 0
 
     def __add__(self, other: Figures) -> Figures:
-        return Figures(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Figures)))
+        return Figures(*(a + b for a, b in zip(self.counts(), other.counts(), strict=True)))
+
+    def counts(self) -> tuple[int, ...]:
+        """The counts in field order (spelled out: a page adds thousands of these)."""
+        return (
+            self.bookings,
+            self.attended,
+            self.no_show,
+            self.waitlisted,
+            self.refused,
+            self.ratings,
+            self.rating_sum,
+            self.low_ratings,
+        )
 
     @property
     def no_show_rate(self) -> float | None:
@@ -95,67 +117,87 @@ class WeekRow:
     key: str
     label: str
     figures: Figures
+    as_of: dt.datetime | None = None  # when its rollup was made (the oldest, for totals); None: counted now
 
 
 # --- the figures of a week, counted from the tables --------------------------------------------------------------
 
 
+DIMENSIONS = ("village", "service", "provider")
+
+
 def week_facts(
-    conn: Connection, township_ids: Sequence[str], week: dt.date, bounds: tuple[dt.datetime, dt.datetime]
+    conn: Connection,
+    township_ids: Sequence[str],
+    week: dt.date,
+    bounds: tuple[dt.datetime, dt.datetime],
+    by: By | None = None,
 ) -> list[Fact]:
-    """Figures of local week `week` (naive-UTC `bounds`) for these townships (sharing one zone), counted live."""
+    """Figures of local week `week` (naive-UTC `bounds`) for these townships (sharing one zone), counted live: per
+    village × service × provider, or only per `by` (the other keys left '')."""
     if not township_ids:
         return []
     b, s, r, f, u = db.bookings, db.sessions, db.residents, db.feedback, db.unmet_demand
     lo, hi = bounds
-    village = sa.func.coalesce(b.c.contact_village, r.c.village, "").label("village")
+    wanted = DIMENSIONS if by is None else tuple(d for d in DIMENSIONS if d == by)
+    # The village a booking was made from; the resident's record only when the booking has none (made by staff).
+    village = sa.func.coalesce(
+        b.c.contact_village,
+        sa.select(r.c.village).where(r.c.id == b.c.resident_id).scalar_subquery(),
+        "",
+    )
     in_week = sa.and_(s.c.township_id.in_(township_ids), s.c.starts_at >= lo, s.c.starts_at < hi)
-    keys = (s.c.township_id, village, s.c.service_id, s.c.provider_id)
+    columns = {"village": village, "service": s.c.service_id, "provider": s.c.provider_id}
+    keys = [s.c.township_id.label("t"), *(columns[d].label(d) for d in wanted)]
     cells: dict[tuple[str, str, str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTS, 0))
 
-    def count(status: Iterable[str]) -> sa.ColumnElement[int]:
-        return sa.func.sum(sa.case((b.c.status.in_(tuple(status)), 1), else_=0))
+    def cell(row: sa.Row[Any]) -> dict[str, int]:
+        m = row._mapping
+        return cells[(str(m["t"]), *(str(m[d]) if d in wanted else "" for d in DIMENSIONS))]  # type: ignore[index]
 
-    booked = (
-        sa.select(*keys, count(SEATED), count(ATTENDED), count(("no_show",)), count(("waitlisted",)))
-        .select_from(s.join(b, b.c.session_id == s.c.id).outerjoin(r, r.c.id == b.c.resident_id))
-        .where(in_week)
-        .group_by(*keys)
+    def grouped(*figures: sa.ColumnElement[Any], joined: Any) -> sa.Select[Any]:
+        inner = sa.select(*keys, *figures).select_from(joined).where(in_week).subquery()
+        names = [c.name for c in keys]
+        return sa.select(
+            *(inner.c[n] for n in names), *(sa.func.sum(c) for c in list(inner.c)[len(names) :])
+        ).group_by(*(inner.c[n] for n in names))
+
+    seated = s.join(b, b.c.session_id == s.c.id)
+    one = sa.literal(1)
+    booked = grouped(
+        sa.case((b.c.status.in_(SEATED), one), else_=0).label("n_seated"),
+        sa.case((b.c.status.in_(ATTENDED), one), else_=0).label("n_attended"),
+        sa.case((b.c.status == "no_show", one), else_=0).label("n_no_show"),
+        sa.case((b.c.status == "waitlisted", one), else_=0).label("n_waiting"),
+        joined=seated,
     )
-    for t, v, sv, p, n_booked, n_attended, n_no_show, n_waiting in conn.execute(booked):
-        cell = cells[(str(t), str(v), str(sv), str(p))]
-        cell["bookings"] += int(n_booked or 0)
-        cell["attended"] += int(n_attended or 0)
-        cell["no_show"] += int(n_no_show or 0)
-        cell["waitlisted"] += int(n_waiting or 0)
-    rated = (
-        sa.select(
-            *keys,
-            sa.func.count(),
-            sa.func.sum(f.c.rating),
-            sa.func.sum(sa.case((f.c.rating <= 2, 1), else_=0)),
-        )
-        .select_from(
-            s.join(b, b.c.session_id == s.c.id)
-            .join(f, f.c.booking_id == b.c.id)
-            .outerjoin(r, r.c.id == b.c.resident_id)
-        )
-        .where(in_week)
-        .group_by(*keys)
+    for row in conn.execute(booked):
+        c = cell(row)
+        for name, value in zip(("bookings", "attended", "no_show", "waitlisted"), row[-4:], strict=True):
+            c[name] += int(value or 0)
+    rated = grouped(
+        one.label("n"),
+        f.c.rating.label("total"),
+        sa.case((f.c.rating <= 2, one), else_=0).label("low"),
+        joined=seated.join(f, f.c.booking_id == b.c.id),
     )
-    for t, v, sv, p, n, total, low in conn.execute(rated):
-        cell = cells[(str(t), str(v), str(sv), str(p))]
-        cell["ratings"] += int(n)
-        cell["rating_sum"] += int(total or 0)
-        cell["low_ratings"] += int(low or 0)
-    provider = sa.func.coalesce(u.c.provider_id, "")
+    for row in conn.execute(rated):
+        c = cell(row)
+        for name, value in zip(("ratings", "rating_sum", "low_ratings"), row[-3:], strict=True):
+            c[name] += int(value or 0)
+    unmet = {
+        "village": u.c.village,
+        "service": u.c.service_id,
+        "provider": sa.func.coalesce(u.c.provider_id, ""),
+    }
+    unmet_keys = [u.c.township_id.label("t"), *(unmet[d].label(d) for d in wanted)]
     refused = (
-        sa.select(u.c.township_id, u.c.village, u.c.service_id, provider, sa.func.count())
+        sa.select(*unmet_keys, sa.func.count())
         .where(u.c.township_id.in_(township_ids), u.c.week == week, u.c.reason == "slot_full")
-        .group_by(u.c.township_id, u.c.village, u.c.service_id, provider)
+        .group_by(*unmet_keys)
     )
-    for t, v, sv, p, n in conn.execute(refused):
-        cells[(str(t), str(v), str(sv), str(p))]["refused"] += int(n)
+    for row in conn.execute(refused):
+        cell(row)["refused"] += int(row[-1])
     return [Fact(k[0], week, k[1], k[2], k[3], Figures(**c)) for k, c in sorted(cells.items())]
 
 
@@ -164,9 +206,20 @@ def week_facts(
 
 def refresh_week(conn: Connection, town: Town, week: dt.date, *, now: dt.datetime | None = None) -> int:
     """Recompute one township week in the rollup (caller's write transaction); returns how many rows it holds."""
-    facts = week_facts(conn, [town.id], week, week_bounds(week, town.tz))
+    return refresh_weeks(conn, [town], week, now=now)
+
+
+def refresh_weeks(
+    conn: Connection, group: Sequence[Town], week: dt.date, *, now: dt.datetime | None = None
+) -> int:
+    """Recompute week `week` of these townships (one time zone) in the rollup, counted with one query set, in the
+    caller's write transaction; returns how many rows they hold."""
+    if not group:
+        return 0
+    ids = [t.id for t in group]
+    facts = week_facts(conn, ids, week, week_bounds(week, group[0].tz))
     w, m = db.insight_weekly, db.insight_weeks
-    conn.execute(sa.delete(w).where(w.c.township_id == town.id, w.c.week == week))
+    conn.execute(sa.delete(w).where(w.c.township_id.in_(ids), w.c.week == week))
     if facts:
         conn.execute(
             sa.insert(w),
@@ -177,16 +230,48 @@ def refresh_week(conn: Connection, town: Town, week: dt.date, *, now: dt.datetim
                     "village": x.village,
                     "service_id": x.service_id,
                     "provider_id": x.provider_id,
-                    **{name: getattr(x.figures, name) for name in COUNTS},
+                    **dict(zip(COUNTS, x.figures.counts(), strict=True)),
                 }
                 for x in facts
             ],
         )
-    conn.execute(sa.delete(m).where(m.c.township_id == town.id, m.c.week == week))
-    conn.execute(
-        sa.insert(m).values(township_id=town.id, week=week, refreshed_at=db.naive(now or db.now_utc()))
-    )
+    conn.execute(sa.delete(m).where(m.c.township_id.in_(ids), m.c.week == week))
+    moment = db.naive(now or db.now_utc())
+    conn.execute(sa.insert(m), [{"township_id": t, "week": week, "refreshed_at": moment} for t in ids])
     return len(facts)
+
+
+def refresh_open_weeks(
+    database: db.Database, *, now: dt.datetime | None = None, ahead: dt.timedelta = OPEN_AHEAD
+) -> int:
+    """Roll up the weeks not yet over (the last one until it closes, the current one, and those up to `ahead`),
+    one write transaction per time zone and week; returns how many township weeks it wrote. Run every few minutes
+    (`start_jobs`): the page shows them as of then (`WeekRow.as_of`)."""
+    moment = db.utc(now or db.now_utc())
+    with database.read() as conn:
+        everyone = _all_towns(conn)
+    zones: dict[str, list[Town]] = defaultdict(list)
+    for town in everyone:
+        zones[town.zone].append(town)
+    written = 0
+    for group in zones.values():
+        tz = group[0].tz
+        week = monday(moment.astimezone(tz).date()) - dt.timedelta(weeks=1)
+        while db.utc(week_bounds(week, tz)[0]) <= moment + ahead:
+            if db.utc(week_bounds(week, tz)[1]) + CLOSE_AFTER > moment:
+                with database.write() as conn:
+                    refresh_weeks(conn, group, week, now=moment)
+                written += len(group)
+            week += dt.timedelta(weeks=1)
+    return written
+
+
+def _all_towns(conn: Connection) -> list[Town]:
+    t = db.townships
+    return [
+        Town(str(r.id), str(r.slug), str(r.name), str(r.zone))
+        for r in conn.execute(sa.select(t.c.id, t.c.slug, t.c.name, t.c.zone).order_by(t.c.id))
+    ]
 
 
 def refresh_closed_weeks(
@@ -197,9 +282,7 @@ def refresh_closed_weeks(
     moment = db.utc(now or db.now_utc())
     written = 0
     with database.read() as conn:
-        everyone = conn.execute(
-            sa.select(db.townships.c.id, db.townships.c.slug, db.townships.c.name, db.townships.c.zone)
-        ).all()
+        everyone = _all_towns(conn)
         firsts = dict(
             conn.execute(
                 sa.select(db.sessions.c.township_id, sa.func.min(db.sessions.c.starts_at)).group_by(
@@ -211,8 +294,7 @@ def refresh_closed_weeks(
             (str(t), w)
             for t, w in conn.execute(sa.select(db.insight_weeks.c.township_id, db.insight_weeks.c.week))
         }
-    for row in everyone:
-        town = Town(str(row.id), str(row.slug), str(row.name), str(row.zone))
+    for town in everyone:
         first = firsts.get(town.id)
         if first is None:
             continue
@@ -230,24 +312,36 @@ def refresh_closed_weeks(
     return written
 
 
-def start_daily(database: db.Database) -> threading.Event:
-    """Run `refresh_closed_weeks` now and then daily, once a day between all processes on this database."""
+def start_jobs(database: db.Database) -> list[threading.Event]:
+    """Keep the rollup current while serving: `refresh_closed_weeks` daily and `refresh_open_weeks` every
+    `OPEN_EVERY`, each run by one process between all those on this database (`township.daily`'s claim). Set the
+    returned events to stop them."""
     from township import daily
 
-    return daily.start(database, "insight_rollup", lambda: refresh_closed_weeks(database))
+    return [
+        daily.start(database, "insight_rollup", lambda: refresh_closed_weeks(database)),
+        daily.start(
+            database,
+            "insight_open_weeks",
+            lambda: refresh_open_weeks(database),
+            every=OPEN_EVERY,
+            check_s=OPEN_EVERY.total_seconds() / 5,
+        ),
+    ]
 
 
 # --- reading -------------------------------------------------------------------------------------------------------
 
 
 def facts(
-    conn: Connection, scope: Scope, weeks: int = 8, *, today: dt.date | None = None
-) -> tuple[list[Town], list[Fact]]:
-    """Every fact of the last `weeks` local weeks (up to the one holding `today`, default today in each township's
-    zone) for the townships in `scope`: from the rollup where a week is marked, else counted live."""
+    conn: Connection, scope: Scope, weeks: int = 8, *, by: By | None = None, today: dt.date | None = None
+) -> tuple[list[Town], list[Fact], dict[tuple[str, dt.date], dt.datetime]]:
+    """The facts of the last `weeks` local weeks (up to the one holding `today`, default today in each township's
+    zone) for the townships in `scope`, per village × service × provider or only per `by`: from the rollup where a
+    township week is marked, else counted live. Summed in SQL: a page reads hundreds of rows, not the rollup's."""
     covered = towns(conn, scope)
     if not covered:
-        return covered, []
+        return covered, [], {}
     wanted: dict[str, list[dt.date]] = {
         t.id: last_weeks(today or db.now_utc().astimezone(t.tz).date(), weeks) for t in covered
     }
@@ -256,30 +350,38 @@ def facts(
     last = max(w[-1] for w in wanted.values())
     m, w = db.insight_weeks, db.insight_weekly
     marked = {
-        (str(t), wk)
-        for t, wk in conn.execute(
-            sa.select(m.c.township_id, m.c.week).where(
+        (str(t), wk): db.utc(at)
+        for t, wk, at in conn.execute(
+            sa.select(m.c.township_id, m.c.week, m.c.refreshed_at).where(
                 m.c.township_id.in_(ids), m.c.week >= first, m.c.week <= last
             )
         )
     }
     out: list[Fact] = []
     if marked:
-        query = sa.select(
-            w.c.township_id, w.c.week, w.c.village, w.c.service_id, w.c.provider_id, *(w.c[n] for n in COUNTS)
-        ).where(w.c.township_id.in_(ids), w.c.week >= first, w.c.week <= last)
-        for row in conn.execute(query):
-            if (str(row.township_id), row.week) in marked and row.week in wanted[str(row.township_id)]:
-                out.append(
-                    Fact(
-                        str(row.township_id),
-                        row.week,
-                        str(row.village),
-                        str(row.service_id),
-                        str(row.provider_id),
-                        Figures(*(int(row._mapping[n]) for n in COUNTS)),
-                    )
+        dims = DIMENSIONS if by is None else tuple(d for d in DIMENSIONS if d == by)  # "township": none
+        columns = {"village": w.c.village, "service": w.c.service_id, "provider": w.c.provider_id}
+        keys = [w.c.township_id, w.c.week, *(columns[d] for d in dims)]
+        query = (
+            sa.select(*keys, *(sa.func.sum(w.c[n]) for n in COUNTS))
+            .where(w.c.township_id.in_(ids), w.c.week >= first, w.c.week <= last)
+            .group_by(*keys)
+        )
+        for row in conn.execute(query).all():
+            tid, week = str(row[0]), row[1]
+            if (tid, week) not in marked or week not in wanted[tid]:
+                continue
+            named = dict(zip(dims, (str(v) for v in row[2 : 2 + len(dims)]), strict=True))
+            out.append(
+                Fact(
+                    tid,
+                    week,
+                    named.get("village", ""),
+                    named.get("service", ""),
+                    named.get("provider", ""),
+                    Figures(*(int(v or 0) for v in row[2 + len(dims) :])),
                 )
+            )
     # Weeks not rolled up, counted live: one query set per zone and week (a county's townships share one zone).
     live: dict[tuple[str, dt.date], list[Town]] = defaultdict(list)
     for town in covered:
@@ -287,8 +389,8 @@ def facts(
             if (town.id, week) not in marked:
                 live[(town.zone, week)].append(town)
     for (_zone, week), group in sorted(live.items()):
-        out.extend(week_facts(conn, [t.id for t in group], week, week_bounds(week, group[0].tz)))
-    return covered, out
+        out.extend(week_facts(conn, [t.id for t in group], week, week_bounds(week, group[0].tz), by))
+    return covered, out, marked
 
 
 def weekly(
@@ -296,36 +398,61 @@ def weekly(
 ) -> list[WeekRow]:
     """The dashboard: figures per week and per township, village, service or provider, for the townships in
     `scope` over the last `weeks` weeks; weeks oldest first, then by township and label."""
-    covered, found = facts(conn, scope, weeks, today=today)
-    return _rows(conn, covered, found, by, per_week=True)
+    covered, found, marked = facts(conn, scope, weeks, by=by, today=today)
+    return _rows(conn, covered, found, marked, by, per_week=True)
 
 
 def totals(
     conn: Connection, scope: Scope, by: By = "township", *, weeks: int = 8, today: dt.date | None = None
 ) -> list[WeekRow]:
     """`weekly` summed over the weeks (each row's `week` is the first of them)."""
-    covered, found = facts(conn, scope, weeks, today=today)
-    return _rows(conn, covered, found, by, per_week=False)
+    covered, found, marked = facts(conn, scope, weeks, by=by, today=today)
+    return _rows(conn, covered, found, marked, by, per_week=False)
 
 
 def _rows(
-    conn: Connection, covered: list[Town], found: list[Fact], by: By, *, per_week: bool
+    conn: Connection,
+    covered: list[Town],
+    found: list[Fact],
+    marked: dict[tuple[str, dt.date], dt.datetime],
+    by: By,
+    *,
+    per_week: bool,
 ) -> list[WeekRow]:
     names = {t.id: t.name for t in covered}
     first = min((x.week for x in found), default=dt.date.min)
-    cells: dict[tuple[dt.date, str, str], Figures] = {}
+    field = {
+        "township": "township_id",
+        "village": "village",
+        "service": "service_id",
+        "provider": "provider_id",
+    }[by]
+    sums: dict[tuple[dt.date, str, str], list[int]] = {}
+    as_of: dict[tuple[dt.date, str, str], dt.datetime | None] = {}
     for x in found:
-        key = {
-            "township": x.township_id,
-            "village": x.village,
-            "service": x.service_id,
-            "provider": x.provider_id,
-        }[by]
-        cell = (x.week if per_week else first, x.township_id, key)
-        cells[cell] = cells.get(cell, Figures()) + x.figures
+        cell = (x.week if per_week else first, x.township_id, getattr(x, field))
+        made = marked.get((x.township_id, x.week))
+        seen = as_of.get(cell, made)
+        as_of[cell] = None if made is None or seen is None else min(made, seen)
+        counts = x.figures.counts()
+        total = sums.get(cell)
+        if total is None:
+            sums[cell] = list(counts)
+        else:
+            for i, n in enumerate(counts):
+                total[i] += n
+    cells = {cell: Figures(*total) for cell, total in sums.items()}
     labels = _labels(conn, by, {k for _w, _t, k in cells})
     rows = [
-        WeekRow(week, t, names[t], key, names[t] if by == "township" else labels.get(key, key), value)
+        WeekRow(
+            week,
+            t,
+            names[t],
+            key,
+            names[t] if by == "township" else labels.get(key, key),
+            value,
+            as_of[(week, t, key)],
+        )
         for (week, t, key), value in cells.items()
     ]
     rows.sort(key=lambda r: (r.week, r.township, r.label, r.key))
