@@ -4,12 +4,14 @@ then the county's figures on PostgreSQL: 20 townships, 400 kiosks, 2,000,000 boo
     tools/with-services.sh .venv/bin/python bench/bench_console.py
 
 Prints `name: value unit` lines: the median time of the review queue (200 rows shown), the schedule week, a day view
-and the reports page, each fetched 15 times by a signed-in reviewer, plus the health probe as a baseline. Then, when
-`CUNZHAN_TEST_PG_URL` names a PostgreSQL server (tools/with-services.sh starts one): `county_dashboard_ms`, the
-slowest of the dashboard's four groupings (township, village, service, provider; 8 weeks) read through
-`township.insight.dashboard` once its jobs have run (closed weeks, then open ones: how long each took), against `county_dashboard_plain_ms`, the same page counted from the bookings
-with no rollup (the baseline, and their ratio); the needs profile, satisfaction index and low ratings; and how long
-the rollup's first run took. The data set is made on the server (`generate_series`), not row by row.
+and the reports page, each fetched 15 times by a signed-in reviewer, plus the health probe as a baseline.
+
+Then, when `CUNZHAN_TEST_PG_URL` names a PostgreSQL server (tools/with-services.sh starts one), the county's figures
+read through `township.insight` (no console page for them yet): `county_dashboard_ms`, the slowest of the
+dashboard's four groupings (township, village, service, provider; 8 weeks) once the rollup jobs have run (how long
+each took is printed too), against `county_dashboard_plain_ms`, the same pages counted from the bookings with no
+rollup (the baseline, and their ratio); then the needs profile, the satisfaction index and the low ratings. The data
+set is made on the server (`generate_series`), not row by row.
 """
 
 from __future__ import annotations
