@@ -284,7 +284,8 @@ def county_dashboard() -> None:
         start = time.perf_counter()
         dashboard.refresh_open_weeks(database)
         open_weeks = time.perf_counter() - start
-        rolled = max(_ms(lambda by=by: page(by), ROUNDS) for by in groupings)
+        each = {by: _ms(lambda by=by: page(by), ROUNDS) for by in groupings}
+        rolled = max(each.values())
         since = db.now_utc() - dt.timedelta(weeks=4)
 
         def read(fn: object) -> float:
@@ -298,6 +299,8 @@ def county_dashboard() -> None:
         print(f"county_data_generated: {generated:.1f} s")
         print(f"county_dashboard_plain_ms: {plain:.1f} ms")
         print(f"county_dashboard_ms: {rolled:.1f} ms")
+        for by, value in each.items():
+            print(f"county_dashboard_by_{by}_ms: {value:.1f} ms")
         print(f"county_dashboard_speedup: {plain / rolled:.1f} x")
         print(f"county_needs_profile_ms: {read(lambda c: needs.needs_profile(c, county, weeks=4)):.1f} ms")
         print(

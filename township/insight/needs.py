@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -70,19 +71,39 @@ def needs_profile(
     day = today or db.now_utc().astimezone(next(iter(covered.values())).tz).date()
     first = last_weeks(day, weeks)[0]
     keys = (u.c.township_id, u.c.village, u.c.service_id, u.c.weekday, u.c.band)
-    rows = conn.execute(
-        sa.select(*keys, u.c.reason, u.c.week, u.c.provider_id, sa.func.count().label("n"))
-        .where(u.c.township_id.in_(list(covered)), u.c.week >= first)
-        .group_by(*keys, u.c.reason, u.c.week, u.c.provider_id)
+    in_period = sa.and_(u.c.township_id.in_(list(covered)), u.c.week >= first)
+
+    def of(reason: str) -> sa.ColumnElement[Any]:
+        return sa.func.sum(sa.case((u.c.reason == reason, 1), else_=0))
+
+    total = sa.func.count()
+    affected = sa.func.count(sa.distinct(u.c.week))
+    # Ranked in SQL: only the top `limit` rows come back, however many villages and weeks there are.
+    top = conn.execute(
+        sa.select(*keys, total, of("slot_full"), of("waitlisted"), of("no_session"), affected)
+        .where(in_period)
+        .group_by(*keys)
+        .order_by(total.desc(), affected.desc(), *keys)
+        .limit(limit)
     ).all()
-    groups: dict[tuple[str, str, str, int, str], dict[str, Counter[str | None]]] = {}
-    for row in rows:
-        key = (str(row.township_id), str(row.village), str(row.service_id), int(row.weekday), str(row.band))
-        g = groups.setdefault(key, {"reason": Counter(), "week": Counter(), "provider": Counter()})
-        g["reason"][str(row.reason)] += int(row.n)
-        g["week"][row.week.isoformat()] += int(row.n)
-        if row.provider_id is not None:
-            g["provider"][str(row.provider_id)] += int(row.n)
+    groups = {
+        (str(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4])): tuple(int(v or 0) for v in r[5:])
+        for r in top
+    }
+    providers: dict[tuple[str, str, str, int, str], Counter[str]] = defaultdict(Counter)
+    if groups:
+        for r in conn.execute(
+            sa.select(*keys, u.c.provider_id, sa.func.count())
+            .where(
+                in_period,
+                u.c.provider_id.is_not(None),
+                u.c.service_id.in_(sorted({k[2] for k in groups})),
+            )
+            .group_by(*keys, u.c.provider_id)
+        ):
+            key = (str(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4]))
+            if key in groups:
+                providers[key][str(r[5])] += int(r[6])
     services = {
         str(r.id): r
         for r in conn.execute(
@@ -92,11 +113,15 @@ def needs_profile(
         )
     }
     out = []
-    for (t, village, service_id, weekday, band), g in groups.items():
-        total = sum(g["reason"].values())
-        affected = len(g["week"])
+    for (t, village, service_id, weekday, band), (
+        count,
+        full,
+        waiting,
+        searched,
+        weeks_hit,
+    ) in groups.items():
         svc = services.get(service_id)
-        provider = g["provider"].most_common(1)
+        provider = providers[(t, village, service_id, weekday, band)].most_common(1)
         out.append(
             Need(
                 t,
@@ -107,15 +132,15 @@ def needs_profile(
                 str(svc.kind) if svc else "",
                 weekday,
                 band,  # type: ignore[arg-type]
-                total,
-                g["reason"]["slot_full"],
-                g["reason"]["waitlisted"],
-                g["reason"]["no_session"],
-                affected,
+                count,
+                full,
+                waiting,
+                searched,
+                weeks_hit,
                 weeks,
                 provider[0][0] if provider else None,
                 BAND_START[band],
-                max(1, math.ceil(total / affected)),
+                max(1, math.ceil(count / max(1, weeks_hit))),
                 day + dt.timedelta(days=(weekday - day.weekday()) % 7 or 7),
             )
         )
