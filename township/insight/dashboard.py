@@ -38,6 +38,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cunzhan.models import CHECKED_IN_OR_LATER, HOLDS_SEAT, BookingStatus
 from township import db
 from township.insight.scope import Scope, Town, last_weeks, monday, towns, week_bounds
 
@@ -47,8 +48,9 @@ CLOSE_AFTER = dt.timedelta(days=1)  # a week is rolled up for good this long aft
 OPEN_EVERY = dt.timedelta(minutes=5)  # weeks not over are rolled up again this often
 OPEN_AHEAD = dt.timedelta(weeks=4)  # … up to this far ahead (bookings for coming sessions)
 
-SEATED = ("pending_review", "confirmed", "checked_in", "attended", "no_show")
-ATTENDED = ("checked_in", "attended")
+# Bookings that held a seat (a no-show held one until the session ended), and those where the resident came.
+SEATED = tuple(sorted(HOLDS_SEAT | {BookingStatus.NO_SHOW}))
+ATTENDED = tuple(sorted(CHECKED_IN_OR_LATER - {BookingStatus.NO_SHOW}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +169,8 @@ def week_facts(
     booked = grouped(
         sa.case((b.c.status.in_(SEATED), one), else_=0).label("n_seated"),
         sa.case((b.c.status.in_(ATTENDED), one), else_=0).label("n_attended"),
-        sa.case((b.c.status == "no_show", one), else_=0).label("n_no_show"),
-        sa.case((b.c.status == "waitlisted", one), else_=0).label("n_waiting"),
+        sa.case((b.c.status == BookingStatus.NO_SHOW, one), else_=0).label("n_no_show"),
+        sa.case((b.c.status == BookingStatus.WAITLISTED, one), else_=0).label("n_waiting"),
         joined=seated,
     )
     for row in conn.execute(booked):
