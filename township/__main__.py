@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         from township.app import WORKER_DB_ENV, create_app
         from township.attendance import mark_no_shows
         from township.booking import compact_changes
+        from township.insight.dashboard import start_jobs as insight_jobs
         from township.notify import service as notify_service
         from township.retention import start_daily
 
@@ -192,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         # Residents' SMS (township.notify) every 30 s, and confirmed bookings never checked in marked no_show every
         # 10 minutes (township.attendance); several processes share both (row claims / a maintenance_runs claim).
         notify_service.start(maintenance)
+        insight_jobs(maintenance)  # the county dashboard's weekly rollup (township.insight.dashboard)
         daily.start(
             maintenance,
             "no-shows",

@@ -33,6 +33,7 @@ from cunzhan.models import BookingStatus as S
 from township import booking as B
 from township import db, keys
 from township import messages as M
+from township.insight.unmet import record_unmet
 from township.services import hash_secret, normalise_enrollment_code
 
 log = logging.getLogger(__name__)
@@ -873,6 +874,14 @@ def _create(
         )
         leased -= 1  # the seat moves from the lease to the booking: the shared pool is unchanged
     elif int(session.capacity) - taken - leased <= 0:
+        # Unmet demand for the county's needs profile (township.insight; no personal data), undone with the op.
+        record_unmet(
+            conn,
+            device.township_id,
+            "waitlisted" if p.waitlist else "slot_full",
+            village=p.resident.village,
+            session=session,
+        )
         if not p.waitlist:
             return _rejected(
                 op_id, "slot_full", _(M.SLOT_FULL), alternatives=B.alternatives(conn, session, now=now)

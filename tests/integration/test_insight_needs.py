@@ -145,3 +145,21 @@ def test_satisfaction_index_and_low_ratings(any_backend: Backend, world: World) 
     )  # fmt: skip
     assert len(county_low) == 3 and county_low[1].township == "乙镇"
     assert [x.booking_id for x in recent] == [world.booking["a2-0"]]
+
+
+def test_a_full_session_refused_through_sync_counts_as_unmet_demand(any_backend: Backend) -> None:
+    """The push path records refusals and waitlistings (township/sync.py), without the resident's data."""
+    import sqlalchemy as sa
+
+    from township import db
+
+    kiosk = any_backend.enroll()
+    session = any_backend.new_session(capacity=1)
+    assert kiosk.book(session)["outcome"] == "applied"
+    assert kiosk.book(session)["reason"] == "slot_full"
+    assert kiosk.book(session, waitlist=True)["outcome"] == "applied"
+    with any_backend.database.read() as conn:
+        rows = conn.execute(sa.select(db.unmet_demand).where(db.unmet_demand.c.session_id == session)).all()
+    assert sorted(r.reason for r in rows) == ["slot_full", "waitlisted"]
+    assert {r.village for r in rows} == {"上坪村"}
+    assert "测试居民" not in str([tuple(r) for r in rows])
