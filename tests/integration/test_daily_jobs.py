@@ -143,7 +143,8 @@ def test_serve_runs_the_daily_jobs_while_serving(tmp_path: Path) -> None:
     first = serve()
     try:
         deadline = time.monotonic() + 30
-        jobs = {"compact-log", "retention", "no-shows"}  # no-shows: every 10 minutes (township.attendance)
+        # no-shows every 10 minutes (township.attendance); the county dashboard's rollups (township.insight)
+        jobs = {"compact-log", "retention", "no-shows", "insight_rollup", "insight_open_weeks"}
         while set(runs()) != jobs and time.monotonic() < deadline:
             time.sleep(0.2)
         seen = runs()
