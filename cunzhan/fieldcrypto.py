@@ -97,10 +97,6 @@ class FieldCipher:
         raw = base64.b64decode(sealed[len(_PREFIX) :])
         return AESGCM(self.enc_key).decrypt(raw[:12], raw[12:], None).decode("utf-8")
 
-    @staticmethod
-    def is_unbound(sealed: str | None) -> bool:
-        return bool(sealed) and str(sealed).startswith(_PREFIX)
-
     def lookup_hash(self, value: str) -> str:
         """Keyed hash for finding a resident by ID number without storing it in clear."""
         import hashlib

@@ -128,10 +128,6 @@ class Session:
     version: int = 0
 
     @property
-    def is_full(self) -> bool:
-        return self.seats_left <= 0
-
-    @property
     def bookable(self) -> bool:
         return self.status is SessionStatus.OPEN and self.seats_left > 0
 

@@ -57,8 +57,6 @@ KIOSK_AUDIT_ACTIONS = frozenset(
     }
 )
 
-Entity = Literal["booking", "feedback", "audit"]
-OpKind = Literal["create", "cancel", "reschedule", "check_in", "submit", "batch"]
 Outcome = Literal["applied", "rejected"]
 Reason = Literal[
     "slot_full",
@@ -71,13 +69,6 @@ Reason = Literal[
     "too_late",
 ]
 ChangeEntity = Literal["service", "provider", "session", "booking", "lease", "notice"]
-
-# Which payload each (entity, kind) carries.
-ALLOWED_KINDS: dict[str, frozenset[str]] = {
-    "booking": frozenset({"create", "cancel", "reschedule", "check_in"}),
-    "feedback": frozenset({"submit"}),
-    "audit": frozenset({"batch"}),
-}
 
 
 class _Request(BaseModel):

@@ -21,10 +21,6 @@ def seed_demo(store: Store) -> int:
     return len(sessions)
 
 
-def catalogue_is_empty(store: Store) -> bool:
-    return not store.has_catalogue()
-
-
 def seed_command(args: argparse.Namespace) -> int:
     from kiosk.crypto import KeyringUnavailable
     from kiosk.store import StoreError

@@ -142,8 +142,3 @@ class Settings:
         """Take newly stored values, in place: whoever holds this view (the speech engine, the idle guard, slip
         printing) reads them from its next use."""
         self._stored = dict(stored)
-
-    def with_value(self, setting: Setting, value: Any) -> Settings:
-        stored = dict(self._stored)
-        stored[setting.key] = render(setting, value)
-        return Settings(stored)

@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from kiosk.store import Store
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("CUNZHAN_LOCALE", "zh_CN")
@@ -67,7 +71,3 @@ def demo_store(store: Store) -> Store:
 
     seed_demo(store)
     return store
-
-
-if False:  # pragma: no cover - typing only
-    from kiosk.store import Store

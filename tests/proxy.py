@@ -168,10 +168,6 @@ class FaultProxy:
                 out[self.rng.randrange(len(out))] ^= 0xFF
             return bytes(out)
 
-    def reset_stats(self) -> None:
-        with self._stats_lock:
-            self.stats.clear()
-
 
 class _Handler(BaseHTTPRequestHandler):
     owner: FaultProxy

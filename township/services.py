@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import secrets
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -722,7 +722,6 @@ class SessionPlan:
     capacity: int
     room: str
     video_url: str
-    skipped_holidays: tuple[str, ...] = field(default=())
 
 
 def create_sessions(database: db.Database, plan: SessionPlan, *, staff_id: str) -> list[str]:

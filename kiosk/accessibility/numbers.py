@@ -12,7 +12,6 @@ letter, spaces and commas anywhere; anything else gives None (never a guess).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 from cunzhan.i18n import N_, current_locale
 from cunzhan.i18n import gettext as _
@@ -144,11 +143,6 @@ def confirm_digits_prompt(kind: str, digits: str) -> str:
 def masked_confirm_prompt() -> str:
     """The read-back question without the number (for kiosks without private audio)."""
     return _(N_("The number you said is shown on the screen. Is it right? Please say yes or no."))
-
-
-def join_groups(groups: Sequence[str]) -> str:
-    """Groups shown on screen: `138 0013 8000`."""
-    return " ".join(groups)
 
 
 _KIND_BY_LENGTH = {18: "id", 11: "phone"}

@@ -352,7 +352,6 @@ class VoiceCommands:
         self._loaded = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._source: AudioSource | None = None
         self._lock = threading.Lock()
         if model is not None:
             self._loaded.set()

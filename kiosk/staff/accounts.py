@@ -286,9 +286,3 @@ def verify_pin(store: Store, pin: str, *, clock: Clock | None = None) -> PinResu
     from kiosk.practice import kiosk_store
 
     return StaffAccounts(kiosk_store(store), clock=clock).verify_pin(pin)
-
-
-def verify_exit_pin(store: Store, pin: str) -> bool:
-    """The seam `kiosk.ui.lockdown.verify_exit_pin` calls: True when `pin` is an active staff member's PIN (with the
-    lock-out and audit of `verify_pin`). Screens that can show why a PIN failed use `verify_pin(...).message()`."""
-    return verify_pin(store, pin).ok

@@ -228,8 +228,6 @@ class TownshipClient(requests.Session):
         from kiosk import __version__
 
         self.headers["User-Agent"] = f"cunzhan-kiosk/{__version__}"
-        self.bytes_sent = 0
-        self.bytes_received = 0
 
     def __repr__(self) -> str:  # the token must never appear in a repr, log line or crash report
         return f"TownshipClient({self.base_url!r}, token={'set' if self._token else 'none'})"
@@ -266,7 +264,6 @@ class TownshipClient(requests.Session):
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         packed = gzip.compress(raw, compresslevel=9, mtime=0)  # batches are small; every byte costs on 2G
         headers = {**headers, "Content-Type": "application/json", "Content-Encoding": "gzip"}
-        self.bytes_sent += len(packed)
         return self.request(method, self._url(path), data=packed, headers=headers)
 
     def _parse(self, response: requests.Response, model: type[M], *, ok: tuple[int, ...] = (200,)) -> M:
@@ -277,7 +274,6 @@ class TownshipClient(requests.Session):
             raise LinkDown(type(exc).__name__) from None
         except requests.exceptions.ContentDecodingError as exc:
             raise BadResponse(type(exc).__name__) from None
-        self.bytes_received += len(content)
         if status in ok:
             try:
                 return model.model_validate_json(content)

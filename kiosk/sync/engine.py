@@ -69,7 +69,6 @@ class SyncReport:
     repulled: bool = False
     error: SyncError | None = None
     clock_skew_s: float | None = None
-    skipped_changes: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -310,9 +309,8 @@ class SyncEngine:
             self._note_skew(page.server_time, sent, report)
             with self.store.transaction() as conn:
                 for change in page.changes:
-                    if not self._apply_change(conn, change):
-                        report.skipped_changes += 1
-                    elif seen is not None and change.entity in _SWEPT and change.op == "upsert":
+                    applied = self._apply_change(conn, change)  # False: an unknown or stale change, skipped
+                    if applied and seen is not None and change.entity in _SWEPT and change.op == "upsert":
                         seen[_SWEPT[change.entity]].add(change.entity_id)
                     if seen is not None and change.op == "delete" and change.entity in _SWEPT:
                         seen[_SWEPT[change.entity]].discard(change.entity_id)

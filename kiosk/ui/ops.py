@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from PySide6.QtCore import QObject, Qt, Signal
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     import queue
 
 T = TypeVar("T")
-OnDone = Callable[[Any], None]
 OnError = Callable[[BaseException], None]
 
 

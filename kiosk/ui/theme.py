@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from kiosk.accessibility.profiles import REFERENCE_DPI, Profile
 
 FONT_FAMILY = "Noto Sans CJK SC"
-LINE_SPACING = 1.4  # ≥ 1.3 (MIIT elder-mode rule); Noto Sans CJK's own line gap gives ~1.45
 FONT_LINE_SPACING = 1.45  # Noto Sans CJK SC: (ascent + descent) / em
 
 

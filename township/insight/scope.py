@@ -108,7 +108,6 @@ def assign_township(conn: Connection, township_id: str, county_id: str | None) -
 # --- local time: weeks, weekdays, time bands ---------------------------------------------------------------------
 
 Band = Literal["morning", "afternoon", "evening"]
-BANDS: tuple[Band, ...] = ("morning", "afternoon", "evening")
 BAND_START = {"morning": dt.time(9, 0), "afternoon": dt.time(14, 0), "evening": dt.time(19, 0)}  # suggested
 
 

@@ -79,7 +79,7 @@ def check_template(kind: Kind, text: str) -> str:
     if len(text) > MAX_TEXT:
         raise TemplateError(N_("A message can have at most {count} characters."), count=str(MAX_TEXT))
     try:
-        names = [name for _, name, spec, conv in string.Formatter().parse(text) if name is not None]
+        names = [field[1] for field in string.Formatter().parse(text) if field[1] is not None]
     except ValueError as exc:
         raise TemplateError(N_("Unmatched braces: write a parameter like {{what}}.")) from exc
     allowed = PARAMS[kind]

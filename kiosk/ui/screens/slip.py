@@ -222,7 +222,6 @@ class SlipScreen(Screen):
 
     def __init__(self, window: KioskWindow) -> None:
         super().__init__(window)
-        self.printed: Path | None = None
         self.picture: QPixmap | None = None
 
     def title(self) -> str:
@@ -232,7 +231,6 @@ class SlipScreen(Screen):
         return _("The slip is shown on the screen; you can take a photo of it with your phone.")
 
     def on_enter(self) -> None:
-        self.printed = None
         self.picture = None
         facts = slip_facts(self)
         if facts is None:
@@ -247,7 +245,6 @@ class SlipScreen(Screen):
         QTimer.singleShot(0, partial(self._print, facts))  # once the slip is on the screen
 
     def forget(self) -> None:
-        self.printed = None
         self.picture = None
         super().forget()
 
@@ -259,7 +256,7 @@ class SlipScreen(Screen):
         )
 
     def _printed(self, result: tuple[Path, bool]) -> None:
-        self.printed, on_paper = result
+        _path, on_paper = result
         if on_paper:
             self.show_message(_("The slip is printing. Please take it from the printer."), "ok")
         else:
