@@ -68,7 +68,7 @@ def test_an_old_store_opens_migrated_and_reads_back_decrypted(tmp_path: Path, na
 
 
 def test_staff_accounts_of_the_release_before_still_sign_in(tmp_path: Path) -> None:
-    from kiosk.staff import StaffAccounts
+    from kiosk.staff.accounts import StaffAccounts
 
     store = _open(tmp_path, "store-1f5d7cf.db")
     staff_id, staff_name, pin = OLD_STORE["staff"]
@@ -79,7 +79,7 @@ def test_staff_accounts_of_the_release_before_still_sign_in(tmp_path: Path) -> N
 
 
 def test_the_first_releases_store_gets_the_staff_tables(tmp_path: Path) -> None:
-    from kiosk.staff import StaffAccounts
+    from kiosk.staff.accounts import StaffAccounts
 
     store = _open(tmp_path, "store-m001.db")
     assert not StaffAccounts(store).has_staff()
