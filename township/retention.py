@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from township import booking as B
 from township import db
+from township.services import audit_row
 
 ERASED = "erased:"  # id_blind of an erased resident (never a keyed hash: those are hex)
 
@@ -65,16 +66,15 @@ def erase_inactive(database: db.Database, *, now: dt.datetime | None = None) -> 
             ]
             erase_residents(conn, stale, moment)
             if stale:
-                conn.execute(
-                    sa.insert(db.staff_audit).values(
-                        township_id=town.id,
-                        staff_id=None,
-                        who="system",
-                        action="residents_erased",
-                        target=str(len(stale)),
-                        at=db.naive(moment),
-                        detail={"count": len(stale), "retention_months": int(town.retention_months)},
-                    )
+                audit_row(
+                    conn,
+                    town.id,
+                    "system",
+                    "residents_erased",
+                    str(len(stale)),
+                    at=moment,
+                    count=len(stale),
+                    retention_months=int(town.retention_months),
                 )
             erased += len(stale)
     return erased

@@ -138,18 +138,34 @@ def _actor(
     return _Actor(staff.id, staff.username, town.id, town.locale, town.zone)
 
 
-def _audit(conn: Connection, actor: _Actor, action: str, target: str, **detail: Any) -> None:
+def audit_row(
+    conn: Connection,
+    township_id: str,
+    who: str,
+    action: str,
+    target: str,
+    *,
+    staff_id: str | None = None,
+    at: dt.datetime | None = None,
+    **detail: Any,
+) -> None:
+    """The one writer of the staff-actions trail (console, command line, and the system's own entries: an
+    enrolment, a retention pass, a duplicate reported by a kiosk), in the caller's transaction. No personal data."""
     conn.execute(
         sa.insert(db.staff_audit).values(
-            township_id=actor.township_id,
-            staff_id=actor.staff_id,
-            who=actor.who,
+            township_id=township_id,
+            staff_id=staff_id,
+            who=who,
             action=action,
             target=target,
-            at=db.naive(db.now_utc()),
+            at=db.naive(at or db.now_utc()),
             detail=detail,
         )
     )
+
+
+def _audit(conn: Connection, actor: _Actor, action: str, target: str, **detail: Any) -> None:
+    audit_row(conn, actor.township_id, actor.who, action, target, staff_id=actor.staff_id, **detail)
 
 
 def record(conn: Connection, staff_id: str, action: str, target: str = "", **detail: Any) -> None:

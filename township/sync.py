@@ -34,7 +34,7 @@ from township import booking as B
 from township import db, keys
 from township import messages as M
 from township.insight.unmet import record_unmet
-from township.services import hash_secret, normalise_enrollment_code
+from township.services import audit_row, hash_secret, normalise_enrollment_code
 
 log = logging.getLogger(__name__)
 
@@ -113,17 +113,7 @@ def enroll(database: db.Database, request: P.EnrollRequest) -> dict[str, Any]:
             .where(db.enrollment_codes.c.id == code.id)
             .values(device_id=device_id)
         )
-        conn.execute(
-            sa.insert(db.staff_audit).values(
-                township_id=town.id,
-                staff_id=None,
-                who="system",
-                action="device_enrolled",
-                target=device_id,
-                at=now,
-                detail={"kiosk_number": number},
-            )
-        )
+        audit_row(conn, town.id, "system", "device_enrolled", device_id, at=now, kiosk_number=number)
         return {
             "device_id": device_id,
             "device_token": token,
@@ -991,16 +981,15 @@ def _report_lease_duplicate(conn: Connection, device: Device, booking: Any, othe
     bookings for one session, one of them confirmed offline on a lease. Codes and ids only, no personal data."""
     other_code = conn.execute(sa.select(db.bookings.c.code).where(db.bookings.c.id == other_id)).scalar_one()
     for target, other in ((booking.code, other_code), (other_code, booking.code)):
-        conn.execute(
-            sa.insert(db.staff_audit).values(
-                township_id=device.township_id,
-                staff_id=None,
-                who=f"kiosk {device.kiosk_number}",
-                action="duplicate_lease_booking",
-                target=target,
-                at=db.naive(db.now_utc()),
-                detail={"booking_id": booking.id, "other_booking_id": other_id, "other_code": other},
-            )
+        audit_row(
+            conn,
+            device.township_id,
+            f"kiosk {device.kiosk_number}",
+            "duplicate_lease_booking",
+            target,
+            booking_id=booking.id,
+            other_booking_id=other_id,
+            other_code=other,
         )
 
 
