@@ -44,7 +44,7 @@ EN_DIGITS = {
 }
 
 # Every way a recognised Chinese digit may be written (Vosk returns characters; people say 两 and 幺).
-_PARSE = {
+SPOKEN_DIGITS = {
     "零": "0",
     "〇": "0",
     "一": "1",
@@ -106,7 +106,7 @@ def parse_spoken_digits(text: str) -> str | None:
         return None
     out = []
     for ch in compact:
-        digit = _PARSE.get(ch)
+        digit = SPOKEN_DIGITS.get(ch)
         if digit is None:
             return None
         out.append(digit)

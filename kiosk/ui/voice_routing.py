@@ -10,28 +10,11 @@ from typing import TYPE_CHECKING
 
 from cunzhan.i18n import gettext as _
 from kiosk.accessibility.api import VoiceIn
+from kiosk.accessibility.numbers import SPOKEN_DIGITS
 
 if TYPE_CHECKING:
     from kiosk.ui.window import KioskWindow
 
-SPOKEN_DIGITS = {
-    "零": "0",
-    "〇": "0",
-    "一": "1",
-    "幺": "1",
-    "二": "2",
-    "两": "2",
-    "三": "3",
-    "四": "4",
-    "五": "5",
-    "六": "6",
-    "七": "7",
-    "八": "8",
-    "九": "9",
-    "X": "X",
-    "x": "X",
-    "叉": "X",
-}
 GLOBAL_COMMANDS = {
     "back": ("返回", "back"),
     "repeat": ("重听", "repeat"),
