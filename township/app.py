@@ -149,11 +149,23 @@ def check_push_envelope(body: Any) -> dict[str, Any]:
     return body
 
 
+def _seal_old_comments(db_url: str) -> None:
+    """Comments stored in clear by an earlier release are sealed once, at the start that migrates."""
+    from township.keys import seal_old_comments
+
+    database = db.Database(db_url, pool_size=1)
+    try:
+        seal_old_comments(database)
+    finally:
+        database.dispose()
+
+
 def create_app(db_url: str, *, migrate: bool = True, demo: bool = False, console: bool = True) -> FastAPI:
     """The backend for the database at `db_url` (migrated to the newest schema first unless `migrate=False`;
     `demo=True` seeds township `demo`). The `Database` is on `app.state.db`."""
     if migrate:
         db.migrate(db_url)
+        _seal_old_comments(db_url)
     # A request that waits longer than this for the township's write lock is answered 503 + Retry-After: with the
     # admission wait it stays well inside the kiosk's 30 s read timeout.
     database = db.Database(db_url, write_timeout_s=WRITE_WAIT_S)

@@ -22,9 +22,10 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from cunzhan.fieldcrypto import FieldCipher
+from cunzhan.fieldcrypto import FieldCipher, field_ref
 from cunzhan.paths import secure_dir
 
+SEALED_PREFIX = "v2:"  # what FieldCipher.encrypt writes (cunzhan.fieldcrypto)
 CONSOLE_SECRET_ENV = "CUNZHAN_CONSOLE_SECRET"
 CONSOLE_KEY_FILE = "console.key"
 DATA_KEY_ENV = "CUNZHAN_DATA_KEY"
@@ -116,3 +117,35 @@ def cipher_for(conn: Any) -> FieldCipher:
     if cipher is None:
         cipher = _by_engine[engine] = data_cipher(engine.url.render_as_string(hide_password=False))
     return cipher
+
+
+def seal_comment(conn: Any, feedback_id: str, text: str | None) -> str | None:
+    """A resident's free-text comment as stored: sealed like names and phones (it may name a person or an
+    illness), bound to its feedback row."""
+    return cipher_for(conn).encrypt(text or None, where=field_ref("feedback", "comment", feedback_id))
+
+
+def open_comment(conn: Any, feedback_id: str, stored: str | None) -> str | None:
+    """A stored comment's text. One written before comments were sealed is returned as it is until
+    `seal_old_comments` (run at start) has sealed it."""
+    if not stored or not stored.startswith(SEALED_PREFIX):
+        return stored or None
+    return cipher_for(conn).decrypt(stored, where=field_ref("feedback", "comment", feedback_id))
+
+
+def seal_old_comments(database: Any) -> int:
+    """Seal every comment still stored in clear (from before this release), once; returns how many."""
+    import sqlalchemy as sa
+
+    from township import db
+
+    f = db.feedback
+    with database.write() as conn:
+        rows = conn.execute(
+            sa.select(f.c.id, f.c.comment).where(f.c.comment.is_not(None), sa.not_(f.c.comment.like("v2:%")))
+        ).all()
+        for row in rows:
+            conn.execute(
+                sa.update(f).where(f.c.id == row.id).values(comment=seal_comment(conn, row.id, row.comment))
+            )
+    return len(rows)

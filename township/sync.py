@@ -1169,7 +1169,7 @@ def _feedback(conn: Connection, device: Device, op: P.Op, p: P.FeedbackSubmit, o
             device_id=device.id,
             rating=p.rating,
             reasons=[str(r)[:64] for r in p.reasons][:20],
-            comment=(p.comment or None),
+            comment=keys.seal_comment(conn, op.entity_id, p.comment),
             created_at=db.naive(db.now_utc()),
         )
     )

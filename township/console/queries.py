@@ -669,7 +669,7 @@ def resident_record(conn: Connection, township_id: str, resident_id: str) -> dic
                 "booking_id": x.booking_id,
                 "rating": x.rating,
                 "reasons": x.reasons,
-                "comment": x.comment or "",
+                "comment": keys.open_comment(conn, x.id, x.comment) or "",
                 "created_at": _iso(x.created_at),
             }
         )

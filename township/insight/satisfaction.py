@@ -15,7 +15,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from township import db
+from township import db, keys
 from township.insight.dashboard import totals
 from township.insight.scope import Scope, local, towns
 
@@ -138,7 +138,7 @@ def low_ratings(
                 str(row.provider),
                 int(row.rating),
                 _reasons(row.reasons),
-                (row.comment or None) if with_comment else None,
+                keys.open_comment(conn, str(row.id), row.comment) if with_comment else None,
             )
         )
     return out
