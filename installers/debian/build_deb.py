@@ -248,7 +248,9 @@ def relocate_text(env: Path, old_roots: list[Path], new_root: str) -> None:
     installed path, and drop the console scripts pip wrote (everything is run as `python -m ...`)."""
     for bin_dir in (env / "bin", env / "local" / "bin"):
         for path in bin_dir.iterdir() if bin_dir.is_dir() else ():
-            if not path.name.startswith("python"):
+            if path.is_dir() and not path.is_symlink():  # byte code of a script (XlsxWriter's vba_extract.py)
+                shutil.rmtree(path)
+            elif not path.name.startswith("python"):
                 path.unlink()
     needles = [str(old).encode() for old in old_roots]
     for path in env.rglob("*"):
