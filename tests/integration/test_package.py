@@ -292,7 +292,8 @@ def deb_paths(deb: Path) -> list[str]:
 
 def test_each_package_ships_the_shared_package_and_only_its_own_side(debs: dict[str, Path]) -> None:
     """The township backend has no kiosk UI in it (nor its command), and the kiosk has no backend."""
-    site = r"python/lib/python3[.\d]*/site-packages/"
+    # Debian's own python3 installs into local/lib/python3.X/dist-packages (linked from site-packages; runtime.py)
+    site = r"python/(?:lib/python3[.\d]*/site-packages|local/lib/python3[.\d]*/dist-packages)/"
     ships = {
         name: {m.group(1) for p in deb_paths(deb) if (m := re.search(site + r"([a-z_]+)/", p))}
         for name, deb in debs.items()
