@@ -144,6 +144,7 @@ PAGES = [
     "/console/holidays",
     "/console/kiosks",
     "/console/notices",
+    "/console/sms",
     "/console/reports",
     "/console/audit",
 ]
