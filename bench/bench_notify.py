@@ -31,6 +31,7 @@ def main() -> None:
         import sqlalchemy as sa
 
         from cunzhan import protocol as P
+        from tests.integration.conftest import valid_id_number
         from tests.sms_standin import StandIn
         from township import booking as B
         from township import db, services, sync
@@ -72,7 +73,7 @@ def main() -> None:
                         "resident": {
                             "id": str(uuid.uuid4()),
                             "name": "测试",
-                            "id_number": _id_number(n),
+                            "id_number": valid_id_number(n),
                             "phone": f"139{n:08d}",
                             "village": "上坪村",
                         },
@@ -153,13 +154,6 @@ def main() -> None:
         print(f"notify_send_per_s_tencent: {MESSAGES / tencent_s:.0f} 1/s")
         standin.stop()
         database.dispose()
-
-
-def _id_number(n: int) -> str:
-    from cunzhan.identity import id_check_character
-
-    first17 = f"110101{19500101 + n:08d}{n % 1000:03d}"
-    return first17 + id_check_character(first17)
 
 
 if __name__ == "__main__":

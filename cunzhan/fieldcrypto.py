@@ -17,6 +17,7 @@ _PREFIX = (
     "v1:"  # before associated data: only `decrypt_unbound` reads it (the kiosk store's one-time upgrade)
 )
 _BOUND = "v2:"
+SEALED_PREFIX = _BOUND  # how every value `FieldCipher.encrypt` writes begins
 
 
 def field_ref(table: str, column: str, row_id: str) -> str:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from cunzhan.i18n import gettext as _
 from cunzhan.i18n import use_locale
+from cunzhan.models import BookingStatus as S
 from township import booking as B
 from township import db
 from township import messages as M
@@ -29,7 +30,7 @@ def mark_no_shows(
         sa.select(b.c.id, b.c.township_id, b.c.session_id, db.townships.c.locale)
         .join(s, s.c.id == b.c.session_id)
         .join(db.townships, db.townships.c.id == b.c.township_id)
-        .where(b.c.status == "confirmed", s.c.ends_at <= cutoff)
+        .where(b.c.status == S.CONFIRMED, s.c.ends_at <= cutoff)
         .order_by(b.c.township_id)
         .limit(CHUNK)
     )
@@ -42,10 +43,10 @@ def mark_no_shows(
                 db.lock_township(conn, township_id)
             for row in rows:
                 # Re-read under the lock: a check-in may have arrived since the SELECT.
-                if conn.execute(sa.select(b.c.status).where(b.c.id == row.id)).scalar_one() != "confirmed":
+                if conn.execute(sa.select(b.c.status).where(b.c.id == row.id)).scalar_one() != S.CONFIRMED:
                     continue
                 with use_locale(row.locale):
-                    B.update_booking(conn, row.id, status="no_show", message=_(M.NO_SHOW))
+                    B.update_booking(conn, row.id, status=S.NO_SHOW, message=_(M.NO_SHOW))
                 sessions.add(row.session_id)
                 marked += 1
             for session_id in sorted(sessions):

@@ -22,10 +22,9 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from cunzhan.fieldcrypto import FieldCipher, field_ref
+from cunzhan.fieldcrypto import SEALED_PREFIX, FieldCipher, field_ref
 from cunzhan.paths import secure_dir
 
-SEALED_PREFIX = "v2:"  # what FieldCipher.encrypt writes (cunzhan.fieldcrypto)
 CONSOLE_SECRET_ENV = "CUNZHAN_CONSOLE_SECRET"
 CONSOLE_KEY_FILE = "console.key"
 DATA_KEY_ENV = "CUNZHAN_DATA_KEY"
@@ -142,7 +141,9 @@ def seal_old_comments(database: Any) -> int:
     f = db.feedback
     with database.write() as conn:
         rows = conn.execute(
-            sa.select(f.c.id, f.c.comment).where(f.c.comment.is_not(None), sa.not_(f.c.comment.like("v2:%")))
+            sa.select(f.c.id, f.c.comment).where(
+                f.c.comment.is_not(None), sa.not_(f.c.comment.startswith(SEALED_PREFIX))
+            )
         ).all()
         for row in rows:
             conn.execute(

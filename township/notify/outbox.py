@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from cunzhan.fieldcrypto import field_ref
+from cunzhan.models import BookingStatus as S
 from township import db
 from township.notify.messages import Kind, render
 from township.notify.providers import Provider, SendFailed
@@ -40,15 +42,15 @@ DAY_BEFORE_AT = dt.time(10, 0)
 SOON_BEFORE = dt.timedelta(hours=2)
 REMINDERS = (Kind.REMINDER_DAY, Kind.REMINDER_SOON)
 # A message about a booking is still worth sending only while the booking is in one of these statuses.
-STILL_TRUE: dict[Kind, frozenset[str]] = {
-    Kind.CONFIRMED: frozenset({"confirmed"}),
-    Kind.REJECTED: frozenset({"rejected"}),
-    Kind.MOVED: frozenset({"confirmed", "pending_review"}),
-    Kind.PROMOTED: frozenset({"confirmed"}),
-    Kind.SESSION_CANCELLED: frozenset({"cancelled"}),
-    Kind.SESSION_MOVED: frozenset({"confirmed", "pending_review"}),
-    Kind.REMINDER_DAY: frozenset({"confirmed"}),
-    Kind.REMINDER_SOON: frozenset({"confirmed", "checked_in"}),
+STILL_TRUE: dict[Kind, frozenset[S]] = {
+    Kind.CONFIRMED: frozenset({S.CONFIRMED}),
+    Kind.REJECTED: frozenset({S.REJECTED}),
+    Kind.MOVED: frozenset({S.CONFIRMED, S.PENDING_REVIEW}),
+    Kind.PROMOTED: frozenset({S.CONFIRMED}),
+    Kind.SESSION_CANCELLED: frozenset({S.CANCELLED}),
+    Kind.SESSION_MOVED: frozenset({S.CONFIRMED, S.PENDING_REVIEW}),
+    Kind.REMINDER_DAY: frozenset({S.CONFIRMED}),
+    Kind.REMINDER_SOON: frozenset({S.CONFIRMED, S.CHECKED_IN}),
 }
 
 t = db.notifications
@@ -106,22 +108,26 @@ def queue(
     ).first()
     if exists is not None:
         return False
-    conn.execute(
-        sa.insert(t).values(
-            id=str(uuid.uuid4()),
-            township_id=booking.township_id,
-            booking_id=booking.id,
-            kind=kind.value,
-            dedupe_key=key,
-            params=params_for(conn, booking, reason=reason),
-            status="queued",
-            attempts=0,
-            next_attempt_at=db.naive(not_before) if not_before else now,
-            created_at=now,
-            updated_at=now,
-        )
+    values = {
+        "id": str(uuid.uuid4()),
+        "township_id": booking.township_id,
+        "booking_id": booking.id,
+        "kind": kind.value,
+        "dedupe_key": key,
+        "params": params_for(conn, booking, reason=reason),
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": db.naive(not_before) if not_before else now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    # Another process may queue the same message at the same moment (two backends' reminder passes): the unique
+    # key keeps one, and the other's transaction goes on instead of failing.
+    insert = postgresql.insert(t) if conn.dialect.name == "postgresql" else sqlite.insert(t)
+    done = conn.execute(
+        insert.values(**values).on_conflict_do_nothing(index_elements=["township_id", "dedupe_key"])
     )
-    return True
+    return bool(done.rowcount)
 
 
 def queue_reminders(conn: Connection, *, now: dt.datetime | None = None) -> int:
@@ -134,7 +140,7 @@ def queue_reminders(conn: Connection, *, now: dt.datetime | None = None) -> int:
         .join(s, s.c.id == b.c.session_id)
         .join(tw, tw.c.id == b.c.township_id)
         .where(
-            b.c.status == "confirmed",
+            b.c.status == S.CONFIRMED,
             b.c.contact_phone_enc.is_not(None),
             s.c.status == "open",
             s.c.starts_at > db.naive(now),
