@@ -385,6 +385,9 @@ def test_an_admin_sets_sms_in_the_console_and_the_secret_never_comes_back(
         "text_confirmed": "",
         "text_reminder_day": "明天{when}请来看{name}",  # an unknown parameter
     }
+    unsigned = {k: v for k, v in form.items() if k != "csrf_token"} | {"quiet_from": "20:00"}
+    forged = client.post("/console/sms", data=unsigned, csrf="")  # a cross-site form: no CSRF token
+    assert forged.status_code in (400, 403)
     refused = client.post("/console/sms", data=form)
     assert refused.status_code == 400
     assert ("不认识的参数" if lang == "zh_CN" else "Unknown parameter") in refused.text
