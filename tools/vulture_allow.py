@@ -8,7 +8,7 @@ from cunzhan import models, protocol
 from kiosk.accessibility import screen_reader
 from kiosk.sync import engine
 from tests import proxy
-from township import app
+from township import app, services
 
 models.SessionStatus.CLOSED  # a value the backend sends (SessionStatus("closed"))
 protocol._Request.model_config  # pydantic reads model_config
@@ -30,3 +30,5 @@ proxy.FaultPlan.corrupt_response
 proxy.FaultPlan.truncate_request
 proxy.FaultPlan.corrupt_request
 proxy.FaultPlan.error_status
+services.PROVIDER  # role constants for #16/#18 being built; remove this line once a caller exists
+services.COUNTY_ADMIN

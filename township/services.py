@@ -31,11 +31,15 @@ from cunzhan.models import BookingStatus as S
 from township import booking as B
 from township import db
 from township import messages as M
+from township.insight.scope import Scope
 from township.notify import outbox as notify
 from township.notify.messages import Kind
 
-ADMIN = "admin"
-ROLES = (ADMIN, "reviewer")
+ADMIN = "admin"  # a township's administrator
+REVIEWER = "reviewer"
+PROVIDER = "provider"  # a doctor or teacher: sees only their own sessions (#16)
+COUNTY_ADMIN = "county_admin"  # above the townships of one county (#18)
+ROLES = (ADMIN, REVIEWER)
 ENROLLMENT_TTL = dt.timedelta(hours=24)
 MAX_CAPACITY = 500
 
@@ -83,10 +87,16 @@ class StaffUser:
     township_slug: str
     username: str
     role: str
+    provider_id: str | None = None  # set for the PROVIDER role: the provider whose sessions they run
 
     @property
     def is_admin(self) -> bool:
         return is_admin(self.role)
+
+    @property
+    def scope(self) -> Scope:
+        """What this account may see in the county's figures (#18): its township."""
+        return Scope.township(self.township_id)
 
 
 @dataclass(frozen=True, slots=True)
