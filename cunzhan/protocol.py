@@ -148,8 +148,27 @@ class BookingReschedule(_Request):
     session_id: _Id
 
 
+QueueNumber = Annotated[int, Field(ge=1, le=9999)]
+
+
 class BookingCheckIn(_Request):
-    pass
+    # The resident's number in the waiting room: per session and kiosk, given at check-in (#16). None: a kiosk
+    # from before queue numbers.
+    queue_number: QueueNumber | None = None
+
+
+CallAction = Literal["call", "recall", "skip"]
+
+
+class RoomCall(_Request):
+    """`call`/`announce`: the village staff called a number from the kiosk's staff mode (叫下一位 / 重叫 / 过号).
+
+    The entity id of the op is the booking's id; the backend records the call for the session's roster."""
+
+    session_id: _Id
+    queue_number: QueueNumber
+    action: CallAction
+    at: Annotated[str, Field(max_length=40)]  # kiosk clock, ISO-8601
 
 
 class FeedbackSubmit(_Request):
@@ -184,6 +203,7 @@ PAYLOADS: dict[tuple[str, str], type[_Request]] = {
     ("booking", "cancel"): BookingCancel,
     ("booking", "reschedule"): BookingReschedule,
     ("booking", "check_in"): BookingCheckIn,
+    ("call", "announce"): RoomCall,
     ("feedback", "submit"): FeedbackSubmit,
     ("audit", "batch"): AuditBatch,
 }
@@ -270,6 +290,32 @@ class PullResponse(_Response):
     changes: list[Change]
     next_cursor: str
     has_more: bool
+    server_time: str
+
+
+class Call(_Response):
+    """One call for a kiosk's waiting room, made from the console (the doctor or teacher) or by its own staff.
+
+    Shown and announced by number only ("请 3 号 到 远程诊室"), never by name; `room` is the room's name as the
+    township calls it (empty: the kiosk's own name for its room)."""
+
+    seq: int  # increasing per backend; the kiosk asks for calls after the last it has seen
+    session_id: str
+    booking_id: str
+    queue_number: int
+    action: CallAction
+    room: str = ""
+    at: str  # UTC ISO-8601
+
+
+# GET /v1/calls?after=SEQ&wait=SECONDS: the calls for this kiosk after SEQ, held open up to `wait` seconds (at most
+# CALLS_MAX_WAIT) until there is one, so that a call made in the console reaches an online kiosk at once.
+CALLS_MAX_WAIT = 25
+
+
+class CallsResponse(_Response):
+    calls: list[Call]
+    last_seq: int  # the highest seq the kiosk may ask after next time (also when `calls` is empty)
     server_time: str
 
 

@@ -32,3 +32,7 @@ proxy.FaultPlan.corrupt_request
 proxy.FaultPlan.error_status
 services.PROVIDER  # role constants for #16/#18 being built; remove this line once a caller exists
 services.COUNTY_ADMIN
+protocol.BookingCheckIn.queue_number  # the call wire contract (#16), used by the kiosk and backend being built
+protocol.Call.queue_number
+protocol.CALLS_MAX_WAIT
+protocol.CallsResponse
