@@ -30,9 +30,5 @@ proxy.FaultPlan.corrupt_response
 proxy.FaultPlan.truncate_request
 proxy.FaultPlan.corrupt_request
 proxy.FaultPlan.error_status
-services.PROVIDER  # role constants for #16/#18 being built; remove this line once a caller exists
-services.COUNTY_ADMIN
-protocol.BookingCheckIn.queue_number  # the call wire contract (#16), used by the kiosk and backend being built
-protocol.Call.queue_number
-protocol.CALLS_MAX_WAIT
-protocol.CallsResponse
+services.COUNTY_ADMIN  # role constant for #18 being built; remove this line once a caller exists
+protocol.Call.queue_number  # a response field: the kiosk reads it (#16)

@@ -354,6 +354,48 @@ def _install_routes(app: FastAPI, database: db.Database) -> None:
             )
         return page | {"server_time": P.utc_now_text()}
 
+    _install_calls_route(app, database)
+
+
+def _digits(text: str | None, name: str, default: int, top: int) -> int:
+    """A query parameter that must be a whole number 0…top (ASCII digits only), else 400."""
+    if text is None:
+        return default
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > top:
+        raise S.SyncError(400, P.ERROR_MALFORMED, f"{name} must be a whole number from 0 to {top}")
+    return int(text)
+
+
+CALLS_RECHECK_S = 2.0  # a held request looks at the table itself this often too (see calls.CallBell)
+
+
+def _install_calls_route(app: FastAPI, database: db.Database) -> None:
+    """`GET /v1/calls` (issue 16): the waiting-room calls for this kiosk, held open until there is one."""
+    from township import calls as C
+
+    bell = C.CallBell(lambda: C.top_seq(database))
+
+    @app.get(
+        P.API_PREFIX + "/calls",
+        response_model=P.CallsResponse,
+        tags=["sync"],
+        responses={code: {"model": P.ErrorBody} for code in (400, 401, 403, 503)},
+    )
+    async def calls(request: Request, after: str | None = None, wait: str | None = None) -> dict[str, Any]:
+        """The calls for this kiosk after seq `after` (default 0: the last hour's); when there are none, the
+        request is held up to `wait` seconds (0–25, default 0) until one is made."""
+        device = await run_in_threadpool(S.authenticate, database, request.headers.get("authorization"))
+        since = _digits(after, "after", 0, 2**63 - 1)
+        hold = _digits(wait, "wait", 0, P.CALLS_MAX_WAIT)
+        deadline = asyncio.get_running_loop().time() + hold
+        while True:
+            found, last, top = await run_in_threadpool(C.kiosk_calls, database, device.id, since)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if found or remaining <= 0 or await request.is_disconnected():
+                return {"calls": found, "last_seq": last, "server_time": P.utc_now_text()}
+            await bell.wait(top, min(remaining, CALLS_RECHECK_S))
+
 
 def _body_schema(model: type[Any]) -> dict[str, Any]:
     """OpenAPI request body for endpoints that read the raw body themselves (for gzip and per-op checks)."""

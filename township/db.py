@@ -174,6 +174,9 @@ bookings = sa.Table(
     # The personal-data notice the resident agreed to at the kiosk (its version, and when); NULL: not recorded.
     sa.Column("consent_notice", sa.String(16), nullable=True),
     sa.Column("consent_at", sa.DateTime(), nullable=True),
+    # The resident's number in the waiting room, given by the kiosk at check-in (per session and kiosk, #16); the
+    # kiosk that checked in is `device_id` (a check-in is accepted only from the booking's own kiosk).
+    sa.Column("queue_number", sa.Integer(), nullable=True),
     _now_col("created_at"),
     _now_col("updated_at"),
     sa.UniqueConstraint("township_id", "code", name="uq_bookings_township_code"),
@@ -468,6 +471,34 @@ insight_weeks = sa.Table(
     sa.Column("week", sa.Date(), nullable=False),
     _now_col("refreshed_at"),
     sa.PrimaryKeyConstraint("township_id", "week", name="pk_insight_weeks"),
+)
+
+# --- the day of the session (issue 16, township.calls) ----------------------------------------------------------------
+
+# The waiting-room calls ("请 3 号 到 远程诊室"), each addressed to the kiosk that checked the resident in, which
+# long-polls for them (GET /v1/calls). `seq` is what the kiosk asks after: every insert runs with the township row
+# locked, so a township's seqs commit in the order they are handed out and a kiosk never skips one.
+calls = sa.Table(
+    "calls",
+    metadata,
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+    _township_fk(),
+    sa.Column("session_id", sa.String(_ID), sa.ForeignKey("sessions.id"), nullable=False),
+    sa.Column("booking_id", sa.String(_ID), sa.ForeignKey("bookings.id"), nullable=False),
+    sa.Column(
+        "device_id", sa.String(_ID), sa.ForeignKey("devices.id"), nullable=False
+    ),  # the kiosk addressed
+    sa.Column("queue_number", sa.Integer(), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # call | recall | skip (protocol.CallAction)
+    sa.Column("room", sa.String(100), nullable=False, server_default=""),
+    sa.Column("source", sa.String(16), nullable=False),  # console | kiosk (made at the kiosk: not sent back)
+    sa.Column("who", sa.String(64), nullable=False),  # staff user name, or "kiosk N: staff"
+    sa.Column("staff_id", sa.String(_ID), nullable=True),  # console staff user; NULL for a kiosk's call
+    sa.Column("at", sa.DateTime(), nullable=False),  # when the backend recorded it
+    sa.Column("client_at", sa.DateTime(), nullable=True),  # a kiosk's own clock for its calls (shown only)
+    sa.Index("ix_calls_device_seq", "device_id", "seq"),
+    sa.Index("ix_calls_booking", "booking_id"),
+    sqlite_autoincrement=True,  # never reuse a seq, even after the newest rows are deleted
 )
 
 # Low ratings for follow-up, newest first, per township.

@@ -735,7 +735,11 @@ def _apply(
     if isinstance(payload, P.BookingReschedule):
         return _reschedule(conn, device, op, payload, op_id)
     if isinstance(payload, P.BookingCheckIn):
-        return _check_in(conn, device, op, op_id)
+        result = _check_in(conn, device, op, op_id)
+        _keep_queue_number(conn, device, op.entity_id, payload.queue_number)
+        return result
+    if isinstance(payload, P.RoomCall):
+        return _room_call(conn, device, op, payload, op_id)
     if isinstance(payload, P.FeedbackSubmit):
         return _feedback(conn, device, op, payload, op_id)
     if isinstance(payload, P.AuditBatch):
@@ -1153,6 +1157,38 @@ def _check_in(conn: Connection, device: Device, op: P.Op, op_id: str) -> dict[st
         return _rejected(op_id, "invalid", _(M.NOT_CONFIRMED), booking=B.booking_summary(row))
     new = B.update_booking(conn, row.id, status=S.CHECKED_IN, message=_(M.CHECKED_IN))
     return _applied(op_id, new)
+
+
+def _keep_queue_number(conn: Connection, device: Device, booking_id: str, number: int | None) -> None:
+    """The waiting-room number the kiosk gave at check-in (#16), kept once the booking is checked in (or already
+    past it: staff may have marked attendance before the kiosk's op arrived). The first number stays."""
+    if number is None:
+        return
+    b = db.bookings
+    conn.execute(
+        sa.update(b)
+        .where(
+            b.c.id == booking_id,
+            b.c.device_id == device.id,
+            b.c.status.in_((S.CHECKED_IN, S.ATTENDED)),
+            b.c.queue_number.is_(None),
+        )
+        .values(queue_number=number)
+    )
+
+
+def _room_call(conn: Connection, device: Device, op: P.Op, p: P.RoomCall, op_id: str) -> dict[str, Any]:
+    """`call`/`announce`: the kiosk's staff called a number (#16); recorded for the console's roster. Only for a
+    checked-in booking of this kiosk, of the session the op names. A replay returns the stored result."""
+    from township.calls import record_kiosk_call
+
+    row = _own_booking(conn, device, op.entity_id)
+    if row is None or row.session_id != p.session_id:
+        return _rejected(op_id, "not_found", _(M.NOT_FOUND))
+    if row.status != S.CHECKED_IN:
+        return _rejected(op_id, "invalid", _(M.NOT_CHECKED_IN), booking=B.booking_summary(row))
+    record_kiosk_call(conn, row, p, kiosk_number=device.kiosk_number)
+    return _result(op_id, "applied", booking=B.booking_summary(row))
 
 
 def _feedback(conn: Connection, device: Device, op: P.Op, p: P.FeedbackSubmit, op_id: str) -> dict[str, Any]:

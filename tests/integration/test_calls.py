@@ -1,0 +1,245 @@
+"""The waiting-room call (#16), backend side, on SQLite and PostgreSQL: queue numbers at check-in, the kiosk's
+`call`/`announce` op, the console's calls and the `GET /v1/calls` long-poll that brings them to the right kiosk."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from tests.integration.conftest import Backend, Enrolled, op
+from township import calls as C
+from township import db
+from township.services import ADMIN, PROVIDER, REVIEWER, ServiceError, StaffUser, revoke_device
+
+
+def _staff(backend: Backend, role: str = ADMIN, provider_id: str | None = None) -> StaffUser:
+    """A console staff member (a provider account: a reviewer row seen through the provider role, until the
+    accounts work adds provider accounts)."""
+    name = f"s{uuid.uuid4().hex[:8]}"
+    staff_id = backend.create_staff(name, ADMIN if role == ADMIN else REVIEWER)
+    return StaffUser(staff_id, backend.township_id(), "demo", name, role, provider_id)
+
+
+def _checked_in(kiosk: Enrolled, session_id: str, number: int | None) -> str:
+    """Book a fresh resident on `session_id` at `kiosk` and check them in with queue number `number`."""
+    booking = kiosk.book(session_id)
+    assert booking["outcome"] == "applied", booking
+    booking_id = booking["booking"]["id"]
+    payload = {} if number is None else {"queue_number": number}
+    result = kiosk.push_ok([op("booking", "check_in", booking_id, payload, device_seq=kiosk.next_seq())])[0]
+    assert result["outcome"] == "applied", result
+    return str(booking_id)
+
+
+def _announce(
+    kiosk: Enrolled, booking_id: str, session_id: str, number: int, action: str = "call"
+) -> dict[str, Any]:
+    payload = {
+        "session_id": session_id,
+        "queue_number": number,
+        "action": action,
+        "at": "2026-12-03T05:00:00+00:00",
+    }
+    return op("call", "announce", booking_id, payload, device_seq=kiosk.next_seq())
+
+
+def _poll(kiosk: Enrolled, **params: Any) -> requests.Response:
+    return requests.get(kiosk.backend.url + "/v1/calls", headers=kiosk.headers, params=params, timeout=60)
+
+
+def _provider_of(backend: Backend, session_id: str) -> str:
+    with backend.database.read() as conn:
+        return str(
+            conn.execute(
+                sa.select(db.sessions.c.provider_id).where(db.sessions.c.id == session_id)
+            ).scalar_one()
+        )
+
+
+def test_calls_endpoint_refuses_bad_tokens_and_parameters(any_backend: Backend) -> None:
+    kiosk = any_backend.enroll("参数")
+    url = any_backend.url + "/v1/calls"
+    assert requests.get(url, timeout=10).status_code == 401
+    assert requests.get(url, headers={"Authorization": "Bearer nope"}, timeout=10).status_code == 401
+    for params in (
+        {"after": "-1"},
+        {"after": "abc"},
+        {"after": "²"},
+        {"after": "9" * 40},
+        {"after": "1.5"},
+        {"wait": "26"},
+        {"wait": "-3"},
+        {"wait": "soon"},
+        {"wait": ""},
+    ):
+        response = _poll(kiosk, **params)
+        assert response.status_code == 400, (params, response.text)
+        assert response.json()["error"] == "malformed"
+    ok = _poll(kiosk, after="0", wait="0")
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["calls"] == [] and ok.json()["last_seq"] == 0
+    revoked = any_backend.enroll("撤销")
+    revoke_device(any_backend.database, revoked.device_id, staff_id=None)
+    assert _poll(revoked, wait="5").status_code == 403
+
+
+def test_check_in_keeps_the_queue_number_and_replays(any_backend: Backend) -> None:
+    kiosk = any_backend.enroll("排号")
+    session_id = any_backend.new_session(capacity=5)
+    booking = kiosk.book(session_id)["booking"]
+    check_in = op("booking", "check_in", booking["id"], {"queue_number": 7}, device_seq=kiosk.next_seq())
+    first = kiosk.push_ok([check_in])[0]
+    again = kiosk.push_ok([check_in])[0]
+    assert first["outcome"] == "applied" and again["replayed"] is True
+    other = op("booking", "check_in", booking["id"], {"queue_number": 9}, device_seq=kiosk.next_seq())
+    assert kiosk.push_ok([other])[0]["outcome"] == "applied"  # already checked in: the first number stays
+    bad = op("booking", "check_in", booking["id"], {"queue_number": 0}, device_seq=kiosk.next_seq())
+    assert kiosk.push_ok([bad])[0]["reason"] == "invalid"
+    with any_backend.database.read() as conn:
+        number = conn.execute(sa.select(db.bookings.c.queue_number).where(db.bookings.c.id == booking["id"]))
+        assert number.scalar_one() == 7
+
+
+def test_console_calls_in_queue_order_reach_only_the_addressed_kiosk(any_backend: Backend) -> None:
+    village_a, village_b = any_backend.enroll("甲村"), any_backend.enroll("乙村")
+    session_id = any_backend.new_session(capacity=10)
+    a1 = _checked_in(village_a, session_id, 1)
+    a2 = _checked_in(village_a, session_id, 2)
+    b1 = _checked_in(village_b, session_id, 1)
+    old = _checked_in(village_b, session_id, None)  # a kiosk from before queue numbers: not called by number
+    staff = _staff(any_backend)
+    order = [C.call_next(any_backend.database, staff, session_id).booking_id for _ in range(3)]
+    assert order == [a1, b1, a2]  # every village's No. 1 (lower kiosk number first), then the No. 2s
+    with pytest.raises(ServiceError) as nobody:
+        C.call_next(any_backend.database, staff, session_id)
+    assert nobody.value.code == "status"
+    with pytest.raises(ServiceError):
+        C.recall(any_backend.database, staff, old)
+
+    got_a = _poll(village_a, after="0").json()
+    got_b = _poll(village_b, after="0").json()
+    assert [(c["booking_id"], c["queue_number"], c["action"]) for c in got_a["calls"]] == [
+        (a1, 1, "call"),
+        (a2, 2, "call"),
+    ]
+    assert [c["booking_id"] for c in got_b["calls"]] == [b1]
+    assert got_a["last_seq"] == got_a["calls"][-1]["seq"]
+    assert _poll(village_a, after=str(got_a["last_seq"])).json()["calls"] == []
+    with any_backend.database.read() as conn:
+        actions = conn.execute(
+            sa.select(db.staff_audit.c.action).where(db.staff_audit.c.staff_id == staff.id)
+        ).scalars()
+        assert sorted(actions) == ["resident_called"] * 3
+
+
+def test_long_poll_returns_when_a_call_is_made_elsewhere(any_backend: Backend) -> None:
+    kiosk = any_backend.enroll("候诊")
+    session_id = any_backend.new_session(capacity=5)
+    booking_id = _checked_in(kiosk, session_id, 3)
+    after = _poll(kiosk).json()["last_seq"]
+    got: dict[str, Any] = {}
+
+    def hold() -> None:
+        started = time.monotonic()
+        got["response"] = _poll(kiosk, after=str(after), wait="20")
+        got["waited"] = time.monotonic() - started
+
+    waiter = threading.Thread(target=hold)
+    waiter.start()
+    time.sleep(1.0)
+    assert waiter.is_alive()  # held: nothing to say yet
+    # Made through another engine (as another `serve --workers` process would): nothing rings this process's bell.
+    made = time.monotonic()
+    C.call_next(any_backend.database, _staff(any_backend), session_id)
+    waiter.join(timeout=15)
+    delay = time.monotonic() - made
+    body = got["response"].json()
+    assert [(c["booking_id"], c["queue_number"]) for c in body["calls"]] == [(booking_id, 3)]
+    assert delay < 1.5, delay  # the bell looks every 0.25 s
+    assert 1.0 <= got["waited"] < 10
+
+
+def test_long_poll_gives_up_after_wait(backend: Backend) -> None:
+    kiosk = backend.enroll("空等")
+    started = time.monotonic()
+    response = _poll(kiosk, wait="1")
+    assert response.status_code == 200 and response.json()["calls"] == []
+    assert 0.9 <= time.monotonic() - started < 5
+
+
+def test_kiosk_call_op_is_recorded_once_and_not_sent_back(any_backend: Backend) -> None:
+    kiosk, other = any_backend.enroll("自叫"), any_backend.enroll("别村")
+    session_id = any_backend.new_session(capacity=5)
+    booking_id = _checked_in(kiosk, session_id, 4)
+    not_in = kiosk.book(session_id)["booking"]["id"]
+    call = _announce(kiosk, booking_id, session_id, 4)
+    first, replay = kiosk.push_ok([call, call])
+    assert first["outcome"] == "applied" and replay["replayed"] is True
+    assert kiosk.push_ok([call])[0]["replayed"] is True
+    refused = kiosk.push_ok([_announce(kiosk, not_in, session_id, 5)])[0]
+    assert refused["outcome"] == "rejected" and refused["reason"] == "invalid"
+    assert other.push_ok([_announce(other, booking_id, session_id, 4)])[0]["reason"] == "not_found"
+    wrong_session = kiosk.push_ok([_announce(kiosk, booking_id, str(uuid.uuid4()), 4)])[0]
+    assert wrong_session["reason"] == "not_found"
+    junk = _announce(kiosk, booking_id, session_id, 4, action="shout")
+    assert kiosk.push_ok([junk])[0]["reason"] == "invalid"
+    with any_backend.database.read() as conn:
+        rows = conn.execute(sa.select(db.calls).where(db.calls.c.booking_id == booking_id)).all()
+        assert [(r.action, r.source, r.device_id, r.queue_number) for r in rows] == [
+            ("call", "kiosk", kiosk.device_id, 4)
+        ]
+        state = {r["id"]: r["state"] for r in C.roster(conn, session_id)}
+    assert state[booking_id] == C.CALLED and state[not_in] == "confirmed"
+    assert _poll(kiosk, after="0").json()["calls"] == []  # already shown there
+
+
+def test_console_roster_actions_and_the_provider_filter(any_backend: Backend) -> None:
+    kiosk = any_backend.enroll("诊室")
+    session_id = any_backend.new_session(capacity=10)
+    other_session = any_backend.new_session(capacity=10)
+    first = _checked_in(kiosk, session_id, 1)
+    second = _checked_in(kiosk, session_id, 2)
+    third = _checked_in(kiosk, session_id, 3)
+    elsewhere = _checked_in(kiosk, other_session, 1)
+    doctor = _staff(any_backend, PROVIDER, _provider_of(any_backend, session_id))
+    database = any_backend.database
+
+    assert C.call_next(database, doctor, session_id).booking_id == first
+    C.skip(database, doctor, first)  # 过号: next passes over them
+    assert C.call_next(database, doctor, session_id).booking_id == second
+    C.mark_seen(database, doctor, second, attended=True)
+    C.recall(database, doctor, first)  # back after all
+    C.mark_seen(database, doctor, third, attended=False)
+    with database.read() as conn:
+        state = {r["id"]: r["state"] for r in C.roster(conn, session_id)}
+        kinds = [r.action for r in conn.execute(sa.select(db.calls).where(db.calls.c.booking_id == first))]
+    assert state == {first: C.CALLED, second: "attended", third: "no_show"}
+    assert kinds == ["call", "skip", "recall"]
+    calls = _poll(kiosk, after="0").json()["calls"]
+    assert [(c["queue_number"], c["action"]) for c in calls] == [
+        (1, "call"),
+        (1, "skip"),
+        (2, "call"),
+        (1, "recall"),
+    ]
+
+    # A provider sees and calls only their own sessions; another township's staff nothing.
+    for action in (
+        lambda: C.call_next(database, doctor, other_session),
+        lambda: C.recall(database, doctor, elsewhere),
+        lambda: C.mark_seen(database, doctor, elsewhere, attended=True),
+    ):
+        with pytest.raises(ServiceError) as refused:
+            action()
+        assert refused.value.code == "not_found"
+    no_provider = _staff(any_backend, PROVIDER, None)
+    with pytest.raises(ServiceError):
+        C.call_next(database, no_provider, session_id)
+    admin = _staff(any_backend)
+    assert C.call_next(database, admin, other_session).booking_id == elsewhere
