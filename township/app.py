@@ -375,6 +375,7 @@ def _install_calls_route(app: FastAPI, database: db.Database) -> None:
     from township import calls as C
 
     bell = C.CallBell(lambda: C.top_seq(database))
+    app.state.call_bell = bell  # the console rings it after a call
 
     @app.get(
         P.API_PREFIX + "/calls",

@@ -72,6 +72,17 @@ def may_call(staff: StaffUser, session: Any) -> bool:
     )
 
 
+def sessions_filter(staff: StaffUser) -> sa.ColumnElement[bool]:
+    """The sessions `staff` may see on the roster (a WHERE clause on `db.sessions`)."""
+    s = db.sessions
+    clause = s.c.township_id == staff.township_id
+    if may_see_all(staff):
+        return clause
+    if staff.role == services.PROVIDER and staff.provider_id:
+        return sa.and_(clause, s.c.provider_id == staff.provider_id)
+    return sa.false()
+
+
 # --- writing calls -----------------------------------------------------------------------------------------------------
 
 
@@ -261,13 +272,30 @@ def mark_seen(database: db.Database, staff: StaffUser, booking_id: str, *, atten
 ROSTER_STATUSES = (S.CONFIRMED, S.CHECKED_IN, S.ATTENDED, S.NO_SHOW)
 
 
+def roster_sessions(
+    conn: Connection, staff: StaffUser, start: dt.datetime, end: dt.datetime
+) -> list[dict[str, Any]]:
+    """The sessions starting in [start, end) (naive UTC) whose roster `staff` may run, not cancelled, in time
+    order, with their service's and provider's names."""
+    s, sv, p = db.sessions, db.services, db.providers
+    rows = conn.execute(
+        sa.select(s, sv.c.name.label("service_name"), p.c.name.label("provider_name"))
+        .join(sv, sv.c.id == s.c.service_id)
+        .join(p, p.c.id == s.c.provider_id)
+        .where(sessions_filter(staff), s.c.starts_at >= start, s.c.starts_at < end, s.c.status != "cancelled")
+        .order_by(s.c.starts_at, sv.c.name)
+    ).all()
+    return [dict(r._mapping) for r in rows]
+
+
 def roster(conn: Connection, session_id: str) -> list[dict[str, Any]]:
     """A session's residents in queue order (checked in first, then the rest by code), with their place:
-    `state` is waiting / called / skipped for a checked-in resident, else the booking's status. Names stay sealed
-    here (the console decrypts and masks them)."""
-    b, d = db.bookings, db.devices
+    `state` is waiting / called / skipped for a checked-in resident, else the booking's status; `times_called`
+    counts calls and recalls. Names stay sealed here (`r_name_enc`, `contact_name_enc`: the console opens and
+    masks them); no ID number or phone is read."""
+    b, d, r = db.bookings, db.devices, db.residents
     last = _latest_action().label("last_action")
-    calls_made = (
+    times_called = (
         sa.select(sa.func.count())
         .where(db.calls.c.booking_id == b.c.id, db.calls.c.action.in_((CALL, RECALL)))
         .correlate(b)
@@ -277,8 +305,20 @@ def roster(conn: Connection, session_id: str) -> list[dict[str, Any]]:
     checked_first = sa.case((b.c.status == S.CHECKED_IN, 0), else_=1)
     rows = conn.execute(
         sa.select(
-            b, d.c.kiosk_number.label("kiosk_number_now"), d.c.name.label("kiosk_name"), last, calls_made
+            b.c.id,
+            b.c.code,
+            b.c.status,
+            b.c.queue_number,
+            b.c.resident_id,
+            b.c.contact_name_enc,
+            b.c.for_dependent,
+            r.c.name_enc.label("r_name_enc"),
+            sa.func.coalesce(b.c.contact_village, r.c.village).label("village"),
+            d.c.name.label("kiosk_name"),
+            last,
+            times_called,
         )
+        .join(r, r.c.id == b.c.resident_id)
         .outerjoin(d, d.c.id == b.c.device_id)
         .where(b.c.session_id == session_id, b.c.status.in_(ROSTER_STATUSES))
         .order_by(checked_first, *_queue_order())

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 import uuid
@@ -243,3 +244,83 @@ def test_console_roster_actions_and_the_provider_filter(any_backend: Backend) ->
         C.call_next(database, no_provider, session_id)
     admin = _staff(any_backend)
     assert C.call_next(database, admin, other_session).booking_id == elsewhere
+
+
+def _local_day(backend: Backend, session_id: str) -> str:
+    from cunzhan.demo import ZONE
+
+    with backend.database.read() as conn:
+        starts = conn.execute(
+            sa.select(db.sessions.c.starts_at).where(db.sessions.c.id == session_id)
+        ).scalar_one()
+    return str(db.utc(starts).astimezone(ZONE).date().isoformat())
+
+
+def test_console_roster_page_calls_and_marks(any_backend: Backend) -> None:
+    from tests.browser.console_client import STAFF_PASSWORD, ConsoleClient
+
+    kiosk = any_backend.enroll("控制台")
+    session_id = any_backend.new_session(capacity=10)
+    first = _checked_in(kiosk, session_id, 1)
+    second = _checked_in(kiosk, session_id, 2)
+    confirmed = kiosk.book(session_id)["booking"]["id"]
+    day = _local_day(any_backend, session_id)
+    name = f"r{uuid.uuid4().hex[:8]}"
+    any_backend.create_staff(name, REVIEWER, STAFF_PASSWORD)
+    staff = ConsoleClient(any_backend.url)
+    assert staff.sign_in(name).status_code == 200
+
+    page = staff.get(f"/console/roster?day={day}")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert f'id="session-{session_id}"' in html and f'id="booking-{confirmed}"' in html
+    assert "测***" in html and "测试居民" not in html  # names masked
+    assert "**********" not in html and "1101" not in html  # no ID numbers (nor their masks), no phones
+    assert (
+        html.index(f"booking-{first}") < html.index(f"booking-{second}") < html.index(f"booking-{confirmed}")
+    )
+
+    refused = staff.post(f"/console/roster/sessions/{session_id}/next", {"day": day}, csrf="")
+    assert refused.status_code == 403
+    assert _poll(kiosk).json()["calls"] == []
+
+    called = staff.post(f"/console/roster/sessions/{session_id}/next", {"day": day})
+    assert called.status_code == 200 and "Number 1 called" in called.text, called.text
+    assert [(c["booking_id"], c["action"]) for c in _poll(kiosk).json()["calls"]] == [(first, "call")]
+    for action in ("skip", "recall", "seen"):
+        response = staff.post(
+            f"/console/roster/bookings/{first}/{action}", {"day": day, "session_id": session_id}
+        )
+        assert response.status_code == 200, (action, response.text)
+    absent = staff.post(
+        f"/console/roster/bookings/{confirmed}/absent", {"day": day, "session_id": session_id}
+    )
+    assert absent.status_code == 200
+    assert staff.post(f"/console/roster/bookings/{second}/shout", {"day": day}).status_code == 404
+    assert staff.post(f"/console/roster/bookings/{uuid.uuid4()!s}/recall", {"day": day}).status_code == 409
+    with any_backend.database.read() as conn:
+        status = dict(
+            conn.execute(
+                sa.select(db.bookings.c.id, db.bookings.c.status).where(
+                    db.bookings.c.session_id == session_id
+                )
+            ).all()
+        )
+    assert status == {first: "attended", second: "checked_in", confirmed: "no_show"}
+    assert [c["action"] for c in _poll(kiosk).json()["calls"]] == ["call", "skip", "recall"]
+    assert staff.get("/console/roster?day=not-a-day").status_code == 200
+
+
+def test_roster_sessions_of_a_provider_are_their_own(any_backend: Backend) -> None:
+    mine = any_backend.new_session(capacity=3)
+    theirs = any_backend.new_session(capacity=3)
+    provider = _provider_of(any_backend, mine)
+    start, end = db.naive(db.now_utc()), db.naive(db.now_utc() + dt.timedelta(days=30))
+    doctor = _staff(any_backend, PROVIDER, provider)
+    with any_backend.database.read() as conn:
+        seen_by_doctor = {s["id"] for s in C.roster_sessions(conn, doctor, start, end)}
+        seen_by_admin = {s["id"] for s in C.roster_sessions(conn, _staff(any_backend), start, end)}
+        seen_by_none = C.roster_sessions(conn, _staff(any_backend, PROVIDER, None), start, end)
+    assert mine in seen_by_doctor and theirs not in seen_by_doctor
+    assert {mine, theirs} <= seen_by_admin
+    assert seen_by_none == []
