@@ -139,7 +139,11 @@ def test_console_calls_in_queue_order_reach_only_the_addressed_kiosk(any_backend
         assert sorted(actions) == ["resident_called"] * 3
 
 
-def test_long_poll_returns_when_a_call_is_made_elsewhere(any_backend: Backend) -> None:
+def test_long_poll_returns_when_a_call_is_made_elsewhere(
+    any_backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only the bell may wake the held request (not its fallback re-check), so that this fails if the bell does not.
+    monkeypatch.setattr("township.app.CALLS_RECHECK_S", 60.0)
     kiosk = any_backend.enroll("候诊")
     session_id = any_backend.new_session(capacity=5)
     booking_id = _checked_in(kiosk, session_id, 3)
@@ -162,7 +166,7 @@ def test_long_poll_returns_when_a_call_is_made_elsewhere(any_backend: Backend) -
     delay = time.monotonic() - made
     body = got["response"].json()
     assert [(c["booking_id"], c["queue_number"]) for c in body["calls"]] == [(booking_id, 3)]
-    assert delay < 1.5, delay  # the bell looks every 0.25 s
+    assert delay < 3, delay  # the bell looks every 0.25 s
     assert 1.0 <= got["waited"] < 10
 
 
