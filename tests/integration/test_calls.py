@@ -328,3 +328,44 @@ def test_roster_sessions_of_a_provider_are_their_own(any_backend: Backend) -> No
     assert mine in seen_by_doctor and theirs not in seen_by_doctor
     assert {mine, theirs} <= seen_by_admin
     assert seen_by_none == []
+
+
+def test_the_room_link_is_checked_stored_and_sent_to_kiosks(any_backend: Backend) -> None:
+    """The remote room's link is the session's `video_url` (#16): up to the column's 500 characters, https:// or
+    http://; anything else is a form error naming the field, never a 500."""
+    from cunzhan.demo import ZONE
+    from tests.browser.console_client import STAFF_PASSWORD, ConsoleClient
+
+    kiosk = any_backend.enroll("房间")
+    kiosk.pull_all()
+    template = any_backend.new_session(capacity=3)
+    with any_backend.database.read() as conn:
+        row = conn.execute(sa.select(db.sessions).where(db.sessions.c.id == template)).one()
+    name = f"a{uuid.uuid4().hex[:8]}"
+    any_backend.create_staff(name, ADMIN, STAFF_PASSWORD)
+    admin = ConsoleClient(any_backend.url)
+    assert admin.sign_in(name).status_code == 200
+    admin.get("/console/sessions/new")
+    form = {
+        "service_id": row.service_id,
+        "provider_id": row.provider_id,
+        "day": (dt.datetime.now(ZONE).date() + dt.timedelta(days=20)).isoformat(),
+        "start": "09:00",
+        "minutes": "30",
+        "capacity": "4",
+        "room": "远程诊室二",
+        "repeat_weeks": "1",
+    }
+    longest = "https://meet.example/" + "a" * (500 - len("https://meet.example/"))
+    for bad, message in (
+        (longest + "b", "at most 500 characters"),
+        ("ftp://meet.example/x", "must start with https://"),
+        ("https://meet.example/a b", "must start with https://"),
+    ):
+        response = admin.post("/console/sessions", {**form, "video_url": bad})
+        assert response.status_code == 400 and message in response.text, (bad, response.status_code)
+    made = admin.post("/console/sessions", {**form, "video_url": longest})
+    assert made.status_code == 200, made.text
+    session_id = made.url.split("?")[0].rstrip("/").split("/")[-1]
+    sent = [c for c in kiosk.pull_all() if c["entity"] == "session" and c["entity_id"] == session_id]
+    assert sent and sent[-1]["data"]["video_url"] == longest and sent[-1]["data"]["room"] == "远程诊室二"

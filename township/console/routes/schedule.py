@@ -31,6 +31,7 @@ from township.console.web import tr
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 MAX_REPEAT_WEEKS = 26
+VIDEO_URL_MAX = 500
 
 
 @router.get("/schedule")
@@ -107,7 +108,9 @@ def check_session_form(  # noqa: PLR0912 - one check per field
     if weeks is None:
         errors["repeat_weeks"] = tr(N_("Repeat for 1 to 26 weeks."), request)
     video = form["video_url"].strip()
-    if video and not re.fullmatch(r"https?://[^\s<>\"']{3,290}", video):
+    if len(video) > VIDEO_URL_MAX:  # the column's size (sessions.video_url): the kiosks' room link (#16)
+        errors["video_url"] = tr(N_("The video link can have at most 500 characters."), request)
+    elif video and not re.fullmatch(r"https?://[^\s<>\"']{3,}", video):
         errors["video_url"] = tr(
             N_("The video link must start with https:// (or http://) and have no spaces."), request
         )
