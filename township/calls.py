@@ -353,10 +353,13 @@ def kiosk_calls(database: db.Database, device_id: str, after: int) -> tuple[list
         if rows:
             last = int(rows[-1].seq)
         else:
-            # Safe to move past everything seen: a later call for this kiosk waits for the township lock, which
-            # the call committed before this read held, so its seq is higher than any committed one.
+            # Safe to move past every console call seen: a later one waits for the township lock, which the one
+            # committed before this read held, so its seq is higher. (The kiosk's own calls are not counted: they
+            # are never sent back, and nothing orders them against the console's.)
             mine = conn.execute(
-                sa.select(sa.func.max(c.c.seq)).where(c.c.device_id == device_id)
+                sa.select(sa.func.max(c.c.seq)).where(
+                    c.c.device_id == device_id, c.c.source == SOURCE_CONSOLE
+                )
             ).scalar_one()
             last = max(after, int(mine or 0))
     calls = [

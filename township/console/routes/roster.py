@@ -116,7 +116,9 @@ async def _act(
         ) from refusal
     number = ""
     if isinstance(result, C.Called):
-        await request.app.state.call_bell.ring()  # a kiosk waiting on this process hears it at once
+        bell = getattr(request.app.state, "call_bell", None)  # none: a console mounted without the sync API
+        if bell is not None:
+            await bell.ring()  # a kiosk waiting on this process hears it at once
         number = str(result.queue_number)
     glue = "&" if "?" in back else "?"
     url = f"{back}{glue}done={done}" + (f"&number={number}" if number else "") + f"#{anchor}"
