@@ -104,3 +104,14 @@ class FieldCipher:
         import hmac
 
         return hmac.new(self.mac_key, value.upper().encode(), hashlib.sha256).hexdigest()
+
+
+def match_hash(key_hex: str, id_number: str) -> str:
+    """The keyed hash that lets one kiosk recognise an ID number in a booking the township made for it by phone
+    (docs/sync.md, "Phone bookings"). `key_hex` is that kiosk's own match key: the backend derives it from its data
+    key and the device id, so the hash means nothing to another kiosk, and nothing to someone who reads only the
+    township's database."""
+    import hashlib
+    import hmac
+
+    return hmac.new(bytes.fromhex(key_hex), id_number.strip().upper().encode(), hashlib.sha256).hexdigest()

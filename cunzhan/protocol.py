@@ -276,7 +276,9 @@ class PushResponse(_Response):
 class Change(_Response):
     """One row of the township's change log. A booking's `data` is its summary plus `message`, and `"erased": true`
     once the township has erased its resident's personal data (the kiosk then erases its own copy:
-    `kiosk.store.Store.erase_booking`; docs/sync.md, "Erasure"). No change ever carries personal data."""
+    `kiosk.store.Store.erase_booking`; docs/sync.md, "Erasure"). No change ever carries personal data. A booking the
+    township made by phone for a kiosk also carries `"match"`: `cunzhan.fieldcrypto.match_hash` of the resident's ID
+    number under that kiosk's match key (docs/sync.md, "Phone bookings"), never the number itself."""
 
     seq: int
     entity: ChangeEntity
@@ -291,6 +293,8 @@ class PullResponse(_Response):
     next_cursor: str
     has_more: bool
     server_time: str
+    # The kiosk's match key (64 hex digits), sent only with a page that holds a phone booking's `match`.
+    match_key: str | None = None
 
 
 class Call(_Response):

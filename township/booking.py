@@ -21,16 +21,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from cunzhan.fieldcrypto import field_ref, match_hash
 from cunzhan.i18n import gettext as _
 from cunzhan.models import ACTIVE, HOLDS_SEAT
 from cunzhan.models import BookingStatus as S
-from township import db
+from township import db, keys
 from township import messages as M
 from township.notify import outbox as notify
 from township.notify.messages import Kind
 
 LIVE_LEASE = ("active", "returning")
 STAFF_SCOPE = "staff"  # scope of changes about bookings no kiosk made: no device sees them
+PHONE_CHANNEL = "phone"  # `bookings.channel` of a booking staff made in the console for a resident who phoned
 MAX_ALTERNATIVES = 3
 
 
@@ -321,6 +323,26 @@ def get_booking(conn: Connection, booking_id: str) -> sa.Row[Any] | None:
     return conn.execute(sa.select(db.bookings).where(db.bookings.c.id == booking_id)).first()
 
 
+def match_key(conn: Connection, device_id: str) -> str:
+    """A kiosk's match key (64 hex digits): derived from the township's data key, which lives outside the database,
+    and the device id, so only that kiosk (told it in its pull) can compute the `match` of an ID number."""
+    return keys.cipher_for(conn).lookup_hash("phone-match:" + device_id)
+
+
+def phone_match(conn: Connection, row: Any) -> str | None:
+    """The `match` a phone booking's change carries: its resident's ID number hashed under its kiosk's match key,
+    so the kiosk recognises the resident when they type their number there (docs/sync.md, "Phone bookings").
+    None for any other booking, and once the resident's data is erased."""
+    if row.channel != PHONE_CHANNEL or row.device_id is None or row.contact_name_enc is None:
+        return None
+    sealed = conn.execute(
+        sa.select(db.residents.c.id_number_enc).where(db.residents.c.id == row.resident_id)
+    ).scalar()
+    cipher = keys.cipher_for(conn)
+    number = cipher.decrypt(sealed, where=field_ref("residents", "id_number_enc", row.resident_id))
+    return match_hash(match_key(conn, row.device_id), number) if number else None
+
+
 def log_booking(conn: Connection, row: Any) -> None:
     """Append the change for a booking row already in hand (a Row, or any object with the same attributes)."""
     data = booking_summary(row) | {"message": row.message}
@@ -328,6 +350,9 @@ def log_booking(conn: Connection, row: Any) -> None:
         # Its resident's personal data was erased (on request or by retention, township.retention): its kiosk
         # erases its own copy. Kept on every later change of the booking, so compaction never loses it.
         data["erased"] = True
+    match = phone_match(conn, row)
+    if match is not None:
+        data["match"] = match  # on every change of it: a kiosk taking a fresh snapshot still recognises them
     append_change(
         conn,
         row.township_id,

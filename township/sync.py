@@ -1339,6 +1339,12 @@ def pull(
         rows = rows[:limit]
         last = rows[-1].seq if rows else since
         secret, town_id, floor = town.cursor_secret, town.id, int(town.log_floor)
+        # A page with a phone booking for this kiosk tells it the key its `match` was made with (docs/sync.md).
+        key = (
+            B.match_key(conn, device.id)
+            if any("match" in r.data for r in rows if r.entity == "booking")
+            else None
+        )
     changes = [
         {
             "seq": r.seq,
@@ -1350,11 +1356,14 @@ def pull(
         }
         for r in rows
     ]
-    return {
+    page: dict[str, Any] = {
         "changes": changes,
         "next_cursor": make_cursor(secret, town_id, device.id, int(last), floor),
         "has_more": has_more,
     }
+    if key is not None:
+        page["match_key"] = key
+    return page
 
 
 def _lease_upkeep(conn: Connection, device: Device, acked_seq: int) -> None:

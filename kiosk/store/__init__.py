@@ -27,6 +27,7 @@ from kiosk.store.base import (
 )
 from kiosk.store.bookings import Bookings
 from kiosk.store.catalogue import Catalogue
+from kiosk.store.phone import PhoneBookings
 from kiosk.store.reports import Reports
 from kiosk.store.residents import Residents
 from kiosk.store.schema import KNOWN_MIGRATIONS, MIGRATION_SET, TABLES, migrations
@@ -52,5 +53,5 @@ __all__ = [
 ]
 
 
-class Store(Catalogue, Residents, Bookings, StaffTables, SyncState, Reports, StoreBase):
+class Store(Catalogue, PhoneBookings, Residents, Bookings, StaffTables, SyncState, Reports, StoreBase):
     """One connection to the kiosk database. The UI and the sync worker each open their own."""

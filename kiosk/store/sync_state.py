@@ -32,6 +32,9 @@ class SyncKey(StrEnum):
         "audit_queued_upto"  # the last audit_log id already put in the outbox (kiosk/staff.py)
     )
     PRACTICE = "practice"  # "1" in a practice store (kiosk/practice.py)
+    MATCH_KEY = (
+        "match_key"  # sealed: this kiosk's key for the `match` of phone bookings (kiosk/store/phone.py)
+    )
 
 
 class Link(StrEnum):

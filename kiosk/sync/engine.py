@@ -38,6 +38,7 @@ from typing import Any
 from cunzhan import protocol
 from cunzhan.models import BookingStatus, Provider, Service, ServiceKind, Session, SessionStatus
 from kiosk.store import Link, Store, SyncKey, from_text, to_text, utc_now
+from kiosk.sync.apply import receive_phone_booking
 from kiosk.sync.client import BadResponse, Busy, CursorExpired, LinkDown, SyncError, TooLarge, TownshipClient
 
 log = logging.getLogger("kiosk.sync")
@@ -308,6 +309,8 @@ class SyncEngine:
                 continue
             self._note_skew(page.server_time, sent, report)
             with self.store.transaction() as conn:
+                if page.match_key:  # with a page that holds a phone booking for this kiosk (docs/sync.md)
+                    self.store.set_match_key(conn, page.match_key)
                 for change in page.changes:
                     applied = self._apply_change(conn, change)  # False: an unknown or stale change, skipped
                     if applied and seen is not None and change.entity in _SWEPT and change.op == "upsert":
@@ -415,8 +418,10 @@ class SyncEngine:
         if self.store.has_pending_ops(ch.entity_id, conn):
             return  # never overwrite a row with unsent local changes
         if self.store.booking(ch.entity_id) is None:
-            # Only this kiosk's own bookings come down, and they were made here; one we do not hold (a store
+            # Only this kiosk's bookings come down: made here, or by phone at the township for this kiosk (kept
+            # for their resident, apply.receive_phone_booking). One made here that we do not hold (a store
             # restored from an old backup) cannot be rebuilt without the resident's details, so it is skipped.
+            receive_phone_booking(self.store, conn, ch)
             return
         if ch.op == "delete":
             self.store.set_booking_status(conn, ch.entity_id, BookingStatus.CANCELLED, version=ch.version)

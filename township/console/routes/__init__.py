@@ -10,6 +10,7 @@ from township.console.routes import (
     home,
     kiosks,
     notices,
+    phone,
     reports,
     residents,
     review,
@@ -32,4 +33,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     reports.router,
     sms.router,
+    phone.router,
 )
