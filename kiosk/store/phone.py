@@ -95,30 +95,33 @@ class PhoneBookings(Residents, SyncState):
         key = self.match_key()
         if key is None:
             return
+        stand_in = MATCH + match_hash(key, id_number)
+        if self.conn.in_transaction:  # called inside a caller's transaction: claim in it
+            self._claim(self.conn, stand_in, id_number)
+            return
+        with self.transaction() as conn:
+            self._claim(conn, stand_in, id_number)
+
+    def _claim(self, conn: sqlite3.Connection, stand_in: str, id_number: str) -> None:
         from cunzhan import identity
 
-        stand_in = MATCH + match_hash(key, id_number)
         own = self.cipher.lookup_hash(id_number)
-        with self.transaction() as conn:
-            found = conn.execute("SELECT id FROM residents WHERE id_hash = ?", (stand_in,)).fetchone()
-            if found is None:
-                return
-            known = conn.execute("SELECT id FROM residents WHERE id_hash = ?", (own,)).fetchone()
-            if known is not None:
-                conn.execute(
-                    "UPDATE bookings SET resident_id = ? WHERE resident_id = ?", (known[0], found[0])
-                )
-                conn.execute("DELETE FROM residents WHERE id = ?", (found[0],))
-                return
-            rid = str(found[0])
-            conn.execute(
-                "UPDATE residents SET id_hash = ?, id_masked = ?, id_number_enc = ? WHERE id = ?",
-                (
-                    own,
-                    identity.mask_id(id_number.strip().upper()),
-                    self.cipher.encrypt(
-                        id_number.strip().upper(), where=field_ref("residents", "id_number_enc", rid)
-                    ),
-                    rid,
-                ),
-            )
+        found = conn.execute("SELECT id FROM residents WHERE id_hash = ?", (stand_in,)).fetchone()
+        if found is None:
+            return
+        known = conn.execute("SELECT id FROM residents WHERE id_hash = ?", (own,)).fetchone()
+        if known is not None:
+            conn.execute("UPDATE bookings SET resident_id = ? WHERE resident_id = ?", (known[0], found[0]))
+            conn.execute("DELETE FROM residents WHERE id = ?", (found[0],))
+            return
+        rid = str(found[0])
+        number = id_number.strip().upper()
+        conn.execute(
+            "UPDATE residents SET id_hash = ?, id_masked = ?, id_number_enc = ? WHERE id = ?",
+            (
+                own,
+                identity.mask_id(number),
+                self.cipher.encrypt(number, where=field_ref("residents", "id_number_enc", rid)),
+                rid,
+            ),
+        )
