@@ -58,7 +58,7 @@ ERR_DUPLICATE = N_("This resident already has a booking for that session. Nothin
 ERR_FULL_OTHERS = N_("That session is full. Times of the same service with free places: {times}.")
 ERR_FULL_NONE = N_(
     "That session is full and no other time of the same service has a free place. "
-    "Tick “waiting list” to put the resident on its waiting list."
+    "Tick the waiting-list box to put the resident on its waiting list."
 )
 
 

@@ -68,7 +68,7 @@ def _page(
         "phone.html",
         context,
         title=tr(N_("Book for a caller"), request),
-        nav="phone",
+        nav="review",
         status_code=status_code,
     )
 
