@@ -32,6 +32,7 @@ from township import booking as B
 from township import db, keys
 from township import messages as M
 from township import services as svc
+from township.insight.unmet import record_unmet
 from township.notify import outbox as notify
 from township.notify.messages import Kind
 
@@ -149,6 +150,8 @@ def book_by_phone(database: db.Database, form: PhoneBooking, *, staff_id: str) -
         B.log_booking(conn, row)  # to the village kiosk only (its device scope), with the resident's `match`
         if status != S.WAITLISTED:
             B.touch_session(conn, session.id)  # the shared pool shrank
+        else:  # unmet demand for the county's needs profile, as a kiosk's waitlisted create records it
+            record_unmet(conn, actor.township_id, "waitlisted", village=village, session=session)
         if status == S.CONFIRMED:
             notify.queue(conn, row, Kind.CONFIRMED, occasion="v1")  # nothing when no phone number was given
         svc._audit(

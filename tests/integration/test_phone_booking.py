@@ -171,6 +171,11 @@ def test_phone_bookings_follow_the_booking_rules(
     assert full.status_code == 400 and "That session is full" in full.text
     waiting = _book(reviewer, id_number=second, name="乙", kiosk=kiosk_id, session=session, waitlist="yes")
     assert waiting.status_code == 200 and _booking_row(any_backend, _code(waiting)).status == "waitlisted"
+    with any_backend.database.read() as conn:  # unmet demand, as for a kiosk's waitlisted booking
+        reasons = conn.execute(
+            sa.select(db.unmet_demand.c.reason).where(db.unmet_demand.c.session_id == session)
+        ).scalars()
+        assert list(reasons) == ["waitlisted"]
     # Bad input comes back as form errors, with what was typed kept.
     bad = _book(reviewer, id_number="110101195001011234", name="丙", kiosk=kiosk_id, session=session)
     assert bad.status_code == 400 and "does not match the others" in bad.text and 'value="丙"' in bad.text
