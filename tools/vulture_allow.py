@@ -8,7 +8,8 @@ from cunzhan import models, protocol
 from kiosk.accessibility import screen_reader
 from kiosk.sync import engine
 from tests import proxy
-from township import app, services
+from township import app
+from township.console import deps
 
 models.SessionStatus.CLOSED  # a value the backend sends (SessionStatus("closed"))
 protocol._Request.model_config  # pydantic reads model_config
@@ -30,5 +31,6 @@ proxy.FaultPlan.corrupt_response
 proxy.FaultPlan.truncate_request
 proxy.FaultPlan.corrupt_request
 proxy.FaultPlan.error_status
-services.COUNTY_ADMIN  # role constant for #18 being built; remove this line once a caller exists
 protocol.Call.queue_number  # a response field: the kiosk reads it (#16)
+deps.Member  # the provider's roster page (#16, routes/roster.py) being built; remove once it uses them
+deps.PostedMember

@@ -2,6 +2,9 @@
 
     python -m township serve [--db URL] [--host 127.0.0.1] [--port 8700] [--demo] [--workers N]
     python -m township create-township [--db URL] --slug SLUG --name NAME [--zone Asia/Shanghai] [--locale zh_CN]
+                                       [--county SLUG]
+    python -m township create-county [--db URL] --slug SLUG --name NAME [--zone Asia/Shanghai] [--locale zh_CN]
+    python -m township create-county-admin [--db URL] --county SLUG --username NAME     # password on stdin
     python -m township enrollment-code [--db URL] --township SLUG        # prints the code as the last line
     python -m township create-staff [--db URL] --township SLUG --username NAME --role reviewer|admin  # password on stdin
     python -m township compact-log [--db URL] [--keep-days 30]      # `serve` does it daily
@@ -21,6 +24,7 @@ import getpass
 import os
 import sys
 import zoneinfo
+from typing import Any
 
 from cunzhan.i18n import LOCALES
 from township import db
@@ -54,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         help="IANA time zone its staff and residents live in (the console shows and reads times in it)",
     )
     town.add_argument("--locale", default="zh_CN", choices=LOCALES, help="language of messages to residents")
+    town.add_argument(
+        "--county", default=None, metavar="SLUG", help="the county above it (create-county first)"
+    )
+
+    _county_commands(sub)
 
     code = sub.add_parser("enrollment-code", help="make a single-use kiosk enrolment code (valid 24 h)")
     code.add_argument("--db", default=None)
@@ -100,6 +109,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     sms.add_argument("--keep-secret", action="store_true", help="keep the credentials saved before")
     return parser
+
+
+def _county_commands(sub: Any) -> None:
+    """The county above townships (#18): a county, and its first administrator (who creates townships and their
+    administrators in the console)."""
+    county = sub.add_parser("create-county", help="create a county (nothing happens if its slug exists)")
+    county.add_argument("--db", default=None)
+    county.add_argument("--slug", required=True, help="also what its accounts type at sign-in")
+    county.add_argument("--name", required=True)
+    county.add_argument("--zone", type=_zone, default="Asia/Shanghai", help="IANA time zone of its pages")
+    county.add_argument("--locale", default="zh_CN", choices=LOCALES)
+    chief = sub.add_parser(
+        "create-county-admin",
+        help="create a county administrator (creates townships and their administrators in the console); "
+        "the password is read from stdin",
+    )
+    chief.add_argument("--db", default=None)
+    chief.add_argument("--county", required=True, metavar="SLUG")
+    chief.add_argument("--username", required=True)
 
 
 # Longer than the Retry-After of a 503 (5 s), so a kiosk told to come back finds its connection still open (with
@@ -256,10 +284,25 @@ def _staff_command(args: argparse.Namespace, database: db.Database) -> int:
         return 0
     if args.command == "sms-settings":
         return _sms_settings(args, database)
-    if args.command == "create-township":
-        ident = services.create_township(database, args.slug, args.name, locale=args.locale, zone=args.zone)
-        print(f"township {args.slug} ({args.zone}): {ident}")
-        return 0
+    try:
+        if args.command == "create-township":
+            county = services.county_id(database, args.county) if args.county else None
+            ident = services.create_township(
+                database, args.slug, args.name, locale=args.locale, zone=args.zone, county=county
+            )
+            print(f"township {args.slug} ({args.zone}): {ident}")
+            return 0
+        if args.command == "create-county":
+            ident = services.create_county(database, args.slug, args.name, locale=args.locale, zone=args.zone)
+            print(f"county {args.slug} ({args.zone}): {ident}")
+            return 0
+        if args.command == "create-county-admin":
+            services.create_county_admin(database, args.county, args.username, _read_password())
+            print(f"created county administrator {args.username} in {args.county}")
+            return 0
+    except services.ServiceError as exc:
+        print(f"error: {exc.message()}", file=sys.stderr)
+        return 1
     if args.command == "enrollment-code":
         try:
             code = services.create_enrollment_code(database, args.township)

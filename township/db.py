@@ -292,26 +292,39 @@ notices = sa.Table(
     _now_col("created_at"),
 )
 
+# A console account is at one level (#18): a county's (county_id set, role county_admin) or a township's
+# (township_id set; role admin | reviewer | provider, a provider account naming its `providers` row). User names
+# are unique within their county or township; the checks keep every row at exactly one level.
 staff_users = sa.Table(
     "staff_users",
     metadata,
     _id(primary_key=True),
-    _township_fk(),
+    sa.Column("township_id", sa.String(_ID), sa.ForeignKey("townships.id"), nullable=True, index=True),
+    sa.Column("county_id", sa.String(_ID), sa.ForeignKey("counties.id"), nullable=True, index=True),
+    sa.Column("provider_id", sa.String(_ID), sa.ForeignKey("providers.id"), nullable=True),
     sa.Column("username", sa.String(64), nullable=False),
-    sa.Column("role", sa.String(16), nullable=False),  # admin | reviewer
+    sa.Column("role", sa.String(16), nullable=False),  # county_admin | admin | reviewer | provider
     sa.Column("password_hash", sa.String(200), nullable=False),  # argon2id
     sa.Column("failed_attempts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("locked_until", sa.DateTime(), nullable=True),
     sa.Column("disabled_at", sa.DateTime(), nullable=True),
     _now_col("created_at"),
     sa.UniqueConstraint("township_id", "username", name="uq_staff_users_township_username"),
+    sa.UniqueConstraint("county_id", "username", name="uq_staff_users_county_username"),
+    sa.CheckConstraint("(township_id IS NULL) <> (county_id IS NULL)", name="ck_staff_users_one_level"),
+    sa.CheckConstraint(
+        "(role = 'county_admin') = (county_id IS NOT NULL)", name="ck_staff_users_county_role"
+    ),
+    sa.CheckConstraint("(role = 'provider') = (provider_id IS NOT NULL)", name="ck_staff_users_provider"),
 )
 
 staff_audit = sa.Table(
     "staff_audit",
     metadata,
     sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-    _township_fk(),
+    # A township's action; a county account's own (its sign-in, sign-out) names the county instead (#18).
+    sa.Column("township_id", sa.String(_ID), sa.ForeignKey("townships.id"), nullable=True, index=True),
+    sa.Column("county_id", sa.String(_ID), sa.ForeignKey("counties.id"), nullable=True, index=True),
     sa.Column("staff_id", sa.String(_ID), nullable=True),  # NULL: the command line / system
     sa.Column("who", sa.String(64), nullable=False),  # username at the time (or "cli", "system")
     sa.Column("action", sa.String(64), nullable=False),

@@ -6,9 +6,13 @@ change log (kiosks learn on their next pull) and writes `staff_audit`. Refusals 
 `message()` is translated at display time in the caller's locale (the console sets it per request); messages for
 residents are written in the township's language.
 
-`staff_id=None` means the command line (allowed for township set-up: enrolment codes, staff accounts).
-Roles: `admin` may do everything; `reviewer` may confirm, reject, reassign and record attendance (`is_admin`, the one
-role check). Every staff action is recorded by `_audit`, the one writer of `staff_audit` rows for staff actions.
+`staff_id=None` means the command line (allowed for set-up: counties, townships, enrolment codes, staff accounts).
+Accounts have a level (#18). A township account is `admin` (may do everything in its township, including its staff
+accounts), `reviewer` (confirms, rejects, reassigns and records attendance) or `provider` (a doctor or teacher: only
+their own sessions' roster). A county account is `county_admin`: the county's pages, and creating its townships and
+their administrators; it has no township, so every township page and township action refuses it. The role checks
+are the functions below `ROLES` (`is_admin`, `reads_township`, `manages_accounts`), used by the console's
+dependencies and by `_actor`. Every staff action is recorded by `audit_row`, the one writer of `staff_audit` rows.
 Times a township's staff type or read are in that township's zone (`townships.zone`).
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 import zoneinfo
 from dataclasses import dataclass
@@ -24,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cunzhan.i18n import N_, use_locale
+from cunzhan.i18n import LOCALES, N_, use_locale
 from cunzhan.i18n import gettext as _
 from cunzhan.models import ACTIVE, CHANGEABLE, HOLDS_SEAT
 from cunzhan.models import BookingStatus as S
@@ -32,6 +37,7 @@ from township import booking as B
 from township import db
 from township import messages as M
 from township.insight.scope import Scope
+from township.insight.scope import create_county as create_county_row
 from township.notify import outbox as notify
 from township.notify.messages import Kind
 
@@ -39,7 +45,9 @@ ADMIN = "admin"  # a township's administrator
 REVIEWER = "reviewer"
 PROVIDER = "provider"  # a doctor or teacher: sees only their own sessions (#16)
 COUNTY_ADMIN = "county_admin"  # above the townships of one county (#18)
-ROLES = (ADMIN, REVIEWER)
+TOWNSHIP_ROLES = (ADMIN, REVIEWER, PROVIDER)  # the roles of a township account
+ROLES = (COUNTY_ADMIN, *TOWNSHIP_ROLES)
+MIN_PASSWORD = 8
 ENROLLMENT_TTL = dt.timedelta(hours=24)
 MAX_CAPACITY = 500
 
@@ -58,9 +66,35 @@ ERR_ALREADY_HOLIDAY = N_("{day} is already a holiday.")
 ERR_NO_NOTICE = N_("This notice no longer exists.")
 
 
+ERR_NOT_IN_COUNTY = N_("This township is not one of your county's.")
+ERR_SLUG = N_(
+    "The short name may have 2 to 40 lower-case letters, digits and dashes, starting with a letter."
+)
+ERR_SLUG_TAKEN = N_("This short name is already used by a township or county.")
+ERR_NAME = N_("Please enter a name (at most 100 characters).")
+ERR_ZONE = N_("This is not a time zone. Use a name such as Asia/Shanghai.")
+ERR_LOCALE = N_("This language is not available.")
+ERR_USERNAME = N_("The user name may have 2 to 64 letters, digits, dots, dashes or underscores.")
+ERR_PASSWORDS_DIFFER = N_("The two passwords are not the same.")
+ERR_PROVIDER_NEEDED = N_("A provider account needs the provider whose sessions it runs.")
+ERR_SELF = N_("You cannot disable your own account or change your own role.")
+ERR_LAST_ADMIN = N_("This is the township's last administrator. Make another administrator first.")
+
+
 def is_admin(role: str) -> bool:
-    """The one role check: admins may do everything, reviewers only review bookings and record attendance."""
+    """A township's administrator: everything in the township, including its staff accounts."""
     return role == ADMIN
+
+
+def reads_township(role: str) -> bool:
+    """May see and work the township's pages (review, schedule, residents, kiosks, reports): an administrator or a
+    reviewer. A provider sees only their own sessions' roster; a county account has no township."""
+    return role in (ADMIN, REVIEWER)
+
+
+def is_county_admin(role: str) -> bool:
+    """A county's administrator: the county's pages, its townships and their administrators."""
+    return role == COUNTY_ADMIN
 
 
 class ServiceError(Exception):
@@ -80,7 +114,8 @@ class ServiceError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class StaffUser:
-    """A signed-in staff member."""
+    """A signed-in staff member. A county account has no township: its `township_id` is "" (matches no row, so a
+    township query that forgot to refuse it finds nothing) and `township_slug` is its county's slug."""
 
     id: str
     township_id: str
@@ -88,15 +123,53 @@ class StaffUser:
     username: str
     role: str
     provider_id: str | None = None  # set for the PROVIDER role: the provider whose sessions they run
+    county_id: str | None = None  # set for a county account
 
     @property
     def is_admin(self) -> bool:
         return is_admin(self.role)
 
     @property
+    def reads_township(self) -> bool:
+        return reads_township(self.role)
+
+    @property
+    def is_county_admin(self) -> bool:
+        return is_county_admin(self.role)
+
+    @property
     def scope(self) -> Scope:
-        """What this account may see in the county's figures (#18): its township."""
+        """What this account may see in the county's figures (#18): its county, or its township."""
+        if self.county_id is not None:
+            return Scope.county(self.county_id)
         return Scope.township(self.township_id)
+
+
+def staff_query() -> sa.Select[Any]:
+    """Staff accounts with their level's slug, zone and locale (a township's, or for a county account its
+    county's): the one query `staff_user` reads."""
+    t, town, county = db.staff_users, db.townships, db.counties
+    return sa.select(
+        t,
+        sa.func.coalesce(town.c.slug, county.c.slug).label("slug"),
+        sa.func.coalesce(town.c.zone, county.c.zone).label("zone"),
+        sa.func.coalesce(town.c.locale, county.c.locale).label("locale"),
+    ).select_from(
+        t.outerjoin(town, town.c.id == t.c.township_id).outerjoin(county, county.c.id == t.c.county_id)
+    )
+
+
+def staff_user(row: sa.Row[Any]) -> StaffUser:
+    """A `staff_query()` row as the signed-in staff member."""
+    return StaffUser(
+        str(row.id),
+        str(row.township_id or ""),
+        str(row.slug),
+        str(row.username),
+        str(row.role),
+        provider_id=row.provider_id,
+        county_id=row.county_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,20 +202,26 @@ def _township_by_slug(conn: Connection, slug: str) -> sa.Row[Any]:
 
 
 def _actor(
-    conn: Connection, staff_id: str | None, *, township_id: str | None = None, need_admin: bool = False
+    conn: Connection,
+    staff_id: str | None,
+    *,
+    township_id: str | None = None,
+    need_admin: bool = False,
+    roles: tuple[str, ...] = (ADMIN, REVIEWER),
 ) -> _Actor:
-    """Who acts, in which township; checks the role. `staff_id=None` is the command line."""
+    """Who acts, in which township; checks the role (`roles`, or only ADMIN with `need_admin`). `staff_id=None` is
+    the command line. A county account is never a township's actor."""
     if staff_id is None:
         if township_id is None:
             raise ServiceError("forbidden", M.ERR_NOT_FOUND)
         town = db.lock_township(conn, township_id)
         return _Actor(None, "cli", town.id, town.locale, town.zone)
     staff = conn.execute(sa.select(db.staff_users).where(db.staff_users.c.id == staff_id)).first()
-    if staff is None or staff.disabled_at is not None:
+    if staff is None or staff.disabled_at is not None or staff.township_id is None:
         raise ServiceError("forbidden", M.ERR_NOT_FOUND)
     if township_id is not None and township_id != staff.township_id:
         raise ServiceError("not_found", M.ERR_NOT_FOUND)  # other townships' rows do not exist for this user
-    if need_admin and not is_admin(staff.role):
+    if staff.role not in ((ADMIN,) if need_admin else roles):
         raise ServiceError("forbidden", M.ERR_NOT_FOUND)
     town = db.lock_township(conn, staff.township_id)
     return _Actor(staff.id, staff.username, town.id, town.locale, town.zone)
@@ -150,20 +229,23 @@ def _actor(
 
 def audit_row(
     conn: Connection,
-    township_id: str,
+    township_id: str | None,
     who: str,
     action: str,
     target: str,
     *,
     staff_id: str | None = None,
     at: dt.datetime | None = None,
+    county_id: str | None = None,
     **detail: Any,
 ) -> None:
     """The one writer of the staff-actions trail (console, command line, and the system's own entries: an
-    enrolment, a retention pass, a duplicate reported by a kiosk), in the caller's transaction. No personal data."""
+    enrolment, a retention pass, a duplicate reported by a kiosk), in the caller's transaction. No personal data.
+    A county account's own entries (signing in or out) name its county and no township."""
     conn.execute(
         sa.insert(db.staff_audit).values(
             township_id=township_id,
+            county_id=county_id,
             staff_id=staff_id,
             who=who,
             action=action,
@@ -180,8 +262,20 @@ def _audit(conn: Connection, actor: _Actor, action: str, target: str, **detail: 
 
 def record(conn: Connection, staff_id: str, action: str, target: str = "", **detail: Any) -> None:
     """Record a staff action that changes no table of its own (a sign-out, viewing a resident's numbers) in the
-    transaction `conn`, through the same `_audit` as every other staff action."""
-    _audit(conn, _actor(conn, staff_id), action, target, **detail)
+    transaction `conn`, for an account of any level and role."""
+    staff = conn.execute(sa.select(db.staff_users).where(db.staff_users.c.id == staff_id)).first()
+    if staff is None or staff.disabled_at is not None:
+        raise ServiceError("forbidden", M.ERR_NOT_FOUND)
+    audit_row(
+        conn,
+        staff.township_id,
+        staff.username,
+        action,
+        target,
+        staff_id=staff.id,
+        county_id=staff.county_id,
+        **detail,
+    )
 
 
 def _booking_for(
@@ -218,36 +312,53 @@ def local_time_text(value: dt.datetime, zone: str) -> str:
 
 
 def create_township(
-    database: db.Database, slug: str, name: str, *, locale: str = "zh_CN", zone: str = "Asia/Shanghai"
+    database: db.Database,
+    slug: str,
+    name: str,
+    *,
+    locale: str = "zh_CN",
+    zone: str = "Asia/Shanghai",
+    county: str | None = None,
 ) -> str:
     """Create a township (idempotent on `slug`) and return its id. `zone` is the IANA time zone the console shows
-    and reads its times in (ZoneInfoNotFoundError for an unknown one)."""
+    and reads its times in (ZoneInfoNotFoundError for an unknown one); `county`: the id of the county above it.
+    The command line (a county administrator uses `add_township`)."""
     zoneinfo.ZoneInfo(zone)
     with database.write() as conn:
         row = conn.execute(sa.select(db.townships.c.id).where(db.townships.c.slug == slug)).first()
         if row is not None:
             return str(row.id)
-        ident = B.new_id()
-        conn.execute(
-            sa.insert(db.townships).values(
-                id=ident,
-                slug=slug,
-                name=name,
-                locale=locale,
-                zone=zone,
-                cursor_secret=secrets.token_hex(32),
-                created_at=db.naive(db.now_utc()),
-            )
+        if conn.execute(sa.select(db.counties.c.id).where(db.counties.c.slug == slug)).first() is not None:
+            raise ServiceError("invalid", ERR_SLUG_TAKEN, field="slug")
+        return _insert_township(conn, slug, name, locale=locale, zone=zone, county=county)
+
+
+def _insert_township(
+    conn: Connection, slug: str, name: str, *, locale: str, zone: str, county: str | None
+) -> str:
+    ident = B.new_id()
+    conn.execute(
+        sa.insert(db.townships).values(
+            id=ident,
+            slug=slug,
+            name=name,
+            locale=locale,
+            zone=zone,
+            cursor_secret=secrets.token_hex(32),
+            created_at=db.naive(db.now_utc()),
+            county_id=county,
         )
-        return ident
+    )
+    return ident
 
 
-def township_slugs(database: db.Database) -> list[str]:
-    """Every township's slug, in order (the sign-in form asks for one when the backend serves several)."""
+def signin_slugs(database: db.Database) -> tuple[list[str], list[str]]:
+    """Every township's slug and every county's, each in order: the sign-in form asks for one when there are
+    several."""
     with database.read() as conn:
-        return [
-            str(x.slug) for x in conn.execute(sa.select(db.townships.c.slug).order_by(db.townships.c.slug))
-        ]
+        towns = conn.execute(sa.select(db.townships.c.slug).order_by(db.townships.c.slug)).scalars()
+        counties = conn.execute(sa.select(db.counties.c.slug).order_by(db.counties.c.slug)).scalars()
+        return [str(x) for x in towns], [str(x) for x in counties]
 
 
 def township_id(database: db.Database, slug: str) -> str:
@@ -316,6 +427,169 @@ def _hasher() -> Any:
     return PasswordHasher()
 
 
+_SLUG = re.compile(r"[a-z][a-z0-9-]{1,39}")
+_USERNAME = re.compile(r"[\w.\-]{2,64}")  # \w: letters of any script (a user name may be 王医生)
+
+
+@dataclass(frozen=True, slots=True)
+class _CountyActor:
+    staff_id: str | None
+    who: str
+    county_id: str
+
+
+def _new_password(password: str, again: str | None) -> str:
+    """The argon2id hash of a new password (slow: call it outside any transaction); never stored in clear."""
+    if again is not None and password != again:
+        raise ServiceError("invalid", ERR_PASSWORDS_DIFFER, field="password")
+    if len(password) < MIN_PASSWORD:
+        raise ServiceError("invalid", M.ERR_PASSWORD_SHORT, field="password")
+    return str(_hasher().hash(password))
+
+
+def _checked_username(username: str) -> str:
+    username = username.strip()
+    if not _USERNAME.fullmatch(username):
+        raise ServiceError("invalid", ERR_USERNAME, field="username")
+    return username
+
+
+def _county_actor(conn: Connection, staff_id: str | None, county_id: str) -> _CountyActor:
+    """The command line, or an administrator of county `county_id`."""
+    if staff_id is None:
+        return _CountyActor(None, "cli", county_id)
+    staff = conn.execute(sa.select(db.staff_users).where(db.staff_users.c.id == staff_id)).first()
+    if staff is None or staff.disabled_at is not None or staff.role != COUNTY_ADMIN:
+        raise ServiceError("forbidden", M.ERR_NOT_FOUND)
+    if staff.county_id != county_id:
+        raise ServiceError("not_found", M.ERR_NOT_FOUND)
+    return _CountyActor(staff.id, staff.username, county_id)
+
+
+def _accounts_actor(conn: Connection, staff_id: str | None, township_id: str) -> _Actor:
+    """Who may manage township `township_id`'s accounts: the command line, its administrator, or an administrator
+    of its county (who makes a new township's first administrator)."""
+    if staff_id is not None:
+        staff = conn.execute(sa.select(db.staff_users).where(db.staff_users.c.id == staff_id)).first()
+        if staff is not None and staff.role == COUNTY_ADMIN and staff.disabled_at is None:
+            town = db.lock_township(conn, township_id)
+            if town.county_id is None or town.county_id != staff.county_id:
+                raise ServiceError("not_found", ERR_NOT_IN_COUNTY)
+            return _Actor(staff.id, staff.username, town.id, town.locale, town.zone)
+    return _actor(conn, staff_id, township_id=township_id, need_admin=True)
+
+
+def _slug_free(conn: Connection, slug: str) -> None:
+    """Township and county slugs share one name space: the sign-in form's one field takes either."""
+    for table in (db.townships, db.counties):
+        if conn.execute(sa.select(table.c.id).where(table.c.slug == slug)).first() is not None:
+            raise ServiceError("invalid", ERR_SLUG_TAKEN, field="slug")
+
+
+def _checked_place(slug: str, name: str, zone: str, locale: str) -> tuple[str, str]:
+    slug, name = slug.strip(), name.strip()
+    if not _SLUG.fullmatch(slug):
+        raise ServiceError("invalid", ERR_SLUG, field="slug")
+    if not name or len(name) > 100:
+        raise ServiceError("invalid", ERR_NAME, field="name")
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ServiceError("invalid", ERR_ZONE, field="zone") from None
+    if locale not in LOCALES:
+        raise ServiceError("invalid", ERR_LOCALE, field="locale")
+    return slug, name
+
+
+def create_county(
+    database: db.Database, slug: str, name: str, *, zone: str = "Asia/Shanghai", locale: str = "zh_CN"
+) -> str:
+    """Create a county (idempotent on `slug`, like `create_township`) and return its id. The command line only."""
+    slug, name = _checked_place(slug, name, zone, locale)
+    with database.write() as conn:
+        row = conn.execute(sa.select(db.counties.c.id).where(db.counties.c.slug == slug)).first()
+        if row is not None:
+            return str(row.id)
+        _slug_free(conn, slug)
+        return create_county_row(conn, slug, name, zone=zone, locale=locale)
+
+
+def county_id(database: db.Database, slug: str) -> str:
+    """The id of the county with this slug (ServiceError not_found otherwise)."""
+    with database.read() as conn:
+        row = conn.execute(sa.select(db.counties.c.id).where(db.counties.c.slug == slug)).first()
+    if row is None:
+        raise ServiceError("not_found", M.ERR_NOT_FOUND)
+    return str(row.id)
+
+
+def create_county_admin(
+    database: db.Database, county_slug: str, username: str, password: str, *, staff_id: str | None = None
+) -> str:
+    """Create a county administrator account and return its id. The command line, or another administrator of
+    the same county."""
+    username = _checked_username(username)
+    digest = _new_password(password, None)
+    with database.write() as conn:
+        county = conn.execute(sa.select(db.counties).where(db.counties.c.slug == county_slug)).first()
+        if county is None:
+            raise ServiceError("not_found", M.ERR_NOT_FOUND)
+        actor = _county_actor(conn, staff_id, county.id)
+        t = db.staff_users
+        if conn.execute(
+            sa.select(t.c.id).where(t.c.county_id == county.id, t.c.username == username)
+        ).first():
+            raise ServiceError("invalid", M.ERR_USERNAME_TAKEN, field="username")
+        ident = B.new_id()
+        conn.execute(
+            sa.insert(t).values(
+                id=ident,
+                county_id=county.id,
+                username=username,
+                role=COUNTY_ADMIN,
+                password_hash=digest,
+                created_at=db.naive(db.now_utc()),
+            )
+        )
+        audit_row(
+            conn,
+            None,
+            actor.who,
+            "staff_created",
+            username,
+            staff_id=actor.staff_id,
+            county_id=county.id,
+            role=COUNTY_ADMIN,
+        )
+        return ident
+
+
+def add_township(
+    database: db.Database, *, staff_id: str, slug: str, name: str, zone: str, locale: str
+) -> str:
+    """A county administrator creates a township of their county (its slug unused by any township or county)."""
+    slug, name = _checked_place(slug, name, zone, locale)
+    with database.write() as conn:
+        staff = conn.execute(sa.select(db.staff_users).where(db.staff_users.c.id == staff_id)).first()
+        if staff is None or staff.county_id is None:
+            raise ServiceError("forbidden", M.ERR_NOT_FOUND)
+        actor = _county_actor(conn, staff_id, staff.county_id)
+        _slug_free(conn, slug)
+        ident = _insert_township(conn, slug, name, locale=locale, zone=zone, county=actor.county_id)
+        audit_row(
+            conn,
+            ident,
+            actor.who,
+            "township_created",
+            slug,
+            staff_id=actor.staff_id,
+            county_id=actor.county_id,
+            zone=zone,
+            locale=locale,
+        )
+        return ident
+
+
 def create_staff(
     database: db.Database,
     township_slug: str,
@@ -324,26 +598,29 @@ def create_staff(
     password: str,
     *,
     staff_id: str | None = None,
+    provider_id: str | None = None,
+    again: str | None = None,
 ) -> str:
-    """Create a staff account (argon2id password hash) and return its id. Admins only (or the command line)."""
-    if role not in ROLES:
-        raise ServiceError("invalid", M.ERR_ROLE)
-    if len(password) < 8:
-        raise ServiceError("invalid", M.ERR_PASSWORD_SHORT)
-    username = username.strip()
-    if not username:
-        raise ServiceError("invalid", M.ERR_NOT_FOUND)
-    digest = _hasher().hash(password)
+    """Create a township staff account (argon2id password hash) and return its id: an administrator, a reviewer, or
+    a provider (`provider_id`: one of the township's providers). The township's administrators, its county's
+    administrators, or the command line. `again`: the password typed a second time, when the form asks for it."""
+    if role not in TOWNSHIP_ROLES:
+        raise ServiceError("invalid", M.ERR_ROLE, field="role")
+    username = _checked_username(username)
+    digest = _new_password(password, again)
     with database.write() as conn:
         town = _township_by_slug(conn, township_slug)
-        actor = _actor(conn, staff_id, township_id=town.id, need_admin=True)
+        actor = _accounts_actor(conn, staff_id, town.id)
+        if staff_id is not None and role != ADMIN and _is_county_admin_id(conn, staff_id):
+            raise ServiceError("forbidden", M.ERR_ROLE, field="role")  # the county makes administrators only
+        _check_provider(conn, town.id, role, provider_id)
         taken = conn.execute(
             sa.select(db.staff_users.c.id).where(
                 db.staff_users.c.township_id == town.id, db.staff_users.c.username == username
             )
         ).first()
         if taken is not None:
-            raise ServiceError("invalid", M.ERR_USERNAME_TAKEN)
+            raise ServiceError("invalid", M.ERR_USERNAME_TAKEN, field="username")
         ident = B.new_id()
         conn.execute(
             sa.insert(db.staff_users).values(
@@ -351,12 +628,118 @@ def create_staff(
                 township_id=town.id,
                 username=username,
                 role=role,
+                provider_id=provider_id if role == PROVIDER else None,
                 password_hash=digest,
                 created_at=db.naive(db.now_utc()),
             )
         )
         _audit(conn, actor, "staff_created", username, role=role)
         return ident
+
+
+def _is_county_admin_id(conn: Connection, staff_id: str) -> bool:
+    role = conn.execute(sa.select(db.staff_users.c.role).where(db.staff_users.c.id == staff_id)).scalar()
+    return role == COUNTY_ADMIN
+
+
+def _check_provider(conn: Connection, township_id: str, role: str, provider_id: str | None) -> None:
+    if role != PROVIDER:
+        return
+    p = db.providers
+    if (
+        not provider_id
+        or conn.execute(
+            sa.select(p.c.id).where(p.c.id == provider_id, p.c.township_id == township_id)
+        ).first()
+        is None
+    ):
+        raise ServiceError("invalid", ERR_PROVIDER_NEEDED, field="provider_id")
+
+
+def _target(conn: Connection, target_id: str, staff_id: str | None) -> tuple[_Actor, sa.Row[Any]]:
+    """A township account someone manages, and who they are (its township's or county's administrator)."""
+    row = conn.execute(sa.select(db.staff_users).where(db.staff_users.c.id == target_id)).first()
+    if row is None or row.township_id is None:
+        raise ServiceError("not_found", M.ERR_NOT_FOUND)
+    actor = _accounts_actor(conn, staff_id, row.township_id)
+    return actor, row
+
+
+def _keep_an_admin(conn: Connection, row: sa.Row[Any]) -> None:
+    """Refuse to leave a township without an active administrator (nobody could manage its accounts)."""
+    if row.role != ADMIN or row.disabled_at is not None:
+        return
+    t = db.staff_users
+    others = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(t)
+        .where(
+            t.c.township_id == row.township_id, t.c.role == ADMIN, t.c.disabled_at.is_(None), t.c.id != row.id
+        )
+    ).scalar_one()
+    if not others:
+        raise ServiceError("invalid", ERR_LAST_ADMIN)
+
+
+def set_staff_disabled(
+    database: db.Database, target_id: str, disabled: bool, *, staff_id: str | None
+) -> None:
+    """Disable an account (it is signed out at its next request and cannot sign in) or enable it again. Nobody
+    disables themselves, and a township keeps at least one active administrator."""
+    with database.write() as conn:
+        actor, row = _target(conn, target_id, staff_id)
+        if row.id == staff_id:
+            raise ServiceError("invalid", ERR_SELF)
+        if disabled == (row.disabled_at is not None):
+            return
+        if disabled:
+            _keep_an_admin(conn, row)
+        conn.execute(
+            sa.update(db.staff_users)
+            .where(db.staff_users.c.id == target_id)
+            .values(disabled_at=db.naive(db.now_utc()) if disabled else None)
+        )
+        _audit(conn, actor, "staff_disabled" if disabled else "staff_enabled", row.username)
+
+
+def reset_password(
+    database: db.Database, target_id: str, password: str, again: str, *, staff_id: str | None
+) -> None:
+    """Give an account a new password (typed twice; stored as an argon2id hash)."""
+    digest = _new_password(password, again)
+    with database.write() as conn:
+        actor, row = _target(conn, target_id, staff_id)
+        conn.execute(
+            sa.update(db.staff_users)
+            .where(db.staff_users.c.id == target_id)
+            .values(password_hash=digest, failed_attempts=0, locked_until=None)
+        )
+        _audit(conn, actor, "staff_password_reset", row.username)
+
+
+def change_role(
+    database: db.Database, target_id: str, role: str, *, provider_id: str | None = None, staff_id: str | None
+) -> None:
+    """Make a township account an administrator, reviewer or provider (`provider_id` for a provider). Not one's
+    own role, and a township keeps at least one active administrator."""
+    if role not in TOWNSHIP_ROLES:
+        raise ServiceError("invalid", M.ERR_ROLE, field="role")
+    with database.write() as conn:
+        actor, row = _target(conn, target_id, staff_id)
+        if row.id == staff_id:
+            raise ServiceError("invalid", ERR_SELF)
+        _check_provider(conn, row.township_id, role, provider_id)
+        new_provider = provider_id if role == PROVIDER else None
+        if role == row.role and new_provider == row.provider_id:
+            return
+        if role != ADMIN:
+            _keep_an_admin(conn, row)
+        conn.execute(
+            sa.update(db.staff_users)
+            .where(db.staff_users.c.id == target_id)
+            .values(role=role, provider_id=new_provider)
+        )
+        _audit(conn, actor, "staff_role_changed", row.username, role=role, was=row.role)
 
 
 # --- bookings --------------------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from township import db, keys
-from township.services import StaffUser, _Actor, _audit, _hasher
+from township.services import StaffUser, _hasher, audit_row, staff_query, staff_user
 
 LOCKOUT_AFTER = 5  # wrong passwords in a row, one address and one user name
 LOCKOUT_FOR = dt.timedelta(minutes=15)
@@ -95,7 +95,8 @@ def _check_password(stored: str | None, password: str) -> bool:
 
 
 def sign_in(database: db.Database, township_slug: str, username: str, password: str, address: str) -> Outcome:
-    """Check a password for `username` in the township `township_slug`, asked from client `address`."""
+    """Check a password for `username` in the township `township_slug` (or, for a county account, the county with
+    that slug), asked from client `address`."""
     username = username.strip()
     secret = keys.console_secret(database.url)
     pair, addr, acct = _keys(secret, township_slug, username, address)
@@ -106,10 +107,12 @@ def sign_in(database: db.Database, township_slug: str, username: str, password: 
         refusal = _refusal(rows, pair, addr, acct, now)
         if refusal is not None:
             return refusal
+        # The slug names a township or, for a county account, a county (they share one name space).
         found = conn.execute(
-            sa.select(db.staff_users, db.townships.c.slug, db.townships.c.locale, db.townships.c.zone)
-            .join(db.townships, db.townships.c.id == db.staff_users.c.township_id)
-            .where(db.townships.c.slug == township_slug, db.staff_users.c.username == username)
+            staff_query().where(
+                sa.or_(db.townships.c.slug == township_slug, db.counties.c.slug == township_slug),
+                db.staff_users.c.username == username,
+            )
         ).first()
     staff = found if found is not None and found.disabled_at is None else None
     # The slow part: no transaction is open and no lock is held.
@@ -127,7 +130,7 @@ def sign_in(database: db.Database, township_slug: str, username: str, password: 
             if refusal is not None:
                 return refusal
             conn.execute(sa.delete(t).where(t.c.key == pair))
-            return Outcome(StaffUser(staff.id, staff.township_id, staff.slug, staff.username, staff.role))
+            return Outcome(staff_user(staff))
         locked = False
         for key in (pair, addr, acct):
             row = rows[key]
@@ -139,8 +142,16 @@ def sign_in(database: db.Database, township_slug: str, username: str, password: 
                 locked = True
             conn.execute(sa.update(t).where(t.c.key == key).values(**values))
         if staff is not None:
-            actor = _Actor(staff.id, staff.username, staff.township_id, staff.locale, staff.zone)
-            _audit(conn, actor, "login_locked" if locked else "login_failed", staff.username)
+            action = "login_locked" if locked else "login_failed"
+            audit_row(
+                conn,
+                staff.township_id,
+                staff.username,
+                action,
+                staff.username,
+                staff_id=staff.id,
+                county_id=staff.county_id,
+            )
     if locked:
         return Outcome(None, retry_after=int(LOCKOUT_FOR.total_seconds()), locked=True)
     return Outcome(None)

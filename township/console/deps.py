@@ -2,8 +2,10 @@
 member (with their township's time zone), the CSRF check of a posted form and the administrator check; and the page
 and redirect responses that refresh the session cookie.
 
-A route asks for `SignedIn`, `Admin`, `Posted` or `PostedAdmin`; their order is the order of the checks: a session
-first (else the sign-in page), then the form's CSRF token, then the role (else a page saying why).
+A route asks for one of the annotated dependencies at the end of this module (`SignedIn`, `Admin`, `Posted`,
+`PostedAdmin`, …); their order is the order of the checks: a session first (else the sign-in page), then the
+form's CSRF token, then the role (else a 403 page saying why, nothing done). The role checks themselves are
+`township.services`' (`reads_township`, `is_admin`, `is_county_admin`).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Form, Request
@@ -44,7 +47,20 @@ DONE: dict[str, str] = {
     "notice_withdrawn": N_("Notice withdrawn. Kiosks remove it at their next sync."),
     "revoked": N_("Kiosk revoked. It can no longer sync."),
     "sms_saved": N_("Text message settings saved."),
+    "staff_created": N_("Account created. Give the user name and password to its owner in person."),
+    "staff_disabled": N_("Account disabled. It is signed out and cannot sign in."),
+    "staff_enabled": N_("Account enabled again."),
+    "password_reset": N_("Password changed. Give the new password to the account's owner in person."),
+    "role_changed": N_("Role changed. It applies from the account's next page."),
+    "township_created": N_("Township created. Now create its first administrator."),
     "signed_out": N_("You have signed out."),
+}
+
+ROLE_NAMES: dict[str, str] = {
+    services.ADMIN: N_("Administrator"),
+    services.REVIEWER: N_("Reviewer"),
+    services.PROVIDER: N_("Service provider"),
+    services.COUNTY_ADMIN: N_("County administrator"),
 }
 
 # Booking statuses as chips: a colour class AND words (never colour alone).
@@ -81,7 +97,8 @@ class Refused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Who:
-    """The signed-in staff member, their township's time zone and their session."""
+    """The signed-in staff member, their township's (a county account: its county's) time zone and their
+    session."""
 
     staff: services.StaffUser
     zone: zoneinfo.ZoneInfo
@@ -157,6 +174,7 @@ class Console:
             "notice": notice,
             "here": strip_done(here),
             "chips": chips,
+            "role_names": {role: tr(words, request) for role, words in ROLE_NAMES.items()},
         }
         response = render(request, template, {**base, **context}, status_code=status_code)
         if who is not None:
@@ -179,7 +197,8 @@ ConsoleDep = Annotated[Console, Depends(get_console)]
 
 
 def signed_in(request: Request, console: ConsoleDep) -> Who:
-    """The signed-in staff member (their session's idle time restarts); else the sign-in page."""
+    """The signed-in staff member, any level and role (their session's idle time restarts); else the sign-in
+    page."""
     session, expired = console.keeper.read(request)
     if session is None:
         raise SignInNeeded(expired=expired)
@@ -189,9 +208,9 @@ def signed_in(request: Request, console: ConsoleDep) -> Who:
     return who
 
 
-def posted(request: Request, console: ConsoleDep, csrf_token: Annotated[str, Form()] = "") -> Who:
-    """The staff member who sent a form carrying their session's CSRF token; a form without a live session does
-    nothing (sign in again), one with a wrong token is refused."""
+def posted_any(request: Request, console: ConsoleDep, csrf_token: Annotated[str, Form()] = "") -> Who:
+    """The staff member (any level and role) who sent a form carrying their session's CSRF token; a form without a
+    live session does nothing (sign in again), one with a wrong token is refused."""
     session, _expired = console.keeper.read(request)
     if session is None:
         raise SignInNeeded(expired=True)
@@ -214,37 +233,103 @@ def posted(request: Request, console: ConsoleDep, csrf_token: Annotated[str, For
     return who
 
 
-def _admin_only(request: Request, who: Who) -> Who:
-    if not who.staff.is_admin:
-        raise Refused(
-            403,
-            tr(N_("Only an administrator can do this"), request),
-            tr(
-                N_(
-                    "Your account is a reviewer account. Reviewers can review bookings, mark "
-                    "attendance and see reports, but cannot change the schedule, services, kiosks or "
-                    "enrolment codes. Please ask a township administrator."
-                ),
-                request,
-            ),
+# What each kind of page needs, checked by `_allow` with the role checks of `township.services`:
+# "reader": a township's pages (administrator or reviewer); "member": any township account (a provider's own
+# roster); "admin": a township administrator; "county": a county administrator.
+Need = Literal["reader", "member", "admin", "county"]
+_NEEDS: dict[Need, Callable[[services.StaffUser], bool]] = {
+    "reader": lambda staff: staff.reads_township,
+    "member": lambda staff: staff.role in services.TOWNSHIP_ROLES,
+    "admin": lambda staff: staff.is_admin,
+    "county": lambda staff: staff.is_county_admin,
+}
+
+
+def _allow(request: Request, who: Who, need: Need) -> Who:
+    """`who` when their role may use this page; else a 403 page saying why (nothing was done)."""
+    if _NEEDS[need](who.staff):
+        return who
+    role = who.staff.role
+    if need == "county":
+        heading = N_("Only a county administrator can do this")
+        text = N_("This page is for the county's administrators. Your account belongs to one township.")
+    elif role == services.COUNTY_ADMIN:
+        heading = N_("This page belongs to a township")
+        text = N_(
+            "Your account is a county account: it has the county's pages and creates townships and their "
+            "administrators. A township's own pages are used with that township's accounts."
         )
-    return who
+    elif role == services.PROVIDER:
+        heading = N_("Not available to provider accounts")
+        text = N_(
+            "Your account is a provider account: it shows the residents checked in to your own sessions. "
+            "Please ask a township administrator for anything else."
+        )
+    else:
+        heading = N_("Only an administrator can do this")
+        text = N_(
+            "Your account is a reviewer account. Reviewers can review bookings, mark "
+            "attendance and see reports, but cannot change the schedule, services, kiosks or "
+            "enrolment codes. Please ask a township administrator."
+        )
+    raise Refused(403, tr(heading, request), tr(text, request), back=landing(who.staff))
+
+
+def landing(staff: services.StaffUser) -> str:
+    """Where an account starts (after signing in, and the way back from a refusal)."""
+    if staff.is_county_admin:
+        return PREFIX + "/townships"
+    if staff.role == services.PROVIDER:
+        return PREFIX + "/roster"  # the provider's own sessions (township/console/routes/roster.py, #16)
+    return PREFIX + "/"
+
+
+def posted(request: Request, who: Annotated[Who, Depends(posted_any)]) -> Who:
+    return _allow(request, who, "reader")
+
+
+def reader(request: Request, who: Annotated[Who, Depends(signed_in)]) -> Who:
+    return _allow(request, who, "reader")
 
 
 def admin(request: Request, who: Annotated[Who, Depends(signed_in)]) -> Who:
-    """A signed-in administrator (a reviewer gets a page saying why not)."""
-    return _admin_only(request, who)
+    return _allow(request, who, "admin")
 
 
-def posted_admin(request: Request, who: Annotated[Who, Depends(posted)]) -> Who:
-    """A form from an administrator, its CSRF token checked first."""
-    return _admin_only(request, who)
+def posted_admin(request: Request, who: Annotated[Who, Depends(posted_any)]) -> Who:
+    return _allow(request, who, "admin")
 
 
-SignedIn = Annotated[Who, Depends(signed_in)]
+def member(request: Request, who: Annotated[Who, Depends(signed_in)]) -> Who:
+    return _allow(request, who, "member")
+
+
+def posted_member(request: Request, who: Annotated[Who, Depends(posted_any)]) -> Who:
+    return _allow(request, who, "member")
+
+
+def county(request: Request, who: Annotated[Who, Depends(signed_in)]) -> Who:
+    return _allow(request, who, "county")
+
+
+def posted_county(request: Request, who: Annotated[Who, Depends(posted_any)]) -> Who:
+    return _allow(request, who, "county")
+
+
+# The township's pages take `SignedIn`/`Posted` (administrator or reviewer) or `Admin`/`PostedAdmin`. Any account
+# (`Anyone`, `PostedAnyone`: the start page, signing out, the county's figures by `who.staff.scope`); any township
+# account including a provider (`Member`, `PostedMember`: check `staff.provider_id` for their own sessions); a
+# county administrator (`CountyAdmin`, `PostedCountyAdmin`).
+Anyone = Annotated[Who, Depends(signed_in)]
+PostedAnyone = Annotated[Who, Depends(posted_any)]
+SignedIn = Annotated[Who, Depends(reader)]
 Admin = Annotated[Who, Depends(admin)]
 Posted = Annotated[Who, Depends(posted)]
 PostedAdmin = Annotated[Who, Depends(posted_admin)]
+Member = Annotated[Who, Depends(member)]
+PostedMember = Annotated[Who, Depends(posted_member)]
+CountyAdmin = Annotated[Who, Depends(county)]
+PostedCountyAdmin = Annotated[Who, Depends(posted_county)]
 
 
 def strip_done(url: str) -> str:

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cunzhan.i18n import N_
 from township import db
-from township.console.deps import PREFIX, Console, Refused, SignedIn, SignInNeeded, get_console
+from township.console.deps import PREFIX, Anyone, Console, Refused, SignInNeeded, get_console
 from township.console.routes import ROUTERS
 from township.console.web import STATIC_DIR, tr
 
@@ -122,7 +122,7 @@ async def _refused(request: Request, exc: Exception) -> Response:
     )
 
 
-def _unknown_page(request: Request, who: SignedIn, path: str) -> Response:
+def _unknown_page(request: Request, who: Anyone, path: str) -> Response:
     # After the static files: any other console address gets a page a person can read, not JSON.
     raise Refused(
         404,

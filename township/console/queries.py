@@ -21,22 +21,19 @@ from cunzhan.models import HOLDS_SEAT
 from cunzhan.models import BookingStatus as S
 from township import booking as B
 from township import db, keys
-from township.services import StaffUser
+from township.services import StaffUser, staff_query, staff_user
 
 ROW_LIMIT = 200
 
 
 def staff_by_id(conn: Connection, staff_id: str) -> tuple[StaffUser, str] | None:
-    """The active staff account with this id, and its township's time zone."""
-    t, town = db.staff_users, db.townships
+    """The active staff account with this id, and its township's (a county account: its county's) time zone."""
     row = conn.execute(
-        sa.select(t, town.c.slug, town.c.zone)
-        .join(town, town.c.id == t.c.township_id)
-        .where(t.c.id == staff_id, t.c.disabled_at.is_(None))
+        staff_query().where(db.staff_users.c.id == staff_id, db.staff_users.c.disabled_at.is_(None))
     ).first()
     if row is None:
         return None
-    return StaffUser(row.id, row.township_id, row.slug, row.username, row.role), str(row.zone)
+    return staff_user(row), str(row.zone)
 
 
 FIRST_DAY = dt.date(2000, 1, 1)  # days the console accepts: anything else is "not a day" (no date overflow)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from township.console.routes import (
+    accounts,
     audit,
     catalogue,
     home,
@@ -18,6 +19,7 @@ from township.console.routes import (
     schedule,
     signin,
     sms,
+    townships,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -34,4 +36,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports.router,
     sms.router,
     phone.router,
+    accounts.router,
+    townships.router,
 )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from cunzhan.i18n import N_
 from cunzhan.models import BookingStatus
 from township.console import queries
-from township.console.deps import PREFIX, ConsoleDep, SignedIn
+from township.console.deps import PREFIX, Anyone, ConsoleDep, landing
 from township.console.routes.kiosks import kiosk_state
 from township.console.web import tr
 
@@ -16,7 +16,9 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
 @router.get("/")
-def home(request: Request, console: ConsoleDep, who: SignedIn) -> Response:
+def home(request: Request, console: ConsoleDep, who: Anyone) -> Response:
+    if not who.staff.reads_township:  # a county or provider account starts on its own page
+        return RedirectResponse(landing(who.staff), status_code=303)
     tid = who.staff.township_id
     today = who.today()
     start, end = queries.local_day_bounds(today, who.zone)

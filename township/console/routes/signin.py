@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from cunzhan.i18n import LOCALES, N_
 from township import services
 from township import signin as throttle
-from township.console.deps import DONE, PREFIX, Console, ConsoleDep, Posted, safe_back
+from township.console.deps import DONE, PREFIX, Console, ConsoleDep, PostedAnyone, landing, safe_back
 from township.console.web import LANG_COOKIE, tr
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -43,7 +43,7 @@ def _signin_page(
     status_code: int = 200,
 ) -> Response:
     token = console.keeper.signin_token(request)
-    slugs = services.township_slugs(console.db)
+    towns, counties = services.signin_slugs(console.db)
     response = console.page(
         request,
         None,
@@ -53,7 +53,8 @@ def _signin_page(
             "username": username,
             "next": next_url,
             "notice": notice,
-            "townships": slugs if len(slugs) > 1 else [],
+            "townships": towns if len(towns) + len(counties) > 1 else [],
+            "counties": counties if len(towns) + len(counties) > 1 else [],
             "township": township,
         },
         title=tr(N_("Staff sign-in"), request),
@@ -151,11 +152,11 @@ def signin(
             },
         )
     address = request.client.host if request.client else ""
-    # The form asks for the township only when the backend serves several.
+    # The form asks for the township (or, for a county account, the county) only when the backend has several.
     slug = township.strip()
     if not slug:
-        slugs = services.township_slugs(console.db)
-        slug = slugs[0] if len(slugs) == 1 else ""
+        towns, counties = services.signin_slugs(console.db)
+        slug = towns[0] if len(towns) == 1 and not counties else ""
     outcome = throttle.sign_in(console.db, slug, username, password, address)
     if outcome.staff is None:
         text, status = _refusal(request, outcome)
@@ -172,13 +173,13 @@ def signin(
             page.headers["Retry-After"] = str(outcome.retry_after)
         return page
     session = console.keeper.new(outcome.staff.id)
-    response = RedirectResponse(safe_back(next, PREFIX + "/"), status_code=303)
+    response = RedirectResponse(safe_back(next, landing(outcome.staff)), status_code=303)
     console.keeper.write(request, response, session)
     return response
 
 
 @router.post("/signout")
-def signout(request: Request, console: ConsoleDep, who: Posted) -> Response:
+def signout(request: Request, console: ConsoleDep, who: PostedAnyone) -> Response:
     with console.db.write() as conn:
         services.record(conn, who.staff.id, "sign_out")
     response = RedirectResponse(PREFIX + "/signin?done=signed_out", status_code=303)
