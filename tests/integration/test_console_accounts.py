@@ -409,3 +409,13 @@ def test_migration_0006_keeps_existing_accounts_and_enforces_one_level(tmp_path:
         database.dispose()
     finally:
         drop()
+
+
+def test_every_role_has_a_name_in_both_languages() -> None:
+    from cunzhan import i18n
+    from township.console.deps import ROLE_NAMES
+
+    assert set(ROLE_NAMES) == set(services.ROLES)
+    with i18n.use_locale("zh_CN"):
+        chinese = {i18n.gettext(words) for words in ROLE_NAMES.values()}
+    assert len(chinese) == len(services.ROLES) and not chinese & set(ROLE_NAMES.values())
