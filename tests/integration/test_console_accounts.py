@@ -419,3 +419,43 @@ def test_every_role_has_a_name_in_both_languages() -> None:
     with i18n.use_locale("zh_CN"):
         chinese = {i18n.gettext(words) for words in ROLE_NAMES.values()}
     assert len(chinese) == len(services.ROLES) and not chinese & set(ROLE_NAMES.values())
+
+
+def test_the_command_line_makes_a_county_its_first_administrator_and_its_townships(tmp_path: Any) -> None:
+    from tests.integration.test_backend_cli import _run
+    from township.signin import sign_in
+
+    home, url = tmp_path / "home", f"sqlite:///{tmp_path / 'cli.db'}"
+    made = _run(["create-county", "--db", url, "--slug", "songyang", "--name", "松阳县"], home)
+    assert made.returncode == 0, made.stderr
+    chief = _run(
+        ["create-county-admin", "--db", url, "--county", "songyang", "--username", "chief"],
+        home,
+        stdin="county-password\n",
+    )
+    assert chief.returncode == 0, chief.stderr
+    assert "county-password" not in chief.stdout + chief.stderr
+    town = _run(
+        ["create-township", "--db", url, "--slug", "xiping", "--name", "西屏镇", "--county", "songyang"], home
+    )
+    assert town.returncode == 0, town.stderr
+    clash = _run(["create-township", "--db", url, "--slug", "songyang", "--name", "X"], home)
+    assert (
+        clash.returncode == 1 and "这个简称已被某个乡镇或县使用" in clash.stderr
+    )  # CLI messages are Chinese
+    nowhere = _run(
+        ["create-county-admin", "--db", url, "--county", "nowhere", "--username", "x"],
+        home,
+        stdin="a-password-1\n",
+    )
+    assert nowhere.returncode == 1
+    database = db.Database(url)
+    staff = sign_in(database, "songyang", "chief", "county-password", "127.0.0.1").staff
+    assert staff is not None and staff.is_county_admin and staff.township_id == ""
+    with database.read() as conn:
+        county_id = conn.execute(sa.select(db.counties.c.id)).scalar_one()
+        town_county = conn.execute(
+            sa.select(db.townships.c.county_id).where(db.townships.c.slug == "xiping")
+        ).scalar_one()
+    assert staff.scope.level == "county" and staff.scope.id == county_id == town_county
+    database.dispose()
