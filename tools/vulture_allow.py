@@ -9,7 +9,6 @@ from kiosk.accessibility import screen_reader
 from kiosk.sync import engine
 from tests import proxy
 from township import app
-from township.console import deps
 
 models.SessionStatus.CLOSED  # a value the backend sends (SessionStatus("closed"))
 protocol._Request.model_config  # pydantic reads model_config
@@ -32,5 +31,3 @@ proxy.FaultPlan.truncate_request
 proxy.FaultPlan.corrupt_request
 proxy.FaultPlan.error_status
 protocol.Call.queue_number  # a response field: the kiosk reads it (#16)
-deps.Member  # the provider's roster page (#16, routes/roster.py) being built; remove once it uses them
-deps.PostedMember

@@ -54,6 +54,10 @@ WAITING, CALLED, SKIPPED = "waiting", "called", "skipped"
 # --- who may see and call a session ------------------------------------------------------------------------------------
 
 
+# Who may run a roster; a provider only for their own sessions (`may_call`, checked before the services are asked).
+ROSTER_ROLES = (services.ADMIN, services.REVIEWER, services.PROVIDER)
+
+
 def may_see_all(staff: StaffUser) -> bool:
     """Township staff see every session of the township; a provider only their own."""
     return staff.role in (services.ADMIN, services.REVIEWER)
@@ -177,7 +181,7 @@ def _latest_action() -> sa.ScalarSelect[Any]:
 
 
 def _staff_session(conn: Connection, staff: StaffUser, session_id: str) -> tuple[Any, sa.Row[Any]]:
-    actor, session = services._session_for(conn, session_id, staff.id)
+    actor, session = services._session_for(conn, session_id, staff.id, roles=ROSTER_ROLES)
     if not may_call(staff, session):
         raise ServiceError("not_found", M.ERR_NOT_FOUND)
     return actor, session
@@ -186,7 +190,7 @@ def _staff_session(conn: Connection, staff: StaffUser, session_id: str) -> tuple
 def _staff_booking(
     conn: Connection, staff: StaffUser, booking_id: str
 ) -> tuple[Any, sa.Row[Any], sa.Row[Any]]:
-    actor, booking = services._booking_for(conn, booking_id, staff.id)
+    actor, booking = services._booking_for(conn, booking_id, staff.id, roles=ROSTER_ROLES)
     session = conn.execute(sa.select(db.sessions).where(db.sessions.c.id == booking.session_id)).one()
     if not may_call(staff, session):
         raise ServiceError("not_found", M.ERR_NOT_FOUND)
@@ -263,7 +267,7 @@ def mark_seen(database: db.Database, staff: StaffUser, booking_id: str, *, atten
         )
     if booking is None or session is None or not may_call(staff, session):
         raise ServiceError("not_found", M.ERR_NOT_FOUND)
-    return services.mark_attendance(database, booking_id, attended, staff_id=staff.id)
+    return services.mark_attendance(database, booking_id, attended, staff_id=staff.id, roles=ROSTER_ROLES)
 
 
 # --- the roster ----------------------------------------------------------------------------------------------------

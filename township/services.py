@@ -279,12 +279,17 @@ def record(conn: Connection, staff_id: str, action: str, target: str = "", **det
 
 
 def _booking_for(
-    conn: Connection, booking_id: str, staff_id: str | None, *, need_admin: bool = False
+    conn: Connection,
+    booking_id: str,
+    staff_id: str | None,
+    *,
+    need_admin: bool = False,
+    roles: tuple[str, ...] = (ADMIN, REVIEWER),
 ) -> tuple[_Actor, sa.Row[Any]]:
     row = B.get_booking(conn, booking_id)
     if row is None:
         raise ServiceError("not_found", M.ERR_NOT_FOUND)
-    actor = _actor(conn, staff_id, township_id=row.township_id, need_admin=need_admin)
+    actor = _actor(conn, staff_id, township_id=row.township_id, need_admin=need_admin, roles=roles)
     # Read it again now that the township is locked: a kiosk may have changed it in between (PostgreSQL).
     row = B.get_booking(conn, booking_id)
     assert row is not None
@@ -292,12 +297,17 @@ def _booking_for(
 
 
 def _session_for(
-    conn: Connection, session_id: str, staff_id: str | None, *, need_admin: bool = False
+    conn: Connection,
+    session_id: str,
+    staff_id: str | None,
+    *,
+    need_admin: bool = False,
+    roles: tuple[str, ...] = (ADMIN, REVIEWER),
 ) -> tuple[_Actor, sa.Row[Any]]:
     row = conn.execute(sa.select(db.sessions).where(db.sessions.c.id == session_id)).first()
     if row is None:
         raise ServiceError("not_found", M.ERR_NOT_FOUND)
-    actor = _actor(conn, staff_id, township_id=row.township_id, need_admin=need_admin)
+    actor = _actor(conn, staff_id, township_id=row.township_id, need_admin=need_admin, roles=roles)
     locked = db.lock_session(conn, session_id)
     assert locked is not None
     return actor, locked
@@ -831,11 +841,17 @@ def reassign_booking(
 
 
 def mark_attendance(
-    database: db.Database, booking_id: str, attended: bool, *, staff_id: str | None
+    database: db.Database,
+    booking_id: str,
+    attended: bool,
+    *,
+    staff_id: str | None,
+    roles: tuple[str, ...] = (ADMIN, REVIEWER),
 ) -> dict[str, Any]:
-    """Record whether the resident came: `attended` or `no_show` (from confirmed or checked_in)."""
+    """Record whether the resident came: `attended` or `no_show` (from confirmed or checked_in). `roles`: who may
+    (the roster also lets a provider, after checking the session is theirs: `township.calls`)."""
     with database.write() as conn:
-        actor, row = _booking_for(conn, booking_id, staff_id)
+        actor, row = _booking_for(conn, booking_id, staff_id, roles=roles)
         if row.status not in (S.CONFIRMED, S.CHECKED_IN, S.ATTENDED, S.NO_SHOW):
             raise ServiceError("status", M.ERR_STATUS)
         status = S.ATTENDED if attended else S.NO_SHOW

@@ -13,17 +13,31 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from tests.browser.console_client import STAFF_PASSWORD, ConsoleClient
 from tests.integration.conftest import Backend, Enrolled, op
 from township import calls as C
 from township import db
-from township.services import ADMIN, PROVIDER, REVIEWER, ServiceError, StaffUser, revoke_device
+from township.services import (
+    ADMIN,
+    PROVIDER,
+    REVIEWER,
+    ServiceError,
+    StaffUser,
+    create_staff,
+    revoke_device,
+)
 
 
 def _staff(backend: Backend, role: str = ADMIN, provider_id: str | None = None) -> StaffUser:
-    """A console staff member (a provider account: a reviewer row seen through the provider role, until the
-    accounts work adds provider accounts)."""
+    """A console staff member: a real provider account when `provider_id` is given (a provider account without a
+    provider cannot exist in the database, so that case is a reviewer row seen through the provider role)."""
     name = f"s{uuid.uuid4().hex[:8]}"
-    staff_id = backend.create_staff(name, ADMIN if role == ADMIN else REVIEWER)
+    if role == PROVIDER and provider_id:
+        staff_id = create_staff(
+            backend.database, "demo", name, PROVIDER, STAFF_PASSWORD, provider_id=provider_id
+        )
+    else:
+        staff_id = backend.create_staff(name, ADMIN if role == ADMIN else REVIEWER)
     return StaffUser(staff_id, backend.township_id(), "demo", name, role, provider_id)
 
 
@@ -262,8 +276,6 @@ def _local_day(backend: Backend, session_id: str) -> str:
 
 
 def test_console_roster_page_calls_and_marks(any_backend: Backend) -> None:
-    from tests.browser.console_client import STAFF_PASSWORD, ConsoleClient
-
     kiosk = any_backend.enroll("控制台")
     session_id = any_backend.new_session(capacity=10)
     first = _checked_in(kiosk, session_id, 1)
@@ -370,3 +382,35 @@ def test_the_room_link_is_checked_stored_and_sent_to_kiosks(any_backend: Backend
     session_id = made.url.split("?")[0].rstrip("/").split("/")[-1]
     sent = [c for c in kiosk.pull_all() if c["entity"] == "session" and c["entity_id"] == session_id]
     assert sent and sent[-1]["data"]["video_url"] == longest and sent[-1]["data"]["room"] == "远程诊室二"
+
+
+def test_a_provider_signs_in_to_their_own_roster_and_calls_only_there(any_backend: Backend) -> None:
+    """A real provider account (#18 levels) in the console: starts on the roster, sees and calls its own sessions;
+    another provider's session is refused and nothing is called there."""
+    kiosk = any_backend.enroll("医生")
+    mine = any_backend.new_session(capacity=5)
+    theirs = any_backend.new_session(capacity=5)
+    assert _provider_of(any_backend, mine) != _provider_of(any_backend, theirs)
+    own = _checked_in(kiosk, mine, 1)
+    _checked_in(kiosk, theirs, 1)
+    doctor = _staff(any_backend, PROVIDER, _provider_of(any_backend, mine))
+    client = ConsoleClient(any_backend.url)
+    signed = client.sign_in(doctor.username)
+    assert signed.history and signed.history[0].headers["location"] == "/console/roster"
+    page = client.get(f"/console/roster?day={_local_day(any_backend, mine)}")
+    assert page.status_code == 200
+    assert f'id="session-{mine}"' in page.text and f'id="session-{theirs}"' not in page.text
+    assert client.get("/console/review").status_code == 403
+    refused = client.post(f"/console/roster/sessions/{theirs}/next", {"day": _local_day(any_backend, theirs)})
+    assert refused.status_code in (403, 404, 409)
+    assert _poll(kiosk).json()["calls"] == []
+    called = client.post(f"/console/roster/sessions/{mine}/next", {"day": _local_day(any_backend, mine)})
+    assert called.status_code == 200, called.text
+    assert [c["booking_id"] for c in _poll(kiosk).json()["calls"]] == [own]
+    seen = client.post(
+        f"/console/roster/bookings/{own}/seen", {"day": _local_day(any_backend, mine), "session_id": mine}
+    )
+    assert seen.status_code == 200
+    with any_backend.database.read() as conn:
+        status = conn.execute(sa.select(db.bookings.c.status).where(db.bookings.c.id == own)).scalar_one()
+    assert status == "attended"

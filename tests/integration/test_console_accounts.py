@@ -83,7 +83,12 @@ EVERYONE = {
     ("GET", "/console/{path:path}"),  # an unknown address: 404
 }
 ALLOWED = {
-    "provider": EVERYONE | {("GET", "/console/roster")},
+    "provider": EVERYONE
+    | {
+        ("GET", "/console/roster"),
+        ("POST", "/console/roster/sessions/{session_id}/next"),  # their own sessions only: test_calls.py
+        ("POST", "/console/roster/bookings/{booking_id}/{action}"),
+    },
     "county_admin": EVERYONE
     | {
         ("GET", "/console/townships"),

@@ -235,11 +235,17 @@ def test_phone_bookings_follow_the_booking_rules(
 
 
 def test_a_provider_account_cannot_book_by_phone(any_backend: Any) -> None:
-    staff_id = _staff_id(any_backend, "phone-provider", "reviewer")
-    with any_backend.database.write() as conn:
-        conn.execute(sa.update(db.staff_users).where(db.staff_users.c.id == staff_id).values(role="provider"))
+    session_id = any_backend.new_session(capacity=3)
+    with any_backend.database.read() as conn:
+        provider_id = conn.execute(
+            sa.select(db.sessions.c.provider_id).where(db.sessions.c.id == session_id)
+        ).scalar_one()
+    name = f"doctor-{uuid.uuid4().hex[:6]}"
+    services.create_staff(
+        any_backend.database, "demo", name, services.PROVIDER, STAFF_PASSWORD, provider_id=provider_id
+    )
     client = ConsoleClient(any_backend.url)
-    assert client.sign_in("phone-provider", township="demo").status_code == 200
+    assert client.sign_in(name, township="demo").status_code == 200
     assert client.get("/console/phone").status_code == 403
 
 

@@ -20,9 +20,9 @@ from township.console.deps import (
     PREFIX,
     Console,
     ConsoleDep,
-    Posted,
+    Member,
+    PostedMember,
     Refused,
-    SignedIn,
     Who,
     parse_day,
     refusal_text,
@@ -61,7 +61,7 @@ def _may_use(request: Request, who: Who) -> None:
 
 
 @router.get("/roster")
-def roster_page(request: Request, console: ConsoleDep, who: SignedIn, day: str = "") -> Response:
+def roster_page(request: Request, console: ConsoleDep, who: Member, day: str = "") -> Response:
     _may_use(request, who)
     today = who.today()
     shown = parse_day(day, today) if day else today
@@ -135,7 +135,11 @@ def _is_day(text: str) -> bool:
 
 @router.post("/roster/sessions/{session_id}/next")
 async def call_next(
-    request: Request, console: ConsoleDep, who: Posted, session_id: str, day: Annotated[str, Form()] = ""
+    request: Request,
+    console: ConsoleDep,
+    who: PostedMember,
+    session_id: str,
+    day: Annotated[str, Form()] = "",
 ) -> Response:
     return await _act(
         request,
@@ -160,7 +164,7 @@ ACTIONS: dict[str, Callable[[Console, Who, str], Any]] = {
 async def booking_action(
     request: Request,
     console: ConsoleDep,
-    who: Posted,
+    who: PostedMember,
     *,
     booking_id: str,
     action: str,

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_day_of_session"
-down_revision = "0005_county_insight"
+down_revision = "0006_staff_levels"
 branch_labels = None
 depends_on = None
 
