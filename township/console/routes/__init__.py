@@ -9,6 +9,7 @@ from township.console.routes import (
     audit,
     catalogue,
     home,
+    insight,
     kiosks,
     notices,
     phone,
@@ -38,4 +39,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     phone.router,
     accounts.router,
     townships.router,
+    insight.router,
 )

@@ -174,17 +174,29 @@ def _session_form(
 
 
 @router.get("/sessions/new")
-def new_session(request: Request, console: ConsoleDep, who: Admin, service: str = "") -> Response:
+def new_session(
+    request: Request,
+    console: ConsoleDep,
+    who: Admin,
+    *,
+    service: str = "",
+    provider: str = "",
+    day: str = "",
+    start: str = "",
+    capacity: str = "",
+    repeat_weeks: str = "",
+) -> Response:
+    # Prefilled from the address (the needs profile's "create sessions" link); the form checks it all on saving.
     form = {
-        "service_id": service,
-        "provider_id": "",
-        "day": (who.today() + dt.timedelta(days=1)).isoformat(),
-        "start": "09:00",
+        "service_id": service[:64],
+        "provider_id": provider[:64],
+        "day": parse_day(day, who.today() + dt.timedelta(days=1)).isoformat(),
+        "start": start if re.fullmatch(r"\d{1,2}:\d{2}", start) else "09:00",
         "minutes": "30",
-        "capacity": "6",
+        "capacity": capacity if _int(capacity, 1, services.MAX_CAPACITY) is not None else "6",
         "room": "",
         "video_url": "",
-        "repeat_weeks": "1",
+        "repeat_weeks": repeat_weeks if _int(repeat_weeks, 1, MAX_REPEAT_WEEKS) is not None else "1",
     }
     return _session_form(console, request, who, form, {}, editing=None)
 

@@ -1,0 +1,628 @@
+"""The county's view (#18): the weekly dashboard, satisfaction with the low ratings to follow up, the needs profile
+and the third-party evaluation export, over `township.insight`.
+
+Every page reads what the account may see, `staff.scope` (a township, or a county and all its townships), and may
+be narrowed to one of its townships (`?township=`); a township outside the scope is refused, never widened
+(`insight.scope.narrow`). The `*_context` functions build a page from a connection and a scope, so the county's
+pages are the same code whether the scope comes from a county account or from a test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from sqlalchemy.engine import Connection
+
+from cunzhan.i18n import N_
+from township import db, services
+from township.console.charts import Bar, Point, bar_chart, week_chart
+from township.console.deps import (
+    PREFIX,
+    Admin,
+    Console,
+    ConsoleDep,
+    PostedAdmin,
+    Refused,
+    SignedIn,
+    Who,
+    parse_day,
+)
+from township.console.web import request_locale, tr
+from township.insight import dashboard, evaluation, needs, satisfaction
+from township.insight.dashboard import Figures, WeekRow
+from township.insight.scope import OutOfScope, Scope, Town, last_weeks, narrow, towns, week_bounds
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+GROUPINGS: dict[str, str] = {
+    "township": N_("Township"),
+    "village": N_("Village"),
+    "service": N_("Service"),
+    "provider": N_("Doctor or teacher"),
+}
+# The figure shown week by week per group, and on the groups' chart.
+FIGURES: dict[str, str] = {
+    "bookings": N_("Bookings"),
+    "attended": N_("Attended"),
+    "no_show_rate": N_("No-show rate"),
+    "waitlisted": N_("On a waiting list"),
+    "refused": N_("Refused: no seat left"),
+    "satisfaction": N_("Satisfaction (1–5)"),
+}
+PERIODS = (4, 8, 12, 26)
+SATISFACTION_PERIODS = (4, 12, 26, 52)
+NEEDS_PERIODS = (4, 8, 12)
+CHART_ROWS = 15  # a bar chart shows this many groups; the table below it has them all
+MAX_EXPORT_DAYS = 366
+XLSX_MAX_ROWS = 1_048_575  # a worksheet's rows, less the header
+
+
+def _choice(value: str, allowed: Sequence[str], default: str) -> str:
+    return value if value in allowed else default
+
+
+def _weeks(value: str, allowed: Sequence[int], default: int) -> int:
+    return int(value) if value.isdigit() and int(value) in allowed else default
+
+
+def _scoped(conn: Connection, request: Request, scope: Scope, township: str) -> tuple[Scope, list[Town]]:
+    """The scope narrowed to `township` (empty: all of it) and the townships it covers for the filter; a township
+    outside it is refused."""
+    try:
+        everyone = towns(conn, scope)
+        shown = narrow(conn, scope, township or None)
+    except OutOfScope as exc:
+        raise Refused(
+            403,
+            tr(N_("Not your township"), request),
+            tr(N_("Your account cannot see the figures of this township."), request),
+            back=PREFIX + "/insight",
+        ) from exc
+    return shown, everyone
+
+
+def value_of(figures: Figures, figure: str) -> float | None:
+    """The number drawn for `figure` (a rate in percent); None when there is none yet."""
+    if figure == "no_show_rate":
+        rate = figures.no_show_rate
+        return None if rate is None else 100 * rate
+    if figure == "satisfaction":
+        return figures.rating_mean
+    return float(getattr(figures, figure))
+
+
+def text_of(figures: Figures, figure: str) -> str:
+    """`value_of` as people read it: "12%", "4.2", "37"; "—" when there is none."""
+    value = value_of(figures, figure)
+    if value is None:
+        return "—"
+    if figure == "no_show_rate":
+        return f"{value:.0f}%"
+    if figure == "satisfaction":
+        return f"{value:.1f}"
+    return str(int(value))
+
+
+def _week_label(week: dt.date) -> str:
+    return week.strftime("%m-%d")
+
+
+def _base(request: Request, scope: Scope, everyone: list[Town], township: str) -> dict[str, Any]:
+    """What every insight page shows at its top: whose figures, and the township filter of a county."""
+    return {
+        "towns": everyone,
+        "township": township,
+        "county_wide": scope.level == "county" and len(everyone) > 1,
+        "scope_name": next((t.name for t in everyone if t.id == township), None)
+        or (
+            tr(N_("All townships of the county"), request)
+            if scope.level == "county"
+            else (everyone[0].name if everyone else "")
+        ),
+    }
+
+
+def dashboard_context(
+    conn: Connection,
+    request: Request,
+    scope: Scope,
+    *,
+    by: str = "township",
+    figure: str = "bookings",
+    township: str = "",
+    weeks: str = "8",
+    until: str = "",
+    today: dt.date,
+) -> dict[str, Any]:
+    """The dashboard: the scope's figures week by week (four charts and their table), per township, village,
+    service or provider (a chart of `figure` and the table of every figure), and `figure` per group and week."""
+    by = _choice(by, tuple(GROUPINGS), "township")
+    figure = _choice(figure, tuple(FIGURES), "bookings")
+    count = _weeks(weeks, PERIODS, 8)
+    last = parse_day(until, today)
+    shown, everyone = _scoped(conn, request, scope, township)
+    rows = dashboard.weekly(conn, shown, by, weeks=count, today=last)  # type: ignore[arg-type]
+    week_list = last_weeks(last, count)
+    per_week: dict[dt.date, Figures] = {w: Figures() for w in week_list}
+    groups: dict[tuple[str, str], Figures] = defaultdict(Figures)
+    cells: dict[tuple[str, str], dict[dt.date, Figures]] = defaultdict(dict)
+    labels: dict[tuple[str, str], str] = {}
+    several = len(towns(conn, shown)) > 1
+    for row in rows:
+        per_week[row.week] = per_week.get(row.week, Figures()) + row.figures
+        key = (row.township_id, row.key)
+        groups[key] = groups[key] + row.figures
+        cells[key][row.week] = row.figures
+        labels[key] = _group_label(row, by, several)
+    week_list = sorted(per_week)
+    titles = {
+        "bookings": tr(N_("Bookings per week"), request),
+        "no_show_rate": tr(N_("No-show rate per week (%)"), request),
+        "refused": tr(N_("Refused for lack of seats per week"), request),
+        "satisfaction": tr(N_("Satisfaction per week (mean rating, 1–5)"), request),
+    }
+    charts = [
+        (
+            "bookings",
+            week_chart(
+                [Point(_week_label(w), per_week[w].bookings, str(per_week[w].bookings)) for w in week_list],
+                title=titles["bookings"],
+            ),
+        ),
+        (
+            "no_show_rate",
+            week_chart(
+                [
+                    Point(
+                        _week_label(w),
+                        value_of(per_week[w], "no_show_rate"),
+                        text_of(per_week[w], "no_show_rate"),
+                    )
+                    for w in week_list
+                ],
+                title=titles["no_show_rate"],
+                kind="line",
+                maximum=100,
+            ),
+        ),
+        (
+            "refused",
+            week_chart(
+                [Point(_week_label(w), per_week[w].refused, str(per_week[w].refused)) for w in week_list],
+                title=titles["refused"],
+            ),
+        ),
+        (
+            "satisfaction",
+            week_chart(
+                [
+                    Point(
+                        _week_label(w),
+                        value_of(per_week[w], "satisfaction"),
+                        text_of(per_week[w], "satisfaction"),
+                    )
+                    for w in week_list
+                ],
+                title=titles["satisfaction"],
+                kind="line",
+                maximum=5,
+            ),
+        ),
+    ]
+    ordered = sorted(groups, key=lambda k: (-(value_of(groups[k], figure) or -1.0), labels[k], k[0], k[1]))
+    by_group = [{"label": labels[k], "figures": groups[k]} for k in ordered]
+    group_title = tr(FIGURES[figure], request) + " · " + tr(GROUPINGS[by], request)
+    group_chart = bar_chart(
+        [
+            Bar(labels[k], value_of(groups[k], figure) or 0.0, text_of(groups[k], figure))
+            for k in ordered[:CHART_ROWS]
+        ],
+        title=group_title,
+        maximum=100 if figure == "no_show_rate" else 5 if figure == "satisfaction" else None,
+    )
+    matrix = [
+        {"label": labels[k], "cells": [text_of(cells[k].get(w, Figures()), figure) for w in week_list]}
+        for k in sorted(groups, key=lambda k: (labels[k], k))
+    ]
+    made = [r.as_of for r in rows if r.as_of is not None]
+    return {
+        **_base(request, scope, everyone, township),
+        "by": by,
+        "figure": figure,
+        "weeks": count,
+        "until": last.isoformat(),
+        "groupings": [(k, tr(v, request)) for k, v in GROUPINGS.items()],
+        "figures": [(k, tr(v, request)) for k, v in FIGURES.items()],
+        "periods": PERIODS,
+        "week_list": week_list,
+        "week_labels": [_week_label(w) for w in week_list],
+        "per_week": per_week,
+        "charts": [(titles[key], svg) for key, svg in charts],
+        "by_group": by_group,
+        "group_chart": group_chart,
+        "group_title": group_title,
+        "group_chart_more": max(0, len(ordered) - CHART_ROWS),
+        "matrix": matrix,
+        "by_label": tr(GROUPINGS[by], request),
+        "figure_label": tr(FIGURES[figure], request),
+        "as_of": min(made) if made else None,
+    }
+
+
+def _group_label(row: WeekRow, by: str, several: bool) -> str:
+    """A group's name; a village, service or provider of a county also names its township (two townships may
+    each have a 上坪村)."""
+    label = row.label or "—"
+    return f"{label} · {row.township}" if several and by != "township" else label
+
+
+def satisfaction_context(
+    conn: Connection,
+    request: Request,
+    scope: Scope,
+    *,
+    by: str = "service",
+    township: str = "",
+    weeks: str = "12",
+    until: str = "",
+    today: dt.date,
+    home: str,
+) -> dict[str, Any]:
+    """The satisfaction index per service, provider, village or township with its sample size, and the low ratings
+    of the period with the reasons and the resident's comment, for follow-up (linked to the booking when it is the
+    account's own township's, `home`)."""
+    by = _choice(by, ("service", "provider", "village", "township"), "service")
+    count = _weeks(weeks, SATISFACTION_PERIODS, 12)
+    last = parse_day(until, today)
+    shown, everyone = _scoped(conn, request, scope, township)
+    index = satisfaction.satisfaction_index(conn, shown, by, weeks=count, today=last)  # type: ignore[arg-type]
+    covered = towns(conn, shown)
+    several = len(covered) > 1
+    first = last_weeks(last, count)[0]
+    since = min((db.utc(week_bounds(first, t.tz)[0]) for t in covered), default=db.now_utc())
+    low = satisfaction.low_ratings(conn, shown, since=since)
+    low_rows = [
+        {
+            "r": r,
+            "reasons": [tr(reason, request) for reason in r.reasons],
+            "link": f"{PREFIX}/bookings/{r.booking_id}" if r.township_id == home else "",
+        }
+        for r in low
+    ]
+
+    def label(x: satisfaction.Index) -> str:
+        name = x.label or "—"
+        return f"{name} · {x.township}" if several and by != "township" else name
+
+    small = tr(N_("small sample"), request)
+    title = tr(N_("Satisfaction index (0–100)"), request) + " · " + tr(GROUPINGS[by], request)
+    chart = bar_chart(
+        [
+            Bar(
+                label(x),
+                x.index or 0.0,
+                f"{x.index:.0f} (n={x.ratings})" + (f" {small}" if x.small_sample else ""),
+            )
+            for x in index[:CHART_ROWS]
+        ],
+        title=title,
+        maximum=100,
+    )
+    return {
+        **_base(request, scope, everyone, township),
+        "by": by,
+        "weeks": count,
+        "until": last.isoformat(),
+        "since": first.isoformat(),
+        "groupings": [(k, tr(GROUPINGS[k], request)) for k in ("service", "provider", "village", "township")],
+        "periods": SATISFACTION_PERIODS,
+        "index": [{"x": x, "label": label(x)} for x in index],
+        "chart": chart,
+        "chart_more": max(0, len(index) - CHART_ROWS),
+        "by_label": tr(GROUPINGS[by], request),
+        "min_sample": satisfaction.MIN_SAMPLE,
+        "low": low_rows,
+    }
+
+
+def create_link(need: needs.Need, weeks: int) -> str:
+    """The schedule's create form, filled in for sessions that meet `need` (the scheduler checks and saves)."""
+    query = {
+        "service": need.service_id,
+        "provider": need.provider_id or "",
+        "day": need.next_date.isoformat(),
+        "start": need.start.strftime("%H:%M"),
+        "capacity": str(need.suggested_capacity),
+        "repeat_weeks": str(weeks),
+    }
+    return f"{PREFIX}/sessions/new?{urlencode(query)}"
+
+
+def needs_context(
+    conn: Connection,
+    request: Request,
+    scope: Scope,
+    *,
+    township: str = "",
+    weeks: str = "4",
+    until: str = "",
+    today: dt.date,
+    home: str,
+    can_schedule: bool,
+) -> dict[str, Any]:
+    """The needs profile: unmet demand ranked, each with a link to create sessions for it (for an administrator,
+    in their own township `home`: the schedule is a township's)."""
+    count = _weeks(weeks, NEEDS_PERIODS, 4)
+    last = parse_day(until, today)
+    shown, everyone = _scoped(conn, request, scope, township)
+    found = needs.needs_profile(conn, shown, weeks=count, today=last)
+    locale = request_locale(request)
+    rows = [
+        {
+            "n": n,
+            "text": n.describe(locale),
+            "link": create_link(n, count) if can_schedule and n.township_id == home else "",
+        }
+        for n in found
+    ]
+    title = tr(N_("Unmet demand, most first"), request)
+    chart = bar_chart(
+        [Bar(n.describe(locale).rsplit(":", 1)[0], n.total, str(n.total)) for n in found[:CHART_ROWS]],
+        title=title,
+        label_width=330,
+        width=720,
+    )
+    return {
+        **_base(request, scope, everyone, township),
+        "weeks": count,
+        "until": last.isoformat(),
+        "periods": NEEDS_PERIODS,
+        "needs": rows,
+        "chart": chart,
+        "chart_more": max(0, len(rows) - CHART_ROWS),
+        "can_schedule": can_schedule,
+    }
+
+
+def export_context(
+    conn: Connection, request: Request, scope: Scope, *, township: str = "", today: dt.date
+) -> dict[str, Any]:
+    _shown, everyone = _scoped(conn, request, scope, township)
+    return {
+        **_base(request, scope, everyone, township),
+        "start": (today - dt.timedelta(days=90)).isoformat(),
+        "end": (today - dt.timedelta(days=1)).isoformat(),
+        "max_days": MAX_EXPORT_DAYS,
+        "columns": evaluation.COLUMNS,
+        "k": evaluation.K,
+        "error": "",
+    }
+
+
+def _tabs(request: Request, who: Who, current: str) -> list[tuple[str, str, bool]]:
+    tabs = [
+        (PREFIX + "/insight", tr(N_("Dashboard"), request), current == "dashboard"),
+        (PREFIX + "/insight/satisfaction", tr(N_("Satisfaction"), request), current == "satisfaction"),
+        (PREFIX + "/insight/needs", tr(N_("Needs profile"), request), current == "needs"),
+    ]
+    if who.staff.is_admin:
+        tabs.append((PREFIX + "/insight/export", tr(N_("Evaluation export"), request), current == "export"))
+    return tabs
+
+
+def _page(
+    console: Console,
+    request: Request,
+    who: Who,
+    template: str,
+    context: dict[str, Any],
+    *,
+    title: str,
+    tab: str,
+) -> Response:
+    return console.page(
+        request, who, template, {**context, "tabs": _tabs(request, who, tab)}, title=title, nav="insight"
+    )
+
+
+@router.get("/insight")
+def dashboard_page(
+    request: Request,
+    console: ConsoleDep,
+    who: SignedIn,
+    *,
+    by: str = "township",
+    figure: str = "bookings",
+    township: str = "",
+    weeks: str = "8",
+    until: str = "",
+) -> Response:
+    with console.db.read() as conn:
+        context = dashboard_context(
+            conn,
+            request,
+            who.staff.scope,
+            by=by,
+            figure=figure,
+            township=township,
+            weeks=weeks,
+            until=until,
+            today=who.today(),
+        )
+    return _page(
+        console,
+        request,
+        who,
+        "insight_dashboard.html",
+        context,
+        title=tr(N_("Dashboard"), request),
+        tab="dashboard",
+    )
+
+
+@router.get("/insight/satisfaction")
+def satisfaction_page(
+    request: Request,
+    console: ConsoleDep,
+    who: SignedIn,
+    *,
+    by: str = "service",
+    township: str = "",
+    weeks: str = "12",
+    until: str = "",
+) -> Response:
+    with console.db.read() as conn:
+        context = satisfaction_context(
+            conn,
+            request,
+            who.staff.scope,
+            by=by,
+            township=township,
+            weeks=weeks,
+            until=until,
+            today=who.today(),
+            home=who.staff.township_id,
+        )
+    return _page(
+        console,
+        request,
+        who,
+        "insight_satisfaction.html",
+        context,
+        title=tr(N_("Satisfaction"), request),
+        tab="satisfaction",
+    )
+
+
+@router.get("/insight/needs")
+def needs_page(
+    request: Request,
+    console: ConsoleDep,
+    who: SignedIn,
+    *,
+    township: str = "",
+    weeks: str = "4",
+    until: str = "",
+) -> Response:
+    with console.db.read() as conn:
+        context = needs_context(
+            conn,
+            request,
+            who.staff.scope,
+            township=township,
+            weeks=weeks,
+            until=until,
+            today=who.today(),
+            home=who.staff.township_id,
+            can_schedule=who.staff.is_admin,
+        )
+    return _page(
+        console,
+        request,
+        who,
+        "insight_needs.html",
+        context,
+        title=tr(N_("Needs profile"), request),
+        tab="needs",
+    )
+
+
+@router.get("/insight/export")
+def export_page(request: Request, console: ConsoleDep, who: Admin, *, township: str = "") -> Response:
+    with console.db.read() as conn:
+        context = export_context(conn, request, who.staff.scope, township=township, today=who.today())
+    return _page(
+        console,
+        request,
+        who,
+        "insight_export.html",
+        context,
+        title=tr(N_("Evaluation export"), request),
+        tab="export",
+    )
+
+
+FORMATS: dict[str, tuple[str, str, Callable[[evaluation.Evaluation, Any], None]]] = {
+    "csv": ("text/csv; charset=utf-8", "csv", evaluation.write_csv),
+    "xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "xlsx",
+        evaluation.write_xlsx,
+    ),
+    "dictionary": ("text/csv; charset=utf-8", "csv", evaluation.write_dictionary_csv),
+}
+
+
+@router.post("/insight/export")
+def export_download(
+    request: Request,
+    console: ConsoleDep,
+    who: PostedAdmin,
+    *,
+    start: Annotated[str, Form()] = "",
+    end: Annotated[str, Form()] = "",
+    township: Annotated[str, Form()] = "",
+    format: Annotated[str, Form()] = "csv",
+) -> Response:
+    """The anonymised evaluation data set of the period as a file; every download is in the staff-actions trail."""
+    kind = _choice(format, tuple(FORMATS), "csv")
+    today = who.today()
+    first = parse_day(start, today - dt.timedelta(days=90))
+    last = parse_day(end, today)
+    if first > last:
+        first, last = last, first
+    error = ""
+    if (last - first).days >= MAX_EXPORT_DAYS:
+        error = tr(N_("Please choose a period of at most {days} days."), request, days=MAX_EXPORT_DAYS)
+    with console.db.read() as conn:
+        shown, _everyone = _scoped(conn, request, who.staff.scope, township)
+        data = evaluation.evaluation_data(conn, shown, first, last) if not error else None
+    if data is not None and kind == "xlsx" and len(data.rows) > XLSX_MAX_ROWS:
+        error = tr(
+            N_("Too many rows for a spreadsheet: please download CSV or choose a shorter period."), request
+        )
+    if data is None or error:
+        with console.db.read() as conn:
+            context = export_context(conn, request, who.staff.scope, township=township, today=today)
+        context.update(start=first.isoformat(), end=last.isoformat(), error=error)
+        response = _page(
+            console,
+            request,
+            who,
+            "insight_export.html",
+            context,
+            title=tr(N_("Evaluation export"), request),
+            tab="export",
+        )
+        response.status_code = 400
+        return response
+    out = io.BytesIO()
+    media, suffix, write = FORMATS[kind]
+    write(data, out)
+    with console.db.write() as conn:
+        services.record(
+            conn,
+            who.staff.id,
+            "evaluation_exported",
+            kind,
+            start=first.isoformat(),
+            end=last.isoformat(),
+            scope=f"{shown.level}:{shown.id}",
+            rows=len(data.rows),
+        )
+    name = "dictionary" if kind == "dictionary" else "evaluation"
+    filename = f"cunzhan-{name}-{first.isoformat()}-{last.isoformat()}.{suffix}"
+    response = Response(
+        out.getvalue(),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+    console.keeper.write(request, response, who.session)
+    return response
