@@ -150,18 +150,26 @@ def dashboard_context(
     shown, everyone = _scoped(conn, request, scope, township)
     rows = dashboard.weekly(conn, shown, by, weeks=count, today=last)  # type: ignore[arg-type]
     week_list = last_weeks(last, count)
-    per_week: dict[dt.date, Figures] = {w: Figures() for w in week_list}
-    groups: dict[tuple[str, str], Figures] = defaultdict(Figures)
+    several = shown == scope and len(everyone) > 1
+    # Summed as lists of counts: a county's page adds thousands of rows (400 villages × the weeks).
+    width = len(Figures().counts())
+    week_sums: dict[dt.date, list[int]] = {w: [0] * width for w in week_list}
+    group_sums: dict[tuple[str, str], list[int]] = {}
     cells: dict[tuple[str, str], dict[dt.date, Figures]] = defaultdict(dict)
     labels: dict[tuple[str, str], str] = {}
-    several = len(towns(conn, shown)) > 1
     for row in rows:
-        per_week[row.week] = per_week.get(row.week, Figures()) + row.figures
         key = (row.township_id, row.key)
-        groups[key] = groups[key] + row.figures
+        if key not in labels:
+            labels[key] = _group_label(row, by, several)
+            group_sums[key] = [0] * width
+        total, weekly = group_sums[key], week_sums.setdefault(row.week, [0] * width)
+        for i, n in enumerate(row.figures.counts()):
+            total[i] += n
+            weekly[i] += n
         cells[key][row.week] = row.figures
-        labels[key] = _group_label(row, by, several)
-    week_list = sorted(per_week)
+    per_week = {w: Figures(*week_sums[w]) for w in sorted(week_sums)}
+    groups = {k: Figures(*v) for k, v in group_sums.items()}
+    week_list = list(per_week)
     titles = {
         "bookings": tr(N_("Bookings per week"), request),
         "no_show_rate": tr(N_("No-show rate per week (%)"), request),
@@ -227,8 +235,12 @@ def dashboard_context(
         title=group_title,
         maximum=100 if figure == "no_show_rate" else 5 if figure == "satisfaction" else None,
     )
+    empty = text_of(Figures(), figure)
     matrix = [
-        {"label": labels[k], "cells": [text_of(cells[k].get(w, Figures()), figure) for w in week_list]}
+        {
+            "label": labels[k],
+            "cells": [text_of(cells[k][w], figure) if w in cells[k] else empty for w in week_list],
+        }
         for k in sorted(groups, key=lambda k: (labels[k], k))
     ]
     made = [r.as_of for r in rows if r.as_of is not None]
