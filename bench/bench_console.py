@@ -346,16 +346,12 @@ def _county_pages(url: str) -> dict[str, float]:
     """The median times of the county's console pages, fetched by a signed-in account whose scope is the county."""
     from township import services
     from township.app import create_app
-    from township.insight.scope import Scope
 
-    # Until county accounts exist (migration 0006, being built), the bench's account, made in the county's first
-    # township, is given the county's scope here: the pages read nothing else of the account.
-    services.StaffUser.scope = property(lambda _self: Scope.county("c"))  # type: ignore[method-assign,assignment]
     app = create_app(url, migrate=False)
-    services.create_staff(app.state.db, "bench-0", "county", "admin", "bench-password-1")
+    services.create_county_admin(app.state.db, "bench-county", "county", "bench-password-1")
     server, thread, base = _serve(app)
     try:
-        http = _signed_in(base, "county", "bench-0")
+        http = _signed_in(base, "county", "bench-county")
         shown = http.get(base + "/console/insight", timeout=60).text
         assert "第19镇" in shown and "第0镇" in shown, "the county's page must show all its townships"
         times = {

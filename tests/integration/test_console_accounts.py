@@ -95,6 +95,11 @@ ALLOWED = {
         ("POST", "/console/townships"),
         ("GET", "/console/townships/{township_id}"),
         ("POST", "/console/townships/{township_id}/admins"),
+        ("GET", "/console/insight"),  # the county's figures (#18): test_insight_pages.py
+        ("GET", "/console/insight/satisfaction"),
+        ("GET", "/console/insight/needs"),
+        ("GET", "/console/insight/export"),
+        ("POST", "/console/insight/export"),
     },
 }
 

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from tests.browser.console_client import STAFF_PASSWORD, ConsoleClient
 from tests.integration.conftest import Backend
 from tests.integration.insight_world import W1, W2, World, build
+from township import db
 
 pytestmark = pytest.mark.usefixtures("keyring_ready")
 
@@ -154,6 +155,41 @@ def test_the_county_scope_shows_every_township_and_narrows_to_one(any_backend: B
         )
         links = {row["n"].township: row["link"] for row in wanted["needs"]}
         assert links["甲镇"].startswith("/console/sessions/new?") and links["乙镇"] == ""
+
+
+def test_a_county_administrator_signs_in_to_the_whole_county(any_backend: Backend, world: World) -> None:
+    """A real county account (#18 levels): its figures cover both townships, it may export, it is refused a
+    township outside the county and a township's own pages; a provider account gets no figures."""
+    from township import services
+
+    services.create_county_admin(any_backend.database, "test-county", "xian_tongji", STAFF_PASSWORD)
+    county = ConsoleClient(any_backend.url, lang="en")
+    signed = county.sign_in("xian_tongji", township="test-county")
+    assert signed.status_code == 200
+    page = county.get(f"/console/insight?until={UNTIL}&weeks=4")
+    assert page.status_code == 200 and "甲镇" in page.text and "乙镇" in page.text
+    assert f'<option value="{world.b}"' in page.text
+    assert county.get(f"/console/insight?township={any_backend.township_id()}").status_code == 403
+    assert county.get("/console/review").status_code == 403
+    assert county.get("/console/insight/satisfaction").status_code == 200
+    assert county.get("/console/insight/needs").status_code == 200
+    assert county.get("/console/insight/export").status_code == 200
+    with any_backend.database.read() as conn:
+        provider_id = conn.execute(
+            sa.select(db.providers.c.id).where(db.providers.c.township_id == world.a)
+        ).scalar()
+    assert provider_id is not None
+    services.create_staff(
+        any_backend.database,
+        "insight-a",
+        "jia_yisheng",
+        services.PROVIDER,
+        STAFF_PASSWORD,
+        provider_id=provider_id,
+    )
+    doctor = ConsoleClient(any_backend.url, lang="en")
+    assert doctor.sign_in("jia_yisheng", township="insight-a").status_code == 200
+    assert doctor.get("/console/insight").status_code == 403
 
 
 def _layout() -> dict[str, Any]:

@@ -235,13 +235,16 @@ def posted_any(request: Request, console: ConsoleDep, csrf_token: Annotated[str,
 
 # What each kind of page needs, checked by `_allow` with the role checks of `township.services`:
 # "reader": a township's pages (administrator or reviewer); "member": any township account (a provider's own
-# roster); "admin": a township administrator; "county": a county administrator.
-Need = Literal["reader", "member", "admin", "county"]
+# roster); "admin": a township administrator; "county": a county administrator; "figures": the figures of the
+# account's scope (#18: a township's readers, a county's administrators); "figures_admin": their export.
+Need = Literal["reader", "member", "admin", "county", "figures", "figures_admin"]
 _NEEDS: dict[Need, Callable[[services.StaffUser], bool]] = {
     "reader": lambda staff: staff.reads_township,
     "member": lambda staff: staff.role in services.TOWNSHIP_ROLES,
     "admin": lambda staff: staff.is_admin,
     "county": lambda staff: staff.is_county_admin,
+    "figures": lambda staff: staff.reads_township or staff.is_county_admin,
+    "figures_admin": lambda staff: staff.is_admin or staff.is_county_admin,
 }
 
 
@@ -316,6 +319,18 @@ def posted_county(request: Request, who: Annotated[Who, Depends(posted_any)]) ->
     return _allow(request, who, "county")
 
 
+def figures(request: Request, who: Annotated[Who, Depends(signed_in)]) -> Who:
+    return _allow(request, who, "figures")
+
+
+def figures_admin(request: Request, who: Annotated[Who, Depends(signed_in)]) -> Who:
+    return _allow(request, who, "figures_admin")
+
+
+def posted_figures_admin(request: Request, who: Annotated[Who, Depends(posted_any)]) -> Who:
+    return _allow(request, who, "figures_admin")
+
+
 # The township's pages take `SignedIn`/`Posted` (administrator or reviewer) or `Admin`/`PostedAdmin`. Any account
 # (`Anyone`, `PostedAnyone`: the start page, signing out, the county's figures by `who.staff.scope`); any township
 # account including a provider (`Member`, `PostedMember`: check `staff.provider_id` for their own sessions); a
@@ -330,6 +345,9 @@ Member = Annotated[Who, Depends(member)]
 PostedMember = Annotated[Who, Depends(posted_member)]
 CountyAdmin = Annotated[Who, Depends(county)]
 PostedCountyAdmin = Annotated[Who, Depends(posted_county)]
+FiguresReader = Annotated[Who, Depends(figures)]  # the county's view (#18) at the account's scope
+FiguresAdmin = Annotated[Who, Depends(figures_admin)]
+PostedFiguresAdmin = Annotated[Who, Depends(posted_figures_admin)]
 
 
 def strip_done(url: str) -> str:

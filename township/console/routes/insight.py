@@ -25,12 +25,12 @@ from township import db, services
 from township.console.charts import Bar, Point, bar_chart, week_chart
 from township.console.deps import (
     PREFIX,
-    Admin,
     Console,
     ConsoleDep,
-    PostedAdmin,
+    FiguresAdmin,
+    FiguresReader,
+    PostedFiguresAdmin,
     Refused,
-    SignedIn,
     Who,
     parse_day,
 )
@@ -424,7 +424,7 @@ def _tabs(request: Request, who: Who, current: str) -> list[tuple[str, str, bool
         (PREFIX + "/insight/satisfaction", tr(N_("Satisfaction"), request), current == "satisfaction"),
         (PREFIX + "/insight/needs", tr(N_("Needs profile"), request), current == "needs"),
     ]
-    if who.staff.is_admin:
+    if who.staff.is_admin or who.staff.is_county_admin:
         tabs.append((PREFIX + "/insight/export", tr(N_("Evaluation export"), request), current == "export"))
     return tabs
 
@@ -448,7 +448,7 @@ def _page(
 def dashboard_page(
     request: Request,
     console: ConsoleDep,
-    who: SignedIn,
+    who: FiguresReader,
     *,
     by: str = "township",
     figure: str = "bookings",
@@ -483,7 +483,7 @@ def dashboard_page(
 def satisfaction_page(
     request: Request,
     console: ConsoleDep,
-    who: SignedIn,
+    who: FiguresReader,
     *,
     by: str = "service",
     township: str = "",
@@ -517,7 +517,7 @@ def satisfaction_page(
 def needs_page(
     request: Request,
     console: ConsoleDep,
-    who: SignedIn,
+    who: FiguresReader,
     *,
     township: str = "",
     weeks: str = "4",
@@ -547,7 +547,7 @@ def needs_page(
 
 
 @router.get("/insight/export")
-def export_page(request: Request, console: ConsoleDep, who: Admin, *, township: str = "") -> Response:
+def export_page(request: Request, console: ConsoleDep, who: FiguresAdmin, *, township: str = "") -> Response:
     with console.db.read() as conn:
         context = export_context(conn, request, who.staff.scope, township=township, today=who.today())
     return _page(
@@ -576,7 +576,7 @@ FORMATS: dict[str, tuple[str, str, Callable[[evaluation.Evaluation, Any], None]]
 def export_download(
     request: Request,
     console: ConsoleDep,
-    who: PostedAdmin,
+    who: PostedFiguresAdmin,
     *,
     start: Annotated[str, Form()] = "",
     end: Annotated[str, Form()] = "",
