@@ -23,6 +23,11 @@ def _add_run(sub: Any) -> None:
         help="exit 0 once the home screen is shown and accepts input, printing the start-up time",
     )
     run.add_argument("--practice", action="store_true", help="practice mode: nothing stored or synced")
+    run.add_argument(
+        "--display",
+        action="store_true",
+        help="also show the waiting-room display (calls by number), on the second screen when there is one",
+    )
 
 
 def _add_demo(sub: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from cunzhan.codes import make_code
 from cunzhan.i18n import N_, gettext
@@ -25,6 +26,9 @@ from cunzhan.models import (
     SessionStatus,
 )
 from kiosk.store import Store, SyncKey, new_id, to_text, utc_now
+
+if TYPE_CHECKING:
+    from cunzhan.protocol import Call, CallAction
 
 # The version of the personal-data notice a resident agrees to before typing their ID number
 # (kiosk/ui/screens/consent.py); sent with each booking they make, kept with it at the township.
@@ -277,7 +281,8 @@ class Bookings:
     def check_in(
         self, booking_id: str, *, actor: str = "resident", now: dt.datetime | None = None
     ) -> Booking:
-        """Check in on the day: from `check_in_early` before the start until the session ends."""
+        """Check in on the day: from `check_in_early` before the start until the session ends. The resident gets the
+        next number of the session's waiting room (`Store.queue_number`)."""
         at = now or utc_now()
         booking = self.store.booking(booking_id)
         if booking is None:
@@ -297,16 +302,49 @@ class Bookings:
             raise BookingRefused(Refusal.NOT_TODAY)
         with self.store.transaction() as conn:
             self.store.set_booking_status(conn, booking.id, BookingStatus.CHECKED_IN)
+            # The number in the waiting room: given here, in check-in order, so it works offline (#16).
+            number = self.store.give_queue_number(conn, booking.id, session.id)
             self.store.enqueue(
                 conn,
                 entity="booking",
                 entity_id=booking.id,
                 kind="check_in",
-                payload={},
+                payload={"queue_number": number},
                 base_version=booking.version,
             )
             self.store.audit(actor, "booking_checked_in", booking.code, conn=conn)
         return replace(booking, status=BookingStatus.CHECKED_IN)
+
+    def call(self, session_id: str, action: CallAction, *, now: dt.datetime | None = None) -> Call | None:
+        """The village staff call from the waiting room (kiosk staff mode): 叫下一位 (`call`: the lowest number not
+        called yet), 重叫 (`recall`: the number called last, again), 过号 (`skip`: the number called last did not
+        come). Written with its `call`/`announce` op for the township's roster; the display shows the returned call
+        at once. None when there is nobody to call."""
+        from cunzhan.protocol import Call  # pydantic: not on the kiosk's start-up path
+
+        at = now or utc_now()
+        with self.store.transaction() as conn:
+            if action == "call":
+                waiting = [(b, n) for b, n, called in self.store.waiting_room(session_id) if called is None]
+                target = waiting[0] if waiting else None
+            else:
+                last = self.store.last_called(session_id)
+                target = (last[0], last[1]) if last is not None else None
+            if target is None:
+                return None
+            booking, number = target
+            self.store.mark_called(conn, booking.id, action, at)
+            stamp = to_text(at)
+            self.store.enqueue(
+                conn,
+                entity="call",
+                entity_id=booking.id,
+                kind="announce",
+                payload={"session_id": session_id, "queue_number": number, "action": action, "at": stamp},
+            )
+        return Call(
+            seq=0, session_id=session_id, booking_id=booking.id, queue_number=number, action=action, at=stamp
+        )
 
     def rate(
         self, booking_id: str, rating: int, *, reasons: tuple[str, ...] = (), comment: str | None = None

@@ -44,6 +44,12 @@ KIOSK_PHONE = declare(
     "kiosk_phone", str, "", N_("Phone number of the village service centre, printed on slips.")
 )
 VILLAGE = declare("village", str, "", N_("Village this kiosk serves."))
+ROOM_NAME = declare(
+    "room_name",
+    str,
+    "",
+    N_("Name of the room the waiting-room display calls residents to, when the township gives none."),
+)
 PROFILE_DEFAULT = declare(
     "profile_default", str, "standard", N_("Accessibility profile a new resident session starts in.")
 )

@@ -158,6 +158,55 @@ class Bookings(SyncState):
         )
         return int(rows[0]["n"])
 
+    # --- the waiting room (#16) ------------------------------------------------------------------------------------
+
+    def give_queue_number(self, conn: sqlite3.Connection, booking_id: str, session_id: str) -> int:
+        """The next number in `session_id`'s waiting room on this kiosk, given to `booking_id` (inside the caller's
+        check-in transaction). A counter, not max()+1: a number once given is never given again, even after its
+        booking is erased or the kiosk restarts."""
+        number = self.next_counter(conn, "queue:" + session_id)
+        conn.execute("UPDATE bookings SET queue_number = ? WHERE id = ?", (number, booking_id))
+        return number
+
+    def queue_number(self, booking_id: str) -> int | None:
+        rows = self.query("SELECT queue_number FROM bookings WHERE id = ?", (booking_id,))
+        return int(rows[0]["queue_number"]) if rows and rows[0]["queue_number"] is not None else None
+
+    def waiting_room(self, session_id: str) -> list[tuple[Booking, int, str | None]]:
+        """The session's checked-in bookings with their numbers and last call (`call`/`recall`/`skip`, None when
+        not called yet), by number."""
+        rows = self.query(
+            "SELECT * FROM bookings WHERE session_id = ? AND queue_number IS NOT NULL ORDER BY queue_number",
+            (session_id,),
+        )
+        return [(b, int(r["queue_number"]), r["called"]) for b, r in zip(_bookings(rows), rows, strict=True)]
+
+    def booking_by_number(self, session_id: str, queue_number: int) -> Booking | None:
+        rows = self.query(
+            "SELECT * FROM bookings WHERE session_id = ? AND queue_number = ?", (session_id, queue_number)
+        )
+        return _bookings(rows)[0] if rows else None
+
+    def last_called(self, session_id: str) -> tuple[Booking, int, str] | None:
+        """The booking of the session called most recently (here or from the console), its number and that call."""
+        rows = self.query(
+            "SELECT * FROM bookings WHERE session_id = ? AND queue_number IS NOT NULL AND called IS NOT NULL "
+            "ORDER BY called_at DESC, queue_number DESC LIMIT 1",
+            (session_id,),
+        )
+        return (_bookings(rows)[0], int(rows[0]["queue_number"]), str(rows[0]["called"])) if rows else None
+
+    def mark_called(
+        self, conn: sqlite3.Connection | None, booking_id: str, action: str, at: dt.datetime
+    ) -> bool:
+        """Remember the last call of a booking (made here or in the console), so 叫下一位 passes over it. False when
+        this kiosk does not hold the booking."""
+        sql = "UPDATE bookings SET called = ?, called_at = ? WHERE id = ?"
+        if conn is not None:
+            return conn.execute(sql, (action, to_text(at), booking_id)).rowcount > 0
+        with self.transaction() as own:
+            return own.execute(sql, (action, to_text(at), booking_id)).rowcount > 0
+
     # --- feedback ---------------------------------------------------------------------------------------------------
 
     def insert_feedback(self, conn: sqlite3.Connection, feedback: Feedback) -> None:
@@ -204,7 +253,9 @@ class Bookings(SyncState):
         return int(self.query("SELECT count(*) AS n FROM outbox WHERE state = 'pending'")[0]["n"])
 
     def has_pending_ops(self, entity_id: str, conn: sqlite3.Connection | None = None) -> bool:
-        sql = "SELECT 1 FROM outbox WHERE entity_id = ? AND state = 'pending' LIMIT 1"
+        """Whether a change to this entity is still unsent. A waiting-room call about a booking (`call` ops carry the
+        booking's id) changes nothing of the booking: it never holds back the township's word on it."""
+        sql = "SELECT 1 FROM outbox WHERE entity_id = ? AND state = 'pending' AND entity != 'call' LIMIT 1"
         if conn is not None:
             return conn.execute(sql, (entity_id,)).fetchone() is not None
         return bool(self.query(sql, (entity_id,)))

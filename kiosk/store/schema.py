@@ -90,7 +90,21 @@ def _m003_erased_bookings(db: sqlite_utils.Database) -> None:
     db.executescript("ALTER TABLE bookings ADD COLUMN erased INTEGER NOT NULL DEFAULT 0;")
 
 
-KNOWN_MIGRATIONS = ("m001_initial", "m002_staff_accounts", "m003_erased_bookings")
+def _m004_queue_numbers(db: sqlite_utils.Database) -> None:
+    """The day of the session (#16): a checked-in booking's number in the waiting room, given here per session, and
+    the last call of it (`call`, `recall`, `skip`, and when: who 叫下一位 calls next, whom 重叫 calls again)."""
+    db.executescript(
+        """
+        ALTER TABLE bookings ADD COLUMN queue_number INTEGER;
+        ALTER TABLE bookings ADD COLUMN called TEXT;
+        ALTER TABLE bookings ADD COLUMN called_at TEXT;
+        CREATE UNIQUE INDEX bookings_queue_number ON bookings (session_id, queue_number)
+            WHERE queue_number IS NOT NULL;
+        """
+    )
+
+
+KNOWN_MIGRATIONS = ("m001_initial", "m002_staff_accounts", "m003_erased_bookings", "m004_queue_numbers")
 # The tables a file at the current schema holds (`PRAGMA user_version` = len(KNOWN_MIGRATIONS)): the check that
 # lets a current file open without sqlite-utils. A migration that adds a table adds it here too (a test compares).
 TABLES = frozenset(
@@ -124,4 +138,5 @@ def migrations() -> Migrations:
     found(name="m001_initial")(_m001_initial)
     found(name="m002_staff_accounts")(_m002_staff_accounts)
     found(name="m003_erased_bookings")(_m003_erased_bookings)
+    found(name="m004_queue_numbers")(_m004_queue_numbers)
     return found

@@ -31,6 +31,7 @@ class SyncKey(StrEnum):
     AUDIT_QUEUED_UPTO = (
         "audit_queued_upto"  # the last audit_log id already put in the outbox (kiosk/staff.py)
     )
+    CALLS_AFTER = "calls_after"  # the `last_seq` of the last /v1/calls answer (kiosk/sync/calls.py)
     PRACTICE = "practice"  # "1" in a practice store (kiosk/practice.py)
     MATCH_KEY = (
         "match_key"  # sealed: this kiosk's key for the `match` of phone bookings (kiosk/store/phone.py)

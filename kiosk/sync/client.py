@@ -322,6 +322,18 @@ class TownshipClient(requests.Session):
         response = self.request("GET", self._url("/sync/pull"), params=params, headers=self._auth())
         return self._parse(response, protocol.PullResponse)
 
+    def calls(self, after: int, wait: int = protocol.CALLS_MAX_WAIT) -> protocol.CallsResponse:
+        """The waiting-room calls for this kiosk after seq `after` (GET /v1/calls), the answer held open by the
+        township up to `wait` seconds until there is one; the read timeout allows for that wait."""
+        response = self.request(
+            "GET",
+            self._url("/calls"),
+            params={"after": after, "wait": wait},
+            headers=self._auth(),
+            timeout=(self.timeout[0], wait + self.timeout[1]),
+        )
+        return self._parse(response, protocol.CallsResponse)
+
 
 def _error_code(content: bytes) -> str:
     """The `error` code of an error body, if it is one (only the code: messages may be long)."""

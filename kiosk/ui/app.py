@@ -1,4 +1,4 @@
-"""`python -m kiosk run [--demo] [--profile NAME] [--fullscreen] [--quit-after-ready] [--practice]`.
+"""`python -m kiosk run [--demo] [--profile NAME] [--fullscreen] [--quit-after-ready] [--practice] [--display]`.
 
 Opens the store (a database or keyring problem is shown as a plain message, never a traceback), loads the demo
 catalogue when asked and the store is empty, and opens the kiosk window on the home screen. `--fullscreen` locks the
@@ -294,6 +294,7 @@ def _run_window(
             window.set_voice(make_voice_in(ctx.settings))
             if sync and (worker := _start_sync(store, window)) is not None:
                 workers.append(worker)
+            _open_display(args, window)
 
         QTimer.singleShot(0, after_first_frame)
     code = int(app.exec())  # type: ignore[attr-defined]
@@ -302,6 +303,14 @@ def _run_window(
         worker.stop(timeout=5)
     ops.shutdown()
     return exit_code[0] if exit_code else code
+
+
+def _open_display(args: argparse.Namespace, window: KioskWindow) -> None:
+    """`--display`: the waiting-room display (#16), listening for the township's calls."""
+    if getattr(args, "display", False):
+        from kiosk.ui.display import open_display
+
+        open_display(window, full_screen=bool(args.fullscreen))
 
 
 def _read_store_key(

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from cunzhan.codes import format_code, is_valid_code, normalise_code
 from cunzhan.i18n import gettext as _
+from cunzhan.i18n import sentences
 from cunzhan.models import Booking, BookingStatus
 from kiosk import settings as S
 from kiosk.booking import BookingRefused
@@ -16,6 +17,11 @@ from kiosk.ui.screen import Choice, KeypadEntry, Screen, typed
 from kiosk.ui.screens.confirm import SAVE_FAILED, session_words
 
 CODE_MAX = 8
+
+
+def queue_words(number: int) -> str:
+    """A waiting-room number as shown on the check-in screen and the slip: 「3 号」."""
+    return _("No. {number}").format(number=number)
 
 
 def check_in_booking(screen: Screen, booking: Booking) -> None:
@@ -138,21 +144,37 @@ class CheckedInScreen(Screen):
         if url:  # this kiosk hosts the video call: open it for the resident
             QDesktopServices.openUrl(QUrl(url))
 
+    def _number(self) -> int | None:
+        booking = self.visit.booking
+        return self.ctx.store.queue_number(booking.id) if booking is not None else None
+
     def announcement(self) -> str:
+        """The number first (it is what the waiting room calls), then where to go."""
         booking = self.visit.booking
         session = self.ctx.store.session(booking.session_id) if booking else None
         if booking is None or session is None or booking.status is not BookingStatus.CHECKED_IN:
             return ""
         w = session_words(self, session)
+        number = self._number()
+        first = _("You are number {number}.").format(number=number) if number is not None else ""
         if self._video():
-            return _("The video session is opening on this screen. {provider} will see you {when}.").format(
-                **w
-            )
-        return _("Please go to {where} and wait there. {provider} will see you by video {when}.").format(**w)
+            then = _("The video session is opening on this screen. {provider} will see you {when}.")
+        else:
+            then = _("Please go to {where} and wait there. {provider} will see you by video {when}.")
+        return sentences(first, then.format(**w))
+
+    def closing(self) -> str:
+        number = self._number()
+        return _("Once more: you are number {number}.").format(number=number) if number is not None else ""
 
     def build_body(self, box: QVBoxLayout) -> None:
         booking = self.visit.booking
         session = self.ctx.store.session(booking.session_id) if booking else None
+        number = self._number()
+        if number is not None:  # the number the waiting room calls, very large
+            shown = widgets.label(queue_words(number), kind="code", name="queue_number")
+            shown.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            box.addWidget(shown)
         if session is not None and session.room and not self._video():
             room = widgets.label(session.room, kind="code", name="checked_in_room")  # where to go, very large
             room.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -160,4 +182,13 @@ class CheckedInScreen(Screen):
         box.addWidget(widgets.label(self.announcement(), kind="ok", name="checked_in_where"))
 
     def choices(self) -> list[Choice]:
-        return [Choice("finish", _("Finish"), self.win.end_visit, phrases=("完成", "好了"))]
+        return [
+            Choice("finish", _("Finish"), self.win.end_visit, phrases=("完成", "好了")),
+            Choice(
+                "slip",
+                _("Print my number"),
+                lambda: self.go("slip"),
+                kind="secondary",
+                phrases=("打印", "号码"),
+            ),
+        ]

@@ -20,6 +20,7 @@ from cunzhan.codes import format_code
 from cunzhan.i18n import gettext as _
 from kiosk import settings as S
 from kiosk.ui.screen import Choice, Screen
+from kiosk.ui.screens.checkin import queue_words
 from kiosk.ui.screens.confirm import session_words
 from kiosk.ui.screens.done import status_words
 from kiosk.ui.theme import FONT_FAMILY
@@ -43,6 +44,7 @@ class SlipFacts:
     bring: str
     phone: str
     kiosk: str
+    queue: str = ""  # 「3 号」 once checked in: the number the waiting room calls, printed largest
 
     def lines(self) -> list[str]:
         result = [
@@ -78,7 +80,28 @@ def slip_facts(screen: Screen) -> SlipFacts | None:
         bring=w["bring"],
         phone=str(settings.get(S.KIOSK_PHONE)),
         kiosk=str(settings.get(S.KIOSK_NAME)),
+        queue=queue_words(number)
+        if (number := screen.ctx.store.queue_number(booking.id)) is not None
+        else "",
     )
+
+
+def qr_image(data: str, *, border: int = 2) -> QImage:
+    """`data` as a QR code, one pixel per module (scale it up without smoothing): black on white."""
+    import qrcode
+
+    qr = qrcode.QRCode(border=border, box_size=1)
+    qr.add_data(data)
+    qr.make(fit=True)
+    matrix = qr.get_matrix()
+    modules = QImage(len(matrix), len(matrix), QImage.Format.Format_RGB32)
+    modules.fill(QColor("#FFFFFF"))
+    black = QColor("#000000").rgb()
+    for row, cells in enumerate(matrix):
+        for col, dark in enumerate(cells):
+            if dark:
+                modules.setPixel(col, row, black)
+    return modules
 
 
 def paint_slip(
@@ -87,7 +110,6 @@ def paint_slip(
     """Draw the slip in a `width` × `height` area (device units): title, code, QR, then the facts. On paper the sizes
     are millimetres of the 80 mm slip; on screen (`text_px`) the facts are in the profile's body size, wrapped at
     sensible points, and the QR code gives way to them."""
-    import qrcode
 
     from kiosk.ui.widgets import wrap_text
 
@@ -111,18 +133,10 @@ def paint_slip(
         return y + used.height() + unit
 
     y = text(3 * unit, 4.5, _("Booking slip"), bold=True)
+    if facts.queue:
+        y = text(y, 16, facts.queue, bold=True)
     y = text(y, 9, format_code(facts.code), bold=True)
-    qr = qrcode.QRCode(border=2, box_size=1)
-    qr.add_data(facts.code)
-    qr.make(fit=True)
-    matrix = qr.get_matrix()
-    modules = QImage(len(matrix), len(matrix), QImage.Format.Format_RGB32)
-    modules.fill(QColor("#FFFFFF"))
-    black = QColor("#000000").rgb()
-    for row, cells in enumerate(matrix):
-        for col, dark in enumerate(cells):
-            if dark:
-                modules.setPixel(col, row, black)
+    modules = qr_image(facts.code)
     side = 30 * unit
     if text_px is not None:  # on screen the facts come first: the QR shrinks into what they leave
         needed = sum(
@@ -277,7 +291,11 @@ class SlipScreen(Screen):
         picture.setObjectName("slip_picture")
         picture.setPixmap(self.picture)
         picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        picture.setAccessibleName(" ".join([_("Booking slip"), format_code(facts.code), *facts.lines()]))
+        picture.setAccessibleName(
+            " ".join([_("Booking slip"), facts.queue, format_code(facts.code), *facts.lines()]).replace(
+                "  ", " "
+            )
+        )
         return picture
 
     def choices(self) -> list[Choice]:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def staff_screens() -> list[type[Screen]]:
     """Every staff screen class."""
-    from kiosk.ui.staff import book, enrol, home, lookup, pin, settings, sync, today
+    from kiosk.ui.staff import book, enrol, home, lookup, pin, room, settings, sync, today
 
     return [
         pin.StaffPinScreen,
@@ -30,6 +30,7 @@ def staff_screens() -> list[type[Screen]]:
         book.StaffBookConfirmScreen,
         today.StaffTodayScreen,
         today.StaffSessionScreen,
+        room.StaffRoomScreen,
         lookup.StaffLookupScreen,
         lookup.StaffBookingScreen,
         sync.StaffSyncScreen,

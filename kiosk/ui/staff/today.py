@@ -108,6 +108,11 @@ class StaffSessionScreen(StaffScreen):
             self.win.refresh()
 
     def build_body(self, box: QVBoxLayout) -> None:
+        box.addWidget(  # the waiting room of this session: numbers, calls, the remote room (kiosk.ui.staff.room)
+            widgets.button(
+                _("Waiting room and calls"), name="open_room", on_click=lambda: self.go("staff_room")
+            )
+        )
         if self.lines == []:
             box.addWidget(
                 widgets.label(_("Nobody has booked this session yet."), kind="notice", name="no_bookings")
