@@ -30,4 +30,3 @@ proxy.FaultPlan.corrupt_response
 proxy.FaultPlan.truncate_request
 proxy.FaultPlan.corrupt_request
 proxy.FaultPlan.error_status
-protocol.Call.queue_number  # a response field: the kiosk reads it (#16)

@@ -181,12 +181,6 @@ class Bookings(SyncState):
         )
         return [(b, int(r["queue_number"]), r["called"]) for b, r in zip(_bookings(rows), rows, strict=True)]
 
-    def booking_by_number(self, session_id: str, queue_number: int) -> Booking | None:
-        rows = self.query(
-            "SELECT * FROM bookings WHERE session_id = ? AND queue_number = ?", (session_id, queue_number)
-        )
-        return _bookings(rows)[0] if rows else None
-
     def last_called(self, session_id: str) -> tuple[Booking, int, str] | None:
         """The booking of the session called most recently (here or from the console), its number and that call."""
         rows = self.query(
