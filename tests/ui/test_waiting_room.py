@@ -67,7 +67,7 @@ def test_check_in_gives_the_next_number_shown_spoken_and_printed(make_kiosk: Any
         touch_digits(kiosk, booking.code)
         touch(kiosk, "choice_check_in_now")
         assert kiosk.current.name == "checked_in"
-        assert shown_text(kiosk, "queue_number") == f"{number} 号"
+        assert shown_text(kiosk, "queue_number") == f"您是 {number} 号"
         said = kiosk.ctx.speech.said[-1]
         assert said.startswith(f"签到成功。您是 {number} 号。") and f"再说一遍：您是 {number} 号。" in said
         assert demo_store.queue_number(booking.id) == number

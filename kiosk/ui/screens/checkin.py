@@ -172,7 +172,9 @@ class CheckedInScreen(Screen):
         session = self.ctx.store.session(booking.session_id) if booking else None
         number = self._number()
         if number is not None:  # the number the waiting room calls, very large
-            shown = widgets.label(queue_words(number), kind="code", name="queue_number")
+            shown = widgets.label(
+                _("You are No. {number}").format(number=number), kind="code", name="queue_number"
+            )
             shown.setAlignment(Qt.AlignmentFlag.AlignCenter)
             box.addWidget(shown)
         if session is not None and session.room and not self._video():
