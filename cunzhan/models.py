@@ -155,6 +155,10 @@ class Resident:
     suggestions_consent: bool = False
     remembered_profile: str | None = None
     dependents: tuple[Dependent, ...] = ()
+    # SMS reminders to `phone`: whose number it is ("self" or "family") and when the resident agreed at the kiosk
+    # (`kiosk.booking.REMINDER_NOTICE`); None: no agreement kept (a number typed by staff, or none given).
+    reminder_owner: str | None = None
+    reminder_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,15 @@ class Consent(_Request):
     at: Annotated[str, Field(max_length=40)]
 
 
+class ReminderConsent(_Request):
+    """The resident agreed at the kiosk to SMS reminders to `resident.phone` (notice version `notice`, at `at`, kiosk
+    clock), their own number or a family member's (`owner`). Absent: no reminders unless staff entered the number."""
+
+    notice: Annotated[str, Field(min_length=1, max_length=16)]
+    at: Annotated[str, Field(max_length=40)]
+    owner: Literal["self", "family"]
+
+
 class BookingCreate(_Request):
     session_id: _Id
     code: Annotated[str, Field(min_length=4, max_length=16)]
@@ -138,6 +147,7 @@ class BookingCreate(_Request):
     lease: bool = False
     waitlist: bool = False
     consent: Consent | None = None  # absent: booked by staff, or by a kiosk from before the notice
+    reminders: ReminderConsent | None = None  # SMS reminders agreed to with the phone (#16)
 
 
 class BookingCancel(_Request):

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 # The version of the personal-data notice a resident agrees to before typing their ID number
 # (kiosk/ui/screens/consent.py); sent with each booking they make, kept with it at the township.
 CONSENT_NOTICE = "2026-12"
+# The version of the question that asks for a phone number for SMS reminders (kiosk/ui/screens/phone.py); sent with
+# each booking whose resident agreed, so the township texts only numbers given with consent (or entered by staff).
+REMINDER_NOTICE = "2026-12-sms"
 
 
 class Refusal(StrEnum):
@@ -186,6 +189,7 @@ class Bookings:
                     "lease": leased,
                     "waitlist": waitlist and not leased,
                     "consent": {"notice": CONSENT_NOTICE, "at": to_text(consent_at)} if consent_at else None,
+                    "reminders": reminder_consent(saved),
                 },
             )
             self.store.audit(staff_id or "resident", "booking_created", booking.code, conn=conn)
@@ -372,6 +376,13 @@ class Bookings:
                 },
             )
         return feedback
+
+
+def reminder_consent(resident: Resident) -> dict[str, str] | None:
+    """The `reminders` of a booking's payload: the resident's kept agreement to SMS reminders to their phone."""
+    if not resident.phone or resident.reminder_owner is None or resident.reminder_at is None:
+        return None
+    return {"notice": REMINDER_NOTICE, "at": to_text(resident.reminder_at), "owner": resident.reminder_owner}
 
 
 def _holds_seat(booking: Booking) -> bool:

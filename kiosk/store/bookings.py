@@ -331,7 +331,8 @@ class Bookings(SyncState):
             ]
             conn.execute(
                 "UPDATE residents SET id_hash = ?, id_masked = '', name_enc = ?, id_number_enc = ?, phone_enc = NULL, "
-                "phone_masked = NULL, village = NULL, suggestions_consent = 0, remembered_profile = NULL WHERE id = ?",
+                "phone_masked = NULL, village = NULL, suggestions_consent = 0, remembered_profile = NULL, "
+                "reminder_owner = NULL, reminder_at = NULL WHERE id = ?",
                 (
                     ERASED + resident_id,
                     c.encrypt("", where=field_ref("residents", "name_enc", resident_id)),

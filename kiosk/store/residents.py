@@ -6,7 +6,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from cunzhan.fieldcrypto import field_ref
-from kiosk.store.base import StoreBase, to_text, utc_now
+from kiosk.store.base import StoreBase, from_text, to_text, utc_now
 
 if TYPE_CHECKING:
     from cunzhan.models import (
@@ -31,10 +31,12 @@ class Residents(StoreBase):
             rid = existing[0] if existing else resident.id
             cx.execute(
                 "INSERT INTO residents (id, id_hash, id_masked, name_enc, id_number_enc, phone_enc, phone_masked, "
-                "village, suggestions_consent, remembered_profile, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "village, suggestions_consent, remembered_profile, created_at, reminder_owner, reminder_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(id) DO UPDATE SET name_enc = excluded.name_enc, phone_enc = excluded.phone_enc, "
                 "phone_masked = excluded.phone_masked, village = excluded.village, "
-                "suggestions_consent = excluded.suggestions_consent, remembered_profile = excluded.remembered_profile",
+                "suggestions_consent = excluded.suggestions_consent, remembered_profile = excluded.remembered_profile, "
+                "reminder_owner = excluded.reminder_owner, reminder_at = excluded.reminder_at",
                 (
                     rid,
                     id_hash,
@@ -47,6 +49,8 @@ class Residents(StoreBase):
                     int(resident.suggestions_consent),
                     resident.remembered_profile,
                     to_text(utc_now()),
+                    resident.reminder_owner if resident.phone else None,
+                    to_text(resident.reminder_at) if resident.phone and resident.reminder_at else None,
                 ),
             )
             for d in resident.dependents:
@@ -71,6 +75,8 @@ class Residents(StoreBase):
                 resident.suggestions_consent,
                 resident.remembered_profile,
                 tuple(Dependent(d.id, rid, d.name, d.relation, d.birth_year) for d in resident.dependents),
+                resident.reminder_owner if resident.phone else None,
+                resident.reminder_at if resident.phone else None,
             )
 
         if conn is not None:
@@ -114,6 +120,8 @@ class Residents(StoreBase):
             bool(row["suggestions_consent"]),
             row["remembered_profile"],
             deps,
+            row["reminder_owner"],
+            from_text(row["reminder_at"]) if row["reminder_at"] else None,
         )
 
     def dependent(self, dependent_id: str) -> Dependent | None:

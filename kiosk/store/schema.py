@@ -104,7 +104,23 @@ def _m004_queue_numbers(db: sqlite_utils.Database) -> None:
     )
 
 
-KNOWN_MIGRATIONS = ("m001_initial", "m002_staff_accounts", "m003_erased_bookings", "m004_queue_numbers")
+def _m005_reminder_consent(db: sqlite_utils.Database) -> None:
+    """A resident's agreement to SMS reminders at the kiosk: whose number the phone is, and when (#16)."""
+    db.executescript(
+        """
+        ALTER TABLE residents ADD COLUMN reminder_owner TEXT;
+        ALTER TABLE residents ADD COLUMN reminder_at TEXT;
+        """
+    )
+
+
+KNOWN_MIGRATIONS = (
+    "m001_initial",
+    "m002_staff_accounts",
+    "m003_erased_bookings",
+    "m004_queue_numbers",
+    "m005_reminder_consent",
+)
 # The tables a file at the current schema holds (`PRAGMA user_version` = len(KNOWN_MIGRATIONS)): the check that
 # lets a current file open without sqlite-utils. A migration that adds a table adds it here too (a test compares).
 TABLES = frozenset(
@@ -139,4 +155,5 @@ def migrations() -> Migrations:
     found(name="m002_staff_accounts")(_m002_staff_accounts)
     found(name="m003_erased_bookings")(_m003_erased_bookings)
     found(name="m004_queue_numbers")(_m004_queue_numbers)
+    found(name="m005_reminder_consent")(_m005_reminder_consent)
     return found

@@ -38,6 +38,8 @@ PERSONAL = (
     "reschedule_of",
     "rating",
     "reasons",
+    "phone_owner",
+    "phone_entry",
 )
 
 
@@ -66,6 +68,9 @@ class Visit:
     consent_at: dt.datetime | None = (
         None  # when the resident agreed to the personal-data notice (screens/consent)
     )
+    # The answer to 「留个手机号…」 (screens/phone): self, family or none; "" not asked yet.
+    phone_owner: str = ""
+    phone_entry: str = ""  # the mobile number as typed so far
 
     def has_personal(self) -> bool:
         """Anything that tells who the resident is or that they typed: who they are, who it is for, a booking,

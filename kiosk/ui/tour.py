@@ -2,7 +2,7 @@
 audit and the screen-transition benchmark.
 
 `tour(window)` drives a window (built on a store holding the demo catalogue, with a synchronous op runner) the way a
-resident would — service, provider, day, a full time and its alternatives, who, a grandchild, the ID number, remember my mode, confirm,
+resident would — service, provider, day, a full time and its alternatives, who, a grandchild, the ID number, remember my mode, a phone for reminders, confirm,
 done, slip, my bookings, cancel, check-in, feedback, suggestions, the idle warning — and yields a name after each
 screen is drawn. Every step goes through the screens' own actions, so the data written is real.
 """
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 DEMO_ID_BODY = "33010219480307123"  # a made-up resident born in 1948 (valid check character added below)
 DEMO_ID = DEMO_ID_BODY + id_check_character(DEMO_ID_BODY)
 CHRONIC = demo.stable_id("service", "chronic")
+DEMO_PHONE = "13800138000"  # a made-up mobile number (masked on screen)
 
 
 def tour(window: KioskWindow) -> Iterator[str]:  # noqa: PLR0915 - one step per screen of the journey
@@ -31,6 +32,7 @@ def tour(window: KioskWindow) -> Iterator[str]:  # noqa: PLR0915 - one step per 
     from kiosk.ui.screens.day import upcoming_sessions
     from kiosk.ui.screens.for_you import ForYouScreen
     from kiosk.ui.screens.identify import IdentifyScreen
+    from kiosk.ui.screens.phone import PhoneNumberScreen, PhoneScreen
     from kiosk.ui.screens.timeslot import TimeScreen
 
     ctx = window.ctx
@@ -85,6 +87,16 @@ def tour(window: KioskWindow) -> Iterator[str]:  # noqa: PLR0915 - one step per 
     )  # 「下次自动用…吗？」, asked after identify of a resident in a mode of their own
     yield "remember"
     window.back()
+    phone = window.current
+    assert isinstance(phone, PhoneScreen)
+    yield "phone"  # 「留个手机号，好给您发短信提醒吗？」
+    phone.choices()[0].action()  # 本人的号码
+    visit.phone_entry = DEMO_PHONE
+    number = window.current
+    assert isinstance(number, PhoneNumberScreen)
+    window.refresh()
+    yield "phone_number"
+    number.submit()
     yield "confirm"
     confirm = window.current
     assert isinstance(confirm, ConfirmScreen)

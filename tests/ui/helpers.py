@@ -35,6 +35,12 @@ def past_notice(window: Any) -> None:
         touch(window, "choice_consent_agree")
 
 
+def past_phone(window: Any) -> None:
+    """On the question for a phone number for reminders (after the ID number, when booking), 不需要."""
+    if window.current.name == "phone":
+        touch(window, "choice_phone_none")
+
+
 def touch_digits(window: Any, digits: str) -> None:
     past_notice(window)  # the notice comes before the ID number keypad
     for ch in digits:

@@ -30,6 +30,8 @@ EXPECTED_SCREENS = {
     "consent",
     "identify",
     "remember",
+    "phone",
+    "phone_number",
     "confirm",
     "done",
     "slip",

@@ -16,7 +16,7 @@ from kiosk.booking import REFUSAL_MESSAGES, Bookings, Refusal
 from kiosk.store import new_id
 from kiosk.ui.screens.confirm import SAVE_FAILED
 from tests.ui.conftest import valid_id
-from tests.ui.helpers import first_open_choice, past_notice, shown_text, touch, touch_digits
+from tests.ui.helpers import first_open_choice, past_notice, past_phone, shown_text, touch, touch_digits
 
 GP = demo.stable_id("service", "gp")
 CHRONIC = demo.stable_id("service", "chronic")
@@ -32,6 +32,7 @@ def to_confirm(kiosk: Any, number: str) -> str:
     touch(kiosk, "choice_self")
     touch_digits(kiosk, number)
     touch(kiosk, "choice_id_ok")
+    past_phone(kiosk)
     assert kiosk.current.name == "confirm", kiosk.current.message
     return str(session_id)
 
@@ -59,6 +60,7 @@ def test_wrong_id_numbers_get_their_own_kind_message(make_kiosk: Any, demo_store
     number = valid_id()
     touch_digits(kiosk, number[:17])
     touch(kiosk, "choice_id_ok")
+    past_phone(kiosk)
     assert kiosk.current.name == "identify"
     expected = check_id_number(number[:17]).message()
     assert "17" in expected and kiosk.current.message == expected
@@ -66,6 +68,7 @@ def test_wrong_id_numbers_get_their_own_kind_message(make_kiosk: Any, demo_store
     wrong_check = "0" if number[-1] != "0" else "1"
     touch_digits(kiosk, wrong_check)
     touch(kiosk, "choice_id_ok")
+    past_phone(kiosk)
     assert kiosk.current.message == check_id_number(number[:17] + wrong_check).message()
     touch(kiosk, "nav_back")  # back one screen and forward again: the digits typed are still there
     touch(kiosk, "choice_self")
@@ -73,6 +76,7 @@ def test_wrong_id_numbers_get_their_own_kind_message(make_kiosk: Any, demo_store
     touch(kiosk, "key_back")
     touch_digits(kiosk, number[-1])
     touch(kiosk, "choice_id_ok")
+    past_phone(kiosk)
     assert kiosk.current.name == "confirm"
     assert not demo_store.query("SELECT 1 FROM bookings")
 
@@ -94,6 +98,7 @@ def test_time_filled_while_choosing_offers_the_nearest_times(make_kiosk: Any, de
     touch(kiosk, "choice_self")
     assert kiosk.ctx.visit.id_entry == number  # the ID typed before is still there: 下一步 goes on with it
     touch(kiosk, "choice_id_ok")
+    past_phone(kiosk)
     touch(kiosk, "choice_confirm")
     assert kiosk.current.name == "done"
     rows = demo_store.query("SELECT session_id FROM bookings")
@@ -136,6 +141,7 @@ def open_my_booking(kiosk: Any, number: str) -> None:
     assert kiosk.current.name == "identify"
     touch_digits(kiosk, number)
     touch(kiosk, "choice_id_ok")
+    past_phone(kiosk)
     assert kiosk.current.name == "booking_list"
     touch(kiosk, f"choice_{kiosk.current.shown_choices[0].key}")
     assert kiosk.current.name == "booking_detail"
@@ -227,6 +233,7 @@ def test_suggestions_need_consent_and_take_a_free_seat(make_kiosk: Any, demo_sto
     touch(kiosk, "choice_bookings")
     touch_digits(kiosk, number)
     touch(kiosk, "choice_id_ok")
+    past_phone(kiosk)
     touch(kiosk, "choice_for_you")
     assert kiosk.current.name == "for_you"
     assert [c.key for c in kiosk.current.shown_choices] == ["agree", "disagree"]  # nothing before consent

@@ -8,7 +8,7 @@ from typing import Any
 
 from cunzhan import demo
 from tests.ui.conftest import valid_id
-from tests.ui.helpers import first_open_choice, shown_text, touch, touch_digits
+from tests.ui.helpers import first_open_choice, past_phone, shown_text, touch, touch_digits
 
 GP = demo.stable_id("service", "gp")
 
@@ -41,6 +41,7 @@ def test_the_notice_comes_before_the_id_number_and_goes_with_the_booking(
     assert kiosk.current.name == "identify" and kiosk.ctx.visit.consent_at is not None
     touch_digits(kiosk, valid_id())
     touch(kiosk, "choice_id_ok")
+    past_phone(kiosk)
     touch(kiosk, "choice_confirm")
     assert kiosk.current.name == "done"
     payload = demo_store.pending_ops()[0]["payload"]

@@ -12,7 +12,16 @@ from cunzhan import demo
 from cunzhan.codes import format_code
 from cunzhan.models import BookingStatus
 from tests.ui.conftest import valid_id
-from tests.ui.helpers import first_open_choice, key_to, press, shown_text, touch, touch_digits, type_text
+from tests.ui.helpers import (
+    first_open_choice,
+    key_to,
+    past_phone,
+    press,
+    shown_text,
+    touch,
+    touch_digits,
+    type_text,
+)
 
 GP = demo.stable_id("service", "gp")
 MATHS = demo.stable_id("service", "math")
@@ -46,6 +55,7 @@ def test_book_by_touch(make_kiosk: Any, demo_store: Any, profile: str) -> None:
     shown = shown_text(kiosk, "id_display")
     assert number[6:14] not in shown.replace(" ", "")  # masked: the birth date is not on the screen
     touch(kiosk, "choice_id_ok")
+    past_phone(kiosk)
     assert kiosk.current.name == "confirm"
     touch(kiosk, "choice_confirm")
     assert kiosk.current.name == "done"
@@ -95,8 +105,13 @@ def test_book_for_grandchild_by_keyboard_alone(make_kiosk: Any, demo_store: Any,
     press(kiosk, Qt.Key.Key_Backspace)
     type_text(kiosk, number[-1].lower())
     press(kiosk, Qt.Key.Key_Return)  # Enter with focus on the keypad's key would type: focus is on a choice
+    assert kiosk.current.name == "phone", kiosk.current.message
+    key_to(kiosk, "choice_phone_family")  # a son's number for the reminders, typed on the keyboard
+    type_text(kiosk, "13912345678")
+    press(kiosk, Qt.Key.Key_Return)
     assert kiosk.current.name == "confirm", kiosk.current.message
     assert "2016" in shown_text(kiosk, "summary")
+    assert "家人的手机" in shown_text(kiosk, "summary") and "5678" not in shown_text(kiosk, "summary")
     key_to(kiosk, "choice_confirm")
     assert kiosk.current.name == "done"
 
@@ -105,6 +120,8 @@ def test_book_for_grandchild_by_keyboard_alone(make_kiosk: Any, demo_store: Any,
     payload = ops[0]["payload"]
     assert payload["for_dependent"]["birth_year"] == 2016
     assert payload["resident"]["id_number"] == number.upper()
+    assert payload["resident"]["phone"] == "13912345678"
+    assert payload["reminders"]["owner"] == "family" and payload["reminders"]["notice"]
     key_to(kiosk, "choice_finish")
     assert kiosk.current.name == "home"
     assert kiosk.ctx.visit.is_empty()

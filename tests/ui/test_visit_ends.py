@@ -16,7 +16,7 @@ from cunzhan.identity import mask_id
 from cunzhan.models import Booking, Resident
 from kiosk.ui.tour import DEMO_ID, tour
 from tests.ui.conftest import valid_id
-from tests.ui.helpers import button, first_open_choice, past_notice, press, touch, touch_digits
+from tests.ui.helpers import button, first_open_choice, past_notice, past_phone, press, touch, touch_digits
 
 # Every stop of kiosk.ui.tour (the journey through every resident screen), up to the idle warning.
 STOPS = (
@@ -173,6 +173,7 @@ def book(kiosk: Any) -> None:
     touch(kiosk, "choice_self")
     touch_digits(kiosk, valid_id())
     touch(kiosk, "choice_id_ok")
+    past_phone(kiosk)
     touch(kiosk, "choice_confirm")
     assert kiosk.current.name == "done"
 

@@ -18,6 +18,8 @@ SCREENS: dict[str, str] = {
     "consent": "consent:ConsentScreen",
     "identify": "identify:IdentifyScreen",
     "remember": "remember:RememberScreen",
+    "phone": "phone:PhoneScreen",
+    "phone_number": "phone:PhoneNumberScreen",
     "confirm": "confirm:ConfirmScreen",
     "done": "done:DoneScreen",
     "slip": "slip:SlipScreen",

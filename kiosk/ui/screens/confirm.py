@@ -66,7 +66,8 @@ class ConfirmScreen(Screen):
 
     def announcement(self) -> str:
         return sentences(
-            *(line + _(".") for line in self.summary().split("\n")), _("If it is right, touch Confirm.")
+            *(line + _(".") for line in self.summary().split("\n")),
+            _("If it is right, touch Confirm."),
         )
 
     def on_enter(self) -> None:
@@ -92,8 +93,27 @@ class ConfirmScreen(Screen):
             _("Where: {where}").format(**w),
         ]
         if not self._moving():
-            lines.append(_("For: {who}").format(who=who))
+            line = _("For: {who}").format(who=who)
+            reminders = self._reminders()
+            # On the same line (a sixth does not fit in large type); whose phone, never its digits: this is read out.
+            lines.append(
+                _("{line}; {reminders}").format(line=line, reminders=reminders) if reminders else line
+            )
         return "\n".join(lines)
+
+    def _reminders(self) -> str:
+        """Where SMS reminders go after this visit's answer (screens/phone), or "" when none."""
+        from kiosk.ui.screens.phone import with_reminders
+
+        resident = self.visit.resident
+        if resident is None:
+            return ""
+        kept = with_reminders(self.visit, resident, self.ctx.now())
+        if not kept.phone or kept.reminder_owner is None:
+            return ""
+        if kept.reminder_owner == "family":
+            return _("text reminders to a family member's phone")
+        return _("text reminders to your phone")
 
     def build_body(self, box: QVBoxLayout) -> None:
         box.addWidget(widgets.label(self.summary(), kind="notice", name="summary"))
@@ -112,7 +132,21 @@ class ConfirmScreen(Screen):
                 phrases=("换时间", "不对"),
             )
         )
+        if not self._moving() and not self.visit.phone_owner and self._reminders():
+            # A returning resident who gave a number was not asked this time: the way to change or stop it.
+            result.append(
+                Choice(
+                    "change_phone",
+                    _("Change the phone number"),
+                    self._change_phone,
+                    kind="secondary",
+                    phrases=("换号码", "改手机号"),
+                )
+            )
         return result
+
+    def _change_phone(self) -> None:
+        self.win.show_screen("phone")
 
     def on_confirm(self) -> bool:
         self.confirm()
@@ -145,6 +179,9 @@ class ConfirmScreen(Screen):
             )
             return
         assert resident is not None
+        from kiosk.ui.screens.phone import with_reminders
+
+        resident = with_reminders(visit, resident, now)
         dependent = None
         if visit.for_dependent:
             resident, dependent = dependent_for(resident, _(visit.relation), int(visit.birth_year))

@@ -56,7 +56,9 @@ def next_after_identify(screen: Screen) -> None:
     elif purpose == "for_you":
         screen.go("for_you")
     else:
-        screen.go("confirm")
+        from kiosk.ui.screens.phone import should_ask
+
+        screen.go("phone" if should_ask(screen.visit) else "confirm")
 
 
 def apply_remembered_profile(screen: Screen) -> Profile | None:
