@@ -177,6 +177,11 @@ bookings = sa.Table(
     # The resident's number in the waiting room, given by the kiosk at check-in (per session and kiosk, #16); the
     # kiosk that checked in is `device_id` (a check-in is accepted only from the booking's own kiosk).
     sa.Column("queue_number", sa.Integer(), nullable=True),
+    # SMS reminders to contact_phone agreed to at the kiosk (#16): the question's version, when, whose number (self |
+    # family). NULL: not agreed there; the outbox then texts only numbers entered by staff (township.notify.outbox).
+    sa.Column("reminder_notice", sa.String(16), nullable=True),
+    sa.Column("reminder_at", sa.DateTime(), nullable=True),
+    sa.Column("reminder_owner", sa.String(8), nullable=True),
     _now_col("created_at"),
     _now_col("updated_at"),
     sa.UniqueConstraint("township_id", "code", name="uq_bookings_township_code"),

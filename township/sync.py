@@ -957,26 +957,40 @@ def _booking_values(
     message: str,
     now: dt.datetime,
 ) -> dict[str, Any]:
-    return sealed | {
-        "id": op.entity_id,
-        "township_id": device.township_id,
-        "session_id": session_id,
-        "resident_id": resident_id,
-        "code": p.code,
-        "status": status,
-        "version": 1,
-        "device_id": device.id,
-        "kiosk_number": device.kiosk_number,
-        "channel": p.channel,
-        "staff_id": p.staff_id,
-        "lease": lease,
-        "waitlist_position": position,
-        "message": message,
-        "created_at": db.naive(now),
-        "updated_at": db.naive(now),
-        "contact_village": p.resident.village or None,
-        "consent_notice": p.consent.notice if p.consent else None,
-        "consent_at": _kiosk_time(p.consent.at) if p.consent else None,
+    return (
+        sealed
+        | {
+            "id": op.entity_id,
+            "township_id": device.township_id,
+            "session_id": session_id,
+            "resident_id": resident_id,
+            "code": p.code,
+            "status": status,
+            "version": 1,
+            "device_id": device.id,
+            "kiosk_number": device.kiosk_number,
+            "channel": p.channel,
+            "staff_id": p.staff_id,
+            "lease": lease,
+            "waitlist_position": position,
+            "message": message,
+            "created_at": db.naive(now),
+            "updated_at": db.naive(now),
+            "contact_village": p.resident.village or None,
+            "consent_notice": p.consent.notice if p.consent else None,
+            "consent_at": _kiosk_time(p.consent.at) if p.consent else None,
+        }
+        | _reminder_values(p)
+    )
+
+
+def _reminder_values(p: P.BookingCreate) -> dict[str, Any]:
+    """The SMS-reminder agreement the booking was made with (#16); none without a phone to text."""
+    agreed = p.reminders if p.resident.phone else None
+    return {
+        "reminder_notice": agreed.notice if agreed else None,
+        "reminder_at": _kiosk_time(agreed.at) if agreed else None,
+        "reminder_owner": agreed.owner if agreed else None,
     }
 
 

@@ -83,8 +83,11 @@ def create_op(
     booking_id: str | None = None,
     dependent: dict[str, Any] | None = None,
     phone: str | None = None,
+    reminders: str | None = "self",
+    channel: str = "self",
 ) -> dict[str, Any]:
-    """A booking create op for `session_id` (a fresh resident unless `id_number` is given)."""
+    """A booking create op for `session_id` (a fresh resident unless `id_number` is given). A `phone` goes with the
+    resident's agreement to SMS reminders to it (`reminders`: whose number; None: no agreement)."""
     payload = {
         "session_id": session_id,
         "code": code or f"{uuid.uuid4().int % 10**9:09d}",
@@ -96,11 +99,17 @@ def create_op(
             "village": "上坪村",
         },
         "for_dependent": dependent,
-        "channel": "self",
-        "staff_id": None,
+        "channel": channel,
+        "staff_id": "S01" if channel == "assisted" else None,
         "lease": lease,
         "waitlist": waitlist,
     }
+    if phone and reminders:
+        payload["reminders"] = {
+            "notice": "2026-12-sms",
+            "at": "2026-12-03T09:00:00+00:00",
+            "owner": reminders,
+        }
     return op("booking", "create", booking_id or str(uuid.uuid4()), payload, device_seq=device_seq)
 
 

@@ -87,6 +87,19 @@ def params_for(conn: Connection, booking: Any, *, reason: str = "") -> dict[str,
     }
 
 
+def may_text(booking: Any) -> bool:
+    """Whether the booking's contact phone may be texted: given at a kiosk with the resident's agreement to reminders
+    (`reminder_notice`, #16), or entered by staff (a booking staff made at the kiosk's desk, `assisted`, or in the
+    console, no device). A number a kiosk sent without that agreement is for staff to call, not to text."""
+    return booking.reminder_notice is not None or booking.channel == "assisted" or booking.device_id is None
+
+
+def _textable() -> sa.ColumnElement[bool]:
+    """`may_text` as a condition on `bookings`."""
+    b = db.bookings
+    return sa.or_(b.c.reminder_notice.is_not(None), b.c.channel == "assisted", b.c.device_id.is_(None))
+
+
 def queue(
     conn: Connection,
     booking: Any,
@@ -97,9 +110,9 @@ def queue(
     not_before: dt.datetime | None = None,
 ) -> bool:
     """Queue `kind` about `booking` (a bookings row) in the caller's transaction, once per booking, kind and
-    `occasion` (e.g. the booking's version, or the session time a reminder is for). False when already queued or
-    when the booking has no contact phone (nothing to send to)."""
-    if booking.contact_phone_enc is None:
+    `occasion` (e.g. the booking's version, or the session time a reminder is for). False when already queued, when
+    the booking has no contact phone (nothing to send to) or one the resident did not agree to be texted at."""
+    if booking.contact_phone_enc is None or not may_text(booking):
         return False
     now = db.naive(db.now_utc())
     key = f"{booking.id}:{kind.value}:{occasion}"[:120]
@@ -142,6 +155,7 @@ def queue_reminders(conn: Connection, *, now: dt.datetime | None = None) -> int:
         .where(
             b.c.status == S.CONFIRMED,
             b.c.contact_phone_enc.is_not(None),
+            _textable(),
             s.c.status == "open",
             s.c.starts_at > db.naive(now),
             s.c.starts_at <= db.naive(now + dt.timedelta(days=2)),
