@@ -30,6 +30,8 @@ KIOSK_AUDIT_ACTIONS = frozenset(
         "booking_checked_in",
         "booking_created",
         "booking_rescheduled",
+        "call_list_printed",
+        "call_list_viewed",
         "diagnostics_exported",
         "kiosk_enrol_failed",
         "kiosk_enrolled",

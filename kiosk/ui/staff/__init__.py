@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def staff_screens() -> list[type[Screen]]:
     """Every staff screen class."""
-    from kiosk.ui.staff import book, enrol, home, lookup, pin, room, settings, sync, today
+    from kiosk.ui.staff import book, calllist, enrol, home, lookup, pin, room, settings, sync, today
 
     return [
         pin.StaffPinScreen,
@@ -31,6 +31,7 @@ def staff_screens() -> list[type[Screen]]:
         today.StaffTodayScreen,
         today.StaffSessionScreen,
         room.StaffRoomScreen,
+        calllist.StaffCallListScreen,
         lookup.StaffLookupScreen,
         lookup.StaffBookingScreen,
         sync.StaffSyncScreen,

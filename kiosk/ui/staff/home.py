@@ -74,6 +74,12 @@ class StaffHomeScreen(StaffScreen):
                 "today", _("Today's sessions"), lambda: self.go("staff_today"), detail=_("Check people in")
             ),
             Choice(
+                "calllist",
+                _("Call list"),
+                lambda: self.go("staff_calllist"),
+                detail=_("Today and tomorrow, who has no phone"),
+            ),
+            Choice(
                 "lookup",
                 _("Find a resident"),
                 lambda: self.go("staff_lookup"),
