@@ -105,11 +105,13 @@ def _m004_queue_numbers(db: sqlite_utils.Database) -> None:
 
 
 def _m005_reminder_consent(db: sqlite_utils.Database) -> None:
-    """A resident's agreement to SMS reminders at the kiosk: whose number the phone is, and when (#16)."""
+    """A resident's agreement to SMS reminders at the kiosk: whose number the phone is, and when; whether a resident
+    was invited to rate an attended booking at their next visit (asked once) (#16)."""
     db.executescript(
         """
         ALTER TABLE residents ADD COLUMN reminder_owner TEXT;
         ALTER TABLE residents ADD COLUMN reminder_at TEXT;
+        ALTER TABLE bookings ADD COLUMN rating_asked INTEGER NOT NULL DEFAULT 0;
         """
     )
 

@@ -40,6 +40,7 @@ PERSONAL = (
     "reasons",
     "phone_owner",
     "phone_entry",
+    "rating_invited",
 )
 
 
@@ -71,6 +72,9 @@ class Visit:
     # The answer to 「留个手机号…」 (screens/phone): self, family or none; "" not asked yet.
     phone_owner: str = ""
     phone_entry: str = ""  # the mobile number as typed so far
+    # The attended booking the resident was invited to rate in this visit (screens/rate_invite).
+    rating_invited: str = ""
+    no_session_for: tuple[str, ...] = ()  # services searched with no open session, counted once (screens/day)
 
     def has_personal(self) -> bool:
         """Anything that tells who the resident is or that they typed: who they are, who it is for, a booking,

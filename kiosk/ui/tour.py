@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from cunzhan import demo
 from cunzhan.identity import id_check_character
-from cunzhan.models import ServiceKind
+from cunzhan.models import BookingStatus, ServiceKind
 
 if TYPE_CHECKING:
     from kiosk.ui.window import KioskWindow
@@ -136,6 +136,14 @@ def tour(window: KioskWindow) -> Iterator[str]:  # noqa: PLR0915 - one step per 
         yield "feedback_reasons"
     finally:
         ctx.clock = real_clock
+    visit.rating = 0
+    with (
+        store.transaction() as conn
+    ):  # the session is over: the resident attended, and comes back another day
+        store.set_booking_status(conn, booking.id, BookingStatus.ATTENDED)
+    visit.rating_invited = booking.id
+    window.show_screen("rate_invite")
+    yield "rate_invite"
 
     visit.purpose = "for_you"
     for_you = window.show_screen("for_you")

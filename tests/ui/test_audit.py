@@ -43,6 +43,7 @@ EXPECTED_SCREENS = {
     "checked_in",
     "feedback",
     "feedback_reasons",
+    "rate_invite",
     "for_you_consent",
     "for_you",
     "idle_warning",

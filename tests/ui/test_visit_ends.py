@@ -31,6 +31,8 @@ STOPS = (
     "birth_year",
     "identify",
     "remember",
+    "phone",
+    "phone_number",
     "confirm",
     "done",
     "slip",
@@ -42,6 +44,7 @@ STOPS = (
     "checked_in",
     "feedback",
     "feedback_reasons",
+    "rate_invite",
     "for_you_consent",
     "for_you",
 )

@@ -31,6 +31,7 @@ SCREENS: dict[str, str] = {
     "checked_in": "checkin:CheckedInScreen",
     "for_you": "for_you:ForYouScreen",
     "feedback": "feedback:FeedbackScreen",
+    "rate_invite": "rate_invite:RateInviteScreen",
     "exit_pin": "exit_pin:ExitPinScreen",
 }
 

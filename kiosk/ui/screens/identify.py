@@ -45,7 +45,12 @@ def masked_entry(text: str) -> str:
 
 
 def next_after_identify(screen: Screen) -> None:
-    """Continue the resident's journey once they are known."""
+    """Continue the resident's journey once they are known (after the invitation to rate their last session, when
+    there is one to rate: screens/rate_invite)."""
+    from kiosk.ui.screens.rate_invite import invite_to_rate
+
+    if invite_to_rate(screen):
+        return
     purpose = screen.visit.purpose
     if purpose == "bookings":
         screen.go("booking_list")
