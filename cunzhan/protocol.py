@@ -192,6 +192,16 @@ class FeedbackSubmit(_Request):
     comment: Annotated[str, Field(max_length=500)] | None = None
 
 
+class DemandSearch(_Request):
+    """`demand`/`no_session`: a resident looked for this service at a kiosk and no session was open in the booking
+    horizon (#18). No personal data: the village the kiosk serves, the day and time wanted when known, when."""
+
+    service_id: _Id
+    village: Annotated[str, Field(max_length=100)] | None = None
+    wanted_at: Annotated[str, Field(max_length=40)] | None = None  # kiosk clock, ISO-8601
+    at: Annotated[str, Field(max_length=40)]  # kiosk clock, ISO-8601
+
+
 class AuditEntry(_Request):
     """One row of a kiosk's local audit log: a staff action, never with personal data (kiosk.staff)."""
 
@@ -217,6 +227,7 @@ PAYLOADS: dict[tuple[str, str], type[_Request]] = {
     ("booking", "check_in"): BookingCheckIn,
     ("call", "announce"): RoomCall,
     ("feedback", "submit"): FeedbackSubmit,
+    ("demand", "no_session"): DemandSearch,
     ("audit", "batch"): AuditBatch,
 }
 

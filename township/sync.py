@@ -744,6 +744,8 @@ def _apply(
         return _feedback(conn, device, op, payload, op_id)
     if isinstance(payload, P.AuditBatch):
         return _kiosk_audit(conn, device, payload, op_id, batch)
+    if isinstance(payload, P.DemandSearch):
+        return _demand(conn, device, payload, op_id)
     return _rejected(op_id, "invalid", _(M.INVALID))
 
 
@@ -1224,6 +1226,35 @@ def _feedback(conn: Connection, device: Device, op: P.Op, p: P.FeedbackSubmit, o
         )
     )
     return _result(op_id, "applied", message=_(M.FEEDBACK_THANKS))
+
+
+def _demand(conn: Connection, device: Device, p: P.DemandSearch, op_id: str) -> dict[str, Any]:
+    """A search at the kiosk that found no open session (#18): one `no_session` row of unmet demand, no personal
+    data. A service of another township, or none, is `not_found`."""
+    from township.insight.unmet import record_unmet
+
+    service = conn.execute(
+        sa.select(db.services.c.id).where(
+            db.services.c.id == p.service_id, db.services.c.township_id == device.township_id
+        )
+    ).first()
+    if service is None:
+        return _rejected(op_id, "not_found", _(M.NOT_FOUND))
+    now = db.now_utc()
+    at = _kiosk_time(p.at)
+    # The kiosk's clock says when; one far off (or in the future) is not believed.
+    moment = db.utc(at) if at is not None and abs(db.utc(at) - now) < dt.timedelta(days=30) else now
+    wanted = _kiosk_time(p.wanted_at) if p.wanted_at else None
+    record_unmet(
+        conn,
+        device.township_id,
+        "no_session",
+        village=p.village,
+        service_id=str(service.id),
+        wanted_at=db.utc(wanted) if wanted is not None else None,
+        at=moment,
+    )
+    return _result(op_id, "applied")
 
 
 def _kiosk_audit(

@@ -5,6 +5,7 @@ number the resident did not agree to be texted at) is not; staff-entered numbers
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,40 @@ def test_reminders_go_only_to_numbers_given_with_consent_or_by_staff(any_backend
         )
         queued = {r.booking_id for r in found}
     assert queued == {agreed, staffed}
+
+
+def test_a_search_that_found_no_session_is_counted_in_the_needs_profile(
+    any_backend: Backend, tmp_path: Path
+) -> None:
+    from kiosk.demand import record_no_session
+    from township import db
+    from township.insight.needs import needs_profile
+    from township.insight.scope import Scope
+
+    with any_backend.database.read() as conn:
+        service_id = conn.execute(
+            sa.select(db.sessions.c.service_id).where(db.sessions.c.id == any_backend.new_session())
+        ).scalar_one()
+    kiosk = KioskSim(tmp_path, "demand")
+    kiosk.enroll(any_backend.url, any_backend.enrollment_code())
+    engine = kiosk.engine()
+    for _ in range(3):
+        record_no_session(kiosk.store, service_id=service_id, village="石桥村")
+    record_no_session(kiosk.store, service_id=str(uuid.uuid4()), village="石桥村")  # not this township's
+    kiosk.sync_until_ok(engine)
+    states = {r["entity_id"]: r["state"] for r in kiosk.store.query("SELECT entity_id, state FROM outbox")}
+    assert sorted(states.values()) == ["done", "done", "done", "rejected"]
+
+    u = db.unmet_demand
+    with any_backend.database.read() as conn:
+        found = conn.execute(sa.select(u).where(u.c.service_id == service_id)).all()
+        needs = needs_profile(conn, Scope.township(any_backend.township_id()), weeks=1)
+    assert (
+        len(found) == 3
+        and {r.reason for r in found} == {"no_session"}
+        and {r.village for r in found} == {"石桥村"}
+    )
+    assert all(r.session_id is None and r.at.minute == 0 for r in found)  # to the hour, no person, no session
+    [need] = [n for n in needs if n.service_id == service_id]
+    assert need.no_session == 3 and need.village == "石桥村" and need.total == 3
+    kiosk.close()

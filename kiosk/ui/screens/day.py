@@ -65,6 +65,23 @@ class DayScreen(Screen):
         if not self.choices():
             self.message = _("Sorry, there are no times in the next two weeks. Please ask the staff.")
             self.message_kind = "notice"
+            self._record_no_session()
+
+    def _record_no_session(self) -> None:
+        """Count the search as unmet demand (no personal data; kiosk.demand), once per service in a visit."""
+        visit, ctx = self.visit, self.ctx
+        service_id = visit.service_id
+        if service_id is None or service_id in visit.no_session_for:
+            return
+        visit.no_session_for = (*visit.no_session_for, service_id)
+        from kiosk import settings as S
+        from kiosk.demand import record_no_session
+
+        store, village, now = ctx.store, str(ctx.settings.get(S.VILLAGE)) or None, ctx.now()
+        ctx.ops.write(
+            lambda: record_no_session(store, service_id=service_id, village=village, now=now),
+            on_done=lambda _id: None,
+        )
 
     def _choose(self, day: dt.date) -> None:
         if self.visit.day != day:

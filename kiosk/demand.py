@@ -1,0 +1,39 @@
+"""Searches that found nothing (#18, the needs profile): a resident looked for a service (and perhaps a doctor or
+teacher) and no session was open in the booking horizon. Recorded as a `demand`/`no_session` op with no personal
+data — the service, the village the kiosk serves, the day and time wanted when known, when — and pushed like any
+other op; the township counts it as unmet demand (`township.insight.unmet`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from kiosk.store import Store, new_id, to_text, utc_now
+
+ENTITY = "demand"
+KIND = "no_session"
+
+
+def record_no_session(
+    store: Store,
+    *,
+    service_id: str,
+    village: str | None,
+    wanted_at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """Queue one search that found no open session; returns the op's entity id."""
+    entity_id = new_id()
+    with store.transaction() as conn:
+        store.enqueue(
+            conn,
+            entity=ENTITY,
+            entity_id=entity_id,
+            kind=KIND,
+            payload={
+                "service_id": service_id,
+                "village": village or None,
+                "wanted_at": to_text(wanted_at) if wanted_at else None,
+                "at": to_text(now or utc_now()),
+            },
+        )
+    return entity_id
