@@ -89,9 +89,10 @@ def params_for(conn: Connection, booking: Any, *, reason: str = "") -> dict[str,
 
 def may_text(booking: Any) -> bool:
     """Whether the booking's contact phone may be texted: given at a kiosk with the resident's agreement to reminders
-    (`reminder_notice`, #16), or entered by staff (a booking staff made at the kiosk's desk, `assisted`, or in the
-    console, no device). A number a kiosk sent without that agreement is for staff to call, not to text."""
-    return booking.reminder_notice is not None or booking.channel == "assisted" or booking.device_id is None
+    (`reminder_notice`, #16), or entered by staff (a booking staff made at the kiosk's desk, `assisted`, in the
+    console for a resident who phoned, `phone`, or in the console, no device). A number a kiosk sent without that agreement is for staff to call, not to text."""
+    staff_entered = booking.channel in ("assisted", "phone") or booking.device_id is None  # "phone": 电话预约
+    return staff_entered or booking.reminder_notice is not None
 
 
 def _textable() -> sa.ColumnElement[bool]:
