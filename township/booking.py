@@ -139,7 +139,7 @@ def write_buffered_changes(conn: Connection) -> None:
     """Insert the collected changes and stop collecting (later changes are inserted at once again)."""
     buffer: list[dict[str, Any]] | None = conn.info.pop(_CHANGE_BUFFER, None)
     if buffer:
-        conn.execute(_INSERT_CHANGE, buffer)
+        db.insert_rows(conn, db.changes, buffer)
 
 
 # --- seats -----------------------------------------------------------------------------------------------------------
@@ -216,12 +216,6 @@ def emit_session(conn: Connection, session_id: str, counts: tuple[int, int] | No
     )
 
 
-_BUMP_SESSIONS = (
-    sa.update(db.sessions)
-    .where(db.sessions.c.id.in_(sa.bindparam("ids", expanding=True)))
-    .values(version=db.sessions.c.version + 1, updated_at=sa.bindparam("now"))
-    .returning(*db.sessions.c)
-)
 _TOUCHED = "cunzhan_touched_sessions"
 _SERVICES = "cunzhan_services"
 
@@ -241,7 +235,12 @@ def flush_sessions(conn: Connection, counts: dict[str, tuple[int, int]] | None =
     if not touched:
         return
     # One UPDATE for all of them (a push touching ten sessions ran ten, each a round trip under the township lock).
-    bumped = conn.execute(_BUMP_SESSIONS, {"ids": list(touched), "now": db.naive(db.now_utc())})
+    bumped = conn.execute(
+        sa.update(db.sessions)
+        .where(db.one_of(conn, db.sessions.c.id, list(touched)))
+        .values(version=db.sessions.c.version + 1, updated_at=db.naive(db.now_utc()))
+        .returning(*db.sessions.c)
+    )
     rows = {row.id: row for row in bumped}
     for session_id in touched:  # logged in the order touched
         row = rows[session_id]
@@ -398,7 +397,7 @@ def lock_sessions_with_seats(
     found: dict[str, sa.Row[Any]] = {}
     for start in range(0, len(session_ids), 400):
         query = sa.select(s).where(
-            s.c.id.in_(session_ids[start : start + 400]), s.c.township_id == township_id
+            db.one_of(conn, s.c.id, session_ids[start : start + 400]), s.c.township_id == township_id
         )
         if conn.dialect.name == "postgresql":
             query = query.order_by(s.c.id).with_for_update()
@@ -414,7 +413,7 @@ def lock_sessions_with_seats(
             (r[0], int(r[1]))
             for r in conn.execute(
                 sa.select(b.c.session_id, sa.func.count())
-                .where(b.c.session_id.in_(part), b.c.status.in_(HOLDS_SEAT))
+                .where(db.one_of(conn, b.c.session_id, part), b.c.status.in_(HOLDS_SEAT))
                 .group_by(b.c.session_id)
             )
         )
@@ -422,7 +421,7 @@ def lock_sessions_with_seats(
             (r[0], int(r[1] or 0))
             for r in conn.execute(
                 sa.select(le.c.session_id, sa.func.sum(le.c.seats - le.c.used))
-                .where(le.c.session_id.in_(part), le.c.state.in_(LIVE_LEASE))
+                .where(db.one_of(conn, le.c.session_id, part), le.c.state.in_(LIVE_LEASE))
                 .group_by(le.c.session_id)
             )
         )
@@ -430,7 +429,8 @@ def lock_sessions_with_seats(
     wanted = sorted({row.service_id for row in found.values()} - set(cache))
     if wanted:
         cache.update(
-            (row.id, row) for row in conn.execute(sa.select(db.services).where(db.services.c.id.in_(wanted)))
+            (row.id, row)
+            for row in conn.execute(sa.select(db.services).where(db.one_of(conn, db.services.c.id, wanted)))
         )
         db.before_commit(conn, "forget_services", lambda c: c.info.pop(_SERVICES, None))
     return {i: (found[i], (taken.get(i, 0), leased.get(i, 0))) for i in ids}

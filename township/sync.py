@@ -298,7 +298,7 @@ def _push_transaction(
             for row in conn.execute(
                 sa.select(db.op_results).where(
                     db.op_results.c.device_id == device.id,
-                    db.op_results.c.op_id.in_(op_ids[chunk : chunk + 400]),
+                    db.one_of(conn, db.op_results.c.op_id, op_ids[chunk : chunk + 400]),
                 )
             ).all():
                 stored[row.op_id] = (row.request_hash, dict(row.result))
@@ -314,7 +314,7 @@ def _push_transaction(
             B.flush_sessions(conn, batch.seats)  # the touched sessions' changes join the same executemany
         B.write_buffered_changes(conn)
         if batch.op_rows:
-            conn.execute(_INSERT_OP_RESULT, batch.op_rows)
+            db.insert_rows(conn, db.op_results, batch.op_rows)
         _record_device(
             conn,
             device,
@@ -326,7 +326,6 @@ def _push_transaction(
     return [r for r in results if r is not None]
 
 
-_INSERT_OP_RESULT = sa.insert(db.op_results)
 _INSERT_BOOKING = sa.insert(db.bookings)
 # Built once with bind parameters: building and cache-keying a SQLAlchemy statement costs more per op than SQLite
 # takes to run it.
@@ -441,33 +440,32 @@ def _prefetch(
         residents={},
         active=set(),
     )
-    # One statement for ids and codes, one for residents and their active bookings: each round trip is taken
-    # under the township lock.
-    id_list, code_list = sorted(ids), sorted(codes)
-    for start in range(0, max(len(id_list), len(code_list)), 400):
+    # Each look-up is a round trip under the township lock: ids (primary key), codes and residents (each a probe
+    # of the township's unique index, `db.find_unique`), and the active bookings of the residents found.
+    for part in _chunks(sorted(ids), 400):
         for hit in conn.execute(
-            sa.select(b.c.id, b.c.code, b.c.township_id).where(
-                sa.or_(
-                    b.c.id.in_(id_list[start : start + 400]),
-                    sa.and_(
-                        b.c.township_id == device.township_id, b.c.code.in_(code_list[start : start + 400])
-                    ),
-                )
-            )
+            sa.select(b.c.id, b.c.code, b.c.township_id).where(db.one_of(conn, b.c.id, part))
         ):
             memo.ids.add(hit.id)
             if hit.township_id == device.township_id:
                 memo.codes.add(hit.code)
-    active = sa.and_(b.c.resident_id == r.c.id, b.c.status.in_(ACTIVE))
-    for part in _chunks(sorted(blinds), 400):
-        for known in conn.execute(
-            sa.select(r.c.id_blind, r.c.id, b.c.session_id, b.c.dependent_key)
-            .select_from(r.outerjoin(b, active))
-            .where(r.c.township_id == device.township_id, r.c.id_blind.in_(part))
+    memo.codes.update(
+        hit.code
+        for hit in db.find_unique(
+            conn, b.c.code, sorted(codes), township_id=device.township_id, columns=[b.c.code]
+        )
+    )
+    for known in db.find_unique(
+        conn, r.c.id_blind, sorted(blinds), township_id=device.township_id, columns=[r.c.id_blind, r.c.id]
+    ):
+        memo.residents[known.id_blind] = known.id
+    for part in _chunks(sorted(memo.residents.values()), 400):
+        for held in conn.execute(
+            sa.select(b.c.session_id, b.c.resident_id, b.c.dependent_key).where(
+                db.one_of(conn, b.c.resident_id, part), b.c.status.in_(ACTIVE)
+            )
         ):
-            memo.residents[known.id_blind] = known.id
-            if known.session_id is not None:
-                memo.active.add((known.session_id, known.id, known.dependent_key))
+            memo.active.add((held.session_id, held.resident_id, held.dependent_key))
     return memo
 
 
@@ -520,10 +518,10 @@ def _remember(batch: _Batch, values: dict[str, Any], blind: str) -> None:
 def _write_pending(conn: Connection, batch: _Batch) -> None:
     """Insert the fast creates' residents, then their bookings (one executemany each)."""
     if batch.new_residents:
-        conn.execute(_INSERT_RESIDENT, batch.new_residents)
+        db.insert_rows(conn, db.residents, batch.new_residents)
         batch.new_residents.clear()
     if batch.new_bookings:
-        conn.execute(_INSERT_BOOKING, batch.new_bookings)
+        db.insert_rows(conn, db.bookings, batch.new_bookings)
         batch.new_bookings.clear()
 
 
