@@ -759,8 +759,10 @@ def insert_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -
             for row in rows:
                 copy.write_row([row[n] if p is None else p(row[n]) for n, p in pairs])
     except error as exc:
+        # Same class, not the server's text: a COPY error quotes the whole row it refused.
+        bare = type(exc)(f"{type(exc).__name__} in {statement}")
         raise sa.exc.DBAPIError.instance(
-            statement, None, exc, error, hide_parameters=True, dialect=conn.dialect
+            statement, None, bare, error, hide_parameters=True, dialect=conn.dialect
         ) from None
 
 
