@@ -110,6 +110,22 @@ class Bookings(SyncState):
         rows = self.query("SELECT * FROM bookings WHERE id = ?", (booking_id,))
         return _bookings(rows)[0] if rows else None
 
+    def booking_to_rate(self, resident_id: str) -> Booking | None:
+        """The resident's latest attended booking here that was neither rated nor asked about (#16: the invitation
+        to rate at the next visit)."""
+        rows = self.query(
+            "SELECT * FROM bookings b WHERE resident_id = ? AND status = 'attended' AND rating_asked = 0 "
+            "AND erased = 0 AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.booking_id = b.id) "
+            "ORDER BY updated_at DESC LIMIT 1",
+            (resident_id,),
+        )
+        return _bookings(rows)[0] if rows else None
+
+    def mark_rating_asked(self, booking_id: str) -> None:
+        """The resident was invited to rate `booking_id`: not again."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE bookings SET rating_asked = 1 WHERE id = ?", (booking_id,))
+
     def booking_by_code(self, code: str) -> Booking | None:
         rows = self.query("SELECT * FROM bookings WHERE code = ?", (code,))
         return _bookings(rows)[0] if rows else None

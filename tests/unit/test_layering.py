@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,33 @@ def test_core_and_sync_import_without_qt() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.strip()) >= 10
+
+
+_SQL = re.compile(
+    r"^\s*(SELECT\b|INSERT\s+INTO\b|UPDATE\s+\w+\s+SET\b|DELETE\s+FROM\b)|\bFROM\s+\w+\s+WHERE\b", re.I
+)
+
+
+def _sql_outside_store(files: list[Path]) -> list[str]:
+    """String constants that are SQL, and calls of the store's generic `query`, in kiosk files outside kiosk/store/."""
+    bad = []
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and _SQL.search(node.value):
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno} SQL {node.value[:40]!r}")
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "query"
+            ):
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno} calls .query()")
+    return bad
+
+
+def test_no_sql_in_the_kiosk_outside_its_store() -> None:
+    """Every statement of the kiosk lives in kiosk/store/ (docs/architecture.md): the UI and rules ask the store."""
+    outside = [p for p in _files("kiosk") if "store" not in p.relative_to(ROOT).parts]
+    assert _sql_outside_store(outside) == []
+    # The rule can fail: the store itself is full of statements.
+    assert len(_sql_outside_store(KIOSK_STORE)) > 50

@@ -13,28 +13,13 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QVBoxLayout
 
 from cunzhan.i18n import gettext as _
-from cunzhan.models import Booking, BookingStatus
+from cunzhan.models import Booking
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.feedback import FeedbackScreen
 
 if TYPE_CHECKING:
-    from kiosk.store import Store
-
-
-def booking_to_rate(store: Store, resident_id: str) -> Booking | None:
-    """The resident's latest attended booking here that was neither rated nor asked about."""
-    rows = store.query(
-        "SELECT id FROM bookings b WHERE resident_id = ? AND status = ? AND rating_asked = 0 AND erased = 0 "
-        "AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.booking_id = b.id) ORDER BY updated_at DESC LIMIT 1",
-        (resident_id, BookingStatus.ATTENDED.value),
-    )
-    return store.booking(rows[0]["id"]) if rows else None
-
-
-def mark_asked(store: Store, booking_id: str) -> None:
-    with store.transaction() as conn:
-        conn.execute("UPDATE bookings SET rating_asked = 1 WHERE id = ?", (booking_id,))
+    pass
 
 
 def invite_to_rate(screen: Screen) -> bool:
@@ -42,7 +27,7 @@ def invite_to_rate(screen: Screen) -> bool:
     visit = screen.visit
     if visit.resident is None or visit.rating_invited:
         return False
-    booking = booking_to_rate(screen.ctx.store, visit.resident.id)
+    booking = screen.ctx.store.booking_to_rate(visit.resident.id)
     if booking is None:
         return False
     visit.rating_invited = booking.id
@@ -67,7 +52,7 @@ class RateInviteScreen(FeedbackScreen):
     def on_enter(self) -> None:
         store, booking_id = self.ctx.store, self.visit.rating_invited
         if booking_id:  # asked once, whatever the answer
-            self.ctx.ops.write(lambda: mark_asked(store, booking_id), on_done=lambda _done: None)
+            self.ctx.ops.write(lambda: store.mark_rating_asked(booking_id), on_done=lambda _done: None)
 
     def build_body(self, box: QVBoxLayout) -> None:
         booking = self._booking()
