@@ -63,7 +63,8 @@ def _signed_in(base: str, username: str, township: str = "") -> requests.Session
             "township": township,
         },
     )
-    assert signed.url.endswith("/console/"), signed.status_code
+    # Signed in: on the account's start page (a county account starts on /console/townships), not the form again.
+    assert signed.history and "/console/signin" not in signed.url, signed.status_code
     return http
 
 
