@@ -176,53 +176,18 @@ def dashboard_context(
         "refused": tr(N_("Refused for lack of seats per week"), request),
         "satisfaction": tr(N_("Satisfaction per week (mean rating, 1–5)"), request),
     }
+
+    def per_week_chart(name: str, kind: str = "column", maximum: float | None = None) -> tuple[str, str]:
+        points = [
+            Point(_week_label(w), value_of(per_week[w], name), text_of(per_week[w], name)) for w in week_list
+        ]
+        return name, week_chart(points, title=titles[name], kind=kind, maximum=maximum)
+
     charts = [
-        (
-            "bookings",
-            week_chart(
-                [Point(_week_label(w), per_week[w].bookings, str(per_week[w].bookings)) for w in week_list],
-                title=titles["bookings"],
-            ),
-        ),
-        (
-            "no_show_rate",
-            week_chart(
-                [
-                    Point(
-                        _week_label(w),
-                        value_of(per_week[w], "no_show_rate"),
-                        text_of(per_week[w], "no_show_rate"),
-                    )
-                    for w in week_list
-                ],
-                title=titles["no_show_rate"],
-                kind="line",
-                maximum=100,
-            ),
-        ),
-        (
-            "refused",
-            week_chart(
-                [Point(_week_label(w), per_week[w].refused, str(per_week[w].refused)) for w in week_list],
-                title=titles["refused"],
-            ),
-        ),
-        (
-            "satisfaction",
-            week_chart(
-                [
-                    Point(
-                        _week_label(w),
-                        value_of(per_week[w], "satisfaction"),
-                        text_of(per_week[w], "satisfaction"),
-                    )
-                    for w in week_list
-                ],
-                title=titles["satisfaction"],
-                kind="line",
-                maximum=5,
-            ),
-        ),
+        per_week_chart("bookings"),
+        per_week_chart("no_show_rate", "line", 100),
+        per_week_chart("refused"),
+        per_week_chart("satisfaction", "line", 5),
     ]
     ordered = sorted(groups, key=lambda k: (-(value_of(groups[k], figure) or -1.0), labels[k], k[0], k[1]))
     by_group = [{"label": labels[k], "figures": groups[k]} for k in ordered]
