@@ -17,9 +17,13 @@ Module helpers: `valid_id_number(n)` (a real GB 11643 number), `create_op(...)`,
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -404,3 +408,58 @@ def start_backend(tmp_path: Path) -> Iterator[Callable[..., Backend]]:
     yield start
     for server in started:
         server.stop()
+
+
+@dataclass
+class Served:
+    """`township serve` running as its own process (see `serve_workers`)."""
+
+    base: str
+    server: subprocess.Popen[str]
+    database: Any  # township.db.Database on the same database, for setting up and checking
+
+
+@contextlib.contextmanager
+def serve_workers(tmp_path: Path, kind: str, workers: int = 3) -> Iterator[Served]:
+    """`township serve --workers N --demo` on a fresh database (an SQLite file, or a new PostgreSQL database),
+    yielded once `/v1/health` answers; stopped with SIGTERM (its database dropped) on the way out."""
+    from township import db
+
+    drop = None
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'township.db'}"
+    else:
+        url, drop = _fresh_pg_database()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, "CUNZHAN_HOME": str(tmp_path / "home")}
+    command = [sys.executable, "-m", "township", "serve", "--db", url, "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, "--workers", str(workers), "--demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    database = db.Database(url, pool_size=2)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, server.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "the workers did not start"
+            try:
+                if requests.get(base + "/v1/health", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        yield Served(base, server, database)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+        database.dispose()
+        if drop is not None:
+            drop()

@@ -80,59 +80,16 @@ def _children(pid: int) -> list[int]:
 def test_serve_with_workers_shares_one_database(tmp_path: Path, kind: str) -> None:
     """`serve --workers 3`: three processes behind one port on one database. Kiosks racing for the last seats
     through it never overbook, every op gets its one answer, and stopping the server stops every worker."""
-    import os
-    import signal
-    import socket
     import threading
 
     import requests
 
-    from tests.integration.conftest import create_op
+    from tests.integration.conftest import create_op, serve_workers
     from township import db
     from township.services import create_enrollment_code, create_session, township_id
 
-    drop = None
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'township.db'}"
-    else:
-        url, drop = _fresh_pg_database()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {**os.environ, "CUNZHAN_HOME": str(tmp_path / "home")}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "township",
-            "serve",
-            "--db",
-            url,
-            "--port",
-            str(port),
-            "--workers",
-            "3",
-            "--demo",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    database = db.Database(url, pool_size=2)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, server.communicate()[1][-2000:]
-            assert time.monotonic() < deadline, "the workers did not start"
-            try:
-                if requests.get(base + "/v1/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
+    with serve_workers(tmp_path, kind) as served:
+        base, server, database = served.base, served.server, served.database
         deadline = time.monotonic() + 30
         while len(_children(server.pid)) < 3:
             assert time.monotonic() < deadline, _children(server.pid)
@@ -199,13 +156,7 @@ def test_serve_with_workers_shares_one_database(tmp_path: Path, kind: str) -> No
                 sa.select(sa.func.count()).select_from(db.bookings).where(db.bookings.c.session_id == session)
             ).scalar_one()
         assert taken == 5
-    finally:
-        workers = _children(server.pid)
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=60)
-        database.dispose()
-        if drop is not None:
-            drop()
+        workers = _children(server.pid)  # before the server is stopped on leaving the block
     assert server.returncode == 0
     assert not any(
         Path(f"/proc/{w}").exists() and "township" in Path(f"/proc/{w}/cmdline").read_text() for w in workers

@@ -5,11 +5,6 @@ reaches no other kiosk."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,7 +15,7 @@ import requests
 import sqlalchemy as sa
 
 from tests.browser.console_client import STAFF_PASSWORD, ConsoleClient
-from tests.integration.conftest import _fresh_pg_database, create_op, op
+from tests.integration.conftest import create_op, op, serve_workers
 from township import db
 from township.services import create_enrollment_code, create_session, create_staff
 
@@ -29,48 +24,8 @@ KIOSKS = 4
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_console_call_in_one_worker_wakes_the_kiosk_held_in_another(tmp_path: Path, kind: str) -> None:
-    drop = None
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'township.db'}"
-    else:
-        url, drop = _fresh_pg_database()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {**os.environ, "CUNZHAN_HOME": str(tmp_path / "home")}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "township",
-            "serve",
-            "--db",
-            url,
-            "--port",
-            str(port),
-            "--workers",
-            "3",
-            "--demo",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    database = db.Database(url, pool_size=2)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, server.communicate()[1][-2000:]
-            assert time.monotonic() < deadline, "the workers did not start"
-            try:
-                if requests.get(base + "/v1/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
+    with serve_workers(tmp_path, kind) as served:
+        base, database = served.base, served.database
         with database.read() as conn:
             service, provider = conn.execute(
                 sa.select(db.sessions.c.service_id, db.sessions.c.provider_id).limit(1)
@@ -140,9 +95,3 @@ def test_a_console_call_in_one_worker_wakes_the_kiosk_held_in_another(tmp_path: 
             delays.append(at - made[index])
         assert max(delays) < 1.0, delays  # the bell looks every 0.25 s (its fallback re-check is 2 s)
         print(f"call_to_kiosk_s[{kind}] max={max(delays):.3f} all={[round(d, 3) for d in delays]}")
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=60)
-        database.dispose()
-        if drop is not None:
-            drop()
