@@ -515,3 +515,52 @@ def count_words(n: int, *, quantity: bool = False) -> str:
 
 def wrap_text_for(text: str, font_px: int, width_px: int) -> str:
     return widgets.wrap_text(text, font_px, width_px, bold=True)
+
+
+class MaskedKeypadEntry(KeypadEntry):
+    """A keypad entry shown masked (an ID number, a phone number): the resident's own touch shows it in full for
+    `REVEAL_MS`, then it is masked again; leaving the screen or the visit masks it at once."""
+
+    REVEAL_MS: ClassVar[int] = 10_000
+
+    def __init__(self, window: KioskWindow) -> None:
+        from PySide6.QtCore import QTimer
+
+        super().__init__(window)
+        self.revealed = False
+        self._hide_timer = QTimer(self)
+        self._hide_timer.setSingleShot(True)
+        self._hide_timer.timeout.connect(self.hide_number)
+
+    def on_enter(self) -> None:
+        self.hide_number()
+
+    def forget(self) -> None:
+        self._hide_timer.stop()
+        self.revealed = False
+        super().forget()
+
+    def reveal(self) -> None:
+        self.revealed = True
+        self._hide_timer.start(self.REVEAL_MS)
+        if self.win.current is self:
+            self.win.refresh()
+
+    def hide_number(self) -> None:
+        self._hide_timer.stop()
+        was = self.revealed
+        self.revealed = False
+        if was and self.win.current is self:
+            self.win.refresh()
+
+    def reveal_choice(self, prefix: str) -> Choice:
+        """「显示号码」, or 「隐藏号码」 while it is shown (choice names `<prefix>_reveal` / `<prefix>_hide`)."""
+        if self.revealed:
+            return Choice(f"{prefix}_hide", _("Hide the number"), self.hide_number, kind="secondary")
+        return Choice(
+            f"{prefix}_reveal",
+            _("Show the number"),
+            self.reveal,
+            kind="secondary",
+            detail=_("Hidden again after 10 seconds"),
+        )

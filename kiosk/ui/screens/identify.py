@@ -10,7 +10,6 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from cunzhan.i18n import gettext as _
@@ -21,14 +20,13 @@ from kiosk import settings as S
 from kiosk.accessibility.profiles import Profile
 from kiosk.store import new_id
 from kiosk.ui import widgets
-from kiosk.ui.screen import Choice, KeypadEntry, Screen, typed
+from kiosk.ui.screen import Choice, MaskedKeypadEntry, Screen, typed
 
 if TYPE_CHECKING:
     from kiosk.ui.context import Visit
     from kiosk.ui.window import KioskWindow
 
 ID_LENGTH = 18
-REVEAL_MS = 10_000
 
 
 def grouped(text: str) -> str:
@@ -79,17 +77,13 @@ def apply_remembered_profile(screen: Screen) -> Profile | None:
     return wanted
 
 
-class IdentifyScreen(KeypadEntry):
+class IdentifyScreen(MaskedKeypadEntry):
     name = "identify"
 
     def __init__(self, window: KioskWindow) -> None:
         super().__init__(window)
-        self.revealed = False
         # The visit in which 「下次自动用…吗？」 was asked (a new visit asks anew); weak: an ended visit is not kept.
         self._asked_in: weakref.ref[Visit] | None = None
-        self._hide_timer = QTimer(self)
-        self._hide_timer.setSingleShot(True)
-        self._hide_timer.timeout.connect(self.hide_number)
 
     def title(self) -> str:
         return _("Your ID card number")
@@ -107,14 +101,6 @@ class IdentifyScreen(KeypadEntry):
         ):  # a 12-key keypad has no X: the screen's X key, reached with the arrows
             text = sentences(text, _("For X, move to the X key with the arrow keys and press Enter."))
         return text
-
-    def on_enter(self) -> None:
-        self.hide_number()
-
-    def forget(self) -> None:
-        self._hide_timer.stop()
-        self.revealed = False
-        super().forget()
 
     def side_panel(self) -> QWidget:
         return self.kept_keypad(on_key=self.key, with_x=True)
@@ -141,18 +127,7 @@ class IdentifyScreen(KeypadEntry):
     def choices(self) -> list[Choice]:
         result = [Choice("id_ok", _("Next"), self.submit, phrases=("好了", "确定", "下一步"))]
         if self.visit.id_entry:
-            if self.revealed:
-                result.append(Choice("id_hide", _("Hide the number"), self.hide_number, kind="secondary"))
-            else:
-                result.append(
-                    Choice(
-                        "id_reveal",
-                        _("Show the number"),
-                        self.reveal,
-                        kind="secondary",
-                        detail=_("Hidden again after 10 seconds"),
-                    )
-                )
+            result.append(self.reveal_choice("id"))
         known = self.visit.resident
         if (
             known is not None and not self.visit.id_entry
@@ -180,20 +155,6 @@ class IdentifyScreen(KeypadEntry):
     def on_digit(self, key: str) -> bool:
         self.key(key)  # digits and the X of an ID number's check character
         return True
-
-    def reveal(self) -> None:
-        """The resident's own touch shows the full number for 10 seconds."""
-        self.revealed = True
-        self._hide_timer.start(REVEAL_MS)
-        if self.win.current is self:
-            self.win.refresh()
-
-    def hide_number(self) -> None:
-        self._hide_timer.stop()
-        was = self.revealed
-        self.revealed = False
-        if was and self.win.current is self:
-            self.win.refresh()
 
     def submit(self) -> None:
         """Check the number; a problem gets its own kind message, a good number identifies the resident."""

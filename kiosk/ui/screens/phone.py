@@ -17,7 +17,6 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from cunzhan.i18n import gettext as _
@@ -25,14 +24,13 @@ from cunzhan.i18n import sentences
 from cunzhan.identity import check_phone, mask_phone
 from cunzhan.models import Resident
 from kiosk.ui import widgets
-from kiosk.ui.screen import Choice, KeypadEntry, Screen, typed
+from kiosk.ui.screen import Choice, MaskedKeypadEntry, Screen, typed
 
 if TYPE_CHECKING:
     from kiosk.ui.context import Visit
     from kiosk.ui.window import KioskWindow
 
 PHONE_LENGTH = 11
-REVEAL_MS = 10_000
 OWNERS = ("self", "family")
 NO_PHONE = "none"  # the visit's answer 不需要
 
@@ -133,15 +131,11 @@ class PhoneScreen(Screen):
         self.go("confirm")
 
 
-class PhoneNumberScreen(KeypadEntry):
+class PhoneNumberScreen(MaskedKeypadEntry):
     name = "phone_number"
 
     def __init__(self, window: KioskWindow) -> None:
         super().__init__(window)
-        self.revealed = False
-        self._hide_timer = QTimer(self)
-        self._hide_timer.setSingleShot(True)
-        self._hide_timer.timeout.connect(self.hide_number)
 
     def title(self) -> str:
         if self.visit.phone_owner == "family":
@@ -150,14 +144,6 @@ class PhoneNumberScreen(KeypadEntry):
 
     def announcement(self) -> str:
         return _("Type the mobile number with the number keys, then touch Next. It is not read out aloud.")
-
-    def on_enter(self) -> None:
-        self.hide_number()
-
-    def forget(self) -> None:
-        self._hide_timer.stop()
-        self.revealed = False
-        super().forget()
 
     def side_panel(self) -> QWidget:
         return self.kept_keypad(on_key=self.key, with_x=False)
@@ -179,18 +165,7 @@ class PhoneNumberScreen(KeypadEntry):
     def choices(self) -> list[Choice]:
         result = [Choice("phone_ok", _("Next"), self.submit, phrases=("好了", "确定", "下一步"))]
         if self.visit.phone_entry:
-            if self.revealed:
-                result.append(Choice("phone_hide", _("Hide the number"), self.hide_number, kind="secondary"))
-            else:
-                result.append(
-                    Choice(
-                        "phone_reveal",
-                        _("Show the number"),
-                        self.reveal,
-                        kind="secondary",
-                        detail=_("Hidden again after 10 seconds"),
-                    )
-                )
+            result.append(self.reveal_choice("phone"))
         return (
             result  # 不需要 is on the question, one 返回 away: a third choice does not fit beside the keypad
         )
@@ -204,19 +179,6 @@ class PhoneNumberScreen(KeypadEntry):
         self.message = ""
         self.win.refresh()
         self.typed_feedback(before, self.visit.phone_entry)
-
-    def reveal(self) -> None:
-        self.revealed = True
-        self._hide_timer.start(REVEAL_MS)
-        if self.win.current is self:
-            self.win.refresh()
-
-    def hide_number(self) -> None:
-        self._hide_timer.stop()
-        was = self.revealed
-        self.revealed = False
-        if was and self.win.current is self:
-            self.win.refresh()
 
     def submit(self) -> None:
         """Check the number as staff entry does; a good one is kept in the visit until the booking is written."""
