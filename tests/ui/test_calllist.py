@@ -12,13 +12,22 @@ from pytestqt.qtbot import QtBot
 from cunzhan.codes import format_code
 from cunzhan.models import Resident, Session
 from kiosk.booking import Bookings
-from kiosk.store import Store, new_id, utc_now
+from kiosk.store import Store, new_id
 from kiosk.ui.window import KioskWindow
-from tests.ui.test_staff_mode import _id, add_staff, audit, click, screen, sign_in, visible, window  # noqa: F401
+from tests.ui.test_staff_mode import (  # noqa: F401 - `window` is the staff tests' fixture
+    _id,
+    add_staff,
+    audit,
+    click,
+    pin_clock,
+    screen,
+    sign_in,
+    visible,
+    window,
+)
 
 
-def _session(store: Store, days: int) -> Session:
-    now = utc_now().replace(microsecond=0)
+def _session(store: Store, now: dt.datetime, days: int) -> Session:
     service = store.query("SELECT id FROM services LIMIT 1")[0]["id"]
     provider = store.query("SELECT id FROM providers LIMIT 1")[0]["id"]
     starts = now + dt.timedelta(days=days, minutes=30)
@@ -36,11 +45,15 @@ def test_call_list_marks_who_has_no_phone_and_prints(
     data_home: Path,
 ) -> None:
     add_staff(demo_store)
-    soon, tomorrow, later = (_session(demo_store, d) for d in (0, 1, 3))
+    now = pin_clock(window)
+    soon, tomorrow, later = (_session(demo_store, now, d) for d in (0, 1, 3))
     rules = Bookings(demo_store)
-    with_phone = rules.book(session_id=soon.id, resident=Resident(new_id(), "张桂兰", _id(1), "13912345678"))
-    without = rules.book(session_id=tomorrow.id, resident=Resident(new_id(), "王秀英", _id(2)))
-    rules.book(session_id=later.id, resident=Resident(new_id(), "赵玉兰", _id(3)))  # not today or tomorrow
+    resident = Resident(new_id(), "张桂兰", _id(1), "13912345678")
+    with_phone = rules.book(session_id=soon.id, resident=resident, now=now)
+    without = rules.book(session_id=tomorrow.id, resident=Resident(new_id(), "王秀英", _id(2)), now=now)
+    rules.book(
+        session_id=later.id, resident=Resident(new_id(), "赵玉兰", _id(3)), now=now
+    )  # not today or tomorrow
     sign_in(qtbot, window)
     click(qtbot, window, "choice_calllist")
     assert screen(window).name == "staff_calllist"

@@ -30,6 +30,7 @@ from kiosk.ui.screens.consent import notice_text
 from kiosk.ui.staff import open_staff_mode
 from kiosk.ui.staff.state import staff_state
 from kiosk.ui.window import KioskWindow
+from tests.clock import this_morning
 
 PIN = "482915"
 
@@ -303,8 +304,16 @@ def test_assisted_booking_without_the_residents_agreement_is_not_made(
     assert screen(window).name == "staff_book"
 
 
-def _today_session(store: Store) -> Session:
-    now = utc_now().replace(microsecond=0)
+def pin_clock(window: KioskWindow) -> dt.datetime:
+    """The kiosk's clock stopped at this morning (`tests.clock`): a session 30 minutes later is today at any hour."""
+    now = this_morning()
+    window.ctx.clock = lambda: now
+    return now
+
+
+def _today_session(store: Store, now: dt.datetime | None = None) -> Session:
+    """A session starting 30 minutes after `now` (the wall clock when not given)."""
+    now = (now or utc_now()).replace(microsecond=0)
     service = store.query("SELECT id FROM services LIMIT 1")[0]["id"]
     provider = store.query("SELECT id FROM providers LIMIT 1")[0]["id"]
     session = Session(
@@ -327,10 +336,11 @@ def test_lookup_shows_masked_details_and_checks_in(
     add_staff(demo_store)
     from kiosk.booking import Bookings
 
-    session = _today_session(demo_store)
+    now = pin_clock(window)
+    session = _today_session(demo_store, now)
     number = _id(2)
     booking = Bookings(demo_store).book(
-        session_id=session.id, resident=Resident(new_id(), "王秀英", number, "13987654321")
+        session_id=session.id, resident=Resident(new_id(), "王秀英", number, "13987654321"), now=now
     )
     sign_in(qtbot, window)
     click(qtbot, window, "choice_lookup")

@@ -18,6 +18,7 @@ from kiosk.staff.accounts import LockoutPolicy, StaffAccounts, StaffError, check
 from kiosk.staff.desk import StaffDesk, mask_name
 from kiosk.store import Store, new_id
 from kiosk.sync.audit import AUDIT_ENTITY, queue_audit
+from tests.clock import this_morning
 
 PIN = "482915"
 OTHER_PIN = "730164"
@@ -326,11 +327,12 @@ def test_lookups_are_masked_and_audited_without_the_id_number(demo_store: Store)
 
 
 def test_todays_sessions_count_bookings_and_check_ins(demo_store: Store) -> None:
-    # Put a session 30 minutes from "now" so it is today and open for check-in.
+    # Put a session 30 minutes from "now" so it is today and open for check-in: "now" is this morning, whatever the
+    # hour the suite runs.
     from cunzhan.models import Session
 
     clock = Clock()
-    clock.now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    clock.now = this_morning()
     starts = clock.now + dt.timedelta(minutes=30)
     service_id = demo_store.query("SELECT id FROM services LIMIT 1")[0]["id"]
     provider_id = demo_store.query("SELECT id FROM providers LIMIT 1")[0]["id"]
