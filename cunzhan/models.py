@@ -14,6 +14,14 @@ class ServiceKind(StrEnum):
     SCHOOL = "school"
 
 
+class QueueOrder(StrEnum):
+    """How a service's waiting room numbers its residents (#16, a service setting): in the order they check in, or
+    in the order they booked (numbers kept for them when the booking is stored, given at check-in)."""
+
+    CHECK_IN = "check_in"
+    BOOKING = "booking"
+
+
 class SessionStatus(StrEnum):
     OPEN = "open"
     CANCELLED = "cancelled"
@@ -101,6 +109,7 @@ class Service:
     description: str = ""
     review: bool = False
     what_to_bring: str = ""
+    queue_order: QueueOrder = QueueOrder.CHECK_IN
 
 
 @dataclass(frozen=True, slots=True)

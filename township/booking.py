@@ -265,6 +265,7 @@ def emit_service(conn: Connection, service_id: str) -> None:
             "description": row.description,
             "review": bool(row.review),
             "what_to_bring": row.what_to_bring,
+            "queue_order": row.queue_order,
         },
     )
 

@@ -92,6 +92,9 @@ services = sa.Table(
     sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
     sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
     _now_col("updated_at"),
+    # How the waiting room numbers residents: check_in | booking (cunzhan.models.QueueOrder).
+    sa.Column("queue_order", sa.String(16), nullable=False, server_default="check_in"),
+    sa.CheckConstraint("queue_order IN ('check_in', 'booking')", name="ck_services_queue_order"),
 )
 
 providers = sa.Table(

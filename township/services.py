@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 
 from cunzhan.i18n import LOCALES, N_, use_locale
 from cunzhan.i18n import gettext as _
-from cunzhan.models import ACTIVE, CHANGEABLE, HOLDS_SEAT
+from cunzhan.models import ACTIVE, CHANGEABLE, HOLDS_SEAT, QueueOrder
 from cunzhan.models import BookingStatus as S
 from township import booking as B
 from township import db
@@ -1262,6 +1262,7 @@ def save_service(
     what_to_bring: str,
     review: bool,
     active: bool,
+    queue_order: QueueOrder = QueueOrder.CHECK_IN,
 ) -> str:
     """Create (`service_id=None`) or change a service and publish it to the kiosks (the change log). Admins only;
     the command line names the township."""
@@ -1272,6 +1273,7 @@ def save_service(
         "what_to_bring": what_to_bring,
         "review": review,
         "active": active,
+        "queue_order": queue_order.value,
         "updated_at": db.naive(db.now_utc()),
     }
     with database.write() as conn:

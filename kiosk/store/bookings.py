@@ -82,6 +82,31 @@ class Bookings(SyncState):
                 now,
             ),
         )
+        self.keep_number(conn, booking.id, booking.session_id)
+
+    def keep_number(self, conn: sqlite3.Connection, booking_id: str, session_id: str) -> None:
+        """Booking order (#16): a booking stored here, or moved to another session, keeps the next number of its
+        session's waiting room when the session's service numbers residents in booking order; it is given the number
+        at check-in (`give_queue_number`). The same counter as check-in numbers, so the two never meet, whatever the
+        service's setting was when."""
+        row = conn.execute(
+            "SELECT v.queue_order FROM sessions s JOIN services v ON v.id = s.service_id WHERE s.id = ?",
+            (session_id,),
+        ).fetchone()
+        kept = self.next_counter(conn, "queue:" + session_id) if row and row[0] == "booking" else None
+        conn.execute("UPDATE bookings SET kept_number = ? WHERE id = ?", (kept, booking_id))
+
+    def keep_numbers(self, conn: sqlite3.Connection, service_id: str) -> None:
+        """A service changed to booking order: the bookings here of its coming sessions that have no number yet keep
+        theirs, in the order they were made."""
+        rows = conn.execute(
+            "SELECT b.id, b.session_id FROM bookings b JOIN sessions s ON s.id = b.session_id "
+            "WHERE s.service_id = ? AND b.kept_number IS NULL AND b.queue_number IS NULL AND b.status IN (?,?,?,?) "
+            "ORDER BY b.created_at, b.code",
+            (service_id, "requested", "pending_review", "confirmed", "waitlisted"),
+        ).fetchall()
+        for booking_id, session_id in rows:
+            self.keep_number(conn, booking_id, session_id)
 
     def set_booking_status(
         self,
@@ -98,13 +123,18 @@ class Bookings(SyncState):
         if message is not None:
             sets.append("message = ?")
             params.append(message)
+        moved = False
         if session_id is not None:
             sets.append("session_id = ?")
             params.append(session_id)
+            was = conn.execute("SELECT session_id FROM bookings WHERE id = ?", (booking_id,)).fetchone()
+            moved = was is not None and was[0] != session_id
         if version is not None:
             sets.append("version = ?")
             params.append(version)
         conn.execute(f"UPDATE bookings SET {', '.join(sets)} WHERE id = ?", (*params, booking_id))
+        if moved and session_id is not None:
+            self.keep_number(conn, booking_id, session_id)  # its place in the new session's booking order
 
     def booking(self, booking_id: str) -> Booking | None:
         rows = self.query("SELECT * FROM bookings WHERE id = ?", (booking_id,))
@@ -177,10 +207,19 @@ class Bookings(SyncState):
     # --- the waiting room (#16) ------------------------------------------------------------------------------------
 
     def give_queue_number(self, conn: sqlite3.Connection, booking_id: str, session_id: str) -> int:
-        """The next number in `session_id`'s waiting room on this kiosk, given to `booking_id` (inside the caller's
-        check-in transaction). A counter, not max()+1: a number once given is never given again, even after its
-        booking is erased or the kiosk restarts."""
-        number = self.next_counter(conn, "queue:" + session_id)
+        """`booking_id`'s number in `session_id`'s waiting room on this kiosk (inside the caller's check-in
+        transaction): the number kept for it when it was booked if its service numbers in booking order, else the
+        next one. A counter, not max()+1: a number once given or kept is never given again, even after its booking is
+        erased or the kiosk restarts."""
+        row = conn.execute(
+            "SELECT b.kept_number, v.queue_order FROM bookings b JOIN sessions s ON s.id = b.session_id "
+            "JOIN services v ON v.id = s.service_id WHERE b.id = ?",
+            (booking_id,),
+        ).fetchone()
+        if row is not None and row[0] is not None and row[1] == "booking":
+            number = int(row[0])  # booking order: the number kept for it when it was booked
+        else:
+            number = self.next_counter(conn, "queue:" + session_id)
         conn.execute("UPDATE bookings SET queue_number = ? WHERE id = ?", (number, booking_id))
         return number
 

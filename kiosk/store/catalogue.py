@@ -64,6 +64,7 @@ class Catalogue(StoreBase):
                 "description": s.description,
                 "review": int(s.review),
                 "what_to_bring": s.what_to_bring,
+                "queue_order": s.queue_order.value,
                 "version": version,
                 "deleted": 0,
             },
@@ -250,7 +251,7 @@ class Catalogue(StoreBase):
 
 
 def _services(rows: Sequence[Mapping[str, Any]]) -> list[Service]:
-    from cunzhan.models import Service, ServiceKind
+    from cunzhan.models import QueueOrder, Service, ServiceKind
 
     return [
         Service(
@@ -260,6 +261,7 @@ def _services(rows: Sequence[Mapping[str, Any]]) -> list[Service]:
             r["description"],
             bool(r["review"]),
             r["what_to_bring"],
+            QueueOrder(r["queue_order"]),
         )
         for r in rows
     ]

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from cunzhan.fieldcrypto import field_ref, match_hash
 from kiosk.store.base import to_text, utc_now
+from kiosk.store.bookings import Bookings
 from kiosk.store.residents import Residents
-from kiosk.store.sync_state import SyncKey, SyncState
+from kiosk.store.sync_state import SyncKey
 
 if TYPE_CHECKING:
     from cunzhan.models import Resident
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 MATCH = "match:"  # + the resident's match: the id_hash of a stand-in resident (a keyed hash is plain hex)
 
 
-class PhoneBookings(Residents, SyncState):
+class PhoneBookings(Residents, Bookings):
     def set_match_key(self, conn: sqlite3.Connection, key_hex: str) -> None:
         """Keep the match key a pull page carried, sealed like personal fields (with the matches it would let one
         test guessed ID numbers)."""
@@ -82,6 +83,7 @@ class PhoneBookings(Residents, SyncState):
             "created_at, updated_at) VALUES (?,?,?,?,?,'assisted',?,?,?,?)",
             (booking_id, code, session_id, resident_id, status, version, message, now, now),
         )
+        self.keep_number(conn, booking_id, session_id)  # its place in booking order: when it arrives here
 
     def find_resident(self, id_number: str) -> Resident | None:
         self.claim_phone_bookings(id_number)

@@ -116,12 +116,24 @@ def _m005_reminder_consent(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m006_queue_order(db: sqlite_utils.Database) -> None:
+    """Queue numbers in booking order, a service setting (#16): how the service's waiting room numbers residents, and
+    the number kept for a booking when it is stored here (given to it at check-in when its service says so)."""
+    db.executescript(
+        """
+        ALTER TABLE services ADD COLUMN queue_order TEXT NOT NULL DEFAULT 'check_in';
+        ALTER TABLE bookings ADD COLUMN kept_number INTEGER;
+        """
+    )
+
+
 KNOWN_MIGRATIONS = (
     "m001_initial",
     "m002_staff_accounts",
     "m003_erased_bookings",
     "m004_queue_numbers",
     "m005_reminder_consent",
+    "m006_queue_order",
 )
 # The tables a file at the current schema holds (`PRAGMA user_version` = len(KNOWN_MIGRATIONS)): the check that
 # lets a current file open without sqlite-utils. A migration that adds a table adds it here too (a test compares).
@@ -158,4 +170,5 @@ def migrations() -> Migrations:
     found(name="m003_erased_bookings")(_m003_erased_bookings)
     found(name="m004_queue_numbers")(_m004_queue_numbers)
     found(name="m005_reminder_consent")(_m005_reminder_consent)
+    found(name="m006_queue_order")(_m006_queue_order)
     return found

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cunzhan import protocol
-from cunzhan.models import BookingStatus, Provider, Service, ServiceKind, Session, SessionStatus
+from cunzhan.models import BookingStatus, Provider, QueueOrder, Service, ServiceKind, Session, SessionStatus
 from kiosk.store import Link, Store, SyncKey, from_text, to_text, utc_now
 from kiosk.sync.apply import receive_phone_booking
 from kiosk.sync.client import BadResponse, Busy, CursorExpired, LinkDown, SyncError, TooLarge, TownshipClient
@@ -368,10 +368,13 @@ class SyncEngine:
                 str(d.get("description") or ""),
                 bool(d.get("review", False)),
                 str(bring),
+                _queue_order(d.get("queue_order")),
             ),
             version=ch.version,
             conn=conn,
         )
+        if _queue_order(d.get("queue_order")) is QueueOrder.BOOKING:
+            self.store.keep_numbers(conn, ch.entity_id)
 
     def _change_provider(self, conn: sqlite3.Connection, ch: protocol.Change) -> None:
         if ch.op == "delete":
@@ -498,3 +501,12 @@ def _status(value: str) -> BookingStatus | None:
     except ValueError:
         return None
     return None if status is BookingStatus.REQUESTED else status
+
+
+def _queue_order(value: object) -> QueueOrder:
+    """A service's queue order from its change data: check-in order when absent (a backend from before the setting)
+    or unknown (a newer one): numbers in check-in order are always right, only in a different order."""
+    try:
+        return QueueOrder(str(value))
+    except ValueError:
+        return QueueOrder.CHECK_IN

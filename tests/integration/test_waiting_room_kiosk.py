@@ -183,3 +183,63 @@ def test_staff_calls_made_offline_show_at_once_and_reach_the_roster_later(
     assert len(speech.said) == 2  # the kiosk's own calls are not sent back to be announced twice
     room.stop()
     kiosk.close()
+
+
+def test_a_service_numbered_in_booking_order_calls_who_booked_first(backend: Backend, tmp_path: Path) -> None:
+    """The service setting (#16): an admin sets 'In booking order' in the console; the kiosk learns it at its pull and
+    gives each resident, whenever they arrive, the number of their place in booking order; the roster's 叫下一位
+    calls who booked first."""
+    kiosk = KioskSim(tmp_path, "order")
+    kiosk.enroll(backend.url, backend.enrollment_code())
+    session = backend.new_session(capacity=10, starts_in=dt.timedelta(minutes=30))
+    with backend.database.read() as conn:
+        service = conn.execute(
+            sa.select(db.services)
+            .join(db.sessions, db.sessions.c.service_id == db.services.c.id)
+            .where(db.sessions.c.id == session)
+        ).one()
+    admin = _signed_in(backend)
+    admin.get("/console/services")
+
+    def set_order(order: str) -> None:
+        form = {"service_id": service.id, "name": service.name, "kind": service.kind, "active": "1"}
+        form |= {"review": "1"} if service.review else {}
+        saved = admin.post("/console/services", form | {"queue_order": order})
+        assert saved.status_code == 200 and "Service saved" in saved.text, saved.text
+
+    refused = admin.post(
+        "/console/services", {"service_id": service.id, "name": service.name, "queue_order": "x"}
+    )
+    assert refused.status_code == 400 and "how the waiting room numbers residents" in refused.text
+    set_order("booking")
+    try:
+        engine = kiosk.engine()
+        kiosk.sync_until_ok(engine)
+        known = kiosk.store.service(service.id)
+        assert known is not None and known.queue_order.value == "booking"
+        first, second, third = (kiosk.book(session, unique_id_number()) for _ in range(3))
+        assert first is not None and second is not None and third is not None
+        kiosk.sync_until_ok(engine)
+        rules = Bookings(kiosk.store)
+        for booking in (third, first, second):  # they arrive in another order than they booked
+            rules.check_in(booking.id)
+        numbers = [kiosk.store.queue_number(b.id) for b in (first, second, third)]
+        assert numbers == [1, 2, 3]
+        kiosk.sync_until_ok(engine)
+        with backend.database.read() as conn:
+            kept = dict(
+                conn.execute(
+                    sa.select(db.bookings.c.id, db.bookings.c.queue_number).where(
+                        db.bookings.c.session_id == session
+                    )
+                ).all()
+            )
+        assert kept == {first.id: 1, second.id: 2, third.id: 3}
+        called = admin.post(f"/console/roster/sessions/{session}/next", allow_redirects=False)
+        assert called.status_code in (302, 303), called.text
+        with backend.database.read() as conn:
+            call = conn.execute(sa.select(db.calls).where(db.calls.c.session_id == session)).one()
+        assert (call.booking_id, call.queue_number) == (first.id, 1)  # who booked first, though here second
+    finally:
+        set_order("check_in")  # the module's backend is shared
+        kiosk.close()

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from cunzhan import protocol
-from cunzhan.models import Resident, Session
+from cunzhan.models import QueueOrder, Resident, Service, ServiceKind, Session
 from kiosk.booking import Bookings
 from kiosk.store import Store, new_id, utc_now
 from tests.integration.conftest import valid_id_number
@@ -88,3 +88,45 @@ def test_staff_calls_next_again_and_missed(store: Store) -> None:
             if op["entity"] == "booking":
                 store.finish_op(conn, op["op_id"], state="done", result={})
     assert store.pending_count() == len(calls) and not store.has_pending_ops(ids[2])
+
+
+def _in_booking_order(store: Store, order: QueueOrder = QueueOrder.BOOKING) -> None:
+    store.upsert_service(Service("svc", ServiceKind.CLINIC, "慢病随访", queue_order=order))
+
+
+def test_booking_order_gives_each_resident_the_number_of_their_place_in_booking_order(store: Store) -> None:
+    _in_booking_order(store)
+    first, other = _session(store), _session(store, minutes_away=3 * 24 * 60)
+    rules = Bookings(store)
+    a, b, c = (
+        rules.book(session_id=first.id, resident=Resident(new_id(), n, valid_id_number(i)))
+        for i, n in enumerate("甲乙丙", start=21)
+    )
+    moved = rules.book(session_id=other.id, resident=Resident(new_id(), "丁", valid_id_number(24)))
+    rules.reschedule(moved.id, first.id)  # moved in: its place is at the end of the session's booking order
+    for booking in (c, moved, a, b):  # they arrive in another order than they booked
+        rules.check_in(booking.id)
+    assert [store.queue_number(x.id) for x in (a, b, c, moved)] == [1, 2, 3, 4]
+    sent = [op["payload"]["queue_number"] for op in store.pending_ops() if op["kind"] == "check_in"]
+    assert sent == [3, 4, 1, 2]  # what the township keeps and calls by
+
+
+def test_numbers_never_meet_when_the_setting_changes(store: Store) -> None:
+    session = _session(store)
+    rules = Bookings(store)
+    early = rules.book(session_id=session.id, resident=Resident(new_id(), "甲", valid_id_number(31)))
+    _in_booking_order(store)
+    late = rules.book(session_id=session.id, resident=Resident(new_id(), "乙", valid_id_number(32)))
+    with store.transaction() as conn:  # as the pull does when the township changes the setting
+        store.keep_numbers(conn, "svc")
+    _in_booking_order(store, QueueOrder.CHECK_IN)  # and back again before the day
+    walk_in = rules.book(session_id=session.id, resident=Resident(new_id(), "丙", valid_id_number(33)))
+    for booking in (walk_in, late, early):
+        rules.check_in(booking.id)
+    numbers = [store.queue_number(x.id) for x in (walk_in, late, early)]
+    assert numbers == [3, 4, 5]  # check-in order again: after the numbers kept (1, 2), none given twice
+    _in_booking_order(store)
+    kept = [
+        r["kept_number"] for r in store.query("SELECT kept_number FROM bookings ORDER BY created_at, code")
+    ]
+    assert kept == [2, 1, None]  # kept when the setting arrived (early) and when booked (late)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from cunzhan.i18n import N_
+from cunzhan.models import QueueOrder
 from township import services
 from township.console import queries
 from township.console.deps import (
@@ -72,6 +73,7 @@ def save_service(
     what_to_bring: Annotated[str, Form()] = "",
     review: Annotated[str, Form()] = "",
     active: Annotated[str, Form()] = "",
+    queue_order: Annotated[str, Form()] = QueueOrder.CHECK_IN.value,
 ) -> Response:
     form = {
         "service_id": service_id,
@@ -81,6 +83,7 @@ def save_service(
         "what_to_bring": what_to_bring,
         "review": review,
         "active": active,
+        "queue_order": queue_order,
         "which": "service",
     }
     if not name.strip() or len(name.strip()) > 200 or kind not in ("clinic", "school"):
@@ -96,6 +99,9 @@ def save_service(
             request,
         ).format(description=MAX_DESCRIPTION, bring=MAX_BRING)
         return _catalogue_page(console, request, who, form, {"service_name": text}, status_code=400)
+    if queue_order not in {order.value for order in QueueOrder}:
+        text = tr(N_("Please choose how the waiting room numbers residents."), request)
+        return _catalogue_page(console, request, who, form, {"service_name": text}, status_code=400)
     try:
         services.save_service(
             console.db,
@@ -107,6 +113,7 @@ def save_service(
             what_to_bring=what_to_bring.strip(),
             review=bool(review),
             active=bool(active) or not service_id,
+            queue_order=QueueOrder(queue_order),
         )
     except services.ServiceError as refusal:
         errors = {"service_name": refusal_text(refusal, request)}
