@@ -346,6 +346,27 @@ class CallsResponse(_Response):
     server_time: str
 
 
+class RatingAsk(_Request):
+    """`POST /v1/ratings/ask` (#16): a resident identified at this kiosk; is there a session they attended, booked at
+    another kiosk of the township, that they have not rated? Asked once per booking, township-wide."""
+
+    id_number: Annotated[str, Field(min_length=18, max_length=18)]
+
+
+class RatingInvitation(_Response):
+    """The attended booking to invite the resident to rate: its id (for the feedback op), the service's name and
+    when the session was. Nothing else: not the booking's code, provider, or who booked it."""
+
+    booking_id: str
+    service: str
+    starts_at: str  # UTC ISO-8601
+
+
+class RatingAskResponse(_Response):
+    invitation: RatingInvitation | None = None
+    server_time: str
+
+
 class EnrollRequest(_Request):
     enrollment_code: Annotated[str, Field(min_length=4, max_length=64)]
     kiosk_name: Annotated[str, Field(min_length=1, max_length=100)]

@@ -360,7 +360,16 @@ class Bookings:
             raise BookingRefused(Refusal.NOT_ATTENDED)
         if not 1 <= rating <= 5:
             raise BookingRefused(Refusal.BAD_RATING)
-        feedback = Feedback(new_id(), booking.id, rating, reasons, comment)
+        return self._send_feedback(Feedback(new_id(), booking.id, rating, reasons, comment))
+
+    def rate_elsewhere(self, booking_id: str, rating: int) -> Feedback:
+        """Rate a session booked at another kiosk, which the township invited the resident here to rate
+        (kiosk/sync/ratings.py): this kiosk holds no such booking; the township checks the invitation."""
+        if not 1 <= rating <= 5:
+            raise BookingRefused(Refusal.BAD_RATING)
+        return self._send_feedback(Feedback(new_id(), booking_id, rating))
+
+    def _send_feedback(self, feedback: Feedback) -> Feedback:
         with self.store.transaction() as conn:
             self.store.insert_feedback(conn, feedback)
             self.store.enqueue(
@@ -369,10 +378,10 @@ class Bookings:
                 entity_id=feedback.id,
                 kind="submit",
                 payload={
-                    "booking_id": booking.id,
-                    "rating": rating,
-                    "reasons": list(reasons),
-                    "comment": comment,
+                    "booking_id": feedback.booking_id,
+                    "rating": feedback.rating,
+                    "reasons": list(feedback.reasons),
+                    "comment": feedback.comment,
                 },
             )
         return feedback

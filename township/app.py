@@ -355,6 +355,7 @@ def _install_routes(app: FastAPI, database: db.Database) -> None:
         return page | {"server_time": P.utc_now_text()}
 
     _install_calls_route(app, database)
+    _install_ratings_route(app, database)
 
 
 def _digits(text: str | None, name: str, default: int, top: int) -> int:
@@ -398,6 +399,34 @@ def _install_calls_route(app: FastAPI, database: db.Database) -> None:
             await bell.wait(top, min(remaining, CALLS_RECHECK_S))
 
 
+def _install_ratings_route(app: FastAPI, database: db.Database) -> None:
+    """`POST /v1/ratings/ask` (issue 16): invite a resident to rate a session booked at another kiosk."""
+    from cunzhan.identity import check_id_number
+    from township import ratings
+
+    @app.post(
+        P.API_PREFIX + "/ratings/ask",
+        response_model=P.RatingAskResponse,
+        tags=["sync"],
+        openapi_extra=_body_schema(P.RatingAsk),
+        responses={code: {"model": P.ErrorBody} for code in (400, 401, 403, 503)},
+    )
+    async def ask_rating(request: Request) -> dict[str, Any]:
+        """The attended session, booked at another kiosk of the township, that the resident with this ID number has
+        not rated: asked once per booking (docs/sync.md, "Rating at any kiosk")."""
+        device = await run_in_threadpool(S.authenticate, database, request.headers.get("authorization"))
+        body = parse_json(await read_body(request, 4 * 1024))
+        try:
+            parsed = P.RatingAsk.model_validate(body)
+        except ValidationError:
+            raise S.SyncError(400, P.ERROR_MALFORMED, "ask needs id_number (18 characters)") from None
+        check = check_id_number(parsed.id_number)
+        if not check.ok or check.number is None:
+            raise S.SyncError(400, P.ERROR_MALFORMED, "id_number is not a valid ID number")
+        found = await run_in_threadpool(ratings.invite, database, device, check.number)
+        return {"invitation": found, "server_time": P.utc_now_text()}
+
+
 def _body_schema(model: type[Any]) -> dict[str, Any]:
     """OpenAPI request body for endpoints that read the raw body themselves (for gzip and per-op checks)."""
     return {
@@ -419,7 +448,7 @@ def _install_openapi(app: FastAPI) -> None:
             description="Kiosk ⇄ township sync protocol v1 (docs/sync.md).",
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (P.PushRequest, P.EnrollRequest):
+        for model in (P.PushRequest, P.EnrollRequest, P.RatingAsk):
             full = model.model_json_schema(ref_template="#/components/schemas/{model}")
             for name, sub in full.pop("$defs", {}).items():
                 components.setdefault(name, sub)

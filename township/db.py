@@ -185,6 +185,10 @@ bookings = sa.Table(
     sa.Column("reminder_notice", sa.String(16), nullable=True),
     sa.Column("reminder_at", sa.DateTime(), nullable=True),
     sa.Column("reminder_owner", sa.String(8), nullable=True),
+    # Invited to rate it at another kiosk of the township (#16, township.ratings): when, and which kiosk may send
+    # the rating. Asked once, township-wide.
+    sa.Column("rating_invited_at", sa.DateTime(), nullable=True),
+    sa.Column("rating_invited_device", sa.String(_ID), nullable=True),
     _now_col("created_at"),
     _now_col("updated_at"),
     sa.UniqueConstraint("township_id", "code", name="uq_bookings_township_code"),

@@ -776,6 +776,14 @@ def _own_booking(conn: Connection, device: Device, booking_id: str) -> sa.Row[An
     return row
 
 
+def _invited_booking(conn: Connection, device: Device, booking_id: str) -> sa.Row[Any] | None:
+    """A booking of another kiosk whose resident this kiosk invited to rate it (township.ratings)."""
+    row = B.get_booking(conn, booking_id)
+    if row is None or row.rating_invited_device != device.id or row.township_id != device.township_id:
+        return None
+    return row
+
+
 def _applied(op_id: str, row: sa.Row[Any]) -> dict[str, Any]:
     return _result(op_id, "applied", message=row.message, booking=B.booking_summary(row))
 
@@ -1208,7 +1216,8 @@ def _room_call(conn: Connection, device: Device, op: P.Op, p: P.RoomCall, op_id:
 def _feedback(conn: Connection, device: Device, op: P.Op, p: P.FeedbackSubmit, op_id: str) -> dict[str, Any]:
     if conn.execute(sa.select(db.feedback.c.id).where(db.feedback.c.id == op.entity_id)).first() is not None:
         return _rejected(op_id, "invalid", _(M.INVALID))
-    row = _own_booking(conn, device, p.booking_id)
+    # Its own booking, or one of another kiosk the resident was invited here to rate (township.ratings).
+    row = _own_booking(conn, device, p.booking_id) or _invited_booking(conn, device, p.booking_id)
     if row is None:
         return _rejected(op_id, "not_found", _(M.NOT_FOUND))
     conn.execute(

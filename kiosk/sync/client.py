@@ -28,6 +28,7 @@ from cunzhan.i18n import N_, gettext
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 30.0
+ASK_TIMEOUT_S = (2.0, 3.0)  # asked while a resident waits (rating invitations): connect, read
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -260,11 +261,13 @@ class TownshipClient(requests.Session):
             raise Unauthorized("no device token")
         return {"Authorization": f"Bearer {self._token}"}
 
-    def _send_json(self, method: str, path: str, body: Any, headers: dict[str, str]) -> requests.Response:
+    def _send_json(
+        self, method: str, path: str, body: Any, headers: dict[str, str], **kwargs: Any
+    ) -> requests.Response:
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         packed = gzip.compress(raw, compresslevel=9, mtime=0)  # batches are small; every byte costs on 2G
         headers = {**headers, "Content-Type": "application/json", "Content-Encoding": "gzip"}
-        return self.request(method, self._url(path), data=packed, headers=headers)
+        return self.request(method, self._url(path), data=packed, headers=headers, **kwargs)
 
     def _parse(self, response: requests.Response, model: type[M], *, ok: tuple[int, ...] = (200,)) -> M:
         status = response.status_code
@@ -321,6 +324,14 @@ class TownshipClient(requests.Session):
             params["cursor"] = cursor
         response = self.request("GET", self._url("/sync/pull"), params=params, headers=self._auth())
         return self._parse(response, protocol.PullResponse)
+
+    def ask_rating(self, id_number: str) -> protocol.RatingInvitation | None:
+        """The session booked at another kiosk that the resident with this ID number attended and may rate (POST
+        /v1/ratings/ask), or None. Short timeouts: a resident is waiting at the screen."""
+        response = self._send_json(
+            "POST", "/ratings/ask", {"id_number": id_number}, self._auth(), timeout=ASK_TIMEOUT_S
+        )
+        return self._parse(response, protocol.RatingAskResponse).invitation
 
     def calls(self, after: int, wait: int = protocol.CALLS_MAX_WAIT) -> protocol.CallsResponse:
         """The waiting-room calls for this kiosk after seq `after` (GET /v1/calls), the answer held open by the

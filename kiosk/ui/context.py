@@ -24,6 +24,7 @@ from kiosk.ui.ops import OpRunner
 if TYPE_CHECKING:
     from cunzhan.models import Booking, Dependent, Resident, ServiceKind
     from kiosk.booking import Bookings
+    from kiosk.sync.ratings import Elsewhere
 
 
 PERSONAL = (
@@ -41,6 +42,7 @@ PERSONAL = (
     "phone_owner",
     "phone_entry",
     "rating_invited",
+    "rating_elsewhere",
 )
 
 
@@ -74,6 +76,9 @@ class Visit:
     phone_entry: str = ""  # the mobile number as typed so far
     # The attended booking the resident was invited to rate in this visit (screens/rate_invite).
     rating_invited: str = ""
+    # The township's invitation to rate a session booked at another kiosk (kiosk/sync/ratings.py); asked once.
+    rating_elsewhere: Elsewhere | None = None
+    asked_elsewhere: bool = False
     no_session_for: tuple[str, ...] = ()  # services searched with no open session, counted once (screens/day)
 
     def has_personal(self) -> bool:

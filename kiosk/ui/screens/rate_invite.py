@@ -1,9 +1,11 @@
-"""Rating at the next visit (#16): a resident who attended a session booked at this kiosk and has not rated it is
-invited, the next time they identify here, to rate it with one tap — the feedback screen's faces; 「不用了」 dismisses
-it. Asked once per booking (`bookings.rating_asked`), whatever the answer; then the journey goes on as it would have.
+"""Rating at the next visit (#16): a resident who attended a session and has not rated it is invited, the next time
+they identify at any kiosk of the township, to rate it with one tap — the feedback screen's faces; 「不用了」
+dismisses it. Asked once per booking, whatever the answer; then the journey goes on as it would have.
 
-Only bookings this kiosk knows are asked about: a kiosk holds its own bookings, not those made at other kiosks of
-the township.
+A booking made at this kiosk is found here (`bookings.rating_asked` keeps the once). One made at another kiosk is
+known only to the township: when none is found here, the kiosk asks it in the background while the identify screen
+stays (`kiosk.sync.ratings.ask_elsewhere`, only when the last sync reached the township; a few seconds at most), and
+the township keeps the once.
 """
 
 from __future__ import annotations
@@ -17,21 +19,51 @@ from cunzhan.models import Booking
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.feedback import FeedbackScreen
+from kiosk.ui.words import when_words
 
 if TYPE_CHECKING:
-    pass
+    from kiosk.sync.ratings import Elsewhere
 
 
 def invite_to_rate(screen: Screen) -> bool:
-    """Show the invitation when the identified resident has an attended booking to rate (once per visit)."""
+    """Show the invitation when the identified resident has an attended booking to rate (once per visit), or start
+    asking the township about one booked elsewhere; True when either continues the journey."""
     visit = screen.visit
     if visit.resident is None or visit.rating_invited:
         return False
     booking = screen.ctx.store.booking_to_rate(visit.resident.id)
     if booking is None:
-        return False
+        return _ask_elsewhere(screen)
     visit.rating_invited = booking.id
     screen.go("rate_invite")
+    return True
+
+
+def _ask_elsewhere(screen: Screen) -> bool:
+    """Ask the township in the background (once per visit); its answer shows the invitation or goes on."""
+    from kiosk.practice import is_practice_store
+    from kiosk.sync.ratings import ask_elsewhere, may_ask
+
+    visit, ctx = screen.visit, screen.ctx
+    number = visit.resident.id_number if visit.resident else ""
+    if visit.asked_elsewhere or not number or is_practice_store(ctx.store) or not may_ask(ctx.store):
+        return False
+    visit.asked_elsewhere = True
+    store = ctx.store
+
+    def answered(found: Elsewhere | None) -> None:
+        if screen.visit is not visit or screen.win.current is not screen:
+            return  # the resident walked away, or went on by themselves
+        if found is not None:
+            visit.rating_elsewhere = found
+            visit.rating_invited = found.booking_id
+            screen.go("rate_invite")
+            return
+        from kiosk.ui.screens.identify import next_after_identify
+
+        next_after_identify(screen)
+
+    ctx.ops.run(lambda: ask_elsewhere(store, number), on_done=answered, on_error=lambda _exc: answered(None))
     return True
 
 
@@ -55,15 +87,21 @@ class RateInviteScreen(FeedbackScreen):
             self.ctx.ops.write(lambda: store.mark_rating_asked(booking_id), on_done=lambda _done: None)
 
     def build_body(self, box: QVBoxLayout) -> None:
+        elsewhere = self.visit.rating_elsewhere
         booking = self._booking()
         session = self.ctx.store.session(booking.session_id) if booking else None
-        if session is not None:
+        words: dict[str, str] | None = None
+        if elsewhere is not None:
+            when = when_words(self.ctx.local(elsewhere.starts_at), self.ctx.today())
+            words = {"service": elsewhere.service, "when": when}
+        elif session is not None:
             from kiosk.ui.screens.confirm import session_words
 
-            w = session_words(self, session)
+            words = session_words(self, session)
+        if words is not None:
             box.addWidget(
                 widgets.label(
-                    _("{service}, {when}").format(service=w["service"], when=w["when"]), name="rated"
+                    _("{service}, {when}").format(service=words["service"], when=words["when"]), name="rated"
                 )
             )
         super().build_body(box)
@@ -75,11 +113,18 @@ class RateInviteScreen(FeedbackScreen):
 
     def _rate(self, value: int) -> None:
         """One tap: the rating is sent (as the feedback screen sends it) and the journey goes on."""
+        bookings, elsewhere = self.ctx.bookings, self.visit.rating_elsewhere
+        if elsewhere is not None:
+            self.ctx.ops.write(
+                lambda: bookings.rate_elsewhere(elsewhere.booking_id, value),
+                on_done=self._rated,
+                on_error=self._failed,
+            )
+            return
         booking = self._booking()
         if booking is None:
             self._go_on()
             return
-        bookings = self.ctx.bookings
         self.ctx.ops.write(
             lambda: bookings.rate(booking.id, value), on_done=self._rated, on_error=self._failed
         )
