@@ -514,20 +514,36 @@ def first_pull_figures(home: Path) -> None:
     )
 
 
+PUSH_4PROC_RUNS = (
+    3  # the figure is the median run: on a shared two-core machine one run ranged 1,300–2,250 ops/s
+)
+
+
 def push_4proc_figures(home: Path, admin: str) -> None:
-    """Issue 15's load: 200 kiosks × 2 gzip pushes of 50 creates, released together, 4 `serve` workers."""
-    url, drop = _fresh_pg(admin)
-    try:
-        rate, total, errors, latencies = _measure(url, home, workers=4, pushes=2, ops_per_push=50)
-    finally:
-        drop()
-    latencies.sort()
-    p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
+    """Issue 15's load: 200 kiosks × 2 gzip pushes of 50 creates, released together, 4 `serve` workers; run
+    `PUSH_4PROC_RUNS` times on a fresh database each, the median run's figures printed, and every run's."""
+    runs: list[tuple[float, float, int, int, int]] = []
+    for run in range(PUSH_4PROC_RUNS):
+        url, drop = _fresh_pg(admin)
+        (home / f"run{run}").mkdir(exist_ok=True)
+        try:
+            rate, total, errors, latencies = _measure(
+                url, home / f"run{run}", workers=4, pushes=2, ops_per_push=50
+            )
+        finally:
+            drop()
+        latencies.sort()
+        p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
+        print(
+            f"# run {run + 1}: {rate:.0f} ops/s, p95 {p95:.1f} s, {errors} answers 503 (retried)", flush=True
+        )
+        runs.append((rate, p95, total, errors, len(latencies)))
+    rate, p95, total, errors, answered = sorted(runs)[len(runs) // 2]
     print(f"hub_push_ops_per_s_postgresql_4proc: {rate:.0f} ops/s", flush=True)
     print(f"hub_push_p95_s: {p95:.1f} s", flush=True)
     print(
-        f"# postgresql 4 workers: {total} ops from {KIOSKS} kiosks × 2 pushes of 50, {errors} answers 503 "
-        f"(retried), {len(latencies)} pushes answered",
+        f"# postgresql 4 workers, median of {len(runs)} runs: {total} ops from {KIOSKS} kiosks × 2 pushes of 50, "
+        f"{errors} answers 503 (retried), {answered} pushes answered",
         flush=True,
     )
 

@@ -11,7 +11,11 @@ a `v1:` value is refused.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from functools import cache
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _PREFIX = (
     "v1:"  # before associated data: only `decrypt_unbound` reads it (the kiosk store's one-time upgrade)
@@ -31,6 +35,15 @@ def _hkdf(master: bytes, info: bytes, length: int = 32) -> bytes:
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(master)
+
+
+@cache
+def _aead(key: bytes) -> AESGCM:
+    """One AES-GCM object per key (its key schedule made once; it keeps no state between calls, so threads share
+    it). Imported on first use: `cryptography` is not on the kiosk's start-up path."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
 
 
 class Cipher(Protocol):
@@ -67,10 +80,8 @@ class FieldCipher:
         import base64
         import secrets
 
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
         nonce = secrets.token_bytes(12)
-        sealed = AESGCM(self.enc_key).encrypt(nonce, plain.encode("utf-8"), where.encode("utf-8"))
+        sealed = _aead(self.enc_key).encrypt(nonce, plain.encode("utf-8"), where.encode("utf-8"))
         return _BOUND + base64.b64encode(nonce + sealed).decode()
 
     def decrypt(self, sealed: str | None, *, where: str) -> str | None:
@@ -80,23 +91,19 @@ class FieldCipher:
             return None
         import base64
 
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
         if not sealed.startswith(_BOUND):
             raise ValueError("not a bound encrypted field")
         raw = base64.b64decode(sealed[len(_BOUND) :])
-        return AESGCM(self.enc_key).decrypt(raw[:12], raw[12:], where.encode("utf-8")).decode("utf-8")
+        return _aead(self.enc_key).decrypt(raw[:12], raw[12:], where.encode("utf-8")).decode("utf-8")
 
     def decrypt_unbound(self, sealed: str) -> str:
         """Open a field written before associated data (`v1:`), for the store's one-time upgrade only."""
         import base64
 
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
         if not sealed.startswith(_PREFIX):
             raise ValueError("not an unbound encrypted field")
         raw = base64.b64decode(sealed[len(_PREFIX) :])
-        return AESGCM(self.enc_key).decrypt(raw[:12], raw[12:], None).decode("utf-8")
+        return _aead(self.enc_key).decrypt(raw[:12], raw[12:], None).decode("utf-8")
 
     def lookup_hash(self, value: str) -> str:
         """Keyed hash for finding a resident by ID number without storing it in clear."""

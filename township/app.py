@@ -318,7 +318,7 @@ def _install_routes(app: FastAPI, database: db.Database) -> None:
         openapi_extra=_body_schema(P.PushRequest),
         responses={code: {"model": P.ErrorBody} for code in (400, 401, 403, 413, 503)},
     )
-    async def push(request: Request) -> dict[str, Any]:
+    async def push(request: Request) -> JSONResponse:
         """Apply a batch of outbox ops; one result per op, in op order."""
         device = await run_in_threadpool(S.authenticate, database, request.headers.get("authorization"))
         body = check_push_envelope(parse_json(await read_body(request)))
@@ -328,7 +328,9 @@ def _install_routes(app: FastAPI, database: db.Database) -> None:
             results = await run_in_threadpool(
                 S.push, database, device, body, client_time=client_time(request)
             )
-        return {"results": results, "server_time": P.utc_now_text()}
+        # A Response as is: FastAPI would otherwise check and re-serialize every result against `response_model`
+        # on the event loop (the results are made to that model; tests check them against it).
+        return JSONResponse({"results": results, "server_time": P.utc_now_text()})
 
     @app.get(
         prefix + "/sync/pull",
@@ -336,7 +338,7 @@ def _install_routes(app: FastAPI, database: db.Database) -> None:
         tags=["sync"],
         responses={code: {"model": P.ErrorBody} for code in (400, 401, 403, 410, 503)},
     )
-    async def pull(request: Request, cursor: str | None = None, limit: str | None = None) -> dict[str, Any]:
+    async def pull(request: Request, cursor: str | None = None, limit: str | None = None) -> JSONResponse:
         """One page of changes after `cursor` (none: from the start); `limit` 1–1000, default 500."""
         device = await run_in_threadpool(S.authenticate, database, request.headers.get("authorization"))
         size = P.PULL_DEFAULT_LIMIT
@@ -352,7 +354,9 @@ def _install_routes(app: FastAPI, database: db.Database) -> None:
             page = await run_in_threadpool(
                 S.pull, database, device, cursor or None, size, client_time=client_time(request)
             )
-        return page | {"server_time": P.utc_now_text()}
+        return JSONResponse(
+            page | {"server_time": P.utc_now_text()}
+        )  # as push: not re-checked on the event loop
 
     _install_calls_route(app, database)
     _install_ratings_route(app, database)

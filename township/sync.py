@@ -259,14 +259,15 @@ def _read_op(raw: Any, cipher: Any, device: Device) -> _Ready:
     check = check_id_number(payload.resident.id_number)
     if not check.ok or check.number is None:
         return _Ready(digest, op, payload, check)
+    blind = cipher.lookup_hash(check.number)
     return _Ready(
         digest,
         op,
         payload,
         check,
-        blind=cipher.lookup_hash(check.number),
+        blind=blind,
         sealed=_sealed_booking(cipher, op, payload),
-        resident=_resident_values(cipher, device, payload.resident, check.number),
+        resident=_resident_values(cipher, device, payload.resident, check.number, blind),
     )
 
 
@@ -1070,13 +1071,16 @@ def _find_resident(conn: Connection, device: Device, blind: str) -> str | None:
 _INSERT_RESIDENT = sa.insert(db.residents)
 
 
-def _resident_values(cipher: Any, device: Device, r: P.Resident, id_number: str) -> dict[str, Any]:
+def _resident_values(
+    cipher: Any, device: Device, r: P.Resident, id_number: str, blind: str
+) -> dict[str, Any]:
+    """A new resident's row (`blind`: the ID number's keyed hash, already made for the look-up)."""
     now = db.naive(db.now_utc())
     ident = B.new_id()
     return {
         "id": ident,
         "township_id": device.township_id,
-        "id_blind": cipher.lookup_hash(id_number),
+        "id_blind": blind,
         "id_number_enc": cipher.encrypt(id_number, where=field_ref("residents", "id_number_enc", ident)),
         "id_mask": mask_id(id_number),
         "name_enc": cipher.encrypt(r.name, where=field_ref("residents", "name_enc", ident)),
