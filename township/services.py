@@ -796,6 +796,34 @@ def reject_booking(
         return B.booking_summary(new)
 
 
+def cancel_booking(database: db.Database, booking_id: str, *, staff_id: str | None) -> dict[str, Any]:
+    """Cancel a booking at the resident's request (they phoned or came to the service hall), whichever kiosk made
+    it, until its session starts; its seat goes to the waiting list as a kiosk's cancel does (`township.sync`).
+    The resident asked, on the phone or in person: no text message is sent. The kiosk shows it at its next pull."""
+    with database.write() as conn:
+        actor, row = _booking_for(conn, booking_id, staff_id)
+        if row.status not in (S.PENDING_REVIEW, S.CONFIRMED, S.WAITLISTED):
+            raise ServiceError("status", M.ERR_STATUS)
+        starts = conn.execute(sa.select(db.sessions.c.starts_at).where(db.sessions.c.id == row.session_id)).scalar()
+        if starts is not None and db.utc(starts) <= db.now_utc():
+            raise ServiceError("started", M.ERR_STARTED)
+        with use_locale(actor.locale):
+            new = B.update_booking(
+                conn,
+                booking_id,
+                status=S.CANCELLED,
+                message=_(M.STAFF_CANCELLED),
+                waitlist_position=None,
+                decided_by=actor.staff_id,
+            )
+        if row.status in HOLDS_SEAT:
+            B.release_seat(conn, row.session_id)
+        else:
+            B.promote_waitlist(conn, row.session_id)  # a waiting-list place: only re-ranks the queue
+        _audit(conn, actor, "booking_cancelled", row.code)
+        return B.booking_summary(new)
+
+
 def reassign_booking(
     database: db.Database, booking_id: str, new_session_id: str, *, staff_id: str | None
 ) -> dict[str, Any]:

@@ -264,3 +264,68 @@ def _staff_id(backend: Any, username: str, role: str) -> str:
 def _count_bookings(backend: Any) -> int:
     with backend.database.read() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(db.bookings)).scalar_one())
+
+
+def test_staff_cancel_a_booking_when_the_resident_phones_and_the_seat_goes_on(
+    any_backend: Any, reviewer: ConsoleClient, tmp_path: Path
+) -> None:
+    """A resident phones to cancel: staff cancel the booking on its page, whichever kiosk made it; the seat goes to
+    the waiting list, the kiosk shows it cancelled at its next pull; no text is sent. Refused (409, nothing
+    changed) once the resident has checked in, and for a session that has started."""
+    kiosk = _kiosk(any_backend, tmp_path, "取消测试站")
+    session = any_backend.new_session(capacity=1, starts_in=dt.timedelta(hours=3))
+    engine = kiosk.engine()
+    kiosk.sync_until_ok(engine)
+    first = kiosk.book(session, unique_id_number())
+    waiting = kiosk.book(session, unique_id_number(), waitlist=True)
+    assert first is not None and waiting is not None
+    kiosk.sync_until_ok(engine)
+    assert kiosk.store.booking(waiting.id).status is BookingStatus.WAITLISTED  # type: ignore[union-attr]
+    page = reviewer.get(f"/console/bookings/{first.id}")
+    assert "Cancel booking at the resident" in page.text
+    done = reviewer.post(f"/console/bookings/{first.id}/cancel", {"back": f"/console/bookings/{first.id}"})
+    assert done.status_code == 200 and "Booking cancelled" in done.text, done.text
+    with any_backend.database.read() as conn:
+        statuses = dict(
+            conn.execute(
+                sa.select(db.bookings.c.id, db.bookings.c.status).where(db.bookings.c.session_id == session)
+            ).all()
+        )
+        texts = conn.execute(
+            sa.select(sa.func.count()).where(
+                db.notifications.c.booking_id == first.id, db.notifications.c.kind != "confirmed"
+            )
+        ).scalar_one()
+        audit = conn.execute(
+            sa.select(db.staff_audit.c.who).where(
+                db.staff_audit.c.action == "booking_cancelled", db.staff_audit.c.target == first.code
+            )
+        ).scalar_one()
+    assert statuses == {first.id: "cancelled", waiting.id: "confirmed"}  # the seat went to the waiting list
+    assert texts == 0 and audit == "dianhua"
+    kiosk.sync_until_ok(engine)
+    cancelled = kiosk.store.booking(first.id)
+    assert cancelled is not None and cancelled.status is BookingStatus.CANCELLED
+    assert "as you asked" in cancelled.message or "按您的要求" in cancelled.message
+    assert kiosk.store.booking(waiting.id).status is BookingStatus.CONFIRMED  # type: ignore[union-attr]
+
+    # Once the resident has checked in, or the session has started, the page refuses and nothing changes.
+    Bookings(kiosk.store).check_in(waiting.id, now=kiosk.clock() + dt.timedelta(hours=3))
+    kiosk.sync_until_ok(engine)
+    refused = reviewer.post(f"/console/bookings/{waiting.id}/cancel", {})
+    assert refused.status_code == 409 and "cannot be changed" in refused.text
+    started = any_backend.new_session(capacity=2, starts_in=dt.timedelta(hours=3))
+    kiosk.sync_until_ok(engine)
+    late = kiosk.book(started, unique_id_number())
+    assert late is not None
+    kiosk.sync_until_ok(engine)
+    with any_backend.database.write() as conn:
+        conn.execute(
+            sa.update(db.sessions)
+            .where(db.sessions.c.id == started)
+            .values(starts_at=db.naive(db.now_utc() - dt.timedelta(minutes=5)))
+        )
+    refused = reviewer.post(f"/console/bookings/{late.id}/cancel", {})
+    assert refused.status_code == 409 and "already started" in refused.text
+    assert _booking_row(any_backend, late.code).status == "confirmed"
+    kiosk.close()

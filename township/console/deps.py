@@ -35,6 +35,7 @@ DONE: dict[str, str] = {
     "confirmed": N_("Booking confirmed. The kiosk will tell the resident at its next sync."),
     "rejected": N_("Booking rejected. The kiosk will tell the resident the reason at its next sync."),
     "reassigned": N_("Booking moved. The kiosk will show the new time at its next sync."),
+    "cancelled": N_("Booking cancelled. Its seat is free again; the kiosk will show it at its next sync."),
     "attendance": N_("Attendance saved."),
     "session_saved": N_("Session saved and published to the kiosks."),
     "sessions_created": N_("Sessions created and published to the kiosks."),

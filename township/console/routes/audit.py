@@ -33,6 +33,7 @@ ACTION_LABELS: dict[str, str] = {
     "booking_confirmed": N_("Confirmed"),
     "booking_rejected": N_("Rejected"),
     "booking_reassigned": N_("Moved to another session"),
+    "booking_cancelled": N_("Cancelled at the resident's request"),
     "attendance_marked": N_("Attendance recorded"),
     "reveal_numbers": N_("Viewed full ID and phone number"),
     "duplicate_lease_booking": N_(

@@ -247,6 +247,27 @@ def reject(
     )
 
 
+@router.post("/bookings/{booking_id}/cancel")
+def cancel(
+    request: Request,
+    console: ConsoleDep,
+    who: Posted,
+    *,
+    booking_id: str,
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    """At the resident's request (a phone call, a visit to the hall): any booking of the township before its start."""
+    return _decide(
+        console,
+        request,
+        who,
+        booking_id,
+        back=back,
+        done="cancelled",
+        run=lambda: services.cancel_booking(console.db, booking_id, staff_id=who.staff.id),
+    )
+
+
 @router.post("/bookings/{booking_id}/reassign")
 def reassign(
     request: Request,
