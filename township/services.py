@@ -804,7 +804,9 @@ def cancel_booking(database: db.Database, booking_id: str, *, staff_id: str | No
         actor, row = _booking_for(conn, booking_id, staff_id)
         if row.status not in (S.PENDING_REVIEW, S.CONFIRMED, S.WAITLISTED):
             raise ServiceError("status", M.ERR_STATUS)
-        starts = conn.execute(sa.select(db.sessions.c.starts_at).where(db.sessions.c.id == row.session_id)).scalar()
+        starts = conn.execute(
+            sa.select(db.sessions.c.starts_at).where(db.sessions.c.id == row.session_id)
+        ).scalar()
         if starts is not None and db.utc(starts) <= db.now_utc():
             raise ServiceError("started", M.ERR_STARTED)
         with use_locale(actor.locale):
