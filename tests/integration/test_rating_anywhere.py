@@ -163,6 +163,8 @@ def test_the_resident_is_invited_at_another_kiosk_and_rates_with_one_tap(
             .where(db.bookings.c.id == booking_id)
         ).scalar_one()
     assert service in shown  # which session: its service and day
+    # Also in what the screen says (spoken in the speaking modes): a resident who cannot see knows what they rate.
+    assert service in win.current.announcement()
     touch(win, "face_4")
     assert win.current.name == "booking_list"  # where the resident was going
     win.end_visit()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QVBoxLayout
 
 from cunzhan.i18n import gettext as _
+from cunzhan.i18n import sentences
 from cunzhan.models import Booking
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
@@ -79,7 +80,26 @@ class RateInviteScreen(FeedbackScreen):
         return _("How was your last session?")
 
     def announcement(self) -> str:
-        return _("One touch on a face tells us, or touch Not now.")
+        """Which session first (a resident who cannot see the screen must know what they rate), then how."""
+        rated = self._rated_words()
+        return sentences(
+            *([rated + _(".")] if rated else []), _("One touch on a face tells us, or touch Not now.")
+        )
+
+    def _rated_words(self) -> str:
+        """「慢病随访，12月2日 星期三 上午 9:00」: the service and when, for the screen and the announcement."""
+        elsewhere = self.visit.rating_elsewhere
+        if elsewhere is not None:
+            when = when_words(self.ctx.local(elsewhere.starts_at), self.ctx.today())
+            return _("{service}, {when}").format(service=elsewhere.service, when=when)
+        booking = self._booking()
+        session = self.ctx.store.session(booking.session_id) if booking else None
+        if session is None:
+            return ""
+        from kiosk.ui.screens.confirm import session_words
+
+        words = session_words(self, session)
+        return _("{service}, {when}").format(service=words["service"], when=words["when"])
 
     def on_enter(self) -> None:
         store, booking_id = self.ctx.store, self.visit.rating_invited
@@ -87,23 +107,9 @@ class RateInviteScreen(FeedbackScreen):
             self.ctx.ops.write(lambda: store.mark_rating_asked(booking_id), on_done=lambda _done: None)
 
     def build_body(self, box: QVBoxLayout) -> None:
-        elsewhere = self.visit.rating_elsewhere
-        booking = self._booking()
-        session = self.ctx.store.session(booking.session_id) if booking else None
-        words: dict[str, str] | None = None
-        if elsewhere is not None:
-            when = when_words(self.ctx.local(elsewhere.starts_at), self.ctx.today())
-            words = {"service": elsewhere.service, "when": when}
-        elif session is not None:
-            from kiosk.ui.screens.confirm import session_words
-
-            words = session_words(self, session)
-        if words is not None:
-            box.addWidget(
-                widgets.label(
-                    _("{service}, {when}").format(service=words["service"], when=words["when"]), name="rated"
-                )
-            )
+        rated = self._rated_words()
+        if rated:
+            box.addWidget(widgets.label(rated, kind="notice", name="rated"))
         super().build_body(box)
 
     def choices(self) -> list[Choice]:
