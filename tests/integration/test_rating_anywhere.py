@@ -177,3 +177,28 @@ def test_the_resident_is_invited_at_another_kiosk_and_rates_with_one_tap(
     assert win.current.name == "booking_list"  # asked once
     home.close()
     away.close()
+
+
+@pytest.mark.parametrize("fault", ["drop_request", "drop_response", "corrupt_response", "truncate_response"])
+def test_a_failed_ask_is_nothing_to_rate_and_the_resident_goes_on(
+    backend: Backend, tmp_path: Path, fault: str
+) -> None:
+    """Through the fault proxy: whatever goes wrong, the ask answers None (nothing is raised into the screen; it
+    waits at most its own short timeouts, `client.ASK_TIMEOUT_S`). A response lost after the township marked the
+    booking offered uses that invitation up: the resident is not asked about that session again (asked once, not
+    shown once)."""
+    from tests.proxy import FaultPlan, FaultProxy
+
+    home, away = _kiosk(backend, tmp_path, f"h-{fault}"), _kiosk(backend, tmp_path, f"a-{fault}")
+    number = unique_id_number()
+    _attended_at(backend, home, number)
+    port = int(backend.url.rsplit(":", 1)[1])
+    with FaultProxy(port, FaultPlan(paths=("/v1/ratings/",), script=[fault]), seed=3) as proxy:
+        away.store.set_state(SyncKey.TOWNSHIP_URL, proxy.url)
+        assert ask_elsewhere(away.store, number) is None
+        again = ask_elsewhere(away.store, number)
+    # The township answered (and marked it offered) unless the request never arrived.
+    offered = fault != "drop_request"
+    assert (again is None) is offered
+    home.close()
+    away.close()
