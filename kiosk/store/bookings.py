@@ -89,21 +89,27 @@ class Bookings(SyncState):
         session's waiting room when the session's service numbers residents in booking order; it is given the number
         at check-in (`give_queue_number`). The same counter as check-in numbers, so the two never meet, whatever the
         service's setting was when."""
+        from cunzhan.models import QueueOrder
+
         row = conn.execute(
             "SELECT v.queue_order FROM sessions s JOIN services v ON v.id = s.service_id WHERE s.id = ?",
             (session_id,),
         ).fetchone()
-        kept = self.next_counter(conn, "queue:" + session_id) if row and row[0] == "booking" else None
+        in_order = row is not None and row[0] == QueueOrder.BOOKING.value
+        kept = self.next_counter(conn, "queue:" + session_id) if in_order else None
         conn.execute("UPDATE bookings SET kept_number = ? WHERE id = ?", (kept, booking_id))
 
     def keep_numbers(self, conn: sqlite3.Connection, service_id: str) -> None:
         """A service changed to booking order: the bookings here of its coming sessions that have no number yet keep
         theirs, in the order they were made."""
+        from cunzhan.models import CHANGEABLE
+
+        waiting = sorted(status.value for status in CHANGEABLE)  # not checked in yet
         rows = conn.execute(
             "SELECT b.id, b.session_id FROM bookings b JOIN sessions s ON s.id = b.session_id "
-            "WHERE s.service_id = ? AND b.kept_number IS NULL AND b.queue_number IS NULL AND b.status IN (?,?,?,?) "
-            "ORDER BY b.created_at, b.code",
-            (service_id, "requested", "pending_review", "confirmed", "waitlisted"),
+            "WHERE s.service_id = ? AND b.kept_number IS NULL AND b.queue_number IS NULL "
+            f"AND b.status IN ({','.join('?' * len(waiting))}) ORDER BY b.created_at, b.code",
+            (service_id, *waiting),
         ).fetchall()
         for booking_id, session_id in rows:
             self.keep_number(conn, booking_id, session_id)
@@ -216,7 +222,9 @@ class Bookings(SyncState):
             "JOIN services v ON v.id = s.service_id WHERE b.id = ?",
             (booking_id,),
         ).fetchone()
-        if row is not None and row[0] is not None and row[1] == "booking":
+        from cunzhan.models import QueueOrder
+
+        if row is not None and row[0] is not None and row[1] == QueueOrder.BOOKING.value:
             number = int(row[0])  # booking order: the number kept for it when it was booked
         else:
             number = self.next_counter(conn, "queue:" + session_id)

@@ -104,17 +104,9 @@ class CallListener:
     # --- thread -----------------------------------------------------------------------------------------------------
 
     def _client(self, store: Store) -> TownshipClient | None:
-        """A client for an enrolled kiosk (address in sync_state, token in the keyring), else None."""
-        from kiosk.sync import credentials
+        from kiosk.sync.client import enrolled_client
 
-        url = store.state(SyncKey.TOWNSHIP_URL)
-        if not url or not store.state(SyncKey.DEVICE_ID):
-            return None
-        try:
-            token = credentials.load_token(store.path.parent)
-        except credentials.CredentialError:
-            return None
-        return TownshipClient(url, token, ca_bundle=self.ca_bundle) if token else None
+        return enrolled_client(store, ca_bundle=self.ca_bundle)
 
     def _run(self) -> None:
         try:

@@ -17,7 +17,7 @@ import gzip
 import json
 import math
 import time
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -25,6 +25,9 @@ from pydantic import BaseModel, ValidationError
 
 from cunzhan import protocol
 from cunzhan.i18n import N_, gettext
+
+if TYPE_CHECKING:
+    from kiosk.store import Store
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 30.0
@@ -359,3 +362,20 @@ def _error_code(content: bytes) -> str:
         if isinstance(detail, dict) and isinstance(detail.get("error"), str):
             return str(detail["error"])[:64]
     return ""
+
+
+def enrolled_client(store: Store, *, ca_bundle: str | None = None) -> TownshipClient | None:
+    """A client for an enrolled kiosk (address and device id in sync_state, token in the keyring), else None: not
+    enrolled, or the keyring cannot give the token. For the kiosk's own requests beside the sync engine (the
+    waiting-room call listener, the rating ask)."""
+    from kiosk.store.sync_state import SyncKey
+    from kiosk.sync import credentials
+
+    url = store.state(SyncKey.TOWNSHIP_URL)
+    if not url or not store.state(SyncKey.DEVICE_ID):
+        return None
+    try:
+        token = credentials.load_token(store.path.parent)
+    except credentials.CredentialError:
+        return None
+    return TownshipClient(url, token, ca_bundle=ca_bundle) if token else None

@@ -37,23 +37,21 @@ def may_ask(store: Store) -> bool:
 
 def ask_elsewhere(store: Store, id_number: str, *, ca_bundle: str | None = None) -> Elsewhere | None:
     """The township's invitation for this resident, or None (none, not enrolled, offline, any failure)."""
-    from kiosk.sync import credentials
-    from kiosk.sync.client import SyncError, TownshipClient
+    from kiosk.sync.client import SyncError, enrolled_client
 
-    url = store.state(SyncKey.TOWNSHIP_URL)
-    if not url or not may_ask(store):
+    if not may_ask(store):
         return (
             None  # the last sync did not reach the township: do not keep the resident waiting for a timeout
         )
+    client = enrolled_client(store, ca_bundle=ca_bundle)
+    if client is None:
+        return None
     try:
-        token = credentials.load_token(store.path.parent)
-        if not token:
-            return None
-        with TownshipClient(url, token, ca_bundle=ca_bundle) as client:
+        with client:
             found = client.ask_rating(id_number)
-            if found is None:
-                return None
-            return Elsewhere(found.booking_id, found.service[:200], from_text(found.starts_at))
-    except (SyncError, ValueError, credentials.CredentialError) as exc:
+        if found is None:
+            return None
+        return Elsewhere(found.booking_id, found.service[:200], from_text(found.starts_at))
+    except (SyncError, ValueError) as exc:
         log.info("rating ask failed: %s", type(exc).__name__)  # never the number
         return None
