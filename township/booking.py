@@ -377,6 +377,17 @@ def update_booking(conn: Connection, booking_id: str, **values: Any) -> sa.Row[A
     return row
 
 
+def cancel_booking(conn: Connection, row: sa.Row[Any], message: str, **values: Any) -> sa.Row[Any]:
+    """Cancel a booking (its kiosk's cancel op, or staff at the resident's request) with `message` for the resident;
+    a seat it held goes to the waiting list, a waiting-list place only re-ranks the queue. Returns the new row."""
+    new = update_booking(conn, row.id, status=S.CANCELLED, message=message, waitlist_position=None, **values)
+    if row.status in HOLDS_SEAT:
+        release_seat(conn, row.session_id)
+    elif row.status == S.WAITLISTED:
+        promote_waitlist(conn, row.session_id)
+    return new
+
+
 def service_of(conn: Connection, session: sa.Row[Any]) -> sa.Row[Any]:
     """The session's service (cached for the rest of the transaction: a batch books the same few services)."""
     cache: dict[str, sa.Row[Any]] = conn.info.setdefault(_SERVICES, {})

@@ -810,18 +810,7 @@ def cancel_booking(database: db.Database, booking_id: str, *, staff_id: str | No
         if starts is not None and db.utc(starts) <= db.now_utc():
             raise ServiceError("started", M.ERR_STARTED)
         with use_locale(actor.locale):
-            new = B.update_booking(
-                conn,
-                booking_id,
-                status=S.CANCELLED,
-                message=_(M.STAFF_CANCELLED),
-                waitlist_position=None,
-                decided_by=actor.staff_id,
-            )
-        if row.status in HOLDS_SEAT:
-            B.release_seat(conn, row.session_id)
-        else:
-            B.promote_waitlist(conn, row.session_id)  # a waiting-list place: only re-ranks the queue
+            new = B.cancel_booking(conn, row, _(M.STAFF_CANCELLED), decided_by=actor.staff_id)
         _audit(conn, actor, "booking_cancelled", row.code)
         return B.booking_summary(new)
 

@@ -1106,12 +1106,7 @@ def _cancel(conn: Connection, device: Device, op: P.Op, p: P.BookingCancel, op_i
     _seats_seen(conn, session.id)
     if db.utc(session.starts_at) <= db.now_utc():
         return _rejected(op_id, "too_late", _(M.TOO_LATE), booking=B.booking_summary(row))
-    new = B.update_booking(conn, row.id, status=S.CANCELLED, message=_(M.CANCELLED), waitlist_position=None)
-    if row.status in HOLDS_SEAT:
-        B.release_seat(conn, row.session_id)
-    elif row.status == S.WAITLISTED:
-        B.promote_waitlist(conn, row.session_id)  # only re-ranks the queue: no seat was freed
-    return _applied(op_id, new)
+    return _applied(op_id, B.cancel_booking(conn, row, _(M.CANCELLED)))
 
 
 def _reschedule(
