@@ -12,10 +12,12 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import math
 import os
 import re
+import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -207,42 +209,90 @@ def _warm_up(database: db.Database) -> None:
 
 WRITE_WAIT_S = 10.0
 SYNC_SLOTS = 8  # pushes and pulls one process runs at once (each a write transaction)
-ADMISSION_WAIT_S = 5.0  # how long a request may wait for a slot before it is answered 503 + Retry-After
+# The longest a request waits for a slot. With the write-lock wait (10 s) and the work itself it stays inside the
+# kiosk's 30 s read timeout.
+ADMISSION_WAIT_S = 12.0
+HELD_SMOOTHING = 0.2  # weight of the newest request in the running mean of how long a request holds a slot
+RETRY_AFTER_MAX_S = 60
 
 
 class SyncGate:
     """Admission control for push and pull. Writes to one township run one at a time (its row lock), so a
     request queued behind many others would be answered after the kiosk's 30 s read timeout; the kiosk would then
     send it again, doubling the work. Instead at most `slots` run (or wait on the database) per process, and a
-    request that cannot start within `wait_s` is answered 503 `busy` with `Retry-After` at once, having changed
-    nothing. In-process only by design: it bounds this process's queue, it decides nothing about data."""
+    request waits for one only while it can expect to start within `wait_s`: from the requests already waiting and
+    the running mean of how long one holds a slot, a request that would wait longer is answered 503 `busy` at
+    once, with that expected wait as `Retry-After`, having changed nothing; one that was expected in time but is
+    still waiting after `wait_s` is answered the same way then. A request is never refused while it would have
+    been answered in time (each 503 costs the kiosk its wait plus a second upload), nor held past the kiosk's
+    timeout. In-process only by design: it bounds this process's queue, it decides nothing about data."""
 
-    def __init__(self, slots: int = SYNC_SLOTS, wait_s: float = ADMISSION_WAIT_S) -> None:
+    def __init__(
+        self,
+        slots: int = SYNC_SLOTS,
+        wait_s: float = ADMISSION_WAIT_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.slots = slots
         self.wait_s = wait_s
+        self._clock = clock
         self._semaphore: asyncio.Semaphore | None = None
+        self._waiting = 0
+        self.held_s: float | None = (
+            None  # running mean of how long a request holds a slot; None before the first
+        )
 
     @property
     def full(self) -> bool:
         """Whether every slot is taken (a new request would wait)."""
         return self._semaphore is not None and self._semaphore.locked()
 
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a slot now."""
+        return self._waiting
+
+    def expected_wait_s(self) -> float:
+        """How long a request arriving now can expect to wait for a slot (0 while one is free or before any
+        request has held one)."""
+        if not self.full or self.held_s is None:
+            return 0.0
+        return (self._waiting + 1) * self.held_s / self.slots
+
     @asynccontextmanager
     async def admit(self) -> AsyncIterator[None]:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.slots)
-        acquiring = asyncio.ensure_future(self._semaphore.acquire())
-        done, _pending = await asyncio.wait({acquiring}, timeout=self.wait_s)
-        if not done:
-            acquiring.cancel()
-            try:
-                await acquiring  # it may have got the slot just as we gave up: then we hold it and go on
-            except asyncio.CancelledError:
-                raise db.Busy("no sync slot free") from None
+        expected = self.expected_wait_s()
+        if expected > self.wait_s:
+            raise db.Busy("the sync queue is longer than a kiosk waits", retry_after_s=expected)
+        self._waiting += 1
+        try:
+            acquiring = asyncio.ensure_future(self._semaphore.acquire())
+            done, _pending = await asyncio.wait({acquiring}, timeout=self.wait_s)
+            if not done:
+                acquiring.cancel()
+                try:
+                    await acquiring  # it may have got the slot just as we gave up: then we hold it and go on
+                except asyncio.CancelledError:
+                    raise db.Busy("no sync slot free", retry_after_s=self.expected_wait_s()) from None
+        finally:
+            self._waiting -= 1
+        started = self._clock()
         try:
             yield
         finally:
             self._semaphore.release()
+            held = self._clock() - started
+            self.held_s = (
+                held if self.held_s is None else (1 - HELD_SMOOTHING) * self.held_s + HELD_SMOOTHING * held
+            )
+
+
+def retry_after(seconds: float | None) -> int:
+    """The `Retry-After` of a 503 `busy`: the expected wait in whole seconds, at least `RETRY_AFTER_BUSY_S`, at
+    most `RETRY_AFTER_MAX_S`."""
+    return min(RETRY_AFTER_MAX_S, max(RETRY_AFTER_BUSY_S, math.ceil(seconds or 0)))
 
 
 WORKER_DB_ENV = "CUNZHAN_TOWNSHIP_WORKER_DB"  # set by `serve --workers N` for its worker processes
@@ -260,9 +310,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status, exc.code, exc.message)
 
     @app.exception_handler(db.Busy)
-    async def _busy(_request: Request, _exc: db.Busy) -> JSONResponse:
+    async def _busy(_request: Request, exc: db.Busy) -> JSONResponse:
         return error_response(
-            503, P.ERROR_BUSY, "the backend is busy; try again shortly", retry_after=RETRY_AFTER_BUSY_S
+            503,
+            P.ERROR_BUSY,
+            "the backend is busy; try again shortly",
+            retry_after=retry_after(exc.retry_after_s),
         )
 
     @app.exception_handler(sa.exc.OperationalError)

@@ -581,7 +581,12 @@ _sqlite_locks_guard = threading.Lock()
 
 
 class Busy(Exception):
-    """The database could not take another writer in time (→ 503 with Retry-After)."""
+    """The database could not take another writer in time (→ 503 with Retry-After: `retry_after_s` when the
+    caller knows how long the wait is, else the default)."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Database:
