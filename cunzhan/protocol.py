@@ -318,6 +318,7 @@ class PullResponse(_Response):
     server_time: str
     # The kiosk's match key (64 hex digits), sent only with a page that holds a phone booking's `match`.
     match_key: str | None = None
+    zone: str | None = None  # the township's time zone now, on every page (none: an older backend)
 
 
 class Call(_Response):
@@ -378,6 +379,9 @@ class EnrollResponse(_Response):
     device_token: str
     township_id: str
     kiosk_number: int
+    zone: str | None = (
+        None  # the township's time zone (IANA name): the kiosk shows times in it (none: older backend)
+    )
 
 
 class Health(_Response):

@@ -119,6 +119,7 @@ def enroll(database: db.Database, request: P.EnrollRequest) -> dict[str, Any]:
             "device_token": token,
             "township_id": town.slug,
             "kiosk_number": number,
+            "zone": town.zone,
         }
 
 
@@ -1389,7 +1390,7 @@ def pull(
         has_more = len(rows) > limit
         rows = rows[:limit]
         last = rows[-1].seq if rows else since
-        secret, town_id, floor = town.cursor_secret, town.id, int(town.log_floor)
+        secret, town_id, floor, zone = town.cursor_secret, town.id, int(town.log_floor), town.zone
         # A page with a phone booking for this kiosk tells it the key its `match` was made with (docs/sync.md).
         key = (
             B.match_key(conn, device.id)
@@ -1411,6 +1412,7 @@ def pull(
         "changes": changes,
         "next_cursor": make_cursor(secret, town_id, device.id, int(last), floor),
         "has_more": has_more,
+        "zone": zone,
     }
     if key is not None:
         page["match_key"] = key

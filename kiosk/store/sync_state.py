@@ -84,11 +84,15 @@ class SyncState(StoreBase):
         url: str,
         url_setting: str,
         reenrolled: bool,
+        zone: tuple[str, str] | None = None,
     ) -> None:
         """A new identity from the township, in one transaction. A cursor is bound to its device, and leases were
         granted to the old device: a new identity starts with a clean pull (the catalogue is swept by it) and no
-        leases. The outbox is kept and pushed as this device. `url_setting`: the settings key of the address."""
+        leases. The outbox is kept and pushed as this device. `url_setting`: the settings key of the address;
+        `zone`: (settings key, the township's time zone) to keep, when the township said one."""
         with self.transaction() as conn:
+            if zone is not None:
+                self.write_setting(conn, *zone)
             self.set_state(SyncKey.CATALOGUE_CURSOR, "", conn)
             conn.execute("DELETE FROM leases")
             self.set_state(SyncKey.DEVICE_ID, device_id, conn)

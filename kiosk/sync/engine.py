@@ -37,6 +37,8 @@ from typing import Any
 
 from cunzhan import protocol
 from cunzhan.models import BookingStatus, Provider, QueueOrder, Service, ServiceKind, Session, SessionStatus
+from cunzhan.zones import is_zone
+from kiosk.settings import TIMEZONE
 from kiosk.store import Link, Store, SyncKey, from_text, to_text, utc_now
 from kiosk.sync.apply import receive_phone_booking
 from kiosk.sync.client import BadResponse, Busy, CursorExpired, LinkDown, SyncError, TooLarge, TownshipClient
@@ -71,6 +73,7 @@ class SyncReport:
     error: SyncError | None = None
     clock_skew_s: float | None = None
     kinds: dict[str, int] = field(default_factory=dict)
+    zone: str | None = None  # the township's time zone, when this sync found it changed
 
     @property
     def ok(self) -> bool:
@@ -308,7 +311,9 @@ class SyncEngine:
                 seen = {t: set() for t in _SWEPT.values()}
                 continue
             self._note_skew(page.server_time, sent, report)
+            zone = self._new_zone(page.zone)
             with self.store.transaction() as conn:
+                self._keep_zone(conn, zone, report)
                 if page.match_key:  # with a page that holds a phone booking for this kiosk (docs/sync.md)
                     self.store.set_match_key(conn, page.match_key)
                 for change in page.changes:
@@ -477,6 +482,19 @@ class SyncEngine:
         now = self.clock()
         self.client.headers[protocol.CLIENT_TIME_HEADER] = to_text(now)
         return now
+
+    def _new_zone(self, zone: str | None) -> str | None:
+        """The township's time zone from a pull page, when it is a real zone and not the kiosk's already."""
+        if not zone or not is_zone(zone):
+            return None
+        return None if self.store.stored_settings().get(TIMEZONE.key) == zone else zone
+
+    def _keep_zone(self, conn: sqlite3.Connection, zone: str | None, report: SyncReport) -> None:
+        """The township moved to another time zone (`zone`, from `_new_zone`): the kiosk shows times in it."""
+        if zone is not None:
+            self.store.write_setting(conn, TIMEZONE.key, zone)
+            self.store.audit("system", "setting_changed", TIMEZONE.key, conn=conn)
+            report.zone = zone
 
     def _note_skew(self, server_time: str, sent: dt.datetime, report: SyncReport) -> None:
         """Skew = server time minus the kiosk clock at the middle of the exchange (seconds; positive = kiosk late)."""

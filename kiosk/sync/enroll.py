@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cunzhan import protocol
 from cunzhan.i18n import N_, gettext
+from cunzhan.zones import is_zone
 from kiosk.store import Store, SyncKey
 from kiosk.sync import credentials
 from kiosk.sync.client import Forbidden, LinkDown, SyncError, TLSRefused, TownshipClient, check_url
@@ -152,6 +153,7 @@ def _enroll(
         url=url,
         url_setting=s.TOWNSHIP_URL.key,
         reenrolled=reenrolled,
+        zone=(s.TIMEZONE.key, response.zone) if response.zone and is_zone(response.zone) else None,
     )
     log.info("enrolled as kiosk %d", response.kiosk_number)
     return EnrollResult(response.device_id, response.township_id, response.kiosk_number, url, reenrolled)

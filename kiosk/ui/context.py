@@ -120,6 +120,7 @@ class KioskContext:
         self.dpi_override = override if override > 0 else None
         self.screen_dpi = dpi
         self._zone: dt.tzinfo | None = None
+        self._zone_name = ""
         self._bookings: Bookings | None = None
         self.visit = Visit()
 
@@ -149,11 +150,12 @@ class KioskContext:
 
     @property
     def zone(self) -> dt.tzinfo:
-        """The kiosk's time zone (the `timezone` setting), loaded on first use."""
-        if self._zone is None:
+        """The kiosk's time zone (the `timezone` setting: the township's, from sync), loaded when it changes."""
+        name = str(self.settings.get(S.TIMEZONE))
+        if self._zone is None or self._zone_name != name:
             import zoneinfo
 
-            self._zone = zoneinfo.ZoneInfo(str(self.settings.get(S.TIMEZONE)))
+            self._zone, self._zone_name = zoneinfo.ZoneInfo(name), name
         return self._zone
 
     def now(self) -> dt.datetime:

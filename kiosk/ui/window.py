@@ -373,5 +373,7 @@ class KioskWindow(QWidget):
         QTimer.singleShot(0, self._on_sync_changed)
 
     def _on_sync_changed(self) -> None:
+        # A sync may have changed settings the township gives (its time zone): read them again.
+        self.ctx.settings.reload(self.ctx.store.stored_settings())
         if self.current is not None and self.current.name == "home":
             self.refresh()

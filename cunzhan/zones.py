@@ -1,0 +1,20 @@
+"""Time zones by IANA name, checked once for the console, the command line and the kiosk."""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+
+# Names in the time zone database that are no place: a kiosk or a township could not be in them.
+_NOT_PLACES = frozenset({"Factory", "localtime", "posixrules"})
+
+
+@functools.cache
+def _places() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) - _NOT_PLACES
+
+
+def is_zone(name: str) -> bool:
+    """Whether `name` is a time zone of a place in the system's database ("Asia/Shanghai", "Asia/Urumqi"); never
+    raises, whatever the text (a path, 10,000 characters, a folder like "Asia")."""
+    return name in _places()
