@@ -202,6 +202,15 @@ class DemandSearch(_Request):
     at: Annotated[str, Field(max_length=40)]  # kiosk clock, ISO-8601
 
 
+class DemandFull(_Request):
+    """`demand`/`slot_full`: a resident touched a full time of this session at a kiosk (#18), counted once per
+    session and visit. No personal data: the village the kiosk serves, when."""
+
+    session_id: _Id
+    village: Annotated[str, Field(max_length=100)] | None = None
+    at: Annotated[str, Field(max_length=40)]  # kiosk clock, ISO-8601
+
+
 class AuditEntry(_Request):
     """One row of a kiosk's local audit log: a staff action, never with personal data (kiosk.staff)."""
 
@@ -228,6 +237,7 @@ PAYLOADS: dict[tuple[str, str], type[_Request]] = {
     ("call", "announce"): RoomCall,
     ("feedback", "submit"): FeedbackSubmit,
     ("demand", "no_session"): DemandSearch,
+    ("demand", "slot_full"): DemandFull,
     ("audit", "batch"): AuditBatch,
 }
 

@@ -746,6 +746,8 @@ def _apply(
         return _kiosk_audit(conn, device, payload, op_id, batch)
     if isinstance(payload, P.DemandSearch):
         return _demand(conn, device, payload, op_id)
+    if isinstance(payload, P.DemandFull):
+        return _demand_full(conn, device, payload, op_id)
     return _rejected(op_id, "invalid", _(M.INVALID))
 
 
@@ -1247,10 +1249,6 @@ def _demand(conn: Connection, device: Device, p: P.DemandSearch, op_id: str) -> 
     ).first()
     if service is None:
         return _rejected(op_id, "not_found", _(M.NOT_FOUND))
-    now = db.now_utc()
-    at = _kiosk_time(p.at)
-    # The kiosk's clock says when; one far off (or in the future) is not believed.
-    moment = db.utc(at) if at is not None and abs(db.utc(at) - now) < dt.timedelta(days=30) else now
     wanted = _kiosk_time(p.wanted_at) if p.wanted_at else None
     record_unmet(
         conn,
@@ -1259,9 +1257,36 @@ def _demand(conn: Connection, device: Device, p: P.DemandSearch, op_id: str) -> 
         village=p.village,
         service_id=str(service.id),
         wanted_at=db.utc(wanted) if wanted is not None else None,
-        at=moment,
+        at=_demand_moment(p.at),
     )
     return _result(op_id, "applied")
+
+
+def _demand_full(conn: Connection, device: Device, p: P.DemandFull, op_id: str) -> dict[str, Any]:
+    """A full time touched at the kiosk (#18): one `slot_full` row of unmet demand for that session, no personal
+    data. Counted as the resident saw it (the kiosk's seat count may lag the township's by a sync); a session of
+    another township, or none, is `not_found`."""
+    from township.insight.unmet import record_unmet
+
+    s = db.sessions
+    session = conn.execute(
+        sa.select(s.c.id, s.c.township_id, s.c.service_id, s.c.provider_id, s.c.starts_at).where(
+            s.c.id == p.session_id, s.c.township_id == device.township_id
+        )
+    ).first()
+    if session is None:
+        return _rejected(op_id, "not_found", _(M.NOT_FOUND))
+    record_unmet(
+        conn, device.township_id, "slot_full", village=p.village, session=session, at=_demand_moment(p.at)
+    )
+    return _result(op_id, "applied")
+
+
+def _demand_moment(kiosk_at: str) -> dt.datetime:
+    """When a demand op happened: the kiosk's clock, unless it is more than 30 days off the township's."""
+    now = db.now_utc()
+    at = _kiosk_time(kiosk_at)
+    return db.utc(at) if at is not None and abs(db.utc(at) - now) < dt.timedelta(days=30) else now
 
 
 def _kiosk_audit(

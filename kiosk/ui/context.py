@@ -80,6 +80,7 @@ class Visit:
     rating_elsewhere: Elsewhere | None = None
     asked_elsewhere: bool = False
     no_session_for: tuple[str, ...] = ()  # services searched with no open session, counted once (screens/day)
+    full_for: tuple[str, ...] = ()  # sessions touched while full, counted once (screens/timeslot)
 
     def has_personal(self) -> bool:
         """Anything that tells who the resident is or that they typed: who they are, who it is for, a booking,

@@ -137,3 +137,38 @@ def test_a_search_that_found_no_session_is_counted_in_the_needs_profile(
     [need] = [n for n in needs if n.service_id == service_id]
     assert need.no_session == 3 and need.village == "石桥村" and need.total == 3
     kiosk.close()
+
+
+def test_a_full_time_touched_at_the_kiosk_is_counted_in_the_needs_profile(
+    any_backend: Backend, tmp_path: Path
+) -> None:
+    from kiosk.demand import record_slot_full
+    from township import db
+    from township.insight.needs import needs_profile
+    from township.insight.scope import Scope
+
+    session_id = any_backend.new_session()
+    with any_backend.database.read() as conn:
+        session = conn.execute(sa.select(db.sessions).where(db.sessions.c.id == session_id)).one()
+    kiosk = KioskSim(tmp_path, "full")
+    kiosk.enroll(any_backend.url, any_backend.enrollment_code())
+    engine = kiosk.engine()
+    record_slot_full(kiosk.store, session_id=session_id, village="石桥村")
+    record_slot_full(kiosk.store, session_id=session_id, village="石桥村")
+    record_slot_full(kiosk.store, session_id=str(uuid.uuid4()), village="石桥村")  # not this township's
+    kiosk.sync_until_ok(engine)
+    states = sorted(r["state"] for r in kiosk.store.query("SELECT state FROM outbox WHERE entity = 'demand'"))
+    assert states == ["done", "done", "rejected"]
+
+    u = db.unmet_demand
+    with any_backend.database.read() as conn:
+        found = conn.execute(sa.select(u).where(u.c.session_id == session_id)).all()
+        needs = needs_profile(conn, Scope.township(any_backend.township_id()), weeks=3)
+    assert len(found) == 2 and {r.reason for r in found} == {"slot_full"}
+    assert {(r.service_id, r.provider_id, r.village) for r in found} == {
+        (session.service_id, session.provider_id, "石桥村")
+    }
+    assert all(r.at.minute == 0 for r in found)  # to the hour, no person
+    [need] = [n for n in needs if n.service_id == session.service_id and n.village == "石桥村"]
+    assert need.slot_full == 2 and need.total == 2
+    kiosk.close()

@@ -93,6 +93,8 @@ def test_time_filled_while_choosing_offers_the_nearest_times(make_kiosk: Any, de
     alternatives = kiosk.ctx.visit.alternatives
     assert alternatives and session_id not in alternatives
     assert not demo_store.query("SELECT 1 FROM bookings")
+    wanted = [o["payload"]["session_id"] for o in demo_store.pending_ops() if o["entity"] == "demand"]
+    assert wanted == [session_id]  # the full time counted as unmet demand (#18)
     touch(kiosk, f"choice_{alternatives[0]}")
     assert kiosk.current.name == "who"
     touch(kiosk, "choice_self")

@@ -3,7 +3,7 @@
 Figures per local week (Monday to Sunday in the township's zone, by the session's start): `bookings` (bookings that
 held a seat: pending review, confirmed, checked in, attended, no-show), `attended` (checked in or attended),
 `no_show` and the no-show rate among those decided (attended + no-show), `waitlisted` (still on a waiting list),
-`refused` (creates refused for lack of seats, from `unmet_demand`), and satisfaction: the mean rating with its
+`refused` (creates refused for lack of seats and full times touched at a kiosk, from `unmet_demand`), and satisfaction: the mean rating with its
 sample size and the count of low (1–2) ratings, from `feedback`, by the week of the rated session.
 
 Why a rollup. A county of 20 townships holds millions of bookings; counting a page's eight weeks from them takes

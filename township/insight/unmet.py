@@ -1,7 +1,7 @@
 """Unmet demand: what residents tried to book and could not have, with no personal data.
 
-One row per event: a create refused for lack of seats (`slot_full`), a create put on the waiting list
-(`waitlisted`), or a search that found no session (`no_session`). What is kept: township, village (as the kiosk
+One row per event: a create refused for lack of seats or a full time touched at a kiosk (`slot_full`), a create put
+on the waiting list (`waitlisted`), or a search that found no session (`no_session`). What is kept: township, village (as the kiosk
 gave it), service, the wanted session (if any) and its provider, the local week, weekday and time band of what was
 wanted, the reason, and when (to the hour). Never the resident, the booking, the kiosk or the exact time, so the rows
 cannot be joined back to a person. The needs profile (`township.insight.needs`) and the dashboard's refusals read it.

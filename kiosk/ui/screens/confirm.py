@@ -214,6 +214,10 @@ class ConfirmScreen(Screen):
             self.show_message(_(SAVE_FAILED))  # everything entered stays: the resident can simply try again
             return
         if exc.reason in (Refusal.SLOT_FULL, Refusal.SESSION_CLOSED, Refusal.SESSION_STARTED):
+            if exc.reason is Refusal.SLOT_FULL and self.visit.session_id:
+                from kiosk.ui.screens.timeslot import record_full
+
+                record_full(self, self.visit.session_id)
             self.visit.alternatives = tuple(s.id for s in exc.alternatives)
             self.visit.session_id = None
             self.win.back_to("time", announce=False).show_message(exc.message(), "notice")

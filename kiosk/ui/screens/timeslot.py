@@ -72,6 +72,7 @@ class TimeScreen(Screen):
     def _choose(self, session: Session) -> None:
         fresh = self.ctx.store.session(session.id) or session
         if not fresh.bookable:
+            record_full(self, fresh.id)
             self.offer_alternatives(fresh)
             return
         self.visit.session_id = fresh.id
@@ -94,3 +95,20 @@ class TimeScreen(Screen):
                 _("Sorry, this time is full and there are no other free times soon. Please ask the staff."),
                 "notice",
             )
+
+
+def record_full(screen: Screen, session_id: str) -> None:
+    """Count a full time the resident wanted as unmet demand (no personal data; kiosk.demand), once per session in
+    a visit: touched while shown full here, or filled up while the resident was choosing (screens/confirm)."""
+    visit, ctx = screen.visit, screen.ctx
+    if session_id in visit.full_for:
+        return
+    visit.full_for = (*visit.full_for, session_id)
+    from kiosk import settings as S
+    from kiosk.demand import record_slot_full
+
+    store, village, now = ctx.store, str(ctx.settings.get(S.VILLAGE)) or None, ctx.now()
+    ctx.ops.write(
+        lambda: record_slot_full(store, session_id=session_id, village=village, now=now),
+        on_done=lambda _id: None,
+    )
