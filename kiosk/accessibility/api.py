@@ -42,6 +42,9 @@ class VoiceIn(Protocol):
 
     available: bool
     problem: str  # why voice is unavailable, in the UI language ("" when available)
+    dictation: (
+        bool  # whether free speech can be recognised (`dictate`): the model has a language model of its own
+    )
     on_command: (
         Callable[[str], None] | None
     )  # called on the Qt main thread with the phrase (or digits) recognised
@@ -54,6 +57,10 @@ class VoiceIn(Protocol):
 
     def stop(self) -> None:
         """Stop listening."""
+
+    def dictate(self, on_text: Callable[[str], None]) -> None:
+        """Listen for one utterance of free speech; `on_text` gets the recognised text ("" for nothing) once, on the
+        Qt main thread. Personal: never kept for diagnostics or logged."""
 
 
 class CaptionOnlySpeech:
@@ -90,6 +97,7 @@ class NoVoice:
     """Voice input that is not available, with the reason shown on screen."""
 
     available = False
+    dictation = False
 
     def __init__(self, problem: str) -> None:
         self.problem = problem
@@ -102,4 +110,7 @@ class NoVoice:
         return None
 
     def stop(self) -> None:
+        return None
+
+    def dictate(self, on_text: Callable[[str], None]) -> None:
         return None

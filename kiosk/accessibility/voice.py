@@ -12,12 +12,16 @@
   `arecord` (alsa-utils: present on every Linux kiosk image, reads the default ALSA/PulseAudio/PipeWire source, runs
   as a separate process we can end at once), sox's `rec` as a second choice, and `sounddevice` (PortAudio) on Windows
   when installed. Tests and benches stand in for the microphone with `WavFileSource`.
+- Dictation (`VoiceCommands.dictate`, #18): the one place free speech is recognised — an optional comment after a
+  rating, never required. Only with a model that has a language model of its own (`supports_dictation`); the text
+  goes to the caller alone, never to `last_text` or a log: it is personal.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +44,7 @@ SAMPLE_RATE = 16000
 UNKNOWN = "[unk]"
 GLOBAL_COMMANDS: tuple[str, ...] = ("返回", "重听", "首页", "帮助", "呼叫工作人员", "是", "否")
 _CHUNK_FRAMES = 1600  # 100 ms of 16 kHz audio per read
+DICTATION_SECONDS = 30  # the longest a comment is listened for (a pause ends it sooner)
 
 __all__ = [
     "GLOBAL_COMMANDS",
@@ -105,23 +110,39 @@ def is_model_dir(path: Path) -> bool:
     return path.is_dir() and (path / "am").is_dir() and (path / "conf").is_dir()
 
 
-class Decoder:
-    """One grammar-restricted Kaldi recogniser; feed 16 kHz mono 16-bit PCM, get recognised text."""
+def supports_dictation(path: Path) -> bool:
+    """Whether the model in folder `path` recognises free speech: it carries a language model, either a big
+    model's static graph (HCLG.fst) or a small model's grammar graph (Gr.fst). A model built for grammars alone
+    (HCLr.fst without either) recognises only the phrases it is given."""
+    return any((path / name).is_file() for name in ("graph/HCLG.fst", "graph/Gr.fst", "HCLG.fst", "Gr.fst"))
 
-    def __init__(self, model: Any, grammar: Sequence[str], sample_rate: int = SAMPLE_RATE) -> None:
+
+_BETWEEN_CJK = re.compile(r"(?<=[\u3400-\u9fff]) +(?=[\u3400-\u9fff])")
+
+
+def tidy_dictation(text: str, limit: int) -> str:
+    """Recognised free speech as a resident would write it: Vosk's spaces between Chinese words dropped, runs of
+    space made one, at most `limit` characters."""
+    return _BETWEEN_CJK.sub("", " ".join(text.replace(UNKNOWN, " ").split()))[:limit]
+
+
+class Decoder:
+    """One Kaldi recogniser; feed 16 kHz mono 16-bit PCM, get recognised text. Grammar-restricted, or free speech
+    when `grammar` is None (dictation)."""
+
+    def __init__(self, model: Any, grammar: Sequence[str] | None, sample_rate: int = SAMPLE_RATE) -> None:
         import vosk
 
-        self.recognizer = vosk.KaldiRecognizer(model, sample_rate, grammar_json(grammar))
+        if grammar is None:
+            self.recognizer = vosk.KaldiRecognizer(model, sample_rate)
+        else:
+            self.recognizer = vosk.KaldiRecognizer(model, sample_rate, grammar_json(grammar))
 
     def accept(self, pcm: bytes) -> str | None:
         """Feed audio; the text of an utterance when Vosk detected its end, else None."""
         if self.recognizer.AcceptWaveform(pcm):
             return str(json.loads(self.recognizer.Result()).get("text", ""))
         return None
-
-    def set_grammar(self, grammar: Sequence[str]) -> None:
-        """Switch to another grammar between utterances (a new screen while listening)."""
-        self.recognizer.SetGrammar(grammar_json(grammar))
 
     def finish(self) -> str:
         """End of audio: the text of whatever was said since the last result."""
@@ -332,10 +353,13 @@ class VoiceCommands:
         digits: bool = True,
         model: Any = None,
         main_thread: bool = True,
+        dictation: bool | None = None,
     ) -> None:
-        """`main_thread=False` calls `on_command` on the decoding thread even when a Qt application exists."""
+        """`main_thread=False` calls `on_command` on the decoding thread even when a Qt application exists.
+        `dictation`: whether free speech can be recognised (default: what the model in `model_path` supports)."""
         self.available = True
         self.problem = ""
+        self.dictation = supports_dictation(Path(model_path)) if dictation is None else dictation
         self.on_command: Callable[[str], None] | None = None
         self.last_text = (
             ""  # what Vosk heard last (for staff diagnostics; never contains more than the grammar)
@@ -397,6 +421,53 @@ class VoiceCommands:
             self._thread = threading.Thread(target=self._listen, name="voice", daemon=True)
             self._thread.start()
 
+    def dictate(self, on_text: Callable[[str], None]) -> None:
+        """Listen for one utterance of free speech (listening for commands stops first): `on_text` gets what was
+        recognised ("" when nothing was) once, when the speaker pauses, on `stop()` or at the end of the audio; on
+        the Qt main thread like `on_command`. Does nothing without `dictation`."""
+        if not self.dictation or not self.available:
+            return
+        self.stop()
+        with self._lock:
+            if self._dispatch is None and self._main_thread:
+                self._dispatch = qt_main_thread_dispatch()
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._dictate, args=(on_text,), name="dictation", daemon=True
+            )
+            self._thread.start()
+
+    def _dictate(self, on_text: Callable[[str], None]) -> None:
+        heard = ""
+        try:
+            if not self._loaded.wait(120) or not self.available or self._model is None:
+                return
+            try:
+                source = self._source_factory()
+            except (OSError, ValueError, RuntimeError):
+                self.problem = _(
+                    N_("The microphone is not working. Please use the buttons, or ask the staff.")
+                )
+                return
+            decoder = Decoder(self._model, None)
+            try:
+                for _chunk in range(DICTATION_SECONDS * SAMPLE_RATE // _CHUNK_FRAMES):
+                    if self._stop.is_set() or heard:
+                        break
+                    chunk = source.read(_CHUNK_FRAMES)
+                    if not chunk:
+                        break
+                    heard = decoder.accept(chunk) or ""  # text once the speaker pauses after saying something
+                heard = heard or decoder.finish()
+            finally:
+                source.close()
+        finally:
+            said = heard
+            if self._dispatch is not None:
+                self._dispatch(lambda: on_text(said))
+            else:
+                on_text(said)
+
     def stop(self) -> None:
         """Stop listening; whatever was said before is still decoded and delivered."""
         self._stop.set()
@@ -426,7 +497,9 @@ class VoiceCommands:
                 if version != self._grammar_version:  # the screen changed while listening (blind mode)
                     version = self._grammar_version
                     current = list(self._grammar)
-                    decoder.set_grammar(current)
+                    # A fresh recogniser: Vosk's SetGrammar on one that has taken audio ends the process
+                    # (KaldiFatalError "Can't add speaker model to already running recognizer").
+                    decoder = Decoder(self._model, current)
                     grammar = [p for p in current if p != UNKNOWN]
                 text = decoder.accept(chunk)
                 if text is not None:

@@ -27,8 +27,11 @@ from kiosk.accessibility.voice import (
     build_grammar,
     decode_wav,
     grammar_json,
+    is_model_dir,
     load_model,
     match_phrase,
+    supports_dictation,
+    tidy_dictation,
 )
 from kiosk.settings import Settings
 
@@ -249,3 +252,95 @@ def test_commands_arrive_on_the_qt_main_thread(
     qtbot.waitUntil(lambda: bool(threads), timeout=30000)
     voice.stop()
     assert threads == [("예약", True)]
+
+
+def test_dictation_recognises_free_speech_once_and_keeps_none_of_it(
+    ko_model: Any, utterances: dict[str, Path], tmp_path: Path
+) -> None:
+    # An optional comment after a rating (#18): free speech, no grammar — 「의사 선생님이 친절했어요」 (the doctor was
+    # kind), then room silence. espeak-ng's Korean is far from a person's, so the words differ; what matters is that
+    # free text comes back (words no grammar offered), once, when the speaker pauses.
+    said = tmp_path / "said.wav"
+    spoken = speak_korean("의사 선생님이 친절했어요", tmp_path, "comment")
+    subprocess.run(["sox", str(spoken), str(said), "pad", "0", "2"], check=True)
+    assert supports_dictation(ko_model_dir())
+    texts: list[str] = []
+    done = threading.Event()
+    voice = VoiceCommands(str(ko_model_dir()), lambda: WavFileSource(said), model=ko_model, main_thread=False)
+    assert voice.dictation
+    voice.set_grammar(KOREAN)
+
+    def heard(text: str) -> None:
+        texts.append(text)
+        done.set()
+
+    voice.dictate(heard)
+    assert done.wait(30)
+    voice.stop()
+    assert len(texts) == 1 and texts[0], texts
+    words = texts[0].split()
+    assert len(words) >= 3 and not set(words) <= set(KOREAN), texts  # free text, not the screen's grammar
+    assert voice.last_text == ""  # personal: not kept for diagnostics
+
+
+def test_dictation_of_silence_is_empty_and_a_grammar_only_model_offers_none(
+    ko_model: Any, tmp_path: Path
+) -> None:
+    silence = tmp_path / "silence.wav"
+    subprocess.run(
+        ["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(silence), "trim", "0", "1"], check=True
+    )
+    texts: list[str] = []
+    voice = VoiceCommands(
+        str(ko_model_dir()), lambda: WavFileSource(silence), model=ko_model, main_thread=False
+    )
+    voice.dictate(texts.append)
+    voice.stop()  # waits for the decoding thread
+    assert texts == [""]
+    grammar_only = tmp_path / "grammar-only"
+    for part in ("am", "conf", "graph"):
+        (grammar_only / part).mkdir(parents=True)
+    (grammar_only / "graph" / "HCLr.fst").write_bytes(b"")
+    assert is_model_dir(grammar_only) and not supports_dictation(grammar_only)
+    nothing: list[str] = []
+    VoiceCommands(str(grammar_only), lambda: WavFileSource(silence), model=ko_model).dictate(nothing.append)
+    assert nothing == [] and not NoVoice("off").dictation
+
+
+@pytest.mark.parametrize(
+    ("heard", "limit", "written"),
+    [
+        ("医生 讲 得 很 清楚", 200, "医生讲得很清楚"),
+        ("  예약  취소 ", 200, "예약 취소"),
+        ("等 了 [unk] 很久", 200, "等了很久"),
+        ("一 二 三 四", 3, "一二三"),
+    ],
+)
+def test_tidy_dictation(heard: str, limit: int, written: str) -> None:
+    assert tidy_dictation(heard, limit) == written
+
+
+def test_a_new_screen_after_audio_was_heard_changes_the_grammar_without_ending_the_process(
+    ko_model: Any, utterances: dict[str, Path], tmp_path: Path
+) -> None:
+    # Blind mode: two seconds of room sound reach the recogniser, then the screen changes (Vosk's SetGrammar on a
+    # recogniser that has taken audio aborts the whole kiosk), then the resident says 취소.
+    live = tmp_path / "late.wav"
+    subprocess.run(["sox", str(utterances["취소"]), str(live), "pad", "2", "0.5"], check=True)
+    heard: list[str] = []
+    voice = VoiceCommands(
+        "",
+        lambda: WavFileSource(live, realtime=True),
+        commands=(),
+        digits=False,
+        model=ko_model,
+        main_thread=False,
+    )
+    voice.set_grammar(["예약", "확인"])
+    voice.on_command = heard.append
+    voice.start()
+    threading.Event().wait(1)
+    voice.set_grammar(KOREAN)
+    threading.Event().wait(3)
+    voice.stop()
+    assert heard == ["취소"]
