@@ -362,12 +362,12 @@ class Bookings:
             raise BookingRefused(Refusal.BAD_RATING)
         return self._send_feedback(Feedback(new_id(), booking.id, rating, reasons, comment))
 
-    def rate_elsewhere(self, booking_id: str, rating: int) -> Feedback:
+    def rate_elsewhere(self, booking_id: str, rating: int, *, comment: str | None = None) -> Feedback:
         """Rate a session booked at another kiosk, which the township invited the resident here to rate
         (kiosk/sync/ratings.py): this kiosk holds no such booking; the township checks the invitation."""
         if not 1 <= rating <= 5:
             raise BookingRefused(Refusal.BAD_RATING)
-        return self._send_feedback(Feedback(new_id(), booking_id, rating))
+        return self._send_feedback(Feedback(new_id(), booking_id, rating, comment=comment))
 
     def _send_feedback(self, feedback: Feedback) -> Feedback:
         with self.store.transaction() as conn:

@@ -43,6 +43,8 @@ PERSONAL = (
     "phone_entry",
     "rating_invited",
     "rating_elsewhere",
+    "comment",
+    "comment_heard",
 )
 
 
@@ -67,6 +69,8 @@ class Visit:
     reschedule_of: str | None = None  # booking id being moved to another session
     rating: int = 0
     reasons: list[str] = field(default_factory=list)  # feedback reasons chosen
+    comment: str = ""  # the resident's comment kept to send with the rating (screens/comment)
+    comment_heard: str = ""  # a comment recognised, shown and read back, not yet kept or dropped
     alternatives: tuple[str, ...] = ()  # session ids offered when the chosen one filled up
     consent_at: dt.datetime | None = (
         None  # when the resident agreed to the personal-data notice (screens/consent)

@@ -73,6 +73,7 @@ class Navigation:
         if self.current is not target:
             target.page = 0
             target.message = ""
+            self._leave()
         self.current = target
         target.on_enter()
         self._draw(announce)
@@ -86,6 +87,7 @@ class Navigation:
     def reset(self) -> None:
         """No screen on show and no way back (the next screen shown starts afresh)."""
         self._history.clear()
+        self._leave()
         self.current = None
 
     def back(self) -> None:
@@ -113,10 +115,16 @@ class Navigation:
     def _return_to(self, name: str, *, announce: bool) -> Screen:
         target = self.screen_named(name)
         target.message = ""
+        if self.current is not target:
+            self._leave()
         self.current = target
         target.on_enter()
         self._draw(announce)
         return target
+
+    def _leave(self) -> None:
+        if self.current is not None:
+            self.current.on_leave()
 
     def clear_history(self) -> None:
         self._history.clear()

@@ -117,6 +117,9 @@ class Screen(QWidget):
     def on_enter(self) -> None:
         """Load what the screen shows; called before every render on arrival."""
 
+    def on_leave(self) -> None:
+        """Another screen is about to be shown (or none: home starts afresh); stop what this one started."""
+
     def on_digit(self, key: str) -> bool:
         """A digit or X typed on the keyboard or keypad; return True when the screen used it."""
         return False

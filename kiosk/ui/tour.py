@@ -3,7 +3,7 @@ audit and the screen-transition benchmark.
 
 `tour(window)` drives a window (built on a store holding the demo catalogue, with a synchronous op runner) the way a
 resident would — service, provider, day, a full time and its alternatives, who, a grandchild, the ID number, remember my mode, a phone for reminders, confirm,
-done, slip, my bookings, cancel, check-in, feedback, suggestions, the idle warning — and yields a name after each
+done, slip, my bookings, cancel, check-in, feedback and a spoken comment, suggestions, the idle warning — and yields a name after each
 screen is drawn. Every step goes through the screens' own actions, so the data written is real.
 """
 
@@ -24,6 +24,9 @@ DEMO_ID_BODY = "33010219480307123"  # a made-up resident born in 1948 (valid che
 DEMO_ID = DEMO_ID_BODY + id_check_character(DEMO_ID_BODY)
 CHRONIC = demo.stable_id("service", "chronic")
 DEMO_PHONE = "13800138000"  # a made-up mobile number (masked on screen)
+DEMO_COMMENT = (
+    "医生讲得很清楚，就是等得有点久，下次希望早一点开始。"  # a comment as the resident might say it
+)
 
 
 def tour(window: KioskWindow) -> Iterator[str]:  # noqa: PLR0915 - one step per screen of the journey
@@ -134,9 +137,15 @@ def tour(window: KioskWindow) -> Iterator[str]:  # noqa: PLR0915 - one step per 
         visit.rating = 4
         window.refresh()
         yield "feedback_reasons"
+        visit.comment_heard = DEMO_COMMENT  # as if just said and recognised (screens/comment)
+        comment = window.show_screen("comment")
+        yield "comment"
+        comment.choices()[0].action()  # 保留: back to the rating, the comment shown with it
+        yield "feedback_comment"
     finally:
         ctx.clock = real_clock
     visit.rating = 0
+    visit.comment = ""
     with (
         store.transaction() as conn
     ):  # the session is over: the resident attended, and comes back another day

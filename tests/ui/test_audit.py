@@ -43,6 +43,8 @@ EXPECTED_SCREENS = {
     "checked_in",
     "feedback",
     "feedback_reasons",
+    "comment",
+    "feedback_comment",
     "rate_invite",
     "for_you_consent",
     "for_you",

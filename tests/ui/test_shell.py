@@ -194,8 +194,8 @@ def test_screenshots_command_writes_every_screen(tmp_path: Path) -> None:
             f"{profile}-slip.png",
         } <= files
     assert (
-        len(files) == 2 * 31
-    )  # every screen of the tour, "remember", "consent", "phone" and "rate_invite" included, in each profile
+        len(files) == 2 * 33
+    )  # every screen of the tour, "remember", "consent", "phone", "rate_invite" and "comment" included, in each profile
     assert (tmp_path / "h" / "kiosk" / "slips").is_dir()  # the slip PDF went under the data directory
 
 

@@ -44,6 +44,8 @@ STOPS = (
     "checked_in",
     "feedback",
     "feedback_reasons",
+    "comment",
+    "feedback_comment",
     "rate_invite",
     "for_you_consent",
     "for_you",
@@ -74,6 +76,8 @@ def walk_to(kiosk: Any, stop: str) -> dict[str, str]:
                 "id end": DEMO_ID[-4:],
                 "birth year": "2016",
             }
+            if visit.comment or visit.comment_heard:
+                personal["comment"] = visit.comment or visit.comment_heard
             if visit.booking is not None:
                 kiosk.booking_id = visit.booking.id
                 personal["code"] = visit.booking.code

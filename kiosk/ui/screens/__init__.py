@@ -32,6 +32,7 @@ SCREENS: dict[str, str] = {
     "for_you": "for_you:ForYouScreen",
     "feedback": "feedback:FeedbackScreen",
     "rate_invite": "rate_invite:RateInviteScreen",
+    "comment": "comment:CommentScreen",
     "exit_pin": "exit_pin:ExitPinScreen",
 }
 

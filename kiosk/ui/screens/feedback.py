@@ -1,4 +1,5 @@
-"""Feedback after an attended session: five big faces (with words, never faces alone) and tapped reasons."""
+"""Feedback after an attended session: five big faces (with words, never faces alone), tapped reasons, and an
+optional spoken comment (screens/comment, where the voice model can recognise free speech)."""
 
 from __future__ import annotations
 
@@ -91,6 +92,7 @@ class FeedbackScreen(Screen):
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(theme.gap_px)
         side = max(theme.target_px, theme.px(18))
+        self.show_comment(box)
         if self.visit.rating and len(self.faces()) < len(RATINGS):  # rated: the faces give way to the reasons
             box.addWidget(
                 widgets.label(
@@ -119,6 +121,24 @@ class FeedbackScreen(Screen):
             row.addWidget(face, 0, column)
         box.addWidget(faces)
 
+    def show_comment(self, box: QVBoxLayout) -> None:
+        """The comment kept to send (shown, never spoken: it is the resident's own words)."""
+        if self.visit.comment:
+            box.addWidget(
+                widgets.label(
+                    _("Your comment: {comment}").format(comment=self.visit.comment), name="comment_kept"
+                )
+            )
+
+    def comment_choice(self) -> list[Choice]:
+        """「说一句意见」 where the voice model recognises free speech (or 「重说意见」 once one is kept)."""
+        from kiosk.ui.screens.comment import can_dictate
+
+        if not can_dictate(self):
+            return []
+        label = _("Say the comment again") if self.visit.comment else _("Say a comment")
+        return [Choice("say_comment", label, partial(self.go, "comment"), kind="secondary")]
+
     def choices(self) -> list[Choice]:
         if not self.visit.rating:
             return []
@@ -127,6 +147,7 @@ class FeedbackScreen(Screen):
             result.append(
                 Choice("rate_again", _("Change my answer"), partial(self._rate, 0), kind="secondary")
             )
+        result += self.comment_choice()
         for index, reason in enumerate(REASONS):
             picked = reason in self.visit.reasons
             label = f"✓ {_(reason)}" if picked else _(reason)
@@ -156,8 +177,9 @@ class FeedbackScreen(Screen):
         if booking is None or not self.visit.rating:
             return
         bookings, rating, reasons = self.ctx.bookings, self.visit.rating, tuple(self.visit.reasons)
+        comment = self.visit.comment or None
         self.ctx.ops.write(
-            lambda: bookings.rate(booking.id, rating, reasons=reasons),
+            lambda: bookings.rate(booking.id, rating, reasons=reasons, comment=comment),
             on_done=self._sent,
             on_error=self._failed,
         )
@@ -165,6 +187,7 @@ class FeedbackScreen(Screen):
     def _sent(self, _feedback: object) -> None:
         self.visit.rating = 0
         self.visit.reasons = []
+        self.visit.comment = ""
         listing = self.win.back_to("booking_list", announce=False)
         listing.show_message(_("Thank you for telling us."), "ok")
 

@@ -113,16 +113,19 @@ class RateInviteScreen(FeedbackScreen):
         super().build_body(box)
 
     def choices(self) -> list[Choice]:
+        """「不用了」, and 「说一句意见」 before the face (the face's one tap then sends both)."""
         return [
-            Choice("rate_later", _("Not now"), self._go_on, kind="secondary", phrases=("不用", "以后再说"))
+            *self.comment_choice(),
+            Choice("rate_later", _("Not now"), self._go_on, kind="secondary", phrases=("不用", "以后再说")),
         ]
 
     def _rate(self, value: int) -> None:
         """One tap: the rating is sent (as the feedback screen sends it) and the journey goes on."""
         bookings, elsewhere = self.ctx.bookings, self.visit.rating_elsewhere
+        comment = self.visit.comment or None
         if elsewhere is not None:
             self.ctx.ops.write(
-                lambda: bookings.rate_elsewhere(elsewhere.booking_id, value),
+                lambda: bookings.rate_elsewhere(elsewhere.booking_id, value, comment=comment),
                 on_done=self._rated,
                 on_error=self._failed,
             )
@@ -132,7 +135,9 @@ class RateInviteScreen(FeedbackScreen):
             self._go_on()
             return
         self.ctx.ops.write(
-            lambda: bookings.rate(booking.id, value), on_done=self._rated, on_error=self._failed
+            lambda: bookings.rate(booking.id, value, comment=comment),
+            on_done=self._rated,
+            on_error=self._failed,
         )
 
     def _rated(self, _feedback: object) -> None:
@@ -145,5 +150,6 @@ class RateInviteScreen(FeedbackScreen):
         from kiosk.ui.screens.identify import next_after_identify
 
         self.visit.rating = 0
+        self.visit.comment = ""
         self.win.navigation.clear_history()  # 返回 from the next screen does not come back here
         next_after_identify(self)
