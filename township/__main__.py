@@ -23,7 +23,6 @@ import datetime as dt
 import getpass
 import os
 import sys
-import zoneinfo
 from typing import Any
 
 from cunzhan.i18n import LOCALES
@@ -146,12 +145,14 @@ def _workers(text: str) -> int:
 
 
 def _zone(text: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(text)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    # The console's check (`services.checked_zone`), here at parse time.
+    from township.services import place_zones
+
+    if text not in place_zones():
+        shown = text if len(text) <= 60 else text[:57] + "..."
         raise argparse.ArgumentTypeError(
-            f"--zone must be an IANA time zone such as Asia/Shanghai, not {text!r}"
-        ) from None
+            f"--zone must be an IANA time zone such as Asia/Shanghai, not {shown!r}"
+        )
     return text
 
 

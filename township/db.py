@@ -320,6 +320,8 @@ staff_users = sa.Table(
     sa.Column("failed_attempts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("locked_until", sa.DateTime(), nullable=True),
     sa.Column("disabled_at", sa.DateTime(), nullable=True),
+    # Raised by a password reset and a disable: a session cookie signed with an older epoch no longer works (#18).
+    sa.Column("session_epoch", sa.Integer(), nullable=False, server_default="0"),
     _now_col("created_at"),
     sa.UniqueConstraint("township_id", "username", name="uq_staff_users_township_username"),
     sa.UniqueConstraint("county_id", "username", name="uq_staff_users_county_username"),

@@ -24,6 +24,7 @@ import re
 import secrets
 import zoneinfo
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +49,9 @@ COUNTY_ADMIN = "county_admin"  # above the townships of one county (#18)
 TOWNSHIP_ROLES = (ADMIN, REVIEWER, PROVIDER)  # the roles of a township account
 ROLES = (COUNTY_ADMIN, *TOWNSHIP_ROLES)
 MIN_PASSWORD = 8
+MAX_PASSWORD = (
+    128  # argon2 would take any length; a cap keeps a pasted megabyte out of the hasher and the form
+)
 ENROLLMENT_TTL = dt.timedelta(hours=24)
 MAX_CAPACITY = 500
 
@@ -73,6 +77,7 @@ ERR_SLUG = N_(
 ERR_SLUG_TAKEN = N_("This short name is already used by a township or county.")
 ERR_NAME = N_("Please enter a name (at most 100 characters).")
 ERR_ZONE = N_("This is not a time zone. Use a name such as Asia/Shanghai.")
+ERR_PASSWORD_LONG = N_("The password may have at most {count} characters.")
 ERR_LOCALE = N_("This language is not available.")
 ERR_USERNAME = N_("The user name may have 2 to 64 letters, digits, dots, dashes or underscores.")
 ERR_PASSWORDS_DIFFER = N_("The two passwords are not the same.")
@@ -124,6 +129,7 @@ class StaffUser:
     role: str
     provider_id: str | None = None  # set for the PROVIDER role: the provider whose sessions they run
     county_id: str | None = None  # set for a county account
+    session_epoch: int = 0  # raised by a password reset or a disable: older console sessions are void
 
     @property
     def is_admin(self) -> bool:
@@ -169,6 +175,7 @@ def staff_user(row: sa.Row[Any]) -> StaffUser:
         str(row.role),
         provider_id=row.provider_id,
         county_id=row.county_id,
+        session_epoch=int(row.session_epoch),
     )
 
 
@@ -179,6 +186,9 @@ class _Actor:
     township_id: str
     locale: str
     zone: str
+    county_id: str | None = (
+        None  # a county administrator acting on one of its townships: on the county's trail
+    )
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
@@ -257,7 +267,16 @@ def audit_row(
 
 
 def _audit(conn: Connection, actor: _Actor, action: str, target: str, **detail: Any) -> None:
-    audit_row(conn, actor.township_id, actor.who, action, target, staff_id=actor.staff_id, **detail)
+    audit_row(
+        conn,
+        actor.township_id,
+        actor.who,
+        action,
+        target,
+        staff_id=actor.staff_id,
+        county_id=actor.county_id,
+        **detail,
+    )
 
 
 def record(conn: Connection, staff_id: str, action: str, target: str = "", **detail: Any) -> None:
@@ -331,9 +350,9 @@ def create_township(
     county: str | None = None,
 ) -> str:
     """Create a township (idempotent on `slug`) and return its id. `zone` is the IANA time zone the console shows
-    and reads its times in (ZoneInfoNotFoundError for an unknown one); `county`: the id of the county above it.
-    The command line (a county administrator uses `add_township`)."""
-    zoneinfo.ZoneInfo(zone)
+    and reads its times in (ServiceError ERR_ZONE for anything else, `checked_zone`); `county`: the id of the
+    county above it. The command line (a county administrator uses `add_township`)."""
+    checked_zone(zone)
     with database.write() as conn:
         row = conn.execute(sa.select(db.townships.c.id).where(db.townships.c.slug == slug)).first()
         if row is not None:
@@ -454,6 +473,8 @@ def _new_password(password: str, again: str | None) -> str:
         raise ServiceError("invalid", ERR_PASSWORDS_DIFFER, field="password")
     if len(password) < MIN_PASSWORD:
         raise ServiceError("invalid", M.ERR_PASSWORD_SHORT, field="password")
+    if len(password) > MAX_PASSWORD:
+        raise ServiceError("invalid", ERR_PASSWORD_LONG, field="password", count=MAX_PASSWORD)
     return str(_hasher().hash(password))
 
 
@@ -485,7 +506,7 @@ def _accounts_actor(conn: Connection, staff_id: str | None, township_id: str) ->
             town = db.lock_township(conn, township_id)
             if town.county_id is None or town.county_id != staff.county_id:
                 raise ServiceError("not_found", ERR_NOT_IN_COUNTY)
-            return _Actor(staff.id, staff.username, town.id, town.locale, town.zone)
+            return _Actor(staff.id, staff.username, town.id, town.locale, town.zone, staff.county_id)
     return _actor(conn, staff_id, township_id=township_id, need_admin=True)
 
 
@@ -496,16 +517,38 @@ def _slug_free(conn: Connection, slug: str) -> None:
             raise ServiceError("invalid", ERR_SLUG_TAKEN, field="slug")
 
 
-def _checked_place(slug: str, name: str, zone: str, locale: str) -> tuple[str, str]:
-    slug, name = slug.strip(), name.strip()
-    if not _SLUG.fullmatch(slug):
-        raise ServiceError("invalid", ERR_SLUG, field="slug")
+# In the time zone database but no place: tzdata's "Factory" (a zone for unconfigured machines, abbreviated
+# "-00") and the system's own "localtime" / "posixrules" links.
+_NOT_PLACES = frozenset({"Factory", "localtime", "posixrules"})
+
+
+@cache
+def place_zones() -> frozenset[str]:
+    """The IANA time zones a township or county may have: the time zone database's names (never a file path
+    looked up for whatever was typed: "Asia" is a directory, 300 characters no file name), less `_NOT_PLACES`."""
+    return frozenset(zoneinfo.available_timezones()) - _NOT_PLACES
+
+
+def checked_zone(zone: str) -> str:
+    """`zone` when it is a place's IANA time zone (`place_zones`); else ServiceError ERR_ZONE on field "zone"."""
+    if zone not in place_zones():
+        raise ServiceError("invalid", ERR_ZONE, field="zone")
+    return zone
+
+
+def _checked_name(name: str) -> str:
+    name = name.strip()
     if not name or len(name) > 100:
         raise ServiceError("invalid", ERR_NAME, field="name")
-    try:
-        zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ServiceError("invalid", ERR_ZONE, field="zone") from None
+    return name
+
+
+def _checked_place(slug: str, name: str, zone: str, locale: str) -> tuple[str, str]:
+    slug = slug.strip()
+    if not _SLUG.fullmatch(slug):
+        raise ServiceError("invalid", ERR_SLUG, field="slug")
+    name = _checked_name(name)
+    checked_zone(zone)
     if locale not in LOCALES:
         raise ServiceError("invalid", ERR_LOCALE, field="locale")
     return slug, name
@@ -534,12 +577,18 @@ def county_id(database: db.Database, slug: str) -> str:
 
 
 def create_county_admin(
-    database: db.Database, county_slug: str, username: str, password: str, *, staff_id: str | None = None
+    database: db.Database,
+    county_slug: str,
+    username: str,
+    password: str,
+    *,
+    staff_id: str | None = None,
+    again: str | None = None,
 ) -> str:
     """Create a county administrator account and return its id. The command line, or another administrator of
-    the same county."""
+    the same county (the console's county page; `again`: the password typed a second time)."""
     username = _checked_username(username)
-    digest = _new_password(password, None)
+    digest = _new_password(password, again)
     with database.write() as conn:
         county = conn.execute(sa.select(db.counties).where(db.counties.c.slug == county_slug)).first()
         if county is None:
@@ -598,6 +647,45 @@ def add_township(
             locale=locale,
         )
         return ident
+
+
+def edit_township(
+    database: db.Database, township_id: str, *, staff_id: str, name: str, zone: str, locale: str
+) -> bool:
+    """A county administrator changes one of its county's townships: its name, time zone and residents' language
+    (checked as on creation). The short name stays: kiosks and sign-in use it. Audited as `township_changed` with
+    what changed; returns whether anything did."""
+    name = _checked_name(name)
+    checked_zone(zone)
+    if locale not in LOCALES:
+        raise ServiceError("invalid", ERR_LOCALE, field="locale")
+    with database.write() as conn:
+        staff = conn.execute(sa.select(db.staff_users).where(db.staff_users.c.id == staff_id)).first()
+        if staff is None or staff.county_id is None:
+            raise ServiceError("forbidden", M.ERR_NOT_FOUND)
+        actor = _county_actor(conn, staff_id, staff.county_id)
+        town = conn.execute(sa.select(db.townships).where(db.townships.c.id == township_id)).first()
+        if town is None or town.county_id != actor.county_id:
+            raise ServiceError("not_found", ERR_NOT_IN_COUNTY)
+        town = db.lock_township(conn, township_id)
+        new = {"name": name, "zone": zone, "locale": locale}
+        changed = {key: value for key, value in new.items() if getattr(town, key) != value}
+        if not changed:
+            return False
+        conn.execute(sa.update(db.townships).where(db.townships.c.id == township_id).values(**changed))
+        was = {key: getattr(town, key) for key in changed}
+        audit_row(
+            conn,
+            township_id,
+            actor.who,
+            "township_changed",
+            town.slug,
+            staff_id=actor.staff_id,
+            county_id=actor.county_id,
+            changed=changed,
+            was=was,
+        )
+        return True
 
 
 def create_staff(
@@ -704,27 +792,36 @@ def set_staff_disabled(
             return
         if disabled:
             _keep_an_admin(conn, row)
-        conn.execute(
-            sa.update(db.staff_users)
-            .where(db.staff_users.c.id == target_id)
-            .values(disabled_at=db.naive(db.now_utc()) if disabled else None)
-        )
+        t = db.staff_users
+        changes: dict[str, Any] = {"disabled_at": db.naive(db.now_utc()) if disabled else None}
+        if disabled:  # every session the account has ends for good, also once it is enabled again
+            changes["session_epoch"] = t.c.session_epoch + 1
+        conn.execute(sa.update(t).where(t.c.id == target_id).values(**changes))
         _audit(conn, actor, "staff_disabled" if disabled else "staff_enabled", row.username)
 
 
 def reset_password(
     database: db.Database, target_id: str, password: str, again: str, *, staff_id: str | None
-) -> None:
-    """Give an account a new password (typed twice; stored as an argon2id hash)."""
+) -> int:
+    """Give an account a new password (typed twice; stored as an argon2id hash) and end every console session it
+    has (its session epoch is raised, in every backend process). Returns the new epoch: someone who set their own
+    password keeps only the session they did it in (the console re-signs that one)."""
     digest = _new_password(password, again)
     with database.write() as conn:
         actor, row = _target(conn, target_id, staff_id)
+        t = db.staff_users
         conn.execute(
-            sa.update(db.staff_users)
-            .where(db.staff_users.c.id == target_id)
-            .values(password_hash=digest, failed_attempts=0, locked_until=None)
+            sa.update(t)
+            .where(t.c.id == target_id)
+            .values(
+                password_hash=digest,
+                failed_attempts=0,
+                locked_until=None,
+                session_epoch=t.c.session_epoch + 1,
+            )
         )
         _audit(conn, actor, "staff_password_reset", row.username)
+        return int(conn.execute(sa.select(t.c.session_epoch).where(t.c.id == target_id)).scalar_one())
 
 
 def change_role(

@@ -94,7 +94,17 @@ ALLOWED = {
         ("GET", "/console/townships"),
         ("POST", "/console/townships"),
         ("GET", "/console/townships/{township_id}"),
+        ("POST", "/console/townships/{township_id}"),  # change it: test_console_account_admin.py
         ("POST", "/console/townships/{township_id}/admins"),
+        # Its townships' accounts (another's is 404) and the county's trail: test_console_account_admin.py
+        ("GET", "/console/accounts/{account_id}"),
+        ("POST", "/console/accounts/{account_id}/role"),
+        ("POST", "/console/accounts/{account_id}/password"),
+        ("POST", "/console/accounts/{account_id}/disable"),
+        ("POST", "/console/accounts/{account_id}/enable"),
+        ("GET", "/console/audit"),
+        ("GET", "/console/county"),  # the county's administrators
+        ("POST", "/console/county/admins"),
         ("GET", "/console/insight"),  # the county's figures (#18): test_insight_pages.py
         ("GET", "/console/insight/satisfaction"),
         ("GET", "/console/insight/needs"),

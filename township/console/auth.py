@@ -1,10 +1,13 @@
 """Staff sign-in: signed session cookies, CSRF tokens, sign-out that lasts.
 
-Sessions are signed cookies (itsdangerous) holding the staff id, a random session id, the CSRF token and two
-timestamps; nothing secret is in them and they cannot be forged without the console's signing key, which is kept
+Sessions are signed cookies (itsdangerous) holding the staff id, the account's session epoch, a random session id,
+the CSRF token and two timestamps; nothing secret is in them and they cannot be forged without the console's signing key, which is kept
 outside the database (`township.keys`). A session ends after 30 idle minutes or 12 hours in all. Signing out
 forgets the cookie and records its session id as revoked in the database (`console_revoked`) for the rest of its
-life, so a copied cookie stops working too, in every backend process and after a restart.
+life, so a copied cookie stops working too, in every backend process and after a restart. A password reset or a
+disable raises the account's `staff_users.session_epoch`; a cookie signed with an older epoch is refused
+(`Console.who` compares them on every request), so every session the account had ends for good, also after it is
+enabled again.
 
 Passwords (argon2id), throttling and lock-out are `township.signin`.
 """
@@ -42,6 +45,9 @@ class ConsoleSession:
     """What a signed session cookie says."""
 
     staff_id: str
+    epoch: (
+        int  # the account's `session_epoch` when the session began; an older one than the account's is void
+    )
     sid: str
     csrf: str
     started: float
@@ -56,9 +62,9 @@ class SessionKeeper:
         self._presign = URLSafeSerializer(secret, salt="cunzhan-console-signin")
         self._db = database
 
-    def new(self, staff_id: str) -> ConsoleSession:
+    def new(self, staff_id: str, epoch: int) -> ConsoleSession:
         now = time.time()
-        return ConsoleSession(staff_id, secrets.token_urlsafe(16), secrets.token_urlsafe(24), now, now)
+        return ConsoleSession(staff_id, epoch, secrets.token_urlsafe(16), secrets.token_urlsafe(24), now, now)
 
     def read(self, request: Request) -> tuple[ConsoleSession | None, bool]:
         """(session, expired): the valid session, or None and whether a real session had just run out."""
@@ -68,7 +74,12 @@ class SessionKeeper:
         try:
             data = self._serializer.loads(raw)
             session = ConsoleSession(
-                str(data["u"]), str(data["s"]), str(data["c"]), float(data["t0"]), float(data["t"])
+                str(data["u"]),
+                int(data["e"]),  # a cookie without an epoch (older than migration 0011) is no session
+                str(data["s"]),
+                str(data["c"]),
+                float(data["t0"]),
+                float(data["t"]),
             )
         except (BadSignature, KeyError, TypeError, ValueError):
             return None, False
@@ -84,13 +95,16 @@ class SessionKeeper:
         return session, False
 
     def touch(self, session: ConsoleSession) -> ConsoleSession:
-        return ConsoleSession(session.staff_id, session.sid, session.csrf, session.started, time.time())
+        return ConsoleSession(
+            session.staff_id, session.epoch, session.sid, session.csrf, session.started, time.time()
+        )
 
     def write(self, request: Request, response: Response, session: ConsoleSession) -> None:
         """Set the (re-signed) cookie: HttpOnly, SameSite=Lax, Secure when the console is served over https."""
         value = self._serializer.dumps(
             {
                 "u": session.staff_id,
+                "e": session.epoch,
                 "s": session.sid,
                 "c": session.csrf,
                 "t0": session.started,

@@ -54,6 +54,8 @@ DONE: dict[str, str] = {
     "password_reset": N_("Password changed. Give the new password to the account's owner in person."),
     "role_changed": N_("Role changed. It applies from the account's next page."),
     "township_created": N_("Township created. Now create its first administrator."),
+    "township_saved": N_("Township saved. Its pages show the new name, time zone and language from now on."),
+    "nothing_changed": N_("Nothing was changed: the form had the values already saved."),
     "signed_out": N_("You have signed out."),
 }
 
@@ -139,12 +141,15 @@ class Console:
         return self._database
 
     def who(self, session: ConsoleSession) -> Who | None:
-        """The staff member a (valid) session belongs to, or None when the account is gone or disabled."""
+        """The staff member a (valid) session belongs to, or None when the account is gone or disabled, or its
+        session epoch has been raised since the session began (a password reset or a disable ended it)."""
         with self.db.read() as conn:
             found = queries.staff_by_id(conn, session.staff_id)
         if found is None:
             return None
         staff, zone = found
+        if staff.session_epoch != session.epoch:
+            return None
         return Who(staff, zoneinfo.ZoneInfo(zone), session)
 
     def page(
@@ -237,8 +242,10 @@ def posted_any(request: Request, console: ConsoleDep, csrf_token: Annotated[str,
 # What each kind of page needs, checked by `_allow` with the role checks of `township.services`:
 # "reader": a township's pages (administrator or reviewer); "member": any township account (a provider's own
 # roster); "admin": a township administrator; "county": a county administrator; "figures": the figures of the
-# account's scope (#18: a township's readers, a county's administrators); "figures_admin": their export.
-Need = Literal["reader", "member", "admin", "county", "figures", "figures_admin"]
+# account's scope (#18: a township's readers, a county's administrators); "figures_admin": their export;
+# "accounts": staff accounts and the staff-actions trail (a township's administrator: its own; a county's: its
+# townships' accounts and the county's trail).
+Need = Literal["reader", "member", "admin", "county", "figures", "figures_admin", "accounts"]
 _NEEDS: dict[Need, Callable[[services.StaffUser], bool]] = {
     "reader": lambda staff: staff.reads_township,
     "member": lambda staff: staff.role in services.TOWNSHIP_ROLES,
@@ -246,6 +253,7 @@ _NEEDS: dict[Need, Callable[[services.StaffUser], bool]] = {
     "county": lambda staff: staff.is_county_admin,
     "figures": lambda staff: staff.reads_township or staff.is_county_admin,
     "figures_admin": lambda staff: staff.is_admin or staff.is_county_admin,
+    "accounts": lambda staff: staff.is_admin or staff.is_county_admin,
 }
 
 
@@ -332,6 +340,14 @@ def posted_figures_admin(request: Request, who: Annotated[Who, Depends(posted_an
     return _allow(request, who, "figures_admin")
 
 
+def accounts_admin(request: Request, who: Annotated[Who, Depends(signed_in)]) -> Who:
+    return _allow(request, who, "accounts")
+
+
+def posted_accounts_admin(request: Request, who: Annotated[Who, Depends(posted_any)]) -> Who:
+    return _allow(request, who, "accounts")
+
+
 # The township's pages take `SignedIn`/`Posted` (administrator or reviewer) or `Admin`/`PostedAdmin`. Any account
 # (`Anyone`, `PostedAnyone`: the start page, signing out, the county's figures by `who.staff.scope`); any township
 # account including a provider (`Member`, `PostedMember`: check `staff.provider_id` for their own sessions); a
@@ -349,6 +365,9 @@ PostedCountyAdmin = Annotated[Who, Depends(posted_county)]
 FiguresReader = Annotated[Who, Depends(figures)]  # the county's view (#18) at the account's scope
 FiguresAdmin = Annotated[Who, Depends(figures_admin)]
 PostedFiguresAdmin = Annotated[Who, Depends(posted_figures_admin)]
+# A township's administrator (its accounts) or a county's (its townships' accounts): the route narrows by level.
+AccountsAdmin = Annotated[Who, Depends(accounts_admin)]
+PostedAccountsAdmin = Annotated[Who, Depends(posted_accounts_admin)]
 
 
 def strip_done(url: str) -> str:

@@ -561,6 +561,44 @@ def audit_rows(
     return [{**dict(x._mapping), "at": db.utc(x.at)} for x in rows]
 
 
+def county_audit_rows(
+    conn: Connection,
+    county_id: str,
+    *,
+    zone: zoneinfo.ZoneInfo,
+    who: str = "",
+    day: str = "",
+    limit: int = ROW_LIMIT,
+) -> list[dict[str, Any]]:
+    """The newest staff actions of the county (#18): its accounts' own entries (sign-in failures, sign-outs,
+    county administrators made) and what its administrators did in its townships (townships created and changed,
+    their accounts made, reset, disabled…), with the township's name where there is one. Entries written before
+    county actions carried the county are found by the acting account."""
+    a, t, s = db.staff_audit, db.townships, db.staff_users
+    county_staff = sa.select(s.c.id).where(s.c.county_id == county_id).scalar_subquery()
+    query = (
+        sa.select(a.c.at, a.c.who, a.c.action, a.c.target, t.c.name.label("township"))
+        .select_from(a.outerjoin(t, t.c.id == a.c.township_id))
+        .where(
+            sa.or_(
+                a.c.county_id == county_id,
+                sa.and_(a.c.county_id.is_(None), a.c.staff_id.in_(county_staff)),
+            )
+        )
+    )
+    if who:
+        query = query.where(a.c.who == who)
+    if day:
+        try:
+            start, end = local_day_bounds(parse_day(day), zone)
+        except ValueError:
+            pass
+        else:
+            query = query.where(a.c.at >= start, a.c.at < end)
+    rows = conn.execute(query.order_by(a.c.at.desc(), a.c.id.desc()).limit(limit))
+    return [{**dict(x._mapping), "at": db.utc(x.at)} for x in rows]
+
+
 def target_names(
     conn: Connection, township_id: str, targets: Sequence[str], zone: zoneinfo.ZoneInfo
 ) -> dict[str, str]:

@@ -8,6 +8,7 @@ from township.console.routes import (
     accounts,
     audit,
     catalogue,
+    county,
     home,
     insight,
     kiosks,
@@ -39,5 +40,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     phone.router,
     accounts.router,
     townships.router,
+    county.router,
     insight.router,
 )

@@ -1,10 +1,13 @@
 """A township's staff accounts, managed by its administrators: create, change the role, reset the password,
-disable and enable again (#18). Every change is a `township.services` action (checked and audited there); a
-password is typed twice and only its argon2id hash is stored."""
+disable and enable again (#18). A county's administrators open the same account pages for the accounts of their
+county's townships (listed on each township's page, `routes/townships.py`), never another county's. Every change is
+a `township.services` action (checked and audited there); a password is typed twice and only its argon2id hash is
+stored. A password reset or a disable ends every session of the account (`services.reset_password`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -17,9 +20,11 @@ from township import db, services
 from township.console import queries
 from township.console.deps import (
     PREFIX,
+    AccountsAdmin,
     Admin,
     Console,
     ConsoleDep,
+    PostedAccountsAdmin,
     PostedAdmin,
     Refused,
     Who,
@@ -43,24 +48,38 @@ def accounts(conn: Connection, township_id: str) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-def _account(conn: Connection, township_id: str, account_id: str) -> dict[str, Any] | None:
-    """One account of the township (with its provider's id), or None: another township's does not exist here."""
-    t = db.staff_users
-    row = conn.execute(
-        sa.select(t.c.id, t.c.username, t.c.role, t.c.provider_id, t.c.disabled_at).where(
-            t.c.id == account_id, t.c.township_id == township_id
+def _account(conn: Connection, who: Who, account_id: str) -> dict[str, Any] | None:
+    """One township account `who` manages (with its provider's id and its township), or None: for a township's
+    administrator, one of its township's; for a county's, one of its county's townships'. Any other does not exist
+    here."""
+    t, town = db.staff_users, db.townships
+    query = (
+        sa.select(
+            t.c.id,
+            t.c.username,
+            t.c.role,
+            t.c.provider_id,
+            t.c.disabled_at,
+            t.c.township_id,
+            town.c.name.label("township_name"),
         )
-    ).first()
+        .join(town, town.c.id == t.c.township_id)
+        .where(t.c.id == account_id)
+    )
+    if who.staff.is_county_admin:
+        query = query.where(town.c.county_id == who.staff.county_id)
+    else:
+        query = query.where(t.c.township_id == who.staff.township_id)
+    row = conn.execute(query).first()
     return dict(row._mapping) if row is not None else None
 
 
-def _missing(request: Request) -> Refused:
-    return Refused(
-        404,
-        tr(N_("Page not found"), request),
-        tr(N_("This account does not exist in your township."), request),
-        back=PREFIX + "/accounts",
-    )
+def _missing(request: Request, who: Who) -> Refused:
+    if who.staff.is_county_admin:
+        text, back = N_("This account does not exist in your county's townships."), PREFIX + "/townships"
+    else:
+        text, back = N_("This account does not exist in your township."), PREFIX + "/accounts"
+    return Refused(404, tr(N_("Page not found"), request), tr(text, request), back=back)
 
 
 def _list_page(
@@ -85,6 +104,7 @@ def _list_page(
             "form": form or {},
             "errors": errors or {},
             "min_password": services.MIN_PASSWORD,
+            "max_password": services.MAX_PASSWORD,
         },
         title=tr(N_("Staff accounts"), request),
         nav="accounts",
@@ -102,10 +122,11 @@ def _account_page(
     status_code: int = 200,
 ) -> Response:
     with console.db.read() as conn:
-        account = _account(conn, who.staff.township_id, account_id)
+        account = _account(conn, who, account_id)
         if account is None:
-            raise _missing(request)
-        providers = queries.providers(conn, who.staff.township_id, active_only=True)
+            raise _missing(request, who)
+        providers = queries.providers(conn, account["township_id"], active_only=True)
+    county = who.staff.is_county_admin
     return console.page(
         request,
         who,
@@ -116,9 +137,12 @@ def _account_page(
             "errors": errors or {},
             "is_me": account_id == who.staff.id,
             "min_password": services.MIN_PASSWORD,
+            "max_password": services.MAX_PASSWORD,
+            # Back to where the account was listed: the township's page for a county administrator.
+            "back": f"{PREFIX}/townships/{account['township_id']}" if county else PREFIX + "/accounts",
         },
         title=tr(N_("Account {name}"), request, name=account["username"]),
-        nav="accounts",
+        nav="townships" if county else "accounts",
         status_code=status_code,
     )
 
@@ -159,7 +183,7 @@ def accounts_post(
 
 
 @router.get("/accounts/{account_id}")
-def account_get(request: Request, console: ConsoleDep, who: Admin, account_id: str) -> Response:
+def account_get(request: Request, console: ConsoleDep, who: AccountsAdmin, account_id: str) -> Response:
     return _account_page(console, request, who, account_id)
 
 
@@ -171,14 +195,17 @@ def _act(
     *,
     form: str,
     done: str,
-    action: Callable[[], None],
+    action: Callable[[], object],
 ) -> Response:
     """Run one change of an account; a refusal shows the account's page again with the reason at `form`."""
+    with console.db.read() as conn:
+        if _account(conn, who, account_id) is None:  # the services check again; this says it for the county
+            raise _missing(request, who)
     try:
         action()
     except services.ServiceError as refusal:
         if refusal.code == "not_found":
-            raise _missing(request) from None
+            raise _missing(request, who) from None
         errors = {form: refusal_text(refusal, request)}
         return _account_page(console, request, who, account_id, errors=errors, status_code=400)
     return console.redirect(request, who, with_done(f"{PREFIX}/accounts/{account_id}", done))
@@ -188,7 +215,7 @@ def _act(
 def account_role(
     request: Request,
     console: ConsoleDep,
-    who: PostedAdmin,
+    who: PostedAccountsAdmin,
     account_id: str,
     *,
     role: Annotated[str, Form()] = "",
@@ -211,27 +238,38 @@ def account_role(
 def account_password(
     request: Request,
     console: ConsoleDep,
-    who: PostedAdmin,
+    who: PostedAccountsAdmin,
     account_id: str,
     *,
     password: Annotated[str, Form()] = "",
     again: Annotated[str, Form()] = "",
 ) -> Response:
-    return _act(
+    epochs: list[int] = []
+    response = _act(
         console,
         request,
         who,
         account_id,
         form="password",
         done="password_reset",
-        action=lambda: services.reset_password(
-            console.db, account_id, password, again, staff_id=who.staff.id
+        action=lambda: epochs.append(
+            services.reset_password(console.db, account_id, password, again, staff_id=who.staff.id)
         ),
     )
+    if epochs and account_id == who.staff.id:
+        # Every session of the account has ended; someone who set their own password keeps the one they did it
+        # in, re-signed with the account's new epoch.
+        kept = replace(who, session=replace(who.session, epoch=epochs[0]))
+        response = console.redirect(
+            request, kept, with_done(f"{PREFIX}/accounts/{account_id}", "password_reset")
+        )
+    return response
 
 
 @router.post("/accounts/{account_id}/disable")
-def account_disable(request: Request, console: ConsoleDep, who: PostedAdmin, account_id: str) -> Response:
+def account_disable(
+    request: Request, console: ConsoleDep, who: PostedAccountsAdmin, account_id: str
+) -> Response:
     return _act(
         console,
         request,
@@ -244,7 +282,9 @@ def account_disable(request: Request, console: ConsoleDep, who: PostedAdmin, acc
 
 
 @router.post("/accounts/{account_id}/enable")
-def account_enable(request: Request, console: ConsoleDep, who: PostedAdmin, account_id: str) -> Response:
+def account_enable(
+    request: Request, console: ConsoleDep, who: PostedAccountsAdmin, account_id: str
+) -> Response:
     return _act(
         console,
         request,

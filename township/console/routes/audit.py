@@ -1,4 +1,5 @@
-"""The staff audit trail (administrators only)."""
+"""The staff audit trail: a township's (its administrators), or a county's (its administrators: what the county's
+accounts did, in the county and its townships, #18)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from fastapi.responses import Response
 
 from cunzhan.i18n import N_
 from township.console import queries
-from township.console.deps import PREFIX, Admin, ConsoleDep
+from township.console.deps import PREFIX, AccountsAdmin, ConsoleDep
 from township.console.web import tr
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -30,6 +31,13 @@ ACTION_LABELS: dict[str, str] = {
     "device_enrolled": N_("Kiosk enrolled"),
     "device_revoked": N_("Kiosk revoked"),
     "staff_created": N_("Staff account created"),
+    "staff_disabled": N_("Staff account disabled"),
+    "staff_enabled": N_("Staff account enabled again"),
+    "staff_password_reset": N_("Staff account's password set"),
+    "staff_role_changed": N_("Staff account's role changed"),
+    "township_created": N_("Township created"),
+    "township_changed": N_("Township changed"),
+    "evaluation_exported": N_("Evaluation data exported"),
     "booking_confirmed": N_("Confirmed"),
     "booking_rejected": N_("Rejected"),
     "booking_reassigned": N_("Moved to another session"),
@@ -49,12 +57,18 @@ ACTION_LABELS: dict[str, str] = {
 
 @router.get("/audit")
 def audit_trail(
-    request: Request, console: ConsoleDep, who: Admin, who_filter: str = "", day: str = ""
+    request: Request, console: ConsoleDep, who: AccountsAdmin, who_filter: str = "", day: str = ""
 ) -> Response:
     tid = who.staff.township_id
     with console.db.read() as conn:
-        rows = queries.audit_rows(conn, tid, zone=who.zone, who=who_filter, day=day)
-        names = queries.target_names(conn, tid, [r["target"] for r in rows], who.zone)
+        if who.staff.county_id is not None:
+            rows = queries.county_audit_rows(
+                conn, who.staff.county_id, zone=who.zone, who=who_filter, day=day
+            )
+            names = {}
+        else:
+            rows = queries.audit_rows(conn, tid, zone=who.zone, who=who_filter, day=day)
+            names = queries.target_names(conn, tid, [r["target"] for r in rows], who.zone)
     for row in rows:
         row["action_label"] = tr(ACTION_LABELS.get(row["action"], row["action"]), request)
         row["target_name"] = names.get(row["target"], row["target"])
@@ -62,7 +76,7 @@ def audit_trail(
         request,
         who,
         "audit.html",
-        {"rows": rows, "who_filter": who_filter, "day": day},
+        {"rows": rows, "who_filter": who_filter, "day": day, "county": who.staff.is_county_admin},
         title=tr(N_("Staff actions"), request),
         nav="audit",
     )

@@ -172,7 +172,7 @@ def signin(
         if outcome.retry_after is not None:
             page.headers["Retry-After"] = str(outcome.retry_after)
         return page
-    session = console.keeper.new(outcome.staff.id)
+    session = console.keeper.new(outcome.staff.id, outcome.staff.session_epoch)
     response = RedirectResponse(safe_back(next, landing(outcome.staff)), status_code=303)
     console.keeper.write(request, response, session)
     return response

@@ -1,9 +1,10 @@
-"""A county's townships, for its administrators (#18): create a township (name, short name, time zone, language)
-and its administrators. The township's administrators then manage its other accounts (`routes/accounts.py`)."""
+"""A county's townships, for its administrators (#18): create a township (name, short name, time zone, language),
+change its name, time zone and language (the short name stays: kiosks and sign-in use it), create its
+administrators and list all its accounts, each opening the account's page (`routes/accounts.py`: reset the
+password, disable, enable, change the role). The county's own administrators: `routes/county.py`."""
 
 from __future__ import annotations
 
-import zoneinfo
 from functools import cache
 from typing import Annotated, Any
 
@@ -34,8 +35,9 @@ LOCALE_NAMES = {"zh_CN": "中文", "en": "English"}  # each in its own language
 
 @cache
 def zone_choices() -> list[str]:
-    """Time zones offered in the form (any IANA name is accepted): Asia's, then UTC."""
-    return [*sorted(z for z in zoneinfo.available_timezones() if z.startswith("Asia/")), "UTC"]
+    """Time zones offered in the form (any place's IANA name is accepted, `services.checked_zone`): Asia's, then
+    UTC."""
+    return [*sorted(z for z in services.place_zones() if z.startswith("Asia/")), "UTC"]
 
 
 def county_townships(conn: Connection, county_id: str) -> list[dict[str, Any]]:
@@ -140,6 +142,7 @@ def _town_page(
     township_id: str,
     *,
     form: dict[str, str] | None = None,
+    edit: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -152,11 +155,14 @@ def _town_page(
                 tr(services.ERR_NOT_IN_COUNTY, request),
                 back=PREFIX + "/townships",
             )
-        s = db.staff_users
-        admins = conn.execute(
-            sa.select(s.c.username, s.c.disabled_at, s.c.created_at)
-            .where(s.c.township_id == township_id, s.c.role == services.ADMIN)
-            .order_by(s.c.username)
+        s, p = db.staff_users, db.providers
+        staff = conn.execute(
+            sa.select(
+                s.c.id, s.c.username, s.c.role, s.c.disabled_at, s.c.created_at, p.c.name.label("provider")
+            )
+            .select_from(s.outerjoin(p, p.c.id == s.c.provider_id))
+            .where(s.c.township_id == township_id)
+            .order_by(s.c.role != services.ADMIN, s.c.disabled_at.is_not(None), s.c.username)
         ).all()
     return console.page(
         request,
@@ -164,11 +170,16 @@ def _town_page(
         "township.html",
         {
             "town": town,
-            "admins": [dict(a._mapping) for a in admins],
+            "staff": [dict(a._mapping) for a in staff],
+            "admins": sum(1 for a in staff if a.role == services.ADMIN and a.disabled_at is None),
             "locale_names": LOCALE_NAMES,
+            "locales": [(code, LOCALE_NAMES.get(code, code)) for code in LOCALES],
+            "zones": zone_choices(),
             "form": form or {},
+            "edit": edit or {"name": town["name"], "zone": town["zone"], "locale": town["locale"]},
             "errors": errors or {},
             "min_password": services.MIN_PASSWORD,
+            "max_password": services.MAX_PASSWORD,
         },
         title=tr(N_("Township {name}"), request, name=town["name"]),
         nav="townships",
@@ -179,6 +190,34 @@ def _town_page(
 @router.get("/townships/{township_id}")
 def township_get(request: Request, console: ConsoleDep, who: CountyAdmin, township_id: str) -> Response:
     return _town_page(console, request, who, township_id)
+
+
+@router.post("/townships/{township_id}")
+def township_post(
+    request: Request,
+    console: ConsoleDep,
+    who: PostedCountyAdmin,
+    township_id: str,
+    *,
+    name: Annotated[str, Form()] = "",
+    zone: Annotated[str, Form()] = "",
+    locale: Annotated[str, Form()] = "",
+) -> Response:
+    """Change the township's name, time zone and residents' language (never its short name)."""
+    with console.db.read() as conn:
+        town = _town(conn, _county_id(who), township_id)
+    if town is None:
+        return _town_page(console, request, who, township_id)  # the page says it is not the county's
+    try:
+        changed = services.edit_township(
+            console.db, township_id, staff_id=who.staff.id, name=name, zone=zone.strip(), locale=locale
+        )
+    except services.ServiceError as refusal:
+        errors = {"edit_" + (refusal.field or "name"): refusal_text(refusal, request)}
+        edit = {"name": name, "zone": zone, "locale": locale}
+        return _town_page(console, request, who, township_id, edit=edit, errors=errors, status_code=400)
+    done = "township_saved" if changed else "nothing_changed"
+    return console.redirect(request, who, with_done(f"{PREFIX}/townships/{township_id}", done))
 
 
 @router.post("/townships/{township_id}/admins")
