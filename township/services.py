@@ -9,10 +9,10 @@ residents are written in the township's language.
 `staff_id=None` means the command line (allowed for set-up: counties, townships, enrolment codes, staff accounts).
 Accounts have a level (#18). A township account is `admin` (may do everything in its township, including its staff
 accounts), `reviewer` (confirms, rejects, reassigns and records attendance) or `provider` (a doctor or teacher: only
-their own sessions' roster). A county account is `county_admin`: the county's pages, and creating its townships and
-their administrators; it has no township, so every township page and township action refuses it. The role checks
-are the functions below `ROLES` (`is_admin`, `reads_township`, `manages_accounts`), used by the console's
-dependencies and by `_actor`. Every staff action is recorded by `audit_row`, the one writer of `staff_audit` rows.
+their own sessions' roster). A county account is `county_admin`: the county's pages, creating and changing its
+townships, managing their accounts and the county's own administrators; it has no township, so every township page
+and township action refuses it. The role checks are the functions below `ROLES` (`is_admin`, `reads_township`,
+`manages_accounts`), used by the console's dependencies and by `_actor`. Every staff action is recorded by `audit_row`, the one writer of `staff_audit` rows.
 Times a township's staff type or read are in that township's zone (`townships.zone`).
 """
 
@@ -84,6 +84,10 @@ ERR_PASSWORDS_DIFFER = N_("The two passwords are not the same.")
 ERR_PROVIDER_NEEDED = N_("A provider account needs the provider whose sessions it runs.")
 ERR_SELF = N_("You cannot disable your own account or change your own role.")
 ERR_LAST_ADMIN = N_("This is the township's last administrator. Make another administrator first.")
+ERR_LAST_COUNTY_ADMIN = N_(
+    "This is the county's last administrator. Make another county administrator first."
+)
+ERR_COUNTY_ROLE = N_("A county administrator's role cannot be changed.")
 
 
 def is_admin(role: str) -> bool:
@@ -269,7 +273,7 @@ def audit_row(
 def _audit(conn: Connection, actor: _Actor, action: str, target: str, **detail: Any) -> None:
     audit_row(
         conn,
-        actor.township_id,
+        actor.township_id or None,  # "" when a county's administrator acts on one of its county's accounts
         actor.who,
         action,
         target,
@@ -755,35 +759,46 @@ def _check_provider(conn: Connection, township_id: str, role: str, provider_id: 
 
 
 def _target(conn: Connection, target_id: str, staff_id: str | None) -> tuple[_Actor, sa.Row[Any]]:
-    """A township account someone manages, and who they are (its township's or county's administrator)."""
+    """An account someone manages, and who they are: a township account's manager is its township's or county's
+    administrator; a county account's, another administrator of the same county (or the command line)."""
     row = conn.execute(sa.select(db.staff_users).where(db.staff_users.c.id == target_id)).first()
-    if row is None or row.township_id is None:
+    if row is None:
         raise ServiceError("not_found", M.ERR_NOT_FOUND)
+    if row.township_id is None:
+        county = _county_actor(conn, staff_id, row.county_id)
+        query = sa.select(db.counties.c.id).where(db.counties.c.id == row.county_id)
+        if conn.dialect.name == "postgresql":
+            query = (
+                query.with_for_update()
+            )  # orders changes of the county's accounts (its last administrator)
+        conn.execute(query)
+        row = conn.execute(sa.select(db.staff_users).where(db.staff_users.c.id == target_id)).one()
+        return _Actor(county.staff_id, county.who, "", "", "", county.county_id), row
     actor = _accounts_actor(conn, staff_id, row.township_id)
     return actor, row
 
 
 def _keep_an_admin(conn: Connection, row: sa.Row[Any]) -> None:
-    """Refuse to leave a township without an active administrator (nobody could manage its accounts)."""
-    if row.role != ADMIN or row.disabled_at is not None:
+    """Refuse to leave a township or a county without an active administrator (nobody could manage its
+    accounts)."""
+    if row.role not in (ADMIN, COUNTY_ADMIN) or row.disabled_at is not None:
         return
     t = db.staff_users
+    level = t.c.county_id == row.county_id if row.role == COUNTY_ADMIN else t.c.township_id == row.township_id
     others = conn.execute(
         sa.select(sa.func.count())
         .select_from(t)
-        .where(
-            t.c.township_id == row.township_id, t.c.role == ADMIN, t.c.disabled_at.is_(None), t.c.id != row.id
-        )
+        .where(level, t.c.role == row.role, t.c.disabled_at.is_(None), t.c.id != row.id)
     ).scalar_one()
     if not others:
-        raise ServiceError("invalid", ERR_LAST_ADMIN)
+        raise ServiceError("invalid", ERR_LAST_COUNTY_ADMIN if row.role == COUNTY_ADMIN else ERR_LAST_ADMIN)
 
 
 def set_staff_disabled(
     database: db.Database, target_id: str, disabled: bool, *, staff_id: str | None
 ) -> None:
     """Disable an account (it is signed out at its next request and cannot sign in) or enable it again. Nobody
-    disables themselves, and a township keeps at least one active administrator."""
+    disables themselves, and a township or a county keeps at least one active administrator."""
     with database.write() as conn:
         actor, row = _target(conn, target_id, staff_id)
         if row.id == staff_id:
@@ -835,6 +850,8 @@ def change_role(
         actor, row = _target(conn, target_id, staff_id)
         if row.id == staff_id:
             raise ServiceError("invalid", ERR_SELF)
+        if row.township_id is None:
+            raise ServiceError("invalid", ERR_COUNTY_ROLE, field="role")  # one level per account
         _check_provider(conn, row.township_id, role, provider_id)
         new_provider = provider_id if role == PROVIDER else None
         if role == row.role and new_provider == row.provider_id:

@@ -115,6 +115,10 @@ def test_county_and_township_administrators_manage_accounts_in_both_languages(
         page.wait_for_load_state()
         assert page.locator(".notice.ok").count() == 1 and f"xianfu{n}" in page.locator("table").inner_text()
         _looks_right(page, screenshots / f"{kind}-{lang}-county-admins.png")
+        page.click(f"table a:has-text('xianfu{n}')")  # another county administrator's page: password, access
+        page.wait_for_url(f"{base}/console/accounts/*")
+        assert page.locator("#role").count() == 0
+        _looks_right(page, screenshots / f"{kind}-{lang}-county-admin-account.png")
         page.goto(base + "/console/audit")
         assert "xianli" in page.locator("table").inner_text()
         _looks_right(page, screenshots / f"{kind}-{lang}-county-audit.png")

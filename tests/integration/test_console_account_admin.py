@@ -323,6 +323,42 @@ def test_a_county_administrator_makes_another_for_its_own_county(world: Any) -> 
     assert ("staff_created", "xian-chief", row.county_id) in _audit(world.database, "xian-two")
     assert _client(world.url, "zhang-admin").get("/console/county").status_code == 403
 
+    # The county's administrators manage each other: a new password and a disable end the other's sessions.
+    account = chief.get(f"/console/accounts/{row.id}")
+    assert account.status_code == 200 and 'href="/console/county"' in account.text
+    assert 'action="/console/accounts/' + row.id + '/role"' not in account.text  # one level per account
+    reset = chief.post(
+        f"/console/accounts/{row.id}/password", {"password": "county-pass-2", "again": "county-pass-2"}
+    )
+    assert reset.status_code == 200 and "Password changed" in reset.text
+    assert not _signed_in(second, "/console/townships")
+    second = _client(world.url, "xian-two", COUNTY, password="county-pass-2")
+    assert "Account disabled" in chief.post(f"/console/accounts/{row.id}/disable").text
+    assert ConsoleClient(world.url).sign_in("xian-two", "county-pass-2", township=COUNTY).status_code == 401
+    assert "enabled again" in chief.post(f"/console/accounts/{row.id}/enable").text
+    assert not _signed_in(second, "/console/townships")
+    assert chief.post(f"/console/accounts/{row.id}/role", {"role": "admin"}).status_code == 400
+    assert [a[0] for a in _audit(world.database, "xian-two")] == [
+        "staff_created",
+        "staff_password_reset",
+        "staff_disabled",
+        "staff_enabled",
+    ]
+    # Never across counties or levels, and a county keeps an administrator.
+    assert (
+        _client(world.url, "jin-chief", OTHER).post(f"/console/accounts/{row.id}/disable").status_code == 404
+    )
+    assert _client(world.url, "jin-chief", OTHER).get(f"/console/accounts/{row.id}").status_code == 404
+    assert _client(world.url, "zhang-admin").get(f"/console/accounts/{row.id}").status_code == 404
+    with world.database.read() as conn:
+        state = conn.execute(
+            sa.select(db.staff_users.c.disabled_at).where(db.staff_users.c.id == row.id)
+        ).scalar()
+    assert state is None
+    with pytest.raises(services.ServiceError) as last:
+        services.set_staff_disabled(world.database, _id(world.database, "jin-chief"), True, staff_id=None)
+    assert last.value.msgid == services.ERR_LAST_COUNTY_ADMIN
+
 
 @pytest.mark.parametrize("zone", BAD_ZONES)
 def test_the_command_line_refuses_time_zones_that_are_no_place(tmp_path: Any, zone: str) -> None:

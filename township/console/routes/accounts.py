@@ -49,9 +49,9 @@ def accounts(conn: Connection, township_id: str) -> list[dict[str, Any]]:
 
 
 def _account(conn: Connection, who: Who, account_id: str) -> dict[str, Any] | None:
-    """One township account `who` manages (with its provider's id and its township), or None: for a township's
-    administrator, one of its township's; for a county's, one of its county's townships'. Any other does not exist
-    here."""
+    """One account `who` manages (with its provider's id and its township), or None: for a township's
+    administrator, one of its township's; for a county's, one of its county's townships' or one of the county's
+    own administrators (no township). Any other does not exist here."""
     t, town = db.staff_users, db.townships
     query = (
         sa.select(
@@ -63,11 +63,13 @@ def _account(conn: Connection, who: Who, account_id: str) -> dict[str, Any] | No
             t.c.township_id,
             town.c.name.label("township_name"),
         )
-        .join(town, town.c.id == t.c.township_id)
+        .select_from(t.outerjoin(town, town.c.id == t.c.township_id))
         .where(t.c.id == account_id)
     )
     if who.staff.is_county_admin:
-        query = query.where(town.c.county_id == who.staff.county_id)
+        query = query.where(
+            sa.or_(town.c.county_id == who.staff.county_id, t.c.county_id == who.staff.county_id)
+        )
     else:
         query = query.where(t.c.township_id == who.staff.township_id)
     row = conn.execute(query).first()
@@ -125,8 +127,15 @@ def _account_page(
         account = _account(conn, who, account_id)
         if account is None:
             raise _missing(request, who)
-        providers = queries.providers(conn, account["township_id"], active_only=True)
+        township_id = account["township_id"]
+        providers = queries.providers(conn, township_id, active_only=True) if township_id else []
     county = who.staff.is_county_admin
+    if not township_id:
+        back = PREFIX + "/county"  # one of the county's own administrators
+    elif county:
+        back = f"{PREFIX}/townships/{township_id}"  # where the county found the township's account
+    else:
+        back = PREFIX + "/accounts"
     return console.page(
         request,
         who,
@@ -138,11 +147,10 @@ def _account_page(
             "is_me": account_id == who.staff.id,
             "min_password": services.MIN_PASSWORD,
             "max_password": services.MAX_PASSWORD,
-            # Back to where the account was listed: the township's page for a county administrator.
-            "back": f"{PREFIX}/townships/{account['township_id']}" if county else PREFIX + "/accounts",
+            "back": back,
         },
         title=tr(N_("Account {name}"), request, name=account["username"]),
-        nav="townships" if county else "accounts",
+        nav=("townships" if township_id else "county") if county else "accounts",
         status_code=status_code,
     )
 
