@@ -5,16 +5,19 @@ from __future__ import annotations
 import functools
 import zoneinfo
 
-# Names in the time zone database that are no place: a kiosk or a township could not be in them.
+# Names in the time zone database that are no place: tzdata's "Factory" (for unconfigured machines, "-00") and the
+# system's own "localtime" / "posixrules" links. A kiosk or a township could not be in them.
 _NOT_PLACES = frozenset({"Factory", "localtime", "posixrules"})
 
 
 @functools.cache
-def _places() -> frozenset[str]:
+def places() -> frozenset[str]:
+    """The time zones of places: the database's names (never a file looked up for whatever was typed), less
+    `_NOT_PLACES`."""
     return frozenset(zoneinfo.available_timezones()) - _NOT_PLACES
 
 
 def is_zone(name: str) -> bool:
     """Whether `name` is a time zone of a place in the system's database ("Asia/Shanghai", "Asia/Urumqi"); never
     raises, whatever the text (a path, 10,000 characters, a folder like "Asia")."""
-    return name in _places()
+    return name in places()

@@ -146,9 +146,9 @@ def _workers(text: str) -> int:
 
 def _zone(text: str) -> str:
     # The console's check (`services.checked_zone`), here at parse time.
-    from township.services import place_zones
+    from cunzhan.zones import is_zone
 
-    if text not in place_zones():
+    if not is_zone(text):
         shown = text if len(text) <= 60 else text[:57] + "..."
         raise argparse.ArgumentTypeError(
             f"--zone must be an IANA time zone such as Asia/Shanghai, not {shown!r}"

@@ -24,7 +24,6 @@ import re
 import secrets
 import zoneinfo
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +33,7 @@ from cunzhan.i18n import LOCALES, N_, use_locale
 from cunzhan.i18n import gettext as _
 from cunzhan.models import ACTIVE, CHANGEABLE, HOLDS_SEAT, QueueOrder
 from cunzhan.models import BookingStatus as S
+from cunzhan.zones import is_zone
 from township import booking as B
 from township import db
 from township import messages as M
@@ -521,21 +521,10 @@ def _slug_free(conn: Connection, slug: str) -> None:
             raise ServiceError("invalid", ERR_SLUG_TAKEN, field="slug")
 
 
-# In the time zone database but no place: tzdata's "Factory" (a zone for unconfigured machines, abbreviated
-# "-00") and the system's own "localtime" / "posixrules" links.
-_NOT_PLACES = frozenset({"Factory", "localtime", "posixrules"})
-
-
-@cache
-def place_zones() -> frozenset[str]:
-    """The IANA time zones a township or county may have: the time zone database's names (never a file path
-    looked up for whatever was typed: "Asia" is a directory, 300 characters no file name), less `_NOT_PLACES`."""
-    return frozenset(zoneinfo.available_timezones()) - _NOT_PLACES
-
-
 def checked_zone(zone: str) -> str:
-    """`zone` when it is a place's IANA time zone (`place_zones`); else ServiceError ERR_ZONE on field "zone"."""
-    if zone not in place_zones():
+    """`zone` when it is a place's IANA time zone (`cunzhan.zones.is_zone`); else ServiceError ERR_ZONE on field
+    "zone"."""
+    if not is_zone(zone):
         raise ServiceError("invalid", ERR_ZONE, field="zone")
     return zone
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Connection
 
+from cunzhan import zones
 from cunzhan.i18n import LOCALES, N_
 from township import db, services
 from township.console.deps import (
@@ -37,7 +38,7 @@ LOCALE_NAMES = {"zh_CN": "中文", "en": "English"}  # each in its own language
 def zone_choices() -> list[str]:
     """Time zones offered in the form (any place's IANA name is accepted, `services.checked_zone`): Asia's, then
     UTC."""
-    return [*sorted(z for z in services.place_zones() if z.startswith("Asia/")), "UTC"]
+    return [*sorted(z for z in zones.places() if z.startswith("Asia/")), "UTC"]
 
 
 def county_townships(conn: Connection, county_id: str) -> list[dict[str, Any]]:
