@@ -207,6 +207,11 @@ feedback = sa.Table(
     sa.Column("reasons", sa.JSON(), nullable=False),
     sa.Column("comment", sa.Text(), nullable=True),
     _now_col("created_at"),
+    # A low rating followed up by the township's staff (#18): when, by whom (user name), and a short note sealed
+    # like the comment (`keys.seal_note`: it may name a person or an illness).
+    sa.Column("followed_up_at", sa.DateTime(), nullable=True),
+    sa.Column("followed_up_by", sa.String(64), nullable=True),
+    sa.Column("follow_up_note", sa.Text(), nullable=True),
 )
 
 devices = sa.Table(
@@ -488,6 +493,27 @@ insight_weekly = sa.Table(
     sa.PrimaryKeyConstraint(
         "township_id", "week", "village", "service_id", "provider_id", name="pk_insight_weekly"
     ),
+)
+
+# A need of the needs profile that a county administrator forwarded to its township's administrators (#18): the
+# county does not schedule a township's sessions; the township's administrators see it on their needs page, with
+# "Create sessions", until one marks it handled. The need is named by its keys (no personal data).
+need_referrals = sa.Table(
+    "need_referrals",
+    metadata,
+    _id(primary_key=True),
+    _township_fk(),
+    sa.Column("county_id", sa.String(_ID), sa.ForeignKey("counties.id"), nullable=False),
+    sa.Column("village", sa.String(100), nullable=False),
+    sa.Column("service_id", sa.String(_ID), sa.ForeignKey("services.id"), nullable=False),
+    sa.Column("weekday", sa.Integer(), nullable=False),
+    sa.Column("band", sa.String(16), nullable=False),
+    sa.Column("weeks", sa.Integer(), nullable=False),  # the period the need was seen over
+    sa.Column("total", sa.Integer(), nullable=False),  # its unmet demand then
+    sa.Column("sent_by", sa.String(64), nullable=False),  # the county administrator's user name
+    sa.Column("sent_at", sa.DateTime(), nullable=False),
+    sa.Column("handled_by", sa.String(64), nullable=True),
+    sa.Column("handled_at", sa.DateTime(), nullable=True),
 )
 
 # Which township weeks `insight_weekly` holds (a week with no bookings has a mark and no rows).

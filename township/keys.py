@@ -132,6 +132,19 @@ def open_comment(conn: Any, feedback_id: str, stored: str | None) -> str | None:
     return cipher_for(conn).decrypt(stored, where=field_ref("feedback", "comment", feedback_id))
 
 
+def seal_note(conn: Any, feedback_id: str, text: str | None) -> str | None:
+    """Staff's follow-up note on a low rating as stored: sealed like the comment it answers (it may name the
+    resident, a relative or an illness), bound to its feedback row."""
+    return cipher_for(conn).encrypt(text or None, where=field_ref("feedback", "follow_up_note", feedback_id))
+
+
+def open_note(conn: Any, feedback_id: str, stored: str | None) -> str | None:
+    """A stored follow-up note's text."""
+    if not stored:
+        return None
+    return cipher_for(conn).decrypt(stored, where=field_ref("feedback", "follow_up_note", feedback_id))
+
+
 def seal_old_comments(database: Any) -> int:
     """Seal every comment still stored in clear (from before this release), once; returns how many."""
     import sqlalchemy as sa

@@ -3,7 +3,7 @@ data, automatically (at start-up and then daily, `start_daily`; or `python -m to
 
 What goes: the resident's encrypted ID number, name and phone, and their blind index (the record can no longer be
 found by ID number); on each of their bookings the contact name and phone it was made with, who it was for (a
-dependent's name and relation) and feedback comments. What stays, for reports: the booking's village, service,
+dependent's name and relation) and feedback comments with staff's follow-up notes on them. What stays, for reports: the booking's village, service,
 session and dates, status and code, and feedback ratings and reasons. Each run that erases anything writes one
 `residents_erased` row to the staff audit trail (a count, no names).
 
@@ -87,7 +87,9 @@ def erase_residents(conn: sa.Connection, ids: list[str], moment: dt.datetime) ->
         part = ids[chunk : chunk + 400]
         booking_ids = sa.select(b.c.id).where(b.c.resident_id.in_(part)).scalar_subquery()
         conn.execute(
-            sa.update(db.feedback).where(db.feedback.c.booking_id.in_(booking_ids)).values(comment=None)
+            sa.update(db.feedback)
+            .where(db.feedback.c.booking_id.in_(booking_ids))
+            .values(comment=None, follow_up_note=None)
         )
         conn.execute(
             sa.update(b)

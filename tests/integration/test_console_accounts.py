@@ -110,6 +110,7 @@ ALLOWED = {
         ("GET", "/console/insight/needs"),
         ("GET", "/console/insight/export"),
         ("POST", "/console/insight/export"),
+        ("POST", "/console/insight/needs/forward"),  # a need to its township (#18): test_insight_pages.py
     },
 }
 

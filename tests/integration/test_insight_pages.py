@@ -142,19 +142,23 @@ def test_the_county_scope_shows_every_township_and_narrows_to_one(any_backend: B
         with pytest.raises(Refused):
             dashboard_context(conn, request, county, township=demo, today=today)
         with pytest.raises(Refused):
-            satisfaction_context(conn, request, county, township=demo, today=today, home=world.a)
+            satisfaction_context(conn, request, county, township=demo, today=today)
         with pytest.raises(Refused):
-            needs_context(conn, request, county, township=demo, today=today, home=world.a, can_schedule=True)
-        rated = satisfaction_context(conn, request, county, until=UNTIL, today=today, home=world.a)
-        comments = {row["r"].comment: row["link"] for row in rated["low"]}
-        # Both townships' low ratings; only the account's own township's link to the booking page.
-        assert comments["医生迟到了一个小时"].endswith(world.booking["a1-1"])
-        assert comments["乙镇的评论"] == ""
-        wanted = needs_context(
-            conn, request, county, until=UNTIL, today=today, home=world.a, can_schedule=True
-        )
-        links = {row["n"].township: row["link"] for row in wanted["needs"]}
-        assert links["甲镇"].startswith("/console/sessions/new?") and links["乙镇"] == ""
+            needs_context(conn, request, county, township=demo, today=today, can_schedule=True)
+        rated = satisfaction_context(conn, request, county, until=UNTIL, today=today)
+        # Both townships' low ratings with their reasons, but neither resident's own words nor a booking link: the
+        # comment may name a person or an illness, and it is the township's staff who follow up.
+        assert {row["r"].township for row in rated["low"]} == {"甲镇", "乙镇"}
+        assert {row["r"].comment for row in rated["low"]} == {None} and not rated["comments"]
+        assert {row["link"] for row in rated["low"]} == {""}
+        assert "I waited too long" in {x for row in rated["low"] for x in row["reasons"]}
+        own = satisfaction_context(conn, request, Scope.township(world.a), until=UNTIL, today=today)
+        comments = {row["r"].comment: row["link"] for row in own["low"]}
+        assert comments["医生迟到了一个小时"].endswith(world.booking["a1-1"]) and own["comments"]
+        # A county account schedules no township's sessions: it forwards the need instead.
+        wanted = needs_context(conn, request, county, until=UNTIL, today=today, can_schedule=True)
+        assert {row["link"] for row in wanted["needs"]} == {""} and wanted["can_forward"]
+        assert {row["n"].township for row in wanted["needs"]} == {"甲镇", "乙镇"}
 
 
 def test_a_county_administrator_signs_in_to_the_whole_county(any_backend: Backend, world: World) -> None:
@@ -278,3 +282,170 @@ def test_the_evaluation_export_is_an_administrators_anonymised_and_audited(
         ).all()
     assert [t.target for t in trail] == ["csv", "xlsx", "dictionary"]
     assert trail[0].detail["rows"] == 9 and trail[0].detail["start"] == W1.isoformat()
+
+
+@pytest.fixture(scope="module")
+def county_admin(any_backend: Backend, world: World) -> ConsoleClient:
+    from township import services
+
+    services.create_county_admin(any_backend.database, "test-county", "xian_guanli", STAFF_PASSWORD)
+    client = ConsoleClient(any_backend.url, lang="en")
+    assert client.sign_in("xian_guanli", township="test-county").status_code == 200
+    return client
+
+
+def _trail(backend: Backend, action: str) -> list[Any]:
+    with backend.database.read() as conn:
+        rows: list[Any] = conn.execute(
+            sa.select(db.staff_audit).where(db.staff_audit.c.action == action).order_by(db.staff_audit.c.id)
+        ).all()
+    return rows
+
+
+def _forward_form(html: str, township: str) -> dict[str, str]:
+    """The hidden fields of the "Forward to …" form of `township`'s need on the county's needs page."""
+    for form in re.findall(
+        r'<form method="post" action="/console/insight/needs/forward".*?</form>', html, re.S
+    ):
+        fields = dict(re.findall(r'name="([a-z_]+)" value="([^"]*)"', form))
+        if fields.get("township") == township:
+            fields.pop("csrf_token", None)
+            return fields
+    raise AssertionError(f"no forward form for {township}")
+
+
+def test_a_county_administrator_forwards_a_need_to_its_township(
+    any_backend: Backend,
+    county_admin: ConsoleClient,
+    admin: ConsoleClient,
+    reviewer: ConsoleClient,
+    world: World,
+) -> None:
+    """The county does not schedule a township's sessions (403 on the create form); it forwards the need, which
+    the township's administrators see with "Create sessions" and mark handled; all audited, never outside the
+    county."""
+    assert county_admin.get("/console/sessions/new").status_code == 403
+    page = county_admin.get(f"/console/insight/needs?until={UNTIL}").text
+    assert "/console/sessions/new?" not in page and "Forward to 甲镇" in page and "Forward to 乙镇" in page
+    form = _forward_form(page, world.a)
+    assert form["service"] == world.service["慢病随访"] and form["village"] == "上坪村"
+    # Not for a township outside the county (the demo township), not for a need that is not in the profile.
+    before = len(_trail(any_backend, "need_forwarded"))
+    outside = county_admin.post(
+        "/console/insight/needs/forward", {**form, "township": any_backend.township_id()}
+    )
+    assert outside.status_code == 403
+    made_up = county_admin.post("/console/insight/needs/forward", {**form, "weekday": "5"})
+    assert made_up.status_code == 400 and "no longer in the needs profile" in made_up.text
+    assert admin.post("/console/insight/needs/forward", form).status_code == 403  # a township account
+    assert len(_trail(any_backend, "need_forwarded")) == before
+    sent = county_admin.post("/console/insight/needs/forward", form)
+    assert sent.status_code == 200 and "Forwarded." in sent.text and "Forwarded " in sent.text
+    assert (
+        county_admin.post("/console/insight/needs/forward", form).status_code == 400
+    )  # not twice while open
+    trail = _trail(any_backend, "need_forwarded")
+    assert len(trail) == before + 1
+    entry = trail[-1]
+    assert entry.township_id == world.a and entry.county_id == world.county and entry.who == "xian_guanli"
+    assert entry.detail["total"] == 3 and entry.detail["village"] == "上坪村"
+    # The township's administrator: a tile on the start page, the need on the needs page with its one click.
+    assert "needs forwarded by the county" in admin.get("/console/").text
+    mine = admin.get(f"/console/insight/needs?until={UNTIL}").text
+    assert "Forwarded by the county" in mine and "by xian_guanli" in mine
+    section = mine.split('id="referred-heading"')[1].split("</section>")[0]
+    link = re.findall(r'href="(/console/sessions/new\?[^"]+)"', section)
+    assert len(link) == 1
+    filled = admin.get(link[0].replace("&amp;", "&")).text
+    assert f'<option value="{world.service["慢病随访"]}" selected>' in filled
+    referral = re.search(r'name="referral" value="([^"]+)"', section)
+    assert referral is not None
+    # A reviewer sees it, cannot mark it; an administrator does, once.
+    seen = reviewer.get(f"/console/insight/needs?until={UNTIL}").text
+    assert "Forwarded by the county" in seen and 'name="referral"' not in seen
+    assert reviewer.post("/console/insight/needs/handled", {"referral": referral.group(1)}).status_code == 403
+    done = admin.post("/console/insight/needs/handled", {"referral": referral.group(1)})
+    assert done.status_code == 200 and "Forwarded by the county" not in done.text
+    assert admin.post("/console/insight/needs/handled", {"referral": referral.group(1)}).status_code == 400
+    assert [e.target for e in _trail(any_backend, "need_referral_handled")] == [referral.group(1)]
+    assert "needs forwarded by the county" not in admin.get("/console/").text
+    # Handled: the county may forward it again.
+    assert "Forward to 甲镇" in county_admin.get(f"/console/insight/needs?until={UNTIL}").text
+
+
+def test_low_ratings_are_followed_up_by_the_township_and_the_county_sees_no_comment(
+    any_backend: Backend,
+    county_admin: ConsoleClient,
+    admin: ConsoleClient,
+    reviewer: ConsoleClient,
+    world: World,
+) -> None:
+    from cunzhan.fieldcrypto import SEALED_PREFIX
+
+    path = f"/console/insight/satisfaction?until={UNTIL}&weeks=4"
+    html = admin.get(path).text
+    assert html.count("Mark as followed up</summary>") == 2  # a1-1 and a2-0, both open
+    # The county: ratings and reasons of both townships, no comment, no booking link, no follow-up form.
+    county_page = county_admin.get(path).text
+    assert "I waited too long" in county_page and "The video kept stopping" in county_page
+    assert "医生迟到了一个小时" not in county_page and "乙镇的评论" not in county_page
+    assert "/console/bookings/" not in county_page and "Open the booking" not in county_page
+    assert "Mark as followed up" not in county_page and county_page.count("Not yet followed up") == 3
+    with any_backend.database.read() as conn:
+        ids = dict(conn.execute(sa.select(db.feedback.c.booking_id, db.feedback.c.id)).all())
+    a11, b10 = ids[world.booking["a1-1"]], ids[world.booking["b1-0"]]
+    note = "已电话回访居民，李医生当天迟到，已提醒"
+    # Refused: too long a note, another township's rating, a county account, no CSRF token.
+    assert (
+        admin.post(
+            "/console/insight/satisfaction/follow-up", {"feedback": a11, "note": "长" * 201}
+        ).status_code
+        == 400
+    )
+    assert (
+        admin.post("/console/insight/satisfaction/follow-up", {"feedback": b10, "note": "x"}).status_code
+        == 400
+    )
+    assert county_admin.post("/console/insight/satisfaction/follow-up", {"feedback": b10}).status_code == 403
+    assert (
+        admin.post("/console/insight/satisfaction/follow-up", {"feedback": a11}, csrf="").status_code == 403
+    )
+    assert _trail(any_backend, "rating_followed_up") == []
+    done = reviewer.post(
+        "/console/insight/satisfaction/follow-up", {"feedback": a11, "note": note, "back": path}
+    )
+    assert done.status_code == 200 and "Marked as followed up." in done.text
+    assert (
+        reviewer.post(
+            "/console/insight/satisfaction/follow-up", {"feedback": a11, "note": "again"}
+        ).status_code
+        == 400
+    )
+    # Open ones only by default; with the box ticked the followed-up one comes after them, with who and the note.
+    shown = admin.get(path).text
+    assert "医生迟到了一个小时" not in shown and shown.count("Mark as followed up</summary>") == 1
+    everything = admin.get(path + "&followed=1").text
+    assert everything.index("The sound was hard to hear") < everything.index("医生迟到了一个小时")
+    assert "by jia_shenhe" in everything and note in everything
+    county_all = county_admin.get(path + "&followed=1").text
+    assert "by jia_shenhe" in county_all and note not in county_all and "医生迟到了一个小时" not in county_all
+    # The note is sealed at rest and never in the trail.
+    with any_backend.database.read() as conn:
+        row = conn.execute(sa.select(db.feedback).where(db.feedback.c.id == a11)).one()
+    assert row.followed_up_by == "jia_shenhe" and row.follow_up_note.startswith(SEALED_PREFIX)
+    assert "回访" not in row.follow_up_note
+    trail = _trail(any_backend, "rating_followed_up")
+    assert [(e.target, e.township_id, e.who) for e in trail] == [(a11, world.a, "jia_shenhe")]
+    assert trail[0].detail == {"rating": 1, "note": True} and note not in str(trail[0].detail)
+    # It is the resident's: in their record (the right of access), and erased with their comment.
+    from township.console.queries import resident_record
+    from township.retention import erase_residents
+
+    with any_backend.database.read() as conn:
+        record = resident_record(conn, world.a, world.resident["up1"])
+    assert record is not None and [f["follow_up_note"] for f in record["feedback"]] == [note]
+    with any_backend.database.write() as conn:
+        erase_residents(conn, [world.resident["up1"]], db.now_utc())
+    with any_backend.database.read() as conn:
+        row = conn.execute(sa.select(db.feedback).where(db.feedback.c.id == a11)).one()
+    assert row.follow_up_note is None and row.comment is None and row.followed_up_by == "jia_shenhe"

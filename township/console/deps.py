@@ -56,6 +56,11 @@ DONE: dict[str, str] = {
     "township_created": N_("Township created. Now create its first administrator."),
     "township_saved": N_("Township saved. Its pages show the new name, time zone and language from now on."),
     "nothing_changed": N_("Nothing was changed: the form had the values already saved."),
+    "followed_up": N_("Marked as followed up."),
+    "need_forwarded": N_(
+        "Forwarded. The township's administrators see it on their needs page and start page."
+    ),
+    "need_handled": N_("Marked as handled. The county sees it is no longer open."),
     "signed_out": N_("You have signed out."),
 }
 

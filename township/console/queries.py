@@ -706,6 +706,9 @@ def resident_record(conn: Connection, township_id: str, resident_id: str) -> dic
                 "reasons": x.reasons,
                 "comment": keys.open_comment(conn, x.id, x.comment) or "",
                 "created_at": _iso(x.created_at),
+                # Staff's follow-up of a low rating (#18): the note may be about the resident.
+                "followed_up_at": _iso(x.followed_up_at),
+                "follow_up_note": keys.open_note(conn, x.id, x.follow_up_note) or "",
             }
         )
     return record

@@ -11,6 +11,7 @@ from township.console import queries
 from township.console.deps import PREFIX, Anyone, ConsoleDep, landing
 from township.console.routes.kiosks import kiosk_state
 from township.console.web import tr
+from township.insight import needs
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -26,6 +27,7 @@ def home(request: Request, console: ConsoleDep, who: Anyone) -> Response:
         sessions = queries.sessions_between(conn, tid, start, end)
         counts = queries.status_counts(conn, tid)
         kiosk_rows = queries.kiosks(conn, tid)
+        forwarded = len(needs.referrals(conn, [tid]))  # needs the county asks the township to meet (#18)
     warnings = sum(1 for k in kiosk_rows if kiosk_state(k)[0] != "ok" and not k["revoked_at"])
     return console.page(
         request,
@@ -38,6 +40,7 @@ def home(request: Request, console: ConsoleDep, who: Anyone) -> Response:
                 "pending": counts.get(BookingStatus.PENDING_REVIEW, 0),
                 "waitlisted": counts.get(BookingStatus.WAITLISTED, 0),
                 "kiosk_warnings": warnings,
+                "forwarded": forwarded,
             },
         },
         title=tr(N_("Today"), request),

@@ -29,15 +29,21 @@ from township.console.deps import (
     ConsoleDep,
     FiguresAdmin,
     FiguresReader,
+    Posted,
+    PostedAdmin,
+    PostedCountyAdmin,
     PostedFiguresAdmin,
     Refused,
     Who,
     parse_day,
+    safe_back,
+    with_done,
 )
 from township.console.web import request_locale, tr
 from township.insight import dashboard, evaluation, needs, satisfaction
 from township.insight.dashboard import Figures, WeekRow
 from township.insight.scope import OutOfScope, Scope, Town, last_weeks, narrow, towns, week_bounds
+from township.insight.scope import township_ids as scope_townships
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -112,6 +118,13 @@ def text_of(figures: Figures, figure: str) -> str:
 
 def _week_label(week: dt.date) -> str:
     return week.strftime("%m-%d")
+
+
+def own_township(scope: Scope) -> str:
+    """The township whose staff is looking (a township account's scope), "" for a county account. Only they open
+    a booking, read a resident's comment and follow-up notes, follow up and schedule: a county account sees the
+    ratings, the reasons and whether each was followed up, and forwards a need to its township."""
+    return scope.id if scope.level == "township" else ""
 
 
 def _base(request: Request, scope: Scope, everyone: list[Town], township: str) -> dict[str, Any]:
@@ -249,12 +262,13 @@ def satisfaction_context(
     township: str = "",
     weeks: str = "12",
     until: str = "",
+    followed: str = "",
     today: dt.date,
-    home: str,
 ) -> dict[str, Any]:
     """The satisfaction index per service, provider, village or township with its sample size, and the low ratings
-    of the period with the reasons and the resident's comment, for follow-up (linked to the booking when it is the
-    account's own township's, `home`)."""
+    of the period with the reasons, to follow up: those not followed up first, then (`followed="1"`) those that
+    were. A township's own staff also see the resident's comment and the follow-up notes, and each links to its
+    booking; a county account sees neither comment nor note (`own_township`)."""
     by = _choice(by, ("service", "provider", "village", "township"), "service")
     count = _weeks(weeks, SATISFACTION_PERIODS, 12)
     last = parse_day(until, today)
@@ -264,12 +278,17 @@ def satisfaction_context(
     several = len(covered) > 1
     first = last_weeks(last, count)[0]
     since = min((db.utc(week_bounds(first, t.tz)[0]) for t in covered), default=db.now_utc())
-    low = satisfaction.low_ratings(conn, shown, since=since)
+    home = own_township(scope)
+    show_followed = followed == "1"
+    low = satisfaction.low_ratings(
+        conn, shown, since=since, with_comment=bool(home), followed_up=show_followed
+    )
     low_rows = [
         {
             "r": r,
             "reasons": [tr(reason, request) for reason in r.reasons],
-            "link": f"{PREFIX}/bookings/{r.booking_id}" if r.township_id == home else "",
+            "link": f"{PREFIX}/bookings/{r.booking_id}" if home and r.township_id == home else "",
+            "own": bool(home) and r.township_id == home,
         }
         for r in low
     ]
@@ -306,6 +325,9 @@ def satisfaction_context(
         "by_label": tr(GROUPINGS[by], request),
         "min_sample": satisfaction.MIN_SAMPLE,
         "low": low_rows,
+        "followed": show_followed,
+        "comments": bool(home),
+        "note_max": satisfaction.NOTE_MAX,
     }
 
 
@@ -331,23 +353,39 @@ def needs_context(
     weeks: str = "4",
     until: str = "",
     today: dt.date,
-    home: str,
     can_schedule: bool,
 ) -> dict[str, Any]:
-    """The needs profile: unmet demand ranked, each with a link to create sessions for it (for an administrator,
-    in their own township `home`: the schedule is a township's)."""
+    """The needs profile: unmet demand ranked. A township's administrator gets a link to create sessions for each
+    (the schedule is a township's), and the needs its county forwarded, each with that link and "handled"; a county
+    account forwards a need to its township's administrators, and sees which it forwarded and are not handled."""
     count = _weeks(weeks, NEEDS_PERIODS, 4)
     last = parse_day(until, today)
     shown, everyone = _scoped(conn, request, scope, township)
     found = needs.needs_profile(conn, shown, weeks=count, today=last)
     locale = request_locale(request)
+    home = own_township(scope)
+    can_schedule = can_schedule and bool(home)
+    forwarded = {r.key: r for r in needs.referrals(conn, scope_townships(conn, shown))}
     rows = [
         {
             "n": n,
             "text": n.describe(locale),
             "link": create_link(n, count) if can_schedule and n.township_id == home else "",
+            "forwarded": forwarded.get(n.key),
         }
         for n in found
+    ]
+    by_key = {n.key: n for n in found}
+    referred = [
+        {
+            "r": r,
+            "text": r.describe(locale),
+            "link": create_link(by_key.get(r.key) or needs.referral_need(r, today), r.weeks)
+            if can_schedule
+            else "",
+        }
+        for r in forwarded.values()
+        if home
     ]
     title = tr(N_("Unmet demand, most first"), request)
     chart = bar_chart(
@@ -365,6 +403,8 @@ def needs_context(
         "chart": chart,
         "chart_more": max(0, len(rows) - CHART_ROWS),
         "can_schedule": can_schedule,
+        "can_forward": scope.level == "county",
+        "referred": referred,
     }
 
 
@@ -454,6 +494,7 @@ def satisfaction_page(
     township: str = "",
     weeks: str = "12",
     until: str = "",
+    followed: str = "",
 ) -> Response:
     with console.db.read() as conn:
         context = satisfaction_context(
@@ -464,8 +505,8 @@ def satisfaction_page(
             township=township,
             weeks=weeks,
             until=until,
+            followed=followed,
             today=who.today(),
-            home=who.staff.township_id,
         )
     return _page(
         console,
@@ -497,7 +538,6 @@ def needs_page(
             weeks=weeks,
             until=until,
             today=who.today(),
-            home=who.staff.township_id,
             can_schedule=who.staff.is_admin,
         )
     return _page(
@@ -509,6 +549,86 @@ def needs_page(
         title=tr(N_("Needs profile"), request),
         tab="needs",
     )
+
+
+@router.post("/insight/satisfaction/follow-up")
+def follow_up(
+    request: Request,
+    console: ConsoleDep,
+    who: Posted,
+    *,
+    feedback: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    """A low rating of the staff member's own township marked as followed up, with an optional short note."""
+    to = safe_back(back, PREFIX + "/insight/satisfaction")
+    try:
+        with console.db.write() as conn:
+            satisfaction.follow_up(conn, who.staff, feedback, note)
+    except satisfaction.FollowUpError as exc:
+        raise Refused(
+            400, tr(N_("Not marked as followed up"), request), tr(exc.msgid, request, **exc.params), back=to
+        ) from exc
+    return console.redirect(request, who, with_done(to, "followed_up"))
+
+
+@router.post("/insight/needs/forward")
+def forward_need(
+    request: Request,
+    console: ConsoleDep,
+    who: PostedCountyAdmin,
+    *,
+    township: Annotated[str, Form()] = "",
+    village: Annotated[str, Form()] = "",
+    service: Annotated[str, Form()] = "",
+    weekday: Annotated[str, Form()] = "",
+    band: Annotated[str, Form()] = "",
+    weeks: Annotated[str, Form()] = "4",
+    until: Annotated[str, Form()] = "",
+) -> Response:
+    """A need of the county's needs profile forwarded to its township's administrators (the county does not
+    schedule a township's sessions). The need is looked up again, never taken from the form's numbers."""
+    count = _weeks(weeks, NEEDS_PERIODS, 4)
+    last = parse_day(until, who.today())
+    back = f"{PREFIX}/insight/needs?" + urlencode({"weeks": count, "until": last.isoformat()})
+    refused = tr(N_("Not forwarded"), request)
+    with console.db.write() as conn:
+        if not township:
+            raise Refused(400, refused, tr(needs.ERR_NO_REFERRAL, request), back=back)
+        shown, _everyone = _scoped(conn, request, who.staff.scope, township)
+        wanted = (township, village, service, int(weekday) if weekday.isdigit() else -1, band)
+        need = next(
+            (n for n in needs.needs_profile(conn, shown, weeks=count, today=last) if n.key == wanted), None
+        )
+        if need is None:
+            raise Refused(
+                400, refused, tr(N_("This need is no longer in the needs profile."), request), back=back
+            )
+        try:
+            needs.forward_need(conn, who.staff, need)
+        except needs.ReferralError as exc:
+            raise Refused(400, refused, tr(exc.msgid, request), back=back) from exc
+    return console.redirect(request, who, with_done(back, "need_forwarded"))
+
+
+@router.post("/insight/needs/handled")
+def referral_handled(
+    request: Request,
+    console: ConsoleDep,
+    who: PostedAdmin,
+    *,
+    referral: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    """A need the county forwarded, marked handled by an administrator of its township."""
+    to = safe_back(back, PREFIX + "/insight/needs")
+    try:
+        with console.db.write() as conn:
+            needs.handle_referral(conn, who.staff, referral)
+    except needs.ReferralError as exc:
+        raise Refused(400, tr(N_("Not marked as handled"), request), tr(exc.msgid, request), back=to) from exc
+    return console.redirect(request, who, with_done(to, "need_handled"))
 
 
 @router.get("/insight/export")
