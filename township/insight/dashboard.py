@@ -21,7 +21,8 @@ Two jobs keep it (`start_jobs`, each run by one process between all those on the
 - `refresh_closed_weeks` daily: each week once it has ended plus a day (no-shows are marked an hour after a session
   ends), again while it ended within `SETTLE` (four weeks; feedback arrives and staff correct attendance after the
   fact), and every week never rolled up (the first run back-fills the history). A change older than that shows
-  after `refresh_week` for its week (or `refresh_closed_weeks(settle=…)` with a longer period).
+  after `refresh_week` for its week (or `refresh_closed_weeks(settle=…)` with a longer period). The back-fill goes
+  newest week first, so after a first start the weeks the pages show come from the rollup within seconds.
 Incremental upkeep at each write (a trigger, or the sync path adding ±1) was not chosen: it would put work and lock
 contention on every booking write, the hot path, for a page read a few times a day.
 """
@@ -280,7 +281,9 @@ def refresh_closed_weeks(
     database: db.Database, *, now: dt.datetime | None = None, settle: dt.timedelta = SETTLE
 ) -> int:
     """Roll up every township's weeks that are over: those never rolled up (from its first session on) and those
-    that ended within `settle`. One short write transaction per township week; returns how many weeks it wrote."""
+    that ended within `settle`. One short write transaction per township week, the newest weeks first (the pages
+    show the last 4 to 26: after a first start they are served from the rollup within seconds, not once the whole
+    history is done); returns how many weeks it wrote."""
     moment = db.utc(now or db.now_utc())
     written = 0
     with database.read() as conn:
@@ -296,6 +299,7 @@ def refresh_closed_weeks(
             (str(t), w)
             for t, w in conn.execute(sa.select(db.insight_weeks.c.township_id, db.insight_weeks.c.week))
         }
+    due: list[tuple[dt.date, str, Town]] = []
     for town in everyone:
         first = firsts.get(town.id)
         if first is None:
@@ -307,10 +311,12 @@ def refresh_closed_weeks(
             if ended + CLOSE_AFTER > moment:
                 break
             if (town.id, week) not in marked or ended + settle > moment:
-                with database.write() as conn:
-                    refresh_week(conn, town, week, now=moment)
-                written += 1
+                due.append((week, town.id, town))
             week += dt.timedelta(weeks=1)
+    for week, _id, town in sorted(due, key=lambda d: (d[0], d[1]), reverse=True):
+        with database.write() as conn:
+            refresh_week(conn, town, week, now=moment)
+        written += 1
     return written
 
 

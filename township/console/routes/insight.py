@@ -42,7 +42,7 @@ from township.console.deps import (
 from township.console.web import request_locale, tr
 from township.insight import dashboard, evaluation, needs, satisfaction
 from township.insight.dashboard import Figures, WeekRow
-from township.insight.scope import OutOfScope, Scope, Town, last_weeks, narrow, towns, week_bounds
+from township.insight.scope import OutOfScope, Scope, Town, last_weeks, monday, narrow, towns, week_bounds
 from township.insight.scope import township_ids as scope_townships
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -243,6 +243,8 @@ def dashboard_context(
         "by_label": tr(GROUPINGS[by], request),
         "figure_label": tr(FIGURES[figure], request),
         "as_of": min(made) if made else None,
+        # Weeks over but not rolled up yet (a new database, before the first rollup after start): counted now.
+        "counted_live": any(r.as_of is None and r.week < monday(last) for r in rows),
     }
 
 
