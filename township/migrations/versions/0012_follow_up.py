@@ -2,7 +2,7 @@
 needs a county administrator forwarded to a township's administrators
 
 Revision ID: 0012_follow_up
-Revises: 0010_rating_anywhere (to be re-chained on 0011 when both are merged)
+Revises: 0011_session_epoch
 Create Date: 2026-12-03 18:40:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_follow_up"
-down_revision = "0010_rating_anywhere"
+down_revision = "0011_session_epoch"
 branch_labels = None
 depends_on = None
 
