@@ -16,8 +16,8 @@ if [ -z "${CUNZHAN_SERVICES_UP:-}" ] && [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" -o 
   mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"; chmod 700 "$XDG_RUNTIME_DIR"
   if command -v gnome-keyring-daemon >/dev/null; then
     mkdir -p "$XDG_DATA_HOME/dbus-1/services"
-    printf '#!/bin/sh\nprintf %%s %s | exec gnome-keyring-daemon --unlock --foreground --components=secrets\n' \
-      "$keyring_password" >"$tmp/keyring-daemon"
+    printf '#!/bin/sh\nprintf %%s %s | exec gnome-keyring-daemon --unlock --foreground --components=secrets 2>>%s\n' \
+      "$keyring_password" "$tmp/keyring.log" >"$tmp/keyring-daemon"  # its warnings in a file, not amid the tests
     chmod 755 "$tmp/keyring-daemon"
     printf '[D-BUS Service]\nName=org.freedesktop.secrets\nExec=%s\n' "$tmp/keyring-daemon" \
       >"$XDG_DATA_HOME/dbus-1/services/org.freedesktop.secrets.service"
