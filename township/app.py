@@ -466,7 +466,7 @@ def _install_ratings_route(app: FastAPI, database: db.Database) -> None:
         response_model=P.RatingAskResponse,
         tags=["sync"],
         openapi_extra=_body_schema(P.RatingAsk),
-        responses={code: {"model": P.ErrorBody} for code in (400, 401, 403, 503)},
+        responses={code: {"model": P.ErrorBody} for code in (400, 401, 403, 429, 503)},
     )
     async def ask_rating(request: Request) -> dict[str, Any]:
         """The attended session, booked at another kiosk of the township, that the resident with this ID number has
@@ -480,7 +480,12 @@ def _install_ratings_route(app: FastAPI, database: db.Database) -> None:
         check = check_id_number(parsed.id_number)
         if not check.ok or check.number is None:
             raise S.SyncError(400, P.ERROR_MALFORMED, "id_number is not a valid ID number")
-        found = await run_in_threadpool(ratings.invite, database, device, check.number)
+        try:
+            found = await run_in_threadpool(ratings.invite, database, device, check.number)
+        except ratings.TooManyInvitations:
+            raise S.SyncError(
+                429, P.ERROR_BUSY, f"at most {ratings.INVITES_PER_HOUR} rating invitations an hour per kiosk"
+            ) from None
         return {"invitation": found, "server_time": P.utc_now_text()}
 
 

@@ -7,7 +7,10 @@ latest attended booking of the last `INVITE_WITHIN`, made at another kiosk, neit
 once, township-wide: the ask marks the booking invited by that kiosk (`rating_invited_at`, `rating_invited_device`),
 and only that kiosk may then send its rating (`township.sync._feedback`). So the answer never says twice that a
 person attended a session: probing ID numbers with a kiosk's token uses up invitations, it does not list them, and
-the answer names only the service and the day (no provider, booking code, or who booked).
+the answer names only the service and the day (no provider, booking code, or who booked). A kiosk gets at most
+`INVITES_PER_HOUR` invitations an hour (more is 429: a kiosk serves a few residents an hour, a stolen token probing a
+list of ID numbers many), and each one given is in the staff-actions trail (`rating_invited`, the kiosk and the
+booking), so staff can see what a kiosk was told.
 """
 
 from __future__ import annotations
@@ -19,9 +22,15 @@ import sqlalchemy as sa
 
 from cunzhan.models import BookingStatus
 from township import db, keys
+from township.services import audit_row
 from township.sync import Device
 
 INVITE_WITHIN = dt.timedelta(days=30)  # a session longer ago than this is not asked about
+INVITES_PER_HOUR = 30  # invitations one kiosk may be given in an hour
+
+
+class TooManyInvitations(Exception):
+    """This kiosk was given `INVITES_PER_HOUR` invitations in the last hour (→ 429)."""
 
 
 def invite(database: db.Database, device: Device, id_number: str) -> dict[str, Any] | None:
@@ -29,6 +38,16 @@ def invite(database: db.Database, device: Device, id_number: str) -> dict[str, A
     now = db.now_utc()
     b, s, v, r, f = db.bookings, db.sessions, db.services, db.residents, db.feedback
     with database.write() as conn:
+        given = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(b)
+            .where(
+                b.c.rating_invited_device == device.id,
+                b.c.rating_invited_at >= db.naive(now - dt.timedelta(hours=1)),
+            )
+        ).scalar_one()
+        if given >= INVITES_PER_HOUR:
+            raise TooManyInvitations(device.id)
         cipher = keys.cipher_for(conn)
         resident = conn.execute(
             sa.select(r.c.id).where(
@@ -62,4 +81,5 @@ def invite(database: db.Database, device: Device, id_number: str) -> dict[str, A
         )
         if marked.rowcount != 1:  # another kiosk asked at the same moment: it invites
             return None
+        audit_row(conn, device.township_id, f"kiosk {device.kiosk_number}", "rating_invited", row.id, at=now)
     return {"booking_id": row.id, "service": row.name, "starts_at": db.utc(row.starts_at).isoformat()}

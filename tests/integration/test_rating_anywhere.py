@@ -108,6 +108,42 @@ def test_the_ask_refuses_what_is_not_an_id_number_and_needs_a_kiosk_token(
     kiosk.close()
 
 
+def test_a_kiosk_gets_a_few_invitations_an_hour_each_in_the_staff_trail(
+    any_backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stolen kiosk token probing a list of ID numbers learns at most INVITES_PER_HOUR sessions an hour (then 429,
+    which marks nothing), and every invitation given is in the township's staff-actions trail."""
+    from kiosk.sync import credentials
+    from township import ratings
+
+    monkeypatch.setattr(ratings, "INVITES_PER_HOUR", 2)
+    home, away = _kiosk(any_backend, tmp_path, "home"), _kiosk(any_backend, tmp_path, "away")
+    numbers = [unique_id_number() for _ in range(3)]
+    bookings = [_attended_at(any_backend, home, number) for number in numbers]
+    url = any_backend.url + "/v1/ratings/ask"
+    auth = {"Authorization": f"Bearer {credentials.load_token(away.store.path.parent)}"}
+    answers = [requests.post(url, json={"id_number": n}, headers=auth, timeout=10) for n in numbers]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.json()["invitation"]["booking_id"] for a in answers[:2]] == bookings[:2]
+    assert answers[2].json()["error"] == "busy"
+    with any_backend.database.read() as conn:
+        invited = conn.execute(
+            sa.select(db.bookings.c.id).where(
+                db.bookings.c.id.in_(bookings), db.bookings.c.rating_invited_at.is_not(None)
+            )
+        ).scalars()
+        trail = conn.execute(
+            sa.select(db.staff_audit.c.who, db.staff_audit.c.target).where(
+                db.staff_audit.c.action == "rating_invited", db.staff_audit.c.target.in_(bookings)
+            )
+        ).all()
+    assert set(invited) == set(bookings[:2])  # the refused ask marked nothing
+    number = int(str(away.store.state("kiosk_number")))
+    assert sorted(trail) == sorted((f"kiosk {number}", b) for b in bookings[:2])
+    for kiosk in (home, away):
+        kiosk.close()
+
+
 @pytest.fixture
 def window(qapp: object, qtbot: QtBot) -> Iterator[Any]:
     made: list[KioskWindow] = []

@@ -29,6 +29,7 @@ ACTION_LABELS: dict[str, str] = {
     "notice_withdrawn": N_("Notice withdrawn"),
     "enrollment_code_created": N_("Enrolment code created"),
     "device_enrolled": N_("Kiosk enrolled"),
+    "rating_invited": N_("Rating invitation given to a kiosk"),
     "device_revoked": N_("Kiosk revoked"),
     "staff_created": N_("Staff account created"),
     "staff_disabled": N_("Staff account disabled"),
