@@ -4,6 +4,8 @@ printable to a PDF under the data directory (and the printer when there is one);
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 from pathlib import Path
 
 from PySide6.QtWidgets import QLabel, QPushButton
@@ -69,8 +71,15 @@ def test_call_list_marks_who_has_no_phone_and_prints(
     no_phone = next(line for line in lines.values() if not line.phone)
     assert "无电话" in no_phone.text() and no_phone.day == "明天" and "王*英" in no_phone.who
     assert without.resident_id
+    folder = data_home / "kiosk" / "lists"
+    folder.mkdir(parents=True)
+    old, recent = folder / "calllist-old.pdf", folder / "calllist-recent.pdf"
+    for pdf, age_h in ((old, 72), (recent, 1)):  # printed three days ago, an hour ago
+        pdf.write_bytes(b"%PDF-1.4 earlier list")
+        os.utime(pdf, (time.time() - age_h * 3600,) * 2)
     click(qtbot, window, "choice_print_list")
-    pdfs = list((data_home / "kiosk" / "lists").glob("calllist-*.pdf"))
+    pdfs = [p for p in folder.glob("calllist-*.pdf") if p != recent]
+    assert not old.exists() and recent.exists()  # lists older than two days are deleted, newer ones kept
     assert len(pdfs) == 1 and pdfs[0].read_bytes().startswith(b"%PDF")
     assert window.current is not None and window.current.message  # said where it went (printer or file)
     assert window.grab().save(str(data_home / "calllist.png"))

@@ -3,12 +3,15 @@ the residents who get no text reminder — those with no number are marked 「�
 
 Each line: day and time, the service as the slip prints it, the masked name (and for whom), the masked phone or
 「无电话」, the booking code. Viewing and printing are audited (no personal data in the audit). 「打印名单」 writes an
-A4 PDF under the data directory (lists/) and sends it to the kiosk's printer when there is one, as the slip does.
+A4 PDF under the data directory (lists/) and sends it to the kiosk's printer when there is one, as the slip does;
+lists older than two days are deleted when the next is printed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,13 +129,22 @@ def paint_list(title: str, lines: list[CallLine]) -> list[QImage]:
     return pages
 
 
+LISTS_KEPT_S = 2 * 24 * 3600  # a list printed earlier than this is deleted when the next one is printed
+
+
 def print_list(pages: list[QImage], name: str, printer_name: str = "") -> tuple[Path, bool]:
     """The PDF (data directory, lists/<name>.pdf), and whether it also went to a printer: the one named (the
-    `printer` setting) when this computer has it, else the default printer. Runs in the background."""
+    `printer` setting) when this computer has it, else the default printer. Runs in the background. Lists older than
+    two days are deleted first: they name residents (masked) and their appointments, and are of no use once the
+    days they cover are past."""
     from PySide6.QtPrintSupport import QPrinter, QPrinterInfo
 
     folder = paths.data_dir() / "lists"
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.pdf"):
+        with contextlib.suppress(OSError):  # gone already, or not ours to delete: the new list is still made
+            if time.time() - old.stat().st_mtime > LISTS_KEPT_S:
+                old.unlink()
     target = folder / f"{name}.pdf"
     layout = QPageLayout(
         QPageSize(QSizeF(*A4_MM), QPageSize.Unit.Millimeter),
