@@ -387,6 +387,50 @@ def test_a_huge_console_form_is_refused_before_it_is_read(staffed: Any) -> None:
     assert streamed.status_code == 413
 
 
+def test_a_nul_in_a_console_address_or_form_is_a_400_in_the_staff_language(staffed: Any) -> None:
+    """No text column can hold a NUL (PostgreSQL refuses it: these were 500s, the sign-in form's even before anyone
+    signed in); refused before any page runs, whether the NUL is in the address, the query or the form, raw or
+    %00, or cut between two chunks of a streamed form."""
+    client = ConsoleClient(staffed.url)
+    client.sign_in("anquan")
+    refused = [
+        client.get("/console/accounts/a%00b"),
+        client.get("/console/audit?who_filter=a%00b"),
+        client.post("/console/notices", {"title": "通知\x00", "body": "x"}),
+        requests.post(
+            staffed.url + "/console/signin", data={"username": "a\x00", "password": "x"}, timeout=30
+        ),  # not signed in: Chinese
+    ]
+
+    def cut() -> Any:  # "%0" at the end of one chunk, "0" at the start of the next
+        yield b"username=ab%0"
+        yield b"0&password=x"
+
+    refused.append(
+        requests.post(
+            staffed.url + "/console/signin",
+            data=cut(),
+            timeout=30,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    )
+    assert [r.status_code for r in refused] == [400] * 5
+    assert all("Nothing was changed" in r.text for r in refused[:3]), [r.text[:200] for r in refused]
+    assert all("没有做任何更改" in r.text or "未做任何更改" in r.text for r in refused[3:])
+    assert client.get("/console/accounts").status_code == 200  # still signed in, nothing broken
+    # A percent sign typed as text is not a NUL.
+    assert client.get("/console/audit?who_filter=%2500").status_code == 200
+
+
+def test_odd_numbers_in_the_county_pages_fall_back_to_the_default(staffed: Any) -> None:
+    """ "²" is a digit to str.isdigit but not to int, and int refuses 4,300 digits: these were 500s."""
+    client = ConsoleClient(staffed.url)
+    client.sign_in("anquan")
+    for page in ("/console/insight", "/console/insight/satisfaction", "/console/insight/needs"):
+        for weeks in ("%C2%B2", "1" * 5000, "-4", "8.0"):
+            assert client.get(f"{page}?weeks={weeks}").status_code == 200, (page, weeks)
+
+
 # --- finding 8: inputs that gave 500 -----------------------------------------------------------------------------
 
 

@@ -7,11 +7,12 @@ loop, and `cunzhan.i18n.use_locale` (thread-local) is safe inside.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -31,10 +32,19 @@ class FormTooLarge(StarletteHTTPException):
         super().__init__(413, f"a console form may be at most {MAX_FORM_BYTES} bytes")
 
 
+class NulInInput(StarletteHTTPException):
+    """A NUL character in a console address or form: no text field can hold it (PostgreSQL refuses it outright)."""
+
+    def __init__(self) -> None:
+        super().__init__(400, "a console address or form may not contain a NUL character")
+
+
 class ConsoleBodyLimit:
     """ASGI middleware: a console request body may not exceed MAX_FORM_BYTES, whether it says so in
-    Content-Length (refused before anything is read) or streams it (refused once the limit is passed). The refusal
-    is a 413 page; nothing was done."""
+    Content-Length (refused before anything is read) or streams it (refused once the limit is passed), and no
+    address, query or form may carry a NUL character (raw or `%00`), which no text column can store: refused before
+    any page runs, where PostgreSQL would have failed with a 500 (SQLite would have stored it). The refusal is a
+    413 or 400 page in the staff member's language; nothing was done."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -45,18 +55,26 @@ class ConsoleBodyLimit:
             return
         length = dict(scope.get("headers") or []).get(b"content-length", b"")
         if length and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
-            await self._refuse(send)
+            await self._refuse(scope, send, FormTooLarge())
+            return
+        if "\x00" in str(scope.get("path", "")) or _has_nul(scope.get("query_string") or b""):
+            await self._refuse(scope, send, NulInInput())
             return
         seen = 0
+        tail = b""  # the end of the last chunk: a "%00" may be cut in two
         started = False
 
         async def limited_receive() -> Any:
-            nonlocal seen
+            nonlocal seen, tail
             message = await receive()
             if message.get("type") == "http.request":
-                seen += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                seen += len(chunk)
                 if seen > MAX_FORM_BYTES:
                     raise FormTooLarge
+                if _has_nul(tail + chunk):
+                    raise NulInInput
+                tail = chunk[-2:]
             return message
 
         async def watched_send(message: Any) -> None:
@@ -67,30 +85,44 @@ class ConsoleBodyLimit:
 
         try:
             await self.app(scope, limited_receive, watched_send)
-        except FormTooLarge:
+        except (FormTooLarge, NulInInput) as exc:
             if not started:
-                await self._refuse(send)
+                await self._refuse(scope, send, exc)
 
     @staticmethod
-    async def _refuse(send: Any) -> None:
-        from cunzhan import i18n
+    async def _refuse(scope: Any, send: Any, exc: FormTooLarge | NulInInput) -> None:
+        async def nothing() -> Any:
+            return {"type": "http.disconnect"}
 
-        with i18n.use_locale(i18n.DEFAULT_LOCALE):
-            text = i18n.gettext(N_("This form is too large to send. Nothing was changed."))
-        body = f"<!doctype html><meta charset=utf-8><title>413</title><p>{text}</p>".encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"text/html; charset=utf-8"),
-                    (b"cache-control", b"no-store"),
-                    (b"connection", b"close"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        await _input_refused(Request(scope), exc)(scope, nothing, send)
+
+
+async def _input_refused_handler(request: Request, exc: Exception) -> Response:
+    # Raised while a page reads its form (FastAPI passes HTTP exceptions on from there): the same page.
+    assert isinstance(exc, FormTooLarge | NulInInput)
+    return _input_refused(request, exc)
+
+
+def _input_refused(request: Request, exc: FormTooLarge | NulInInput) -> Response:
+    """The page for a form too large or a NUL in the input, in the staff member's language; nothing was done."""
+    if isinstance(exc, FormTooLarge):
+        message = N_("This form is too large to send. Nothing was changed.")
+    else:
+        message = N_(
+            "The address or the form holds a character that cannot be used (an invisible control character). "
+            "Please type it again. Nothing was changed."
         )
-        await send({"type": "http.response.body", "body": body})
+    text = html.escape(tr(message, request))
+    return HTMLResponse(
+        f"<!doctype html><meta charset=utf-8><title>{exc.status_code}</title><p>{text}</p>",
+        status_code=exc.status_code,
+        headers={"Cache-Control": "no-store", "Connection": "close"},
+    )
+
+
+def _has_nul(data: bytes) -> bool:
+    """A NUL, raw or percent-encoded, in a query string or form body."""
+    return b"\x00" in data or b"%00" in data
 
 
 async def _sign_in_needed(request: Request, exc: Exception) -> Response:
@@ -139,6 +171,8 @@ async def _to_console(_request: Request) -> Response:
 def mount_console(app: FastAPI, database: db.Database | None = None) -> None:
     """Add the staff console to `app` under `/console` (pages, static files and error handling)."""
     app.add_middleware(ConsoleBodyLimit)
+    app.add_exception_handler(FormTooLarge, _input_refused_handler)
+    app.add_exception_handler(NulInInput, _input_refused_handler)
     app.state.console = Console(app, database)
     for router in ROUTERS:
         app.include_router(router)

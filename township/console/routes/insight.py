@@ -74,8 +74,15 @@ def _choice(value: str, allowed: Sequence[str], default: str) -> str:
     return value if value in allowed else default
 
 
+def _small_number(value: str) -> int | None:
+    """A whole number written in 1–4 ASCII digits, else None ("²" is a digit to `str.isdigit` but not to `int`, and
+    `int` refuses 4,300 digits and more)."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 4 else None
+
+
 def _weeks(value: str, allowed: Sequence[int], default: int) -> int:
-    return int(value) if value.isdigit() and int(value) in allowed else default
+    number = _small_number(value)
+    return number if number is not None and number in allowed else default
 
 
 def _scoped(conn: Connection, request: Request, scope: Scope, township: str) -> tuple[Scope, list[Town]]:
@@ -599,7 +606,7 @@ def forward_need(
         if not township:
             raise Refused(400, refused, tr(needs.ERR_NO_REFERRAL, request), back=back)
         shown, _everyone = _scoped(conn, request, who.staff.scope, township)
-        wanted = (township, village, service, int(weekday) if weekday.isdigit() else -1, band)
+        wanted = (township, village, service, -1 if (day := _small_number(weekday)) is None else day, band)
         need = next(
             (n for n in needs.needs_profile(conn, shown, weeks=count, today=last) if n.key == wanted), None
         )
