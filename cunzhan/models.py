@@ -194,3 +194,14 @@ class Feedback:
     rating: int
     reasons: tuple[str, ...] = ()
     comment: str | None = None
+
+
+# The fixed reasons a resident may tick with a rating ("a few fixed phrases", #18), as msgids: the kiosk shows them in
+# the resident's language, the township keeps only these (anything else a kiosk sends is dropped).
+FEEDBACK_REASONS: tuple[str, ...] = (
+    N_("The doctor or teacher explained clearly"),
+    N_("I waited too long"),
+    N_("The sound was hard to hear"),
+    N_("The video kept stopping"),
+    N_("The staff were helpful"),
+)

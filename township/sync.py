@@ -28,7 +28,7 @@ from cunzhan.fieldcrypto import field_ref
 from cunzhan.i18n import gettext as _
 from cunzhan.i18n import use_locale
 from cunzhan.identity import IdCheck, check_id_number, mask_id
-from cunzhan.models import ACTIVE, CHANGEABLE, CHECKED_IN_OR_LATER, HOLDS_SEAT
+from cunzhan.models import ACTIVE, CHANGEABLE, CHECKED_IN_OR_LATER, FEEDBACK_REASONS, HOLDS_SEAT
 from cunzhan.models import BookingStatus as S
 from township import booking as B
 from township import db, keys
@@ -1229,7 +1229,7 @@ def _feedback(conn: Connection, device: Device, op: P.Op, p: P.FeedbackSubmit, o
             booking_id=row.id,
             device_id=device.id,
             rating=p.rating,
-            reasons=[str(r)[:64] for r in p.reasons][:20],
+            reasons=[r for r in dict.fromkeys(str(x) for x in p.reasons) if r in FEEDBACK_REASONS],
             comment=keys.seal_comment(conn, op.entity_id, p.comment),
             created_at=db.naive(db.now_utc()),
         )

@@ -283,7 +283,12 @@ def test_feedback_and_check_in(backend: Backend) -> None:
         "feedback",
         "submit",
         str(uuid.uuid4()),
-        {"booking_id": booking["id"], "rating": 5, "reasons": ["clear"], "comment": "好"},
+        {
+            "booking_id": booking["id"],
+            "rating": 5,
+            "reasons": ["I waited too long", "clear", "I waited too long", "自由文本理由"],
+            "comment": "好",
+        },
         device_seq=kiosk.next_seq(),
     )
     bad_rating = op(
@@ -297,6 +302,15 @@ def test_feedback_and_check_in(backend: Backend) -> None:
     assert results[0]["booking"]["status"] == "checked_in"
     assert results[1]["outcome"] == "applied"
     assert results[2]["reason"] == "invalid"
+    from township import db
+
+    with backend.database.read() as conn:
+        kept = conn.execute(
+            sa.select(db.feedback.c.reasons).where(db.feedback.c.id == rate["entity_id"])
+        ).one()
+    assert kept.reasons == [
+        "I waited too long"
+    ]  # only the fixed phrases (cunzhan.models.FEEDBACK_REASONS), once
     late_cancel = op("booking", "cancel", booking["id"], {"reason": None}, device_seq=kiosk.next_seq())
     assert kiosk.push_ok([late_cancel])[0]["reason"] == "too_late"
 

@@ -29,6 +29,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cunzhan.fieldcrypto import field_ref
+from cunzhan.i18n import catalog
+from cunzhan.models import FEEDBACK_REASONS
 from township import db, keys
 from township.insight.scope import Scope, band_of, local, towns, week_bounds
 
@@ -36,14 +38,8 @@ K = 5
 OTHER_VILLAGE = "其他"
 UNKNOWN = "未知"
 SUPPRESSED = "*"
-# The kiosk's fixed feedback reasons (kiosk/ui/screens/feedback.py REASONS, its msgids), with their Chinese text.
-FIXED_REASONS = {
-    "The doctor or teacher explained clearly": "医生或老师讲得清楚",
-    "I waited too long": "等的时间太长",
-    "The sound was hard to hear": "声音听不清",
-    "The video kept stopping": "视频老是卡",
-    "The staff were helpful": "工作人员很热心",
-}
+# The fixed feedback reasons (cunzhan.models.FEEDBACK_REASONS, their msgids), with their Chinese text.
+FIXED_REASONS = {reason: catalog("zh_CN").gettext(reason) for reason in FEEDBACK_REASONS}
 OTHER_REASON = "other"
 AGE_BANDS = ((0, 17, "0-17"), (18, 39, "18-39"), (40, 59, "40-59"), (60, 69, "60-69"), (70, 79, "70-79"))
 OLDEST_BAND = "80+"

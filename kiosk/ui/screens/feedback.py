@@ -11,19 +11,14 @@ from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
 from cunzhan.i18n import N_
 from cunzhan.i18n import gettext as _
+from cunzhan.models import FEEDBACK_REASONS
 from kiosk.booking import BookingRefused
 from kiosk.ui import widgets
 from kiosk.ui.screen import Choice, Screen
 from kiosk.ui.screens.confirm import SAVE_FAILED
 
 RATINGS = (N_("Very bad"), N_("Bad"), N_("All right"), N_("Good"), N_("Very good"))
-REASONS = (
-    N_("The doctor or teacher explained clearly"),
-    N_("I waited too long"),
-    N_("The sound was hard to hear"),
-    N_("The video kept stopping"),
-    N_("The staff were helpful"),
-)
+REASONS = FEEDBACK_REASONS
 
 
 def face_icon(rating: int, size: int, colour: str) -> QIcon:
