@@ -12,9 +12,11 @@ _NOT_PLACES = frozenset({"Factory", "localtime", "posixrules"})
 
 @functools.cache
 def places() -> frozenset[str]:
-    """The time zones of places: the database's names (never a file looked up for whatever was typed), less
-    `_NOT_PLACES`."""
-    return frozenset(zoneinfo.available_timezones()) - _NOT_PLACES
+    """The time zones of places: the database's Area/Location names (never a file looked up for whatever was
+    typed), and UTC; not `_NOT_PLACES`, not "Etc/GMT+5" and its kind (fixed offsets whose sign is the reverse of
+    what people read: UTC−5), not the old one-word aliases ("PRC", "Japan")."""
+    names = zoneinfo.available_timezones() - _NOT_PLACES
+    return frozenset(n for n in names if "/" in n and not n.startswith("Etc/")) | {"UTC"}
 
 
 def is_zone(name: str) -> bool:
