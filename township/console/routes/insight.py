@@ -13,6 +13,7 @@ import datetime as dt
 import io
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from operator import add
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -179,13 +180,14 @@ def dashboard_context(
     labels: dict[tuple[str, str], str] = {}
     for row in rows:
         key = (row.township_id, row.key)
-        if key not in labels:
+        counts = row.figures.counts()
+        total = group_sums.get(key)
+        if total is None:
             labels[key] = _group_label(row, by, several)
-            group_sums[key] = [0] * width
-        total, weekly = group_sums[key], week_sums.setdefault(row.week, [0] * width)
-        for i, n in enumerate(row.figures.counts()):
-            total[i] += n
-            weekly[i] += n
+            group_sums[key] = list(counts)
+        else:
+            group_sums[key] = list(map(add, total, counts))
+        week_sums[row.week] = list(map(add, week_sums.get(row.week) or [0] * width, counts))
         cells[key][row.week] = row.figures
     per_week = {w: Figures(*week_sums[w]) for w in sorted(week_sums)}
     groups = {k: Figures(*v) for k, v in group_sums.items()}
