@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         import uvicorn
 
         from township import daily
-        from township.app import WORKER_DB_ENV, create_app
+        from township.app import WORKER_DB_ENV, create_app, settle_heap
         from township.attendance import mark_no_shows
         from township.booking import compact_changes
         from township.insight.dashboard import start_jobs as insight_jobs
@@ -233,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         banner = f"township backend on http://{args.host}:{args.port}/ (database: {url.split('://', 1)[0]}"
         if args.workers == 1:
             app = create_app(url, demo=args.demo)
+            settle_heap()
             print(banner + ")", flush=True)
             uvicorn.run(
                 app,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import json
 import logging
 import math
@@ -301,7 +302,21 @@ WORKER_DB_ENV = "CUNZHAN_TOWNSHIP_WORKER_DB"  # set by `serve --workers N` for i
 def worker_app() -> FastAPI:
     """The app of one `serve --workers N` worker process (uvicorn's factory): the parent has already migrated
     and seeded the database named in `$CUNZHAN_TOWNSHIP_WORKER_DB`."""
-    return create_app(os.environ[WORKER_DB_ENV], migrate=False)
+    app = create_app(os.environ[WORKER_DB_ENV], migrate=False)
+    settle_heap()
+    return app
+
+
+def settle_heap() -> None:
+    """Once the app is built and before it serves: collect, then put every object alive (modules, routes,
+    templates, the ORM's tables: some 125,000) in the permanent generation (`gc.freeze`), so the collector's full
+    collections no longer go through them. A county's 26-week page makes tens of thousands of short-lived objects
+    (a row and its figures per village and week), enough to set off a full collection on about every such
+    request: 80–100 ms each over the start-up objects on the shared 2-core machine (issue 18, docs/county.md,
+    "Speed"), a few ms over what is left. Called by `serve` only (a test run builds many apps: they stay
+    collectable)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _install_error_handlers(app: FastAPI) -> None:
