@@ -342,12 +342,72 @@ def start_jobs(database: db.Database) -> list[threading.Event]:
 # --- reading -------------------------------------------------------------------------------------------------------
 
 
+def _rolled_up(
+    conn: Connection,
+    wanted: dict[str, list[dt.date]],
+    marked: dict[tuple[str, dt.date], dt.datetime | None],
+    by: By | None,
+    *,
+    per_week: bool,
+) -> list[Fact]:
+    """`facts` from the rollup: the marked ones of the wanted township weeks."""
+    w = db.insight_weekly
+    ids = list(wanted)
+    first = min(ws[0] for ws in wanted.values())
+    last = max(ws[-1] for ws in wanted.values())
+    out: list[Fact] = []
+    dims = DIMENSIONS if by is None else tuple(d for d in DIMENSIONS if d == by)  # "township": none
+    columns = {"village": w.c.village, "service": w.c.service_id, "provider": w.c.provider_id}
+    # Always the three keys, '' for those not grouped by: every row is read the same way, in one pass (a county
+    # by village over 26 weeks reads 10,400 rows).
+    named = [columns[d] if d in dims else sa.literal_column("''") for d in DIMENSIONS]
+    grouped = [columns[d] for d in dims]
+    sums = [sa.cast(sa.func.sum(w.c[n]), sa.BigInteger) for n in COUNTS]
+    in_range = [w.c.township_id.in_(ids), w.c.week >= first, w.c.week <= last]
+    if per_week:
+        query = (
+            sa.select(w.c.township_id, w.c.week, *named, *sums)
+            .where(*in_range)
+            .group_by(w.c.township_id, w.c.week, *grouped)
+        )
+        wanted_sets = {t: set(ws) for t, ws in wanted.items()}
+        for row in conn.execute(query).all():
+            tid, week = row[0], row[1]
+            if (tid, week) in marked and week in wanted_sets[tid]:
+                out.append(Fact(tid, week, row[2], row[3], row[4], Figures(*row[5:])))
+    else:
+        # The townships by the weeks of theirs that are rolled up (usually one group: all of them, every week).
+        alike: dict[tuple[dt.date, ...], list[str]] = defaultdict(list)
+        for t, ws in wanted.items():
+            alike[tuple(wk for wk in ws if (t, wk) in marked)].append(t)
+        rolled = [sa.and_(w.c.township_id.in_(ts), w.c.week.in_(ws)) for ws, ts in alike.items() if ws]
+        query = (
+            sa.select(w.c.township_id, *named, *sums)
+            .where(*in_range, sa.or_(*rolled))
+            .group_by(w.c.township_id, *grouped)
+        )
+        for row in conn.execute(query).all() if rolled else ():
+            tid = row[0]
+            out.append(Fact(tid, wanted[tid][0], row[1], row[2], row[3], Figures(*row[4:])))
+    return out
+
+
 def facts(
-    conn: Connection, scope: Scope, weeks: int = 8, *, by: By | None = None, today: dt.date | None = None
-) -> tuple[list[Town], list[Fact], dict[tuple[str, dt.date], dt.datetime]]:
+    conn: Connection,
+    scope: Scope,
+    weeks: int = 8,
+    *,
+    by: By | None = None,
+    today: dt.date | None = None,
+    per_week: bool = True,
+) -> tuple[list[Town], list[Fact], dict[tuple[str, dt.date], dt.datetime | None]]:
     """The facts of the last `weeks` local weeks (up to the one holding `today`, default today in each township's
     zone) for the townships in `scope`, per village × service × provider or only per `by`: from the rollup where a
-    township week is marked, else counted live. Summed in SQL: a page reads hundreds of rows, not the rollup's."""
+    township week is marked, else counted live. Summed in SQL: a page reads hundreds of rows, not the rollup's.
+
+    With `per_week=False` (`totals`) the rolled-up weeks are summed in SQL too: one fact per township and key, dated
+    its township's first week (weeks counted live still come one a week), and the marks returned are one per
+    township, on that first week: the oldest of its weeks' marks, None when one of its weeks was counted live."""
     covered = towns(conn, scope)
     if not covered:
         return covered, [], {}
@@ -357,8 +417,8 @@ def facts(
     ids = [t.id for t in covered]
     first = min(w[0] for w in wanted.values())
     last = max(w[-1] for w in wanted.values())
-    m, w = db.insight_weeks, db.insight_weekly
-    marked = {
+    m = db.insight_weeks
+    marked: dict[tuple[str, dt.date], dt.datetime | None] = {
         (str(t), wk): db.utc(at)
         for t, wk, at in conn.execute(
             sa.select(m.c.township_id, m.c.week, m.c.refreshed_at).where(
@@ -366,28 +426,7 @@ def facts(
             )
         )
     }
-    out: list[Fact] = []
-    if marked:
-        dims = DIMENSIONS if by is None else tuple(d for d in DIMENSIONS if d == by)  # "township": none
-        columns = {"village": w.c.village, "service": w.c.service_id, "provider": w.c.provider_id}
-        # Always the three keys, '' for those not grouped by: every row is read the same way, in one pass (a county
-        # by village over 26 weeks reads 10,400 rows).
-        named = [columns[d] if d in dims else sa.literal_column("''") for d in DIMENSIONS]
-        query = (
-            sa.select(
-                w.c.township_id,
-                w.c.week,
-                *named,
-                *(sa.cast(sa.func.sum(w.c[n]), sa.BigInteger) for n in COUNTS),
-            )
-            .where(w.c.township_id.in_(ids), w.c.week >= first, w.c.week <= last)
-            .group_by(w.c.township_id, w.c.week, *(columns[d] for d in dims))
-        )
-        wanted_sets = {t: set(ws) for t, ws in wanted.items()}
-        for row in conn.execute(query).all():
-            tid, week = row[0], row[1]
-            if (tid, week) in marked and week in wanted_sets[tid]:
-                out.append(Fact(tid, week, row[2], row[3], row[4], Figures(*row[5:])))
+    out = _rolled_up(conn, wanted, marked, by, per_week=per_week) if marked else []
     # Weeks not rolled up, counted live: one query set per zone and week (a county's townships share one zone).
     live: dict[tuple[str, dt.date], list[Town]] = defaultdict(list)
     for town in covered:
@@ -396,6 +435,12 @@ def facts(
                 live[(town.zone, week)].append(town)
     for (_zone, week), group in sorted(live.items()):
         out.extend(week_facts(conn, [t.id for t in group], week, week_bounds(week, group[0].tz), by))
+    if not per_week:
+        made = {t: [marked.get((t, wk)) for wk in ws] for t, ws in wanted.items()}
+        marked = {
+            (t, wanted[t][0]): None if None in marks else min(m for m in marks if m is not None)
+            for t, marks in made.items()
+        }
     return covered, out, marked
 
 
@@ -412,7 +457,7 @@ def totals(
     conn: Connection, scope: Scope, by: By = "township", *, weeks: int = 8, today: dt.date | None = None
 ) -> list[WeekRow]:
     """`weekly` summed over the weeks (each row's `week` is the first of them)."""
-    covered, found, marked = facts(conn, scope, weeks, by=by, today=today)
+    covered, found, marked = facts(conn, scope, weeks, by=by, today=today, per_week=False)
     return _rows(conn, covered, found, marked, by, per_week=False)
 
 
@@ -420,7 +465,7 @@ def _rows(
     conn: Connection,
     covered: list[Town],
     found: list[Fact],
-    marked: dict[tuple[str, dt.date], dt.datetime],
+    marked: dict[tuple[str, dt.date], dt.datetime | None],
     by: By,
     *,
     per_week: bool,
