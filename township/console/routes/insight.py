@@ -176,8 +176,12 @@ def dashboard_context(
     width = len(Figures().counts())
     week_sums: dict[dt.date, list[int]] = {w: [0] * width for w in week_list}
     group_sums: dict[tuple[str, str], list[int]] = {}
-    cells: dict[tuple[str, str], dict[dt.date, Figures]] = defaultdict(dict)
+    # The matrix shows one figure: each cell is written as text here, in the same pass.
+    texts: dict[tuple[str, str], dict[dt.date, str]] = defaultdict(dict)
     labels: dict[tuple[str, str], str] = {}
+    this_week = monday(last)
+    oldest: dt.datetime | None = None
+    counted_live = False
     for row in rows:
         key = (row.township_id, row.key)
         counts = row.figures.counts()
@@ -188,7 +192,12 @@ def dashboard_context(
         else:
             group_sums[key] = list(map(add, total, counts))
         week_sums[row.week] = list(map(add, week_sums.get(row.week) or [0] * width, counts))
-        cells[key][row.week] = row.figures
+        texts[key][row.week] = text_of(row.figures, figure)
+        if row.as_of is None:
+            # Weeks over but not rolled up yet (a new database, before the first rollup after start): counted now.
+            counted_live = counted_live or row.week < this_week
+        elif oldest is None or row.as_of < oldest:
+            oldest = row.as_of
     per_week = {w: Figures(*week_sums[w]) for w in sorted(week_sums)}
     groups = {k: Figures(*v) for k, v in group_sums.items()}
     week_list = list(per_week)
@@ -226,11 +235,10 @@ def dashboard_context(
     matrix = [
         {
             "label": labels[k],
-            "cells": [text_of(cells[k][w], figure) if w in cells[k] else empty for w in week_list],
+            "cells": [texts[k].get(w, empty) for w in week_list],
         }
         for k in sorted(groups, key=lambda k: (labels[k], k))
     ]
-    made = [r.as_of for r in rows if r.as_of is not None]
     return {
         **_base(request, scope, everyone, township),
         "by": by,
@@ -251,9 +259,8 @@ def dashboard_context(
         "matrix": matrix,
         "by_label": tr(GROUPINGS[by], request),
         "figure_label": tr(FIGURES[figure], request),
-        "as_of": min(made) if made else None,
-        # Weeks over but not rolled up yet (a new database, before the first rollup after start): counted now.
-        "counted_live": any(r.as_of is None and r.week < monday(last) for r in rows),
+        "as_of": oldest,
+        "counted_live": counted_live,
     }
 
 
