@@ -11,8 +11,9 @@ Then, when `CUNZHAN_TEST_PG_URL` names a PostgreSQL server (tools/with-services.
 whose scope is the whole county; 8 weeks), the slowest of its four groupings (township, village, service, provider),
 once the rollup jobs have run (how long each took is printed too); `county_dashboard_query_ms` the same figures read
 through `township.insight` alone, and `county_dashboard_plain_ms` those queries with no rollup (the baseline, and
-the ratio); then the dashboard by village over 26 weeks, the satisfaction page (with its list of low ratings, 12
-and 26 weeks) and the needs page, and their queries; `county_page_*_before_rollup_ms` are pages asked for before
+the ratio); then the dashboard by village over 26 weeks (`county_page_dashboard_village_26w_ms`), the
+satisfaction page (with its list of low ratings; 12 weeks, and 26 weeks by village and by provider:
+`county_page_satisfaction_village_26w_ms`) and the needs page, and their queries; `county_page_*_before_rollup_ms` are pages asked for before
 the first rollup (a new database), when every week is counted live. The data set is made on the server
 (`generate_series`), not row by row. `BENCH_COUNTY_BOOKINGS=200000` makes a smaller county for development.
 """
@@ -340,6 +341,20 @@ def county_dashboard() -> None:
         print(
             f"county_low_ratings_ms: {read(lambda c: satisfaction.low_ratings(c, county, since=since)):.1f} ms"
         )
+        # The 26-week pages' queries (a county by village: 10,400 village weeks).
+        since_26 = db.now_utc() - dt.timedelta(weeks=26)
+        print(
+            "county_dashboard_query_village_26w_ms: "
+            f"{read(lambda c: dashboard.weekly(c, county, 'village', weeks=26)):.1f} ms"
+        )
+        print(
+            "county_satisfaction_index_village_26w_ms: "
+            f"{read(lambda c: satisfaction.satisfaction_index(c, county, 'village', weeks=26)):.1f} ms"
+        )
+        print(
+            "county_low_ratings_26w_ms: "
+            f"{read(lambda c: satisfaction.low_ratings(c, county, since=since_26)):.1f} ms"
+        )
         print(f"county_rollup_first_run: {backfill:.1f} s")
         print(f"county_rollup_township_weeks: {weeks} count")
         print(f"county_rollup_open_weeks_run: {open_weeks:.1f} s")
@@ -352,18 +367,20 @@ def county_dashboard() -> None:
 
 COUNTY_PAGES = {
     **{f"by_{by}": f"/console/insight?by={by}" for by in ("township", "village", "service", "provider")},
-    "by_village_26_weeks": "/console/insight?by=village&weeks=26",
+    "dashboard_village_26w": "/console/insight?by=village&weeks=26",  # 400 villages × 26 weeks in its table
     "satisfaction": "/console/insight/satisfaction?by=village",  # 12 weeks, with the low ratings to follow up
-    "satisfaction_26_weeks": "/console/insight/satisfaction?by=village&weeks=26",
+    "satisfaction_village_26w": "/console/insight/satisfaction?by=village&weeks=26",
+    "satisfaction_provider_26w": "/console/insight/satisfaction?by=provider&weeks=26",
     "needs": "/console/insight/needs",
 }
 
 
 def _county_pages(url: str, *, rounds: int = ROUNDS, only: tuple[str, ...] = ()) -> dict[str, float]:
     """The median times of the county's console pages (`only`: just these), fetched by the county's account."""
-    from township.app import create_app
+    from township.app import create_app, settle_heap
 
     app = create_app(url, migrate=False)
+    settle_heap()  # as `serve` does before serving
     server, thread, base = _serve(app)
     try:
         http = _signed_in(base, "county", "bench-county")
