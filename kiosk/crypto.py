@@ -13,12 +13,15 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from cunzhan.fieldcrypto import FieldCipher
 from cunzhan.i18n import N_, gettext
 
 KEYRING_SERVICE = "cunzhan-kiosk"
+T = TypeVar("T")
 
 
 class KeyringUnavailable(RuntimeError):
@@ -70,11 +73,38 @@ def preload_keyring_modules() -> None:
         import keyring.backends.SecretService  # noqa: F401 - secretstorage, and cryptography for its session
 
 
+KEYRING_RETRY_S = 0.5  # how long to let a restarting keyring service come back before asking it once more
+# What D-Bus says when the keyring service went away in the middle of a call, or is not there for a moment (its
+# daemon restarting; the session bus starts it again on the next call).
+_SERVICE_GONE = ("NoReply", "disconnected from message bus", "ServiceUnknown", "SecretServiceNotAvailable")
+
+
+def keyring_call(call: Callable[..., T], *args: str) -> T:
+    """`call(*args)` on the keyring, asked once more after `KEYRING_RETRY_S` when the keyring service went away
+    mid-call (seen in the test suite: gnome-keyring's daemon gone during a request, started again by the bus); any
+    other failure (a locked keyring, a prompt nobody answers) is raised at once."""
+    try:
+        return call(*args)
+    except Exception as exc:
+        if not _service_gone(exc):
+            raise
+    time.sleep(KEYRING_RETRY_S)
+    return call(*args)
+
+
+def _service_gone(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if any(mark in f"{type(exc).__name__}: {exc}" for mark in _SERVICE_GONE):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _keyring_get(service: str, account: str) -> str | None:
     try:
         import keyring
 
-        return keyring.get_password(service, account)
+        return keyring_call(keyring.get_password, service, account)
     except Exception as exc:
         raise KeyringUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
@@ -83,7 +113,7 @@ def _keyring_set(service: str, account: str, value: str) -> None:
     try:
         import keyring
 
-        keyring.set_password(service, account, value)
+        keyring_call(keyring.set_password, service, account, value)
     except Exception as exc:
         raise KeyringUnavailable(f"{type(exc).__name__}: {exc}") from exc
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 from cunzhan.i18n import N_, gettext
+from kiosk.crypto import keyring_call
 
 KEYRING_SERVICE = "cunzhan-device"
 
@@ -55,8 +56,8 @@ def save_token(data_dir: Path | str, token: str) -> None:
     kr = _keyring()
     account = account_for(data_dir)
     try:
-        kr.set_password(KEYRING_SERVICE, account, token)
-        kept = kr.get_password(KEYRING_SERVICE, account)
+        keyring_call(kr.set_password, KEYRING_SERVICE, account, token)
+        kept = keyring_call(kr.get_password, KEYRING_SERVICE, account)
     except Exception as exc:  # locked keyrings raise backend-specific errors
         raise CredentialError(type(exc).__name__) from None
     if kept != token:
@@ -67,7 +68,7 @@ def load_token(data_dir: Path | str) -> str | None:
     """The device token, or None when this kiosk has none."""
     kr = _keyring()
     try:
-        value = kr.get_password(KEYRING_SERVICE, account_for(data_dir))
+        value = keyring_call(kr.get_password, KEYRING_SERVICE, account_for(data_dir))
     except Exception as exc:
         raise CredentialError(type(exc).__name__) from None
     return str(value) if value else None
@@ -77,7 +78,7 @@ def delete_token(data_dir: Path | str) -> None:
     """Forget the device token (re-enrolment, revocation)."""
     kr = _keyring()
     try:
-        kr.delete_password(KEYRING_SERVICE, account_for(data_dir))
+        keyring_call(kr.delete_password, KEYRING_SERVICE, account_for(data_dir))
     except Exception as exc:
         from keyring.errors import PasswordDeleteError
 

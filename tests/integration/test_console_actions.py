@@ -583,7 +583,12 @@ def test_reports_and_csv(staffed: Any, reviewer: ConsoleClient) -> None:
         "entity_id": "8f0b2c1e-0000-4000-8000-0000000000f2",
         "kind": "submit",
         "base_version": None,
-        "payload": {"booking_id": ids[0], "rating": 4, "reasons": ["医生很耐心"], "comment": None},
+        "payload": {
+            "booking_id": ids[0],
+            "rating": 4,
+            "reasons": ["The doctor or teacher explained clearly"],
+            "comment": None,
+        },
         "created_at": dt.datetime.now(dt.UTC).isoformat(),
     }
     assert kiosk.push_ok([feedback])[0]["outcome"] == "applied"
@@ -592,7 +597,12 @@ def test_reports_and_csv(staffed: Any, reviewer: ConsoleClient) -> None:
         f"start={(today - dt.timedelta(days=1)).isoformat()}&end={(today + dt.timedelta(days=2)).isoformat()}"
     )
     page = reviewer.get(f"/console/reports?{period}&by=village").text
-    assert "河口村" in page and "50%" in page and "<svg" in page and "医生很耐心" in page
+    assert (
+        "河口村" in page
+        and "50%" in page
+        and "<svg" in page
+        and "The doctor or teacher explained clearly" in page
+    )
     csv_response = reviewer.get(f"/console/reports.csv?{period}&by=village")
     assert csv_response.headers["content-type"].startswith("text/csv")
     lines = csv_response.content.decode("utf-8-sig").splitlines()
