@@ -29,8 +29,41 @@ BANDS_ZH = {"morning": "上午", "afternoon": "下午", "evening": "晚上"}
 BANDS_EN = {"morning": "mornings", "afternoon": "afternoons", "evening": "evenings"}
 
 
+Key = tuple[str, str, str, int, str]  # township, village, service, weekday, band: what names a need
+
+
+class _NeedNamed:
+    """What names a need and says it in words: for a need, and for a need as the county forwarded it."""
+
+    __slots__ = ()
+    township_id: str
+    village: str
+    service_id: str
+    service: str
+    weekday: int
+    band: str
+    total: int
+    weeks: int
+
+    @property
+    def key(self) -> Key:
+        return (self.township_id, self.village, self.service_id, self.weekday, self.band)
+
+    def describe(self, locale: str = "zh_CN") -> str:
+        """ "慢病随访, 上坪村, 周二上午: 23 次未约上（4 周内）" / "…, Tuesday mornings: 23 refused in 4 weeks"."""
+        return describe(
+            self.service,
+            self.village,
+            weekday=self.weekday,
+            band=self.band,
+            total=self.total,
+            weeks=self.weeks,
+            locale=locale,
+        )
+
+
 @dataclass(frozen=True, slots=True)
-class Need:
+class Need(_NeedNamed):
     """Unmet demand for one service in one village at one weekday and time band, and a session to meet it."""
 
     township_id: str
@@ -52,25 +85,6 @@ class Need:
     start: dt.time
     suggested_capacity: int
     next_date: dt.date
-
-    @property
-    def key(self) -> Key:
-        return (self.township_id, self.village, self.service_id, self.weekday, self.band)
-
-    def describe(self, locale: str = "zh_CN") -> str:
-        """ "慢病随访, 上坪村, 周二上午: 23 次未约上（4 周内）" / "…, Tuesday mornings: 23 refused in 4 weeks"."""
-        return describe(
-            self.service,
-            self.village,
-            weekday=self.weekday,
-            band=self.band,
-            total=self.total,
-            weeks=self.weeks,
-            locale=locale,
-        )
-
-
-Key = tuple[str, str, str, int, str]  # township, village, service, weekday, band: what names a need
 
 
 def describe(
@@ -195,7 +209,7 @@ ERR_NO_REFERRAL = N_("This forwarded need does not exist or is not your township
 
 
 @dataclass(frozen=True, slots=True)
-class Referral:
+class Referral(_NeedNamed):
     """A need forwarded by the county: what it was when forwarded, by whom and when, and whether it is handled."""
 
     id: str
@@ -212,21 +226,6 @@ class Referral:
     sent_at: dt.datetime
     handled_by: str | None
     handled_at: dt.datetime | None
-
-    @property
-    def key(self) -> Key:
-        return (self.township_id, self.village, self.service_id, self.weekday, self.band)
-
-    def describe(self, locale: str = "zh_CN") -> str:
-        return describe(
-            self.service,
-            self.village,
-            weekday=self.weekday,
-            band=self.band,
-            total=self.total,
-            weeks=self.weeks,
-            locale=locale,
-        )
 
 
 def forward_need(conn: Connection, staff: StaffUser, need: Need, *, now: dt.datetime | None = None) -> str:
