@@ -189,7 +189,7 @@ def wheel_tools(work: Path) -> Path:
         if tools.exists():
             shutil.rmtree(tools)
         run([sys.executable, "-m", "venv", str(tools)])
-        run([str(python), "-m", "pip", "install", "--quiet", "setuptools>=68", "wheel"])
+        run([str(python), "-m", "pip", "install", "--quiet", "setuptools>=77", "wheel"])
         (tools / ".complete").touch()
     return python
 
