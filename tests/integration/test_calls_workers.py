@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -18,6 +19,8 @@ from tests.browser.console_client import STAFF_PASSWORD, ConsoleClient
 from tests.integration.conftest import create_op, op, serve_workers
 from township import db
 from township.services import create_enrollment_code, create_session, create_staff
+
+ZONE = ZoneInfo("Asia/Shanghai")  # the demo township's
 
 KIOSKS = 4
 
@@ -30,7 +33,10 @@ def test_a_console_call_in_one_worker_wakes_the_kiosk_held_in_another(tmp_path: 
             service, provider = conn.execute(
                 sa.select(db.sessions.c.service_id, db.sessions.c.provider_id).limit(1)
             ).one()
-        starts = dt.datetime.now(dt.UTC) + dt.timedelta(days=11, hours=5)
+        # At 03:00 in the demo township, 11 days on: no demo session of this provider then, whatever the time of
+        # day the test runs (now + 11 days 5 hours overlapped one at 19:47 UTC).
+        day = dt.datetime.now(ZONE).date() + dt.timedelta(days=11)
+        starts = dt.datetime.combine(day, dt.time(3, 0), ZONE)
         session = create_session(
             database,
             staff_id=None,
