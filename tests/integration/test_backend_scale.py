@@ -96,12 +96,16 @@ def test_serve_with_workers_shares_one_database(tmp_path: Path, kind: str) -> No
             time.sleep(0.1)
 
         import datetime as dt
+        from zoneinfo import ZoneInfo
 
         with database.read() as conn:
             service, provider = conn.execute(
                 sa.select(db.sessions.c.service_id, db.sessions.c.provider_id).limit(1)
             ).one()
-        starts = dt.datetime.now(dt.UTC) + dt.timedelta(days=9, hours=3)
+        # At 03:00 in the demo township, 9 days on: no demo session of this provider then, whatever the time of
+        # day the test runs (now + 9 days 3 hours could overlap one).
+        zone = ZoneInfo("Asia/Shanghai")
+        starts = dt.datetime.combine(dt.datetime.now(zone).date() + dt.timedelta(days=9), dt.time(3, 0), zone)
         session = create_session(
             database,
             staff_id=None,
