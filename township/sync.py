@@ -1265,7 +1265,7 @@ def _demand(conn: Connection, device: Device, p: P.DemandSearch, op_id: str) -> 
 def _demand_full(conn: Connection, device: Device, p: P.DemandFull, op_id: str) -> dict[str, Any]:
     """A full time touched at the kiosk (#18): one `slot_full` row of unmet demand for that session, no personal
     data. Counted as the resident saw it (the kiosk's seat count may lag the township's by a sync); a session of
-    another township, or none, is `not_found`."""
+    another township, or none, is `not_found`; a touch at or after the session's start is `invalid`."""
     from township.insight.unmet import record_unmet
 
     s = db.sessions
@@ -1276,9 +1276,10 @@ def _demand_full(conn: Connection, device: Device, p: P.DemandFull, op_id: str) 
     ).first()
     if session is None:
         return _rejected(op_id, "not_found", _(M.NOT_FOUND))
-    record_unmet(
-        conn, device.township_id, "slot_full", village=p.village, session=session, at=_demand_moment(p.at)
-    )
+    at = _demand_moment(p.at)
+    if at >= db.utc(session.starts_at):  # no kiosk offers a session that has begun: a faulty or forged op
+        return _rejected(op_id, "invalid", _(M.INVALID))
+    record_unmet(conn, device.township_id, "slot_full", village=p.village, session=session, at=at)
     return _result(op_id, "applied")
 
 

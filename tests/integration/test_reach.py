@@ -171,4 +171,15 @@ def test_a_full_time_touched_at_the_kiosk_is_counted_in_the_needs_profile(
     assert all(r.at.minute == 0 for r in found)  # to the hour, no person
     [need] = [n for n in needs if n.service_id == session.service_id and n.village == "石桥村"]
     assert need.slot_full == 2 and need.total == 2
+    # A touch the kiosk says came after the session began is no demand (no kiosk offers a session then).
+    from tests.integration.conftest import op
+
+    raw = any_backend.enroll("late")
+    late = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    late = max(late, db.utc(session.starts_at)) + dt.timedelta(hours=1)
+    payload = {"session_id": session_id, "village": "石桥村", "at": late.isoformat()}
+    [result] = raw.push_ok([op("demand", "slot_full", str(uuid.uuid4()), payload, device_seq=raw.next_seq())])
+    assert result["outcome"] == "rejected" and result["reason"] == "invalid"
+    with any_backend.database.read() as conn:
+        assert len(conn.execute(sa.select(u).where(u.c.session_id == session_id)).all()) == 2
     kiosk.close()
