@@ -548,6 +548,15 @@ def audit_rows(
     """The newest staff actions of the township (optionally one person's, or one local day's)."""
     a = db.staff_audit
     query = sa.select(a.c.at, a.c.who, a.c.action, a.c.target).where(a.c.township_id == township_id)
+    return _newest_actions(conn, query, zone=zone, who=who, day=day, limit=limit)
+
+
+def _newest_actions(
+    conn: Connection, query: sa.Select[Any], *, zone: zoneinfo.ZoneInfo, who: str, day: str, limit: int
+) -> list[dict[str, Any]]:
+    """The staff actions `query` selects, narrowed to one person's (`who`) or one local day's (`day`, ignored when
+    it is no date), newest first."""
+    a = db.staff_audit
     if who:
         query = query.where(a.c.who == who)
     if day:
@@ -586,17 +595,7 @@ def county_audit_rows(
             )
         )
     )
-    if who:
-        query = query.where(a.c.who == who)
-    if day:
-        try:
-            start, end = local_day_bounds(parse_day(day), zone)
-        except ValueError:
-            pass
-        else:
-            query = query.where(a.c.at >= start, a.c.at < end)
-    rows = conn.execute(query.order_by(a.c.at.desc(), a.c.id.desc()).limit(limit))
-    return [{**dict(x._mapping), "at": db.utc(x.at)} for x in rows]
+    return _newest_actions(conn, query, zone=zone, who=who, day=day, limit=limit)
 
 
 def target_names(
